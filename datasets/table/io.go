@@ -1,0 +1,226 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"coderflow/internal/atomicfile"
+	"coderflow/pipeline"
+)
+
+// Key-value metadata keys written into every table file.
+const (
+	MetaStage   = "coderflow.stage"
+	MetaKind    = "coderflow.kind"
+	MetaKey     = "coderflow.key"
+	MetaVersion = "coderflow.version"
+	MetaTable   = "coderflow.table"
+)
+
+// Compressions lists the codec names accepted by [Codec] (for stage params).
+var Compressions = []string{"zstd", "snappy", "gzip", "none"}
+
+// Codec returns the parquet-go codec for a name in [Compressions].
+func Codec(name string) (compress.Codec, error) {
+	switch name {
+	case "zstd":
+		return &zstd.Codec{}, nil
+	case "snappy":
+		return &snappy.Codec{}, nil
+	case "gzip":
+		return &gzip.Codec{}, nil
+	case "none", "":
+		return &uncompressed.Codec{}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q (want one of zstd, snappy, gzip, none)", name)
+}
+
+// Options configure a [Writer].
+type Options struct {
+	Compression  string            // a name in Compressions; default zstd
+	RowGroupRows int64             // rows per row group; default 4096
+	Meta         map[string]string // extra key-value metadata
+}
+
+// Writer writes rows of T to one Parquet file atomically.
+type Writer[T any] struct {
+	f    *atomicfile.File
+	w    *parquet.GenericWriter[T]
+	rows int64
+	path string
+}
+
+// Create starts a table file at path (created atomically on Close) with
+// metadata naming the stage of env (env may be nil in tools and tests).
+func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*Writer[T], error) {
+	codec, err := Codec(opt.Compression)
+	if opt.Compression == "" {
+		codec, err = &zstd.Codec{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rg := opt.RowGroupRows
+	if rg <= 0 {
+		rg = 4096
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	wopts := []parquet.WriterOption{parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rg),
+		parquet.KeyValueMetadata(MetaTable, name)}
+	if env != nil {
+		wopts = append(wopts,
+			parquet.KeyValueMetadata(MetaStage, env.StageID),
+			parquet.KeyValueMetadata(MetaKind, env.Kind),
+			parquet.KeyValueMetadata(MetaKey, env.Key))
+		if s, ok := pipeline.Default.Lookup(env.Kind); ok {
+			wopts = append(wopts, parquet.KeyValueMetadata(MetaVersion, s.Version))
+		}
+	}
+	for k, v := range opt.Meta {
+		wopts = append(wopts, parquet.KeyValueMetadata(k, v))
+	}
+	return &Writer[T]{f: f, w: parquet.NewGenericWriter[T](f, wopts...), path: path}, nil
+}
+
+// Write appends rows.
+func (w *Writer[T]) Write(rows []T) error {
+	n, err := w.w.Write(rows)
+	w.rows += int64(n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	return nil
+}
+
+// Rows returns the number of rows written so far.
+func (w *Writer[T]) Rows() int64 { return w.rows }
+
+// Close flushes the footer and renames the file into place.
+func (w *Writer[T]) Close() error {
+	if err := w.w.Close(); err != nil {
+		w.f.Abort()
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	return w.f.Commit()
+}
+
+// Abort discards the file. It is a no-op after Close.
+func (w *Writer[T]) Abort() { w.f.Abort() }
+
+// WriteFile writes all rows to path in one call.
+func WriteFile[T any](path string, env *pipeline.Env, name string, opt Options, rows []T) error {
+	w, err := Create[T](path, env, name, opt)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(rows); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// Scan reads files in order and calls fn with batches of at most batch rows.
+// The slice passed to fn is reused: copy what you keep (slices inside rows
+// are not reused). It stops at the first error, including ctx's.
+func Scan[T any](ctx context.Context, files []string, batch int, fn func([]T) error) error {
+	if batch <= 0 {
+		batch = 1024
+	}
+	buf := make([]T, batch)
+	for _, path := range files {
+		if err := scanFile(ctx, path, buf, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		clear(buf)
+		n, err := r.Read(buf)
+		if n > 0 {
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+// ReadAll reads every row of files. Use it only for tables that are small by
+// nature (vocab, concepts); stream the large ones with [Scan].
+func ReadAll[T any](ctx context.Context, files ...string) ([]T, error) {
+	var out []T
+	err := Scan(ctx, files, 4096, func(b []T) error { out = append(out, b...); return nil })
+	return out, err
+}
+
+// ReadMeta returns the key-value metadata of a Parquet file.
+func ReadMeta(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m := map[string]string{}
+	for _, kv := range pf.Metadata().KeyValueMetadata {
+		m[kv.Key] = kv.Value
+	}
+	return m, nil
+}
+
+// ResolvePath returns an image path from the images table as an absolute
+// path: relative paths are relative to the artifact directory.
+func ResolvePath(artifactDir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(artifactDir, filepath.FromSlash(p))
+}

@@ -1,0 +1,28 @@
+// Package pipeline is coderflow's engine: it parses workflow files into a
+// validated DAG of stages, computes content-addressed cache keys, runs the
+// stages that are not cached (in parallel where the DAG allows), and records
+// each run. It knows nothing about images or text.
+//
+// # Stage contract
+//
+// A stage kind is a [Spec] registered on a [Registry] ([Default] for the CLI,
+// from the stage package's init). Its [Stage] gets an [Env]:
+//
+//   - Env.Params: typed, defaulted params ([Params.Int], [Params.String], ...).
+//   - Env.Input(table): the nearest upstream artifact declaring that table.
+//   - Env.Dir: the work directory. Everything the stage writes goes here; it
+//     becomes the artifact only when Run returns nil (renamed into the cache).
+//   - Env.AddTable(name, rows, files...): declares the tables written.
+//   - Env.ShardDone / Env.CommitShard: resumable shards. The work directory of
+//     an interrupted run with the same key is kept, so a rerun skips shards
+//     already committed. Write a shard atomically, then commit it.
+//   - Env.Progress, Env.Log, Env.SetMetric, Env.SetInfo, Env.Summarize.
+//
+// # Cache keys
+//
+// key = sha256(EngineSalt, kind, Version, canonical JSON of the params that
+// affect output (NoCache params dropped; local Path params replaced by the
+// digest of their content), input artifact keys in `needs` order). External
+// file digests are remembered by path, size and mtime, so an unchanged file is
+// never reread.
+package pipeline

@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"coderflow/internal/atomicfile"
+)
+
+// doneDir is the directory inside a stage's work directory that holds the
+// markers of finished shards. It is removed before the artifact is sealed.
+const doneDir = ".done"
+
+// ErrNoInput is returned by [Env.Input] when no upstream artifact provides
+// the requested table.
+var ErrNoInput = errors.New("no upstream stage provides the table")
+
+// Env is what a running stage sees: its params, its inputs, its output
+// directory, a logger and a progress reporter. Stages must write only under
+// Dir; the engine turns Dir into the artifact when Run returns nil.
+type Env struct {
+	StageID  string       // id in the workflow, e.g. "features"
+	Kind     string       // the stage kind
+	Key      string       // the cache key this run will be stored under
+	Params   Params       // resolved params
+	Inputs   []*Artifact  // direct inputs, in `needs` order
+	Dir      string       // the work directory; becomes the artifact
+	Log      *slog.Logger // logger with the stage attribute set
+	progress ProgressFactory
+
+	mu      sync.Mutex
+	tables  map[string]*TableEntry
+	metrics map[string]float64
+	info    map[string]any
+	summary string
+}
+
+// NewEnv makes an Env for running a stage outside the scheduler (tests and
+// tools). dir must exist. A nil logger discards; a nil progress factory logs.
+func NewEnv(stageID, kind string, params Params, inputs []*Artifact, dir string, log *slog.Logger) *Env {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Env{StageID: stageID, Kind: kind, Params: params, Inputs: inputs, Dir: dir, Log: log,
+		tables: map[string]*TableEntry{}, metrics: map[string]float64{}, info: map[string]any{}}
+}
+
+// Input returns the nearest upstream artifact that declares table: the
+// direct inputs first (in `needs` order), then their inputs, breadth first.
+func (e *Env) Input(table string) (*Artifact, error) {
+	seen := map[*Artifact]bool{}
+	queue := append([]*Artifact(nil), e.Inputs...)
+	for len(queue) > 0 {
+		a := queue[0]
+		queue = queue[1:]
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		if _, ok := a.Table(table); ok {
+			return a, nil
+		}
+		queue = append(queue, a.Inputs...)
+	}
+	return nil, fmt.Errorf("stage %q: table %q: %w (add the stage that writes it to `needs`)", e.StageID, table, ErrNoInput)
+}
+
+// InputTable returns the absolute file paths of the nearest upstream table.
+func (e *Env) InputTable(table string) ([]string, *Artifact, error) {
+	a, err := e.Input(table)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, _ := a.Table(table)
+	return files, a, nil
+}
+
+// Path returns the absolute path of rel inside the work directory,
+// creating its parent directory.
+func (e *Env) Path(rel string) string {
+	p := filepath.Join(e.Dir, filepath.FromSlash(rel))
+	_ = os.MkdirAll(filepath.Dir(p), 0o755)
+	return p
+}
+
+// AddTable declares a table written by the stage: its files relative to Dir
+// (forward slashes) and its row count. Calling it again for the same name
+// appends files and adds rows, so sharded stages can declare shard by shard.
+func (e *Env) AddTable(name string, rows int64, files ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tables[name]
+	if t == nil {
+		t = &TableEntry{Name: name}
+		e.tables[name] = t
+	}
+	for _, f := range files {
+		t.Files = append(t.Files, filepath.ToSlash(f))
+	}
+	t.Rows += rows
+}
+
+// SetMetric records a numeric result (loss, recall, ...) in the manifest and
+// the run record.
+func (e *Env) SetMetric(name string, v float64) {
+	e.mu.Lock()
+	e.metrics[name] = v
+	e.mu.Unlock()
+}
+
+// SetInfo records a stage fact (counts, skipped items with reasons, ...) in
+// the manifest. v must be JSON-encodable.
+func (e *Env) SetInfo(key string, v any) {
+	e.mu.Lock()
+	e.info[key] = v
+	e.mu.Unlock()
+}
+
+// Summarize sets the one-line summary shown by `run` and `inspect`.
+func (e *Env) Summarize(format string, args ...any) {
+	e.mu.Lock()
+	e.summary = fmt.Sprintf(format, args...)
+	e.mu.Unlock()
+}
+
+// ShardDone reports whether shard name was committed by an earlier,
+// interrupted attempt of this same run (same key) and its file still exists.
+func (e *Env) ShardDone(name string) bool {
+	b, err := os.ReadFile(e.shardMarker(name))
+	if err != nil {
+		return false
+	}
+	rel := strings.TrimSpace(string(b))
+	if rel == "" {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(e.Dir, filepath.FromSlash(rel)))
+	return err == nil
+}
+
+// CommitShard marks shard name finished. file is the shard's file relative to
+// Dir (it must be complete: write it with [atomicfile] or rename it into
+// place first), or "" for a shard without its own file. A later attempt
+// with the same key sees [Env.ShardDone] true and skips the work.
+func (e *Env) CommitShard(name, file string) error {
+	p := e.shardMarker(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(p, []byte(filepath.ToSlash(file)), 0o644)
+}
+
+// CommittedShards returns the names of shards committed so far, sorted.
+func (e *Env) CommittedShards() []string {
+	ents, _ := os.ReadDir(filepath.Join(e.Dir, doneDir))
+	var out []string
+	for _, en := range ents {
+		if !strings.HasPrefix(en.Name(), ".") {
+			out = append(out, unescapeShard(en.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Env) shardMarker(name string) string {
+	return filepath.Join(e.Dir, doneDir, escapeShard(name))
+}
+
+func escapeShard(s string) string   { return strings.ReplaceAll(s, "/", "%2F") }
+func unescapeShard(s string) string { return strings.ReplaceAll(s, "%2F", "/") }
+
+// Progress starts a progress reporter for a unit of work of total items
+// (0 if unknown). Call Done when finished.
+func (e *Env) Progress(label string, total int64) Progress {
+	if e.progress == nil {
+		return newLogProgress(e.Log, label, total)
+	}
+	return e.progress.Start(e.StageID, label, total)
+}
+
+// results returns what the stage declared, for the manifest.
+func (e *Env) results() (tables []TableEntry, metrics map[string]float64, info map[string]any, summary string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.tables {
+		tables = append(tables, *t)
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	metrics = map[string]float64{}
+	for k, v := range e.metrics {
+		metrics[k] = v
+	}
+	info = map[string]any{}
+	for k, v := range e.info {
+		info[k] = v
+	}
+	return tables, metrics, info, e.summary
+}

@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+// EngineSalt is hashed into every cache key. Change it only when the engine's
+// artifact format changes incompatibly: every artifact becomes stale.
+const EngineSalt = "coderflow-cache-v1"
+
+// KeyInput is everything a cache key covers.
+type KeyInput struct {
+	Kind     string
+	Version  string
+	Params   Params
+	Inputs   []string          // input artifact keys, declared order
+	External map[string]string // Path param name -> digest of the local file or tree
+}
+
+// cacheParams returns the params that enter the key: NoCache params are
+// dropped and local Path params are replaced by their content digest.
+func cacheParams(p Params, external map[string]string) map[string]any {
+	out := map[string]any{}
+	for name, v := range p.values {
+		d := p.decl[name]
+		if d.NoCache {
+			continue
+		}
+		if d.Type == Path {
+			if dg, ok := external[name]; ok {
+				v = "sha256:" + dg
+			}
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// ComputeKey returns the hex sha256 cache key of one stage run.
+func ComputeKey(in KeyInput) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n", EngineSalt, in.Kind, in.Version)
+	b, _ := json.Marshal(cacheParams(in.Params, in.External)) // map keys are sorted by encoding/json
+	h.Write(b)
+	h.Write([]byte{'\n'})
+	for _, k := range in.Inputs {
+		fmt.Fprintf(h, "input %s\n", k)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Digester computes content digests of external files and directories. It
+// remembers (path, size, mtime) -> sha256 so that an unchanged file is never
+// read twice, across runs when a cache file is given.
+type Digester struct {
+	mu    sync.Mutex
+	file  string // persisted stat cache, "" for memory only
+	cache map[string]statEntry
+	dirty bool
+	// Reads counts files whose content was read (for tests and benchmarks).
+	Reads int
+}
+
+type statEntry struct {
+	Size   int64  `json:"s"`
+	MTime  int64  `json:"m"`
+	SHA256 string `json:"h"`
+}
+
+// NewDigester returns a digester whose stat cache lives in file ("" for none).
+func NewDigester(file string) *Digester {
+	d := &Digester{file: file, cache: map[string]statEntry{}}
+	if file != "" {
+		if b, err := os.ReadFile(file); err == nil {
+			_ = json.Unmarshal(b, &d.cache)
+		}
+	}
+	return d
+}
+
+// Digest returns the digest of a file (sha256 of its bytes) or a directory
+// (sha256 over the sorted relative paths, sizes and file digests; symlinks
+// are followed as the stages would follow them).
+func (d *Digester) Digest(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return d.fileDigest(path, st)
+	}
+	type ent struct {
+		rel, sum string
+		size     int64
+	}
+	var ents []ent
+	err = filepath.WalkDir(path, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.IsDir() {
+			return nil
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return nil
+		}
+		sum, err := d.fileDigest(p, fi)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		ents = append(ents, ent{filepath.ToSlash(rel), sum, fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].rel < ents[j].rel })
+	h := sha256.New()
+	for _, e := range ents {
+		io.WriteString(h, e.rel+"\x00"+strconv.FormatInt(e.size, 10)+"\x00"+e.sum+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (d *Digester) fileDigest(p string, st fs.FileInfo) (string, error) {
+	abs, _ := filepath.Abs(p)
+	d.mu.Lock()
+	e, ok := d.cache[abs]
+	d.mu.Unlock()
+	if ok && e.Size == st.Size() && e.MTime == st.ModTime().UnixNano() {
+		return e.SHA256, nil
+	}
+	sum, _, err := hashFile(p, make([]byte, 256<<10))
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.Reads++
+	d.cache[abs] = statEntry{Size: st.Size(), MTime: st.ModTime().UnixNano(), SHA256: sum}
+	d.dirty = true
+	d.mu.Unlock()
+	return sum, nil
+}
+
+// Save persists the stat cache if it changed.
+func (d *Digester) Save() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.file == "" || !d.dirty {
+		return nil
+	}
+	b, err := json.Marshal(d.cache)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(d.file), 0o755); err != nil {
+		return err
+	}
+	tmp := d.file + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	d.dirty = false
+	return os.Rename(tmp, d.file)
+}
+
+// externalDigests digests every local Path param of p.
+func externalDigests(p Params, dg *Digester) (map[string]string, []ExternalRef, error) {
+	ext := map[string]string{}
+	var refs []ExternalRef
+	for _, name := range p.Names() {
+		d := p.decl[name]
+		if d.Type != Path || d.NoCache {
+			continue
+		}
+		v := p.values[name].(string)
+		local, ok := IsLocalSource(v)
+		if !ok {
+			continue
+		}
+		sum, err := dg.Digest(local)
+		if err != nil {
+			return nil, nil, fmt.Errorf("params.%s: %w", name, err)
+		}
+		ext[name] = sum
+		refs = append(refs, ExternalRef{Param: name, Source: v, Digest: sum})
+	}
+	return ext, refs, nil
+}

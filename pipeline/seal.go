@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"coderflow/internal/atomicfile"
+)
+
+// seal finishes a successful stage run: it removes shard markers, digests
+// every file under env.Dir, checks that declared tables exist, and writes the
+// manifest last. base carries the identity fields (engine, stage, kind,
+// version, key, params, inputs, external).
+func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
+	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
+		return nil, err
+	}
+	m := base
+	tables, metrics, info, summary := env.results()
+	m.Tables, m.Metrics, m.Info, m.Summary = tables, metrics, info, summary
+	if m.Tables == nil {
+		m.Tables = []TableEntry{}
+	}
+	files, err := digestTree(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m.Files = files
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Path] = true
+	}
+	for _, t := range m.Tables {
+		for _, f := range t.Files {
+			if !have[f] {
+				return nil, fmt.Errorf("stage %q declared table %q file %q, but it was not written", env.StageID, t.Name, f)
+			}
+		}
+	}
+	m.Start, m.End = start, time.Now()
+	m.Seconds = m.End.Sub(start).Seconds()
+	b, err := json.MarshalIndent(&m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("stage %q: encoding manifest: %w", env.StageID, err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(env.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// digestTree lists every regular file under dir except the manifest and
+// temporary files, with size and sha256.
+func digestTree(dir string) ([]FileEntry, error) {
+	var out []FileEntry
+	buf := make([]byte, 1<<20)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == ManifestName || strings.Contains(filepath.Base(p), ".tmp-") {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: artifacts may only contain regular files", p)
+		}
+		sum, size, err := hashFile(p, buf)
+		if err != nil {
+			return err
+		}
+		out = append(out, FileEntry{Path: rel, Size: size, SHA256: sum})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+func hashFile(p string, buf []byte) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, buf)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

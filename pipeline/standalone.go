@@ -1,0 +1,65 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// RunStandalone runs one stage outside a workflow: it resolves raw params
+// against spec, runs the stage with dir as its work directory and seals dir
+// into an artifact (manifest last). It is meant for tests and tools; the
+// scheduler adds caching, locking and run records on top of the same steps.
+func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[string]any, inputs []*Artifact, dir string, log *slog.Logger) (*Artifact, error) {
+	params, err := NewParams(spec.Params, raw)
+	if err != nil {
+		return nil, fmt.Errorf("stage %q: %w", stageID, err)
+	}
+	if spec.Validate != nil {
+		if err := spec.Validate(params); err != nil {
+			return nil, fmt.Errorf("stage %q: %w", stageID, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	dg := NewDigester("")
+	ext, refs, err := externalDigests(params, dg)
+	if err != nil {
+		return nil, fmt.Errorf("stage %q: %w", stageID, err)
+	}
+	var inKeys []string
+	var inRefs []InputRef
+	for _, a := range inputs {
+		inKeys = append(inKeys, a.Key())
+		inRefs = append(inRefs, InputRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key()})
+	}
+	key := ComputeKey(KeyInput{Kind: spec.Kind, Version: spec.Version, Params: params, Inputs: inKeys, External: ext})
+	env := NewEnv(stageID, spec.Kind, params, inputs, dir, log)
+	env.Key = key
+	start := time.Now()
+	if err := runProtected(ctx, spec.Stage, env); err != nil {
+		return nil, err
+	}
+	m, err := seal(env, Manifest{Engine: EngineSalt, Stage: stageID, Kind: spec.Kind, Version: spec.Version,
+		Key: key, Params: params.Map(), Inputs: inRefs, External: refs}, start)
+	if err != nil {
+		return nil, err
+	}
+	return &Artifact{Stage: stageID, Dir: dir, Manifest: m, Inputs: inputs}, nil
+}
+
+// runProtected runs the stage and turns a panic into an error.
+func runProtected(ctx context.Context, s Stage, env *Env) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stage %q panicked: %v", env.StageID, r)
+		}
+	}()
+	if err := s.Run(ctx, env); err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	return ctx.Err()
+}
