@@ -100,9 +100,14 @@ type ImageConceptRow struct {
 
 // EmbeddingRow is one row of the image_embeddings and caption_embeddings
 // tables (the embeddings table of DESIGN.md, one per modality): ID is the
-// image id or caption id.
+// image id or caption id; ImageID is the image the row belongs to (equal to
+// ID for images), Ordinal the caption's position within its image (0 for
+// images). Rows are ordered by (ImageID, Ordinal), so caption 5i+k belongs
+// to image i as the evaluation protocol requires.
 type EmbeddingRow struct {
 	ID         int64     `parquet:"id"`
+	ImageID    int64     `parquet:"image_id"`
+	Ordinal    int32     `parquet:"ordinal"`
 	Split      string    `parquet:"split"`
 	Vec        []float32 `parquet:"vec,list"`
 	ConceptVec []float32 `parquet:"concept_vec,list"`
