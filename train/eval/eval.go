@@ -269,7 +269,7 @@ func (ev *evaluator) run(ctx context.Context, terms []term) (i2t, t2i []int32, e
 						if v >= lo[q] {
 							switch {
 							case q/CaptionsPerImage == i:
-								g[q], gSet[q] = v, true
+								// the positive itself: recorded below
 							case v > hi[q]:
 								cnt[q]++
 							case len(w.amb) < perCap:
@@ -280,6 +280,9 @@ func (ev *evaluator) run(ctx context.Context, terms []term) (i2t, t2i []int32, e
 						}
 					}
 					w.i2t[r] = gt
+					for q := max(CaptionsPerImage*i, w.c0); q < min(CaptionsPerImage*(i+1), w.c1); q++ {
+						g[q], gSet[q] = row[q], true
+					}
 				}
 			})
 		}

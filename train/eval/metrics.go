@@ -1,0 +1,106 @@
+package eval
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"coderflow/internal/atomicfile"
+)
+
+// MetricsFileName is the name of the metrics file in an `evaluate` artifact.
+const MetricsFileName = "metrics.json"
+
+// MetricsTable is the name of the table the `evaluate` stage writes (one row
+// per fold and metric, see [MetricsRow]).
+const MetricsTable = "metrics"
+
+// MetricsFormat is the value of MetricsFile.Format written by this version.
+const MetricsFormat = "coderflow.metrics/v1"
+
+// Protocol describes the evaluation protocol, written into metrics.json.
+const Protocol = "Recall@K image-text retrieval (VSE++/SCAN/VSE-infinity protocol): " +
+	"N images x 5N captions, caption 5i+k belongs to image i; sims = alpha*inst + (1-alpha)*concept; " +
+	"i2t rank = best 0-based position of the image's 5 captions in its row, t2i rank = 0-based position of " +
+	"the caption's image in its column; ties broken by index (stable sort); R@K = 100*#{rank<K}/count; " +
+	"medr = floor(median rank)+1; meanr = mean rank+1; rsum = sum of the six recalls; with K folds every " +
+	"metric is the mean over folds and rsum the sum of the mean recalls"
+
+// MetricsFile is the content of metrics.json.
+type MetricsFile struct {
+	Format     string    `json:"format"`      // MetricsFormat
+	Protocol   string    `json:"protocol"`    // Protocol
+	Split      string    `json:"split"`       // the evaluated split, e.g. "test"
+	Images     int       `json:"images"`      // N
+	Captions   int       `json:"captions"`    // 5N
+	Dim        int       `json:"dim"`         // instance embedding size
+	ConceptDim int       `json:"concept_dim"` // concept embedding size (0: none)
+	Alpha      float64   `json:"alpha"`       // similarity mix (meaningful when concept_dim > 0)
+	Folds      int       `json:"folds"`       // number of folds (1: no folds)
+	FoldImages int       `json:"fold_images"` // images per fold
+	Mean       Metrics   `json:"mean"`        // the reported numbers
+	PerFold    []Metrics `json:"per_fold"`    // one entry per fold
+	// Stage and Key identify the evaluate artifact that wrote the file.
+	Stage string `json:"stage,omitempty"`
+	Key   string `json:"key,omitempty"`
+}
+
+// MetricsRow is one row of the metrics table: Fold is "mean" or the fold
+// index ("0", "1", ...); Metric is a name from [Metrics.Named].
+type MetricsRow struct {
+	Fold   string  `parquet:"fold"`
+	Metric string  `parquet:"metric"`
+	Value  float64 `parquet:"value"`
+}
+
+// Rows returns the metrics table rows of f: the mean first, then each fold.
+func (f *MetricsFile) Rows() []MetricsRow {
+	var rows []MetricsRow
+	add := func(fold string, m Metrics) {
+		for _, nv := range m.Named() {
+			rows = append(rows, MetricsRow{Fold: fold, Metric: nv.Name, Value: nv.Value})
+		}
+	}
+	add("mean", f.Mean)
+	for i, m := range f.PerFold {
+		add(fmt.Sprint(i), m)
+	}
+	return rows
+}
+
+// WriteMetricsFile writes f as indented JSON to path, atomically.
+func WriteMetricsFile(path string, f *MetricsFile) error {
+	if f.Format == "" {
+		f.Format = MetricsFormat
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadMetricsFile reads a metrics.json written by the `evaluate` stage.
+// path may also be a directory (an evaluate artifact) holding metrics.json.
+func ReadMetricsFile(path string) (*MetricsFile, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, MetricsFileName)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f MetricsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Format != MetricsFormat {
+		return nil, fmt.Errorf("%s: format %q, want %q", path, f.Format, MetricsFormat)
+	}
+	if len(f.PerFold) == 0 {
+		return nil, errors.New(path + ": no per-fold metrics")
+	}
+	return &f, nil
+}
