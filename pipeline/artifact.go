@@ -52,6 +52,7 @@ type FileEntry struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	MTime  int64  `json:"mtime_ns"` // modification time when sealed; a change triggers a rehash
 }
 
 // TableEntry is a table written by a stage: one or more Parquet files

@@ -82,7 +82,11 @@ func digestTree(dir string) ([]FileEntry, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, FileEntry{Path: rel, Size: size, SHA256: sum})
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, FileEntry{Path: rel, Size: size, SHA256: sum, MTime: info.ModTime().UnixNano()})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

@@ -1,0 +1,98 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Cache layout under a workdir:
+//
+//	cache/<kind>/<key>/       finished artifacts (manifest.json written last)
+//	tmp/<kind>/<key>/         work directories of running or interrupted runs;
+//	                          kept so that a rerun with the same key resumes
+//	runs/<workflow>/<id>.json run records
+//	statcache.json            path+size+mtime -> sha256 of external files
+//	lock                      the workdir lock
+const (
+	cacheDirName = "cache"
+	tmpDirName   = "tmp"
+	runsDirName  = "runs"
+)
+
+// ArtifactDir returns where the artifact of kind and key lives in workdir.
+func ArtifactDir(workdir, kind, key string) string {
+	return filepath.Join(workdir, cacheDirName, kind, key)
+}
+
+func workDir(workdir, kind, key string) string {
+	return filepath.Join(workdir, tmpDirName, kind, key)
+}
+
+// verifyArtifact checks that dir holds a complete artifact with key: the
+// manifest exists and names key, and every listed file exists with its size.
+// A file whose mtime changed is rehashed and must still match its digest.
+// It returns the manifest, or an error saying what is wrong.
+func verifyArtifact(dir, key string) (*Manifest, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errNotCached
+		}
+		return nil, fmt.Errorf("manifest unreadable: %v", err)
+	}
+	if m.Key != key {
+		return nil, fmt.Errorf("manifest key %s does not match %s", short(m.Key), short(key))
+	}
+	buf := make([]byte, 256<<10)
+	for _, f := range m.Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("file %s is missing", f.Path)
+		}
+		if st.Size() != f.Size {
+			return nil, fmt.Errorf("file %s is corrupted (size %d, manifest says %d)", f.Path, st.Size(), f.Size)
+		}
+		if st.ModTime().UnixNano() != f.MTime {
+			sum, _, err := hashFile(p, buf)
+			if err != nil {
+				return nil, fmt.Errorf("file %s: %v", f.Path, err)
+			}
+			if sum != f.SHA256 {
+				return nil, fmt.Errorf("file %s is corrupted (sha256 differs from the manifest)", f.Path)
+			}
+		}
+	}
+	return m, nil
+}
+
+var errNotCached = errors.New("not cached")
+
+func short(key string) string {
+	if len(key) > 12 {
+		return key[:12]
+	}
+	return key
+}
+
+// ShortKey returns the 12-character prefix of a key used in tables and logs.
+func ShortKey(key string) string { return short(key) }
+
+// removeAll removes a directory tree, renaming it aside first so a crash in
+// the middle never leaves a half-deleted artifact under its real name.
+func removeAll(dir string) error {
+	trash := dir + ".trash-" + fmt.Sprint(os.Getpid())
+	if err := os.Rename(dir, trash); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.RemoveAll(trash)
+}
+
+// isTrash reports whether a cache directory entry is a leftover.
+func isTrash(name string) bool { return strings.Contains(name, ".trash-") }

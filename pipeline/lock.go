@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrLockTimeout is returned by [AcquireLock] when another live process kept
+// the workdir lock for longer than the timeout.
+var ErrLockTimeout = errors.New("workdir is locked by another run")
+
+// Lock is an exclusive lock on a workdir, held by one `coderflow run` at a
+// time. It is an flock(2) on <workdir>/lock, so the kernel releases it when
+// the holder dies, however it dies: a lock left by a killed process is taken
+// over at once. The file also records the holder's pid for messages.
+type Lock struct {
+	f *os.File
+}
+
+// AcquireLock takes the workdir lock, waiting up to timeout (0: fail at
+// once; negative: wait forever) while another process holds it. onWait, if
+// not nil, is called once with the holder's description when waiting starts.
+func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onWait func(holder string)) (*Lock, error) {
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(workdir, "lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(timeout)
+	waited := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", p, err)
+		}
+		holder := lockHolder(p)
+		if !waited && onWait != nil {
+			onWait(holder)
+		}
+		waited = true
+		if timeout >= 0 && time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w (%s); waited %s", ErrLockTimeout, holder, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	host, _ := os.Hostname()
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().Format(time.RFC3339))), 0)
+	return &Lock{f: f}, nil
+}
+
+func lockHolder(p string) string {
+	b, _ := os.ReadFile(p)
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "holder unknown"
+	}
+	if f := strings.Fields(s); len(f) > 1 {
+		if pid, err := strconv.Atoi(f[1]); err == nil && syscall.Kill(pid, 0) != nil {
+			return s + " (no longer running)"
+		}
+	}
+	return s
+}
+
+// Release releases the lock.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,451 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Workflow is a validated workflow: stages with resolved params, in a
+// topological order.
+type Workflow struct {
+	File    string         // path as given
+	Name    string         // `name:` (default: file name without extension)
+	Workdir string         // absolute workdir
+	Params  map[string]any // workflow-level params after overrides
+	Stages  []*Node        // topological order (file order among independent stages)
+	byID    map[string]*Node
+}
+
+// Node is one stage of a validated workflow.
+type Node struct {
+	ID     string
+	Kind   string
+	Spec   *Spec
+	Needs  []string // declared order
+	Inputs []*Node  // the nodes of Needs
+	Params Params
+	Pos    Pos
+}
+
+// Stage returns the node with id.
+func (w *Workflow) Stage(id string) (*Node, bool) { n, ok := w.byID[id]; return n, ok }
+
+// StageIDs returns the ids in topological order.
+func (w *Workflow) StageIDs() []string {
+	var ids []string
+	for _, n := range w.Stages {
+		ids = append(ids, n.ID)
+	}
+	return ids
+}
+
+// LoadOptions configure [Load].
+type LoadOptions struct {
+	Registry *Registry // default: Default
+	// Sets are --set overrides: "STAGE.PARAM=VALUE" or "params.NAME=VALUE".
+	Sets []string
+	// BaseDir is the directory relative Path params and the workdir are
+	// resolved against (the launch directory); default: the current directory.
+	BaseDir string
+	// Workdir, if set, overrides the file's `workdir:`.
+	Workdir string
+}
+
+// Load reads, validates and resolves a workflow file. Every problem found is
+// reported in one error (an errors.Join of *SpecError values and plain
+// errors for bad --set values).
+func Load(path string, opt LoadOptions) (*Workflow, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return LoadBytes(path, data, opt)
+}
+
+// LoadBytes is [Load] for workflow text already in memory; path names it in
+// error messages.
+func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
+	reg := opt.Registry
+	if reg == nil {
+		reg = Default
+	}
+	base := opt.BaseDir
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	fs, perr := parseFile(path, data)
+	if fs == nil {
+		return nil, perr
+	}
+	var errs []error
+	if perr != nil {
+		errs = append(errs, unjoin(perr)...)
+	}
+	byID := map[string]*stageSpec{}
+	var ids []string
+	for _, s := range fs.Stages {
+		byID[s.ID] = s
+		ids = append(ids, s.ID)
+	}
+
+	// --set overrides
+	setErrs := applySets(fs, byID, ids, opt.Sets, reg)
+	errs = append(errs, setErrs...)
+
+	w := &Workflow{File: path, Name: fs.Name, Params: map[string]any{}, byID: map[string]*Node{}}
+	for _, k := range fs.ParamKeys {
+		v, err := substitute(fs.Params[k], &fileSpec{Params: map[string]*yaml.Node{}})
+		if err != nil {
+			errs = append(errs, &SpecError{Pos: fs.ParamPos[k], Field: "params." + k, Err: errors.New("workflow params cannot reference other params")})
+		}
+		w.Params[k] = v
+	}
+	wd := opt.Workdir
+	if wd == "" {
+		wd = fs.Workdir
+	}
+	if wd == "" {
+		wd = ".coderflow"
+	}
+	if !filepath.IsAbs(wd) {
+		wd = filepath.Join(base, wd)
+	}
+	w.Workdir = wd
+
+	nodes := map[string]*Node{}
+	for _, s := range fs.Stages {
+		n := &Node{ID: s.ID, Kind: s.Uses, Needs: s.Needs, Pos: s.Pos}
+		nodes[s.ID] = n
+		spec, ok := reg.Lookup(s.Uses)
+		if !ok {
+			if s.Uses != "" {
+				errs = append(errs, &SpecError{Pos: s.UsesPos, Stage: s.ID, Field: "uses",
+					Err: fmt.Errorf("%w %q%s (run `coderflow stages` for the list)", ErrUnknownKind, s.Uses, didYouMean(s.Uses, reg.Kinds()))})
+			}
+		} else {
+			n.Spec = spec
+		}
+		// needs
+		seenNeed := map[string]bool{}
+		for i, need := range s.Needs {
+			switch {
+			case need == s.ID:
+				errs = append(errs, &SpecError{Pos: s.NeedsPos[i], Stage: s.ID, Field: "needs", Err: fmt.Errorf("%w: a stage cannot need itself", ErrCycle)})
+			case byID[need] == nil:
+				errs = append(errs, &SpecError{Pos: s.NeedsPos[i], Stage: s.ID, Field: "needs",
+					Err: fmt.Errorf("%w %q%s", ErrUnknownStage, need, didYouMean(need, ids))})
+			case seenNeed[need]:
+				errs = append(errs, &SpecError{Pos: s.NeedsPos[i], Stage: s.ID, Field: "needs", Err: fmt.Errorf("%w need %q", ErrDuplicate, need)})
+			}
+			seenNeed[need] = true
+		}
+		// params
+		raw := map[string]any{}
+		for _, k := range s.WithKeys {
+			node := s.With[k]
+			field := "with." + k
+			vpos := posOf(fs.File, node)
+			if node.Line == 0 {
+				vpos = Pos{File: "--set " + s.ID + "." + k}
+			}
+			v, err := substitute(node, fs)
+			if err != nil {
+				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: err})
+				continue
+			}
+			if spec == nil {
+				continue
+			}
+			var decl *Param
+			for i := range spec.Params {
+				if spec.Params[i].Name == k {
+					decl = &spec.Params[i]
+				}
+			}
+			if decl == nil {
+				errs = append(errs, &SpecError{Pos: s.WithPos[k], Stage: s.ID, Field: field,
+					Err: fmt.Errorf("%w for %s%s", ErrUnknownParam, s.Uses, didYouMean(k, paramNames(spec.Params)))})
+				continue
+			}
+			cv, err := convertParam(*decl, v)
+			if err != nil {
+				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
+				continue
+			}
+			if decl.Type == Path {
+				cv = absSource(cv.(string), base)
+			}
+			raw[k] = cv
+		}
+		if spec != nil {
+			p, err := NewParams(spec.Params, raw)
+			if err != nil {
+				// only problems not reported above remain: missing required params
+				for _, e := range unjoin(err) {
+					if strings.Contains(e.Error(), "required") {
+						errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: e})
+					}
+				}
+			} else if spec.Validate != nil {
+				if verr := spec.Validate(p); verr != nil {
+					errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: fmt.Errorf("%w: %v", ErrBadValue, verr)})
+				}
+			}
+			n.Params = p
+		}
+	}
+	// cycles and topological order
+	order, cycle := topoOrder(fs.Stages, byID)
+	if cycle != nil {
+		s := byID[cycle[0]]
+		errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "needs",
+			Err: fmt.Errorf("%w: %s", ErrCycle, strings.Join(cycle, " -> "))})
+	}
+	if len(errs) > 0 {
+		sortErrs(errs)
+		return nil, errors.Join(errs...)
+	}
+	for _, id := range order {
+		n := nodes[id]
+		for _, need := range n.Needs {
+			n.Inputs = append(n.Inputs, nodes[need])
+		}
+		w.Stages = append(w.Stages, n)
+		w.byID[id] = n
+	}
+	return w, nil
+}
+
+// sortErrs orders positioned errors by file position, keeping --set errors first.
+func sortErrs(errs []error) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, aok := errs[i].(*SpecError)
+		b, bok := errs[j].(*SpecError)
+		if !aok || !bok {
+			return !aok && bok
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		return a.Pos.Column < b.Pos.Column
+	})
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// substitute decodes node into a Go value, replacing ${params.NAME}
+// references. A scalar that is exactly one reference takes the referenced
+// value with its type; references inside longer strings are interpolated.
+func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
+	switch node.Kind {
+	case yaml.SequenceNode:
+		out := []any{}
+		for _, c := range node.Content {
+			v, err := substitute(c, fs)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		s := restoreRefs(node.Value)
+		if !strings.Contains(s, "${") {
+			var v any
+			if err := node.Decode(&v); err != nil {
+				return nil, err
+			}
+			return v, nil
+		}
+		if name, ok := wholeRef(s); ok {
+			ref, ok := fs.Params[name]
+			if !ok {
+				return nil, unresolved(s, fs)
+			}
+			return substitute(ref, fs)
+		}
+		var b strings.Builder
+		for {
+			i := strings.Index(s, "${")
+			if i < 0 {
+				b.WriteString(s)
+				break
+			}
+			j := strings.Index(s[i:], "}")
+			if j < 0 {
+				return nil, fmt.Errorf("%w: unterminated %q", ErrUnresolved, s[i:])
+			}
+			ref := s[i : i+j+1]
+			name, ok := wholeRef(ref)
+			pn := fs.Params[name]
+			if !ok || pn == nil || pn.Kind != yaml.ScalarNode {
+				return nil, unresolved(ref, fs)
+			}
+			b.WriteString(s[:i])
+			b.WriteString(pn.Value)
+			s = s[i+j+1:]
+		}
+		return b.String(), nil
+	}
+	var v any
+	_ = node.Decode(&v)
+	return v, fmt.Errorf("%w: want a scalar or a list, got %s", ErrBadValue, describe(v))
+}
+
+func wholeRef(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "${params.") || !strings.HasSuffix(s, "}") {
+		return "", false
+	}
+	name := s[len("${params.") : len(s)-1]
+	return name, name != "" && !strings.ContainsAny(name, "${} ")
+}
+
+func unresolved(ref string, fs *fileSpec) error {
+	name, _ := wholeRef(ref)
+	if name == "" {
+		return fmt.Errorf("%w %s (only ${params.NAME} references are supported)", ErrUnresolved, ref)
+	}
+	return fmt.Errorf("%w %s: no workflow param %q%s", ErrUnresolved, ref, name, didYouMean(name, fs.ParamKeys))
+}
+
+// topoOrder returns a topological order that keeps file order among ready
+// stages, or a cycle.
+func topoOrder(stages []*stageSpec, byID map[string]*stageSpec) ([]string, []string) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var cycle []string
+	var stack []string
+	var visit func(id string) bool
+	visit = func(id string) bool {
+		color[id] = grey
+		stack = append(stack, id)
+		for _, need := range byID[id].Needs {
+			if byID[need] == nil || need == id {
+				continue
+			}
+			switch color[need] {
+			case grey:
+				i := len(stack) - 1
+				for stack[i] != need {
+					i--
+				}
+				cycle = append(append([]string{}, stack[i:]...), need)
+				return false
+			case white:
+				if !visit(need) {
+					return false
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+		return true
+	}
+	for _, s := range stages {
+		if color[s.ID] == white && !visit(s.ID) {
+			return nil, cycle
+		}
+	}
+	// Kahn's algorithm in file order for a stable, readable order.
+	indeg := map[string]int{}
+	users := map[string][]string{}
+	for _, s := range stages {
+		for _, need := range uniq(s.Needs) {
+			if byID[need] != nil && need != s.ID {
+				indeg[s.ID]++
+				users[need] = append(users[need], s.ID)
+			}
+		}
+	}
+	var order []string
+	done := map[string]bool{}
+	for len(order) < len(stages) {
+		progressed := false
+		for _, s := range stages {
+			if !done[s.ID] && indeg[s.ID] == 0 {
+				done[s.ID] = true
+				order = append(order, s.ID)
+				for _, u := range users[s.ID] {
+					indeg[u]--
+				}
+				progressed = true
+				break
+			}
+		}
+		if !progressed {
+			break
+		}
+	}
+	return order, nil
+}
+
+func uniq(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// applySets applies --set overrides to the parsed file.
+func applySets(fs *fileSpec, byID map[string]*stageSpec, ids []string, sets []string, reg *Registry) []error {
+	var errs []error
+	for _, s := range sets {
+		lhs, val, ok := strings.Cut(s, "=")
+		stage, param, ok2 := strings.Cut(lhs, ".")
+		if !ok || !ok2 || stage == "" || param == "" {
+			errs = append(errs, fmt.Errorf("--set %s: want STAGE.PARAM=VALUE or params.NAME=VALUE", s))
+			continue
+		}
+		node := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val, Line: 0, Column: 0}
+		if stage == "params" {
+			if _, ok := fs.Params[param]; !ok {
+				errs = append(errs, fmt.Errorf("--set %s: no workflow param %q%s", s, param, didYouMean(param, fs.ParamKeys)))
+				continue
+			}
+			fs.Params[param] = node
+			continue
+		}
+		st := byID[stage]
+		if st == nil {
+			errs = append(errs, fmt.Errorf("--set %s: %w %q%s", s, ErrUnknownStage, stage, didYouMean(stage, ids)))
+			continue
+		}
+		if spec, ok := reg.Lookup(st.Uses); ok {
+			found := false
+			for _, p := range spec.Params {
+				found = found || p.Name == param
+			}
+			if !found {
+				errs = append(errs, fmt.Errorf("--set %s: %w %q for %s%s", s, ErrUnknownParam, param, st.Uses, didYouMean(param, paramNames(spec.Params))))
+				continue
+			}
+		}
+		if _, exists := st.With[param]; !exists {
+			st.WithKeys = append(st.WithKeys, param)
+		}
+		st.With[param] = node
+		st.WithPos[param] = Pos{File: "--set " + stage + "." + param}
+	}
+	return errs
+}

@@ -1,0 +1,400 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// RunOptions select what [Run] executes.
+type RunOptions struct {
+	Only  []string // run just these stages; their inputs must be cached
+	From  string   // rerun this stage and everything downstream of it
+	Until string   // stop after this stage: only it and its ancestors
+	Force []string // rerun these stages even if cached (their work dirs are cleared)
+	Jobs  int      // stages run in parallel at most; 0 = number of CPUs
+	// DryRun computes keys and reports what would run, without locking or running.
+	DryRun bool
+	// LockTimeout bounds the wait for another run holding the workdir lock;
+	// 0 fails at once, negative waits forever.
+	LockTimeout time.Duration
+	Log         *slog.Logger    // default: discard
+	Progress    ProgressFactory // default: log lines
+	Sets        []string        // --set values, recorded in the run record
+}
+
+// Planned statuses reported by a dry run.
+const (
+	PlanRun    = "run"
+	PlanCached = "cached"
+	PlanSkip   = "skip"
+)
+
+// Result is the outcome of [Run].
+type Result struct {
+	Record     *RunRecord
+	RecordPath string
+	States     []*State
+	Plan       map[string]string    // stage -> PlanRun | PlanCached | PlanSkip
+	Artifacts  map[string]*Artifact // stages that ran or were cached
+}
+
+// ErrStageFailed wraps the error of the first stage that failed.
+var ErrStageFailed = errors.New("stage failed")
+
+// ErrNotCached is returned when --only selects a stage whose inputs are not cached.
+var ErrNotCached = errors.New("input not cached")
+
+// Run executes a workflow: it takes the workdir lock, computes every key,
+// runs the selected stages that are not cached (in parallel where the DAG
+// allows, at most Jobs at a time), and writes a run record. The first
+// failure cancels the other running stages with a cause.
+func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := checkSelection(w, opt); err != nil {
+		return nil, err
+	}
+	if !opt.DryRun {
+		lock, err := AcquireLock(ctx, w.Workdir, opt.LockTimeout, func(holder string) {
+			log.Info("waiting for the workdir lock", "workdir", w.Workdir, "holder", holder)
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
+	dg := NewDigester(filepath.Join(w.Workdir, "statcache.json"))
+	states, err := w.States(dg)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.DryRun {
+		_ = dg.Save()
+	}
+	byID := map[string]*State{}
+	for _, s := range states {
+		byID[s.Stage] = s
+	}
+	plan, forced, err := selectStages(w, byID, opt)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{States: states, Plan: plan, Artifacts: map[string]*Artifact{}}
+	if opt.DryRun {
+		return res, nil
+	}
+	start := time.Now()
+	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params}
+	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec)
+	rec.End = time.Now()
+	rec.Status = "ok"
+	if runErr != nil {
+		rec.Status, rec.Error = "failed", runErr.Error()
+		if ctx.Err() != nil {
+			rec.Status = "canceled"
+		}
+	}
+	path, werr := writeRun(w.Workdir, rec)
+	res.Record, res.RecordPath = rec, path
+	if runErr == nil && werr != nil {
+		runErr = werr
+	}
+	return res, runErr
+}
+
+func checkSelection(w *Workflow, opt RunOptions) error {
+	var errs []error
+	check := func(flag, id string) {
+		if _, ok := w.byID[id]; !ok {
+			errs = append(errs, fmt.Errorf("%s %s: %w%s", flag, id, ErrUnknownStage, didYouMean(id, w.StageIDs())))
+		}
+	}
+	for _, id := range opt.Only {
+		check("--only", id)
+	}
+	for _, id := range opt.Force {
+		check("--force", id)
+	}
+	if opt.From != "" {
+		check("--from", opt.From)
+	}
+	if opt.Until != "" {
+		check("--until", opt.Until)
+	}
+	if len(opt.Only) > 0 && (opt.From != "" || opt.Until != "") {
+		errs = append(errs, errors.New("--only cannot be combined with --from or --until"))
+	}
+	return errors.Join(errs...)
+}
+
+// Descendants returns id and every stage downstream of it.
+func (w *Workflow) Descendants(id string) map[string]bool {
+	out := map[string]bool{id: true}
+	for _, n := range w.Stages { // topological order
+		for _, in := range n.Inputs {
+			if out[in.ID] {
+				out[n.ID] = true
+			}
+		}
+	}
+	return out
+}
+
+// Ancestors returns id and every stage upstream of it.
+func (w *Workflow) Ancestors(id string) map[string]bool {
+	out := map[string]bool{}
+	var visit func(n *Node)
+	visit = func(n *Node) {
+		if out[n.ID] {
+			return
+		}
+		out[n.ID] = true
+		for _, in := range n.Inputs {
+			visit(in)
+		}
+	}
+	visit(w.byID[id])
+	return out
+}
+
+// selectStages decides, per stage, whether it runs, is taken from the cache
+// or is skipped.
+func selectStages(w *Workflow, st map[string]*State, opt RunOptions) (map[string]string, map[string]bool, error) {
+	sel := map[string]bool{}
+	forced := map[string]bool{}
+	for _, n := range w.Stages {
+		sel[n.ID] = true
+	}
+	if opt.Until != "" {
+		sel = w.Ancestors(opt.Until)
+	}
+	if opt.From != "" {
+		d := w.Descendants(opt.From)
+		for id := range sel {
+			if !d[id] {
+				delete(sel, id)
+			}
+		}
+		for id := range sel {
+			forced[id] = true
+		}
+	}
+	if len(opt.Only) > 0 {
+		sel = map[string]bool{}
+		for _, id := range opt.Only {
+			sel[id] = true
+		}
+	}
+	for _, id := range opt.Force {
+		forced[id] = true
+		sel[id] = true
+	}
+	plan := map[string]string{}
+	for _, n := range w.Stages {
+		switch {
+		case sel[n.ID] && (forced[n.ID] || st[n.ID].Status != StatusCached):
+			plan[n.ID] = PlanRun
+		case st[n.ID].Status == StatusCached:
+			plan[n.ID] = PlanCached
+		default:
+			plan[n.ID] = PlanSkip
+		}
+	}
+	// Inputs of stages that run must be cached or run too (ancestors are
+	// pulled in, except with --only, where a missing input is an error).
+	var errs []error
+	for i := len(w.Stages) - 1; i >= 0; i-- {
+		n := w.Stages[i]
+		if plan[n.ID] != PlanRun {
+			continue
+		}
+		for _, in := range n.Inputs {
+			if plan[in.ID] == PlanSkip || (plan[in.ID] != PlanRun && st[in.ID].Status != StatusCached) {
+				if len(opt.Only) > 0 {
+					errs = append(errs, fmt.Errorf("--only %s: %w: stage %q is %s; run it first or drop --only", n.ID, ErrNotCached, in.ID, st[in.ID].Status))
+					continue
+				}
+				plan[in.ID] = PlanRun
+			}
+		}
+	}
+	return plan, forced, errors.Join(errs...)
+}
+
+type stageDone struct {
+	id  string
+	art *Artifact
+	rec StageRecord
+	err error
+}
+
+// execute runs the planned stages in dependency order with at most Jobs in
+// flight.
+func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[string]string, forced map[string]bool,
+	opt RunOptions, log *slog.Logger, res *Result, rec *RunRecord) error {
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	records := map[string]StageRecord{}
+	done := map[string]bool{}
+	started := map[string]bool{}
+	results := make(chan stageDone)
+	running := 0
+	var firstErr error
+
+	inputsOf := func(n *Node) []*Artifact {
+		var ins []*Artifact
+		for _, in := range n.Inputs {
+			ins = append(ins, res.Artifacts[in.ID])
+		}
+		return ins
+	}
+	// Cached stages are resolved lazily in topological order: open their
+	// artifacts so that downstream stages can look up tables through them.
+	for _, n := range w.Stages {
+		switch plan[n.ID] {
+		case PlanCached:
+			s := st[n.ID]
+			a := &Artifact{Stage: n.ID, Dir: s.Dir, Manifest: s.Manifest, Inputs: inputsOf(n)}
+			res.Artifacts[n.ID] = a
+			records[n.ID] = StageRecord{Stage: n.ID, Kind: n.Kind, Key: s.Key, Status: RunCached,
+				Summary: s.Manifest.Summary, Metrics: s.Manifest.Metrics, Params: n.Params.Map()}
+			done[n.ID] = true
+			log.Info("cache hit", "stage", n.ID, "key", short(s.Key))
+		case PlanSkip:
+			records[n.ID] = StageRecord{Stage: n.ID, Kind: n.Kind, Key: st[n.ID].Key, Status: RunSkipped, Params: n.Params.Map()}
+			done[n.ID] = true
+		}
+	}
+	ready := func(n *Node) bool {
+		for _, in := range n.Inputs {
+			if !done[in.ID] || res.Artifacts[in.ID] == nil {
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		if firstErr == nil && ctx.Err() == nil {
+			for _, n := range w.Stages {
+				if running >= jobs {
+					break
+				}
+				if plan[n.ID] != PlanRun || started[n.ID] || !ready(n) {
+					continue
+				}
+				started[n.ID] = true
+				running++
+				n := n
+				ins := inputsOf(n)
+				go func() {
+					results <- runStage(ctx, w, n, st[n.ID], ins, forced[n.ID], opt, log)
+				}()
+			}
+		}
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		done[r.id] = true
+		records[r.id] = r.rec
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+				cancel(fmt.Errorf("stage %s failed", r.id))
+			}
+			continue
+		}
+		res.Artifacts[r.id] = r.art
+	}
+	for _, n := range w.Stages {
+		r, ok := records[n.ID]
+		if !ok {
+			r = StageRecord{Stage: n.ID, Kind: n.Kind, Key: st[n.ID].Key, Status: RunSkipped, Params: n.Params.Map()}
+		}
+		rec.Stages = append(rec.Stages, r)
+	}
+	if firstErr != nil {
+		return fmt.Errorf("%w: %w", ErrStageFailed, firstErr)
+	}
+	return ctx.Err()
+}
+
+// runStage runs one stage into its work directory and moves the sealed
+// result into the cache.
+func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Artifact, force bool, opt RunOptions, log *slog.Logger) stageDone {
+	slog := log.With("stage", n.ID)
+	rec := StageRecord{Stage: n.ID, Kind: n.Kind, Key: s.Key, Status: RunFailed, Params: n.Params.Map()}
+	fail := func(err error, start time.Time) stageDone {
+		rec.Seconds = time.Since(start).Seconds()
+		rec.Error = err.Error()
+		slog.Error("stage failed", "err", err, "seconds", round(rec.Seconds))
+		return stageDone{id: n.ID, rec: rec, err: err}
+	}
+	start := time.Now()
+	wd := workDir(w.Workdir, n.Kind, s.Key)
+	if force {
+		if err := os.RemoveAll(wd); err != nil {
+			return fail(err, start)
+		}
+	}
+	resumed := false
+	if _, err := os.Stat(wd); err == nil {
+		resumed = true
+	}
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return fail(err, start)
+	}
+	env := NewEnv(n.ID, n.Kind, n.Params, inputs, wd, slog)
+	env.Key = s.Key
+	env.progress = opt.Progress
+	if resumed {
+		slog.Info("resuming", "key", short(s.Key), "committed_shards", len(env.CommittedShards()))
+	} else {
+		slog.Info("running", "key", short(s.Key))
+	}
+	if err := runProtected(ctx, n.Spec.Stage, env); err != nil {
+		if cause := context.Cause(ctx); ctx.Err() != nil && cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%v)", err, cause)
+		}
+		return fail(err, start)
+	}
+	var inRefs []InputRef
+	for _, a := range inputs {
+		inRefs = append(inRefs, InputRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key()})
+	}
+	m, err := seal(env, Manifest{Engine: EngineSalt, Stage: n.ID, Kind: n.Kind, Version: n.Spec.Version, Key: s.Key,
+		Params: n.Params.Map(), Inputs: inRefs, External: s.External}, start)
+	if err != nil {
+		return fail(err, start)
+	}
+	final := s.Dir
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return fail(err, start)
+	}
+	if err := removeAll(final); err != nil {
+		return fail(err, start)
+	}
+	if err := os.Rename(wd, final); err != nil {
+		return fail(err, start)
+	}
+	rec.Status, rec.Seconds, rec.Summary, rec.Metrics = RunRan, m.Seconds, m.Summary, m.Metrics
+	slog.Info("stage done", "seconds", round(m.Seconds), "summary", m.Summary)
+	return stageDone{id: n.ID, rec: rec, art: &Artifact{Stage: n.ID, Dir: final, Manifest: m, Inputs: inputs}}
+}
+
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }

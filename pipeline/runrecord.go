@@ -1,0 +1,133 @@
+package pipeline
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"coderflow/internal/atomicfile"
+)
+
+// Stage statuses in a run record.
+const (
+	RunRan     = "ran"
+	RunCached  = "cached"
+	RunFailed  = "failed"
+	RunSkipped = "skipped" // not selected, or not reached because another stage failed
+)
+
+// RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.
+type RunRecord struct {
+	ID       string         `json:"id"`
+	Workflow string         `json:"workflow"`
+	File     string         `json:"file"`
+	Sets     []string       `json:"sets,omitempty"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	Status   string         `json:"status"` // ok | failed | canceled
+	Error    string         `json:"error,omitempty"`
+	Stages   []StageRecord  `json:"stages"`
+	Params   map[string]any `json:"params,omitempty"` // workflow params
+}
+
+// StageRecord is one stage's line in a run record.
+type StageRecord struct {
+	Stage   string             `json:"stage"`
+	Kind    string             `json:"kind"`
+	Key     string             `json:"key"`
+	Status  string             `json:"status"`
+	Seconds float64            `json:"seconds"`
+	Summary string             `json:"summary,omitempty"`
+	Error   string             `json:"error,omitempty"`
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	Params  map[string]any     `json:"params,omitempty"`
+}
+
+// Stage returns the record of stage id.
+func (r *RunRecord) Stage(id string) (StageRecord, bool) {
+	for _, s := range r.Stages {
+		if s.Stage == id {
+			return s, true
+		}
+	}
+	return StageRecord{}, false
+}
+
+func newRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func writeRun(workdir string, r *RunRecord) (string, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(runsDir(workdir, r.Workflow), r.ID+".json")
+	return p, atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+}
+
+// ListRuns returns the run records of a workflow, oldest first.
+func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
+	dir := runsDir(workdir, workflow)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*RunRecord
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var r RunRecord
+		if json.Unmarshal(b, &r) == nil {
+			out = append(out, &r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// FindRun returns the run whose id is id or starts with it ("latest" for the newest).
+func FindRun(workdir, workflow, id string) (*RunRecord, error) {
+	recs, err := ListRuns(workdir, workflow)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, os.ErrNotExist
+	}
+	if id == "" || id == "latest" {
+		return recs[len(recs)-1], nil
+	}
+	var hit *RunRecord
+	for _, r := range recs {
+		if strings.HasPrefix(r.ID, id) {
+			if hit != nil {
+				return nil, &ambiguousRun{id}
+			}
+			hit = r
+		}
+	}
+	if hit == nil {
+		return nil, os.ErrNotExist
+	}
+	return hit, nil
+}
+
+type ambiguousRun struct{ id string }
+
+func (e *ambiguousRun) Error() string { return "run id prefix " + e.id + " is ambiguous" }

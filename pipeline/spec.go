@@ -1,0 +1,302 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Pos is a position in a workflow file, 1-based.
+type Pos struct {
+	File         string
+	Line, Column int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// A SpecError reports a problem at a position in a workflow file.
+type SpecError struct {
+	Pos   Pos
+	Stage string // stage id, if any
+	Field string // dotted path, e.g. "with.max_len"
+	Err   error
+}
+
+func (e *SpecError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Pos.String())
+	b.WriteString(": ")
+	if e.Stage != "" {
+		fmt.Fprintf(&b, "stage %q: ", e.Stage)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *SpecError) Unwrap() error { return e.Err }
+
+// Sentinel errors wrapped by [SpecError]; test with errors.Is.
+var (
+	// ErrUnknownKind is returned when `uses` names no registered stage kind.
+	ErrUnknownKind = errors.New("unknown stage kind")
+	// ErrUnknownStage is returned when `needs`, --only, --from, --until,
+	// --force or --set name a stage the workflow does not have.
+	ErrUnknownStage = errors.New("unknown stage")
+	// ErrCycle is returned when `needs` form a cycle.
+	ErrCycle = errors.New("dependency cycle")
+	// ErrUnknownParam is returned for a `with` key the stage kind does not declare.
+	ErrUnknownParam = errors.New("unknown parameter")
+	// ErrBadValue is returned for a param value of the wrong type or out of range.
+	ErrBadValue = errors.New("bad value")
+	// ErrUnresolved is returned for a `${...}` reference that names nothing.
+	ErrUnresolved = errors.New("unresolved reference")
+	// ErrDuplicate is returned for a stage id or key given twice.
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// stageSpec is one entry under `stages:` as written in the file.
+type stageSpec struct {
+	ID       string
+	Pos      Pos
+	Uses     string
+	UsesPos  Pos
+	Needs    []string
+	NeedsPos []Pos
+	With     map[string]*yaml.Node // raw values, substitution applied later
+	WithKeys []string              // in file order
+	WithPos  map[string]Pos        // key positions
+}
+
+// fileSpec is a workflow file as written.
+type fileSpec struct {
+	File      string
+	Name      string
+	Workdir   string
+	Params    map[string]*yaml.Node
+	ParamKeys []string
+	ParamPos  map[string]Pos
+	Stages    []*stageSpec
+}
+
+func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }
+
+// parseFile parses workflow YAML, keeping positions. It reports every
+// structural problem it can find in one pass.
+func parseFile(file string, data []byte) (*fileSpec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(protectRefs(data), &doc); err != nil {
+		return nil, &SpecError{Pos: Pos{File: file, Line: yamlErrLine(err), Column: 1}, Err: fmt.Errorf("invalid YAML: %s", trimYAMLErr(err))}
+	}
+	fs := &fileSpec{File: file, Params: map[string]*yaml.Node{}, ParamPos: map[string]Pos{}}
+	if len(doc.Content) == 0 {
+		return nil, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1}, Err: errors.New("empty workflow file")}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &SpecError{Pos: posOf(file, root), Err: errors.New("a workflow must be a mapping with name, params and stages")}
+	}
+	var errs []error
+	bad := func(n *yaml.Node, stage, field string, err error) {
+		errs = append(errs, &SpecError{Pos: posOf(file, n), Stage: stage, Field: field, Err: err})
+	}
+	seenTop := map[string]bool{}
+	var stagesNode *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seenTop[k.Value] {
+			bad(k, "", k.Value, fmt.Errorf("%w key", ErrDuplicate))
+			continue
+		}
+		seenTop[k.Value] = true
+		switch k.Value {
+		case "name":
+			if v.Kind != yaml.ScalarNode || !validID(v.Value) {
+				bad(v, "", "name", errors.New("want a name of letters, digits, '-', '_' and '.'"))
+			}
+			fs.Name = v.Value
+		case "workdir":
+			if v.Kind != yaml.ScalarNode || v.Value == "" {
+				bad(v, "", "workdir", errors.New("want a directory path"))
+			}
+			fs.Workdir = v.Value
+		case "params":
+			if v.Kind != yaml.MappingNode {
+				bad(v, "", "params", errors.New("want a mapping of name: value"))
+				continue
+			}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				pk, pv := v.Content[j], v.Content[j+1]
+				if _, dup := fs.Params[pk.Value]; dup {
+					bad(pk, "", "params."+pk.Value, fmt.Errorf("%w key", ErrDuplicate))
+					continue
+				}
+				if pv.Kind != yaml.ScalarNode && pv.Kind != yaml.SequenceNode {
+					bad(pv, "", "params."+pk.Value, errors.New("want a scalar or a list"))
+					continue
+				}
+				fs.Params[pk.Value] = pv
+				fs.ParamKeys = append(fs.ParamKeys, pk.Value)
+				fs.ParamPos[pk.Value] = posOf(file, pk)
+			}
+		case "stages":
+			stagesNode = v
+		default:
+			bad(k, "", k.Value, fmt.Errorf("unknown top-level key%s (want name, workdir, params, stages)",
+				didYouMean(k.Value, []string{"name", "workdir", "params", "stages"})))
+		}
+	}
+	if fs.Name == "" && !seenTop["name"] {
+		fs.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	if stagesNode == nil {
+		errs = append(errs, &SpecError{Pos: posOf(file, root), Field: "stages", Err: errors.New("missing: a workflow needs at least one stage")})
+		return fs, joinErrs(errs)
+	}
+	if stagesNode.Kind != yaml.MappingNode {
+		bad(stagesNode, "", "stages", errors.New("want a mapping of stage id to stage"))
+		return fs, joinErrs(errs)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(stagesNode.Content); i += 2 {
+		k, v := stagesNode.Content[i], stagesNode.Content[i+1]
+		id := k.Value
+		if seen[id] {
+			bad(k, id, "", fmt.Errorf("%w stage id", ErrDuplicate))
+			continue
+		}
+		seen[id] = true
+		if !validID(id) {
+			bad(k, id, "", errors.New("stage ids are letters, digits, '-' and '_'"))
+		}
+		st := &stageSpec{ID: id, Pos: posOf(file, k), With: map[string]*yaml.Node{}, WithPos: map[string]Pos{}}
+		if v.Kind != yaml.MappingNode {
+			bad(v, id, "", errors.New("want a mapping with uses, needs and with"))
+			continue
+		}
+		seenKey := map[string]bool{}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			sk, sv := v.Content[j], v.Content[j+1]
+			if seenKey[sk.Value] {
+				bad(sk, id, sk.Value, fmt.Errorf("%w key", ErrDuplicate))
+				continue
+			}
+			seenKey[sk.Value] = true
+			switch sk.Value {
+			case "uses":
+				if sv.Kind != yaml.ScalarNode || sv.Value == "" {
+					bad(sv, id, "uses", errors.New("want a stage kind name"))
+					continue
+				}
+				st.Uses, st.UsesPos = sv.Value, posOf(file, sv)
+			case "needs":
+				switch sv.Kind {
+				case yaml.ScalarNode:
+					if sv.Value != "" {
+						st.Needs, st.NeedsPos = []string{sv.Value}, []Pos{posOf(file, sv)}
+					}
+				case yaml.SequenceNode:
+					for _, n := range sv.Content {
+						if n.Kind != yaml.ScalarNode {
+							bad(n, id, "needs", errors.New("want stage ids"))
+							continue
+						}
+						st.Needs = append(st.Needs, n.Value)
+						st.NeedsPos = append(st.NeedsPos, posOf(file, n))
+					}
+				default:
+					bad(sv, id, "needs", errors.New("want a list of stage ids"))
+				}
+			case "with":
+				if sv.Kind != yaml.MappingNode {
+					if !(sv.Kind == yaml.ScalarNode && sv.Tag == "!!null") {
+						bad(sv, id, "with", errors.New("want a mapping of param: value"))
+					}
+					continue
+				}
+				for m := 0; m+1 < len(sv.Content); m += 2 {
+					wk, wv := sv.Content[m], sv.Content[m+1]
+					if _, dup := st.With[wk.Value]; dup {
+						bad(wk, id, "with."+wk.Value, fmt.Errorf("%w key", ErrDuplicate))
+						continue
+					}
+					st.With[wk.Value] = wv
+					st.WithKeys = append(st.WithKeys, wk.Value)
+					st.WithPos[wk.Value] = posOf(file, wk)
+				}
+			default:
+				bad(sk, id, sk.Value, fmt.Errorf("unknown stage key%s (want uses, needs, with)",
+					didYouMean(sk.Value, []string{"uses", "needs", "with"})))
+			}
+		}
+		if st.Uses == "" && !seenKey["uses"] {
+			bad(k, id, "uses", errors.New("missing: every stage needs `uses: KIND`"))
+		}
+		fs.Stages = append(fs.Stages, st)
+	}
+	if len(fs.Stages) == 0 && len(errs) == 0 {
+		bad(stagesNode, "", "stages", errors.New("a workflow needs at least one stage"))
+	}
+	return fs, joinErrs(errs)
+}
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+func validID(s string) bool { return idRe.MatchString(s) }
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrLine(err error) int {
+	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+		var n int
+		fmt.Sscan(m[1], &n)
+		return n
+	}
+	return 1
+}
+
+func trimYAMLErr(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	return yamlLineRe.ReplaceAllString(strings.TrimPrefix(s, "unmarshal errors:\n  "), "line $1")
+}
+
+// readWorkflowFile reads and parses a workflow file.
+func readWorkflowFile(path string) (*fileSpec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseFile(path, data)
+}
+
+// refRe matches ${...} references. YAML flow mappings such as
+// `with: {seed: ${params.seed}}` cannot hold braces in plain scalars, so
+// before parsing every reference is rewritten to the same-length form
+// $(...) — positions stay exact — and [restoreRefs] turns it back.
+var refRe = regexp.MustCompile(`\$\{([A-Za-z0-9_.-]*)\}`)
+
+func protectRefs(data []byte) []byte {
+	return refRe.ReplaceAll(data, []byte("$$($1)"))
+}
+
+var protectedRe = regexp.MustCompile(`\$\(([A-Za-z0-9_.-]*)\)`)
+
+func restoreRefs(s string) string {
+	if !strings.Contains(s, "$(") {
+		return s
+	}
+	return protectedRe.ReplaceAllString(s, "$${$1}")
+}
