@@ -1,0 +1,37 @@
+// Package arrowfeat streams region-feature shards (the features table of
+// coderflow, written by the features.regions stage or imported by
+// dataset.precomp; schema table.FeatureRow) as Apache Arrow record batches,
+// for the training data loader.
+//
+// A [Reader] opens the shards one at a time, in the order given, and decodes
+// them with arrow-go's pqarrow record reader (github.com/apache/arrow/go/v15
+// parquet/pqarrow), one row group after the other, with a batch size in rows.
+// Each batch has the columns
+//
+//	image_id  int64
+//	n_regions int32
+//	dim       int32
+//	boxes     list<float32>   n_regions*4 values: normalised x0,y0,x1,y1
+//	feats     list<float32>   n_regions*dim values, row-major
+//
+// Memory. The decoded size of a row is estimated from each file's footer
+// (uncompressed column-chunk bytes per row). The batch size is the smaller
+// of [Options.BatchRows] and what fits [Options.MemoryBudget] divided by the
+// number of batches that can be alive at once: one being decoded by the
+// background prefetcher, one waiting in its hand-off slot, and one held by
+// the caller. Column chunks are read through a buffered stream, never loaded
+// whole, so memory is bounded by the budget plus page buffers, independent
+// of the number and size of the shards — provided the caller releases each
+// batch before it asks for the one after next.
+//
+// Every batch returned by [Reader.Next] is owned by the caller, who must call
+// Release on it. Close stops the prefetcher and releases everything the
+// reader holds; tests check this with memory.NewCheckedAllocator.
+//
+// Why pqarrow and not parquet-go rows into an arrow RecordBuilder: pqarrow
+// decodes column-wise straight into Arrow buffers from the allocator we are
+// given, with no per-row Go values, and the performance notes measured it
+// reading these wide float lists faster than parquet-go. The files are
+// written by parquet-go; both libraries agree on the standard three-level
+// LIST encoding.
+package arrowfeat
