@@ -45,6 +45,17 @@ type MetricsFile struct {
 	// Stage and Key identify the evaluate artifact that wrote the file.
 	Stage string `json:"stage,omitempty"`
 	Key   string `json:"key,omitempty"`
+	// Model is the upstream artifact that produced the embeddings, with its
+	// params: the report's ablation table shows the params that differ.
+	Model *ModelRef `json:"model,omitempty"`
+}
+
+// ModelRef names the artifact that produced the evaluated embeddings.
+type ModelRef struct {
+	Stage  string         `json:"stage"`
+	Kind   string         `json:"kind"`
+	Key    string         `json:"key"`
+	Params map[string]any `json:"params,omitempty"`
 }
 
 // MetricsRow is one row of the metrics table: Fold is "mean" or the fold

@@ -1,0 +1,118 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+	"coderflow/train/eval"
+)
+
+// testSet is one split's embeddings in protocol order.
+type testSet struct {
+	in         eval.Inputs
+	imageIDs   []int64 // N, in row order
+	captionIDs []int64 // 5N, in row order
+	// the artifact that provided image_embeddings
+	source *pipeline.Artifact
+}
+
+// loadTestSet reads the image_embeddings and caption_embeddings rows of split
+// from the nearest upstream artifacts and checks the protocol layout:
+// caption rows 5i..5i+4 belong to image row i, with ordinals 0..4 in order.
+func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet, error) {
+	imgFiles, imgArt, err := env.InputTable(table.ImageEmbeddings)
+	if err != nil {
+		return nil, err
+	}
+	capFiles, _, err := env.InputTable(table.CaptionEmbeddings)
+	if err != nil {
+		return nil, err
+	}
+	ts := &testSet{source: imgArt}
+	var imgC, capC []float32
+	dim, cdim := -1, -1
+	// check appends one row's vectors, fixing the dimensions on the first row
+	check := func(what string, file string, off int64, r *table.EmbeddingRow, vec, cvec *[]float32) error {
+		if dim < 0 {
+			dim, cdim = len(r.Vec), len(r.ConceptVec)
+			if dim == 0 {
+				return fmt.Errorf("%s: %s row %d (id %d): empty vec", filepath.Base(file), what, off, r.ID)
+			}
+		}
+		if len(r.Vec) != dim || len(r.ConceptVec) != cdim {
+			return fmt.Errorf("%s: %s row %d (id %d): vec/concept_vec lengths %d/%d, want %d/%d as in the first row",
+				file, what, off, r.ID, len(r.Vec), len(r.ConceptVec), dim, cdim)
+		}
+		*vec = append(*vec, r.Vec...)
+		*cvec = append(*cvec, r.ConceptVec...)
+		return nil
+	}
+	for _, f := range imgFiles {
+		var off int64
+		err := table.Scan(ctx, []string{f}, 1024, func(rows []table.EmbeddingRow) error {
+			for i := range rows {
+				r := &rows[i]
+				off++
+				if r.Split != split {
+					continue
+				}
+				if err := check("image", f, off-1, r, &ts.in.Images, &imgC); err != nil {
+					return err
+				}
+				ts.imageIDs = append(ts.imageIDs, r.ImageID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(ts.imageIDs) == 0 {
+		return nil, fmt.Errorf("image_embeddings: no rows of split %q", split)
+	}
+	for _, f := range capFiles {
+		var off int64
+		err := table.Scan(ctx, []string{f}, 1024, func(rows []table.EmbeddingRow) error {
+			for i := range rows {
+				r := &rows[i]
+				off++
+				if r.Split != split {
+					continue
+				}
+				q := len(ts.captionIDs)
+				img := q / eval.CaptionsPerImage
+				if img >= len(ts.imageIDs) {
+					return fmt.Errorf("%s: caption row %d (caption %d, image %d): more than %d captions for the %d images of split %q",
+						f, off-1, r.ID, r.ImageID, eval.CaptionsPerImage*len(ts.imageIDs), len(ts.imageIDs), split)
+				}
+				if r.ImageID != ts.imageIDs[img] || int(r.Ordinal) != q%eval.CaptionsPerImage {
+					return fmt.Errorf("%s: caption row %d (caption %d): image %d ordinal %d, want image %d ordinal %d: "+
+						"the protocol needs exactly %d captions per image, ordered like the images (by image_id, ordinal)",
+						f, off-1, r.ID, r.ImageID, r.Ordinal, ts.imageIDs[img], q%eval.CaptionsPerImage, eval.CaptionsPerImage)
+				}
+				if err := check("caption", f, off-1, r, &ts.in.Captions, &capC); err != nil {
+					return err
+				}
+				ts.captionIDs = append(ts.captionIDs, r.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	n := len(ts.imageIDs)
+	if len(ts.captionIDs) != eval.CaptionsPerImage*n {
+		last := len(ts.captionIDs) / eval.CaptionsPerImage
+		return nil, fmt.Errorf("caption_embeddings: %d captions of split %q for %d images, want exactly %d per image (image %d has %d)",
+			len(ts.captionIDs), split, n, eval.CaptionsPerImage, ts.imageIDs[last], len(ts.captionIDs)%eval.CaptionsPerImage)
+	}
+	ts.in.N, ts.in.Dim = n, dim
+	if cdim > 0 {
+		ts.in.ConceptDim, ts.in.ImageC, ts.in.CaptionC = cdim, imgC, capC
+	}
+	return ts, nil
+}

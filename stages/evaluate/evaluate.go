@@ -1,0 +1,96 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"coderflow/datasets/table"
+	"coderflow/internal/blasimpl"
+	"coderflow/pipeline"
+	"coderflow/train/eval"
+)
+
+func init() {
+	pipeline.Default.MustRegister(Spec)
+	pipeline.Default.MustRegister(ReportSpec)
+}
+
+// Spec is the `evaluate` stage kind.
+var Spec = pipeline.Spec{
+	Kind:    "evaluate",
+	Version: "1",
+	Doc: "Recall@K image-text retrieval (VSE++/SCAN protocol) on the image_embeddings and caption_embeddings " +
+		"of one split: 5 captions per image, i2t and t2i R@1/5/10, medr, meanr, rsum, optional K folds " +
+		"(folds: 5 is COCO 1K). Writes metrics.json and the metrics table.",
+	Produces: []string{eval.MetricsTable},
+	Params: []pipeline.Param{
+		{Name: "split", Type: pipeline.String, Default: "test", Doc: "the split to evaluate"},
+		{Name: "folds", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0),
+			Doc: "0 or 1: no folds; K: K equal folds, metrics averaged (5 = COCO 1K)"},
+		{Name: "alpha", Type: pipeline.Float, Default: eval.DefaultAlpha, Min: pipeline.Bound(0), Max: pipeline.Bound(1),
+			Doc: "similarity = alpha*instance + (1-alpha)*concept (when concept vectors exist)"},
+		{Name: "mem_budget", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
+			Doc: "bytes for one similarity block (0 = 256 MiB); changes speed, never the numbers"},
+	},
+	Stage: pipeline.StageFunc(runEvaluate),
+}
+
+func runEvaluate(ctx context.Context, env *pipeline.Env) error {
+	split := env.Params.String("split")
+	folds := env.Params.Int("folds")
+	alpha := env.Params.Float("alpha")
+	ts, err := loadTestSet(ctx, env, split)
+	if err != nil {
+		return err
+	}
+	env.Log.Info("evaluating", "split", split, "images", ts.in.N, "dim", ts.in.Dim,
+		"concept_dim", ts.in.ConceptDim, "folds", folds, "blas", blasimpl.Name)
+	start := time.Now()
+	res, err := eval.Evaluate(ctx, ts.in, eval.Options{Folds: folds, Alpha: alpha, MemBudget: int64(env.Params.Int("mem_budget"))})
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	nf := max(folds, 1)
+	mf := &eval.MetricsFile{
+		Protocol: eval.Protocol, Split: split, Images: ts.in.N, Captions: len(ts.captionIDs),
+		Dim: ts.in.Dim, ConceptDim: ts.in.ConceptDim, Alpha: alpha, Folds: nf, FoldImages: ts.in.N / nf,
+		Mean: res.Mean, PerFold: res.Folds, Stage: env.StageID, Key: env.Key,
+	}
+	if a := ts.source; a != nil {
+		mf.Model = &eval.ModelRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key(), Params: a.Manifest.Params}
+	}
+	if err := eval.WriteMetricsFile(env.Path(eval.MetricsFileName), mf); err != nil {
+		return err
+	}
+	if err := writeMetricsTable(env, mf); err != nil {
+		return err
+	}
+	for _, nv := range res.Mean.Named() {
+		env.SetMetric(nv.Name, nv.Value)
+	}
+	env.SetInfo("images", ts.in.N)
+	env.SetInfo("captions", len(ts.captionIDs))
+	env.SetInfo("blas", blasimpl.Name)
+	env.SetInfo("eval_seconds", secs)
+	m := res.Mean
+	foldNote := ""
+	if nf > 1 {
+		foldNote = fmt.Sprintf(", mean of %d folds", nf)
+	}
+	env.Summarize("%s %d images%s: rsum %.1f | i2t R@1 %.1f R@5 %.1f R@10 %.1f | t2i R@1 %.1f R@5 %.1f R@10 %.1f",
+		split, ts.in.N, foldNote, m.RSum, m.R1I2T, m.R5I2T, m.R10I2T, m.R1T2I, m.R5T2I, m.R10T2I)
+	return nil
+}
+
+const metricsTableFile = "metrics.parquet"
+
+func writeMetricsTable(env *pipeline.Env, mf *eval.MetricsFile) error {
+	rows := mf.Rows()
+	if err := table.WriteFile(env.Path(metricsTableFile), env, eval.MetricsTable, table.Options{}, rows); err != nil {
+		return err
+	}
+	env.AddTable(eval.MetricsTable, int64(len(rows)), metricsTableFile)
+	return nil
+}

@@ -1,0 +1,179 @@
+package evaluate
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+	"coderflow/pipeline/pipelinetest"
+	"coderflow/train/eval"
+)
+
+// fakeEmbeddings is a test-only stage that writes image_embeddings and
+// caption_embeddings: n test images (ids 100+i) plus 3 train images, 5
+// captions each. mode "perfect" makes captions equal to their image,
+// "noisy" adds noise, "six" gives the second test image a 6th caption,
+// "swap" swaps two caption rows.
+var fakeEmbeddings = pipeline.Spec{
+	Kind: "test.embeddings", Version: "1",
+	Params: []pipeline.Param{
+		{Name: "n", Type: pipeline.Int, Default: 20},
+		{Name: "dim", Type: pipeline.Int, Default: 16},
+		{Name: "concept_dim", Type: pipeline.Int, Default: 0},
+		{Name: "mode", Type: pipeline.String, Default: "perfect"},
+		{Name: "seed", Type: pipeline.Int, Default: 1},
+	},
+	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		p := env.Params
+		n, d, cd, mode := p.Int("n"), p.Int("dim"), p.Int("concept_dim"), p.String("mode")
+		r := rand.New(rand.NewPCG(uint64(p.Int("seed")), 9))
+		unit := func(dim int, base []float32, noise float64) []float32 {
+			if dim == 0 {
+				return nil
+			}
+			v := make([]float32, dim)
+			var s float64
+			for k := range v {
+				x := r.NormFloat64() * noise
+				if base != nil {
+					x += float64(base[k])
+				}
+				v[k] = float32(x)
+				s += x * x
+			}
+			for k := range v {
+				v[k] /= float32(math.Sqrt(s))
+			}
+			return v
+		}
+		var imgs, caps []table.EmbeddingRow
+		add := func(split string, id int64) {
+			iv, ic := unit(d, nil, 1), unit(cd, nil, 1)
+			imgs = append(imgs, table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: iv, ConceptVec: ic})
+			nc := 5
+			if mode == "six" && id == 101 {
+				nc = 6
+			}
+			for k := range nc {
+				noise := 0.0
+				if mode == "noisy" {
+					noise = 0.5
+				}
+				caps = append(caps, table.EmbeddingRow{ID: id*10 + int64(k), ImageID: id, Ordinal: int32(k), Split: split,
+					Vec: unit(d, iv, noise), ConceptVec: unit(cd, ic, noise)})
+			}
+		}
+		add("train", 1)
+		for i := range n {
+			add("test", int64(100+i))
+		}
+		add("train", 2)
+		if mode == "swap" {
+			caps[7], caps[8] = caps[8], caps[7]
+		}
+		if err := table.WriteFile(env.Path("img.parquet"), env, table.ImageEmbeddings, table.Options{RowGroupRows: 7}, imgs); err != nil {
+			return err
+		}
+		// captions in two shards
+		h := len(caps) / 2
+		if err := table.WriteFile(env.Path("cap-0.parquet"), env, table.CaptionEmbeddings, table.Options{}, caps[:h]); err != nil {
+			return err
+		}
+		if err := table.WriteFile(env.Path("cap-1.parquet"), env, table.CaptionEmbeddings, table.Options{}, caps[h:]); err != nil {
+			return err
+		}
+		env.AddTable(table.ImageEmbeddings, int64(len(imgs)), "img.parquet")
+		env.AddTable(table.CaptionEmbeddings, int64(h), "cap-0.parquet")
+		env.AddTable(table.CaptionEmbeddings, int64(len(caps)-h), "cap-1.parquet")
+		return nil
+	}),
+}
+
+func TestEvaluateStage(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		emb   map[string]any
+		with  map[string]any
+		check func(t *testing.T, m eval.Metrics)
+	}{
+		{"perfect", map[string]any{"n": 20}, nil, func(t *testing.T, m eval.Metrics) {
+			if m.RSum != 600 || m.MedrT2I != 1 || m.MeanrI2T != 1 {
+				t.Errorf("perfect embeddings: %+v", m)
+			}
+		}},
+		{"perfect with concepts, 5 folds", map[string]any{"n": 20, "concept_dim": 8}, map[string]any{"folds": 5, "alpha": 0.5},
+			func(t *testing.T, m eval.Metrics) {
+				if m.RSum != 600 {
+					t.Errorf("perfect embeddings: %+v", m)
+				}
+			}},
+		{"noisy", map[string]any{"n": 60, "mode": "noisy", "dim": 8}, map[string]any{"mem_budget": 1000},
+			func(t *testing.T, m eval.Metrics) {
+				if m.RSum <= 0 || m.RSum >= 600 {
+					t.Errorf("noisy embeddings should be imperfect but above zero: %+v", m)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			emb := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb)
+			a := pipelinetest.RunStage(t, &Spec, tc.with, emb)
+			mf, err := eval.ReadMetricsFile(a.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, mf.Mean)
+			n := tc.emb["n"].(int)
+			if mf.Images != n || mf.Captions != 5*n || mf.Split != "test" {
+				t.Errorf("metrics.json: images %d captions %d split %q, want %d %d test", mf.Images, mf.Captions, mf.Split, n, 5*n)
+			}
+			if mf.Model == nil || mf.Model.Kind != "test.embeddings" {
+				t.Errorf("metrics.json model %+v", mf.Model)
+			}
+			for _, nv := range mf.Mean.Named() {
+				if got, ok := a.Manifest.Metrics[nv.Name]; !ok || got != nv.Value {
+					t.Errorf("manifest metric %s = %v (%v), want %v", nv.Name, got, ok, nv.Value)
+				}
+			}
+			files, ok := a.Table(eval.MetricsTable)
+			if !ok {
+				t.Fatal("no metrics table")
+			}
+			rows, err := table.ReadAll[eval.MetricsRow](t.Context(), files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 11*(1+mf.Folds) || rows[10].Metric != "rsum" || rows[10].Value != mf.Mean.RSum {
+				t.Errorf("metrics table: %d rows, rsum row %+v", len(rows), rows[10])
+			}
+			if a.Manifest.Summary == "" || !strings.Contains(a.Manifest.Summary, "rsum") {
+				t.Errorf("summary %q", a.Manifest.Summary)
+			}
+		})
+	}
+}
+
+func TestEvaluateStageBadLayout(t *testing.T) {
+	for _, tc := range []struct {
+		emb  map[string]any
+		with map[string]any
+		want string
+	}{
+		{map[string]any{"mode": "six"}, nil, "want image 102 ordinal 0"},
+		{map[string]any{"mode": "swap"}, nil, "ordinal"},
+		{map[string]any{"n": 20}, map[string]any{"split": "dev"}, `no rows of split "dev"`},
+		{map[string]any{"n": 20}, map[string]any{"folds": 3}, "3 equal folds"},
+	} {
+		emb := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb)
+		_, err := pipelinetest.RunStageErr(t, &Spec, tc.with, emb)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: error %v, want one containing %q", tc.emb, tc.with, err, tc.want)
+		}
+	}
+	if _, err := pipelinetest.RunStageErr(t, &Spec, nil); err == nil || !strings.Contains(err.Error(), "image_embeddings") {
+		t.Errorf("no input: %v", err)
+	}
+}
