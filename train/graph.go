@@ -1,0 +1,320 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// bigNeg is the log-weight of an excluded key: exp(bigNeg) is exactly 0 in
+// float32 and float64, so the key contributes neither to the loss nor to
+// its gradient.
+const bigNeg = -1e9
+
+// encInputs are the input tensors of one encoder graph (batch size B). The
+// training graph and the momentum graph of the same batch size share them,
+// so a batch is written once.
+type encInputs struct {
+	B       int
+	regions *tensor.Dense   // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
+	tokens  *tensor.Dense   // Int (B*T)
+	avg     *tensor.Dense   // mean text: (B, 1, T) = mask_t / len
+	masks   []*tensor.Dense // bigru: T x (B, 1) token masks
+	h0      *tensor.Dense   // bigru: (B, D) zeros
+	yMix    *tensor.Dense   // concept: (B, M) = rho_i * softmax(lambda*y_i)
+	keep    *tensor.Dense   // concept: (B, 1) = 1 - rho_i
+}
+
+func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
+	in := &encInputs{B: B}
+	if cfg.Pooling == PoolAttn {
+		in.regions = tensor.New(tensor.Of(dt), tensor.WithShape(B*cfg.Regions, cfg.ImageDim))
+	} else {
+		in.regions = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.ImageDim))
+	}
+	in.tokens = tensor.New(tensor.Of(tensor.Int), tensor.WithShape(B*cfg.MaxLen))
+	if cfg.TextEncoder == TextBiGRU {
+		for range cfg.MaxLen {
+			in.masks = append(in.masks, tensor.New(tensor.Of(dt), tensor.WithShape(B, 1)))
+		}
+		in.h0 = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Dim))
+	} else {
+		in.avg = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1, cfg.MaxLen))
+	}
+	if cfg.Concept {
+		in.yMix = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Concepts))
+		in.keep = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1))
+	}
+	return in
+}
+
+// encOut are the output nodes of the encoders.
+type encOut struct {
+	v, t   *G.Node // (B, D) unit instance vectors
+	cv, ct *G.Node // (B, D) unit concept vectors (nil without the concept branch)
+}
+
+// builder wraps graph construction; gorgonia errors at build time are
+// programming errors, so G.Must panics are recovered into an error by build.
+type builder struct {
+	g   *G.ExprGraph
+	dt  tensor.Dtype
+	cfg Config
+}
+
+func build(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("train: building graph: %v", r)
+		}
+	}()
+	f()
+	return nil
+}
+
+func (b *builder) input(t *tensor.Dense, name string) *G.Node {
+	return G.NodeFromAny(b.g, t, G.WithName(name))
+}
+
+func (b *builder) c(x float64) *G.Node {
+	if b.dt == tensor.Float64 {
+		return G.NewConstant(x)
+	}
+	return G.NewConstant(float32(x))
+}
+
+func (b *builder) scale(x *G.Node, s float64) *G.Node {
+	return G.Must(G.HadamardProd(x, b.c(s)))
+}
+
+// l2 normalises the rows of a (n, D) node.
+func l2(x *G.Node) *G.Node {
+	n := G.Must(G.Norm(x, 1, 2))
+	n = G.Must(G.Reshape(n, tensor.Shape{x.Shape()[0], 1}))
+	return G.Must(G.BroadcastHadamardDiv(x, n, nil, []byte{1}))
+}
+
+// affine is x W + b with b of shape (1, out).
+func affine(x, w, bias *G.Node) *G.Node {
+	return G.Must(G.BroadcastAdd(G.Must(G.Mul(x, w)), bias, nil, []byte{0}))
+}
+
+// leaky is LeakyReLU with slope a, written as a*x + (1-a)*relu(x).
+func (b *builder) leaky(x *G.Node, a float64) *G.Node {
+	return G.Must(G.Add(b.scale(x, a), b.scale(G.Must(G.Rectify(x)), 1-a)))
+}
+
+// Parts of the encoders a graph computes.
+const (
+	partImage = 1 << iota
+	partText
+	partBoth = partImage | partText
+)
+
+// encoders builds the image and/or text encoders (with their concept
+// descriptors) on weights w.
+func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, parts int) encOut {
+	cfg := b.cfg
+	B, D := in.B, cfg.Dim
+	var out encOut
+
+	// image: linear d_in -> D per region, pooling, L2.
+	if parts&partImage == 0 {
+		// no image side
+	} else if x := b.input(in.regions, "regions"); cfg.Pooling == PoolAttn {
+		R := cfg.Regions
+		r := affine(x, w["img.W"], w["img.b"])            // (B*R, D)
+		r3 := G.Must(G.Reshape(r, tensor.Shape{B, R, D})) // (B, R, D)
+		m := G.Must(G.Mean(r3, 1))                        // (B, D) guide
+		m3 := G.Must(G.Reshape(m, tensor.Shape{B, D, 1}))
+		sc := G.Must(G.BatchedMatMul(r3, m3)) // (B, R, 1)
+		sc2 := b.scale(G.Must(G.Reshape(sc, tensor.Shape{B, R})), 1/math.Sqrt(float64(D)))
+		a := G.Must(G.SoftMax(sc2, 1))
+		a3 := G.Must(G.Reshape(a, tensor.Shape{B, 1, R}))
+		v3 := G.Must(G.BatchedMatMul(a3, r3)) // (B, 1, D)
+		out.v = l2(G.Must(G.Reshape(v3, tensor.Shape{B, D})))
+	} else {
+		out.v = l2(affine(x, w["img.W"], w["img.b"]))
+	}
+
+	// text
+	T := cfg.MaxLen
+	if parts&partText == 0 {
+		// no text side
+	} else if emb := G.Must(G.ByIndices(w["txt.E"], b.input(in.tokens, "tokens"), 0)); cfg.TextEncoder == TextBiGRU {
+		out.t = l2(b.bigru(in, emb, w))
+	} else {
+		e3 := G.Must(G.Reshape(emb, tensor.Shape{B, T, cfg.WordDim}))
+		avg := b.input(in.avg, "avg")
+		s := G.Must(G.BatchedMatMul(avg, e3)) // (B, 1, Wd)
+		s2 := G.Must(G.Reshape(s, tensor.Shape{B, cfg.WordDim}))
+		out.t = l2(affine(s2, w["txt.W"], w["txt.b"]))
+	}
+
+	if cfg.Concept {
+		// C = L2norm(A_hat LeakyReLU(A_hat X W1) W2)
+		h1 := G.Must(G.Mul(ahat, G.Must(G.Mul(w["cpt.X"], w["cpt.W1"]))))
+		h2 := G.Must(G.Mul(ahat, G.Must(G.Mul(b.leaky(h1, 0.2), w["cpt.W2"]))))
+		C := l2(h2)                      // (M, D)
+		CT := G.Must(G.Transpose(C))     // (D, M)
+		if out.v != nil {
+			av := G.Must(G.SoftMax(b.scale(G.Must(G.Mul(out.v, CT)), cfg.Lambda), 1))
+			out.cv = l2(G.Must(G.Mul(av, C)))
+		}
+		if out.t != nil {
+			at := G.Must(G.SoftMax(b.scale(G.Must(G.Mul(out.t, CT)), cfg.Lambda), 1))
+			keep := b.input(in.keep, "keep")
+			at = G.Must(G.Add(b.input(in.yMix, "ymix"), G.Must(G.BroadcastHadamardProd(at, keep, nil, []byte{1}))))
+			out.ct = l2(G.Must(G.Mul(at, C)))
+		}
+	}
+	return out
+}
+
+// bigru is a batched bidirectional GRU (hidden D) over the embedded tokens;
+// it returns the sum over valid time steps of forward + backward states,
+// which equals the masked mean up to a per-row factor that the following
+// L2 normalisation removes.
+func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Node {
+	B, T, H := in.B, b.cfg.MaxLen, b.cfg.Dim
+	p := affine(emb, w["gru.W"], w["gru.b"])           // (B*T, 6H)
+	p3 := G.Must(G.Reshape(p, tensor.Shape{B, T, 6 * H})) // (B, T, 6H)
+	masks := make([]*G.Node, T)
+	for t := range T {
+		masks[t] = b.input(in.masks[t], fmt.Sprintf("mask%d", t))
+	}
+	h0 := b.input(in.h0, "h0")
+	cell := func(x, h, U *G.Node) *G.Node {
+		hu := G.Must(G.Mul(h, U)) // (B, 3H)
+		col := func(n *G.Node, k int) *G.Node { return G.Must(G.Slice(n, nil, G.S(k*H, (k+1)*H))) }
+		z := G.Must(G.Sigmoid(G.Must(G.Add(col(x, 0), col(hu, 0)))))
+		r := G.Must(G.Sigmoid(G.Must(G.Add(col(x, 1), col(hu, 1)))))
+		n := G.Must(G.Tanh(G.Must(G.Add(col(x, 2), G.Must(G.HadamardProd(r, col(hu, 2)))))))
+		return G.Must(G.Add(n, G.Must(G.HadamardProd(z, G.Must(G.Sub(h, n))))))
+	}
+	masked := func(hPrev, hNew, m *G.Node) *G.Node {
+		return G.Must(G.Add(hPrev, G.Must(G.BroadcastHadamardProd(G.Must(G.Sub(hNew, hPrev)), m, nil, []byte{1}))))
+	}
+	var acc *G.Node
+	add := func(x *G.Node) {
+		if acc == nil {
+			acc = x
+		} else {
+			acc = G.Must(G.Add(acc, x))
+		}
+	}
+	xt := make([]*G.Node, T)
+	for t := range T {
+		xt[t] = G.Must(G.Slice(p3, nil, G.S(t), nil)) // (B, 6H)
+	}
+	h := h0
+	for t := range T {
+		x := G.Must(G.Slice(xt[t], nil, G.S(0, 3*H)))
+		h = masked(h, cell(x, h, w["gru.Uf"]), masks[t])
+		add(G.Must(G.BroadcastHadamardProd(h, masks[t], nil, []byte{1})))
+	}
+	h = h0
+	for t := T - 1; t >= 0; t-- {
+		x := G.Must(G.Slice(xt[t], nil, G.S(3*H, 6*H)))
+		h = masked(h, cell(x, h, w["gru.Ub"]), masks[t])
+		add(h) // zero on padding: the backward pass starts there from h0 = 0
+	}
+	return acc
+}
+
+// lossInputs are the no-gradient inputs of the loss heads of the training
+// graph, filled from Go each step.
+type lossInputs struct {
+	N                  int           // keys per query: B + Queue
+	keysTxt, keysImg   *tensor.Dense // (D, N) momentum keys (transposed) for image / text queries
+	logWi2t, logWt2i   *tensor.Dense // (B, N) log-weights (DCL) or additive masks (VSE++)
+	target             *tensor.Dense // (B, N) one-hot of the positive (column i)
+	ckeysTxt, ckeysImg *tensor.Dense // concept branch keys
+	clogWi2t, clogWt2i *tensor.Dense
+	qv, qt             *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
+}
+
+func newLossInputs(cfg Config, dt tensor.Dtype, B int) *lossInputs {
+	N := B + cfg.Queue
+	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
+	li := &lossInputs{N: N}
+	li.keysTxt, li.keysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+	li.logWi2t, li.logWt2i = nt(B, N), nt(B, N)
+	li.target = nt(B, N)
+	one := make([]float32, B*N)
+	for i := range B {
+		one[i*N+i] = 1
+	}
+	fill(li.target, one)
+	if cfg.Concept {
+		li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+		li.clogWi2t, li.clogWt2i = nt(B, N), nt(B, N)
+	}
+	if cfg.Clustering {
+		li.qv, li.qt = nt(B, cfg.Prototypes), nt(B, cfg.Prototypes)
+	}
+	return li
+}
+
+// lossNodes are the scalar loss terms of the training graph (nil when off).
+type lossNodes struct {
+	total, inst, concept, pred, swap *G.Node
+}
+
+// contrastive is one direction of the instance/concept contrastive loss:
+// DCL (weighted InfoNCE as LogSoftMax over s/tau + log w) or the VSE++
+// hardest-negative hinge, averaged over the B queries.
+func (b *builder) contrastive(q *G.Node, keysT, logW, target *tensor.Dense, tag string) *G.Node {
+	B := float64(q.Shape()[0])
+	S := G.Must(G.Mul(q, b.input(keysT, "keys"+tag))) // (B, N) cosine similarities
+	lw := b.input(logW, "logw"+tag)
+	tg := b.input(target, "target"+tag)
+	if b.cfg.Loss == LossVSEPP {
+		pos := G.Must(G.Sum(G.Must(G.HadamardProd(S, tg)), 1)) // (B)
+		hard := G.Must(G.Max(G.Must(G.Add(S, lw)), 1))          // (B) hardest allowed negative
+		h := G.Must(G.Rectify(G.Must(G.Add(G.Must(G.Sub(hard, pos)), b.c(b.cfg.Margin)))))
+		return b.scale(G.Must(G.Sum(h)), 1/B)
+	}
+	s := G.Must(G.Add(b.scale(S, 1/b.cfg.Tau), lw))
+	lp := G.Must(G.LogSoftMax(s, 1))
+	return b.scale(G.Must(G.Sum(G.Must(G.HadamardProd(lp, tg)))), -1/B)
+}
+
+// ce is the mean over rows of the cross-entropy of soft targets q against
+// softmax(logits).
+func (b *builder) ce(logits *G.Node, q *G.Node) *G.Node {
+	B := float64(logits.Shape()[0])
+	lp := G.Must(G.LogSoftMax(logits, 1))
+	return b.scale(G.Must(G.Sum(G.Must(G.HadamardProd(lp, q)))), -1/B)
+}
+
+// losses builds the loss heads on the encoder outputs.
+func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossNodes {
+	cfg := b.cfg
+	var ln lossNodes
+	half := func(a, c *G.Node) *G.Node { return b.scale(G.Must(G.Add(a, c)), 0.5) }
+	ln.inst = half(
+		b.contrastive(enc.v, li.keysTxt, li.logWi2t, li.target, "i2t"),
+		b.contrastive(enc.t, li.keysImg, li.logWt2i, li.target, "t2i"))
+	ln.total = ln.inst
+	if cfg.Concept {
+		ln.concept = half(
+			b.contrastive(enc.cv, li.ckeysTxt, li.clogWi2t, li.target, "ci2t"),
+			b.contrastive(enc.ct, li.ckeysImg, li.clogWt2i, li.target, "ct2i"))
+		ln.total = G.Must(G.Add(ln.total, b.scale(ln.concept, cfg.LambdaC)))
+	}
+	if cfg.Clustering {
+		PT := G.Must(G.Transpose(l2(w["proto"]))) // (D, P) unit prototypes
+		qv, qt := b.input(li.qv, "qv"), b.input(li.qt, "qt")
+		logits := func(x *G.Node) *G.Node { return b.scale(G.Must(G.Mul(x, PT)), 1/cfg.TauP) }
+		ln.swap = G.Must(G.Add(b.ce(logits(enc.v), qt), b.ce(logits(enc.t), qv)))
+		ln.total = G.Must(G.Add(ln.total, b.scale(ln.swap, cfg.LambdaS)))
+		if cfg.Concept {
+			ln.pred = G.Must(G.Add(b.ce(logits(enc.cv), qv), b.ce(logits(enc.ct), qt)))
+			ln.total = G.Must(G.Add(ln.total, b.scale(ln.pred, cfg.LambdaP)))
+		}
+	}
+	return ln
+}

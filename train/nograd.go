@@ -1,0 +1,331 @@
+package train
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// This file holds everything computed without gradient, in plain Go: tensor
+// fills, the key queues, the DCL log-weights and masks, and Sinkhorn-Knopp.
+
+// fill copies src into t, converting to t's dtype.
+func fill(t *tensor.Dense, src []float32) {
+	switch d := t.Data().(type) {
+	case []float32:
+		copy(d, src)
+	case []float64:
+		for i, x := range src {
+			d[i] = float64(x)
+		}
+	default:
+		panic("train: fill: unsupported dtype")
+	}
+}
+
+// values returns a float32 copy of a node's value.
+func values(n *G.Node) []float32 {
+	switch d := n.Value().Data().(type) {
+	case []float32:
+		return append([]float32(nil), d...)
+	case []float64:
+		out := make([]float32, len(d))
+		for i, x := range d {
+			out[i] = float32(x)
+		}
+		return out
+	default:
+		panic("train: values: unsupported dtype")
+	}
+}
+
+// scalar returns the value of a scalar node (0 for nil).
+func scalar(n *G.Node) float64 {
+	if n == nil {
+		return 0
+	}
+	switch d := n.Value().Data().(type) {
+	case float32:
+		return float64(d)
+	case float64:
+		return d
+	case []float32:
+		return float64(d[0])
+	case []float64:
+		return d[0]
+	}
+	return math.NaN()
+}
+
+// matmulT returns a (n x k) = x (n x d) times y^T (k x d), all row-major.
+func matmulT(x []float32, n int, y []float32, k, d int) []float32 {
+	out := make([]float32, n*k)
+	if n == 0 || k == 0 {
+		return out
+	}
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
+		blas32.General{Rows: n, Cols: d, Stride: d, Data: x},
+		blas32.General{Rows: k, Cols: d, Stride: d, Data: y},
+		0, blas32.General{Rows: n, Cols: k, Stride: k, Data: out})
+	return out
+}
+
+// queue is a FIFO ring buffer of K unit keys of dimension D, each tagged with
+// the image id it came from.
+type queue struct {
+	K, D  int
+	data  []float32 // K*D, slot-major
+	ids   []int64   // K
+	head  int       // next slot to write
+	count int       // valid slots (<= K)
+}
+
+func newQueue(k, d int) *queue {
+	return &queue{K: k, D: d, data: make([]float32, k*d), ids: make([]int64, k)}
+}
+
+// push enqueues n keys (n*D) with their image ids, evicting the oldest.
+func (q *queue) push(keys []float32, ids []int64, n int) {
+	if q == nil || q.K == 0 {
+		return
+	}
+	for i := range n {
+		copy(q.data[q.head*q.D:(q.head+1)*q.D], keys[i*q.D:(i+1)*q.D])
+		q.ids[q.head] = ids[i]
+		q.head = (q.head + 1) % q.K
+		if q.count < q.K {
+			q.count++
+		}
+	}
+}
+
+// valid reports whether slot s holds a key.
+func (q *queue) valid(s int) bool {
+	if q.count == q.K {
+		return true
+	}
+	return s < q.head // before the first wrap, slots [0, head) are filled
+}
+
+// entries returns the valid keys' image ids from oldest to newest.
+func (q *queue) entries() []int64 {
+	out := make([]int64, 0, q.count)
+	start := (q.head - q.count + q.K) % q.K
+	for i := range q.count {
+		out = append(out, q.ids[(start+i)%q.K])
+	}
+	return out
+}
+
+// keySet is the key set of one query direction: the B momentum keys of the
+// batch followed by the K queue slots.
+type keySet struct {
+	B, K, D int
+	batch   []float32 // B*D
+	ids     []int64   // B
+	q       *queue    // may be nil (K = 0)
+}
+
+func (ks keySet) n() int { return ks.B + ks.K }
+
+// key returns key j (row of length D) or nil for an empty queue slot.
+func (ks keySet) key(j int) []float32 {
+	if j < ks.B {
+		return ks.batch[j*ks.D : (j+1)*ks.D]
+	}
+	s := j - ks.B
+	if !ks.q.valid(s) {
+		return nil
+	}
+	return ks.q.data[s*ks.D : (s+1)*ks.D]
+}
+
+// all returns all N keys row-major (empty slots as zeros).
+func (ks keySet) all() []float32 {
+	out := make([]float32, ks.n()*ks.D)
+	copy(out, ks.batch)
+	if ks.K > 0 {
+		copy(out[ks.B*ks.D:], ks.q.data)
+	}
+	return out
+}
+
+// transposed writes the keys as a (D, N) matrix.
+func (ks keySet) transposed() []float32 {
+	N, D := ks.n(), ks.D
+	out := make([]float32, D*N)
+	for j := range N {
+		k := ks.key(j)
+		if k == nil {
+			continue
+		}
+		for d, x := range k {
+			out[d*N+j] = x
+		}
+	}
+	return out
+}
+
+// allowed reports whether key j is a negative for query i: not the positive,
+// not an empty slot, not a key of the same image.
+func (ks keySet) allowed(i, j int, ids []int64) bool {
+	if j == i {
+		return false
+	}
+	if j < ks.B {
+		return ks.ids[j] != ids[i]
+	}
+	s := j - ks.B
+	return ks.q.valid(s) && ks.q.ids[s] != ids[i]
+}
+
+// dclEps keeps the standardisation finite when all negatives are equally similar.
+const dclEps = 1e-6
+
+// logWeights returns the (B, N) log-weights of the DCL loss for B queries
+// (queries B*D, the no-gradient query embeddings) against ks: 0 at the
+// positive, bigNeg at excluded keys, and for negatives
+// log w_ij = log|N_i| + z_ij - log sum_j' exp z_ij', z_ij = beta (c_ij - mu_i)/(sigma_i + eps).
+// With vsepp set it returns the additive mask of the hinge loss instead
+// (0 for negatives, bigNeg for the positive and excluded keys).
+func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp bool) []float32 {
+	B, N := ks.B, ks.n()
+	out := make([]float32, B*N)
+	var sim []float32
+	if beta > 0 && !vsepp {
+		sim = matmulT(queries, B, ks.all(), N, ks.D)
+	}
+	z := make([]float64, N)
+	for i := range B {
+		row := out[i*N : (i+1)*N]
+		var n int
+		var mu, ss float64
+		for j := range N {
+			if !ks.allowed(i, j, ids) {
+				row[j] = bigNeg
+				continue
+			}
+			n++
+			if sim != nil {
+				mu += float64(sim[i*N+j])
+			}
+		}
+		if !vsepp {
+			row[i] = 0
+		}
+		if sim == nil || n == 0 {
+			continue
+		}
+		mu /= float64(n)
+		for j := range N {
+			if row[j] != bigNeg && j != i {
+				d := float64(sim[i*N+j]) - mu
+				ss += d * d
+			}
+		}
+		sigma := math.Sqrt(ss / float64(n))
+		m := math.Inf(-1)
+		for j := range N {
+			if row[j] != bigNeg && j != i {
+				z[j] = beta * (float64(sim[i*N+j]) - mu) / (sigma + dclEps)
+				m = math.Max(m, z[j])
+			}
+		}
+		var se float64
+		for j := range N {
+			if row[j] != bigNeg && j != i {
+				se += math.Exp(z[j] - m)
+			}
+		}
+		lse := m + math.Log(se)
+		logN := math.Log(float64(n))
+		for j := range N {
+			if row[j] != bigNeg && j != i {
+				row[j] = float32(logN + z[j] - lse)
+			}
+		}
+	}
+	return out
+}
+
+// sinkhorn returns the (B, P) codes of scores z (B*P) by Sinkhorn-Knopp on
+// exp(z/eps): iters rounds of normalising prototypes to mass 1/P and samples
+// to mass 1/B, then scaled so that every sample's code sums to 1.
+func sinkhorn(z []float32, B, P int, eps float64, iters int) []float32 {
+	Q := make([]float64, B*P)
+	m := math.Inf(-1)
+	for _, x := range z {
+		m = math.Max(m, float64(x))
+	}
+	for i, x := range z {
+		Q[i] = math.Exp((float64(x) - m) / eps)
+	}
+	row := make([]float64, P)
+	for range iters {
+		clear(row)
+		for i := range B {
+			for p := range P {
+				row[p] += Q[i*P+p]
+			}
+		}
+		for i := range B {
+			for p := range P {
+				if row[p] > 0 {
+					Q[i*P+p] /= row[p] * float64(P)
+				}
+			}
+		}
+		for i := range B {
+			var s float64
+			for p := range P {
+				s += Q[i*P+p]
+			}
+			for p := range P {
+				if s > 0 {
+					Q[i*P+p] /= s * float64(B)
+				}
+			}
+		}
+	}
+	out := make([]float32, B*P)
+	for i := range Q {
+		out[i] = float32(Q[i] * float64(B))
+	}
+	return out
+}
+
+// normRows returns a copy of x (n x d) with unit rows.
+func normRows(x []float32, n, d int) []float32 {
+	out := make([]float32, len(x))
+	for i := range n {
+		var s float64
+		for _, v := range x[i*d : (i+1)*d] {
+			s += float64(v) * float64(v)
+		}
+		inv := 1 / math.Sqrt(s)
+		for k := range d {
+			out[i*d+k] = float32(float64(x[i*d+k]) * inv)
+		}
+	}
+	return out
+}
+
+// softmaxRow writes softmax(lambda * y) into dst.
+func softmaxRow(dst, y []float32, lambda float64) {
+	m := math.Inf(-1)
+	for _, v := range y {
+		m = math.Max(m, lambda*float64(v))
+	}
+	var s float64
+	for k, v := range y {
+		e := math.Exp(lambda*float64(v) - m)
+		dst[k] = float32(e)
+		s += e
+	}
+	for k := range dst {
+		dst[k] = float32(float64(dst[k]) / s)
+	}
+}

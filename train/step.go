@@ -1,0 +1,152 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// momentumKeys are the no-gradient embeddings of a batch by the momentum
+// encoders: the keys of the step (and the DCL weight / Sinkhorn queries).
+type momentumKeys struct {
+	v, t, cv, ct []float32 // B*D each; cv, ct nil without concepts
+}
+
+func (m *Model) checkBatch(b *Batch) error {
+	if b == nil {
+		return errors.New("train: nil batch")
+	}
+	B := b.Size
+	if B < 2 {
+		return fmt.Errorf("train: batch size %d, want >= 2", B)
+	}
+	if len(b.ImageIDs) != B {
+		return fmt.Errorf("train: batch has %d image ids for %d pairs", len(b.ImageIDs), B)
+	}
+	if m.cfg.Concept && b.ConceptLabels != nil && len(b.ConceptLabels) != B*m.cfg.Concepts {
+		return fmt.Errorf("train: batch has %d concept labels, want %d", len(b.ConceptLabels), B*m.cfg.Concepts)
+	}
+	return nil
+}
+
+// prepare fills every input of the training graph for batch b: encoder
+// inputs, momentum forward pass, keys, log-weights/masks and codes.
+func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
+	cfg := m.cfg
+	B, D := b.Size, cfg.Dim
+	if err := m.fillImages(tg.in, b.Regions, B); err != nil {
+		return nil, err
+	}
+	labels := b.ConceptLabels
+	if !cfg.Concept {
+		labels = nil
+	}
+	if err := m.fillCaptions(tg.in, b.Tokens, b.Lengths, labels, B); err != nil {
+		return nil, err
+	}
+	if err := tg.mom.run(); err != nil {
+		return nil, err
+	}
+	mk := &momentumKeys{v: values(tg.mom.out.v), t: values(tg.mom.out.t)}
+	if cfg.Concept {
+		mk.cv, mk.ct = values(tg.mom.out.cv), values(tg.mom.out.ct)
+	}
+	tg.mom.vm.Reset()
+
+	li := tg.li
+	vsepp := cfg.Loss == LossVSEPP
+	dir := func(keysT, logW *tensor.Dense, queries, keys []float32, q *queue) {
+		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
+		fill(keysT, ks.transposed())
+		fill(logW, logWeights(queries, ks, b.ImageIDs, cfg.Beta, vsepp))
+	}
+	dir(li.keysTxt, li.logWi2t, mk.v, mk.t, m.qTxt)
+	dir(li.keysImg, li.logWt2i, mk.t, mk.v, m.qImg)
+	if cfg.Concept {
+		dir(li.ckeysTxt, li.clogWi2t, mk.cv, mk.ct, m.qcTxt)
+		dir(li.ckeysImg, li.clogWt2i, mk.ct, mk.cv, m.qcImg)
+	}
+	if cfg.Clustering {
+		P := cfg.Prototypes
+		protos := normRows(denseF32(m.w["proto"]), P, D)
+		fill(li.qv, sinkhorn(matmulT(mk.v, B, protos, P, D), B, P, cfg.SinkhornEps, cfg.SinkhornIters))
+		fill(li.qt, sinkhorn(matmulT(mk.t, B, protos, P, D), B, P, cfg.SinkhornEps, cfg.SinkhornIters))
+	}
+	return mk, nil
+}
+
+// Step runs one training step (momentum forward, Sinkhorn/weights, forward+backward, clip, Adam with lr, EMA, enqueue).
+func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
+	if err := m.checkBatch(b); err != nil {
+		return Losses{}, err
+	}
+	if !(lr > 0) {
+		return Losses{}, fmt.Errorf("train: learning rate %g, want > 0", lr)
+	}
+	tg, err := m.trainGraphFor(b.Size)
+	if err != nil {
+		return Losses{}, err
+	}
+	mk, err := m.prepare(tg, b)
+	if err != nil {
+		return Losses{}, err
+	}
+	if err := tg.vm.RunAll(); err != nil {
+		tg.vm.Reset()
+		return Losses{}, fmt.Errorf("train: forward/backward pass: %w", err)
+	}
+	l := tg.losses()
+	if math.IsNaN(l.Total) || math.IsInf(l.Total, 0) {
+		tg.vm.Reset()
+		return l, fmt.Errorf("train: loss is %g at step %d", l.Total, m.steps)
+	}
+	grads := make([]tensor.Tensor, len(tg.grads))
+	for i, g := range tg.grads {
+		grads[i] = g.Value().(tensor.Tensor)
+	}
+	clipGlobalNorm(grads, m.cfg.ClipNorm)
+	m.adamT++
+	for i, name := range m.names {
+		adam(m.w[name], grads[i], m.am[name], m.av[name], lr, m.adamT)
+	}
+	for name, mw := range m.mw {
+		ema(mw, m.w[name], m.cfg.Momentum)
+	}
+	tg.vm.Reset()
+	B := b.Size
+	m.qTxt.push(mk.t, b.ImageIDs, B)
+	m.qImg.push(mk.v, b.ImageIDs, B)
+	if m.cfg.Concept {
+		m.qcTxt.push(mk.ct, b.ImageIDs, B)
+		m.qcImg.push(mk.cv, b.ImageIDs, B)
+	}
+	m.steps++
+	return l, nil
+}
+
+func (tg *trainGraph) losses() Losses {
+	return Losses{
+		Total:   scalar(tg.ln.total),
+		Inst:    scalar(tg.ln.inst),
+		Concept: scalar(tg.ln.concept),
+		Pred:    scalar(tg.ln.pred),
+		Swap:    scalar(tg.ln.swap),
+	}
+}
+
+// denseF32 returns a float32 copy of a tensor's data.
+func denseF32(t *tensor.Dense) []float32 {
+	switch d := t.Data().(type) {
+	case []float32:
+		return append([]float32(nil), d...)
+	case []float64:
+		out := make([]float32, len(d))
+		for i, x := range d {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	panic("train: unsupported dtype")
+}
