@@ -1,0 +1,366 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+// caption is one tokenised caption held by the loader.
+type caption struct {
+	id      int64
+	image   int64
+	ordinal int32
+	start   int64 // offset of its ids in captionSet.ids
+	n       int32 // tokens kept (1..max_len)
+}
+
+// captionSet holds the captions of some splits compactly: one flat id
+// buffer and a small record per caption, sorted by (image, ordinal, id).
+type captionSet struct {
+	caps    []caption
+	ids     []int32
+	split   map[int64]string // caption id -> split, only when several splits are kept
+	bySplit map[string][]int // split -> indexes into caps
+}
+
+// captionCounts are the skips of loadCaptions.
+type captionCounts struct {
+	Empty     int64 `json:"empty"`
+	Truncated int64 `json:"truncated"`
+	NoOrdinal int64 `json:"no_ordinal"`
+}
+
+// loadCaptions reads the tokens table (and, when an upstream stage has it,
+// the captions table for ordinals) keeping the splits asked for. Captions
+// are truncated to maxLen tokens; empty ones are skipped and counted.
+func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...string) (*captionSet, captionCounts, error) {
+	var cnt captionCounts
+	want := map[string]bool{}
+	for _, s := range splits {
+		want[s] = true
+	}
+	files, _, err := env.InputTable(table.Tokens)
+	if err != nil {
+		return nil, cnt, err
+	}
+	cs := &captionSet{bySplit: map[string][]int{}}
+	splitOf := map[int64]string{}
+	err = table.Scan(ctx, files, 4096, func(rows []table.TokenRow) error {
+		for _, r := range rows {
+			if !want[r.Split] {
+				continue
+			}
+			n := int(r.Length)
+			if n > len(r.IDs) || n <= 0 {
+				n = len(r.IDs)
+			}
+			if n == 0 {
+				cnt.Empty++
+				continue
+			}
+			if n > maxLen {
+				n = maxLen
+				cnt.Truncated++
+			}
+			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n)})
+			cs.ids = append(cs.ids, r.IDs[:n]...)
+			splitOf[r.CaptionID] = r.Split
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, cnt, fmt.Errorf("tokens: %w", err)
+	}
+	if err := cs.setOrdinals(ctx, env, &cnt); err != nil {
+		return nil, cnt, err
+	}
+	sort.Slice(cs.caps, func(i, j int) bool {
+		a, b := cs.caps[i], cs.caps[j]
+		if a.image != b.image {
+			return a.image < b.image
+		}
+		if a.ordinal != b.ordinal {
+			return a.ordinal < b.ordinal
+		}
+		return a.id < b.id
+	})
+	for i, c := range cs.caps {
+		s := splitOf[c.id]
+		cs.bySplit[s] = append(cs.bySplit[s], i)
+	}
+	return cs, cnt, nil
+}
+
+// setOrdinals fills each caption's ordinal from the captions table when an
+// upstream stage provides one, otherwise from its rank by caption id within
+// its image.
+func (cs *captionSet) setOrdinals(ctx context.Context, env *pipeline.Env, cnt *captionCounts) error {
+	files, _, err := env.InputTable(table.Captions)
+	if err == nil {
+		need := make(map[int64]int, len(cs.caps))
+		for i, c := range cs.caps {
+			need[c.id] = i
+		}
+		err = table.Scan(ctx, files, 4096, func(rows []table.CaptionRow) error {
+			for _, r := range rows {
+				if i, ok := need[r.CaptionID]; ok {
+					cs.caps[i].ordinal = r.Ordinal
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("captions: %w", err)
+		}
+	} else if !errors.Is(err, pipeline.ErrNoInput) {
+		return err
+	}
+	// Rank by caption id for the rest (all of them without a captions table).
+	sort.Slice(cs.caps, func(i, j int) bool {
+		a, b := cs.caps[i], cs.caps[j]
+		if a.image != b.image {
+			return a.image < b.image
+		}
+		return a.id < b.id
+	})
+	rank := int32(0)
+	for i := range cs.caps {
+		if i > 0 && cs.caps[i].image != cs.caps[i-1].image {
+			rank = 0
+		}
+		if cs.caps[i].ordinal < 0 {
+			if files != nil {
+				cnt.NoOrdinal++
+				cs.caps[i].ordinal = math.MaxInt32/2 + rank // after every known ordinal
+			} else {
+				cs.caps[i].ordinal = rank
+			}
+		}
+		rank++
+	}
+	return nil
+}
+
+// tokens returns the ids of caption i.
+func (cs *captionSet) tokens(i int) []int32 {
+	c := cs.caps[i]
+	return cs.ids[c.start : c.start+int64(c.n)]
+}
+
+// evalSet is the 5-captions-per-image layout of an evaluation split.
+type evalSet struct {
+	images   []int64 // sorted
+	captions []int   // 5 per image: indexes into captionSet.caps, by ordinal
+	// counts
+	ImagesDropped   int64 `json:"images_fewer_than_5_captions"`
+	CaptionsDropped int64 `json:"captions_beyond_5"`
+}
+
+// evalLayout keeps images of split with at least 5 captions (the first 5 by
+// ordinal), optionally only those with features (has != nil) and at most
+// limit images (0 = all).
+func (cs *captionSet) evalLayout(split string, has func(int64) bool, limit int) *evalSet {
+	es := &evalSet{}
+	idx := cs.bySplit[split]
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && cs.caps[idx[j]].image == cs.caps[idx[i]].image {
+			j++
+		}
+		img := cs.caps[idx[i]].image
+		switch {
+		case has != nil && !has(img):
+			// counted by the caller as "no features"
+		case j-i < 5:
+			es.ImagesDropped++
+		case limit > 0 && len(es.images) >= limit:
+		default:
+			es.images = append(es.images, img)
+			es.captions = append(es.captions, idx[i:i+5]...)
+			es.CaptionsDropped += int64(j - i - 5)
+		}
+		i = j
+	}
+	return es
+}
+
+// readVocabSize returns max id + 1 of the vocab table.
+func readVocabSize(ctx context.Context, env *pipeline.Env) (int, error) {
+	files, _, err := env.InputTable(table.Vocab)
+	if err != nil {
+		return 0, err
+	}
+	maxID := int32(-1)
+	err = table.Scan(ctx, files, 4096, func(rows []table.VocabRow) error {
+		for _, r := range rows {
+			maxID = max(maxID, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("vocab: %w", err)
+	}
+	if maxID < 0 {
+		return 0, fmt.Errorf("vocab: table %v is empty", files)
+	}
+	return int(maxID) + 1, nil
+}
+
+// conceptData is what the concept branch needs from the kg stages.
+type conceptData struct {
+	M      int
+	adj    []float32         // M*M, A_hat
+	labels map[int64][]int32 // caption id -> concept ids (< M)
+	Counts conceptDataCounts // skips
+}
+
+type conceptDataCounts struct {
+	EdgesSkipped  int64 `json:"edges_skipped"`
+	LabelsSkipped int64 `json:"labels_skipped"`
+	Edges         int64 `json:"edges"`
+}
+
+// inputFinder looks tables up; [pipeline.Env.InputTable] or a search
+// starting at a given artifact.
+type inputFinder func(name string) ([]string, error)
+
+func envFinder(env *pipeline.Env) inputFinder {
+	return func(name string) ([]string, error) {
+		f, _, err := env.InputTable(name)
+		return f, err
+	}
+}
+
+// artifactFinder searches a, then its inputs breadth first, then falls back.
+func artifactFinder(a *pipeline.Artifact, fallback inputFinder) inputFinder {
+	return func(name string) ([]string, error) {
+		seen := map[*pipeline.Artifact]bool{}
+		q := []*pipeline.Artifact{a}
+		for len(q) > 0 {
+			x := q[0]
+			q = q[1:]
+			if x == nil || seen[x] {
+				continue
+			}
+			seen[x] = true
+			if f, ok := x.Table(name); ok {
+				return f, nil
+			}
+			q = append(q, x.Inputs...)
+		}
+		return fallback(name)
+	}
+}
+
+// loadConcepts reads the concept vocabulary (M = max concept id + 1), its
+// edges (A_hat) and, for the captions in keep, their concept ids.
+func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder, keep func(int64) bool) (*conceptData, error) {
+	cd := &conceptData{labels: map[int64][]int32{}}
+	files, err := find(table.Concepts)
+	if err != nil {
+		return nil, err
+	}
+	maxID := int32(-1)
+	err = table.Scan(ctx, files, 4096, func(rows []table.ConceptRow) error {
+		for _, r := range rows {
+			maxID = max(maxID, r.ConceptID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("concepts: %w", err)
+	}
+	if maxID < 0 {
+		return nil, fmt.Errorf("concepts: table %v is empty; the concept branch needs concepts", files)
+	}
+	cd.M = int(maxID) + 1
+	M := cd.M
+	if files, err = find(table.ConceptEdges); err != nil {
+		return nil, err
+	}
+	a := make([]float64, M*M)
+	err = table.Scan(ctx, files, 4096, func(rows []table.ConceptEdgeRow) error {
+		for _, r := range rows {
+			if r.Src < 0 || r.Dst < 0 || int(r.Src) >= M || int(r.Dst) >= M || r.Src == r.Dst ||
+				!(r.Weight > 0) || math.IsInf(float64(r.Weight), 0) {
+				cd.Counts.EdgesSkipped++
+				continue
+			}
+			a[int(r.Src)*M+int(r.Dst)] += float64(r.Weight)
+			cd.Counts.Edges++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("concept_edges: %w", err)
+	}
+	cd.adj = normalizedAdjacency(a, M)
+	if files, err = labelsFind(table.CaptionConcepts); err != nil {
+		return nil, err
+	}
+	err = table.Scan(ctx, files, 4096, func(rows []table.CaptionConceptRow) error {
+		for _, r := range rows {
+			if !keep(r.CaptionID) {
+				continue
+			}
+			var ids []int32
+			for _, c := range r.ConceptIDs {
+				if c < 0 || int(c) >= M {
+					cd.Counts.LabelsSkipped++
+					continue
+				}
+				ids = append(ids, c)
+			}
+			if len(ids) > 0 {
+				cd.labels[r.CaptionID] = ids
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("caption_concepts: %w", err)
+	}
+	return cd, nil
+}
+
+// normalizedAdjacency symmetrises the summed edge weights a (M*M, a[i][j]
+// = sum of weights of edges i->j) with max(a_ij, a_ji), adds self loops and
+// returns A_hat = D^-1/2 (A+I) D^-1/2 with D the row sums of A+I.
+func normalizedAdjacency(a []float64, m int) []float32 {
+	for i := range m {
+		for j := i + 1; j < m; j++ {
+			w := max(a[i*m+j], a[j*m+i])
+			a[i*m+j], a[j*m+i] = w, w
+		}
+		a[i*m+i] = 1
+	}
+	dinv := make([]float64, m)
+	for i := range m {
+		s := 0.0
+		for j := range m {
+			s += a[i*m+j]
+		}
+		dinv[i] = 1 / math.Sqrt(s)
+	}
+	out := make([]float32, m*m)
+	for i := range m {
+		for j := range m {
+			out[i*m+j] = float32(dinv[i] * a[i*m+j] * dinv[j])
+		}
+	}
+	return out
+}
+
+// multiHot writes the labels of caption id into dst (len M).
+func (cd *conceptData) multiHot(id int64, dst []float32) {
+	clear(dst)
+	for _, c := range cd.labels[id] {
+		dst[c] = 1
+	}
+}

@@ -1,0 +1,248 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+// EmbedSpec is the embed stage kind.
+var EmbedSpec = pipeline.Spec{
+	Kind:    KindEmbed,
+	Version: "1",
+	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
+		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
+		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +
+		"captions beyond the first 5 by ordinal are dropped, both counted.",
+	Produces: []string{table.ImageEmbeddings, table.CaptionEmbeddings},
+	Params: []pipeline.Param{
+		{Name: "split", Type: pipeline.String, Default: table.SplitTest, Doc: "split to embed (train keeps every caption)"},
+		{Name: "batch", Type: pipeline.Int, Default: 128, Min: pipeline.Bound(1), Doc: "items per encoder call"},
+		{Name: "feature_memory", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(16), NoCache: true,
+			Doc: "MiB for the Arrow feature reader's batches in flight"},
+		{Name: "rows_per_file", Type: pipeline.Int, Default: 100000, Min: pipeline.Bound(1),
+			Doc: "caption embedding rows per Parquet shard"},
+		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
+			Doc: "reserved for parallel encoding; 0 = number of CPUs (the encoder itself is single-threaded)"},
+	},
+	Stage: pipeline.StageFunc(runEmbed),
+}
+
+// findTrain returns the nearest upstream artifact of kind train.coder.
+func findTrain(env *pipeline.Env) (*pipeline.Artifact, error) {
+	seen := map[*pipeline.Artifact]bool{}
+	q := append([]*pipeline.Artifact(nil), env.Inputs...)
+	for len(q) > 0 {
+		a := q[0]
+		q = q[1:]
+		if a == nil || seen[a] {
+			continue
+		}
+		seen[a] = true
+		if a.Kind() == KindTrain {
+			return a, nil
+		}
+		q = append(q, a.Inputs...)
+	}
+	return nil, fmt.Errorf("stage %q: no upstream %s artifact (add the training stage to `needs`)", env.StageID, KindTrain)
+}
+
+// evalSplit reports whether split uses the 5-captions-per-image layout.
+func evalSplit(split string) bool {
+	switch split {
+	case table.SplitDev, table.SplitTest, table.SplitTestAll:
+		return true
+	}
+	return false
+}
+
+func runEmbed(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	split, batch := p.String("split"), p.Int("batch")
+	ta, err := findTrain(env)
+	if err != nil {
+		return err
+	}
+	// The model's config (a JSON copy written next to model.bin) says whether
+	// the concept adjacency is needed to load it; it is rebuilt from the
+	// tables the model was trained on.
+	cfg, err := readModelConfig(ta.Path(ModelConfigFile))
+	if err != nil {
+		return err
+	}
+	var cd *conceptData
+	if cfg.Concept {
+		caps0, _, err := loadCaptions(ctx, env, cfg.MaxLen, split)
+		if err != nil {
+			return err
+		}
+		want := make(map[int64]bool, len(caps0.caps))
+		for _, c := range caps0.caps {
+			want[c.id] = true
+		}
+		cd, err = loadConcepts(ctx, artifactFinder(ta, envFinder(env)), envFinder(env), func(id int64) bool { return want[id] })
+		if err != nil {
+			return fmt.Errorf("concept branch: %w", err)
+		}
+		if cd.M != cfg.Concepts {
+			return fmt.Errorf("concept vocabulary has %d concepts, the model %d", cd.M, cfg.Concepts)
+		}
+	}
+	var adj []float32
+	if cd != nil {
+		adj = cd.adj
+	}
+	m, err := loadModel(ta.Path(ModelFile), adj)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cfg = m.Config()
+
+	caps, ccount, err := loadCaptions(ctx, env, cfg.MaxLen, split)
+	if err != nil {
+		return err
+	}
+	env.SetInfo("captions", ccount)
+	ffiles, _, err := env.InputTable(table.Features)
+	if err != nil {
+		return err
+	}
+	shape := featShape{Regions: cfg.Regions, Dim: cfg.ImageDim}
+
+	// Image list: images of the split with captions; evaluation splits keep
+	// those with >= 5 captions.
+	var images []int64
+	var capIdx []int
+	if evalSplit(split) {
+		es := caps.evalLayout(split, nil, 0)
+		images, capIdx = es.images, es.captions
+		env.SetInfo("images_fewer_than_5_captions", es.ImagesDropped)
+		env.SetInfo("captions_beyond_5", es.CaptionsDropped)
+	} else {
+		capIdx = caps.bySplit[split]
+		for _, i := range capIdx {
+			if n := len(images); n == 0 || images[n-1] != caps.caps[i].image {
+				images = append(images, caps.caps[i].image)
+			}
+		}
+	}
+	if len(images) == 0 {
+		return fmt.Errorf("split %q: no images with captions to embed", split)
+	}
+	counts := &featCounts{}
+	imgs, missing, err := encodeImages(ctx, m, shape, images, nil, ffiles, readerOptions(int64(p.Int("feature_memory"))<<20), batch, counts)
+	if err != nil {
+		return err
+	}
+	env.SetInfo("images_regions_adjusted", counts)
+	if len(missing) > 0 {
+		env.SetInfo("images_without_features", len(missing))
+		env.Log.Warn("images without features dropped", "n", len(missing), "example", missing[0])
+		miss := make(map[int64]bool, len(missing))
+		for _, id := range missing {
+			miss[id] = true
+		}
+		capIdx = slices.DeleteFunc(slices.Clone(capIdx), func(i int) bool { return miss[caps.caps[i].image] })
+	}
+
+	// Image embeddings (sorted by image id; held in memory: n*(D+Dc) floats).
+	D := imgs.dim
+	irows := make([]table.EmbeddingRow, 0, len(images))
+	dropped := make(map[int64]bool, len(missing))
+	for _, id := range missing {
+		dropped[id] = true
+	}
+	for i, id := range images {
+		if dropped[id] {
+			continue
+		}
+		r := table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: imgs.inst[i*D : (i+1)*D]}
+		if imgs.concept != nil {
+			r.ConceptVec = imgs.concept[i*imgs.cdim : (i+1)*imgs.cdim]
+		}
+		irows = append(irows, r)
+	}
+	const imgFile = "image_embeddings/part-00000.parquet"
+	if err := table.WriteFile(env.Path(imgFile), env, table.ImageEmbeddings, table.Options{}, irows); err != nil {
+		return err
+	}
+	env.AddTable(table.ImageEmbeddings, int64(len(irows)), imgFile)
+
+	// Caption embeddings, streamed in batches into shards.
+	per := p.Int("rows_per_file")
+	var w *table.Writer[table.EmbeddingRow]
+	var wname string
+	shard := 0
+	closeShard := func() error {
+		if w == nil {
+			return nil
+		}
+		n := w.Rows()
+		if err := w.Close(); err != nil {
+			return err
+		}
+		env.AddTable(table.CaptionEmbeddings, n, wname)
+		w = nil
+		return nil
+	}
+	defer func() {
+		if w != nil {
+			w.Abort()
+		}
+	}()
+	prog := env.Progress("captions", int64(len(capIdx)))
+	defer prog.Done()
+	rows := make([]table.EmbeddingRow, 0, batch)
+	err = encodeCaptions(ctx, m, caps, capIdx, cd, cfg.MaxLen, batch, func(first int, inst, conc []float32, cdim int) error {
+		rows = rows[:0]
+		n := len(inst) / D
+		for k := range n {
+			c := caps.caps[capIdx[first+k]]
+			r := table.EmbeddingRow{ID: c.id, ImageID: c.image, Ordinal: c.ordinal, Split: split, Vec: inst[k*D : (k+1)*D]}
+			if conc != nil {
+				r.ConceptVec = conc[k*cdim : (k+1)*cdim]
+			}
+			rows = append(rows, r)
+		}
+		for len(rows) > 0 {
+			if w == nil {
+				wname = fmt.Sprintf("caption_embeddings/part-%05d.parquet", shard)
+				shard++
+				var err error
+				if w, err = table.Create[table.EmbeddingRow](env.Path(wname), env, table.CaptionEmbeddings, table.Options{}); err != nil {
+					return err
+				}
+			}
+			k := min(len(rows), per-int(w.Rows()))
+			if err := w.Write(rows[:k]); err != nil {
+				return err
+			}
+			rows = rows[k:]
+			if int(w.Rows()) >= per {
+				if err := closeShard(); err != nil {
+					return err
+				}
+			}
+		}
+		prog.Add(int64(n))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := closeShard(); err != nil {
+		return err
+	}
+	if shard == 0 {
+		return errors.New("no captions to embed")
+	}
+	env.SetMetric("images", float64(len(irows)))
+	env.SetMetric("captions", float64(len(capIdx)))
+	env.Summarize("%s: %d images, %d captions embedded (dim %d)", split, len(irows), len(capIdx), D)
+	return nil
+}

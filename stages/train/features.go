@@ -1,0 +1,163 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"coderflow/datasets/arrowfeat"
+)
+
+// featShape is the per-image input of the model: Regions x Dim floats.
+type featShape struct {
+	Regions int // model regions per image (1 when regions are mean-pooled by the loader)
+	Dim     int // region feature dimension
+	Data    int // regions per image in the data (of the first row)
+}
+
+func (s featShape) floats() int { return s.Regions * s.Dim }
+
+// featCounts are the adjustments made while converting features.
+type featCounts struct {
+	RegionsPadded    int64 `json:"images_regions_padded"`
+	RegionsTruncated int64 `json:"images_regions_truncated"`
+}
+
+// featRow is one image's raw features, valid only during the callback.
+type featRow struct {
+	id    int64
+	n     int
+	dim   int
+	feats []float32
+}
+
+// readerOptions bound the Arrow reader's memory.
+func readerOptions(budget int64) arrowfeat.Options {
+	return arrowfeat.Options{BatchRows: 256, MemoryBudget: min(max(budget/4, 16<<20), 256<<20)}
+}
+
+// eachFeature streams the feature shards in the given order and calls fn for
+// every row. The row's feats alias Arrow memory that is released after fn
+// returns.
+func eachFeature(ctx context.Context, files []string, opt arrowfeat.Options, fn func(featRow) error) error {
+	r, err := arrowfeat.NewReader(memory.DefaultAllocator, files, opt)
+	if err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		err = eachRow(rec, fn)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+func column(rec arrow.Record, name string) (arrow.Array, error) {
+	idx := rec.Schema().FieldIndices(name)
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("features: batch has no column %q", name)
+	}
+	return rec.Column(idx[0]), nil
+}
+
+func eachRow(rec arrow.Record, fn func(featRow) error) error {
+	var cols [4]arrow.Array
+	for i, name := range []string{"image_id", "n_regions", "dim", "feats"} {
+		c, err := column(rec, name)
+		if err != nil {
+			return err
+		}
+		cols[i] = c
+	}
+	ids, ok1 := cols[0].(*array.Int64)
+	ns, ok2 := cols[1].(*array.Int32)
+	dims, ok3 := cols[2].(*array.Int32)
+	feats, ok4 := cols[3].(*array.List)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return fmt.Errorf("features: unexpected column types %v", rec.Schema())
+	}
+	vals, ok := feats.ListValues().(*array.Float32)
+	if !ok {
+		return fmt.Errorf("features: feats is not list<float32>")
+	}
+	all := vals.Float32Values()
+	for i := range int(rec.NumRows()) {
+		s, e := feats.ValueOffsets(i)
+		row := featRow{id: ids.Value(i), n: int(ns.Value(i)), dim: int(dims.Value(i)), feats: all[s:e]}
+		if row.n <= 0 || row.dim <= 0 || len(row.feats) != row.n*row.dim {
+			return fmt.Errorf("features: image %d: n_regions %d x dim %d does not match %d values", row.id, row.n, row.dim, len(row.feats))
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeFeatures returns the regions and dim of the first feature row.
+func probeFeatures(ctx context.Context, files []string) (n, dim int, err error) {
+	errStop := errors.New("stop")
+	err = eachFeature(ctx, files, arrowfeat.Options{BatchRows: 1, MemoryBudget: 16 << 20}, func(r featRow) error {
+		n, dim = r.n, r.dim
+		return errStop
+	})
+	if errors.Is(err, errStop) {
+		return n, dim, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("features: the table has no rows")
+	}
+	return 0, 0, err
+}
+
+// convert writes the model input of row into dst (len s.floats()): the mean
+// of its regions when s.Regions == 1, otherwise its first s.Regions regions,
+// repeated cyclically when the image has fewer.
+func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
+	if r.dim != s.Dim {
+		return fmt.Errorf("features: image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
+	}
+	d := s.Dim
+	if s.Regions == 1 {
+		clear(dst)
+		for k := range r.n {
+			row := r.feats[k*d : (k+1)*d]
+			for j, v := range row {
+				dst[j] += v
+			}
+		}
+		inv := 1 / float32(r.n)
+		for j := range dst {
+			dst[j] *= inv
+		}
+		return nil
+	}
+	switch {
+	case r.n > s.Regions:
+		cnt.RegionsTruncated++
+	case r.n < s.Regions:
+		cnt.RegionsPadded++
+	}
+	for k := range s.Regions {
+		src := k % r.n
+		copy(dst[k*d:(k+1)*d], r.feats[src*d:(src+1)*d])
+	}
+	return nil
+}

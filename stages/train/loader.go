@@ -1,0 +1,199 @@
+package train
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+
+	coder "coderflow/train"
+)
+
+// loader produces the training batches of one epoch.
+//
+// Pairs are (train caption, its image). The order of epoch e depends only on
+// the seed and e: an RNG seeded with (seed, e) first permutes the feature
+// shards, then shuffles the pairs of each flushed buffer, taken in canonical
+// order (caption order of captionSet). When every training image's
+// converted features fit the memory budget they are loaded once (cached
+// mode) and each epoch is one global shuffle; otherwise each epoch streams
+// the shards in the permuted order through a buffer of at most the budget,
+// and whenever it is full the buffered pairs are shuffled and emitted in
+// full batches, the remainder carried over (streaming mode). Either way an
+// epoch yields floor(pairs/batch) batches; the last partial batch is
+// dropped.
+type loader struct {
+	files  []string
+	shape  featShape
+	caps   *captionSet
+	train  []int               // caption indexes of the train split
+	byImg  map[int64][]int     // image id -> train caption indexes
+	cache  map[int64][]float32 // cached mode: image id -> converted features
+	budget int64
+	batch  int
+	maxLen int
+	seed   int64
+	cd     *conceptData // nil when the concept branch is off
+	counts *featCounts
+}
+
+func newLoader(files []string, shape featShape, caps *captionSet, batch, maxLen int, seed, budget int64, cd *conceptData, counts *featCounts) *loader {
+	l := &loader{files: files, shape: shape, caps: caps, train: caps.bySplit["train"], byImg: map[int64][]int{},
+		budget: budget, batch: batch, maxLen: maxLen, seed: seed, cd: cd, counts: counts}
+	for _, i := range l.train {
+		img := caps.caps[i].image
+		l.byImg[img] = append(l.byImg[img], i)
+	}
+	return l
+}
+
+// imageBytes is the memory of one converted image.
+func (l *loader) imageBytes() int64 { return int64(l.shape.floats()) * 4 }
+
+// fits reports whether all training images fit the budget.
+func (l *loader) fits() bool { return int64(len(l.byImg))*l.imageBytes() <= l.budget }
+
+// pairs is the number of training pairs (captions with an image).
+func (l *loader) pairs() int { return len(l.train) }
+
+// fill is called for every feature row during the setup pass in cached mode.
+func (l *loader) fill(r featRow) error {
+	if _, ok := l.byImg[r.id]; !ok {
+		return nil
+	}
+	if _, dup := l.cache[r.id]; dup {
+		return nil
+	}
+	dst := make([]float32, l.shape.floats())
+	if err := l.shape.convert(r, dst, l.counts); err != nil {
+		return err
+	}
+	l.cache[r.id] = dst
+	return nil
+}
+
+// cachedPairs returns the canonical pair list of cached mode (captions whose
+// image has features) and the number of images without features.
+func (l *loader) cachedPairs() []int {
+	var out []int
+	for _, i := range l.train {
+		if _, ok := l.cache[l.caps.caps[i].image]; ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// epoch calls step for every batch of 1-based epoch e, in order.
+func (l *loader) epoch(ctx context.Context, e int, step func(*coder.Batch) error) error {
+	rng := rand.New(rand.NewPCG(uint64(l.seed), uint64(e)))
+	bb := newBatchBuilder(l)
+	if l.cache != nil {
+		p := l.cachedPairs()
+		return l.flush(ctx, rng, &p, l.cache, bb, step, true)
+	}
+	files := slices.Clone(l.files)
+	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
+	buf := map[int64][]float32{}
+	var pending []int
+	var used int64
+	err := eachFeature(ctx, files, readerOptions(l.budget), func(r featRow) error {
+		caps, ok := l.byImg[r.id]
+		if !ok {
+			return nil
+		}
+		if _, dup := buf[r.id]; dup {
+			return nil
+		}
+		dst := make([]float32, l.shape.floats())
+		if err := l.shape.convert(r, dst, l.counts); err != nil {
+			return err
+		}
+		buf[r.id] = dst
+		used += l.imageBytes()
+		pending = append(pending, caps...)
+		if used+l.imageBytes() > l.budget {
+			if err := l.flush(ctx, rng, &pending, buf, bb, step, false); err != nil {
+				return err
+			}
+			keep := make(map[int64]bool, len(pending))
+			for _, i := range pending {
+				keep[l.caps.caps[i].image] = true
+			}
+			for id := range buf {
+				if !keep[id] {
+					delete(buf, id)
+				}
+			}
+			used = int64(len(buf)) * l.imageBytes()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return l.flush(ctx, rng, &pending, buf, bb, step, true)
+}
+
+// flush shuffles the pending pairs (in canonical order first) and emits the
+// full batches; the remainder stays in pending.
+func (l *loader) flush(ctx context.Context, rng *rand.Rand, pending *[]int, feats map[int64][]float32, bb *batchBuilder, step func(*coder.Batch) error, last bool) error {
+	p := *pending
+	slices.Sort(p)
+	rng.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	nb := len(p) / l.batch
+	for b := range nb {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(bb.build(p[b*l.batch:(b+1)*l.batch], feats)); err != nil {
+			return err
+		}
+	}
+	rest := p[nb*l.batch:]
+	if last {
+		rest = nil
+	}
+	*pending = append(p[:0:0], rest...)
+	return nil
+}
+
+// batchBuilder fills a reusable coder.Batch.
+type batchBuilder struct {
+	l *loader
+	b coder.Batch
+}
+
+func newBatchBuilder(l *loader) *batchBuilder {
+	B := l.batch
+	bb := &batchBuilder{l: l}
+	bb.b = coder.Batch{
+		Regions:  make([]float32, B*l.shape.floats()),
+		Tokens:   make([]int32, B*l.maxLen),
+		Lengths:  make([]int32, B),
+		ImageIDs: make([]int64, B),
+	}
+	if l.cd != nil {
+		bb.b.ConceptLabels = make([]float32, B*l.cd.M)
+	}
+	return bb
+}
+
+// build fills the batch with the given caption indexes.
+func (bb *batchBuilder) build(idx []int, feats map[int64][]float32) *coder.Batch {
+	l := bb.l
+	b := &bb.b
+	b.Size = len(idx)
+	F := l.shape.floats()
+	clear(b.Tokens)
+	for k, i := range idx {
+		c := l.caps.caps[i]
+		copy(b.Regions[k*F:(k+1)*F], feats[c.image])
+		copy(b.Tokens[k*l.maxLen:(k+1)*l.maxLen], l.caps.tokens(i))
+		b.Lengths[k] = c.n
+		b.ImageIDs[k] = c.image
+		if l.cd != nil {
+			l.cd.multiHot(c.id, b.ConceptLabels[k*l.cd.M:(k+1)*l.cd.M])
+		}
+	}
+	return b
+}

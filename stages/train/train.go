@@ -1,0 +1,499 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"coderflow/datasets/table"
+	"coderflow/internal/atomicfile"
+	"coderflow/pipeline"
+	coder "coderflow/train"
+)
+
+func init() {
+	pipeline.Default.MustRegister(TrainSpec)
+	pipeline.Default.MustRegister(EmbedSpec)
+}
+
+// TrainSpec is the train.coder stage kind.
+var TrainSpec = pipeline.Spec{
+	Kind:    KindTrain,
+	Version: "1",
+	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
+		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
+		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
+		"checkpoints every epoch (a rerun resumes from the last finished epoch) and writes model.bin (the best epoch " +
+		"by dev rSum, coderflow/train.Save format) and the train_curve table.",
+	Produces: []string{table.TrainCurve},
+	Params:   trainParams(),
+	Stage:    pipeline.StageFunc(runTrain),
+}
+
+// afterEpoch, when set (tests), is called after epoch e is checkpointed.
+var afterEpoch func(e int)
+
+// epochState is the sidecar of a checkpoint: what the curve and model
+// selection need to resume.
+type epochState struct {
+	Row       table.CurveRow `json:"row"`
+	Evaluated bool           `json:"evaluated"`
+}
+
+// trainState is written to StateFile at the end.
+type trainState struct {
+	Epochs    []epochState   `json:"epochs"`
+	BestEpoch int            `json:"best_epoch"`
+	BestRSum  float64        `json:"best_dev_rsum"`
+	Data      map[string]any `json:"data"`
+}
+
+// curveFile is the train_curve table's file.
+const curveFile = "train_curve.parquet"
+
+func ckptName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.bin", e) }
+func sideName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.json", e) }
+func shardName(e int) string { return fmt.Sprintf("epoch-%d", e) }
+
+func runTrain(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	if env.ShardDone(finalShard) {
+		if ts, err := readState(env); err == nil {
+			return publish(env, ts)
+		}
+	}
+	epochs, batch, maxLen := p.Int("epochs"), p.Int("batch"), p.Int("max_len")
+	budget := int64(p.Int("feature_memory")) << 20
+	useConcept := p.Bool("concept")
+	info := map[string]any{}
+
+	// Data: vocab, captions, concepts.
+	vocab, err := readVocabSize(ctx, env)
+	if err != nil {
+		return err
+	}
+	caps, ccount, err := loadCaptions(ctx, env, maxLen, table.SplitTrain, table.SplitDev)
+	if err != nil {
+		return err
+	}
+	info["captions"] = ccount
+	if len(caps.bySplit[table.SplitTrain]) == 0 {
+		return fmt.Errorf("tokens: no captions of split %q", table.SplitTrain)
+	}
+	var cd *conceptData
+	if useConcept {
+		keep := func(id int64) bool { return true }
+		cd, err = loadConcepts(ctx, envFinder(env), envFinder(env), keep)
+		if err != nil {
+			return fmt.Errorf("concept branch: %w", err)
+		}
+		info["concepts"] = map[string]any{"m": cd.M, "edges": cd.Counts.Edges, "edges_skipped": cd.Counts.EdgesSkipped,
+			"labels_skipped": cd.Counts.LabelsSkipped, "captions_with_concepts": len(cd.labels)}
+	}
+
+	// Features: shape, then the loader mode.
+	ffiles, _, err := env.InputTable(table.Features)
+	if err != nil {
+		return err
+	}
+	nReg, fdim, err := probeFeatures(ctx, ffiles)
+	if err != nil {
+		return err
+	}
+	shape := featShape{Regions: nReg, Dim: fdim, Data: nReg}
+	if p.String("pooling") == coder.PoolMean {
+		shape.Regions = 1
+	}
+	fcounts := &featCounts{}
+	ld := newLoader(ffiles, shape, caps, batch, maxLen, int64(p.Int("seed")), budget, cd, fcounts)
+	devAll := caps.evalLayout(table.SplitDev, nil, 0)
+	devImgs := int64(len(devAll.images))
+	if n := p.Int("dev_images"); n > 0 {
+		devImgs = min(devImgs, int64(n))
+	}
+	var devCache map[int64][]float32
+	if devImgs > 0 && devImgs*ld.imageBytes() <= budget/4 {
+		devCache = map[int64][]float32{}
+	}
+	devSet := map[int64]bool{}
+	for i, id := range devAll.images {
+		if int64(i) < devImgs {
+			devSet[id] = true
+		}
+	}
+	cached := ld.fits()
+	if cached {
+		ld.cache = map[int64][]float32{}
+	}
+	if cached || devCache != nil {
+		start := time.Now()
+		err := eachFeature(ctx, ffiles, readerOptions(budget), func(r featRow) error {
+			if cached {
+				if err := ld.fill(r); err != nil {
+					return err
+				}
+			}
+			if devCache != nil && devSet[r.id] {
+				if _, ok := devCache[r.id]; !ok {
+					dst := make([]float32, shape.floats())
+					if err := shape.convert(r, dst, fcounts); err != nil {
+						return err
+					}
+					devCache[r.id] = dst
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		env.Log.Info("features loaded", "train_images", len(ld.cache), "dev_images", len(devCache),
+			"seconds", time.Since(start).Seconds())
+	}
+	pairs := ld.pairs()
+	if cached {
+		pairs = len(ld.cachedPairs())
+		info["train_captions_without_features"] = ld.pairs() - pairs
+	}
+	if pairs < batch {
+		return fmt.Errorf("only %d training pairs, fewer than one batch of %d", pairs, batch)
+	}
+	mode := "streaming"
+	if cached {
+		mode = "cached"
+	}
+	info["loader"] = map[string]any{"mode": mode, "train_pairs": pairs, "train_images": len(ld.byImg),
+		"image_floats": shape.floats(), "data_regions": nReg, "feature_dim": fdim, "batches_per_epoch": pairs / batch}
+
+	// Dev layout (images with features only when they are cached).
+	var has func(int64) bool
+	if devCache != nil {
+		has = func(id int64) bool { _, ok := devCache[id]; return ok }
+	}
+	dev := caps.evalLayout(table.SplitDev, has, p.Int("dev_images"))
+	info["dev"] = map[string]any{"images": len(dev.images), "images_fewer_than_5_captions": dev.ImagesDropped,
+		"captions_beyond_5": dev.CaptionsDropped}
+	if len(dev.images) == 0 {
+		env.Log.Warn("no dev images with 5 captions: model selection falls back to the last epoch")
+	}
+
+	// Model config.
+	sh := shapes{ImageDim: fdim, Regions: shape.Regions, VocabSize: vocab, MaxLen: maxLen}
+	if cd != nil {
+		sh.Concepts = cd.M
+	}
+	cfg, err := configFromParams(p, sh)
+	if err != nil {
+		return err
+	}
+	if cfg.Queue > pairs {
+		info["queue_capped"] = map[string]int{"asked": cfg.Queue, "used": pairs}
+		cfg.Queue = pairs
+	}
+	var adj []float32
+	if cd != nil {
+		adj = cd.adj
+	}
+
+	// Resume.
+	var states []epochState
+	last := 0
+	for e := 1; e <= epochs && env.ShardDone(shardName(e)); e++ {
+		st, err := readSide(env.Path(sideName(e)))
+		if err != nil {
+			break
+		}
+		states = append(states, st)
+		last = e
+	}
+	var m *coder.Model
+	if last > 0 {
+		m, err = loadModel(env.Path(ckptName(last)), adj)
+		if err != nil {
+			return fmt.Errorf("resume from epoch %d: %w", last, err)
+		}
+		env.Log.Info("resuming", "after_epoch", last, "of", epochs)
+		info["resumed_after_epoch"] = last
+	} else {
+		m, err = coder.NewModel(cfg, adj)
+		if err != nil {
+			return err
+		}
+	}
+	defer m.Close()
+
+	// Loop.
+	nb := int64(pairs / batch)
+	step := int64(last) * nb
+	if len(states) > 0 {
+		step = states[len(states)-1].Row.Step
+	}
+	prog := env.Progress("batches", int64(epochs)*nb)
+	prog.Add(int64(last) * nb)
+	defer prog.Done()
+	ropt := readerOptions(budget)
+	lrs := lrStep(p)
+	t0 := time.Now()
+	doneSteps := int64(0)
+	for e := last + 1; e <= epochs; e++ {
+		lr := learningRate(cfg.LR, lrs, e)
+		var sum coder.Losses
+		n := 0
+		estart := time.Now()
+		lastLog := time.Now()
+		err := ld.epoch(ctx, e, func(b *coder.Batch) error {
+			ls, err := m.Step(b, lr)
+			if err != nil {
+				return fmt.Errorf("epoch %d step %d: %w", e, step+1, err)
+			}
+			if math.IsNaN(ls.Total) || math.IsInf(ls.Total, 0) {
+				return fmt.Errorf("epoch %d step %d: loss is %v (lower lr or enable clip)", e, step+1, ls.Total)
+			}
+			sum.Total += ls.Total
+			sum.Inst += ls.Inst
+			sum.Concept += ls.Concept
+			sum.Pred += ls.Pred
+			sum.Swap += ls.Swap
+			n++
+			step++
+			doneSteps++
+			prog.Add(1)
+			if time.Since(lastLog) > 30*time.Second {
+				lastLog = time.Now()
+				rate := float64(doneSteps) / time.Since(t0).Seconds()
+				left := float64(int64(epochs)*nb-step) / rate
+				env.Log.Info("training", "epoch", e, "step", step, "steps_per_s", round(rate, 3), "loss", round(sum.Total/float64(n), 4),
+					"inst", round(sum.Inst/float64(n), 4), "concept", round(sum.Concept/float64(n), 4),
+					"pred", round(sum.Pred/float64(n), 4), "swap", round(sum.Swap/float64(n), 4),
+					"eta", (time.Duration(left) * time.Second).String())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("epoch %d produced no batches", e)
+		}
+		fn := float64(n)
+		row := table.CurveRow{Epoch: int32(e), Step: step, LR: lr, Loss: sum.Total / fn, LossInst: sum.Inst / fn,
+			LossConcept: sum.Concept / fn, LossPred: sum.Pred / fn, LossSwap: sum.Swap / fn}
+		st := epochState{Row: row}
+		if len(dev.images) > 0 && (e%p.Int("dev_every") == 0 || e == epochs) {
+			res, err := evaluate(ctx, m, shape, dev, caps, cd, devCache, ffiles, ropt, batch, maxLen, fcounts)
+			if err != nil {
+				return fmt.Errorf("epoch %d: dev evaluation: %w", e, err)
+			}
+			r := res.Mean
+			st.Row.DevR1I2T, st.Row.DevR5I2T, st.Row.DevR10I2T = r.R1I2T, r.R5I2T, r.R10I2T
+			st.Row.DevR1T2I, st.Row.DevR5T2I, st.Row.DevR10T2I = r.R1T2I, r.R5T2I, r.R10T2I
+			st.Row.DevRSum = r.RSum
+			st.Evaluated = true
+		}
+		st.Row.Seconds = time.Since(estart).Seconds()
+		env.Log.Info("epoch done", "epoch", e, "loss", round(st.Row.Loss, 4), "dev_rsum", round(st.Row.DevRSum, 2),
+			"seconds", round(st.Row.Seconds, 1))
+		if err := checkpoint(env, m, e, st); err != nil {
+			return err
+		}
+		states = append(states, st)
+		if afterEpoch != nil {
+			afterEpoch(e)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	info["features"] = fcounts
+	return finish(env, m.Config(), states, info)
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// checkpoint writes the sidecar, then the checkpoint, then commits the epoch.
+func checkpoint(env *pipeline.Env, m *coder.Model, e int, st epochState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(env.Path(sideName(e)), b, 0o644); err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(env.Path(ckptName(e)))
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := m.Save(w); err != nil {
+		return fmt.Errorf("checkpoint epoch %d: %w", e, err)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Commit(); err != nil {
+		return err
+	}
+	return env.CommitShard(shardName(e), ckptName(e))
+}
+
+func readSide(path string) (epochState, error) {
+	var st epochState
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+func loadModel(path string, adj []float32) (*coder.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := coder.Load(bufio.NewReaderSize(f, 1<<20), adj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// finish picks the best epoch, writes model.bin, the curve table, the state
+// file and the metrics, and removes the other checkpoints.
+func finish(env *pipeline.Env, cfg coder.Config, states []epochState, info map[string]any) error {
+	if len(states) == 0 {
+		return errors.New("no finished epoch")
+	}
+	best, bestRSum := len(states), math.Inf(-1)
+	evaluated := false
+	for _, st := range states {
+		if st.Evaluated && st.Row.DevRSum > bestRSum {
+			best, bestRSum, evaluated = int(st.Row.Epoch), st.Row.DevRSum, true
+		}
+	}
+	if !evaluated {
+		bestRSum = 0
+	}
+	if err := copyFile(env.Path(ckptName(best)), env.Path(ModelFile)); err != nil {
+		return fmt.Errorf("model.bin: %w", err)
+	}
+	cb, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(env.Path(ModelConfigFile), cb, 0o644); err != nil {
+		return err
+	}
+	rows := make([]table.CurveRow, len(states))
+	for i, st := range states {
+		rows[i] = st.Row
+	}
+	if err := table.WriteFile(env.Path(curveFile), env, table.TrainCurve, table.Options{}, rows); err != nil {
+		return err
+	}
+	ts := trainState{Epochs: states, BestEpoch: best, BestRSum: bestRSum, Data: info}
+	b, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(env.Path(StateFile), b, 0o644); err != nil {
+		return err
+	}
+	if err := env.CommitShard(finalShard, StateFile); err != nil {
+		return err
+	}
+	return publish(env, &ts)
+}
+
+// finalShard marks that model.bin, the curve and the state file are written:
+// a rerun only redoes [publish].
+const finalShard = "final"
+
+// publish removes the epoch checkpoints (unless kept) and declares the
+// table, infos and metrics from the state file's content.
+func publish(env *pipeline.Env, ts *trainState) error {
+	if !env.Params.Bool("keep_checkpoints") {
+		if err := os.RemoveAll(filepath.Join(env.Dir, "ckpt")); err != nil {
+			return err
+		}
+	}
+	env.AddTable(table.TrainCurve, int64(len(ts.Epochs)), curveFile)
+	for k, v := range ts.Data {
+		env.SetInfo(k, v)
+	}
+	best := ts.BestEpoch
+	env.SetInfo("best_epoch", best)
+	lastRow := ts.Epochs[len(ts.Epochs)-1].Row
+	env.SetMetric("best_dev_rsum", ts.BestRSum)
+	env.SetMetric("best_epoch", float64(best))
+	env.SetMetric("final_loss", lastRow.Loss)
+	env.SetMetric("final_loss_inst", lastRow.LossInst)
+	env.SetMetric("final_loss_concept", lastRow.LossConcept)
+	env.SetMetric("final_loss_pred", lastRow.LossPred)
+	env.SetMetric("final_loss_swap", lastRow.LossSwap)
+	br := ts.Epochs[best-1].Row
+	for name, v := range map[string]float64{"best_dev_r1_i2t": br.DevR1I2T, "best_dev_r5_i2t": br.DevR5I2T,
+		"best_dev_r10_i2t": br.DevR10I2T, "best_dev_r1_t2i": br.DevR1T2I, "best_dev_r5_t2i": br.DevR5T2I, "best_dev_r10_t2i": br.DevR10T2I} {
+		env.SetMetric(name, v)
+	}
+	env.Summarize("%d epochs, best epoch %d (dev rSum %.1f), final loss %.4f", len(ts.Epochs), best, ts.BestRSum, lastRow.Loss)
+	return nil
+}
+
+// readModelConfig reads the JSON copy of a model's config.
+func readModelConfig(path string) (coder.Config, error) {
+	var c coder.Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// readState reads the state file of a finished run.
+func readState(env *pipeline.Env) (*trainState, error) {
+	b, err := os.ReadFile(env.Path(StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var ts trainState
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return nil, fmt.Errorf("%s: %w", StateFile, err)
+	}
+	if len(ts.Epochs) == 0 || ts.BestEpoch < 1 || ts.BestEpoch > len(ts.Epochs) {
+		return nil, fmt.Errorf("%s: no epochs", StateFile)
+	}
+	return &ts, nil
+}
+
+// copyFile copies src to dst atomically.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := atomicfile.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	return out.Commit()
+}
