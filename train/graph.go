@@ -157,8 +157,8 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		// C = L2norm(A_hat LeakyReLU(A_hat X W1) W2)
 		h1 := G.Must(G.Mul(ahat, G.Must(G.Mul(w["cpt.X"], w["cpt.W1"]))))
 		h2 := G.Must(G.Mul(ahat, G.Must(G.Mul(b.leaky(h1, 0.2), w["cpt.W2"]))))
-		C := l2(h2)                      // (M, D)
-		CT := G.Must(G.Transpose(C))     // (D, M)
+		C := l2(h2)                  // (M, D)
+		CT := G.Must(G.Transpose(C)) // (D, M)
 		if out.v != nil {
 			av := G.Must(G.SoftMax(b.scale(G.Must(G.Mul(out.v, CT)), cfg.Lambda), 1))
 			out.cv = l2(G.Must(G.Mul(av, C)))
@@ -179,7 +179,7 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 // L2 normalisation removes.
 func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Node {
 	B, T, H := in.B, b.cfg.MaxLen, b.cfg.Dim
-	p := affine(emb, w["gru.W"], w["gru.b"])           // (B*T, 6H)
+	p := affine(emb, w["gru.W"], w["gru.b"])              // (B*T, 6H)
 	p3 := G.Must(G.Reshape(p, tensor.Shape{B, T, 6 * H})) // (B, T, 6H)
 	masks := make([]*G.Node, T)
 	for t := range T {
@@ -273,7 +273,7 @@ func (b *builder) contrastive(q *G.Node, keysT, logW, target *tensor.Dense, tag 
 	tg := b.input(target, "target"+tag)
 	if b.cfg.Loss == LossVSEPP {
 		pos := G.Must(G.Sum(G.Must(G.HadamardProd(S, tg)), 1)) // (B)
-		hard := G.Must(G.Max(G.Must(G.Add(S, lw)), 1))          // (B) hardest allowed negative
+		hard := G.Must(G.Max(G.Must(G.Add(S, lw)), 1))         // (B) hardest allowed negative
 		h := G.Must(G.Rectify(G.Must(G.Add(G.Must(G.Sub(hard, pos)), b.c(b.cfg.Margin)))))
 		return b.scale(G.Must(G.Sum(h)), 1/B)
 	}

@@ -64,10 +64,10 @@ type trainGraph struct {
 // fwdGraph is a forward-only encoder graph.
 type fwdGraph struct {
 	parts int
-	in  *encInputs
-	g   *G.ExprGraph
-	vm  G.VM
-	out encOut
+	in    *encInputs
+	g     *G.ExprGraph
+	vm    G.VM
+	out   encOut
 }
 
 // NewModel builds the model. adj is the M*M normalised concept adjacency
