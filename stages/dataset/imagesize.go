@@ -1,0 +1,64 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"image"
+	_ "image/gif"  // decoders for image.DecodeConfig
+	_ "image/jpeg" // decoders for image.DecodeConfig
+	_ "image/png"  // decoders for image.DecodeConfig
+	"os"
+	"runtime"
+
+	_ "golang.org/x/image/webp" // decoders for image.DecodeConfig
+	"golang.org/x/sync/errgroup"
+
+	"coderflow/pipeline"
+)
+
+// dims is an image's size, or the reason it could not be read.
+type dims struct {
+	w, h int
+	err  error
+}
+
+// imageDims reads the headers of paths with a bounded worker pool. A
+// missing or undecodable file is reported in its dims.err (the caller
+// decides skip or fail); only ctx cancellation is returned as an error.
+func imageDims(ctx context.Context, paths []string, workers int, prog pipeline.Progress) ([]dims, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make([]dims, len(paths))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers * 2) // header reads wait on I/O
+	for i, p := range paths {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			out[i] = readDims(p)
+			if prog != nil {
+				prog.Add(1)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, ctx.Err()
+}
+
+func readDims(p string) dims {
+	f, err := os.Open(p)
+	if err != nil {
+		return dims{err: err}
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return dims{err: fmt.Errorf("%s: %w", p, err)}
+	}
+	return dims{w: cfg.Width, h: cfg.Height}
+}

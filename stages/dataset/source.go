@@ -1,0 +1,92 @@
+package dataset
+
+import (
+	"fmt"
+	"os"
+
+	"coderflow/datasets"
+	"coderflow/pipeline"
+)
+
+// DownloadFilesDir is the directory inside a download artifact that holds
+// the downloaded (and extracted) files. Readers given no `source` read the
+// files of their upstream download artifacts from there.
+const DownloadFilesDir = "files"
+
+// downloadKind is the stage kind whose artifacts readers take files from.
+const downloadKind = "download"
+
+// sourceParam is the reader param naming a local copy of the data set.
+var sourceParam = pipeline.Param{Name: "source", Type: pipeline.Path, Optional: true,
+	Doc: "local copy of the data set: dir:PATH (unpacked, read in place) or a plain path; " +
+		"empty = the files of the upstream download stages"}
+
+// sourceRoots returns the directories a reader searches: the `source` param
+// if set, else the files/ directory of every upstream download artifact
+// (nearest first).
+func sourceRoots(env *pipeline.Env) ([]string, error) {
+	src := env.Params.Path("source")
+	if src != "" {
+		p, ok := pipeline.IsLocalSource(src)
+		if !ok {
+			return nil, fmt.Errorf("source %q: readers take a local directory; fetch URLs with a download stage and list it in needs", src)
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", src, err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("source %q: not a directory (unpack archives with a download stage, extract: true)", src)
+		}
+		return []string{p}, nil
+	}
+	var roots []string
+	seen := map[*pipeline.Artifact]bool{}
+	queue := append([]*pipeline.Artifact(nil), env.Inputs...)
+	for len(queue) > 0 {
+		a := queue[0]
+		queue = queue[1:]
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		if a.Kind() == downloadKind {
+			roots = append(roots, a.Path(DownloadFilesDir))
+		}
+		queue = append(queue, a.Inputs...)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("no source: set the source param or add a download stage to needs")
+	}
+	return roots, nil
+}
+
+// findFile looks for one of names in roots, in order.
+func findFile(roots []string, names ...string) (string, error) {
+	var firstErr error
+	for _, r := range roots {
+		p, err := datasets.FindFile(r, names...)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
+// findDir looks for a directory named one of names in roots, in order.
+func findDir(roots []string, names ...string) (string, error) {
+	var firstErr error
+	for _, r := range roots {
+		p, err := datasets.FindDir(r, names...)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
