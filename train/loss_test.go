@@ -1,0 +1,461 @@
+package train
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// prefillQueues puts random unit keys into every queue of m; ids cycle over
+// [0, 8) so that some queue entries share an image with the batch.
+func prefillQueues(m *Model, n int, seed int64) {
+	rng := rand.New(rand.NewSource(seed))
+	D := m.cfg.Dim
+	for _, q := range []*queue{m.qTxt, m.qImg, m.qcTxt, m.qcImg} {
+		if q == nil {
+			continue
+		}
+		keys := make([]float32, n*D)
+		ids := make([]int64, n)
+		for i := range n {
+			for k := range D {
+				keys[i*D+k] = float32(rng.NormFloat64())
+			}
+			ids[i] = int64(i % 8)
+		}
+		q.push(normRows(keys, n, D), ids, n)
+	}
+}
+
+func dot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// directContrastive computes one direction of the instance loss from its
+// definition: queries q (B*D), positive keys pk (B*D), queue qu, excluding
+// keys of the same image.
+func directContrastive(cfg Config, q, pk []float32, ids []int64, qu *queue) float64 {
+	D := cfg.Dim
+	B := len(ids)
+	var total float64
+	for i := range B {
+		qi := q[i*D : (i+1)*D]
+		var negs [][]float32
+		for j := range B {
+			if j != i && ids[j] != ids[i] {
+				negs = append(negs, pk[j*D:(j+1)*D])
+			}
+		}
+		if qu != nil {
+			for s := range qu.count {
+				if qu.ids[s] != ids[i] {
+					negs = append(negs, qu.data[s*D:(s+1)*D])
+				}
+			}
+		}
+		pos := dot(qi, pk[i*D:(i+1)*D])
+		c := make([]float64, len(negs))
+		for j, k := range negs {
+			c[j] = dot(qi, k)
+		}
+		if cfg.Loss == LossVSEPP {
+			hard := math.Inf(-1)
+			for _, x := range c {
+				hard = math.Max(hard, x)
+			}
+			total += math.Max(0, cfg.Margin+hard-pos)
+			continue
+		}
+		var mu, sd float64
+		for _, x := range c {
+			mu += x
+		}
+		mu /= float64(len(c))
+		for _, x := range c {
+			sd += (x - mu) * (x - mu)
+		}
+		sd = math.Sqrt(sd / float64(len(c)))
+		// w_j = |N| softmax_j(beta (c_j - mu)/(sd+eps))
+		var zs float64
+		for _, x := range c {
+			zs += math.Exp(cfg.Beta * (x - mu) / (sd + dclEps))
+		}
+		den := math.Exp(pos / cfg.Tau)
+		for _, x := range c {
+			w := float64(len(c)) * math.Exp(cfg.Beta*(x-mu)/(sd+dclEps)) / zs
+			den += w * math.Exp(x/cfg.Tau)
+		}
+		total += -(pos/cfg.Tau - math.Log(den))
+	}
+	return total / float64(B)
+}
+
+// directCE is mean_i -sum_p q_ip log softmax_p(x_i . proto_p / tauP).
+func directCE(cfg Config, x []float32, protos []float32, q []float32) float64 {
+	D, P := cfg.Dim, cfg.Prototypes
+	B := len(x) / D
+	var total float64
+	for i := range B {
+		z := make([]float64, P)
+		m := math.Inf(-1)
+		for p := range P {
+			z[p] = dot(x[i*D:(i+1)*D], protos[p*D:(p+1)*D]) / cfg.TauP
+			m = math.Max(m, z[p])
+		}
+		var se float64
+		for _, v := range z {
+			se += math.Exp(v - m)
+		}
+		for p := range P {
+			total -= float64(q[i*P+p]) * (z[p] - m - math.Log(se))
+		}
+	}
+	return total / float64(B)
+}
+
+// TestLossTermsDirect compares every loss term of the graph with a direct
+// plain-Go computation from the definitions in CODER-METHOD.md. At step 0
+// the momentum encoders equal the live ones, so the keys are the live
+// embeddings of the batch (from EncodeImages/EncodeCaptions).
+func TestLossTermsDirect(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"dcl", func(*Config) {}},
+		{"dcl-beta2-bigru-attn", func(c *Config) { c.Beta, c.TextEncoder, c.Pooling = 2, TextBiGRU, PoolAttn }},
+		{"infonce", func(c *Config) { c.Beta = 0 }},
+		{"vsepp", func(c *Config) { c.Loss = LossVSEPP }},
+		{"inbatch", func(c *Config) { c.Queue = 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			tc.mutate(&cfg)
+			m, err := NewModel(cfg, adjFor(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			prefillQueues(m, 7, 5)
+			const B = 6
+			s := makeSynth(cfg, B, 2)
+			s.ids[3] = s.ids[1] // two captions of one image in the batch
+			b := s.batch(cfg, 0, B)
+			tg, err := m.trainGraphFor(B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.prepare(tg, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			got := tg.losses()
+			tg.vm.Reset()
+
+			v, cv, err := m.EncodeImages(b.Regions, B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt, ct, err := m.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want Losses
+			want.Inst = 0.5 * (directContrastive(cfg, v, tt, b.ImageIDs, m.qTxt) + directContrastive(cfg, tt, v, b.ImageIDs, m.qImg))
+			want.Concept = 0.5 * (directContrastive(cfg, cv, ct, b.ImageIDs, m.qcTxt) + directContrastive(cfg, ct, cv, b.ImageIDs, m.qcImg))
+			protos := normRows(denseF32(m.w["proto"]), cfg.Prototypes, cfg.Dim)
+			code := func(x []float32) []float32 {
+				return sinkhorn(matmulT(x, B, protos, cfg.Prototypes, cfg.Dim), B, cfg.Prototypes, cfg.SinkhornEps, cfg.SinkhornIters)
+			}
+			qv, qt := code(v), code(tt)
+			want.Swap = directCE(cfg, v, protos, qt) + directCE(cfg, tt, protos, qv)
+			want.Pred = directCE(cfg, cv, protos, qv) + directCE(cfg, ct, protos, qt)
+			want.Total = want.Inst + cfg.LambdaC*want.Concept + cfg.LambdaP*want.Pred + cfg.LambdaS*want.Swap
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred}, {"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
+				if math.Abs(c.got-c.want) > 1e-3*math.Max(1, math.Abs(c.want)) {
+					t.Errorf("%s = %.6f, direct computation %.6f", c.name, c.got, c.want)
+				}
+				if c.want == 0 {
+					t.Errorf("%s is 0 in the direct computation: test would not catch errors", c.name)
+				}
+			}
+		})
+	}
+}
+
+// TestDCLWeights checks the adaptive weights: they average 1 over each
+// query's negatives, harder negatives weigh more, excluded keys get bigNeg,
+// and beta = 0 gives uniform weights.
+func TestDCLWeights(t *testing.T) {
+	const B, K, D = 4, 5, 3
+	rng := rand.New(rand.NewSource(1))
+	rnd := func(n int) []float32 {
+		x := make([]float32, n*D)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return normRows(x, n, D)
+	}
+	q := newQueue(K, D)
+	q.push(rnd(4), []int64{10, 2, 11, 12}, 4) // slot 4 stays empty; slot 1 has image 2
+	ids := []int64{0, 1, 2, 1}
+	ks := keySet{B: B, K: K, D: D, batch: rnd(B), ids: ids, q: q}
+	queries := rnd(B)
+	for _, beta := range []float64{0, 1, 3} {
+		lw := logWeights(queries, ks, ids, beta, false)
+		N := ks.n()
+		for i := range B {
+			var sum float64
+			var n int
+			for j := range N {
+				x := float64(lw[i*N+j])
+				excluded := j == B+4 || (j < B && j != i && ids[j] == ids[i]) || (j >= B && q.ids[j-B] == ids[i])
+				switch {
+				case j == i:
+					if x != 0 {
+						t.Errorf("beta %g: positive (%d,%d) log-weight %g, want 0", beta, i, j, x)
+					}
+				case excluded:
+					if x != bigNeg {
+						t.Errorf("beta %g: excluded key (%d,%d) log-weight %g, want %g", beta, i, j, x, float64(bigNeg))
+					}
+				default:
+					n++
+					sum += math.Exp(x)
+					if beta == 0 && math.Abs(x) > 1e-6 {
+						t.Errorf("beta 0: log-weight (%d,%d) = %g, want 0", i, j, x)
+					}
+				}
+			}
+			if math.Abs(sum/float64(n)-1) > 1e-5 {
+				t.Errorf("beta %g query %d: weights average %g over %d negatives, want 1", beta, i, sum/float64(n), n)
+			}
+		}
+		if beta > 0 {
+			// harder (more similar) negatives weigh more
+			N := ks.n()
+			i := 0
+			prevC, prevW := math.Inf(-1), math.Inf(-1)
+			type cw struct{ c, w float64 }
+			var pairs []cw
+			for j := range N {
+				if j != i && lw[i*N+j] != bigNeg {
+					pairs = append(pairs, cw{dot(queries[:D], ks.key(j)), float64(lw[i*N+j])})
+				}
+			}
+			for range pairs {
+				// selection: order by c
+				bi := -1
+				for k, p := range pairs {
+					if p.c > prevC && (bi < 0 || p.c < pairs[bi].c) {
+						bi = k
+					}
+				}
+				if pairs[bi].w < prevW {
+					t.Errorf("beta %g: weight not increasing with similarity", beta)
+				}
+				prevC, prevW = pairs[bi].c, pairs[bi].w
+			}
+		}
+	}
+	// VSE++ mask: 0 for negatives, bigNeg for the positive and excluded keys.
+	mask := logWeights(queries, ks, ids, 1, true)
+	if mask[0] != bigNeg || mask[1] != 0 {
+		t.Errorf("VSE++ mask row 0 starts %v, want [%g 0 ...]", mask[:2], float64(bigNeg))
+	}
+}
+
+func TestSinkhorn(t *testing.T) {
+	const B, P = 32, 4
+	rng := rand.New(rand.NewSource(4))
+	z := make([]float32, B*P)
+	for i := range z {
+		z[i] = float32(rng.Float64()*2 - 1)
+	}
+	q := sinkhorn(z, B, P, 0.05, 3)
+	col := make([]float64, P)
+	for i := range B {
+		var s float64
+		for p := range P {
+			x := float64(q[i*P+p])
+			if x < 0 {
+				t.Fatalf("negative code %g", x)
+			}
+			s += x
+			col[p] += x
+		}
+		if math.Abs(s-1) > 1e-5 {
+			t.Errorf("code row %d sums to %g, want 1", i, s)
+		}
+	}
+	for p, c := range col {
+		// 3 iterations at eps 0.05 balance only roughly (as in SwAV)
+		if math.Abs(c-float64(B)/P) > 0.35*float64(B)/P {
+			t.Errorf("prototype %d has mass %g, want %g within 35%%", p, c, float64(B)/P)
+		}
+	}
+	// with more iterations the columns converge
+	q = sinkhorn(z, B, P, 0.05, 50)
+	clear(col)
+	for i := range B {
+		for p := range P {
+			col[p] += float64(q[i*P+p])
+		}
+	}
+	for p, c := range col {
+		if math.Abs(c-float64(B)/P) > 0.02*float64(B)/P {
+			t.Errorf("50 iterations: prototype %d has mass %g, want %g", p, c, float64(B)/P)
+		}
+	}
+}
+
+func TestQueueFIFO(t *testing.T) {
+	q := newQueue(4, 2)
+	key := func(ids ...int64) []float32 {
+		out := make([]float32, 2*len(ids))
+		for i, id := range ids {
+			out[2*i], out[2*i+1] = float32(id), -float32(id)
+		}
+		return out
+	}
+	q.push(key(1, 2, 3), []int64{1, 2, 3}, 3)
+	if got := q.entries(); !equalIDs(got, []int64{1, 2, 3}) {
+		t.Fatalf("entries %v, want [1 2 3]", got)
+	}
+	if q.valid(3) {
+		t.Error("slot 3 valid before it is written")
+	}
+	q.push(key(4, 5, 6), []int64{4, 5, 6}, 3)
+	if got := q.entries(); !equalIDs(got, []int64{3, 4, 5, 6}) {
+		t.Fatalf("entries %v, want [3 4 5 6] (oldest evicted first)", got)
+	}
+	for s := range 4 {
+		if q.data[2*s] != float32(q.ids[s]) {
+			t.Errorf("slot %d holds key %v for id %d", s, q.data[2*s:2*s+2], q.ids[s])
+		}
+	}
+	// keys of the query's own image are masked, others are not
+	ks := keySet{B: 2, K: 4, D: 2, batch: key(5, 7), ids: []int64{5, 7}, q: q}
+	for j := range ks.n() {
+		var id int64
+		if j < 2 {
+			id = ks.ids[j]
+		} else {
+			id = q.ids[j-2]
+		}
+		want := j != 0 && id != 5
+		if got := ks.allowed(0, j, ks.ids); got != want {
+			t.Errorf("key %d (image %d) allowed = %v for a query of image 5, want %v", j, id, got, want)
+		}
+	}
+}
+
+func equalIDs(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGradientCheck compares the symbolic gradients of the whole loss graph
+// with central differences in float64, for every parameter tensor.
+func TestGradientCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"all-mean", func(*Config) {}},
+		{"all-bigru-attn", func(c *Config) { c.TextEncoder, c.Pooling = TextBiGRU, PoolAttn }},
+		{"vsepp", func(c *Config) { c.Loss, c.Concept, c.Clustering = LossVSEPP, false, false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			tc.mutate(&cfg)
+			m, err := newModel(cfg, adjFor(cfg), tensor.Float64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			const B = 5
+			s := makeSynth(cfg, 3*B, 8)
+			for k := range 2 { // fill the queues and move momentum weights away from live ones
+				if _, err := m.Step(s.batch(cfg, k*B, B), 1e-2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tg, err := m.trainGraphFor(B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.prepare(tg, s.batch(cfg, 2*B, B)); err != nil {
+				t.Fatal(err)
+			}
+			loss := func() float64 {
+				if err := tg.vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				l := scalar(tg.ln.total)
+				tg.vm.Reset()
+				return l
+			}
+			if err := tg.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			ana := make([][]float64, len(m.names))
+			for i, g := range tg.grads {
+				ana[i] = append([]float64(nil), g.Value().Data().([]float64)...)
+			}
+			tg.vm.Reset()
+			rng := rand.New(rand.NewSource(1))
+			const h = 1e-5
+			for i, name := range m.names {
+				w := m.w[name].Data().([]float64)
+				var maxErr float64
+				var nz int
+				for range 12 {
+					k := rng.Intn(len(w))
+					if name == "txt.E" { // only rows of used tokens have a gradient; pick one
+						k = (int(s.tokens[2*B*cfg.MaxLen])*cfg.WordDim + rng.Intn(cfg.WordDim))
+					}
+					orig := w[k]
+					w[k] = orig + h
+					lp := loss()
+					w[k] = orig - h
+					lm := loss()
+					w[k] = orig
+					num := (lp - lm) / (2 * h)
+					a := ana[i][k]
+					if num != 0 || a != 0 {
+						nz++
+					}
+					e := math.Abs(num-a) / math.Max(1e-6, math.Max(math.Abs(num), math.Abs(a)))
+					if math.Abs(num-a) > 1e-7 {
+						maxErr = math.Max(maxErr, e)
+					}
+				}
+				if maxErr > 1e-4 {
+					t.Errorf("%s: max relative gradient error %.3g", name, maxErr)
+				}
+				if nz == 0 {
+					t.Errorf("%s: all sampled gradients are zero", name)
+				}
+			}
+		})
+	}
+}
