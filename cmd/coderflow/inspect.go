@@ -1,0 +1,268 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"coderflow/internal/pqinspect"
+	"coderflow/pipeline"
+)
+
+func newInspectCmd(g *globalFlags) *cobra.Command {
+	var schema, meta, asJSON, pathOnly bool
+	var head int
+	var sets []string
+	var run string
+	c := &cobra.Command{
+		Use:   "inspect FILE.parquet | inspect WORKFLOW.yaml STAGE",
+		Short: "Describe a Parquet file, or a stage's artifact",
+		Long: `inspect FILE.parquet shows the row count, row groups (per-column codec and
+sizes), key-value metadata, schema and first rows of any Parquet file.
+inspect WORKFLOW.yaml STAGE shows the stage's artifact: path, manifest and files.
+Without --set it shows the artifact of the latest run; with --set it computes
+the key as run would.`,
+		Args: rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			if len(args) == 1 {
+				return inspectParquet(out, args[0], schema, meta, head, asJSON)
+			}
+			w, err := loadWorkflow(g, args[0], sets)
+			if err != nil {
+				return err
+			}
+			a, err := stageArtifact(w, args[1], sets, run)
+			if err != nil {
+				return err
+			}
+			if pathOnly {
+				fmt.Fprintln(out, a.Dir)
+				return nil
+			}
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Path     string             `json:"path"`
+					Manifest *pipeline.Manifest `json:"manifest"`
+				}{a.Dir, a.Manifest})
+			}
+			printManifest(out, a)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&schema, "schema", false, "print only the schema")
+	f.BoolVar(&meta, "meta", false, "print only the key-value metadata")
+	f.IntVar(&head, "head", 0, "print the first N rows")
+	f.BoolVar(&asJSON, "json", false, "machine-readable output")
+	f.BoolVar(&pathOnly, "path", false, "print only the artifact directory")
+	f.StringArrayVar(&sets, "set", nil, "param override, as `run --set`")
+	f.StringVar(&run, "run", "latest", "run id (prefix) whose artifact to show, when no --set is given")
+	return c
+}
+
+// stageArtifact finds a stage's artifact: by the key computed with the
+// overrides when --set is given, otherwise from the given (default latest) run.
+func stageArtifact(w *pipeline.Workflow, stage string, sets []string, run string) (*pipeline.Artifact, error) {
+	n, ok := w.Stage(stage)
+	if !ok {
+		return nil, usageError{fmt.Errorf("workflow %s has no stage %q (stages: %s)", w.File, stage, strings.Join(w.StageIDs(), ", "))}
+	}
+	key := ""
+	if len(sets) == 0 {
+		rec, err := pipeline.FindRun(w.Workdir, w.Name, run)
+		if err == nil {
+			if s, ok := rec.Stage(stage); ok && s.Status != pipeline.RunFailed && s.Status != pipeline.RunSkipped {
+				key = s.Key
+			}
+		}
+	}
+	if key == "" {
+		states, err := w.States(pipeline.NewDigester(""))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range states {
+			if s.Stage == stage {
+				if s.Status != pipeline.StatusCached {
+					return nil, fmt.Errorf("stage %s has no artifact for the current params (%s%s); run it first", stage, s.Status, reasonSuffix(s.Reason))
+				}
+				key = s.Key
+			}
+		}
+	}
+	a, err := pipeline.OpenArtifact(pipeline.ArtifactDir(w.Workdir, n.Kind, key))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("the artifact of stage %s (key %s) is gone; run the workflow again", stage, pipeline.ShortKey(key))
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+func printManifest(out io.Writer, a *pipeline.Artifact) {
+	m := a.Manifest
+	fmt.Fprintf(out, "stage:    %s (%s, version %s)\n", m.Stage, m.Kind, m.Version)
+	fmt.Fprintf(out, "key:      %s\n", m.Key)
+	fmt.Fprintf(out, "path:     %s\n", a.Dir)
+	fmt.Fprintf(out, "ran:      %s, %s\n", m.Start.Format("2006-01-02 15:04:05"), fmtDuration(m.Seconds))
+	if m.Summary != "" {
+		fmt.Fprintf(out, "summary:  %s\n", m.Summary)
+	}
+	for _, in := range m.Inputs {
+		fmt.Fprintf(out, "input:    %s (%s) %s\n", in.Stage, in.Kind, pipeline.ShortKey(in.Key))
+	}
+	for _, e := range m.External {
+		fmt.Fprintf(out, "external: %s = %s (sha256 %s)\n", e.Param, e.Source, pipeline.ShortKey(e.Digest))
+	}
+	fmt.Fprintln(out, "params:")
+	keys := make([]string, 0, len(m.Params))
+	for k := range m.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b, _ := json.Marshal(m.Params[k])
+		fmt.Fprintf(out, "  %-16s %s\n", k, b)
+	}
+	if len(m.Tables) > 0 {
+		fmt.Fprintln(out, "tables:")
+		for _, t := range m.Tables {
+			fmt.Fprintf(out, "  %-18s %d rows in %d file(s): %s\n", t.Name, t.Rows, len(t.Files), abbreviate(t.Files, 3))
+		}
+	}
+	if len(m.Metrics) > 0 {
+		fmt.Fprintln(out, "metrics:")
+		printMetricsBlock(out, m.Metrics)
+	}
+	if len(m.Info) > 0 {
+		fmt.Fprintln(out, "info:")
+		for _, k := range sortedKeys(m.Info) {
+			b, _ := json.Marshal(m.Info[k])
+			s := string(b)
+			if len(s) > 200 {
+				s = s[:200] + "…"
+			}
+			fmt.Fprintf(out, "  %-16s %s\n", k, s)
+		}
+	}
+	var total int64
+	for _, f := range m.Files {
+		total += f.Size
+	}
+	fmt.Fprintf(out, "files:    %d, %.1f MB\n", len(m.Files), float64(total)/1e6)
+	for i, f := range m.Files {
+		if i == 20 {
+			fmt.Fprintf(out, "  … %d more\n", len(m.Files)-20)
+			break
+		}
+		fmt.Fprintf(out, "  %-40s %10d  %s\n", f.Path, f.Size, pipeline.ShortKey(f.SHA256))
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func abbreviate(xs []string, n int) string {
+	if len(xs) <= n {
+		return strings.Join(xs, ", ")
+	}
+	return strings.Join(xs[:n], ", ") + fmt.Sprintf(", … (%d more)", len(xs)-n)
+}
+
+func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head int, asJSON bool) error {
+	info, err := pqinspect.Describe(path)
+	if err != nil {
+		return err
+	}
+	var rows []map[string]any
+	if head > 0 {
+		if rows, err = pqinspect.Head(path, head, 8); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*pqinspect.Info
+			Head []map[string]any `json:"head,omitempty"`
+		}{info, rows})
+	}
+	switch {
+	case schemaOnly:
+		fmt.Fprintln(out, info.Schema)
+		return nil
+	case metaOnly:
+		for _, k := range sortedKeysS(info.Meta) {
+			fmt.Fprintf(out, "%s = %s\n", k, info.Meta[k])
+		}
+		return nil
+	}
+	fmt.Fprintf(out, "file:       %s\n", info.Path)
+	fmt.Fprintf(out, "size:       %.2f MB\n", float64(info.Size)/1e6)
+	fmt.Fprintf(out, "rows:       %d\n", info.Rows)
+	fmt.Fprintf(out, "created by: %s\n", info.CreatedBy)
+	fmt.Fprintln(out, "metadata:")
+	for _, k := range sortedKeysS(info.Meta) {
+		fmt.Fprintf(out, "  %s = %s\n", k, info.Meta[k])
+	}
+	fmt.Fprintf(out, "row groups: %d\n", len(info.RowGroups))
+	for i, rg := range info.RowGroups {
+		if i == 10 {
+			fmt.Fprintf(out, "  … %d more\n", len(info.RowGroups)-10)
+			break
+		}
+		fmt.Fprintf(out, "  #%d: %d rows, %.2f MB compressed / %.2f MB raw\n", i, rg.Rows, float64(rg.Compressed)/1e6, float64(rg.Uncompressed)/1e6)
+		for _, c := range rg.Columns {
+			fmt.Fprintf(out, "      %-24s %-6s %10d / %10d bytes\n", c.Path, c.Codec, c.Compressed, c.Uncompressed)
+		}
+	}
+	fmt.Fprintln(out, "schema:")
+	fmt.Fprintln(out, indent(info.Schema, "  "))
+	if len(rows) > 0 {
+		fmt.Fprintf(out, "first %d rows:\n", len(rows))
+		for _, r := range rows {
+			var parts []string
+			for _, c := range info.Columns {
+				b, _ := json.Marshal(r[c])
+				parts = append(parts, c+"="+string(b))
+			}
+			fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
+		}
+	}
+	return nil
+}
+
+func sortedKeysS(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func indent(s, pre string) string { return pre + strings.ReplaceAll(s, "\n", "\n"+pre) }

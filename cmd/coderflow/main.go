@@ -1,0 +1,49 @@
+// Command coderflow runs CODER image-text retrieval workflows: a DAG of
+// cached, content-addressed stages declared in a YAML file.
+//
+//	coderflow run workflows/demo.yaml
+//	coderflow status workflows/demo.yaml --set train.epochs=1
+//
+// Exit codes: 0 success, 1 a stage failed (or the run was interrupted),
+// 2 bad usage or a bad workflow file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "coderflow/stages/all"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks errors that exit with code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		os.Exit(exitOK)
+	}
+	fmt.Fprintln(os.Stderr, "coderflow:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		os.Exit(exitUsage)
+	}
+	os.Exit(exitFailed)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"coderflow/pipeline"
+)
+
+func newMetricsCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	var diff []string
+	var run string
+	var all bool
+	c := &cobra.Command{
+		Use:   "metrics WORKFLOW.yaml [--diff RUN_A RUN_B]",
+		Short: "Show the metrics of the latest run, or compare two runs",
+		Long: `metrics prints every metric the stages of a run recorded (training losses,
+Recall@K, rSum, ...). --diff RUN_A RUN_B shows the params that differ between
+the two runs and the metric deltas, like dvc metrics diff. Run ids may be
+prefixes, or "latest"; --runs lists them.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := loadWorkflow(g, args[0], nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if all {
+				recs, err := pipeline.ListRuns(w.Workdir, w.Name)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, r := range recs {
+					rows = append(rows, []string{r.ID, r.Status, fmt.Sprint(r.Sets), fmtDuration(r.End.Sub(r.Start).Seconds())})
+				}
+				table(out, []string{"RUN", "STATUS", "SETS", "DURATION"}, rows)
+				return nil
+			}
+			if len(diff) > 0 {
+				if len(diff) != 2 {
+					return usageError{errors.New("--diff takes two run ids")}
+				}
+				a, err := findRun(w, diff[0])
+				if err != nil {
+					return err
+				}
+				b, err := findRun(w, diff[1])
+				if err != nil {
+					return err
+				}
+				d := pipeline.DiffRuns(a, b)
+				if asJSON {
+					return json.NewEncoder(out).Encode(d)
+				}
+				fmt.Fprintf(out, "A = %s\nB = %s\n\n", a.ID, b.ID)
+				if len(d.Params) > 0 {
+					var rows [][]string
+					for _, p := range d.Params {
+						rows = append(rows, []string{p.Stage, p.Param, jsonText(p.A), jsonText(p.B)})
+					}
+					table(out, []string{"STAGE", "PARAM", "A", "B"}, rows)
+					fmt.Fprintln(out)
+				} else {
+					fmt.Fprintln(out, "no param differs")
+				}
+				var rows [][]string
+				for _, m := range d.Metrics {
+					rows = append(rows, []string{m.Stage, m.Metric, optF(m.A, m.HasA), optF(m.B, m.HasB), deltaF(m)})
+				}
+				table(out, []string{"STAGE", "METRIC", "A", "B", "DELTA"}, rows)
+				return nil
+			}
+			rec, err := findRun(w, run)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				m := map[string]map[string]float64{}
+				for _, s := range rec.Stages {
+					if len(s.Metrics) > 0 {
+						m[s.Stage] = s.Metrics
+					}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"run": rec.ID, "metrics": m})
+			}
+			fmt.Fprintf(out, "run %s (%s)\n", rec.ID, rec.Status)
+			var rows [][]string
+			for _, s := range rec.Stages {
+				keys := make([]string, 0, len(s.Metrics))
+				for k := range s.Metrics {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					rows = append(rows, []string{s.Stage, k, fmt.Sprintf("%.4g", s.Metrics[k])})
+				}
+			}
+			table(out, []string{"STAGE", "METRIC", "VALUE"}, rows)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	c.Flags().StringSliceVar(&diff, "diff", nil, "compare two runs: --diff RUN_A,RUN_B or --diff A --diff B")
+	c.Flags().StringVar(&run, "run", "latest", "run id (prefix)")
+	c.Flags().BoolVar(&all, "runs", false, "list the runs of the workflow")
+	return c
+}
+
+func findRun(w *pipeline.Workflow, id string) (*pipeline.RunRecord, error) {
+	r, err := pipeline.FindRun(w.Workdir, w.Name, id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no run %q of workflow %s in %s (list them with --runs)", id, w.Name, w.Workdir)
+	}
+	return r, err
+}
+
+func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func optF(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func deltaF(m pipeline.MetricDiff) string {
+	if !m.HasA || !m.HasB {
+		return "-"
+	}
+	return fmt.Sprintf("%+.4g", m.B-m.A)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"coderflow/pipeline"
+)
+
+// version is set with -ldflags "-X main.version=..." by release builds.
+var version = "dev"
+
+type globalFlags struct {
+	workdir string
+	verbose bool
+	quiet   bool
+	sets    []string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "coderflow",
+		Short:         "Cached, inspectable workflows for CODER image-text retrieval",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.workdir, "workdir", os.Getenv("CODERFLOW_WORKDIR"), "override the workflow's workdir (env CODERFLOW_WORKDIR)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "only warnings and errors")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newRunCmd(g), newStatusCmd(g), newDagCmd(g), newInspectCmd(g), newStagesCmd(),
+		newGCCmd(g), newMetricsCmd(g), newKGCmd(g), newVersionCmd())
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with exit code 2.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(c, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := cobra.RangeArgs(lo, hi)(c, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// loadWorkflow loads and validates a workflow; errors exit with code 2.
+func loadWorkflow(g *globalFlags, file string, sets []string) (*pipeline.Workflow, error) {
+	w, err := pipeline.Load(file, pipeline.LoadOptions{Sets: sets, Workdir: g.workdir})
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, usageError{err}
+		}
+		return nil, usageError{fmt.Errorf("invalid workflow:\n%w", err)}
+	}
+	return w, nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+func newLogger(g *globalFlags, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	if g.quiet {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.String("time", a.Value.Time().Format("15:04:05.000"))
+		}
+		return a
+	}}))
+}
+
+// table prints rows as aligned columns.
+func table(w io.Writer, header []string, rows [][]string) {
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = len(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if i < len(width) && len(c) > width[i] {
+				width[i] = len(c)
+			}
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i == len(cells)-1 {
+				b.WriteString(c)
+			} else {
+				fmt.Fprintf(&b, "%-*s  ", width[i], c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header)
+	for _, r := range rows {
+		line(r)
+	}
+}
+
+func fmtDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

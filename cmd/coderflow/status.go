@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"coderflow/pipeline"
+)
+
+func newStatusCmd(g *globalFlags) *cobra.Command {
+	var sets []string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status WORKFLOW.yaml",
+		Short: "Show per stage: cached, stale (and why) or missing",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := loadWorkflow(g, args[0], sets)
+			if err != nil {
+				return err
+			}
+			states, err := w.States(pipeline.NewDigester(filepath.Join(w.Workdir, "statcache.json")))
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(states)
+			}
+			var rows [][]string
+			for _, s := range states {
+				rows = append(rows, []string{s.Stage, s.Kind, s.Status, pipeline.ShortKey(s.Key), s.Reason})
+			}
+			table(out, []string{"STAGE", "KIND", "STATUS", "KEY", "REASON"}, rows)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&sets, "set", nil, "evaluate with a param override, as `run --set` would")
+	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	return c
+}
+
+func newDagCmd(g *globalFlags) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "dag WORKFLOW.yaml",
+		Short: "Print the stage graph as text, Graphviz dot or Mermaid",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := loadWorkflow(g, args[0], nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "text":
+				for _, n := range w.Stages {
+					deps := "(no inputs)"
+					if len(n.Needs) > 0 {
+						deps = "<- " + strings.Join(n.Needs, ", ")
+					}
+					fmt.Fprintf(out, "%-10s %-18s %s\n", n.ID, n.Kind, deps)
+				}
+			case "dot":
+				fmt.Fprintf(out, "digraph %q {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", w.Name)
+				for _, n := range w.Stages {
+					fmt.Fprintf(out, "  %q [label=\"%s\\n%s\"];\n", n.ID, n.ID, n.Kind)
+				}
+				for _, n := range w.Stages {
+					for _, in := range n.Needs {
+						fmt.Fprintf(out, "  %q -> %q;\n", in, n.ID)
+					}
+				}
+				fmt.Fprintln(out, "}")
+			case "mermaid":
+				fmt.Fprintln(out, "flowchart LR")
+				for _, n := range w.Stages {
+					fmt.Fprintf(out, "  %s[\"%s<br/><small>%s</small>\"]\n", mermaidID(n.ID), n.ID, n.Kind)
+				}
+				for _, n := range w.Stages {
+					for _, in := range n.Needs {
+						fmt.Fprintf(out, "  %s --> %s\n", mermaidID(in), mermaidID(n.ID))
+					}
+				}
+			default:
+				return usageError{fmt.Errorf("--format %q: want text, dot or mermaid", format)}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "text", "text, dot or mermaid")
+	return c
+}
+
+func mermaidID(s string) string { return "s_" + strings.NewReplacer("-", "_", ".", "_").Replace(s) }
+
+func newStagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stages [KIND]",
+		Short: "List registered stage kinds with their params and docs",
+		Args:  rangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			kinds := pipeline.Default.Kinds()
+			if len(args) == 1 {
+				if _, ok := pipeline.Default.Lookup(args[0]); !ok {
+					return usageError{fmt.Errorf("unknown stage kind %q", args[0])}
+				}
+				kinds = args
+			}
+			for i, k := range kinds {
+				s, _ := pipeline.Default.Lookup(k)
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "%s (version %s)\n", s.Kind, s.Version)
+				if s.Doc != "" {
+					fmt.Fprintf(out, "  %s\n", wrap(s.Doc, 78, "  "))
+				}
+				if len(s.Produces) > 0 {
+					fmt.Fprintf(out, "  produces: %s\n", strings.Join(s.Produces, ", "))
+				}
+				params := append([]pipeline.Param(nil), s.Params...)
+				sort.SliceStable(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+				for _, p := range params {
+					def := "required"
+					switch {
+					case p.Default != nil:
+						def = fmt.Sprintf("default %v", p.Default)
+					case p.Optional:
+						def = "optional"
+					}
+					extra := ""
+					if len(p.Enum) > 0 {
+						extra = " one of " + strings.Join(p.Enum, "|") + ";"
+					}
+					if p.NoCache {
+						extra += " not in the cache key;"
+					}
+					fmt.Fprintf(out, "    %-16s %-8s %s;%s %s\n", p.Name, p.Type, def, extra, p.Doc)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Fields(s) {
+		if i > 0 {
+			if n+1+len(word) > width-len(indent) {
+				b.WriteString("\n" + indent)
+				n = 0
+			} else {
+				b.WriteByte(' ')
+				n++
+			}
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the coderflow version and cache format",
+		Args:  exactArgs(0),
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "coderflow %s (cache %s)\n", version, pipeline.EngineSalt)
+		},
+	}
+}
+
+func newGCCmd(g *globalFlags) *cobra.Command {
+	var dry bool
+	c := &cobra.Command{
+		Use:   "gc WORKFLOW.yaml",
+		Short: "Delete artifacts that no run record of the workdir references",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := loadWorkflow(g, args[0], nil)
+			if err != nil {
+				return err
+			}
+			lock, err := pipeline.AcquireLock(cmd.Context(), w.Workdir, 0, nil)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			st, err := pipeline.GC(w.Workdir, dry)
+			if err != nil {
+				return err
+			}
+			verb := "deleted"
+			if dry {
+				verb = "would delete"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %d artifacts and %d work directories (%.1f MB); kept %d\n", verb, st.Artifacts, st.WorkDirs, float64(st.Bytes)/1e6, st.Kept)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&dry, "dry-run", false, "only report")
+	_ = os.Stdout
+	return c
+}

@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// GCStats reports what [GC] removed.
+type GCStats struct {
+	Artifacts, WorkDirs, Kept int
+	Bytes                     int64
+}
+
+// GC deletes every artifact under workdir/cache that no run record of any
+// workflow in workdir references, and every leftover work directory in
+// workdir/tmp (the resume state of interrupted runs). The caller must hold
+// the workdir lock.
+func GC(workdir string, dryRun bool) (GCStats, error) {
+	var st GCStats
+	keep := map[string]bool{}
+	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
+	for _, wf := range wfs {
+		recs, err := ListRuns(workdir, wf.Name())
+		if err != nil {
+			return st, err
+		}
+		for _, r := range recs {
+			for _, s := range r.Stages {
+				keep[s.Kind+"/"+s.Key] = true
+			}
+		}
+	}
+	kinds, _ := os.ReadDir(filepath.Join(workdir, cacheDirName))
+	for _, k := range kinds {
+		keys, _ := os.ReadDir(filepath.Join(workdir, cacheDirName, k.Name()))
+		for _, key := range keys {
+			if keep[k.Name()+"/"+key.Name()] && !isTrash(key.Name()) {
+				st.Kept++
+				continue
+			}
+			dir := filepath.Join(workdir, cacheDirName, k.Name(), key.Name())
+			st.Bytes += dirSize(dir)
+			st.Artifacts++
+			if !dryRun {
+				if err := removeAll(dir); err != nil {
+					return st, err
+				}
+			}
+		}
+	}
+	kinds, _ = os.ReadDir(filepath.Join(workdir, tmpDirName))
+	for _, k := range kinds {
+		keys, _ := os.ReadDir(filepath.Join(workdir, tmpDirName, k.Name()))
+		for _, key := range keys {
+			dir := filepath.Join(workdir, tmpDirName, k.Name(), key.Name())
+			st.Bytes += dirSize(dir)
+			st.WorkDirs++
+			if !dryRun {
+				if err := os.RemoveAll(dir); err != nil {
+					return st, err
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
