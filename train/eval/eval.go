@@ -175,10 +175,21 @@ func (in *Inputs) validate() error {
 	for _, s := range []struct {
 		name string
 		v    []float32
-	}{{"image", in.Images}, {"caption", in.Captions}, {"image concept", in.ImageC}, {"caption concept", in.CaptionC}} {
+		dim  int
+	}{{"image", in.Images, in.Dim}, {"caption", in.Captions, in.Dim},
+		{"image concept", in.ImageC, in.ConceptDim}, {"caption concept", in.CaptionC, in.ConceptDim}} {
+		// x*0 is 0 for finite x and NaN for NaN and ±Inf: one cheap pass,
+		// then a second one only to locate a bad value
+		var z float32
+		for _, x := range s.v {
+			z += x * 0
+		}
+		if z == 0 {
+			continue
+		}
 		for i, x := range s.v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(in.Dim, 1), x)
+			if x*0 != 0 {
+				return fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(s.dim, 1), x)
 			}
 		}
 	}
