@@ -1,0 +1,167 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+// Test data: images belong to one of `classes` latent classes; an image's
+// regions are its class prototype plus noise, and its captions draw most
+// words from the class's words. So features and tokens share a latent and a
+// few epochs of training must bring matching pairs together.
+const (
+	fxClasses      = 8
+	fxWordsPerCls  = 5
+	fxCommonWords  = 6
+	fxRegions      = 4
+	fxDim          = 16
+	fxSpecialToken = 4
+)
+
+// fixtureSpec writes features (2 shards), tokens, vocab, captions,
+// concepts, concept_edges and caption_concepts tables. Images 0..train-1
+// are train, then dev, then test. In the test split, image "short" has 3
+// captions and image "long" has 7 (the rest 5).
+var fixtureSpec = pipeline.Spec{
+	Kind: "test.fixture", Version: "1",
+	Produces: []string{table.Features, table.Tokens, table.Vocab, table.Captions, table.Concepts, table.ConceptEdges, table.CaptionConcepts},
+	Params: []pipeline.Param{
+		{Name: "train", Type: pipeline.Int, Default: 64},
+		{Name: "dev", Type: pipeline.Int, Default: 32},
+		{Name: "test", Type: pipeline.Int, Default: 12},
+		{Name: "seed", Type: pipeline.Int, Default: 3},
+	},
+	Stage: pipeline.StageFunc(runFixture),
+}
+
+// fixture short/long test images (offsets into the test split).
+const (
+	fxShortImage = 1
+	fxLongImage  = 2
+)
+
+func runFixture(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	rng := rand.New(rand.NewPCG(uint64(p.Int("seed")), 99))
+	protos := make([][]float32, fxClasses)
+	for c := range protos {
+		protos[c] = make([]float32, fxDim)
+		for j := range protos[c] {
+			protos[c][j] = float32(rng.NormFloat64())
+		}
+	}
+	type split struct {
+		name string
+		n    int
+	}
+	var (
+		feats    [2][]table.FeatureRow
+		toks     []table.TokenRow
+		capRows  []table.CaptionRow
+		ccRows   []table.CaptionConceptRow
+		imageID  int64
+		captionN int64
+	)
+	for _, s := range []split{{table.SplitTrain, p.Int("train")}, {table.SplitDev, p.Int("dev")}, {table.SplitTest, p.Int("test")}} {
+		for i := range s.n {
+			id := imageID + 1000
+			imageID++
+			cls := rng.IntN(fxClasses)
+			fr := table.FeatureRow{ImageID: id, NRegions: fxRegions, Dim: fxDim}
+			for r := range fxRegions {
+				fr.Boxes = append(fr.Boxes, 0, 0, float32(r+1)/fxRegions, 1)
+				for j := range fxDim {
+					fr.Feats = append(fr.Feats, protos[cls][j]+0.5*float32(rng.NormFloat64()))
+				}
+			}
+			feats[id%2] = append(feats[id%2], fr)
+			nc := 5
+			if s.name == table.SplitTest && i == fxShortImage {
+				nc = 3
+			}
+			if s.name == table.SplitTest && i == fxLongImage {
+				nc = 7
+			}
+			for k := range nc {
+				cid := 500000 - captionN*7 // ids deliberately not in image order
+				captionN++
+				n := 3 + rng.IntN(5)
+				var ids []int32
+				for range n {
+					if rng.Float64() < 0.75 {
+						ids = append(ids, int32(fxSpecialToken+cls*fxWordsPerCls+rng.IntN(fxWordsPerCls)))
+					} else {
+						ids = append(ids, int32(fxSpecialToken+fxClasses*fxWordsPerCls+rng.IntN(fxCommonWords)))
+					}
+				}
+				toks = append(toks, table.TokenRow{CaptionID: cid, ImageID: id, Split: s.name, IDs: ids, Length: int32(n)})
+				capRows = append(capRows, table.CaptionRow{CaptionID: cid, ImageID: id, Split: s.name, Ordinal: int32(k), Text: fmt.Sprint(ids)})
+				ccRows = append(ccRows, table.CaptionConceptRow{CaptionID: cid, ConceptIDs: []int32{int32(cls), int32(fxClasses + rng.IntN(2))}})
+			}
+		}
+	}
+	vocabN := fxSpecialToken + fxClasses*fxWordsPerCls + fxCommonWords
+	var vocab []table.VocabRow
+	for i := range vocabN {
+		vocab = append(vocab, table.VocabRow{ID: int32(i), Token: fmt.Sprintf("w%d", i), Count: 1})
+	}
+	// Concepts: one per class plus two generic ones; a ring of edges.
+	var concepts []table.ConceptRow
+	for i := range fxClasses + 2 {
+		concepts = append(concepts, table.ConceptRow{ConceptID: int32(i), URI: fmt.Sprintf("/c/en/c%d", i), Label: fmt.Sprintf("c%d", i), Freq: 1})
+	}
+	var edges []table.ConceptEdgeRow
+	for i := range fxClasses {
+		edges = append(edges, table.ConceptEdgeRow{Src: int32(i), Dst: int32((i + 1) % fxClasses), Rel: "/r/RelatedTo", Weight: 1.5})
+		edges = append(edges, table.ConceptEdgeRow{Src: int32(i), Dst: int32(fxClasses + i%2), Rel: "/r/IsA", Weight: 1})
+	}
+	// Reverse the token order so that nothing relies on the table order.
+	for i, j := 0, len(toks)-1; i < j; i, j = i+1, j-1 {
+		toks[i], toks[j] = toks[j], toks[i]
+	}
+	write := func(name, file string, rows int, f func(string) error) error {
+		if err := f(env.Path(file)); err != nil {
+			return err
+		}
+		env.AddTable(name, int64(rows), file)
+		return nil
+	}
+	for k := range feats {
+		file := fmt.Sprintf("features/part-%05d.parquet", k)
+		if err := write(table.Features, file, len(feats[k]), func(p string) error {
+			return table.WriteFile(p, env, table.Features, table.Options{RowGroupRows: 16}, feats[k])
+		}); err != nil {
+			return err
+		}
+	}
+	steps := []error{
+		write(table.Tokens, "tokens.parquet", len(toks), func(p string) error {
+			return table.WriteFile(p, env, table.Tokens, table.Options{}, toks)
+		}),
+		write(table.Captions, "captions.parquet", len(capRows), func(p string) error {
+			return table.WriteFile(p, env, table.Captions, table.Options{}, capRows)
+		}),
+		write(table.Vocab, "vocab.parquet", len(vocab), func(p string) error {
+			return table.WriteFile(p, env, table.Vocab, table.Options{}, vocab)
+		}),
+		write(table.Concepts, "concepts.parquet", len(concepts), func(p string) error {
+			return table.WriteFile(p, env, table.Concepts, table.Options{}, concepts)
+		}),
+		write(table.ConceptEdges, "concept_edges.parquet", len(edges), func(p string) error {
+			return table.WriteFile(p, env, table.ConceptEdges, table.Options{}, edges)
+		}),
+		write(table.CaptionConcepts, "caption_concepts.parquet", len(ccRows), func(p string) error {
+			return table.WriteFile(p, env, table.CaptionConcepts, table.Options{}, ccRows)
+		}),
+	}
+	for _, err := range steps {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
