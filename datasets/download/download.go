@@ -1,0 +1,576 @@
+// Package download fetches files over HTTP(S) or from local paths,
+// resumably and verified.
+//
+// # Contract
+//
+//   - Sources: https://, http://, file://PATH. Anything else (ftp://, s3://,
+//     a bare word) is refused with [ErrScheme]; "dir:PATH" (an unpacked local
+//     copy used in place) is a reader concern and is refused here too.
+//   - The file is written to DEST.part and renamed to DEST only after it is
+//     complete and verified, so DEST never holds a partial or corrupt file.
+//   - Resume: an existing DEST.part is continued with a Range request. A
+//     connection cut in the middle of the body is retried from the bytes
+//     already on disk, not from zero. A server that ignores Range (200
+//     instead of 206) restarts the file; a 206 whose Content-Range does not
+//     start where the file ends is an error.
+//   - Retries: connection errors, timeouts, 408, 429 and 5xx are retried with
+//     exponential backoff and full jitter (Options.Retries attempts per
+//     mirror); other 4xx move to the next mirror at once.
+//   - Timeouts: Options.HeaderTimeout bounds connect + response headers,
+//     Options.IdleTimeout bounds any wait for the next body bytes (a stalled
+//     server), and ctx bounds everything.
+//   - Verification: SHA-256 (and MD5 if given, for catalogs that publish
+//     only MD5) and the size, when known. A mismatch deletes the partial file
+//     and tries the next mirror; when none is left the error wraps
+//     [ErrChecksum] and nothing is left behind.
+//   - Progress: bytes are reported to Options.Progress as they arrive (the
+//     pipeline's progress reporter turns them into bytes/s and an ETA).
+package download
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned (wrapped) by [Fetch].
+var (
+	// ErrScheme is returned for a source whose scheme is not https, http or file.
+	ErrScheme = errors.New("unsupported source scheme (want https://, http:// or file://)")
+	// ErrChecksum is returned when the fetched bytes do not match the expected
+	// SHA-256, MD5 or size.
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrIdle is the cause of an attempt aborted because no bytes arrived for
+	// Options.IdleTimeout.
+	ErrIdle = errors.New("idle timeout: no data received")
+	// ErrHeaderTimeout is the cause of an attempt aborted because the response
+	// headers did not arrive within Options.HeaderTimeout.
+	ErrHeaderTimeout = errors.New("timeout waiting for response headers")
+)
+
+// Progress receives byte counts; pipeline.Progress satisfies it.
+type Progress interface {
+	Add(n int64)
+	SetTotal(total int64)
+}
+
+// Options tune [Fetch]. The zero value uses the defaults.
+type Options struct {
+	Client        *http.Client  // default: a client without overall timeout (ctx and the timeouts below bound it)
+	Retries       int           // attempts per mirror for retryable failures; default 5
+	BackoffBase   time.Duration // first backoff; default 500ms
+	BackoffMax    time.Duration // backoff cap; default 30s
+	HeaderTimeout time.Duration // connect + headers; default 60s
+	IdleTimeout   time.Duration // longest wait for body bytes; default 60s
+	BufferSize    int           // copy buffer; default 1 MiB
+	Progress      Progress      // optional
+	Log           *slog.Logger  // optional; default discards
+	UserAgent     string        // default "coderflow-download/1"
+}
+
+func (o *Options) defaults() {
+	if o.Client == nil {
+		o.Client = defaultClient
+	}
+	if o.Retries <= 0 {
+		o.Retries = 5
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 500 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 60 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = 1 << 20
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "coderflow-download/1"
+	}
+}
+
+var defaultClient = &http.Client{Transport: &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	TLSHandshakeTimeout: 30 * time.Second,
+	// Compressed transfer would make Range offsets meaningless.
+	DisableCompression:  true,
+	MaxIdleConnsPerHost: 4,
+}}
+
+// Request describes one file to fetch.
+type Request struct {
+	URLs   []string // the source and its mirrors, tried in order
+	Dest   string   // final path
+	SHA256 string   // expected hex SHA-256, or ""
+	MD5    string   // expected hex MD5, or ""
+	Size   int64    // expected size in bytes, or 0 if unknown
+}
+
+// Result describes a fetched file.
+type Result struct {
+	Path     string
+	Size     int64
+	SHA256   string
+	URL      string // the mirror that served it
+	Attempts int    // total attempts over all mirrors
+	Resumed  bool   // some bytes came from an earlier partial file or attempt
+}
+
+// Fetch downloads req to req.Dest (see the package doc for the contract).
+func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
+	opt.defaults()
+	if len(req.URLs) == 0 {
+		return Result{}, errors.New("download: no source given")
+	}
+	for _, u := range req.URLs {
+		if _, err := scheme(u); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(req.Dest), 0o755); err != nil {
+		return Result{}, err
+	}
+	part := req.Dest + ".part"
+	res := Result{Path: req.Dest}
+	var errs []error
+	for i, u := range req.URLs {
+		if i > 0 {
+			opt.Log.Warn("trying next mirror", "url", redact(u), "after", errs[len(errs)-1])
+		}
+		r, err := fetchOne(ctx, u, part, req, opt, &res)
+		if err == nil {
+			if err := os.Rename(part, req.Dest); err != nil {
+				os.Remove(part)
+				return Result{}, err
+			}
+			r.Path = req.Dest
+			return r, nil
+		}
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("download %s: %w", redact(u), context.Cause(ctx))
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", redact(u), err))
+		if errors.Is(err, ErrChecksum) {
+			os.Remove(part) // never resume from bytes that failed verification
+		}
+	}
+	// Leave nothing behind when every mirror failed verification; keep a
+	// partial file from transient failures so a rerun resumes it.
+	if errors.Is(errors.Join(errs...), ErrChecksum) {
+		os.Remove(part)
+	}
+	return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), errors.Join(errs...))
+}
+
+func scheme(u string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" {
+		return "", fmt.Errorf("download %q: %w", u, ErrScheme)
+	}
+	switch s := strings.ToLower(p.Scheme); s {
+	case "http", "https", "file":
+		return s, nil
+	}
+	return "", fmt.Errorf("download %q: %w", redact(u), ErrScheme)
+}
+
+// redact drops user info and query from a URL for logs and errors.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.User = nil
+	p.RawQuery = ""
+	return p.String()
+}
+
+// partState follows the part file across attempts: the digests cover
+// exactly its first hashed bytes, and reported bytes were announced to the
+// progress reporter. Hashing as the bytes stream in (rather than rereading
+// the file afterwards) keeps a download at one pass over the data; after a
+// resume from an earlier run the existing prefix is hashed once.
+type partState struct {
+	hs, hm   hash.Hash
+	hashed   int64
+	reported int64
+	progress Progress
+}
+
+func newPartState(req Request, p Progress) *partState {
+	st := &partState{hs: sha256.New(), progress: p}
+	if req.MD5 != "" {
+		st.hm = md5.New()
+	}
+	return st
+}
+
+func (st *partState) reset() {
+	st.hs.Reset()
+	if st.hm != nil {
+		st.hm.Reset()
+	}
+	st.hashed = 0
+}
+
+func (st *partState) write(b []byte) {
+	st.hs.Write(b)
+	if st.hm != nil {
+		st.hm.Write(b)
+	}
+	st.hashed += int64(len(b))
+	st.report(st.hashed)
+}
+
+// report moves the progress to have bytes.
+func (st *partState) report(have int64) {
+	if st.progress != nil && have != st.reported {
+		st.progress.Add(have - st.reported)
+	}
+	st.reported = have
+}
+
+// catchUp makes the digests cover the first have bytes of f.
+func (st *partState) catchUp(f *os.File, have int64) error {
+	if st.hashed > have {
+		st.reset()
+	}
+	if st.hashed < have {
+		buf := make([]byte, 1<<20)
+		r := io.NewSectionReader(f, st.hashed, have-st.hashed)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				st.write(buf[:n])
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	st.report(have)
+	return nil
+}
+
+// fetchOne gets the file from one mirror into part, with retries, and
+// verifies it.
+func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res *Result) (Result, error) {
+	s, _ := scheme(u)
+	st := newPartState(req, opt.Progress)
+	if s == "file" {
+		res.Attempts++
+		return copyLocal(ctx, u, part, req, opt, st, res)
+	}
+	var last error
+	for attempt := 0; attempt < opt.Retries; attempt++ {
+		if attempt > 0 {
+			d := backoff(opt, attempt)
+			opt.Log.Warn("retrying download", "url", redact(u), "attempt", attempt+1, "in", d.Round(time.Millisecond), "error", last)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Result{}, context.Cause(ctx)
+			case <-t.C:
+			}
+		}
+		res.Attempts++
+		done, retry, err := attemptHTTP(ctx, u, part, req, opt, res, st)
+		if err == nil && done {
+			return verify(part, req, u, res, st)
+		}
+		last = err
+		if !retry {
+			return Result{}, err
+		}
+	}
+	return Result{}, fmt.Errorf("giving up after %d attempts: %w", opt.Retries, last)
+}
+
+// backoff is exponential with full jitter in [d/2, d].
+func backoff(opt Options, attempt int) time.Duration {
+	d := opt.BackoffBase << (attempt - 1)
+	if d > opt.BackoffMax || d <= 0 {
+		d = opt.BackoffMax
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// httpStatusError is a non-success HTTP status.
+type httpStatusError struct {
+	code   int
+	status string
+}
+
+func (e *httpStatusError) Error() string { return "HTTP " + e.status }
+
+func retryableStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// attemptHTTP makes one request, appending to part. It reports whether the
+// file is complete, and whether a failure is worth retrying.
+func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, res *Result, st *partState) (done, retry bool, err error) {
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return false, false, err
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return false, false, err
+	}
+	if req.Size > 0 && have == req.Size {
+		return true, false, nil // complete from an earlier run; verify
+	}
+	if req.Size > 0 && have > req.Size {
+		if err := truncate(f); err != nil {
+			return false, false, err
+		}
+		have = 0
+	}
+
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// One watchdog: first bounds the wait for headers, then is re-armed on
+	// every body read to catch a stalled server.
+	var inBody atomic.Bool
+	watchdog := time.AfterFunc(opt.HeaderTimeout, func() {
+		if inBody.Load() {
+			cancel(ErrIdle)
+		} else {
+			cancel(ErrHeaderTimeout)
+		}
+	})
+	defer watchdog.Stop()
+
+	hreq, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		return false, false, err
+	}
+	hreq.Header.Set("User-Agent", opt.UserAgent)
+	hreq.Header.Set("Accept-Encoding", "identity")
+	if have > 0 {
+		hreq.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+	}
+	resp, err := opt.Client.Do(hreq)
+	if err != nil {
+		if c := context.Cause(actx); c != nil && ctx.Err() == nil {
+			err = c
+		}
+		return false, ctx.Err() == nil, err
+	}
+	defer resp.Body.Close()
+
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && have > 0:
+		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if !ok || start != have {
+			return false, false, fmt.Errorf("resume: asked for bytes %d-, server sent Content-Range %q", have, resp.Header.Get("Content-Range"))
+		}
+		res.Resumed = true
+		if total > 0 && opt.Progress != nil {
+			opt.Progress.SetTotal(total)
+		}
+	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent:
+		if have > 0 {
+			// Range ignored: start over.
+			opt.Log.Warn("server ignored Range; restarting", "url", redact(u), "had", have)
+			if err := truncate(f); err != nil {
+				return false, false, err
+			}
+			have = 0
+		}
+		if resp.ContentLength > 0 && opt.Progress != nil {
+			opt.Progress.SetTotal(resp.ContentLength)
+		}
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
+		// The partial file may already be whole (size unknown to us): let
+		// verification decide; on mismatch it is deleted and refetched.
+		return true, false, nil
+	default:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return false, retryableStatus(resp.StatusCode), &httpStatusError{resp.StatusCode, resp.Status}
+	}
+
+	if err := st.catchUp(f, have); err != nil {
+		return false, false, err
+	}
+	inBody.Store(true)
+	buf := make([]byte, opt.BufferSize)
+	var n int64
+	for {
+		watchdog.Reset(opt.IdleTimeout)
+		m, rerr := resp.Body.Read(buf)
+		if m > 0 {
+			if _, werr := f.Write(buf[:m]); werr != nil {
+				return false, false, werr
+			}
+			st.write(buf[:m])
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if n > 0 || have > 0 {
+				res.Resumed = true // the next attempt continues from here
+			}
+			if c := context.Cause(actx); c != nil && ctx.Err() == nil {
+				rerr = c
+			}
+			return false, ctx.Err() == nil, fmt.Errorf("after %d bytes: %w", have+n, rerr)
+		}
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return false, true, fmt.Errorf("body ended after %d of %d bytes", n, resp.ContentLength)
+	}
+	return true, false, nil
+}
+
+func truncate(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}
+
+// parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*").
+func parseContentRange(s string) (start, total int64, ok bool) {
+	s, found := strings.CutPrefix(strings.TrimSpace(s), "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	rng, tot, found := strings.Cut(s, "/")
+	if !found {
+		return 0, 0, false
+	}
+	a, _, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if tot != "*" {
+		total, err = strconv.ParseInt(tot, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+	}
+	return start, total, true
+}
+
+// copyLocal copies a file:// source into part (no resume: local copies are
+// fast and a partial one is simply redone).
+func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st *partState, res *Result) (Result, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return Result{}, err
+	}
+	path := p.Path
+	if p.Host != "" && p.Host != "localhost" { // file://relative/path
+		path = p.Host + p.Path
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return Result{}, err
+	}
+	defer src.Close()
+	if fi, err := src.Stat(); err == nil && opt.Progress != nil {
+		opt.Progress.SetTotal(fi.Size())
+	}
+	dst, err := os.Create(part)
+	if err != nil {
+		return Result{}, err
+	}
+	buf := make([]byte, opt.BufferSize)
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var n int
+		n, err = src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+				break
+			}
+			st.write(buf[:n])
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(part)
+		return Result{}, err
+	}
+	return verify(part, req, u, res, st)
+}
+
+// verify checks the complete part file against req, with the digests
+// computed as it streamed in (topped up from disk if needed).
+func verify(part string, req Request, u string, res *Result, st *partState) (Result, error) {
+	f, err := os.Open(part)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Result{}, err
+	}
+	n := fi.Size()
+	if err := st.catchUp(f, n); err != nil {
+		return Result{}, err
+	}
+	sum := hex.EncodeToString(st.hs.Sum(nil))
+	out := Result{Size: n, SHA256: sum, URL: redact(u), Attempts: res.Attempts, Resumed: res.Resumed}
+	if req.Size > 0 && n != req.Size {
+		return Result{}, fmt.Errorf("%w: size %d, want %d", ErrChecksum, n, req.Size)
+	}
+	if req.SHA256 != "" && !strings.EqualFold(sum, req.SHA256) {
+		return Result{}, fmt.Errorf("%w: sha256 %s, want %s", ErrChecksum, sum, strings.ToLower(req.SHA256))
+	}
+	if st.hm != nil {
+		if got := hex.EncodeToString(st.hm.Sum(nil)); !strings.EqualFold(got, req.MD5) {
+			return Result{}, fmt.Errorf("%w: md5 %s, want %s", ErrChecksum, got, strings.ToLower(req.MD5))
+		}
+	}
+	return out, nil
+}

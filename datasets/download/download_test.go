@@ -1,0 +1,350 @@
+package download
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func blob(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+var fast = Options{BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Retries: 4}
+
+// serve serves data with Range support via http.ServeContent.
+func serve(w http.ResponseWriter, r *http.Request, data []byte) {
+	http.ServeContent(w, r, "blob", time.Unix(0, 0), bytes.NewReader(data))
+}
+
+type counter struct {
+	mu       sync.Mutex
+	requests int
+	ranges   []string
+}
+
+func (c *counter) see(r *http.Request) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests++
+	c.ranges = append(c.ranges, r.Header.Get("Range"))
+	return c.requests
+}
+
+func TestFetchServers(t *testing.T) {
+	t.Parallel()
+	data := blob(300_000)
+	good := sum(data)
+	type check func(t *testing.T, res Result, err error, c *counter, dest string)
+	ok := func(t *testing.T, res Result, err error, c *counter, dest string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(dest)
+		if !bytes.Equal(got, data) || res.SHA256 != good || res.Size != int64(len(data)) {
+			t.Fatalf("wrong file: %d bytes, sha %s", len(got), res.SHA256)
+		}
+		if _, err := os.Stat(dest + ".part"); !os.IsNotExist(err) {
+			t.Fatalf(".part left behind")
+		}
+	}
+	failsClean := func(target error) check {
+		return func(t *testing.T, res Result, err error, c *counter, dest string) {
+			t.Helper()
+			if !errors.Is(err, target) {
+				t.Fatalf("err = %v, want %v", err, target)
+			}
+			if _, err := os.Stat(dest); !os.IsNotExist(err) {
+				t.Fatalf("destination exists after failure")
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		handler func(c *counter) http.HandlerFunc
+		req     func(r *Request)
+		opt     func(o *Options)
+		check   check
+	}{
+		{
+			name: "cut mid-body resumes",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					if c.see(r) == 1 {
+						w.Header().Set("Content-Length", "300000")
+						w.WriteHeader(200)
+						w.Write(data[:120_000])
+						w.(http.Flusher).Flush()
+						conn, _, _ := w.(http.Hijacker).Hijack()
+						conn.Close()
+						return
+					}
+					serve(w, r, data)
+				}
+			},
+			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
+				ok(t, res, err, c, dest)
+				if c.requests != 2 || c.ranges[1] != "bytes=120000-" || !res.Resumed {
+					t.Fatalf("want a second request for bytes=120000-, got %d requests, ranges %q, resumed %v", c.requests, c.ranges, res.Resumed)
+				}
+			},
+		},
+		{
+			name: "500 then success",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					if c.see(r) <= 2 {
+						http.Error(w, "boom", 500)
+						return
+					}
+					serve(w, r, data)
+				}
+			},
+			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
+				ok(t, res, err, c, dest)
+				if c.requests != 3 || res.Attempts != 3 {
+					t.Fatalf("requests %d attempts %d, want 3", c.requests, res.Attempts)
+				}
+			},
+		},
+		{
+			name:    "wrong checksum",
+			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
+			req:     func(r *Request) { r.SHA256 = strings.Repeat("ab", 32) },
+			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
+				failsClean(ErrChecksum)(t, res, err, c, dest)
+				if _, err := os.Stat(dest + ".part"); !os.IsNotExist(err) {
+					t.Fatal(".part left after a checksum mismatch")
+				}
+			},
+		},
+		{
+			name:    "wrong size",
+			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
+			req:     func(r *Request) { r.Size = int64(len(data)) + 1 },
+			check:   failsClean(ErrChecksum),
+		},
+		{
+			name:    "md5 verified",
+			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
+			req: func(r *Request) {
+				m := md5.Sum(data)
+				r.MD5, r.SHA256, r.Size = hex.EncodeToString(m[:]), good, int64(len(data))
+			},
+			check: ok,
+		},
+		{
+			name:    "md5 mismatch",
+			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
+			req:     func(r *Request) { r.MD5 = strings.Repeat("0", 32) },
+			check:   failsClean(ErrChecksum),
+		},
+		{
+			name: "stalled body times out",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					c.see(r)
+					w.Header().Set("Content-Length", "300000")
+					w.WriteHeader(200)
+					w.Write(data[:1000])
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+				}
+			},
+			opt:   func(o *Options) { o.IdleTimeout = 50 * time.Millisecond; o.Retries = 2 },
+			check: failsClean(ErrIdle),
+		},
+		{
+			name: "stalled headers time out",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					c.see(r)
+					<-r.Context().Done()
+				}
+			},
+			opt:   func(o *Options) { o.HeaderTimeout = 50 * time.Millisecond; o.Retries = 2 },
+			check: failsClean(ErrHeaderTimeout),
+		},
+		{
+			name: "redirect",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					c.see(r)
+					if r.URL.Path != "/real" {
+						http.Redirect(w, r, "/real", http.StatusFound)
+						return
+					}
+					serve(w, r, data)
+				}
+			},
+			check: ok,
+		},
+		{
+			name: "range ignored restarts",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					if c.see(r) == 1 {
+						w.Header().Set("Content-Length", "300000")
+						w.WriteHeader(200)
+						w.Write(data[:50_000])
+						w.(http.Flusher).Flush()
+						conn, _, _ := w.(http.Hijacker).Hijack()
+						conn.Close()
+						return
+					}
+					w.Write(data) // 200 with the whole body, Range ignored
+				}
+			},
+			check: ok,
+		},
+		{
+			name: "404 is not retried",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { c.see(r); http.NotFound(w, r) }
+			},
+			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
+				var he *httpStatusError
+				if !errors.As(err, &he) || he.code != 404 || c.requests != 1 {
+					t.Fatalf("err %v after %d requests, want one 404", err, c.requests)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &counter{}
+			srv := httptest.NewServer(tc.handler(c))
+			defer srv.Close()
+			dest := filepath.Join(t.TempDir(), "out", "blob.bin")
+			req := Request{URLs: []string{srv.URL + "/blob"}, Dest: dest}
+			if tc.req != nil {
+				tc.req(&req)
+			}
+			opt := fast
+			if tc.opt != nil {
+				tc.opt(&opt)
+			}
+			res, err := Fetch(t.Context(), req, opt)
+			tc.check(t, res, err, c, dest)
+		})
+	}
+}
+
+func TestFetchResumesPartialFileFromEarlierRun(t *testing.T) {
+	t.Parallel()
+	data := blob(100_000)
+	c := &counter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }))
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "blob")
+	os.WriteFile(dest+".part", data[:40_000], 0o644)
+	var p progress
+	res, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest, SHA256: sum(data)}, Options{Progress: &p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ranges[0] != "bytes=40000-" || !res.Resumed {
+		t.Fatalf("ranges %q, want bytes=40000-", c.ranges)
+	}
+	if p.n.Load() != 100_000 || p.total.Load() != 100_000 {
+		t.Fatalf("progress %d/%d, want 100000/100000", p.n.Load(), p.total.Load())
+	}
+}
+
+func TestFetchMirrors(t *testing.T) {
+	t.Parallel()
+	data := blob(10_000)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "gone", 410) }))
+	defer bad.Close()
+	corrupt := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(blob(10_001)) }))
+	defer corrupt.Close()
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve(w, r, data) }))
+	defer good.Close()
+	dest := filepath.Join(t.TempDir(), "f")
+	res, err := Fetch(t.Context(), Request{URLs: []string{bad.URL, corrupt.URL, good.URL}, Dest: dest, SHA256: sum(data)}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.URL != good.URL {
+		t.Fatalf("served by %s, want %s", res.URL, good.URL)
+	}
+}
+
+func TestFetchSchemes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := blob(5000)
+	src := filepath.Join(dir, "src.bin")
+	os.WriteFile(src, data, 0o644)
+	res, err := Fetch(t.Context(), Request{URLs: []string{"file://" + src}, Dest: filepath.Join(dir, "copy"), SHA256: sum(data)}, fast)
+	if err != nil || res.Size != 5000 {
+		t.Fatalf("file://: %v %+v", err, res)
+	}
+	for _, u := range []string{"ftp://example.com/x", "s3://bucket/x", "dir:" + dir, "example.com/x", "gopher://x"} {
+		if _, err := Fetch(t.Context(), Request{URLs: []string{u}, Dest: filepath.Join(dir, "x")}, fast); !errors.Is(err, ErrScheme) {
+			t.Errorf("%s: err %v, want ErrScheme", u, err)
+		}
+	}
+}
+
+func TestFetchContextCancel(t *testing.T) {
+	t.Parallel()
+	var started atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started.Store(true)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := contextWithCancel(t)
+	go func() {
+		for !started.Load() {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := Fetch(ctx, Request{URLs: []string{srv.URL}, Dest: filepath.Join(t.TempDir(), "x")}, fast)
+	if err == nil {
+		t.Fatal("want an error after cancel")
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][3]int64{
+		"bytes 100-199/200": {100, 200, 1},
+		"bytes 0-9/*":       {0, 0, 1},
+		"bytes */200":       {0, 0, 0},
+		"items 1-2/3":       {0, 0, 0},
+	} {
+		s, tot, ok := parseContentRange(in)
+		if ok != (want[2] == 1) || (ok && (s != want[0] || tot != want[1])) {
+			t.Errorf("%q: %d %d %v", in, s, tot, ok)
+		}
+	}
+}
+
+type progress struct{ n, total atomic.Int64 }
+
+func (p *progress) Add(n int64)          { p.n.Add(n) }
+func (p *progress) SetTotal(total int64) { p.total.Store(total) }
