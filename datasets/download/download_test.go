@@ -128,9 +128,11 @@ func TestFetchServers(t *testing.T) {
 			},
 		},
 		{
-			name:    "wrong checksum",
-			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
-			req:     func(r *Request) { r.SHA256 = strings.Repeat("ab", 32) },
+			name: "wrong checksum",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }
+			},
+			req: func(r *Request) { r.SHA256 = strings.Repeat("ab", 32) },
 			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
 				failsClean(ErrChecksum)(t, res, err, c, dest)
 				if _, err := os.Stat(dest + ".part"); !os.IsNotExist(err) {
@@ -139,14 +141,18 @@ func TestFetchServers(t *testing.T) {
 			},
 		},
 		{
-			name:    "wrong size",
-			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
-			req:     func(r *Request) { r.Size = int64(len(data)) + 1 },
-			check:   failsClean(ErrChecksum),
+			name: "wrong size",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }
+			},
+			req:   func(r *Request) { r.Size = int64(len(data)) + 1 },
+			check: failsClean(ErrChecksum),
 		},
 		{
-			name:    "md5 verified",
-			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
+			name: "md5 verified",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }
+			},
 			req: func(r *Request) {
 				m := md5.Sum(data)
 				r.MD5, r.SHA256, r.Size = hex.EncodeToString(m[:]), good, int64(len(data))
@@ -154,10 +160,12 @@ func TestFetchServers(t *testing.T) {
 			check: ok,
 		},
 		{
-			name:    "md5 mismatch",
-			handler: func(c *counter) http.HandlerFunc { return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) } },
-			req:     func(r *Request) { r.MD5 = strings.Repeat("0", 32) },
-			check:   failsClean(ErrChecksum),
+			name: "md5 mismatch",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }
+			},
+			req:   func(r *Request) { r.MD5 = strings.Repeat("0", 32) },
+			check: failsClean(ErrChecksum),
 		},
 		{
 			name: "stalled body times out",
