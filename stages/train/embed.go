@@ -26,8 +26,6 @@ var EmbedSpec = pipeline.Spec{
 			Doc: "MiB for the Arrow feature reader's batches in flight"},
 		{Name: "rows_per_file", Type: pipeline.Int, Default: 100000, Min: pipeline.Bound(1),
 			Doc: "caption embedding rows per Parquet shard"},
-		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
-			Doc: "reserved for parallel encoding; 0 = number of CPUs (the encoder itself is single-threaded)"},
 	},
 	Stage: pipeline.StageFunc(runEmbed),
 }
@@ -108,6 +106,11 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	env.SetInfo("captions", ccount)
+	for _, id := range caps.ids {
+		if id < 0 || int(id) >= cfg.VocabSize {
+			return fmt.Errorf("tokens: token id %d outside the model's vocabulary (size %d)", id, cfg.VocabSize)
+		}
+	}
 	ffiles, _, err := env.InputTable(table.Features)
 	if err != nil {
 		return err

@@ -150,7 +150,28 @@ func evaluate(ctx context.Context, m *coder.Model, shape featShape, es *evalSet,
 		return nil, err
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("evaluation: %d images have no features (e.g. %d)", len(missing), missing[0])
+		// Keep the images with features (and their captions) only.
+		miss := make(map[int64]bool, len(missing))
+		for _, id := range missing {
+			miss[id] = true
+		}
+		kept := &evalSet{}
+		var inst, conc []float32
+		for i, id := range es.images {
+			if miss[id] {
+				continue
+			}
+			kept.images = append(kept.images, id)
+			kept.captions = append(kept.captions, es.captions[5*i:5*i+5]...)
+			inst = append(inst, imgs.inst[i*imgs.dim:(i+1)*imgs.dim]...)
+			if imgs.concept != nil {
+				conc = append(conc, imgs.concept[i*imgs.cdim:(i+1)*imgs.cdim]...)
+			}
+		}
+		if len(kept.images) == 0 {
+			return nil, fmt.Errorf("evaluation: none of the %d images has features", len(es.images))
+		}
+		es, imgs.inst, imgs.concept = kept, inst, conc
 	}
 	D := imgs.dim
 	in := eval.Inputs{N: len(es.images), Dim: D, Images: imgs.inst, Captions: make([]float32, len(es.captions)*D)}

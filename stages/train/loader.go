@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+
+	"golang.org/x/sync/errgroup"
 	"math/rand/v2"
 	"slices"
 
@@ -85,8 +87,61 @@ func (l *loader) cachedPairs() []int {
 
 // epoch calls step for every batch of 1-based epoch e, in order.
 func (l *loader) epoch(ctx context.Context, e int, step func(*coder.Batch) error) error {
+	return l.epochWith(ctx, e, newBatchBuilder(l), step)
+}
+
+// epochPrefetch is epoch with the batches built by a background goroutine
+// up to ahead batches before the model needs them (same batches, same
+// order).
+func (l *loader) epochPrefetch(ctx context.Context, e, ahead int, step func(*coder.Batch) error) error {
+	if ahead <= 0 {
+		return l.epoch(ctx, e, step)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	free := make(chan *coder.Batch, ahead+1)
+	for range ahead + 1 {
+		free <- l.newBatch()
+	}
+	ready := make(chan *coder.Batch, ahead)
+	bb := &batchBuilder{l: l, get: func() *coder.Batch {
+		select {
+		case b := <-free:
+			return b
+		case <-ctx.Done():
+			return nil
+		}
+	}}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(ready)
+		return l.epochWith(gctx, e, bb, func(b *coder.Batch) error {
+			if b == nil {
+				return gctx.Err()
+			}
+			select {
+			case ready <- b:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		for b := range ready {
+			if err := step(b); err != nil {
+				cancel()
+				return err
+			}
+			free <- b
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step func(*coder.Batch) error) error {
 	rng := rand.New(rand.NewPCG(uint64(l.seed), uint64(e)))
-	bb := newBatchBuilder(l)
 	if l.cache != nil {
 		p := l.cachedPairs()
 		return l.flush(ctx, rng, &p, l.cache, bb, step, true)
@@ -157,31 +212,43 @@ func (l *loader) flush(ctx context.Context, rng *rand.Rand, pending *[]int, feat
 	return nil
 }
 
-// batchBuilder fills a reusable coder.Batch.
+// batchBuilder fills batches: the same buffer every time, or one taken
+// from get when the batches are prefetched.
 type batchBuilder struct {
-	l *loader
-	b coder.Batch
+	l   *loader
+	b   *coder.Batch
+	get func() *coder.Batch // nil: reuse b
 }
 
 func newBatchBuilder(l *loader) *batchBuilder {
+	return &batchBuilder{l: l, b: l.newBatch()}
+}
+
+// newBatch allocates the buffers of one batch.
+func (l *loader) newBatch() *coder.Batch {
 	B := l.batch
-	bb := &batchBuilder{l: l}
-	bb.b = coder.Batch{
+	b := &coder.Batch{
 		Regions:  make([]float32, B*l.shape.floats()),
 		Tokens:   make([]int32, B*l.maxLen),
 		Lengths:  make([]int32, B),
 		ImageIDs: make([]int64, B),
 	}
 	if l.cd != nil {
-		bb.b.ConceptLabels = make([]float32, B*l.cd.M)
+		b.ConceptLabels = make([]float32, B*l.cd.M)
 	}
-	return bb
+	return b
 }
 
 // build fills the batch with the given caption indexes.
 func (bb *batchBuilder) build(idx []int, feats map[int64][]float32) *coder.Batch {
 	l := bb.l
-	b := &bb.b
+	b := bb.b
+	if bb.get != nil {
+		b = bb.get()
+		if b == nil {
+			return nil
+		}
+	}
 	b.Size = len(idx)
 	F := l.shape.floats()
 	clear(b.Tokens)

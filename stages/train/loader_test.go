@@ -17,9 +17,13 @@ type epochTrace struct {
 }
 
 func traceEpoch(t *testing.T, l *loader, e int, ref map[int64][]float32) epochTrace {
+	return traceEpochAhead(t, l, e, 0, ref)
+}
+
+func traceEpochAhead(t *testing.T, l *loader, e, ahead int, ref map[int64][]float32) epochTrace {
 	t.Helper()
 	var tr epochTrace
-	err := l.epoch(t.Context(), e, func(b *coder.Batch) error {
+	err := l.epochPrefetch(t.Context(), e, ahead, func(b *coder.Batch) error {
 		tr.batches++
 		if b.Size != l.batch {
 			t.Fatalf("batch of %d, want %d", b.Size, l.batch)
@@ -99,6 +103,9 @@ func TestLoaderModes(t *testing.T) {
 				again := traceEpoch(t, l, 1, ref)
 				if !slices.Equal(e1.order, again.order) {
 					t.Error("the same epoch gave a different order")
+				}
+				if pre := traceEpochAhead(t, l, 1, 3, ref); !slices.Equal(e1.order, pre.order) {
+					t.Error("prefetching changed the batches")
 				}
 				e2 := traceEpoch(t, l, 2, ref)
 				if slices.Equal(e1.order, e2.order) {

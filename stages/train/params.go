@@ -87,7 +87,7 @@ func trainParams() []pipeline.Param {
 		{Name: "keep_checkpoints", Type: pipeline.Bool, Default: false,
 			Doc: "keep every epoch checkpoint (ckpt/epoch-NNNN.bin) in the artifact instead of only model.bin"},
 		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
-			Doc: "goroutines converting feature batches (pooling/padding); 0 = number of CPUs"},
+			Doc: "batches the loader builds ahead of the model in a background goroutine (0 = 2); does not change results"},
 	}
 }
 

@@ -84,6 +84,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	info["captions"] = ccount
+	for _, id := range caps.ids {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("tokens: token id %d outside the vocabulary (size %d = max vocab id + 1)", id, vocab)
+		}
+	}
 	if len(caps.bySplit[table.SplitTrain]) == 0 {
 		return fmt.Errorf("tokens: no captions of split %q", table.SplitTrain)
 	}
@@ -240,6 +245,10 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	defer prog.Done()
 	ropt := readerOptions(budget)
 	lrs := lrStep(p)
+	ahead := p.Int("workers")
+	if ahead == 0 {
+		ahead = 2
+	}
 	t0 := time.Now()
 	doneSteps := int64(0)
 	for e := last + 1; e <= epochs; e++ {
@@ -248,7 +257,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		n := 0
 		estart := time.Now()
 		lastLog := time.Now()
-		err := ld.epoch(ctx, e, func(b *coder.Batch) error {
+		err := ld.epochPrefetch(ctx, e, ahead, func(b *coder.Batch) error {
 			ls, err := m.Step(b, lr)
 			if err != nil {
 				return fmt.Errorf("epoch %d step %d: %w", e, step+1, err)
