@@ -292,7 +292,7 @@ func padStartQuotes(dst, src []byte) []byte {
 	return dst
 }
 
-// padDoubleBacktick: (``) -> " \1 "
+// padDoubleBacktick pads each pair of backticks with spaces.
 func padDoubleBacktick(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		if src[i] == '`' && i+1 < len(src) && src[i+1] == '`' {
@@ -306,7 +306,8 @@ func padDoubleBacktick(dst, src []byte) []byte {
 	return dst
 }
 
-// openingQuotes: ([ \(\[{<])(\"|\'{2}) -> "\1 `` "
+// openingQuotes turns a double quote, or two apostrophes, after one of
+// " ([{<" into two backticks (regexp ([ \(\[{<])(\"|\'{2})).
 func openingQuotes(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		c := src[i]
@@ -531,7 +532,7 @@ func padEndQuotes(dst, src []byte) []byte {
 	return dst
 }
 
-// doubleApostrophe: '' -> " '' "
+// doubleApostrophe pads each pair of apostrophes with spaces.
 func doubleApostrophe(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		if src[i] == '\'' && i+1 < len(src) && src[i+1] == '\'' {
@@ -545,7 +546,7 @@ func doubleApostrophe(dst, src []byte) []byte {
 	return dst
 }
 
-// doubleQuote: " -> " '' "
+// doubleQuote turns each double quote into two padded apostrophes.
 func doubleQuote(dst, src []byte) []byte {
 	for _, c := range src {
 		if c == '"' {

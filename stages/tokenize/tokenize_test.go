@@ -1,0 +1,171 @@
+package tokenize
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+const goldenFile = "testdata/tokenize.golden"
+
+// goldenLine renders one case: the input and its tokens, Go-quoted.
+func goldenLine(in string, toks []string) string {
+	return strconv.Quote(in) + " => " + strconv.Quote(strings.Join(toks, " "))
+}
+
+func TestGolden(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# tokenize golden cases: Go-quoted caption => Go-quoted tokens joined by one space.\n")
+	b.WriteString("# Regenerate with: go test ./stages/tokenize -run TestGolden -update\n")
+	for _, c := range goldenCases {
+		b.WriteString(goldenLine(c, Tokenize(c)) + "\n")
+	}
+	got := b.String()
+	if *update {
+		if err := os.WriteFile(goldenFile, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Errorf("line %d:\n got %s\nwant %s", i+1, g, w)
+			}
+		}
+	}
+}
+
+// TestTokenize pins the behaviours the issue names, independently of the
+// golden file.
+func TestTokenize(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, in string
+		want     []string
+	}{
+		{"issue example", "A man's dog can't jump.", []string{"a", "man", "'s", "dog", "ca", "n't", "jump", "."}},
+		{"don't", "don't", []string{"do", "n't"}},
+		{"i'm", "I'm here", []string{"i", "'m", "here"}},
+		{"quotes", `"Hello," she said.`, []string{"``", "hello", ",", "''", "she", "said", "."}},
+		{"hyphen", "a t-shirt", []string{"a", "t-shirt"}},
+		{"numbers", "3.5 and 1,000 at 5:30", []string{"3.5", "and", "1,000", "at", "5:30"}},
+		{"comma", "a dog, a cat", []string{"a", "dog", ",", "a", "cat"}},
+		{"two sentences", "A dog. A cat.", []string{"a", "dog", ".", "a", "cat", "."}},
+		{"abbreviation", "St. Mary's", []string{"st.", "mary", "'s"}},
+		{"question", "why? because!", []string{"why", "?", "because", "!"}},
+		{"empty", "", nil},
+		{"blank", " \t\n ", nil},
+		{"mixed case", "MiXeD CaSe", []string{"mixed", "case"}},
+		{"emoji", "dog 🐶", []string{"dog", "🐶"}},
+		{"invalid utf8", "a\xffb", []string{"a\ufffdb"}},
+		{"nfc", "cafe\u0301", []string{"caf\u00e9"}},
+		{"flickr8k style", "A child in a pink dress is climbing up a set of stairs in an entry way .",
+			[]string{"a", "child", "in", "a", "pink", "dress", "is", "climbing", "up", "a", "set", "of", "stairs", "in", "an", "entry", "way", "."}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Tokenize(c.in)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("Tokenize(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+func TestInvalidCount(t *testing.T) {
+	tk := NewTokenizer()
+	tk.Tokens("ok \xff\xfe x \xc3")
+	if tk.Invalid() != 3 {
+		t.Errorf("Invalid() = %d, want 3", tk.Invalid())
+	}
+	tk.Tokens("fine")
+	if tk.Invalid() != 0 {
+		t.Errorf("Invalid() after a valid caption = %d", tk.Invalid())
+	}
+}
+
+func TestSplitMatchesTokens(t *testing.T) {
+	tk := NewTokenizer()
+	for _, c := range goldenCases {
+		var views []string
+		for _, v := range tk.Split(c) {
+			views = append(views, string(v))
+		}
+		if want := Tokenize(c); !slices.Equal(views, want) {
+			t.Errorf("Split(%q) = %q, Tokens = %q", c, views, want)
+		}
+	}
+}
+
+func checkTokens(t *testing.T, in string, toks []string) {
+	t.Helper()
+	for _, tok := range toks {
+		if tok == "" {
+			t.Fatalf("Tokenize(%q): empty token in %q", in, toks)
+		}
+		if !utf8.ValidString(tok) {
+			t.Fatalf("Tokenize(%q): invalid UTF-8 token %q", in, tok)
+		}
+		for _, r := range tok {
+			if isSpace(r) {
+				t.Fatalf("Tokenize(%q): token %q contains whitespace", in, tok)
+			}
+		}
+	}
+}
+
+func FuzzTokenize(f *testing.F) {
+	for _, c := range goldenCases {
+		f.Add(c)
+	}
+	reused := NewTokenizer()
+	f.Fuzz(func(t *testing.T, s string) {
+		a := Tokenize(s)
+		checkTokens(t, s, a)
+		reused.Tokens("a warm-up caption, with \"quotes\" and can't.")
+		b := reused.Tokens(s)
+		if !slices.Equal(a, b) {
+			t.Fatalf("Tokenize(%q) is not deterministic: %q vs %q", s, a, b)
+		}
+	})
+}
+
+// sharedData finds the shared data directory next to the repository root by
+// walking up from the working directory.
+func sharedData(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "data", rel)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skipf("shared/data/%s not found above the working directory: real-data test skipped", rel)
+		}
+		dir = parent
+	}
+}
