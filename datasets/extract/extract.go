@@ -1,0 +1,401 @@
+// Package extract unpacks zip, tar and tar.gz archives safely.
+//
+// # Contract
+//
+//   - Confinement: every entry must land inside the target directory.
+//     Absolute names, names with a ".." element, and names with a
+//     backslash or a drive letter are rejected with [ErrUnsafePath]; so are
+//     symlinks and hardlinks whose target resolves outside the directory.
+//     Nothing is ever written through a symlink.
+//   - Links inside the directory: the artifacts coderflow writes hold only
+//     regular files, so a hardlink to an earlier entry is materialised as a
+//     copy, and a symlink (even a safe one) is skipped and counted in
+//     [Result.SkippedLinks].
+//   - Bombs: extraction stops with [ErrBomb] as soon as the bytes written
+//     exceed Limits.MaxBytes, or Limits.MaxRatio times the archive size
+//     (plus 1 MiB of slack), or the entry count exceeds Limits.MaxFiles. The
+//     count is of bytes actually produced, so lying size headers do not help.
+//   - Formats are recognised by content (zip "PK", gzip 1f 8b, "ustar" at
+//     offset 257), not by file name.
+//   - Errors name the archive and the entry.
+package extract
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Errors returned (wrapped) by [Archive].
+var (
+	// ErrUnsafePath is returned for an entry that would escape the target.
+	ErrUnsafePath = errors.New("unsafe path in archive")
+	// ErrBomb is returned when extraction exceeds the size, ratio or count caps.
+	ErrBomb = errors.New("archive expands beyond the limits (decompression bomb?)")
+	// ErrFormat is returned for a file that is not a zip, tar or tar.gz.
+	ErrFormat = errors.New("not a zip, tar or tar.gz archive")
+)
+
+// Limits cap what an archive may produce. Zero fields take the defaults.
+type Limits struct {
+	MaxBytes int64   // total bytes written; default 256 GiB
+	MaxRatio float64 // written bytes / archive bytes; default 1000
+	MaxFiles int     // entries; default 10 million
+}
+
+func (l *Limits) defaults() {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 256 << 30
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 1000
+	}
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = 10_000_000
+	}
+}
+
+// Result describes an extraction.
+type Result struct {
+	Format       string // "zip", "tar" or "tar.gz"
+	Files        int    // regular files written
+	Bytes        int64  // bytes written
+	SkippedLinks int    // symlinks inside the target, not created
+}
+
+// Format returns "zip", "tar", "tar.gz", "gzip" (a gzip stream that is not
+// a tar) or "" for the file at p.
+func Format(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case n >= 4 && string(head[:2]) == "PK" && (head[2] == 3 || head[2] == 5) && (head[3] == 4 || head[3] == 6):
+		return "zip", nil
+	case n >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return "gzip", nil
+		}
+		inner := make([]byte, 512)
+		m, _ := io.ReadFull(zr, inner)
+		if isTar(inner[:m]) {
+			return "tar.gz", nil
+		}
+		return "gzip", nil
+	case isTar(head):
+		return "tar", nil
+	}
+	return "", nil
+}
+
+func isTar(h []byte) bool {
+	return len(h) >= 262 && string(h[257:262]) == "ustar"
+}
+
+// Archive extracts the archive at src into dir (created if needed).
+func Archive(ctx context.Context, src, dir string, lim Limits) (Result, error) {
+	lim.defaults()
+	format, err := Format(src)
+	if err != nil {
+		return Result{}, err
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return Result{}, err
+	}
+	x := &extractor{ctx: ctx, src: src, dir: dir, lim: lim, budget: lim.MaxBytes,
+		res: Result{Format: format}, written: map[string]bool{}}
+	if r := int64(lim.MaxRatio*float64(st.Size())) + 1<<20; r < x.budget && r > 0 {
+		x.budget = r
+	}
+	switch format {
+	case "zip":
+		err = x.zip()
+	case "tar":
+		var f *os.File
+		if f, err = os.Open(src); err == nil {
+			err = x.tar(bufio.NewReaderSize(f, 1<<20))
+			f.Close()
+		}
+	case "tar.gz":
+		var f *os.File
+		if f, err = os.Open(src); err == nil {
+			var zr *gzip.Reader
+			if zr, err = gzip.NewReader(bufio.NewReaderSize(f, 1<<20)); err == nil {
+				err = x.tar(zr)
+			}
+			f.Close()
+		}
+	default:
+		err = fmt.Errorf("extract %s: %w", src, ErrFormat)
+	}
+	return x.res, err
+}
+
+type extractor struct {
+	ctx     context.Context
+	src     string
+	dir     string
+	lim     Limits
+	budget  int64 // bytes still allowed
+	res     Result
+	written map[string]bool // cleaned relative names of regular files written
+}
+
+// target validates an entry name and returns its cleaned relative name and
+// absolute path.
+func (x *extractor) target(name string) (string, string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("extract %s: entry %q: %s: %w", x.src, name, why, ErrUnsafePath)
+	}
+	switch {
+	case name == "":
+		return "", "", bad("empty name")
+	case strings.ContainsRune(name, '\\'):
+		return "", "", bad("backslash in name")
+	case strings.HasPrefix(name, "/"):
+		return "", "", bad("absolute path")
+	case len(name) >= 2 && name[1] == ':':
+		return "", "", bad("drive letter")
+	case strings.ContainsRune(name, 0):
+		return "", "", bad("NUL in name")
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return "", "", bad("'..' element")
+		}
+	}
+	rel := path.Clean(name)
+	if rel == "." {
+		return ".", x.dir, nil
+	}
+	return rel, filepath.Join(x.dir, filepath.FromSlash(rel)), nil
+}
+
+// linkTarget resolves a link target relative to the link's directory (or
+// the archive root for hardlinks) and checks it stays inside.
+func (x *extractor) linkTarget(entry, rel, target string, hard bool) (string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("extract %s: link %q -> %q: %s: %w", x.src, entry, target, why, ErrUnsafePath)
+	}
+	if target == "" || strings.HasPrefix(target, "/") || strings.ContainsRune(target, '\\') || (len(target) >= 2 && target[1] == ':') {
+		return "", bad("absolute or malformed target")
+	}
+	var joined string
+	if hard {
+		joined = path.Clean(target)
+	} else {
+		joined = path.Join(path.Dir(rel), target)
+	}
+	if joined == ".." || strings.HasPrefix(joined, "../") {
+		return "", bad("points outside the target directory")
+	}
+	return joined, nil
+}
+
+// ensureDir creates the parent directories of abs, refusing to traverse an
+// existing symlink (none are created by this package, but the target
+// directory may be reused).
+func (x *extractor) ensureDir(abs string) error {
+	parent := filepath.Dir(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	for p := parent; len(p) > len(x.dir); p = filepath.Dir(p) {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("extract %s: %s is a symlink: %w", x.src, p, ErrUnsafePath)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) countEntry() error {
+	if x.res.Files+x.res.SkippedLinks >= x.lim.MaxFiles {
+		return fmt.Errorf("extract %s: more than %d entries: %w", x.src, x.lim.MaxFiles, ErrBomb)
+	}
+	return x.ctx.Err()
+}
+
+// writeFile copies r into the entry's file, charging the byte budget.
+func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
+	if err := x.ensureDir(abs); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(abs); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("extract %s: entry %q: existing non-regular file: %w", x.src, entry, ErrUnsafePath)
+	}
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	// Read at most budget+1 bytes: one byte over proves the bomb.
+	n, err := io.Copy(f, &ctxReader{ctx: x.ctx, r: io.LimitReader(r, x.budget+1)})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("extract %s: entry %q: %w", x.src, entry, err)
+	}
+	if n > x.budget {
+		os.Remove(abs)
+		return fmt.Errorf("extract %s: entry %q: output exceeds %d bytes (limit %d bytes, ratio %.0f): %w",
+			x.src, entry, x.res.Bytes+n-1, x.lim.MaxBytes, x.lim.MaxRatio, ErrBomb)
+	}
+	x.budget -= n
+	x.res.Bytes += n
+	x.res.Files++
+	x.written[rel] = true
+	return nil
+}
+
+func (x *extractor) zip() error {
+	zr, err := zip.OpenReader(x.src)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", x.src, err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if err := x.countEntry(); err != nil {
+			return err
+		}
+		rel, abs, err := x.target(f.Name)
+		if err != nil {
+			return err
+		}
+		mode := f.Mode()
+		switch {
+		case mode.IsDir() || strings.HasSuffix(f.Name, "/"):
+			if err := x.ensureDir(filepath.Join(abs, "x")); err != nil {
+				return err
+			}
+		case mode&os.ModeSymlink != 0:
+			rc, err := f.Open()
+			if err != nil {
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, f.Name, err)
+			}
+			tgt, err := io.ReadAll(io.LimitReader(rc, 4096))
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, f.Name, err)
+			}
+			if _, err := x.linkTarget(f.Name, rel, string(tgt), false); err != nil {
+				return err
+			}
+			x.res.SkippedLinks++
+		case mode.IsRegular():
+			if f.UncompressedSize64 > uint64(x.budget) {
+				return fmt.Errorf("extract %s: entry %q declares %d bytes, over the remaining limit %d: %w",
+					x.src, f.Name, f.UncompressedSize64, x.budget, ErrBomb)
+			}
+			rc, err := f.Open()
+			if err != nil {
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, f.Name, err)
+			}
+			err = x.writeFile(f.Name, rel, abs, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("extract %s: entry %q: unsupported file mode %v", x.src, f.Name, mode)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) tar(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		if err := x.countEntry(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", x.src, err)
+		}
+		rel, abs, err := x.target(h.Name)
+		if err != nil {
+			return err
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := x.ensureDir(filepath.Join(abs, "x")); err != nil {
+				return err
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			if err := x.writeFile(h.Name, rel, abs, tr); err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			if _, err := x.linkTarget(h.Name, rel, h.Linkname, false); err != nil {
+				return err
+			}
+			x.res.SkippedLinks++
+		case tar.TypeLink:
+			tgt, err := x.linkTarget(h.Name, rel, h.Linkname, true)
+			if err != nil {
+				return err
+			}
+			if !x.written[tgt] {
+				return fmt.Errorf("extract %s: hardlink %q -> %q: target is not an earlier regular file: %w", x.src, h.Name, h.Linkname, ErrUnsafePath)
+			}
+			src, err := os.Open(filepath.Join(x.dir, filepath.FromSlash(tgt)))
+			if err != nil {
+				return err
+			}
+			err = x.writeFile(h.Name, rel, abs, src)
+			src.Close()
+			if err != nil {
+				return err
+			}
+		case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
+			// metadata, handled by archive/tar
+		default:
+			return fmt.Errorf("extract %s: entry %q: unsupported tar type %q", x.src, h.Name, h.Typeflag)
+		}
+	}
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int
+}
+
+func (c *ctxReader) Read(b []byte) (int, error) {
+	c.n++
+	if c.n%64 == 0 {
+		if err := c.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return c.r.Read(b)
+}

@@ -1,0 +1,230 @@
+package extract
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type entry struct {
+	name, body, link string
+	kind             byte // 'f' file, 'd' dir, 's' symlink, 'h' hardlink
+}
+
+func writeTar(t *testing.T, p string, gz bool, entries []entry) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: 0o644}
+		switch e.kind {
+		case 'd':
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		case 's':
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.link
+		case 'h':
+			h.Typeflag, h.Linkname = tar.TypeLink, e.link
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.body))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if e.kind == 'f' || e.kind == 0 {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	data := buf.Bytes()
+	if gz {
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(data)
+		zw.Close()
+		data = z.Bytes()
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeZip(t *testing.T, p string, entries []entry) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		switch e.kind {
+		case 'd':
+			h.SetMode(os.ModeDir | 0o755)
+		case 's':
+			h.SetMode(os.ModeSymlink | 0o777)
+			e.body = e.link
+		default:
+			h.SetMode(0o644)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(e.body))
+	}
+	zw.Close()
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExtractGood(t *testing.T) {
+	t.Parallel()
+	entries := []entry{
+		{name: "top/", kind: 'd'},
+		{name: "top/a.txt", body: "hello", kind: 'f'},
+		{name: "top/sub/b.txt", body: "world", kind: 'f'},
+		{name: "./top/c.txt", body: "dot", kind: 'f'},
+	}
+	tarOnly := append(append([]entry{}, entries...),
+		entry{name: "top/link", link: "a.txt", kind: 's'},
+		entry{name: "top/hard", link: "top/a.txt", kind: 'h'})
+	for _, tc := range []struct {
+		format string
+		make   func(p string)
+		links  int
+	}{
+		{"zip", func(p string) { writeZip(t, p, append(entries, entry{name: "top/link", link: "a.txt", kind: 's'})) }, 1},
+		{"tar", func(p string) { writeTar(t, p, false, tarOnly) }, 1},
+		{"tar.gz", func(p string) { writeTar(t, p, true, tarOnly) }, 1},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src := filepath.Join(dir, "archive.bin") // no telling extension
+			tc.make(src)
+			out := filepath.Join(dir, "out")
+			res, err := Archive(t.Context(), src, out, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Format != tc.format || res.SkippedLinks != tc.links {
+				t.Fatalf("result %+v", res)
+			}
+			for name, want := range map[string]string{"top/a.txt": "hello", "top/sub/b.txt": "world", "top/c.txt": "dot"} {
+				b, err := os.ReadFile(filepath.Join(out, name))
+				if err != nil || string(b) != want {
+					t.Errorf("%s: %q %v", name, b, err)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(out, "top/link")); !os.IsNotExist(err) {
+				t.Errorf("symlink was created")
+			}
+			if tc.format != "zip" {
+				if b, _ := os.ReadFile(filepath.Join(out, "top/hard")); string(b) != "hello" {
+					t.Errorf("hardlink not materialised: %q", b)
+				}
+			}
+		})
+	}
+}
+
+func TestExtractUnsafe(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		entries []entry
+		zipToo  bool
+	}{
+		{"dotdot", []entry{{name: "../evil.txt", body: "x", kind: 'f'}}, true},
+		{"inner dotdot", []entry{{name: "a/../../evil.txt", body: "x", kind: 'f'}}, true},
+		{"absolute", []entry{{name: "/tmp/evil.txt", body: "x", kind: 'f'}}, true},
+		{"backslash", []entry{{name: "..\\evil.txt", body: "x", kind: 'f'}}, true},
+		{"symlink out", []entry{{name: "a/link", link: "../../etc/passwd", kind: 's'}}, true},
+		{"symlink absolute", []entry{{name: "link", link: "/etc/passwd", kind: 's'}}, true},
+		{"hardlink out", []entry{{name: "hard", link: "../outside", kind: 'h'}}, false},
+		{"hardlink absolute", []entry{{name: "hard", link: "/etc/passwd", kind: 'h'}}, false},
+		{"hardlink to missing", []entry{{name: "hard", link: "nothing", kind: 'h'}}, false},
+	}
+	for _, tc := range cases {
+		formats := []string{"tar", "tar.gz"}
+		if tc.zipToo {
+			formats = append(formats, "zip")
+		}
+		for _, f := range formats {
+			t.Run(tc.name+"/"+f, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				src := filepath.Join(dir, "a")
+				switch f {
+				case "zip":
+					writeZip(t, src, tc.entries)
+				default:
+					writeTar(t, src, f == "tar.gz", tc.entries)
+				}
+				out := filepath.Join(dir, "deep", "out")
+				_, err := Archive(t.Context(), src, out, Limits{})
+				if !errors.Is(err, ErrUnsafePath) {
+					t.Fatalf("err = %v, want ErrUnsafePath", err)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "deep", "evil.txt")); err == nil {
+					t.Fatal("file written outside")
+				}
+				if _, err := os.Stat(filepath.Join(dir, "evil.txt")); err == nil {
+					t.Fatal("file written outside")
+				}
+			})
+		}
+	}
+}
+
+func TestExtractBomb(t *testing.T) {
+	t.Parallel()
+	zeros := string(make([]byte, 8<<20))
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, p string)
+		lim  Limits
+	}{
+		{"tar.gz ratio", func(t *testing.T, p string) { writeTar(t, p, true, []entry{{name: "z", body: zeros, kind: 'f'}}) }, Limits{MaxRatio: 2}},
+		{"zip ratio", func(t *testing.T, p string) { writeZip(t, p, []entry{{name: "z", body: zeros, kind: 'f'}}) }, Limits{MaxRatio: 2}},
+		{"tar total bytes", func(t *testing.T, p string) {
+			writeTar(t, p, false, []entry{{name: "a", body: zeros[:3<<20], kind: 'f'}, {name: "b", body: zeros[:3<<20], kind: 'f'}})
+		}, Limits{MaxBytes: 5 << 20}},
+		{"entry count", func(t *testing.T, p string) {
+			writeTar(t, p, true, []entry{{name: "1", kind: 'f'}, {name: "2", kind: 'f'}, {name: "3", kind: 'f'}})
+		}, Limits{MaxFiles: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src := filepath.Join(dir, "bomb")
+			tc.make(t, src)
+			_, err := Archive(t.Context(), src, filepath.Join(dir, "out"), tc.lim)
+			if !errors.Is(err, ErrBomb) {
+				t.Fatalf("err = %v, want ErrBomb", err)
+			}
+		})
+	}
+}
+
+func TestExtractNotAnArchive(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "plain.txt")
+	os.WriteFile(p, []byte("just text"), 0o644)
+	if _, err := Archive(t.Context(), p, filepath.Join(dir, "out"), Limits{}); !errors.Is(err, ErrFormat) {
+		t.Fatalf("err = %v", err)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("a,b,c\n"))
+	zw.Close()
+	g := filepath.Join(dir, "x.csv.gz")
+	os.WriteFile(g, z.Bytes(), 0o644)
+	if f, _ := Format(g); f != "gzip" {
+		t.Fatalf("format %q, want gzip", f)
+	}
+}
