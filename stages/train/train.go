@@ -40,6 +40,10 @@ var TrainSpec = pipeline.Spec{
 // afterEpoch, when set (tests), is called after epoch e is checkpointed.
 var afterEpoch func(e int)
 
+// budgetUnit is the unit of the feature_memory param (MiB); tests shrink it
+// to exercise the streaming loader on tiny data.
+var budgetUnit int64 = 1 << 20
+
 // epochState is the sidecar of a checkpoint: what the curve and model
 // selection need to resume.
 type epochState struct {
@@ -70,7 +74,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 	}
 	epochs, batch, maxLen := p.Int("epochs"), p.Int("batch"), p.Int("max_len")
-	budget := int64(p.Int("feature_memory")) << 20
+	budget := int64(p.Int("feature_memory")) * budgetUnit
 	useConcept := p.Bool("concept")
 	info := map[string]any{}
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"coderflow/datasets/table"
@@ -60,6 +61,9 @@ func TestTrainLearns(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := pipelinetest.RunStage(t, &TrainSpec, tc.params, data)
+			if mode := fmt.Sprint(a.Manifest.Info["loader"]); !strings.Contains(mode, "mode:cached") {
+				t.Errorf("loader info %s, want cached mode", mode)
+			}
 			rows := readCurve(t, a)
 			if len(rows) != tc.params["epochs"].(int) {
 				t.Fatalf("curve has %d rows, want %d", len(rows), tc.params["epochs"])
@@ -113,6 +117,22 @@ func TestTrainLearns(t *testing.T) {
 				t.Errorf("dev rSum after training %v, want well above chance", last)
 			}
 		})
+	}
+}
+
+// TestTrainStreaming runs the stage with a feature budget smaller than the
+// training images (and the dev images), so that both are streamed.
+func TestTrainStreaming(t *testing.T) {
+	data := fixture(t)
+	budgetUnit = 1000 // feature_memory in kB: 64 train images x 64 B do not fit 3 kB
+	defer func() { budgetUnit = 1 << 20 }()
+	a := pipelinetest.RunStage(t, &TrainSpec, smallParams(map[string]any{"feature_memory": 3, "concept": false}), data)
+	if mode := fmt.Sprint(a.Manifest.Info["loader"]); !strings.Contains(mode, "mode:streaming") {
+		t.Errorf("loader info %s, want streaming mode", mode)
+	}
+	rows := readCurve(t, a)
+	if len(rows) != 3 || rows[2].Step != 3*20 || !(rows[2].Loss < rows[0].Loss) || rows[2].DevRSum < 150 {
+		t.Errorf("streaming run: %+v", rows)
 	}
 }
 
