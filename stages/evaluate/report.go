@@ -1,17 +1,771 @@
 package evaluate
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"image/jpeg"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 
+	"github.com/disintegration/imaging"
+
+	"coderflow/datasets/table"
+	"coderflow/internal/atomicfile"
 	"coderflow/pipeline"
+	"coderflow/train/eval"
 )
+
+// ReportFileName is the report's file name in the artifact.
+const ReportFileName = "report.html"
 
 // ReportSpec is the `report` stage kind.
 var ReportSpec = pipeline.Spec{
 	Kind:    "report",
 	Version: "1",
-	Doc:     "A self-contained HTML report (report.html).",
-	Stage:   pipeline.StageFunc(runReport),
+	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
+		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs, runs_dir), training " +
+		"curves (train_curve), data set and concept graph statistics (images, captions, concepts, concept_edges) " +
+		"and retrieval examples (top-k images for sample captions, top-k captions for sample images). " +
+		"Every section is optional: it is left out when its upstream table is absent.",
+	Params: []pipeline.Param{
+		{Name: "examples", Type: pipeline.Int, Default: 6, Min: pipeline.Bound(0), Max: pipeline.Bound(100),
+			Doc: "sample queries per direction in the retrieval examples"},
+		{Name: "top_k", Type: pipeline.Int, Default: 5, Min: pipeline.Bound(1), Max: pipeline.Bound(20),
+			Doc: "results shown per sample query"},
+		{Name: "thumb_size", Type: pipeline.Int, Default: 160, Min: pipeline.Bound(16), Max: pipeline.Bound(1024),
+			Doc: "thumbnail bounding box in pixels"},
+		{Name: "seed", Type: pipeline.Int, Default: 0, Doc: "seed for choosing the sample queries"},
+		{Name: "runs", Type: pipeline.StringList, Default: []string{},
+			Doc: "other runs to compare: metrics.json files or evaluate artifact directories (their content is not " +
+				"part of the cache key: prefer runs_dir, or --force the report)"},
+		{Name: "runs_dir", Type: pipeline.Path, Optional: true,
+			Doc: "a directory searched recursively for metrics.json files to compare, e.g. <workdir>/cache/evaluate"},
+		{Name: "title", Type: pipeline.String, Default: "", Doc: "page title (default: coderflow report: <stage>)"},
+	},
+	Stage: pipeline.StageFunc(runReport),
 }
 
-func runReport(ctx context.Context, env *pipeline.Env) error { return nil }
+type reportPage struct {
+	Title    string
+	Stage    string
+	Metrics  *eval.MetricsFile
+	Main     []metricCell
+	FoldRows []foldRow
+	Runs     *runTable
+	Charts   []template.HTML
+	Curve    []curveCell
+	Splits   []splitRow
+	Concepts *conceptStats
+	T2I      []t2iExample
+	I2T      []i2tExample
+	Notes    []string
+}
+
+type metricCell struct {
+	Name  string
+	Value string
+}
+
+type foldRow struct {
+	Fold  string
+	Cells []string
+}
+
+type splitRow struct {
+	Split            string
+	Images, Captions int64
+}
+
+type t2iExample struct {
+	Caption string
+	Hits    []imageHit
+}
+
+type imageHit struct {
+	Thumb   thumb
+	Score   string
+	Correct bool
+}
+
+type thumb struct {
+	Src     template.URL // data:image/jpeg;base64,...; empty when missing
+	Label   string
+	Missing string // why there is no thumbnail
+}
+
+type i2tExample struct {
+	Thumb thumb
+	Hits  []captionHit
+}
+
+type captionHit struct {
+	Text    string
+	Score   string
+	Correct bool
+}
+
+type curveCell struct{ Name, Value string }
+
+func runReport(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	page := &reportPage{Title: p.String("title"), Stage: env.StageID}
+	if page.Title == "" {
+		page.Title = "coderflow report: " + env.StageID
+	}
+	// results
+	var mf *eval.MetricsFile
+	if a, err := env.Input(eval.MetricsTable); err == nil {
+		mf, err = eval.ReadMetricsFile(a.Dir)
+		if err != nil {
+			return err
+		}
+		page.Metrics = mf
+		page.Main = mainCells(mf.Mean)
+		if len(mf.PerFold) > 1 {
+			for i, m := range mf.PerFold {
+				page.FoldRows = append(page.FoldRows, foldRow{Fold: fmt.Sprint(i), Cells: cells(m)})
+			}
+			page.FoldRows = append(page.FoldRows, foldRow{Fold: "mean", Cells: cells(mf.Mean)})
+		}
+	} else if !errors.Is(err, pipeline.ErrNoInput) {
+		return err
+	} else {
+		page.Notes = append(page.Notes, "No evaluate stage upstream: no retrieval metrics.")
+	}
+	// comparison
+	runs, err := collectRuns(mf, p.Strings("runs"), p.Path("runs_dir"))
+	if err != nil {
+		return err
+	}
+	if len(runs) > 1 {
+		page.Runs = buildRunTable(runs, mf)
+	}
+	env.SetInfo("runs_compared", len(runs))
+	// curves
+	if err := addCurves(ctx, env, page); err != nil {
+		return err
+	}
+	// retrieval examples (they decide which images and captions to look up)
+	ex, err := buildExamples(ctx, env, mf, page)
+	if err != nil {
+		return err
+	}
+	// data set statistics and lookups
+	if err := addDataStats(ctx, env, page, ex); err != nil {
+		return err
+	}
+	if err := addConceptStats(ctx, env, page); err != nil {
+		return err
+	}
+	if ex != nil {
+		ex.render(page, p.Int("thumb_size"))
+		env.SetInfo("thumbnails", ex.thumbs)
+		env.SetInfo("thumbnails_missing", ex.missing)
+	}
+	var buf bytes.Buffer
+	if err := reportTmpl.Execute(&buf, page); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := atomicfile.WriteFile(env.Path(ReportFileName), buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	sum := fmt.Sprintf("%s (%d KiB)", ReportFileName, buf.Len()/1024)
+	if mf != nil {
+		sum += fmt.Sprintf(": rsum %.1f", mf.Mean.RSum)
+	}
+	if len(runs) > 1 {
+		sum += fmt.Sprintf(", %d runs compared", len(runs))
+	}
+	env.Summarize("%s", sum)
+	return nil
+}
+
+var metricNames = []string{"R@1", "R@5", "R@10", "medr", "meanr", "R@1", "R@5", "R@10", "medr", "meanr", "rSum"}
+
+func cells(m eval.Metrics) []string {
+	var out []string
+	for _, nv := range m.Named() {
+		out = append(out, fmtMetric(nv.Name, nv.Value))
+	}
+	return out
+}
+
+// fmtMetric formats a metric as papers do: recalls, rSum and mean ranks
+// with one decimal, medr as an integer unless it is a fold mean.
+func fmtMetric(name string, v float64) string {
+	if strings.HasSuffix(name, "medr") && v == math.Trunc(v) {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func mainCells(m eval.Metrics) []metricCell {
+	var out []metricCell
+	for i, c := range cells(m) {
+		out = append(out, metricCell{Name: metricNames[i], Value: c})
+	}
+	return out
+}
+
+// ---- run comparison ----
+
+type runInfo struct {
+	label   string
+	current bool
+	mf      *eval.MetricsFile
+}
+
+type runTable struct {
+	Params []string
+	Rows   []runRow
+}
+
+type runRow struct {
+	Label   string
+	Current bool
+	Best    bool
+	Params  []string
+	N       int
+	Folds   int
+	Alpha   string
+	Cells   []string
+}
+
+// collectRuns returns the current run first, then the others (deduplicated
+// by evaluate key), sorted by label.
+func collectRuns(cur *eval.MetricsFile, files []string, dir string) ([]runInfo, error) {
+	var runs []runInfo
+	seen := map[string]bool{}
+	if cur != nil {
+		runs = append(runs, runInfo{label: runLabel(cur, ""), current: true, mf: cur})
+		seen[cur.Key] = true
+	}
+	add := func(path string) error {
+		mf, err := eval.ReadMetricsFile(path)
+		if err != nil {
+			return fmt.Errorf("report: run %s: %w", path, err)
+		}
+		id := mf.Key
+		if id == "" {
+			id = path
+		}
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		runs = append(runs, runInfo{label: runLabel(mf, path), mf: mf})
+		return nil
+	}
+	for _, f := range files {
+		if err := add(f); err != nil {
+			return nil, err
+		}
+	}
+	if local, ok := pipeline.IsLocalSource(dir); ok && local != "" {
+		var found []string
+		err := filepath.WalkDir(local, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() == eval.MetricsFileName {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("report: runs_dir: %w", err)
+		}
+		sort.Strings(found)
+		for _, f := range found {
+			if err := add(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(runs) > 1 {
+		sort.SliceStable(runs[1:], func(i, j int) bool { return runs[1+i].label < runs[1+j].label })
+	}
+	return runs, nil
+}
+
+func runLabel(mf *eval.MetricsFile, path string) string {
+	var parts []string
+	if mf.Model != nil {
+		parts = append(parts, mf.Model.Stage+" "+short(mf.Model.Key))
+	}
+	if mf.Stage != "" {
+		parts = append(parts, mf.Stage+" "+short(mf.Key))
+	}
+	if len(parts) == 0 {
+		return path
+	}
+	return strings.Join(parts, " → ")
+}
+
+func short(k string) string {
+	if len(k) > 8 {
+		return k[:8]
+	}
+	return k
+}
+
+func buildRunTable(runs []runInfo, cur *eval.MetricsFile) *runTable {
+	// the model params whose values differ between runs
+	vals := map[string]map[string]bool{}
+	for _, r := range runs {
+		if r.mf.Model == nil {
+			continue
+		}
+		for k, v := range r.mf.Model.Params {
+			if vals[k] == nil {
+				vals[k] = map[string]bool{}
+			}
+			vals[k][fmt.Sprint(v)] = true
+		}
+	}
+	var names []string
+	for k, set := range vals {
+		missing := false
+		for _, r := range runs {
+			if r.mf.Model == nil || r.mf.Model.Params[k] == nil {
+				missing = true
+			}
+		}
+		if len(set) > 1 || (missing && len(set) > 0) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	t := &runTable{Params: names}
+	best := 0
+	for i, r := range runs {
+		if r.mf.Mean.RSum > runs[best].mf.Mean.RSum {
+			best = i
+		}
+	}
+	for i, r := range runs {
+		row := runRow{Label: r.label, Current: r.current, Best: i == best, N: r.mf.Images, Folds: r.mf.Folds,
+			Alpha: "—", Cells: cells(r.mf.Mean)}
+		if r.mf.ConceptDim > 0 {
+			row.Alpha = fmt.Sprint(r.mf.Alpha)
+		}
+		for _, k := range names {
+			v := "—"
+			if r.mf.Model != nil {
+				if x, ok := r.mf.Model.Params[k]; ok {
+					v = fmt.Sprint(x)
+				}
+			}
+			row.Params = append(row.Params, v)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// ---- training curves ----
+
+func addCurves(ctx context.Context, env *pipeline.Env, page *reportPage) error {
+	files, _, err := env.InputTable(table.TrainCurve)
+	if errors.Is(err, pipeline.ErrNoInput) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rows, err := table.ReadAll[table.CurveRow](ctx, files...)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		page.Notes = append(page.Notes, "The train_curve table is empty.")
+		return nil
+	}
+	x := func(r table.CurveRow) float64 { return float64(r.Step) }
+	xl := "step"
+	if rows[len(rows)-1].Step == 0 {
+		x = func(r table.CurveRow) float64 { return float64(r.Epoch) }
+		xl = "epoch"
+	}
+	pick := func(name string, f func(table.CurveRow) float64, keep func(table.CurveRow) bool) (series, bool) {
+		s := series{Name: name}
+		nonzero := false
+		for _, r := range rows {
+			if keep != nil && !keep(r) {
+				continue
+			}
+			s.X = append(s.X, x(r))
+			s.Y = append(s.Y, f(r))
+			if f(r) != 0 {
+				nonzero = true
+			}
+		}
+		return s, nonzero && len(s.X) > 0
+	}
+	var losses []series
+	for _, c := range []struct {
+		name string
+		f    func(table.CurveRow) float64
+	}{
+		{"total", func(r table.CurveRow) float64 { return r.Loss }},
+		{"instance", func(r table.CurveRow) float64 { return r.LossInst }},
+		{"concept", func(r table.CurveRow) float64 { return r.LossConcept }},
+		{"pseudo-label", func(r table.CurveRow) float64 { return r.LossPred }},
+		{"swapped", func(r table.CurveRow) float64 { return r.LossSwap }},
+	} {
+		if s, ok := pick(c.name, c.f, nil); ok {
+			losses = append(losses, s)
+		}
+	}
+	if len(losses) > 0 {
+		page.Charts = append(page.Charts, template.HTML(lineChart("Training loss", xl, "loss", losses)))
+	}
+	hasDev := func(r table.CurveRow) bool { return r.DevRSum != 0 }
+	if s, ok := pick("dev rSum", func(r table.CurveRow) float64 { return r.DevRSum }, hasDev); ok {
+		page.Charts = append(page.Charts, template.HTML(lineChart("Dev rSum", xl, "rSum", []series{s})))
+		var rk []series
+		for _, c := range []struct {
+			name string
+			f    func(table.CurveRow) float64
+		}{
+			{"i2t R@1", func(r table.CurveRow) float64 { return r.DevR1I2T }},
+			{"t2i R@1", func(r table.CurveRow) float64 { return r.DevR1T2I }},
+			{"i2t R@10", func(r table.CurveRow) float64 { return r.DevR10I2T }},
+			{"t2i R@10", func(r table.CurveRow) float64 { return r.DevR10T2I }},
+		} {
+			s, _ := pick(c.name, c.f, hasDev)
+			rk = append(rk, s)
+		}
+		page.Charts = append(page.Charts, template.HTML(lineChart("Dev recall", xl, "%", rk)))
+	}
+	if s, ok := pick("learning rate", func(r table.CurveRow) float64 { return r.LR }, nil); ok {
+		page.Charts = append(page.Charts, template.HTML(lineChart("Learning rate", xl, "lr", []series{s})))
+	}
+	last := rows[len(rows)-1]
+	var secs float64
+	for _, r := range rows {
+		secs = max(secs, r.Seconds)
+	}
+	page.Curve = []curveCell{
+		{"epochs", fmt.Sprint(last.Epoch + 1)}, {"steps", fmt.Sprint(last.Step)},
+		{"final loss", fmt.Sprintf("%.4f", last.Loss)}, {"training time", fmt.Sprintf("%.0f s", secs)},
+	}
+	if best := slices.MaxFunc(rows, func(a, b table.CurveRow) int { return cmpF(a.DevRSum, b.DevRSum) }); best.DevRSum > 0 {
+		page.Curve = append(page.Curve, curveCell{"best dev rSum", fmt.Sprintf("%.1f (epoch %d)", best.DevRSum, best.Epoch)})
+	}
+	return nil
+}
+
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ---- data set and concept statistics ----
+
+func addDataStats(ctx context.Context, env *pipeline.Env, page *reportPage, ex *examples) error {
+	counts := map[string]*splitRow{}
+	row := func(s string) *splitRow {
+		if counts[s] == nil {
+			counts[s] = &splitRow{Split: s}
+		}
+		return counts[s]
+	}
+	found := false
+	if files, a, err := env.InputTable(table.Images); err == nil {
+		found = true
+		err := table.Scan(ctx, files, 4096, func(rows []table.ImageRow) error {
+			for _, r := range rows {
+				row(r.Split).Images++
+				if ex != nil {
+					if _, ok := ex.images[r.ImageID]; ok {
+						ex.images[r.ImageID] = imageRef{path: r.Path, key: r.Key, dir: a.Dir, known: true}
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	} else if !errors.Is(err, pipeline.ErrNoInput) {
+		return err
+	}
+	if files, _, err := env.InputTable(table.Captions); err == nil {
+		found = true
+		err := table.Scan(ctx, files, 4096, func(rows []table.CaptionRow) error {
+			for _, r := range rows {
+				row(r.Split).Captions++
+				if ex != nil {
+					if _, ok := ex.captions[r.CaptionID]; ok {
+						ex.captions[r.CaptionID] = r.Text
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	} else if !errors.Is(err, pipeline.ErrNoInput) {
+		return err
+	}
+	if !found {
+		return nil
+	}
+	order := map[string]int{table.SplitTrain: 0, table.SplitRestval: 1, table.SplitDev: 2, table.SplitTest: 3, table.SplitTestAll: 4}
+	for _, r := range counts {
+		page.Splits = append(page.Splits, *r)
+	}
+	sort.Slice(page.Splits, func(i, j int) bool {
+		oi, iok := order[page.Splits[i].Split]
+		oj, jok := order[page.Splits[j].Split]
+		if iok != jok {
+			return iok
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return page.Splits[i].Split < page.Splits[j].Split
+	})
+	var ti, tc int64
+	for _, r := range page.Splits {
+		ti += r.Images
+		tc += r.Captions
+	}
+	page.Splits = append(page.Splits, splitRow{Split: "total", Images: ti, Captions: tc})
+	return nil
+}
+
+type conceptStats struct {
+	Concepts, Edges int64
+	MeanDegree      string
+	Isolated        int64
+	Relations       []relCount
+	Top             []table.ConceptRow
+}
+
+type relCount struct {
+	Rel   string
+	Count int64
+}
+
+func addConceptStats(ctx context.Context, env *pipeline.Env, page *reportPage) error {
+	files, _, err := env.InputTable(table.Concepts)
+	if errors.Is(err, pipeline.ErrNoInput) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st := &conceptStats{}
+	const topN = 12
+	ids := map[int32]bool{}
+	err = table.Scan(ctx, files, 4096, func(rows []table.ConceptRow) error {
+		for _, r := range rows {
+			st.Concepts++
+			ids[r.ConceptID] = true
+			st.Top = append(st.Top, r)
+		}
+		// keep the topN most frequent so far
+		sort.SliceStable(st.Top, func(i, j int) bool { return st.Top[i].Freq > st.Top[j].Freq })
+		if len(st.Top) > topN {
+			st.Top = st.Top[:topN]
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if files, _, err := env.InputTable(table.ConceptEdges); err == nil {
+		rels := map[string]int64{}
+		touched := map[int32]bool{}
+		err := table.Scan(ctx, files, 8192, func(rows []table.ConceptEdgeRow) error {
+			for _, r := range rows {
+				st.Edges++
+				rels[r.Rel]++
+				touched[r.Src], touched[r.Dst] = true, true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for r, c := range rels {
+			st.Relations = append(st.Relations, relCount{r, c})
+		}
+		sort.Slice(st.Relations, func(i, j int) bool {
+			if st.Relations[i].Count != st.Relations[j].Count {
+				return st.Relations[i].Count > st.Relations[j].Count
+			}
+			return st.Relations[i].Rel < st.Relations[j].Rel
+		})
+		for id := range ids {
+			if !touched[id] {
+				st.Isolated++
+			}
+		}
+		if st.Concepts > 0 {
+			st.MeanDegree = fmt.Sprintf("%.2f", 2*float64(st.Edges)/float64(st.Concepts))
+		}
+	} else if !errors.Is(err, pipeline.ErrNoInput) {
+		return err
+	}
+	page.Concepts = st
+	return nil
+}
+
+// ---- retrieval examples ----
+
+type imageRef struct {
+	path, key, dir string
+	known          bool
+}
+
+type examples struct {
+	ts       *testSet
+	t2i      []int // caption rows
+	i2t      []int // image rows
+	topImg   [][]eval.Hit
+	topCap   [][]eval.Hit
+	images   map[int64]imageRef // image id -> where its file is
+	captions map[int64]string   // caption id -> text
+	thumbs   int
+	missing  int
+}
+
+func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile, page *reportPage) (*examples, error) {
+	n := env.Params.Int("examples")
+	if n == 0 {
+		return nil, nil
+	}
+	if _, err := env.Input(table.ImageEmbeddings); errors.Is(err, pipeline.ErrNoInput) {
+		return nil, nil
+	}
+	split, alpha := table.SplitTest, eval.DefaultAlpha
+	if mf != nil {
+		split, alpha = mf.Split, mf.Alpha
+	}
+	ts, err := loadTestSet(ctx, env, split)
+	if err != nil {
+		return nil, fmt.Errorf("report: retrieval examples: %w", err)
+	}
+	k := env.Params.Int("top_k")
+	r := rand.New(rand.NewPCG(uint64(env.Params.Int("seed")), 0x5eed))
+	ex := &examples{ts: ts, images: map[int64]imageRef{}, captions: map[int64]string{}}
+	ex.t2i = r.Perm(len(ts.captionIDs))[:min(n, len(ts.captionIDs))]
+	ex.i2t = r.Perm(ts.in.N)[:min(n, ts.in.N)]
+	sort.Ints(ex.t2i)
+	sort.Ints(ex.i2t)
+	for _, q := range ex.t2i {
+		hits, err := eval.TopImages(ts.in, alpha, q, k)
+		if err != nil {
+			return nil, err
+		}
+		ex.topImg = append(ex.topImg, hits)
+		ex.captions[ts.captionIDs[q]] = ""
+		for _, h := range hits {
+			ex.images[ts.imageIDs[h.Index]] = imageRef{}
+		}
+	}
+	for _, i := range ex.i2t {
+		hits, err := eval.TopCaptions(ts.in, alpha, i, k)
+		if err != nil {
+			return nil, err
+		}
+		ex.topCap = append(ex.topCap, hits)
+		ex.images[ts.imageIDs[i]] = imageRef{}
+		for _, h := range hits {
+			ex.captions[ts.captionIDs[h.Index]] = ""
+		}
+	}
+	return ex, nil
+}
+
+func (ex *examples) render(page *reportPage, size int) {
+	cache := map[int64]thumb{}
+	th := func(id int64) thumb {
+		if t, ok := cache[id]; ok {
+			return t
+		}
+		t := ex.thumbnail(id, size)
+		cache[id] = t
+		if t.Src != "" {
+			ex.thumbs++
+		} else {
+			ex.missing++
+		}
+		return t
+	}
+	text := func(id int64) string {
+		if s := ex.captions[id]; s != "" {
+			return s
+		}
+		return fmt.Sprintf("(caption %d: text not found in the captions table)", id)
+	}
+	for k, q := range ex.t2i {
+		e := t2iExample{Caption: text(ex.ts.captionIDs[q])}
+		for _, h := range ex.topImg[k] {
+			e.Hits = append(e.Hits, imageHit{Thumb: th(ex.ts.imageIDs[h.Index]), Score: fmt.Sprintf("%.3f", h.Score),
+				Correct: h.Index == q/eval.CaptionsPerImage})
+		}
+		page.T2I = append(page.T2I, e)
+	}
+	for k, i := range ex.i2t {
+		e := i2tExample{Thumb: th(ex.ts.imageIDs[i])}
+		for _, h := range ex.topCap[k] {
+			e.Hits = append(e.Hits, captionHit{Text: text(ex.ts.captionIDs[h.Index]), Score: fmt.Sprintf("%.3f", h.Score),
+				Correct: h.Index/eval.CaptionsPerImage == i})
+		}
+		page.I2T = append(page.I2T, e)
+	}
+}
+
+// thumbnail returns the image downscaled into a size x size box as a JPEG
+// data URI, or a reason why it is missing.
+func (ex *examples) thumbnail(id int64, size int) thumb {
+	ref := ex.images[id]
+	t := thumb{Label: fmt.Sprintf("image %d", id)}
+	if ref.key != "" {
+		t.Label = ref.key
+	}
+	if !ref.known || ref.path == "" {
+		t.Missing = "no image file"
+		return t
+	}
+	path := table.ResolvePath(ref.dir, ref.path)
+	if _, err := os.Stat(path); err != nil {
+		t.Missing = "image file not found"
+		return t
+	}
+	img, err := imaging.Open(path, imaging.AutoOrientation(true))
+	if err != nil {
+		t.Missing = "cannot decode the image"
+		return t
+	}
+	img = imaging.Fit(img, size, size, imaging.Box)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 82}); err != nil {
+		t.Missing = "cannot encode the thumbnail"
+		return t
+	}
+	t.Src = template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
+	return t
+}
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).Parse(reportHTML))

@@ -1,0 +1,112 @@
+package evaluate
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strings"
+)
+
+// series is one line of a chart.
+type series struct {
+	Name string
+	X, Y []float64
+}
+
+var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"}
+
+// lineChart renders series as a self-contained SVG line chart (no fonts or
+// scripts beyond the page's CSS font stack).
+func lineChart(title, xLabel, yLabel string, ss []series) string {
+	const w, h = 520.0, 270.0
+	const left, right, top, bottom = 62.0, 16.0, 30.0, 44.0
+	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		for i := range s.X {
+			xmin, xmax = math.Min(xmin, s.X[i]), math.Max(xmax, s.X[i])
+			ymin, ymax = math.Min(ymin, s.Y[i]), math.Max(ymax, s.Y[i])
+		}
+	}
+	if math.IsInf(xmin, 0) {
+		return ""
+	}
+	if xmax == xmin {
+		xmin, xmax = xmin-1, xmax+1
+	}
+	if ymax == ymin {
+		d := math.Abs(ymin) * 0.5
+		if d == 0 {
+			d = 1
+		}
+		ymin, ymax = ymin-d, ymax+d
+	}
+	pad := (ymax - ymin) * 0.05
+	ymin, ymax = ymin-pad, ymax+pad
+	px := func(x float64) float64 { return left + (x-xmin)/(xmax-xmin)*(w-left-right) }
+	py := func(y float64) float64 { return h - bottom - (y-ymin)/(ymax-ymin)*(h-top-bottom) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="%s">`,
+		w, h, w, h, html.EscapeString(title))
+	fmt.Fprintf(&b, `<rect x="0" y="0" width="%g" height="%g" fill="#fff"/>`, w, h)
+	fmt.Fprintf(&b, `<text x="%g" y="18" text-anchor="middle" font-size="14" font-weight="600">%s</text>`, w/2, html.EscapeString(title))
+	for _, t := range ticks(ymin, ymax, 5) {
+		y := py(t)
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#e5e5e5"/>`, left, y, w-right, y)
+		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end" font-size="11" fill="#555">%s</text>`, left-6, y+4, fmtTick(t))
+	}
+	for _, t := range ticks(xmin, xmax, 6) {
+		x := px(t)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#999"/>`, x, h-bottom, x, h-bottom+4)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle" font-size="11" fill="#555">%s</text>`, x, h-bottom+16, fmtTick(t))
+	}
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, left, top, w-left-right, h-top-bottom)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle" font-size="12">%s</text>`, (left+w-right)/2, h-8, html.EscapeString(xLabel))
+	fmt.Fprintf(&b, `<text x="14" y="%g" text-anchor="middle" font-size="12" transform="rotate(-90 14 %g)">%s</text>`,
+		(top+h-bottom)/2, (top+h-bottom)/2, html.EscapeString(yLabel))
+	for k, s := range ss {
+		col := palette[k%len(palette)]
+		var pts []string
+		for i := range s.X {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(s.X[i]), py(s.Y[i])))
+		}
+		if len(pts) == 1 {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, px(s.X[0]), py(s.Y[0]), col)
+		} else {
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, col, strings.Join(pts, " "))
+		}
+		// legend, top right inside the plot
+		ly := top + 14 + float64(k)*15
+		fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="3"/>`, w-right-130, ly-4, w-right-112, ly-4, col)
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11">%s</text>`, w-right-106, ly, html.EscapeString(s.Name))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// ticks returns about n round values in [lo, hi].
+func ticks(lo, hi float64, n int) []float64 {
+	span := hi - lo
+	step := math.Pow(10, math.Floor(math.Log10(span/float64(n))))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if span/(step*m) <= float64(n) {
+			step *= m
+			break
+		}
+	}
+	var out []float64
+	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9; t += step {
+		out = append(out, t)
+	}
+	return out
+}
+
+func fmtTick(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e7 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	s := fmt.Sprintf("%.4g", v)
+	if strings.Contains(s, ".") && !strings.Contains(s, "e") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
