@@ -1,0 +1,461 @@
+package descriptor
+
+import (
+	"fmt"
+	"image"
+	"image/draw"
+	"math"
+	"strings"
+	"sync"
+)
+
+// Descriptor part names, in output order.
+const (
+	PartColor    = "color"
+	PartHOG      = "hog"
+	PartLBP      = "lbp"
+	PartColorPos = "colorpos"
+	PartGeom     = "geom"
+)
+
+// Parts lists every part in the order they are concatenated.
+var Parts = []string{PartColor, PartHOG, PartLBP, PartColorPos, PartGeom}
+
+// Histogram sizes.
+const (
+	hueBins    = 12 // 30 degrees each, bin i centred at 30*i
+	satLevels  = 2  // saturation 0.2-0.55 and 0.55-1
+	greyBins   = 4  // achromatic pixels by value
+	colorBins  = hueBins*satLevels + greyBins
+	momentDims = 6  // mean and std of R, G, B
+	oriBins    = 9  // unsigned gradient orientation, 20 degrees each
+	lbpBins    = 10 // rotation-invariant uniform LBP(8,1): 0..8 ones, 9 = non-uniform
+	coarse     = 8  // coarse colours for colorpos: 6 hues + dark + light
+	cellStride = colorBins + oriBins + lbpBins + momentDims + 1
+)
+
+// PartDim returns the number of values a part contributes per region.
+func PartDim(part string) int {
+	switch part {
+	case PartColor:
+		return colorBins + momentDims // 34
+	case PartHOG:
+		return 4 * oriBins // 36: 2x2 sub-cells
+	case PartLBP:
+		return lbpBins // 10
+	case PartColorPos:
+		return 2 * coarse // 16
+	case PartGeom:
+		return 8
+	}
+	return 0
+}
+
+// Config selects the regions and parts of a descriptor.
+type Config struct {
+	// Parts is a subset of [Parts]; empty means all. Output order is always
+	// the order of [Parts], whatever the order here.
+	Parts []string
+	// Regions is the number of boxes, the first Regions of [Boxes]; 0 means 36.
+	Regions int
+}
+
+// Dim returns the per-region dimension of cfg (104 for all parts).
+func (c Config) Dim() int {
+	d := 0
+	for _, p := range c.Selected() {
+		d += PartDim(p)
+	}
+	return d
+}
+
+// Selected returns the selected parts in output order.
+func (c Config) Selected() []string {
+	if len(c.Parts) == 0 {
+		return Parts
+	}
+	var out []string
+	for _, p := range Parts {
+		for _, q := range c.Parts {
+			if p == q {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Validate checks part names and the region count.
+func (c Config) Validate() error {
+	for _, q := range c.Parts {
+		if PartDim(q) == 0 {
+			return fmt.Errorf("unknown descriptor part %q (want some of %s)", q, strings.Join(Parts, ", "))
+		}
+	}
+	if c.Regions < 0 || c.Regions > MaxRegions {
+		return fmt.Errorf("regions %d out of range 1..%d", c.Regions, MaxRegions)
+	}
+	return nil
+}
+
+// Extractor computes region descriptors. It keeps scratch buffers between
+// calls and is not safe for concurrent use: give each worker its own.
+type Extractor struct {
+	cfg     Config
+	parts   []string
+	regions int
+	grey    []uint8
+	cells   []float64 // Grid*Grid cells of cellStride values
+	cellX   []int32   // lattice column of each pixel column
+	cellY   []int32
+}
+
+// NewExtractor returns an extractor for cfg.
+func NewExtractor(cfg Config) (*Extractor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Regions == 0 {
+		cfg.Regions = MaxRegions
+	}
+	initTables()
+	return &Extractor{cfg: cfg, parts: cfg.Selected(), regions: cfg.Regions,
+		cells: make([]float64, Grid*Grid*cellStride)}, nil
+}
+
+// Dim is the per-region dimension.
+func (e *Extractor) Dim() int { return e.cfg.Dim() }
+
+// Regions is the number of regions per image.
+func (e *Extractor) Regions() int { return e.regions }
+
+// Image computes the descriptors of img; see [Extractor.Pixels]. *image.RGBA
+// and *image.NRGBA are read in place; other types are converted first.
+func (e *Extractor) Image(img image.Image, boxes, feats []float32) ([]float32, []float32) {
+	switch m := img.(type) {
+	case *image.RGBA:
+		return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
+	case *image.NRGBA:
+		return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
+	}
+	b := img.Bounds()
+	m := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(m, m.Rect, img, b.Min, draw.Src)
+	return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
+}
+
+// Pixels computes the descriptors of a w x h image stored as 8-bit R, G, B,
+// A quadruples (the Pix layout of image.RGBA and image.NRGBA; alpha is
+// ignored) and appends Regions*4 box coordinates to boxes and Regions*Dim
+// values to feats.
+func (e *Extractor) Pixels(pix []uint8, stride, w, h int, boxes, feats []float32) ([]float32, []float32) {
+	e.gather(pix, stride, w, h)
+	for bi := 0; bi < e.regions; bi++ {
+		b := Boxes[bi]
+		n := b.Norm()
+		boxes = append(boxes, n[:]...)
+		feats = e.region(b, feats)
+	}
+	return boxes, feats
+}
+
+// Per-cell layout offsets within cellStride.
+const (
+	offColor = 0
+	offOri   = offColor + colorBins
+	offLBP   = offOri + oriBins
+	offMom   = offLBP + lbpBins
+	offCount = offMom + momentDims
+)
+
+// gather fills the per-cell statistics: one pass over the colour pixels
+// (colour histogram, moments, grey plane), one over the grey plane
+// (gradient orientation and LBP).
+func (e *Extractor) gather(pix []uint8, stride, w, h int) {
+	clear(e.cells)
+	if w <= 0 || h <= 0 {
+		return
+	}
+	if cap(e.grey) < w*h {
+		e.grey = make([]uint8, w*h)
+	}
+	grey := e.grey[:w*h]
+	e.cellX = lattice(e.cellX, w)
+	e.cellY = lattice(e.cellY, h)
+	cells := e.cells
+	for y := 0; y < h; y++ {
+		row := pix[y*stride : y*stride+4*w]
+		grow := grey[y*w : y*w+w]
+		cy := int(e.cellY[y]) * Grid
+		for x := 0; x < w; x++ {
+			r, g, b := int32(row[4*x]), int32(row[4*x+1]), int32(row[4*x+2])
+			grow[x] = uint8((77*r + 150*g + 29*b) >> 8)
+			c := cells[(cy+int(e.cellX[x]))*cellStride : (cy+int(e.cellX[x])+1)*cellStride]
+			fr, fg, fb := float64(r), float64(g), float64(b)
+			c[offMom] += fr
+			c[offMom+1] += fg
+			c[offMom+2] += fb
+			c[offMom+3] += fr * fr
+			c[offMom+4] += fg * fg
+			c[offMom+5] += fb * fb
+			c[offCount]++
+			mx, mn := max(r, g, b), min(r, g, b)
+			d := mx - mn
+			// achromatic: dark (v < 0.2) or unsaturated (s < 0.2)
+			if mx < 51 || d*5 < mx {
+				c[offColor+hueBins*satLevels+int(mx>>6)]++
+				continue
+			}
+			var hue float32 // in [0, 6)
+			switch mx {
+			case r:
+				hue = float32(g-b) / float32(d)
+				if hue < 0 {
+					hue += 6
+				}
+			case g:
+				hue = 2 + float32(b-r)/float32(d)
+			default:
+				hue = 4 + float32(r-g)/float32(d)
+			}
+			hf := hue * 2 // [0, 12)
+			lo := int(hf)
+			frac := float64(hf - float32(lo))
+			if lo >= hueBins {
+				lo, frac = 0, 0
+			}
+			hi := lo + 1
+			if hi == hueBins {
+				hi = 0
+			}
+			level := 0
+			if d*100 >= 55*mx {
+				level = hueBins
+			}
+			c[offColor+level+lo] += 1 - frac
+			c[offColor+level+hi] += frac
+		}
+	}
+	// gradients and LBP on interior pixels
+	for y := 1; y < h-1; y++ {
+		up, mid, dn := grey[(y-1)*w:y*w], grey[y*w:(y+1)*w], grey[(y+1)*w:(y+2)*w]
+		cy := int(e.cellY[y]) * Grid
+		for x := 1; x < w-1; x++ {
+			gx := int(mid[x+1]) - int(mid[x-1])
+			gy := int(dn[x]) - int(up[x])
+			k := (gx+255)*511 + (gy + 255)
+			c := cells[(cy+int(e.cellX[x]))*cellStride:]
+			c[offOri+int(oriLUT[k])] += float64(magLUT[k])
+			ctr := mid[x]
+			var code uint8
+			if up[x-1] >= ctr {
+				code |= 1
+			}
+			if up[x] >= ctr {
+				code |= 2
+			}
+			if up[x+1] >= ctr {
+				code |= 4
+			}
+			if mid[x+1] >= ctr {
+				code |= 8
+			}
+			if dn[x+1] >= ctr {
+				code |= 16
+			}
+			if dn[x] >= ctr {
+				code |= 32
+			}
+			if dn[x-1] >= ctr {
+				code |= 64
+			}
+			if mid[x-1] >= ctr {
+				code |= 128
+			}
+			c[offLBP+int(lbpLUT[code])]++
+		}
+	}
+}
+
+// lattice maps each of n pixel positions to its lattice cell.
+func lattice(buf []int32, n int) []int32 {
+	if cap(buf) < n {
+		buf = make([]int32, n)
+	}
+	buf = buf[:n]
+	for i := range buf {
+		buf[i] = int32(i * Grid / n)
+	}
+	return buf
+}
+
+// coarseOf maps the fine colour bins to the 8 coarse colours of colorpos:
+// red, yellow, green, cyan, blue, magenta (hue bin i, centred at 30i
+// degrees, goes to coarse hue i/2, split half and half when i is odd), dark
+// (grey bins 0-1) and light (grey bins 2-3).
+var coarseOf = func() (m [colorBins][coarse]float64) {
+	for l := 0; l < satLevels; l++ {
+		for i := 0; i < hueBins; i++ {
+			if i%2 == 0 {
+				m[l*hueBins+i][i/2] = 1
+			} else {
+				m[l*hueBins+i][i/2] = 0.5
+				m[l*hueBins+i][(i/2+1)%6] = 0.5
+			}
+		}
+	}
+	g := hueBins * satLevels
+	m[g][6], m[g+1][6], m[g+2][7], m[g+3][7] = 1, 1, 1, 1
+	return m
+}()
+
+// region sums the cells of b and appends its descriptor to feats.
+func (e *Extractor) region(b Box, feats []float32) []float32 {
+	var (
+		hist  [colorBins]float64
+		mom   [momentDims]float64
+		ori   [4][oriBins]float64
+		lbp   [lbpBins]float64
+		cpos  [coarse][2]float64
+		count float64
+	)
+	midX, midY := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
+	for gy := b.Y0; gy < b.Y1; gy++ {
+		py := (float64(gy)+0.5)/Grid*2 - 1
+		for gx := b.X0; gx < b.X1; gx++ {
+			px := (float64(gx)+0.5)/Grid*2 - 1
+			c := e.cells[(gy*Grid+gx)*cellStride : (gy*Grid+gx+1)*cellStride]
+			q := 0
+			if gx >= midX {
+				q++
+			}
+			if gy >= midY {
+				q += 2
+			}
+			for i := 0; i < colorBins; i++ {
+				v := c[offColor+i]
+				if v == 0 {
+					continue
+				}
+				hist[i] += v
+				for k, wgt := range coarseOf[i] {
+					if wgt != 0 {
+						cpos[k][0] += wgt * v * px
+						cpos[k][1] += wgt * v * py
+					}
+				}
+			}
+			for i := range mom {
+				mom[i] += c[offMom+i]
+			}
+			for i := range oriBins {
+				ori[q][i] += c[offOri+i]
+			}
+			for i := range lbpBins {
+				lbp[i] += c[offLBP+i]
+			}
+			count += c[offCount]
+		}
+	}
+	inv := 0.0
+	if count > 0 {
+		inv = 1 / count
+	}
+	for _, p := range e.parts {
+		start := len(feats)
+		switch p {
+		case PartColor:
+			for _, v := range hist {
+				feats = append(feats, float32(math.Sqrt(v*inv)))
+			}
+			for i := 0; i < 3; i++ {
+				mean := mom[i] * inv
+				vr := mom[i+3]*inv - mean*mean
+				feats = append(feats, float32(mean/255), float32(math.Sqrt(max(vr, 0))/255))
+			}
+			l2(feats[start:])
+		case PartHOG:
+			for q := range ori {
+				for _, v := range ori[q] {
+					feats = append(feats, float32(math.Sqrt(v)))
+				}
+			}
+			l2(feats[start:])
+		case PartLBP:
+			for _, v := range lbp {
+				feats = append(feats, float32(math.Sqrt(v*inv)))
+			}
+			l2(feats[start:])
+		case PartColorPos:
+			for k := range cpos {
+				feats = append(feats, float32(cpos[k][0]*inv), float32(cpos[k][1]*inv))
+			}
+		case PartGeom:
+			n := b.Norm()
+			feats = append(feats, n[0]/2, n[1]/2, n[2]/2, n[3]/2,
+				(n[0]+n[2])/4, (n[1]+n[3])/4, (n[2]-n[0])/2, (n[3]-n[1])/2)
+		}
+	}
+	return feats
+}
+
+// l2 scales v to unit Euclidean norm (a zero vector stays zero).
+func l2(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(s))
+	for i := range v {
+		v[i] *= inv
+	}
+}
+
+var (
+	tablesOnce sync.Once
+	oriLUT     []uint8   // (gx+255)*511 + (gy+255) -> orientation bin
+	magLUT     []float32 // same index -> gradient magnitude
+	lbpLUT     [256]uint8
+)
+
+// initTables builds the gradient and LBP lookup tables once.
+func initTables() {
+	tablesOnce.Do(func() {
+		oriLUT = make([]uint8, 511*511)
+		magLUT = make([]float32, 511*511)
+		for gx := -255; gx <= 255; gx++ {
+			for gy := -255; gy <= 255; gy++ {
+				k := (gx+255)*511 + (gy + 255)
+				magLUT[k] = float32(math.Hypot(float64(gx), float64(gy)))
+				th := math.Atan2(float64(gy), float64(gx))
+				if th < 0 {
+					th += math.Pi
+				}
+				bin := int(th / math.Pi * oriBins)
+				if bin >= oriBins {
+					bin = oriBins - 1
+				}
+				oriLUT[k] = uint8(bin)
+			}
+		}
+		for code := 0; code < 256; code++ {
+			ones, trans := 0, 0
+			for i := 0; i < 8; i++ {
+				b := code >> i & 1
+				ones += b
+				if b != code>>((i+1)%8)&1 {
+					trans++
+				}
+			}
+			if trans <= 2 {
+				lbpLUT[code] = uint8(ones)
+			} else {
+				lbpLUT[code] = lbpBins - 1
+			}
+		}
+	})
+}

@@ -1,0 +1,386 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"coderflow/datasets/table"
+	"coderflow/internal/atomicfile"
+	"coderflow/pipeline"
+	"coderflow/stages/features/descriptor"
+)
+
+func init() { pipeline.Default.MustRegister(Spec) }
+
+// Key-value metadata written into every feature shard, besides the
+// stage/kind/key/version/table keys of package table.
+const (
+	MetaDim       = "coderflow.dim"        // per-region dimension, e.g. "104"
+	MetaRegions   = "coderflow.regions"    // regions per image, e.g. "36"
+	MetaParts     = "coderflow.parts"      // descriptor parts, comma-separated
+	MetaShortSide = "coderflow.short_side" // resize target of the short side
+)
+
+// maxListedFailures caps the failures listed by name in the manifest; the
+// counts are always complete.
+const maxListedFailures = 1000
+
+// Spec is the features.regions stage kind.
+var Spec = pipeline.Spec{
+	Kind:    "features.regions",
+	Version: "1",
+	Doc: "Decode the images of the nearest upstream images table (JPEG, PNG, GIF, WebP; EXIF orientation applied; " +
+		"images above max_pixels refused from their header), resize to short_side, and describe a fixed set of up to 36 " +
+		"boxes (whole image, 2x2 grid, halves, two centre crops, 3x3 and 4x4 grids) with colour (HSV histogram + moments), " +
+		"HOG-like gradient orientation, LBP texture, colour position and box geometry (104 values per region with all parts). " +
+		"Writes the sharded features table features/part-NNNNN.parquet; resumes from finished shards; missing, empty, " +
+		"corrupt, unsupported and oversized images are skipped, counted and listed with their reason, and the stage fails " +
+		"only when more than max_fail_fraction of the images fail.",
+	Produces: []string{table.Features},
+	Params: []pipeline.Param{
+		{Name: "regions", Type: pipeline.Int, Default: 36, Min: pipeline.Bound(1), Max: pipeline.Bound(descriptor.MaxRegions),
+			Doc: "boxes per image: the first N of the fixed 36-box list (1 = whole image, 5 = + 2x2 grid, 9 = + halves, 11 = + centre crops, 20 = + 3x3, 36 = + 4x4)"},
+		{Name: "parts", Type: pipeline.StringList, Default: slices.Clone(descriptor.Parts),
+			Doc: "descriptor parts: color (34), hog (36), lbp (10), colorpos (16), geom (8)"},
+		{Name: "short_side", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(16), Max: pipeline.Bound(4096),
+			Doc: "resize so the short side has this many pixels (long side capped at 4x)"},
+		{Name: "resample", Type: pipeline.String, Default: "approxbilinear", Enum: Resamplers,
+			Doc: "resampling filter (x/image/draw); approxbilinear is the fastest smooth one"},
+		{Name: "max_pixels", Type: pipeline.Int, Default: 50_000_000, Min: pipeline.Bound(1),
+			Doc: "refuse images whose header declares more pixels (decompression bombs)"},
+		{Name: "max_fail_fraction", Type: pipeline.Float, Default: 0.01, Min: pipeline.Bound(0), Max: pipeline.Bound(1),
+			Doc: "fail the stage when more than this fraction of the images cannot be used"},
+		{Name: "shard_rows", Type: pipeline.Int, Default: 2048, Min: pipeline.Bound(1),
+			Doc: "images per shard file (the unit of resumption)"},
+		{Name: "row_group_rows", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(1),
+			Doc: "rows per Parquet row group"},
+		{Name: "compression", Type: pipeline.String, Default: "zstd", Enum: table.Compressions,
+			Doc: "Parquet compression codec"},
+		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
+			Doc: "images decoded in parallel, one per worker (0 = number of CPUs)"},
+	},
+	Validate: func(p pipeline.Params) error {
+		return descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")}.Validate()
+	},
+	Stage: pipeline.StageFunc(run),
+}
+
+// Failure is one skipped image, as listed in the manifest and the shard
+// sidecars.
+type Failure struct {
+	ImageID int64  `json:"image_id"`
+	Key     string `json:"key"`
+	Path    string `json:"path"`
+	Reason  string `json:"reason"`
+	Error   string `json:"error"`
+}
+
+// shardStats is the sidecar written next to each shard
+// (features/part-NNNNN.json): what a resumed run needs to re-declare it.
+type shardStats struct {
+	Rows        int64     `json:"rows"`
+	Images      int64     `json:"images"`
+	Failures    []Failure `json:"failures,omitempty"`
+	ExtMismatch int64     `json:"extension_mismatch"`
+}
+
+type config struct {
+	desc        descriptor.Config
+	shortSide   int
+	resample    string
+	maxPixels   int64
+	failFrac    float64
+	shardRows   int
+	rowGroup    int
+	compression string
+	workers     int
+	meta        map[string]string
+}
+
+func readConfig(env *pipeline.Env) config {
+	p := env.Params
+	c := config{
+		desc:        descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")},
+		shortSide:   p.Int("short_side"),
+		resample:    p.String("resample"),
+		maxPixels:   int64(p.Int("max_pixels")),
+		failFrac:    p.Float("max_fail_fraction"),
+		shardRows:   p.Int("shard_rows"),
+		rowGroup:    p.Int("row_group_rows"),
+		compression: p.String("compression"),
+		workers:     p.Int("workers"),
+	}
+	if c.workers <= 0 {
+		c.workers = runtime.GOMAXPROCS(0)
+	}
+	ex, _ := descriptor.NewExtractor(c.desc)
+	parts := c.desc.Selected()
+	c.meta = map[string]string{
+		MetaDim:       strconv.Itoa(ex.Dim()),
+		MetaRegions:   strconv.Itoa(ex.Regions()),
+		MetaParts:     strings.Join(parts, ","),
+		MetaShortSide: strconv.Itoa(c.shortSide),
+	}
+	return c
+}
+
+// worker holds per-worker scratch state.
+type worker struct {
+	ex *descriptor.Extractor
+	rs *resizer
+}
+
+// result is one image's outcome within a chunk.
+type result struct {
+	row         table.FeatureRow
+	fail        *Failure
+	extMismatch bool
+}
+
+type runState struct {
+	env      *pipeline.Env
+	cfg      config
+	art      *pipeline.Artifact
+	pool     chan *worker
+	total    int64
+	images   int64
+	rows     int64
+	failed   int64
+	byReason map[string]int64
+	listed   []Failure
+	extMis   int64
+	progress pipeline.Progress
+}
+
+func run(ctx context.Context, env *pipeline.Env) error {
+	files, art, err := env.InputTable(table.Images)
+	if err != nil {
+		return err
+	}
+	cfg := readConfig(env)
+	if _, err := table.Codec(cfg.compression); err != nil {
+		return err
+	}
+	st := &runState{env: env, cfg: cfg, art: art, total: art.TableRows(table.Images),
+		byReason: map[string]int64{}, pool: make(chan *worker, cfg.workers)}
+	for range cfg.workers {
+		ex, err := descriptor.NewExtractor(cfg.desc)
+		if err != nil {
+			return err
+		}
+		rs, err := newResizer(cfg.resample)
+		if err != nil {
+			return err
+		}
+		st.pool <- &worker{ex: ex, rs: rs}
+	}
+	st.progress = env.Progress("images", st.total)
+	defer st.progress.Done()
+
+	// Stream the images table; cut it into shards of shard_rows images.
+	shard := 0
+	batch := make([]table.ImageRow, 0, cfg.shardRows)
+	flush := func() error {
+		err := st.shard(ctx, shard, batch)
+		shard++
+		batch = batch[:0]
+		return err
+	}
+	err = table.Scan(ctx, files, 1024, func(rows []table.ImageRow) error {
+		for _, r := range rows {
+			batch = append(batch, r)
+			if len(batch) == cfg.shardRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && (len(batch) > 0 || shard == 0) {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	return st.finish()
+}
+
+// shardName is the relative path of shard i.
+func shardName(i int) string { return fmt.Sprintf("features/part-%05d.parquet", i) }
+
+// shard computes and writes one shard, or re-declares it when an earlier
+// attempt of the same run finished it.
+func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) error {
+	rel := shardName(i)
+	side := strings.TrimSuffix(rel, ".parquet") + ".json"
+	if st.env.ShardDone(rel) {
+		b, err := os.ReadFile(st.env.Path(side))
+		var s shardStats
+		if err == nil {
+			err = json.Unmarshal(b, &s)
+		}
+		if err == nil && s.Images == int64(len(imgs)) {
+			st.account(s)
+			st.env.AddTable(table.Features, s.Rows, rel)
+			st.progress.Add(int64(len(imgs)))
+			st.env.Log.Info("shard already done, resumed", "shard", rel, "rows", s.Rows)
+			return nil
+		}
+		st.env.Log.Warn("shard marked done but its sidecar is unusable; recomputing", "shard", rel, "err", err)
+	}
+	w, err := table.Create[table.FeatureRow](st.env.Path(rel), st.env, table.Features, table.Options{
+		Compression: st.cfg.compression, RowGroupRows: int64(st.cfg.rowGroup), Meta: st.cfg.meta})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	var s shardStats
+	s.Images = int64(len(imgs))
+	results := make([]result, min(st.cfg.rowGroup, len(imgs)))
+	out := make([]table.FeatureRow, 0, len(results))
+	for start := 0; start < len(imgs); start += len(results) {
+		chunk := imgs[start:min(start+len(results), len(imgs))]
+		if err := st.compute(ctx, chunk, results[:len(chunk)]); err != nil {
+			return err
+		}
+		out = out[:0]
+		for j := range chunk {
+			r := &results[j]
+			if r.fail != nil {
+				s.Failures = append(s.Failures, *r.fail)
+				continue
+			}
+			if r.extMismatch {
+				s.ExtMismatch++
+			}
+			out = append(out, r.row)
+		}
+		if err := w.Write(out); err != nil {
+			return err
+		}
+		st.progress.Add(int64(len(chunk)))
+		if err := st.checkFailures(int64(len(s.Failures))); err != nil {
+			return err
+		}
+	}
+	s.Rows = w.Rows()
+	if err := w.Close(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(st.env.Path(side), b, 0o644); err != nil {
+		return err
+	}
+	if err := st.env.CommitShard(rel, rel); err != nil {
+		return err
+	}
+	st.account(s)
+	st.env.AddTable(table.Features, s.Rows, rel)
+	return nil
+}
+
+// checkFailures stops early once the failures can no longer stay within
+// max_fail_fraction of the whole table.
+func (st *runState) checkFailures(pending int64) error {
+	if st.total > 0 && float64(st.failed+pending) > st.cfg.failFrac*float64(st.total) {
+		return st.tooMany(st.failed + pending)
+	}
+	return nil
+}
+
+func (st *runState) tooMany(failed int64) error {
+	return fmt.Errorf("features.regions: %d of %d images failed, more than max_fail_fraction %.4g (by reason: %v); see the failures listed in the shard sidecars features/part-*.json",
+		failed, st.total, st.cfg.failFrac, st.byReason)
+}
+
+// account adds a finished shard's counts to the run totals.
+func (st *runState) account(s shardStats) {
+	st.images += s.Images
+	st.rows += s.Rows
+	st.extMis += s.ExtMismatch
+	for _, f := range s.Failures {
+		st.failed++
+		st.byReason[f.Reason]++
+		if len(st.listed) < maxListedFailures {
+			st.listed = append(st.listed, f)
+		}
+		st.env.Log.Warn("image skipped", "image_id", f.ImageID, "key", f.Key, "reason", f.Reason, "error", f.Error)
+	}
+}
+
+// compute fills results for chunk with a bounded pool, one image per worker.
+func (st *runState) compute(ctx context.Context, chunk []table.ImageRow, results []result) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(st.cfg.workers)
+	for j := range chunk {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			w := <-st.pool
+			defer func() { st.pool <- w }()
+			st.one(w, chunk[j], &results[j])
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// one computes the features of one image into res, reusing res's slices.
+func (st *runState) one(w *worker, img table.ImageRow, res *result) {
+	path := table.ResolvePath(st.art.Dir, img.Path)
+	res.fail, res.extMismatch = nil, false
+	d, err := load(path, st.cfg.maxPixels)
+	if err != nil {
+		var le *loadError
+		if !errors.As(err, &le) {
+			le = &loadError{reason: ReasonCorrupt, msg: err.Error()}
+		}
+		res.fail = &Failure{ImageID: img.ImageID, Key: img.Key, Path: img.Path, Reason: le.reason, Error: le.msg}
+		return
+	}
+	res.extMismatch = d.extMismatch
+	b := d.img.Bounds()
+	tw, th := targetSize(b.Dx(), b.Dy(), st.cfg.shortSide)
+	small := w.rs.resize(d.img, tw, th)
+	boxes, feats := w.ex.Image(small, res.row.Boxes[:0], res.row.Feats[:0])
+	res.row = table.FeatureRow{ImageID: img.ImageID, NRegions: int32(w.ex.Regions()), Dim: int32(w.ex.Dim()),
+		Boxes: boxes, Feats: feats}
+}
+
+// finish records counts and applies the failure threshold.
+func (st *runState) finish() error {
+	env := st.env
+	env.SetInfo("images", st.images)
+	env.SetInfo("rows", st.rows)
+	env.SetInfo("failed", st.failed)
+	env.SetInfo("failed_by_reason", st.byReason)
+	env.SetInfo("failures", st.listed)
+	if st.failed > int64(len(st.listed)) {
+		env.SetInfo("failures_truncated", true)
+	}
+	env.SetInfo("extension_mismatch", st.extMis)
+	env.SetInfo("dim", st.cfg.meta[MetaDim])
+	env.SetInfo("regions", st.cfg.meta[MetaRegions])
+	env.SetInfo("parts", st.cfg.meta[MetaParts])
+	env.SetMetric("images_failed", float64(st.failed))
+	if st.images > 0 && float64(st.failed) > st.cfg.failFrac*float64(st.images) {
+		return st.tooMany(st.failed)
+	}
+	env.Summarize("%d images -> %d feature rows (%s regions x %s dims), %d skipped", st.images, st.rows,
+		st.cfg.meta[MetaRegions], st.cfg.meta[MetaDim], st.failed)
+	return nil
+}

@@ -1,0 +1,165 @@
+package features
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // register GIF
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/disintegration/imaging"
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // register WebP
+)
+
+// Reasons an image is skipped, the keys of the manifest's failed_by_reason.
+const (
+	ReasonMissing     = "missing"     // the file does not exist
+	ReasonUnreadable  = "unreadable"  // it exists but cannot be read (permissions, a directory, I/O)
+	ReasonEmpty       = "empty"       // zero bytes
+	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF or WebP by content
+	ReasonTooLarge    = "too_large"   // width*height above max_pixels (decompression-bomb guard)
+	ReasonCorrupt     = "corrupt"     // header or pixel data cannot be decoded (truncated, damaged)
+)
+
+// loadError is a counted, reported skip: a reason class and a message.
+type loadError struct {
+	reason string
+	msg    string
+}
+
+func (e *loadError) Error() string { return e.reason + ": " + e.msg }
+
+func skip(reason, format string, args ...any) *loadError {
+	return &loadError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// formatExt lists the file extensions expected for each decoder name.
+var formatExt = map[string][]string{
+	"jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
+	"png":  {".png"},
+	"gif":  {".gif"},
+	"webp": {".webp"},
+}
+
+// decoded is a loaded image with facts for the manifest.
+type decoded struct {
+	img          image.Image
+	format       string
+	extMismatch  bool // decoded by content, but the extension names another format
+	origW, origH int
+}
+
+// load checks the header with DecodeConfig, refuses images above maxPixels,
+// then decodes with EXIF orientation applied. Every failure is a *loadError.
+func load(path string, maxPixels int64) (*decoded, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, skip(ReasonMissing, "%s: no such file", path)
+		}
+		return nil, skip(ReasonUnreadable, "%v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, skip(ReasonUnreadable, "%v", err)
+	}
+	if st.IsDir() {
+		return nil, skip(ReasonUnreadable, "%s: is a directory", path)
+	}
+	if st.Size() == 0 {
+		return nil, skip(ReasonEmpty, "%s: zero-byte file", path)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	cfg, format, err := image.DecodeConfig(br)
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, skip(ReasonUnsupported, "%s: not a JPEG, PNG, GIF or WebP image", path)
+		}
+		return nil, skip(ReasonCorrupt, "%s: header: %v", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, skip(ReasonCorrupt, "%s: header declares %dx%d pixels", path, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
+		return nil, skip(ReasonTooLarge, "%s: %dx%d = %d pixels exceeds max_pixels %d", path, cfg.Width, cfg.Height, px, maxPixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, skip(ReasonUnreadable, "%v", err)
+	}
+	br.Reset(f)
+	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
+	if err != nil {
+		return nil, skip(ReasonCorrupt, "%s: %s data: %v", path, format, err)
+	}
+	d := &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height}
+	ext := strings.ToLower(filepath.Ext(path))
+	d.extMismatch = true
+	for _, e := range formatExt[format] {
+		if e == ext {
+			d.extMismatch = false
+		}
+	}
+	return d, nil
+}
+
+// targetSize returns the size of img resized to shortSide on its short
+// side, the long side capped at 4*shortSide (extreme panoramas are squeezed
+// rather than producing huge buffers).
+func targetSize(w, h, shortSide int) (int, int) {
+	s, l := min(w, h), max(w, h)
+	scale := float64(shortSide) / float64(s)
+	if float64(l)*scale > float64(4*shortSide) {
+		scale = float64(4*shortSide) / float64(l)
+	}
+	tw := max(1, int(float64(w)*scale+0.5))
+	th := max(1, int(float64(h)*scale+0.5))
+	return tw, th
+}
+
+// resizer resizes into a reused buffer with an x/image/draw interpolator,
+// single-threaded (the stage parallelises across images, never inside one).
+type resizer struct {
+	interp draw.Interpolator
+	buf    []uint8
+}
+
+// Resamplers are the accepted values of the resample param.
+var Resamplers = []string{"approxbilinear", "bilinear", "nearest", "catmullrom"}
+
+func newResizer(name string) (*resizer, error) {
+	var in draw.Interpolator
+	switch name {
+	case "approxbilinear", "":
+		in = draw.ApproxBiLinear
+	case "bilinear":
+		in = draw.BiLinear
+	case "nearest":
+		in = draw.NearestNeighbor
+	case "catmullrom":
+		in = draw.CatmullRom
+	default:
+		return nil, fmt.Errorf("unknown resample filter %q", name)
+	}
+	return &resizer{interp: in}, nil
+}
+
+// resize returns src scaled to w x h as an *image.RGBA backed by r's buffer
+// (valid until the next call). Pixels with alpha are composited on black.
+func (r *resizer) resize(src image.Image, w, h int) *image.RGBA {
+	n := 4 * w * h
+	if cap(r.buf) < n {
+		r.buf = make([]uint8, n)
+	}
+	dst := &image.RGBA{Pix: r.buf[:n], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	r.interp.Scale(dst, dst.Rect, src, src.Bounds(), draw.Src, nil)
+	return dst
+}
