@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -42,7 +43,8 @@ func makeSynth(cfg Config, n int, seed int64) *synth {
 	s := &synth{n: n, regions: make([]float32, n*R*d), tokens: make([]int32, n*T),
 		lengths: make([]int32, n), ids: make([]int64, n), labels: make([]float32, n*max(M, 1))}
 	z := make([]float64, dz)
-	for i := range n {
+	bags := map[string]bool{} // token sets seen: a mean encoder cannot tell equal bags apart
+	for i := 0; i < n; i++ {
 		for k := range z {
 			z[k] = rng.NormFloat64()
 		}
@@ -74,6 +76,17 @@ func makeSynth(cfg Config, n int, seed int64) *synth {
 			}
 			used[bi] = true
 			s.tokens[i*T+t] = int32(bi)
+		}
+		bag := make([]bool, V)
+		for _, w := range s.tokens[i*T : i*T+L] {
+			bag[w] = true
+		}
+		if key := fmt.Sprint(bag); bags[key] {
+			clear(s.tokens[i*T : (i+1)*T])
+			i-- // draw another latent
+			continue
+		} else {
+			bags[key] = true
 		}
 		s.lengths[i] = int32(L)
 		s.ids[i] = int64(i)

@@ -1,0 +1,178 @@
+package train
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// benchConfigs are the BenchmarkStep sizes: "small" is the CPU default the
+// demo uses (region descriptors of a few hundred dims), "full-*" the
+// paper's sizes (D = 1024, 2048-d regions, queue 4096).
+func benchConfigs() []struct {
+	name string
+	cfg  Config
+} {
+	small := DefaultConfig()
+	small.ImageDim, small.VocabSize, small.MaxLen, small.Queue = 256, 2000, 16, 1024
+	smallGRU := small
+	smallGRU.TextEncoder = TextBiGRU
+	full := DefaultConfig()
+	full.Dim, full.ImageDim, full.VocabSize, full.MaxLen, full.Queue = 1024, 2048, 10000, 16, 4096
+	fullGRU := full
+	fullGRU.TextEncoder = TextBiGRU
+	return []struct {
+		name string
+		cfg  Config
+	}{{"small-mean", small}, {"small-bigru", smallGRU}, {"full-mean", full}, {"full-bigru", fullGRU}}
+}
+
+// gemm is one matrix product m x k times k x n, counted count times per step.
+type gemm struct {
+	what    string
+	m, k, n int
+	count   int
+}
+
+func (g gemm) flops() float64 { return 2 * float64(g.m) * float64(g.k) * float64(g.n) * float64(g.count) }
+
+// stepGEMMs lists the matrix products of one training step: forward,
+// backward (2 products per forward product whose operands both need a
+// gradient, 1 when one side is a no-gradient input), the momentum forward
+// pass and the Go-side DCL-weight and Sinkhorn products.
+func stepGEMMs(c Config, B int) []gemm {
+	D, N, M, P := c.Dim, B+c.Queue, c.Concepts, c.Prototypes
+	var gs []gemm
+	enc := func(train bool) {
+		bw := func(both bool) int {
+			if !train {
+				return 1
+			}
+			if both {
+				return 3
+			}
+			return 2
+		}
+		if c.Pooling == PoolAttn {
+			gs = append(gs, gemm{"image proj (per region)", B * c.Regions, c.ImageDim, D, bw(false)},
+				gemm{"attn scores+pool", B * c.Regions, D, 2, bw(true)})
+		} else {
+			gs = append(gs, gemm{"image proj (pre-pooled)", B, c.ImageDim, D, bw(false)})
+		}
+		if c.TextEncoder == TextBiGRU {
+			gs = append(gs, gemm{"gru input proj", B * c.MaxLen, c.WordDim, 6 * D, bw(false)},
+				gemm{"gru recurrent", B, D, 3 * D, 2 * c.MaxLen * bw(true)})
+		} else {
+			gs = append(gs, gemm{"text mean+proj", B, c.WordDim, D, bw(true)})
+		}
+		if c.Concept {
+			gs = append(gs, gemm{"gcn X W1", M, c.ConceptEmb, D, bw(true)},
+				gemm{"gcn H W2", M, D, D, bw(true)},
+				gemm{"gcn A_hat", M, M, D, 2 * bw(false)},
+				gemm{"concept attention", B, D, M, 4 * bw(true)})
+		}
+	}
+	enc(true)
+	enc(false) // momentum encoders
+	con := 2
+	if c.Concept {
+		con = 4
+	}
+	gs = append(gs, gemm{"similarities vs keys (graph)", B, D, N, con * 2})
+	if c.Beta > 0 && c.Loss == LossDCL {
+		gs = append(gs, gemm{"similarities vs keys (DCL weights, Go)", B, D, N, con})
+	}
+	if c.Clustering {
+		k := 2
+		if c.Concept {
+			k = 4
+		}
+		gs = append(gs, gemm{"prototype logits", B, D, P, 3 * k}, gemm{"sinkhorn scores (Go)", B, D, P, 2})
+	}
+	return gs
+}
+
+// sgemmRate measures the raw SGEMM GFLOP/s of the BLAS in use on one shape
+// (the BLAS of gonum's blas32, which internal/blasimpl points at the same
+// library gorgonia uses).
+func sgemmRate(m, k, n int) float64 {
+	a := make([]float32, m*k)
+	b := make([]float32, k*n)
+	c := make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) * 0.1
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.1
+	}
+	run := func() {
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas32.General{Rows: m, Cols: k, Stride: k, Data: a},
+			blas32.General{Rows: k, Cols: n, Stride: n, Data: b},
+			0, blas32.General{Rows: m, Cols: n, Stride: n, Data: c})
+	}
+	run()
+	start := time.Now()
+	reps := 0
+	for time.Since(start) < 500*time.Millisecond || reps < 3 {
+		run()
+		reps++
+	}
+	return 2 * float64(m) * float64(k) * float64(n) * float64(reps) / time.Since(start).Seconds() / 1e9
+}
+
+// BenchmarkStep measures one training step (B = 128, 36 regions) and, in
+// the same run, the raw SGEMM rate of the step's dominant product shape.
+func BenchmarkStep(b *testing.B) {
+	const B = 128
+	for _, bc := range benchConfigs() {
+		b.Run(bc.name+"/"+BLAS, func(b *testing.B) {
+			cfg := bc.cfg
+			m, err := NewModel(cfg, ringAdj(cfg.Concepts))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			s := makeSynth(cfg, 2*B, 1)
+			// warm up: graph construction and queue filling
+			for k := range 2 {
+				if _, err := m.Step(s.batch(cfg, k*B, B), 1e-4); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for k := range b.N {
+				if _, err := m.Step(s.batch(cfg, (k%2)*B, B), 1e-4); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			var total float64
+			dom := gemm{}
+			for _, g := range stepGEMMs(cfg, B) {
+				total += g.flops()
+				if g.flops() > dom.flops() {
+					dom = g
+				}
+			}
+			eff := total / sec / 1e9
+			raw := sgemmRate(dom.m, dom.k, dom.n)
+			b.ReportMetric(sec*1e3, "ms/step")
+			b.ReportMetric(total/1e9, "GFLOP/step")
+			b.ReportMetric(eff, "GFLOP/s")
+			b.ReportMetric(raw, "sgemm-GFLOP/s")
+			b.ReportMetric(100*eff/raw, "%-of-sgemm")
+			b.Logf("%s: dominant GEMM %s %dx%dx%d", bc.name, dom.what, dom.m, dom.k, dom.n)
+		})
+	}
+}
+
+func ExampleDefaultConfig() {
+	c := DefaultConfig()
+	fmt.Println(c.Dim, c.TextEncoder, c.Loss, c.Queue, c.Tau, c.Momentum)
+	// Output: 256 mean dcl 4096 0.07 0.995
+}
