@@ -37,7 +37,9 @@ type gemm struct {
 	count   int
 }
 
-func (g gemm) flops() float64 { return 2 * float64(g.m) * float64(g.k) * float64(g.n) * float64(g.count) }
+func (g gemm) flops() float64 {
+	return 2 * float64(g.m) * float64(g.k) * float64(g.n) * float64(g.count)
+}
 
 // stepGEMMs lists the matrix products of one training step: forward,
 // backward (2 products per forward product whose operands both need a
