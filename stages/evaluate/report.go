@@ -101,6 +101,7 @@ type thumb struct {
 	Src     template.URL // data:image/jpeg;base64,...; empty when missing
 	Label   string
 	Missing string // why there is no thumbnail
+	W, H    int    // placeholder size
 }
 
 type i2tExample struct {
@@ -740,7 +741,7 @@ func (ex *examples) render(page *reportPage, size int) {
 // data URI, or a reason why it is missing.
 func (ex *examples) thumbnail(id int64, size int) thumb {
 	ref := ex.images[id]
-	t := thumb{Label: fmt.Sprintf("image %d", id)}
+	t := thumb{Label: fmt.Sprintf("image %d", id), W: size, H: size * 3 / 4}
 	if ref.key != "" {
 		t.Label = ref.key
 	}

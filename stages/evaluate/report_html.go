@@ -125,5 +125,5 @@ Embedding size {{.Dim}}{{if gt .ConceptDim 0}}, concept size {{.ConceptDim}}, si
 </main>
 </body>
 </html>
-{{define "thumb"}}{{if .Src}}<img src="{{.Src}}" alt="{{.Label}}" title="{{.Label}}">{{else}}<div class="ph" style="width:120px;height:90px" title="{{.Label}}">{{.Missing}}</div>{{end}}{{end}}
+{{define "thumb"}}{{if .Src}}<img src="{{.Src}}" alt="{{.Label}}" title="{{.Label}}">{{else}}<div class="ph" style="width:{{.W}}px;height:{{.H}}px" title="{{.Label}}">{{.Missing}}</div>{{end}}{{end}}
 `
