@@ -198,6 +198,14 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 			w.Abort()
 		}
 	}()
+	// Ordinal in the output = position among the image's kept captions
+	// (0..4 for evaluation splits), as the evaluation protocol expects.
+	pos := make([]int32, len(capIdx))
+	for j := range capIdx {
+		if j > 0 && caps.caps[capIdx[j]].image == caps.caps[capIdx[j-1]].image {
+			pos[j] = pos[j-1] + 1
+		}
+	}
 	prog := env.Progress("captions", int64(len(capIdx)))
 	defer prog.Done()
 	rows := make([]table.EmbeddingRow, 0, batch)
@@ -206,7 +214,7 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 		n := len(inst) / D
 		for k := range n {
 			c := caps.caps[capIdx[first+k]]
-			r := table.EmbeddingRow{ID: c.id, ImageID: c.image, Ordinal: c.ordinal, Split: split, Vec: inst[k*D : (k+1)*D]}
+			r := table.EmbeddingRow{ID: c.id, ImageID: c.image, Ordinal: pos[first+k], Split: split, Vec: inst[k*D : (k+1)*D]}
 			if conc != nil {
 				r.ConceptVec = conc[k*cdim : (k+1)*cdim]
 			}
