@@ -13,7 +13,8 @@ import (
 
 // Checkpoint format: the line "coderflow-train-checkpoint\n", a little-endian
 // uint32 header length, the JSON header (ckptHeader), then the raw
-// little-endian data of every tensor and queue in header order.
+// little-endian data of every tensor and queue (keys as a (D, K) matrix,
+// then image ids) in header order.
 const (
 	ckptMagic   = "coderflow-train-checkpoint\n"
 	ckptVersion = 1
@@ -103,7 +104,7 @@ func (m *Model) Save(w io.Writer) error {
 		}
 	}
 	for _, q := range qs {
-		if err := binary.Write(bw, binary.LittleEndian, q.data); err != nil {
+		if err := binary.Write(bw, binary.LittleEndian, q.t.Data()); err != nil {
 			return fmt.Errorf("train: writing checkpoint: %w", err)
 		}
 		if err := binary.Write(bw, binary.LittleEndian, q.ids); err != nil {
@@ -173,7 +174,7 @@ func Load(r io.Reader, adj []float32) (*Model, error) {
 			return nil, fmt.Errorf("train: checkpoint queue %d (%s) does not match the model", i, e.Name)
 		}
 		q.head, q.count = e.Head, e.Count
-		if err := binary.Read(br, binary.LittleEndian, q.data); err != nil {
+		if err := binary.Read(br, binary.LittleEndian, q.t.Data()); err != nil {
 			return nil, fmt.Errorf("train: reading checkpoint queue %s: %w", e.Name, err)
 		}
 		if err := binary.Read(br, binary.LittleEndian, q.ids); err != nil {

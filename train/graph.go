@@ -227,20 +227,29 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 // lossInputs are the no-gradient inputs of the loss heads of the training
 // graph, filled from Go each step.
 type lossInputs struct {
-	N                  int           // keys per query: B + Queue
-	keysTxt, keysImg   *tensor.Dense // (D, N) momentum keys (transposed) for image / text queries
-	logWi2t, logWt2i   *tensor.Dense // (B, N) log-weights (DCL) or additive masks (VSE++)
-	target             *tensor.Dense // (B, N) one-hot of the positive (column i)
-	ckeysTxt, ckeysImg *tensor.Dense // concept branch keys
-	clogWi2t, clogWt2i *tensor.Dense
-	qv, qt             *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
+	N                    int           // keys per query: B + Queue
+	keysTxt, keysImg     *tensor.Dense // (D, B) momentum keys of the batch (transposed) for image / text queries
+	queueTxt, queueImg   *tensor.Dense // (D, K) the queues' own storage; nil when Queue = 0
+	logWi2t, logWt2i     *tensor.Dense // (B, N) log-weights (DCL) or additive masks (VSE++)
+	target               *tensor.Dense // (B, N) one-hot of the positive (column i)
+	ckeysTxt, ckeysImg   *tensor.Dense // concept branch keys
+	cqueueTxt, cqueueImg *tensor.Dense
+	clogWi2t, clogWt2i   *tensor.Dense
+	qv, qt               *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
 }
 
-func newLossInputs(cfg Config, dt tensor.Dtype, B int) *lossInputs {
+func (m *Model) newLossInputs(B int) *lossInputs {
+	cfg, dt := m.cfg, m.dt
 	N := B + cfg.Queue
 	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
 	li := &lossInputs{N: N}
-	li.keysTxt, li.keysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+	li.keysTxt, li.keysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
+	if cfg.Queue > 0 {
+		li.queueTxt, li.queueImg = m.qTxt.t, m.qImg.t
+		if cfg.Concept {
+			li.cqueueTxt, li.cqueueImg = m.qcTxt.t, m.qcImg.t
+		}
+	}
 	li.logWi2t, li.logWt2i = nt(B, N), nt(B, N)
 	li.target = nt(B, N)
 	one := make([]float32, B*N)
@@ -249,7 +258,7 @@ func newLossInputs(cfg Config, dt tensor.Dtype, B int) *lossInputs {
 	}
 	fill(li.target, one)
 	if cfg.Concept {
-		li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+		li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
 		li.clogWi2t, li.clogWt2i = nt(B, N), nt(B, N)
 	}
 	if cfg.Clustering {
@@ -266,9 +275,13 @@ type lossNodes struct {
 // contrastive is one direction of the instance/concept contrastive loss:
 // DCL (weighted InfoNCE as LogSoftMax over s/tau + log w) or the VSE++
 // hardest-negative hinge, averaged over the B queries.
-func (b *builder) contrastive(q *G.Node, keysT, logW, target *tensor.Dense, tag string) *G.Node {
+func (b *builder) contrastive(q *G.Node, keysT, queueT, logW, target *tensor.Dense, tag string) *G.Node {
 	B := float64(q.Shape()[0])
-	S := G.Must(G.Mul(q, b.input(keysT, "keys"+tag))) // (B, N) cosine similarities
+	S := G.Must(G.Mul(q, b.input(keysT, "keys"+tag))) // (B, B) cosine similarities with the batch keys
+	if queueT != nil {
+		Sq := G.Must(G.Mul(q, b.input(queueT, "queue"+tag))) // (B, K) with the queue
+		S = G.Must(G.Concat(1, S, Sq))                       // (B, N)
+	}
 	lw := b.input(logW, "logw"+tag)
 	tg := b.input(target, "target"+tag)
 	if b.cfg.Loss == LossVSEPP {
@@ -296,13 +309,13 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 	var ln lossNodes
 	half := func(a, c *G.Node) *G.Node { return b.scale(G.Must(G.Add(a, c)), 0.5) }
 	ln.inst = half(
-		b.contrastive(enc.v, li.keysTxt, li.logWi2t, li.target, "i2t"),
-		b.contrastive(enc.t, li.keysImg, li.logWt2i, li.target, "t2i"))
+		b.contrastive(enc.v, li.keysTxt, li.queueTxt, li.logWi2t, li.target, "i2t"),
+		b.contrastive(enc.t, li.keysImg, li.queueImg, li.logWt2i, li.target, "t2i"))
 	ln.total = ln.inst
 	if cfg.Concept {
 		ln.concept = half(
-			b.contrastive(enc.cv, li.ckeysTxt, li.clogWi2t, li.target, "ci2t"),
-			b.contrastive(enc.ct, li.ckeysImg, li.clogWt2i, li.target, "ct2i"))
+			b.contrastive(enc.cv, li.ckeysTxt, li.cqueueTxt, li.clogWi2t, li.target, "ci2t"),
+			b.contrastive(enc.ct, li.ckeysImg, li.cqueueImg, li.clogWt2i, li.target, "ct2i"))
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.concept, cfg.LambdaC)))
 	}
 	if cfg.Clustering {

@@ -55,7 +55,7 @@ func directContrastive(cfg Config, q, pk []float32, ids []int64, qu *queue) floa
 		if qu != nil {
 			for s := range qu.count {
 				if qu.ids[s] != ids[i] {
-					negs = append(negs, qu.data[s*D:(s+1)*D])
+					negs = append(negs, qu.key(s))
 				}
 			}
 		}
@@ -207,7 +207,7 @@ func TestDCLWeights(t *testing.T) {
 		}
 		return normRows(x, n, D)
 	}
-	q := newQueue(K, D)
+	q := newQueue(K, D, tensor.Float32)
 	q.push(rnd(4), []int64{10, 2, 11, 12}, 4) // slot 4 stays empty; slot 1 has image 2
 	ids := []int64{0, 1, 2, 1}
 	ks := keySet{B: B, K: K, D: D, batch: rnd(B), ids: ids, q: q}
@@ -321,7 +321,7 @@ func TestSinkhorn(t *testing.T) {
 }
 
 func TestQueueFIFO(t *testing.T) {
-	q := newQueue(4, 2)
+	q := newQueue(4, 2, tensor.Float32)
 	key := func(ids ...int64) []float32 {
 		out := make([]float32, 2*len(ids))
 		for i, id := range ids {
@@ -341,8 +341,8 @@ func TestQueueFIFO(t *testing.T) {
 		t.Fatalf("entries %v, want [3 4 5 6] (oldest evicted first)", got)
 	}
 	for s := range 4 {
-		if q.data[2*s] != float32(q.ids[s]) {
-			t.Errorf("slot %d holds key %v for id %d", s, q.data[2*s:2*s+2], q.ids[s])
+		if k := q.key(s); k[0] != float32(q.ids[s]) || k[1] != -float32(q.ids[s]) {
+			t.Errorf("slot %d holds key %v for id %d", s, k, q.ids[s])
 		}
 	}
 	// keys of the query's own image are masked, others are not

@@ -160,9 +160,9 @@ func newModel(cfg Config, adj []float32, dt tensor.Dtype) (*Model, error) {
 		m.am[ps.name], m.av[ps.name] = nt(), nt()
 	}
 	if cfg.Queue > 0 {
-		m.qTxt, m.qImg = newQueue(cfg.Queue, cfg.Dim), newQueue(cfg.Queue, cfg.Dim)
+		m.qTxt, m.qImg = newQueue(cfg.Queue, cfg.Dim, dt), newQueue(cfg.Queue, cfg.Dim, dt)
 		if cfg.Concept {
-			m.qcTxt, m.qcImg = newQueue(cfg.Queue, cfg.Dim), newQueue(cfg.Queue, cfg.Dim)
+			m.qcTxt, m.qcImg = newQueue(cfg.Queue, cfg.Dim, dt), newQueue(cfg.Queue, cfg.Dim, dt)
 		}
 	}
 	return m, nil
@@ -210,7 +210,7 @@ func (m *Model) trainGraphFor(B int) (*trainGraph, error) {
 	if tg, ok := m.train[B]; ok {
 		return tg, nil
 	}
-	tg := &trainGraph{in: newEncInputs(m.cfg, m.dt, B), li: newLossInputs(m.cfg, m.dt, B), g: G.NewGraph()}
+	tg := &trainGraph{in: newEncInputs(m.cfg, m.dt, B), li: m.newLossInputs(B), g: G.NewGraph()}
 	b := &builder{g: tg.g, dt: m.dt, cfg: m.cfg}
 	err := build(func() {
 		w, list := m.weightNodes(tg.g, m.w)

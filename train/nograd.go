@@ -74,26 +74,38 @@ func matmulT(x []float32, n int, y []float32, k, d int) []float32 {
 }
 
 // queue is a FIFO ring buffer of K unit keys of dimension D, each tagged with
-// the image id it came from.
+// the image id it came from. The keys are stored as the columns of a (D, K)
+// tensor of the model's dtype, which is also the graph input: similarities
+// q K are computed without copying or transposing the queue.
 type queue struct {
 	K, D  int
-	data  []float32 // K*D, slot-major
-	ids   []int64   // K
-	head  int       // next slot to write
-	count int       // valid slots (<= K)
+	t     *tensor.Dense // (D, K): column s is slot s
+	ids   []int64       // K
+	head  int           // next slot to write
+	count int           // valid slots (<= K)
 }
 
-func newQueue(k, d int) *queue {
-	return &queue{K: k, D: d, data: make([]float32, k*d), ids: make([]int64, k)}
+func newQueue(k, d int, dt tensor.Dtype) *queue {
+	return &queue{K: k, D: d, t: tensor.New(tensor.Of(dt), tensor.WithShape(d, k)), ids: make([]int64, k)}
 }
 
-// push enqueues n keys (n*D) with their image ids, evicting the oldest.
+// push enqueues n keys (n*D, row-major) with their image ids, evicting the oldest.
 func (q *queue) push(keys []float32, ids []int64, n int) {
 	if q == nil || q.K == 0 {
 		return
 	}
 	for i := range n {
-		copy(q.data[q.head*q.D:(q.head+1)*q.D], keys[i*q.D:(i+1)*q.D])
+		key := keys[i*q.D : (i+1)*q.D]
+		switch d := q.t.Data().(type) {
+		case []float32:
+			for k, x := range key {
+				d[k*q.K+q.head] = x
+			}
+		case []float64:
+			for k, x := range key {
+				d[k*q.K+q.head] = float64(x)
+			}
+		}
 		q.ids[q.head] = ids[i]
 		q.head = (q.head + 1) % q.K
 		if q.count < q.K {
@@ -108,6 +120,30 @@ func (q *queue) valid(s int) bool {
 		return true
 	}
 	return s < q.head // before the first wrap, slots [0, head) are filled
+}
+
+// key returns a copy of the key in slot s.
+func (q *queue) key(s int) []float32 {
+	out := make([]float32, q.D)
+	switch d := q.t.Data().(type) {
+	case []float32:
+		for k := range out {
+			out[k] = d[k*q.K+s]
+		}
+	case []float64:
+		for k := range out {
+			out[k] = float32(d[k*q.K+s])
+		}
+	}
+	return out
+}
+
+// f32 returns the (D, K) keys as float32 (the storage itself for float32).
+func (q *queue) f32() []float32 {
+	if d, ok := q.t.Data().([]float32); ok {
+		return d
+	}
+	return denseF32(q.t)
 }
 
 // entries returns the valid keys' image ids from oldest to newest.
@@ -131,7 +167,7 @@ type keySet struct {
 
 func (ks keySet) n() int { return ks.B + ks.K }
 
-// key returns key j (row of length D) or nil for an empty queue slot.
+// key returns key j (a row of length D) or nil for an empty queue slot.
 func (ks keySet) key(j int) []float32 {
 	if j < ks.B {
 		return ks.batch[j*ks.D : (j+1)*ks.D]
@@ -140,31 +176,34 @@ func (ks keySet) key(j int) []float32 {
 	if !ks.q.valid(s) {
 		return nil
 	}
-	return ks.q.data[s*ks.D : (s+1)*ks.D]
+	return ks.q.key(s)
 }
 
-// all returns all N keys row-major (empty slots as zeros).
-func (ks keySet) all() []float32 {
-	out := make([]float32, ks.n()*ks.D)
-	copy(out, ks.batch)
-	if ks.K > 0 {
-		copy(out[ks.B*ks.D:], ks.q.data)
+// batchT returns the batch keys as a (D, B) matrix.
+func (ks keySet) batchT() []float32 {
+	B, D := ks.B, ks.D
+	out := make([]float32, D*B)
+	for j := range B {
+		for d, x := range ks.batch[j*D : (j+1)*D] {
+			out[d*B+j] = x
+		}
 	}
 	return out
 }
 
-// transposed writes the keys as a (D, N) matrix.
-func (ks keySet) transposed() []float32 {
-	N, D := ks.n(), ks.D
-	out := make([]float32, D*N)
-	for j := range N {
-		k := ks.key(j)
-		if k == nil {
-			continue
-		}
-		for d, x := range k {
-			out[d*N+j] = x
-		}
+// sims returns the (B, N) similarities of B queries (B*D) with all keys.
+func (ks keySet) sims(queries []float32) []float32 {
+	B, N, D := ks.B, ks.n(), ks.D
+	out := make([]float32, B*N)
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
+		blas32.General{Rows: B, Cols: D, Stride: D, Data: queries},
+		blas32.General{Rows: B, Cols: D, Stride: D, Data: ks.batch},
+		0, blas32.General{Rows: B, Cols: B, Stride: N, Data: out})
+	if ks.K > 0 {
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas32.General{Rows: B, Cols: D, Stride: D, Data: queries},
+			blas32.General{Rows: D, Cols: ks.K, Stride: ks.K, Data: ks.q.f32()},
+			0, blas32.General{Rows: B, Cols: ks.K, Stride: N, Data: out[B:]})
 	}
 	return out
 }
@@ -196,7 +235,7 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 	out := make([]float32, B*N)
 	var sim []float32
 	if beta > 0 && !vsepp {
-		sim = matmulT(queries, B, ks.all(), N, ks.D)
+		sim = ks.sims(queries)
 	}
 	z := make([]float64, N)
 	for i := range B {
