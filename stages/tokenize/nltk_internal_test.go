@@ -111,6 +111,17 @@ func TestAgainstNLTK(t *testing.T) {
 	for range n {
 		inputs = append(inputs, randomOracleString(r))
 	}
+	// The sentences of the real Flickr8k captions, as the cascade sees them.
+	if _, ok := findSharedData("flickr8k-captions"); ok {
+		for _, row := range flickr8kCaptions(t) {
+			b := []byte(Normalize(row.Text))
+			for len(b) > 0 {
+				end := sentenceEnd(b)
+				inputs = append(inputs, string(b[:end]))
+				b = b[end:]
+			}
+		}
+	}
 	fails := 0
 	for _, s := range inputs {
 		if !utf8.ValidString(s) {

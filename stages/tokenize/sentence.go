@@ -1,5 +1,7 @@
 package tokenize
 
+import "bytes"
+
 // Sentence splitting. nltk.word_tokenize first splits text into sentences
 // with the Punkt model (sent_tokenize) and tokenizes each sentence; that
 // matters for one rule only: a period is split off a word when it ends a
@@ -25,40 +27,39 @@ var abbreviations = map[string]bool{
 // sentenceEnd returns the length of the first sentence of b: up to the end
 // of the word that ends it, or len(b).
 func sentenceEnd(b []byte) int {
-	i := 0
-	for i < len(b) {
-		// skip whitespace
-		for i < len(b) {
-			r, sz := runeAt(b, i)
-			if !isSpace(r) {
-				break
-			}
-			i += sz
-		}
-		if i >= len(b) {
+	for off := 0; off < len(b); {
+		p := bytes.IndexAny(b[off:], ".?!")
+		if p < 0 {
 			return len(b)
 		}
-		// the word b[i:j]
-		j := i
-		for j < len(b) {
-			r, sz := runeAt(b, j)
+		p += off
+		start, end := p, p+1
+		for start > 0 {
+			r, sz := runeBefore(b, start)
 			if isSpace(r) {
 				break
 			}
-			j += sz
+			start -= sz
 		}
-		if endsSentence(b[i:j]) && hasWordAfter(b[j:]) {
-			return j
+		for end < len(b) {
+			sp, sz := spaceAt(b, end)
+			if sp {
+				break
+			}
+			end += sz
 		}
-		i = j
+		if endsSentence(b[start:end]) && hasWordAfter(b[end:]) {
+			return end
+		}
+		off = end
 	}
 	return len(b)
 }
 
 func hasWordAfter(b []byte) bool {
 	for i := 0; i < len(b); {
-		r, sz := runeAt(b, i)
-		if !isSpace(r) {
+		sp, sz := spaceAt(b, i)
+		if !sp {
 			return true
 		}
 		i += sz

@@ -150,21 +150,29 @@ func FuzzTokenize(f *testing.F) {
 }
 
 // sharedData finds the shared data directory next to the repository root by
-// walking up from the working directory.
+// walking up from the working directory, or skips the test.
 func sharedData(t testing.TB, rel string) string {
 	t.Helper()
+	p, ok := findSharedData(rel)
+	if !ok {
+		t.Skipf("shared/data/%s not found above the working directory: real-data test skipped", rel)
+	}
+	return p
+}
+
+func findSharedData(rel string) (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", false
 	}
 	for {
 		p := filepath.Join(dir, "shared", "data", rel)
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skipf("shared/data/%s not found above the working directory: real-data test skipped", rel)
+			return "", false
 		}
 		dir = parent
 	}

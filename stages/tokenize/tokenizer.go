@@ -138,19 +138,36 @@ func (t *Tokenizer) tokenize(s string) {
 
 // collect appends the whitespace-separated fields of b to t.out/t.spans.
 func (t *Tokenizer) collect(b []byte) {
-	for i := 0; i < len(b); {
-		r, sz := runeAt(b, i)
-		if isSpace(r) {
-			i += sz
-			continue
-		}
-		j := i + sz
-		for j < len(b) {
-			r, sz := runeAt(b, j)
-			if isSpace(r) {
+	i := 0
+	for {
+		// skip whitespace
+		for i < len(b) {
+			if c := b[i]; c < utf8.RuneSelf {
+				if !asciiSpace[c] {
+					break
+				}
+				i++
+			} else if sp, sz := spaceAt(b, i); sp {
+				i += sz
+			} else {
 				break
 			}
-			j += sz
+		}
+		if i >= len(b) {
+			return
+		}
+		j := i
+		for j < len(b) {
+			if c := b[j]; c < utf8.RuneSelf {
+				if asciiSpace[c] {
+					break
+				}
+				j++
+			} else if sp, sz := spaceAt(b, j); !sp {
+				j += sz
+			} else {
+				break
+			}
 		}
 		lo := len(t.out)
 		t.out = append(t.out, b[i:j]...)

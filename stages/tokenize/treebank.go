@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"bytes"
 	"unicode"
 	"unicode/utf8"
 )
@@ -48,6 +49,8 @@ var triggerTable = func() (t [256]uint32) {
 	return t
 }()
 
+var dotDot = []byte("..")
+
 // asciiWord marks the ASCII bytes matched by \w.
 var asciiWord = func() (t [128]bool) {
 	for c := '0'; c <= '9'; c++ {
@@ -69,16 +72,29 @@ func isWord(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
+// asciiSpace marks the ASCII bytes matched by \s.
+var asciiSpace = func() (t [128]bool) {
+	for _, c := range " \t\n\v\f\r\x1c\x1d\x1e\x1f" {
+		t[c] = true
+	}
+	return t
+}()
+
 // isSpace reports whether r matches Python's Unicode \s (str.isspace).
 func isSpace(r rune) bool {
-	switch r {
-	case ' ', '\t', '\n', '\v', '\f', '\r', 0x1c, 0x1d, 0x1e, 0x1f:
-		return true
-	}
 	if r < utf8.RuneSelf {
-		return false
+		return asciiSpace[r]
 	}
 	return unicode.IsSpace(r)
+}
+
+// spaceAt reports whether a \s rune starts at b[i] and returns its size.
+func spaceAt(b []byte, i int) (bool, int) {
+	if c := b[i]; c < utf8.RuneSelf {
+		return asciiSpace[c], 1
+	}
+	r, sz := utf8.DecodeRune(b[i:])
+	return unicode.IsSpace(r), sz
 }
 
 // isDecimal reports whether r matches Python's Unicode \d (category Nd).
@@ -200,7 +216,7 @@ func (w *work) treebank() {
 		w.run(colonComma)
 		w.run(colonCommaEnd)
 	}
-	if m&hasPeriod != 0 {
+	if m&hasPeriod != 0 && bytes.Contains(w.x, dotDot) {
 		w.run(ellipsis)
 	}
 	if m&hasSymbol != 0 {
@@ -622,60 +638,83 @@ var contractions2 = [...]contraction{
 }
 
 // contractions applies CONTRACTIONS2 and CONTRACTIONS3 ((?i) ('t)(is)\b and
-// (?i) ('t)(was)\b -> " \1 \2 ").
+// (?i) ('t)(was)\b -> " \1 \2 "). It looks only at candidate bytes and
+// copies the text between matches in bulk.
 func contractions(dst, src []byte) []byte {
-	for i := 0; i < len(src); {
-		c := src[i]
-		if c == ' ' && i+2 < len(src) && src[i+1] == '\'' {
-			if e := matchFold(src, i+1, "'t"); e > 0 {
-				for _, second := range [...]string{"is", "was"} {
-					if f := matchFold(src, e, second); f > 0 && !wordAt(src, f) {
-						dst = append(dst, ' ')
-						dst = append(dst, src[i+1:e]...)
-						dst = append(dst, ' ')
-						dst = append(dst, src[e:f]...)
-						dst = append(dst, ' ')
-						i = f
-						goto next
-					}
+	last := 0 // src[last:] is not copied yet
+	for i := 0; i < len(src); i++ {
+		// A match replaces src[i:f] by " " + src[g:e] + " " + src[e:f] + " ".
+		var g, e, f int
+		switch c := src[i]; c {
+		case ' ':
+			if i+2 >= len(src) || src[i+1] != '\'' {
+				continue
+			}
+			if e = matchFold(src, i+1, "'t"); e < 0 {
+				continue
+			}
+			f = -1
+			for _, second := range [...]string{"is", "was"} {
+				if g := matchFold(src, e, second); g > 0 && !wordAt(src, g) {
+					f = g
+					break
 				}
 			}
-		}
-		if l := c | 0x20; (l == 'c' || l == 'd' || l == 'g' || l == 'l' || l == 'm' || l == 'w') && !wordBefore(src, i) {
-			for _, k := range contractions2 {
-				if k.first[0] != l {
-					continue
-				}
-				e := matchFold(src, i, k.first)
-				if e < 0 {
-					continue
-				}
-				f := matchFold(src, e, k.second)
-				if f < 0 {
-					continue
-				}
-				if k.spaceAfter {
-					if f >= len(src) {
-						continue
-					}
-					if r, _ := runeAt(src, f); !isSpace(r) {
-						continue
-					}
-				} else if wordAt(src, f) {
-					continue
-				}
-				dst = append(dst, ' ')
-				dst = append(dst, src[i:e]...)
-				dst = append(dst, ' ')
-				dst = append(dst, src[e:f]...)
-				dst = append(dst, ' ')
-				i = f
-				goto next
+			if f < 0 {
+				continue
 			}
+			g = i + 1 // the space itself is dropped
+		case 'c', 'd', 'g', 'l', 'm', 'w', 'C', 'D', 'G', 'L', 'M', 'W':
+			if wordBefore(src, i) {
+				continue
+			}
+			e, f = matchContraction(src, i, c|0x20)
+			if f < 0 {
+				continue
+			}
+			g = i
+		default:
+			continue
 		}
-		dst = append(dst, c)
-		i++
-	next:
+		dst = append(dst, src[last:i]...)
+		dst = append(dst, ' ')
+		dst = append(dst, src[g:e]...)
+		dst = append(dst, ' ')
+		dst = append(dst, src[e:f]...)
+		dst = append(dst, ' ')
+		last = f
+		i = f - 1
 	}
-	return dst
+	return append(dst, src[last:]...)
+}
+
+// matchContraction matches one of contractions2 starting with the
+// lower-case letter l at src[i] (a word start) and returns the end of its
+// two parts, or f = -1.
+func matchContraction(src []byte, i int, l byte) (e, f int) {
+	for _, k := range contractions2 {
+		if k.first[0] != l {
+			continue
+		}
+		e := matchFold(src, i, k.first)
+		if e < 0 {
+			continue
+		}
+		f := matchFold(src, e, k.second)
+		if f < 0 {
+			continue
+		}
+		if k.spaceAfter {
+			if f >= len(src) {
+				continue
+			}
+			if sp, _ := spaceAt(src, f); !sp {
+				continue
+			}
+		} else if wordAt(src, f) {
+			continue
+		}
+		return e, f
+	}
+	return 0, -1
 }
