@@ -433,3 +433,25 @@ func TestCancelled(t *testing.T) {
 		t.Error("cancelled context: want an error")
 	}
 }
+
+func TestTopK(t *testing.T) {
+	in := simInputs(caseTies)
+	caps, err := TopCaptions(in, 0, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// row 1: captions 0 and 5 tie at 0.5 (index order), then 6 (first of the 0.1s)
+	if want := []Hit{{0, 0.5}, {5, 0.5}, {6, float64(float32(0.1))}}; !slices.Equal(caps, want) {
+		t.Errorf("TopCaptions = %v, want %v", caps, want)
+	}
+	imgs, err := TopImages(in, 0, 9, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Hit{{0, 0.5}, {1, float64(float32(0.1))}}; !slices.Equal(imgs, want) {
+		t.Errorf("TopImages = %v, want %v", imgs, want)
+	}
+	if _, err := TopImages(in, 0, 10, 1); err == nil {
+		t.Error("caption out of range: want an error")
+	}
+}
