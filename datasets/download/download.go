@@ -23,6 +23,8 @@
 //     only MD5) and the size, when known. A mismatch deletes the partial file
 //     and tries the next mirror; when none is left the error wraps
 //     [ErrChecksum] and nothing is left behind.
+//   - An existing DEST that verifies (against whatever is known: digests,
+//     size) is kept without any request.
 //   - Progress: bytes are reported to Options.Progress as they arrive (the
 //     pipeline's progress reporter turns them into bytes/s and an ETA).
 package download
@@ -158,6 +160,19 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 	}
 	part := req.Dest + ".part"
 	res := Result{Path: req.Dest}
+	if _, err := os.Stat(req.Dest); err == nil {
+		// Finished by an earlier run: keep it if it verifies.
+		st := newPartState(req, opt.Progress)
+		r, err := verify(req.Dest, req, "file://"+req.Dest, &res, st)
+		if err == nil {
+			r.Path = req.Dest
+			return r, nil
+		}
+		opt.Log.Warn("existing file does not verify; fetching again", "path", req.Dest, "error", err)
+		if err := os.Remove(req.Dest); err != nil {
+			return Result{}, err
+		}
+	}
 	var errs []error
 	for i, u := range req.URLs {
 		if i > 0 {

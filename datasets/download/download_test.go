@@ -356,3 +356,23 @@ type progress struct{ n, total atomic.Int64 }
 
 func (p *progress) Add(n int64)          { p.n.Add(n) }
 func (p *progress) SetTotal(total int64) { p.total.Store(total) }
+
+func TestFetchKeepsVerifiedDest(t *testing.T) {
+	t.Parallel()
+	data := blob(1000)
+	c := &counter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }))
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(dest, data, 0o644)
+	if _, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest, SHA256: sum(data)}, fast); err != nil || c.requests != 0 {
+		t.Fatalf("err %v, %d requests; want the existing file kept", err, c.requests)
+	}
+	os.WriteFile(dest, []byte("corrupt"), 0o644)
+	if _, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest, SHA256: sum(data)}, fast); err != nil || c.requests != 1 {
+		t.Fatalf("err %v, %d requests; want one refetch", err, c.requests)
+	}
+	if b, _ := os.ReadFile(dest); !bytes.Equal(b, data) {
+		t.Fatal("corrupt file not replaced")
+	}
+}

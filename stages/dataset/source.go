@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -51,7 +52,7 @@ func sourceRoots(env *pipeline.Env) ([]string, error) {
 		}
 		seen[a] = true
 		if a.Kind() == downloadKind {
-			roots = append(roots, a.Path(DownloadFilesDir))
+			roots = append(roots, downloadRoot(a))
 		}
 		queue = append(queue, a.Inputs...)
 	}
@@ -59,6 +60,18 @@ func sourceRoots(env *pipeline.Env) ([]string, error) {
 		return nil, fmt.Errorf("no source: set the source param or add a download stage to needs")
 	}
 	return roots, nil
+}
+
+// downloadRoot is where a download artifact's files are: files/ inside it,
+// or the directory named by its location.json for a dir: source.
+func downloadRoot(a *pipeline.Artifact) string {
+	if b, err := os.ReadFile(a.Path(locationFile)); err == nil {
+		var loc struct{ Dir string }
+		if json.Unmarshal(b, &loc) == nil && loc.Dir != "" {
+			return loc.Dir
+		}
+	}
+	return a.Path(DownloadFilesDir)
 }
 
 // findFile looks for one of names in roots, in order.

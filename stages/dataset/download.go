@@ -1,0 +1,227 @@
+package dataset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"coderflow/datasets"
+	"coderflow/datasets/download"
+	"coderflow/datasets/extract"
+	"coderflow/internal/atomicfile"
+	"coderflow/pipeline"
+)
+
+func init() { pipeline.Default.MustRegister(DownloadSpec) }
+
+// locationFile is written instead of files/ when the source is a dir:PATH
+// used in place.
+const locationFile = "location.json"
+
+// DownloadSpec is the download stage kind. Its artifact holds the fetched
+// files under files/ (archives extracted there when extract is true). It
+// declares no table: the manifest already lists every file with its size
+// and SHA-256, and readers take the files from files/ (see [DownloadFilesDir]).
+// A dir:PATH source is not copied: the artifact holds location.json naming
+// the directory, and readers read it in place.
+var DownloadSpec = pipeline.Spec{
+	Kind:    downloadKind,
+	Version: "1",
+	Doc: "Fetch files (catalog entries or a url; https, http, file://, dir:) with resume, retries, " +
+		"mirrors and SHA-256/MD5 verification into files/, extracting zip/tar/tar.gz safely. " +
+		"Readers (dataset.*) list this stage in needs and read files/.",
+	Params: []pipeline.Param{
+		{Name: "catalog", Type: pipeline.StringList, Default: []string{}, Doc: "catalog entries to fetch: " + strings.Join(datasets.CatalogNames(), ", ")},
+		{Name: "url", Type: pipeline.Path, Optional: true, Doc: "one source: https://, http://, file://PATH, a local path, or dir:PATH (used in place, nothing copied)"},
+		{Name: "mirrors", Type: pipeline.StringList, Default: []string{}, Doc: "more URLs for the url, tried in order"},
+		{Name: "sha256", Type: pipeline.String, Optional: true, Doc: "expected SHA-256 of the url's file"},
+		{Name: "md5", Type: pipeline.String, Optional: true, Doc: "expected MD5 of the url's file (\"none\" also skips a catalog MD5)"},
+		{Name: "size", Type: pipeline.Int, Default: 0, Doc: "expected size of the url's file in bytes; 0 = unknown", Min: pipeline.Bound(0)},
+		{Name: "name", Type: pipeline.String, Optional: true, Doc: "file name under files/ for the url; default: the URL's base name"},
+		{Name: "extract", Type: pipeline.Bool, Default: true, Doc: "unpack zip/tar/tar.gz files into files/"},
+		{Name: "keep_archives", Type: pipeline.Bool, Default: false, Doc: "keep archives after extracting them"},
+		{Name: "max_bytes", Type: pipeline.Int, Default: 0, Doc: "cap on bytes one archive may expand to; 0 = 256 GiB", Min: pipeline.Bound(0)},
+		{Name: "max_ratio", Type: pipeline.Float, Default: 1000.0, Doc: "cap on expanded/archive size", Min: pipeline.Bound(1)},
+		{Name: "retries", Type: pipeline.Int, Default: 5, NoCache: true, Doc: "attempts per mirror for transient failures", Min: pipeline.Bound(1)},
+		{Name: "idle_timeout", Type: pipeline.Float, Default: 60.0, NoCache: true, Doc: "seconds without data before an attempt is abandoned", Min: pipeline.Bound(0.001)},
+		{Name: "header_timeout", Type: pipeline.Float, Default: 60.0, NoCache: true, Doc: "seconds to connect and get response headers", Min: pipeline.Bound(0.001)},
+		{Name: "backoff", Type: pipeline.Float, Default: 0.5, NoCache: true, Doc: "first retry delay in seconds (doubles, with jitter, up to 30s)", Min: pipeline.Bound(0)},
+	},
+	Validate: func(p pipeline.Params) error {
+		if len(p.Strings("catalog")) == 0 && p.Path("url") == "" {
+			return fmt.Errorf("download: give catalog entries or a url")
+		}
+		for _, n := range p.Strings("catalog") {
+			if _, err := datasets.Lookup(n); err != nil {
+				return fmt.Errorf("params.catalog: %w", err)
+			}
+		}
+		if strings.HasPrefix(p.Path("url"), "dir:") && len(p.Strings("catalog")) > 0 {
+			return fmt.Errorf("download: a dir: url is used in place and cannot be combined with catalog entries")
+		}
+		return nil
+	},
+	Stage: pipeline.StageFunc(runDownload),
+}
+
+// fetchItem is one file the stage fetches.
+type fetchItem struct {
+	name    string
+	req     download.Request
+	archive bool // extract if extract=true (also detected by content)
+}
+
+// downloadInfo is what the manifest records per fetched file.
+type downloadInfo struct {
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	Attempts  int    `json:"attempts"`
+	Resumed   bool   `json:"resumed"`
+	Extracted int    `json:"extracted_files,omitempty"`
+	Links     int    `json:"skipped_links,omitempty"`
+}
+
+func runDownload(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	if u := p.Path("url"); strings.HasPrefix(u, "dir:") {
+		dir, _ := pipeline.IsLocalSource(u)
+		if !datasets.IsDir(dir) {
+			return fmt.Errorf("url %q: not a directory", u)
+		}
+		b, _ := json.Marshal(map[string]string{"dir": dir})
+		if err := atomicfile.WriteFile(env.Path(locationFile), b, 0o644); err != nil {
+			return err
+		}
+		env.SetInfo("location", dir)
+		env.Summarize("using %s in place", dir)
+		return nil
+	}
+	var items []fetchItem
+	for _, n := range p.Strings("catalog") {
+		s, err := datasets.Lookup(n)
+		if err != nil {
+			return err
+		}
+		md5 := s.MD5
+		items = append(items, fetchItem{name: s.File, archive: s.Archive,
+			req: download.Request{URLs: s.URLs, SHA256: s.SHA256, MD5: md5, Size: s.Size}})
+	}
+	if u := p.Path("url"); u != "" {
+		if local, ok := pipeline.IsLocalSource(u); ok {
+			u = "file://" + local
+		}
+		name := p.String("name")
+		if name == "" {
+			pu, err := url.Parse(u)
+			if err != nil {
+				return fmt.Errorf("url %q: %w", u, err)
+			}
+			name = path.Base(pu.Path)
+		}
+		if name == "" || name == "." || name == "/" || strings.ContainsAny(name, `/\`) || name == ".." {
+			return fmt.Errorf("cannot derive a file name from %q: set the name param", u)
+		}
+		items = append(items, fetchItem{name: name, req: download.Request{URLs: append([]string{u}, p.Strings("mirrors")...),
+			SHA256: p.String("sha256"), MD5: p.String("md5"), Size: int64(p.Int("size"))}})
+	}
+	if m := p.String("md5"); strings.EqualFold(m, "none") {
+		for i := range items {
+			items[i].req.MD5 = ""
+		}
+	}
+	opt := download.Options{
+		Retries:       p.Int("retries"),
+		IdleTimeout:   seconds(p.Float("idle_timeout")),
+		HeaderTimeout: seconds(p.Float("header_timeout")),
+		BackoffBase:   seconds(p.Float("backoff")),
+		Log:           env.Log,
+	}
+	if p.Float("backoff") == 0 {
+		opt.BackoffBase = time.Nanosecond
+	}
+	var infos []downloadInfo
+	var total int64
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		shard := "fetch/" + it.name
+		infoRel := ".downloads/" + it.name + ".json"
+		if env.ShardDone(shard) {
+			var di downloadInfo
+			if b, err := os.ReadFile(env.Path(infoRel)); err == nil && json.Unmarshal(b, &di) == nil {
+				infos = append(infos, di)
+				total += di.Size
+				continue
+			}
+		}
+		dest := env.Path(DownloadFilesDir + "/" + it.name)
+		prog := env.Progress("bytes "+it.name, it.req.Size)
+		o := opt
+		o.Progress = prog
+		it.req.Dest = dest
+		res, err := download.Fetch(ctx, it.req, o)
+		prog.Done()
+		if err != nil {
+			return err
+		}
+		di := downloadInfo{Name: it.name, URL: res.URL, Size: res.Size, SHA256: res.SHA256, Attempts: res.Attempts, Resumed: res.Resumed}
+		if p.Bool("extract") {
+			format, err := extract.Format(dest)
+			if err != nil {
+				return err
+			}
+			if format == "zip" || format == "tar" || format == "tar.gz" {
+				xr, err := extract.Archive(ctx, dest, env.Path(DownloadFilesDir), extract.Limits{
+					MaxBytes: int64(p.Int("max_bytes")), MaxRatio: p.Float("max_ratio")})
+				if err != nil {
+					return err
+				}
+				di.Extracted, di.Links = xr.Files, xr.SkippedLinks
+				env.Log.Info("extracted", "archive", it.name, "format", format, "files", xr.Files, "bytes", xr.Bytes)
+				if !p.Bool("keep_archives") {
+					if err := os.Remove(dest); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		b, _ := json.Marshal(di)
+		if err := atomicfile.WriteFile(env.Path(infoRel), b, 0o644); err != nil {
+			return err
+		}
+		if err := env.CommitShard(shard, infoRel); err != nil {
+			return err
+		}
+		infos = append(infos, di)
+		total += di.Size
+	}
+	// The bookkeeping files are not data.
+	os.RemoveAll(filepath.Join(env.Dir, ".downloads"))
+	env.SetInfo("downloads", infos)
+	env.Summarize("%d file(s), %s downloaded", len(infos), humanBytes(total))
+	return nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
