@@ -61,8 +61,4 @@ func helperCmd(t *testing.T, mode, file, workdir string) *exec.Cmd {
 	return cmd
 }
 
-func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(t.Context(), d)
-}
-
 func itoa(i int) string { return strconv.Itoa(i) }
