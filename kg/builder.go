@@ -1,0 +1,522 @@
+package kg
+
+import (
+	"bytes"
+	"context"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cayleygraph/cayley"
+	"github.com/cayleygraph/cayley/graph"
+	"github.com/cayleygraph/cayley/graph/kv"
+	"github.com/cayleygraph/quad"
+	"github.com/cayleygraph/quad/pquads"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Loaders accepted by [NewBuilder].
+const (
+	// LoaderBulk builds the store's key-value layout in memory (node ids,
+	// quad log, both quad indexes, value and refcount buckets: what
+	// Cayley's KV writer would write) and writes every bucket once, in key
+	// order, into bolt. Memory: about 40 bytes per edge plus the node names.
+	LoaderBulk = "bulk"
+	// LoaderQuadWriter streams edges through Cayley's bulk QuadWriter
+	// (QuadStore.NewQuadWriter().WriteQuads) in batches. Memory is bounded
+	// by a batch; it is several times slower.
+	LoaderQuadWriter = "quadwriter"
+)
+
+// Loaders lists the accepted loader names.
+var Loaders = []string{LoaderBulk, LoaderQuadWriter}
+
+// BuildStats describes a finished store.
+type BuildStats struct {
+	Edges   int64 `json:"edges"`   // edges received
+	Quads   int64 `json:"quads"`   // distinct quads stored
+	Nodes   int64 `json:"nodes"`   // nodes (concepts, relations and labels)
+	Concept int64 `json:"concepts"` // concept nodes
+}
+
+// NodeDegree is a concept and its number of stored edges (both directions).
+type NodeDegree struct {
+	Concept string
+	Degree  int64
+}
+
+// Builder loads edges into a new store directory.
+type Builder interface {
+	// Add stores a batch of edges (the slice may be reused afterwards).
+	Add(edges []Edge) error
+	// Close finishes the store and returns its stats; it fails with
+	// ErrEmptyGraph if no edge was added.
+	Close() (BuildStats, error)
+	// Concepts calls fn for every concept with its degree, after Close.
+	Concepts(fn func(NodeDegree) error) error
+	// Abort releases resources after an error; the directory may hold a
+	// partial store.
+	Abort()
+}
+
+// NewBuilder creates an empty store in dir (which must not hold one) and
+// returns a builder using loader (LoaderBulk or LoaderQuadWriter). batch is
+// the QuadWriter batch size (ignored by the bulk loader).
+func NewBuilder(dir, loader string, batch int) (Builder, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("kg: %w", err)
+	}
+	if err := graph.InitQuadStore(Backend, dir, nil); err != nil {
+		return nil, fmt.Errorf("kg: init store %s: %w", dir, err)
+	}
+	switch loader {
+	case LoaderBulk, "":
+		return &bulkBuilder{dir: dir, concepts: map[string]uint32{}, rels: map[string]uint32{}, labels: map[labelKey]uint32{}}, nil
+	case LoaderQuadWriter:
+		h, err := cayley.NewGraph(Backend, dir, graph.Options{"nosync": true})
+		if err != nil {
+			return nil, fmt.Errorf("kg: open store %s: %w", dir, err)
+		}
+		w, err := h.QuadStore.NewQuadWriter()
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("kg: %w", err)
+		}
+		if batch <= 0 {
+			batch = 10000
+		}
+		return &qwBuilder{h: h, w: w, batch: batch, deg: map[string]int64{}}, nil
+	}
+	return nil, fmt.Errorf("kg: unknown loader %q (want %s or %s)", loader, LoaderBulk, LoaderQuadWriter)
+}
+
+// ---- Cayley's QuadWriter ----
+
+type qwBuilder struct {
+	h     *cayley.Handle
+	w     quad.WriteCloser
+	batch int
+	buf   []quad.Quad
+	deg   map[string]int64
+	edges int64
+	done  bool
+}
+
+// EdgeQuad returns the quad that stores e.
+func EdgeQuad(e Edge) quad.Quad {
+	return quad.Quad{Subject: quad.IRI(ConceptURI(e.Start)), Predicate: quad.IRI(e.Rel),
+		Object: quad.IRI(ConceptURI(e.End)), Label: quad.IRI(EncodeLabel(e.Dataset, e.Weight))}
+}
+
+func (b *qwBuilder) Add(edges []Edge) error {
+	for _, e := range edges {
+		b.buf = append(b.buf, EdgeQuad(e))
+		b.deg[e.Start]++
+		b.deg[e.End]++
+		b.edges++
+		if len(b.buf) >= b.batch {
+			if _, err := b.w.WriteQuads(b.buf); err != nil {
+				return fmt.Errorf("kg: write quads: %w", err)
+			}
+			b.buf = b.buf[:0]
+		}
+	}
+	return nil
+}
+
+func (b *qwBuilder) Close() (BuildStats, error) {
+	b.done = true
+	if len(b.buf) > 0 {
+		if _, err := b.w.WriteQuads(b.buf); err != nil {
+			b.w.Close()
+			b.h.Close()
+			return BuildStats{}, fmt.Errorf("kg: write quads: %w", err)
+		}
+	}
+	if err := b.w.Close(); err != nil {
+		b.h.Close()
+		return BuildStats{}, fmt.Errorf("kg: close quad writer: %w", err)
+	}
+	st, err := b.h.QuadStore.Stats(context.Background(), false)
+	if cerr := b.h.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return BuildStats{}, fmt.Errorf("kg: %w", err)
+	}
+	if b.edges == 0 {
+		return BuildStats{}, ErrEmptyGraph
+	}
+	return BuildStats{Edges: b.edges, Quads: st.Quads.Value, Nodes: -1, Concept: int64(len(b.deg))}, nil
+}
+
+func (b *qwBuilder) Concepts(fn func(NodeDegree) error) error {
+	names := make([]string, 0, len(b.deg))
+	for n := range b.deg {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := fn(NodeDegree{n, b.deg[n]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *qwBuilder) Abort() {
+	if !b.done {
+		b.done = true
+		b.w.Close()
+		b.h.Close()
+	}
+}
+
+// ---- bulk: Cayley's KV layout built in memory, written once ----
+
+type labelKey struct {
+	ds string
+	w  float32
+}
+
+type quadRec struct{ s, p, o, l uint32 } // node indexes (0-based)
+
+type bulkBuilder struct {
+	dir      string
+	concepts map[string]uint32
+	rels     map[string]uint32
+	labels   map[labelKey]uint32
+	nodes    []string // node index -> IRI
+	isConc   []bool
+	quads    []quadRec
+	edges    int64
+	stats    BuildStats
+	deg      []int64
+}
+
+func (b *bulkBuilder) node(iri string, concept bool) uint32 {
+	i := uint32(len(b.nodes))
+	b.nodes = append(b.nodes, iri)
+	b.isConc = append(b.isConc, concept)
+	return i
+}
+
+func (b *bulkBuilder) concept(t string) uint32 {
+	if i, ok := b.concepts[t]; ok {
+		return i
+	}
+	i := b.node(ConceptURI(t), true)
+	b.concepts[t] = i
+	return i
+}
+
+func (b *bulkBuilder) Add(edges []Edge) error {
+	for _, e := range edges {
+		s, o := b.concept(e.Start), b.concept(e.End)
+		p, ok := b.rels[e.Rel]
+		if !ok {
+			p = b.node(e.Rel, false)
+			b.rels[e.Rel] = p
+		}
+		lk := labelKey{e.Dataset, e.Weight}
+		l, ok := b.labels[lk]
+		if !ok {
+			l = b.node(EncodeLabel(e.Dataset, e.Weight), false)
+			b.labels[lk] = l
+		}
+		b.quads = append(b.quads, quadRec{s, p, o, l})
+		b.edges++
+	}
+	return nil
+}
+
+func (b *bulkBuilder) Abort() {}
+
+func (b *bulkBuilder) Concepts(fn func(NodeDegree) error) error {
+	names := make([]string, 0, len(b.concepts))
+	for n := range b.concepts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := fn(NodeDegree{n, b.deg[b.concepts[n]]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmpQuad(a, b quadRec) int {
+	if c := cmp.Compare(a.s, b.s); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.p, b.p); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.o, b.o); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.l, b.l)
+}
+
+// putsPerTx bounds the dirty pages a bolt transaction holds in memory.
+const putsPerTx = 1 << 20
+
+// boltWriter writes keys in ascending order into bolt buckets, committing
+// every putsPerTx puts.
+type boltWriter struct {
+	db   *bolt.DB
+	tx   *bolt.Tx
+	puts int
+}
+
+func (w *boltWriter) bucket(name []byte) (*bolt.Bucket, error) {
+	if w.tx == nil {
+		tx, err := w.db.Begin(true)
+		if err != nil {
+			return nil, err
+		}
+		w.tx = tx
+	}
+	bk, err := w.tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, err
+	}
+	bk.FillPercent = 1 // keys arrive in order: pack pages full
+	return bk, nil
+}
+
+func (w *boltWriter) put(name, k, v []byte) error {
+	bk, err := w.bucket(name)
+	if err != nil {
+		return err
+	}
+	if err := bk.Put(k, v); err != nil {
+		return err
+	}
+	w.puts++
+	if w.puts >= putsPerTx {
+		w.puts = 0
+		err := w.tx.Commit()
+		w.tx = nil
+		return err
+	}
+	return nil
+}
+
+func (w *boltWriter) commit() error {
+	if w.tx == nil {
+		return nil
+	}
+	err := w.tx.Commit()
+	w.tx = nil
+	return err
+}
+
+func (b *bulkBuilder) Close() (BuildStats, error) {
+	if b.edges == 0 {
+		return BuildStats{}, ErrEmptyGraph
+	}
+	// Distinct quads in (s,p,o,l) order: that is the "sp" index order.
+	slices.SortFunc(b.quads, cmpQuad)
+	b.quads = slices.Compact(b.quads)
+	n := uint64(len(b.nodes))
+	nq := uint64(len(b.quads))
+	nodeID := func(i uint32) uint64 { return uint64(i) + 1 }
+	quadID := func(j int) uint64 { return n + 1 + uint64(j) }
+
+	refc := make([]uint32, n)
+	b.deg = make([]int64, n)
+	for _, q := range b.quads {
+		refc[q.s]++
+		refc[q.p]++
+		refc[q.o]++
+		refc[q.l]++
+		b.deg[q.s]++
+		b.deg[q.o]++
+	}
+
+	db, err := bolt.Open(filepath.Join(b.dir, BoltFile), 0o644, &bolt.Options{NoSync: true, NoGrowSync: true, Timeout: 10 * time.Second})
+	if err != nil {
+		return BuildStats{}, fmt.Errorf("kg: open %s: %w", b.dir, err)
+	}
+	w := &boltWriter{db: db}
+	fail := func(err error) (BuildStats, error) {
+		if w.tx != nil {
+			w.tx.Rollback()
+		}
+		db.Close()
+		return BuildStats{}, fmt.Errorf("kg: write store %s: %w", b.dir, err)
+	}
+	ts := time.Now().UnixNano()
+	var key [24]byte
+	var val []byte
+
+	// The log: node primitives (ids 1..n), then quad primitives.
+	logB := []byte("log")
+	for i, iri := range b.nodes {
+		v, err := pquads.MarshalValue(quad.IRI(iri))
+		if err != nil {
+			return fail(err)
+		}
+		binary.BigEndian.PutUint64(key[:8], nodeID(uint32(i)))
+		val = appendPrimitive(val[:0], nodeID(uint32(i)), 0, 0, 0, 0, ts, v)
+		if err := w.put(logB, key[:8], bytes.Clone(val)); err != nil {
+			return fail(err)
+		}
+	}
+	for j, q := range b.quads {
+		id := quadID(j)
+		binary.BigEndian.PutUint64(key[:8], id)
+		val = appendPrimitive(val[:0], id, nodeID(q.s), nodeID(q.p), nodeID(q.o), nodeID(q.l), ts, nil)
+		if err := w.put(logB, key[:8], bytes.Clone(val)); err != nil {
+			return fail(err)
+		}
+	}
+
+	// Index "sp": (subject, predicate) -> quad ids; runs in the sorted quads.
+	spB := indexBucket(kv.DefaultQuadIndexes[0])
+	for j := 0; j < len(b.quads); {
+		k := j
+		val = val[:0]
+		for k < len(b.quads) && b.quads[k].s == b.quads[j].s && b.quads[k].p == b.quads[j].p {
+			val = binary.AppendUvarint(val, quadID(k))
+			k++
+		}
+		binary.BigEndian.PutUint64(key[0:], nodeID(b.quads[j].s))
+		binary.BigEndian.PutUint64(key[8:], nodeID(b.quads[j].p))
+		if err := w.put(spB, bytes.Clone(key[:16]), bytes.Clone(val)); err != nil {
+			return fail(err)
+		}
+		j = k
+	}
+
+	// Index "ops": (object, predicate, subject) -> quad ids.
+	perm := make([]uint32, len(b.quads))
+	for j := range perm {
+		perm[j] = uint32(j)
+	}
+	slices.SortFunc(perm, func(x, y uint32) int {
+		a, c := b.quads[x], b.quads[y]
+		if r := cmp.Compare(a.o, c.o); r != 0 {
+			return r
+		}
+		if r := cmp.Compare(a.p, c.p); r != 0 {
+			return r
+		}
+		if r := cmp.Compare(a.s, c.s); r != 0 {
+			return r
+		}
+		return cmp.Compare(x, y)
+	})
+	opsB := indexBucket(kv.DefaultQuadIndexes[1])
+	for j := 0; j < len(perm); {
+		k := j
+		a := b.quads[perm[j]]
+		val = val[:0]
+		for k < len(perm) {
+			c := b.quads[perm[k]]
+			if c.o != a.o || c.p != a.p || c.s != a.s {
+				break
+			}
+			val = binary.AppendUvarint(val, quadID(int(perm[k])))
+			k++
+		}
+		binary.BigEndian.PutUint64(key[0:], nodeID(a.o))
+		binary.BigEndian.PutUint64(key[8:], nodeID(a.p))
+		binary.BigEndian.PutUint64(key[16:], nodeID(a.s))
+		if err := w.put(opsB, bytes.Clone(key[:24]), bytes.Clone(val)); err != nil {
+			return fail(err)
+		}
+		j = k
+	}
+	perm = nil
+
+	// Value buckets: "v"+h[0]+h[1] maps the value hash to the node id, and
+	// "n"+h[0]+h[1] to its reference count.
+	type hashed struct {
+		h [quad.HashSize]byte
+		i uint32
+	}
+	hs := make([]hashed, n)
+	for i, iri := range b.nodes {
+		quad.HashTo(quad.IRI(iri), hs[i].h[:])
+		hs[i].i = uint32(i)
+	}
+	slices.SortFunc(hs, func(x, y hashed) int { return bytes.Compare(x.h[:], y.h[:]) })
+	for _, prefix := range []byte{'n', 'v'} {
+		for _, x := range hs {
+			bk := []byte{prefix, x.h[0], x.h[1]}
+			if prefix == 'v' {
+				val = binary.AppendUvarint(val[:0], nodeID(x.i))
+			} else {
+				val = binary.AppendUvarint(val[:0], uint64(refc[x.i]))
+			}
+			if err := w.put(bk, bytes.Clone(x.h[:]), bytes.Clone(val)); err != nil {
+				return fail(err)
+			}
+		}
+	}
+
+	// Meta: quad count and the id horizon.
+	metaB := []byte("meta")
+	var u [8]byte
+	binary.LittleEndian.PutUint64(u[:], nq)
+	if err := w.put(metaB, []byte("size"), bytes.Clone(u[:])); err != nil {
+		return fail(err)
+	}
+	binary.LittleEndian.PutUint64(u[:], n+nq)
+	if err := w.put(metaB, []byte("horizon"), bytes.Clone(u[:])); err != nil {
+		return fail(err)
+	}
+	if err := w.commit(); err != nil {
+		return fail(err)
+	}
+	if err := db.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := db.Close(); err != nil {
+		return BuildStats{}, fmt.Errorf("kg: close store %s: %w", b.dir, err)
+	}
+	b.stats = BuildStats{Edges: b.edges, Quads: int64(nq), Nodes: int64(n), Concept: int64(len(b.concepts))}
+	b.quads = nil
+	return b.stats, nil
+}
+
+// indexBucket is the bolt bucket name of a Cayley quad index: the
+// direction prefixes ("sp", "ops").
+func indexBucket(ind kv.QuadIndex) []byte {
+	var name []byte
+	for _, d := range ind.Dirs {
+		name = append(name, d.Prefix())
+	}
+	return name
+}
+
+// appendPrimitive appends the protobuf encoding of a Cayley primitive
+// (graph/proto.Primitive): fields in number order, zero values omitted, as
+// the protobuf marshaller writes them.
+func appendPrimitive(b []byte, id, s, p, o, l uint64, ts int64, value []byte) []byte {
+	put := func(tag byte, v uint64) {
+		if v != 0 {
+			b = append(b, tag)
+			b = binary.AppendUvarint(b, v)
+		}
+	}
+	put(0x08, id)
+	put(0x10, s)
+	put(0x18, p)
+	put(0x20, o)
+	put(0x28, l)
+	put(0x38, uint64(ts))
+	if len(value) > 0 {
+		b = append(b, 0x42)
+		b = binary.AppendUvarint(b, uint64(len(value)))
+		b = append(b, value...)
+	}
+	return b
+}

@@ -1,0 +1,38 @@
+// Package kg reads commonsense knowledge into ConceptNet-form edges, stores
+// them in a persistent Cayley graph (bolt), and links caption words to the
+// concepts of that graph.
+//
+// # Edges
+//
+// Every source is turned into [Edge] values in ConceptNet form: a relation
+// ("/r/IsA"), two normalised English concepts ("hot_dog", from
+// "/c/en/hot_dog/n/wn/food"), a weight and a dataset ("/d/wordnet/3.0").
+// [ReadConceptNet] reads ConceptNet 5 assertion files (CSV or CSV.gz, detected
+// by content), keeps English-to-English edges only and counts malformed lines
+// with their line numbers; [ReadWordNet] turns a WordNet 3.0 dictionary
+// directory into the same edges (synonyms, hypernyms, meronyms/holonyms,
+// antonyms, similar-to), the way ConceptNet imports WordNet.
+//
+// # Store
+//
+// A store is a standard Cayley KV quad store in bbolt (dir/indexes.bolt).
+// An edge start -rel-> end with weight w from dataset d is the quad
+//
+//	</c/en/start> </r/Rel> </c/en/end> <d#w=W>
+//
+// (the label carries the dataset and the weight; see [EncodeLabel]). It opens
+// with Cayley's own API (cayley.NewGraph("bbolt", dir, nil)). [BuildStore]
+// loads edges either through Cayley's bulk QuadWriter in large batches
+// ([LoaderQuadWriter]; memory bounded by one batch) or by building the
+// store's key-value layout in memory and writing every bucket once in key
+// order ([LoaderBulk]; about 40 bytes per edge plus the node names in
+// memory, several times faster). Both produce the same graph, which a test
+// checks through Cayley's API.
+//
+// # Linking
+//
+// [Lemmatizer] implements WordNet's morphy (exception lists, then detachment
+// rules) against the set of concepts present in a graph, and [Linker] links
+// token sequences to concepts, longest n-gram first (up to 3 words), never
+// linking stop words.
+package kg

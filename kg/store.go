@@ -1,0 +1,192 @@
+package kg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cayleygraph/cayley/graph"
+	"github.com/cayleygraph/cayley/graph/kv"
+	cbbolt "github.com/cayleygraph/cayley/graph/kv/bbolt"
+	"github.com/cayleygraph/quad"
+	hbbolt "github.com/hidal-go/hidalgo/kv/bbolt"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Backend is the Cayley backend name of stores written here ("bbolt"):
+// open one with cayley.NewGraph(kg.Backend, dir, nil) after importing
+// github.com/cayleygraph/cayley/graph/kv/bbolt.
+const Backend = cbbolt.Type
+
+// StoreDirName is the directory of the graph store inside a kg.conceptnet
+// artifact; the bolt file is StoreDirName/indexes.bolt.
+const StoreDirName = "graph"
+
+// BoltFile is the name of the bolt file inside a store directory (Cayley's
+// choice).
+const BoltFile = "indexes.bolt"
+
+// Direction of a [Neighbor] relative to the queried term.
+const (
+	Out = "out" // term -rel-> neighbor
+	In  = "in"  // neighbor -rel-> term
+)
+
+// Neighbor is one edge at a queried concept.
+type Neighbor struct {
+	Concept   string  // normalised concept, e.g. "dog"
+	Rel       string  // relation URI, e.g. "/r/IsA"
+	Weight    float32 // edge weight (the largest, if several datasets assert it)
+	Direction string  // Out or In
+	Dataset   string  // dataset of the heaviest assertion
+}
+
+// Store is a read-only Cayley graph opened from a store directory.
+type Store struct {
+	qs  graph.QuadStore
+	dir string
+}
+
+// ResolveStoreDir returns the store directory for dir: dir itself if it holds
+// the bolt file, else dir/graph (a kg.conceptnet artifact).
+func ResolveStoreDir(dir string) (string, error) {
+	for _, d := range []string{dir, filepath.Join(dir, StoreDirName)} {
+		if _, err := os.Stat(filepath.Join(d, BoltFile)); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("kg: no graph store (%s) in %s or %s", BoltFile, dir, filepath.Join(dir, StoreDirName))
+}
+
+// OpenStore opens the graph of a kg.conceptnet artifact directory (or a store
+// directory) read-only through Cayley's KV quad store. Several processes may
+// open the same store at once.
+func OpenStore(artifactDir string) (*Store, error) {
+	dir, err := ResolveStoreDir(artifactDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("kg: open %s: %w", dir, err)
+	}
+	// no_bloom: the existence bloom filter only speeds up writes, and
+	// building it would scan the whole store.
+	qs, err := kv.New(hbbolt.New(db), graph.Options{kv.OptNoBloom: true})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("kg: open %s: %w", dir, err)
+	}
+	return &Store{qs: qs, dir: dir}, nil
+}
+
+// QuadStore returns the underlying Cayley quad store (for Cayley queries).
+func (s *Store) QuadStore() graph.QuadStore { return s.qs }
+
+// Close closes the store.
+func (s *Store) Close() error { return s.qs.Close() }
+
+// Has reports whether term is a concept of the graph.
+func (s *Store) Has(term string) bool {
+	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	return err == nil && ref != nil
+}
+
+// NormalizeRel turns "IsA" or "/r/IsA" into "/r/IsA"; "" stays "".
+func NormalizeRel(rel string) string {
+	if rel == "" || strings.HasPrefix(rel, "/r/") {
+		return rel
+	}
+	return "/r/" + rel
+}
+
+// Neighbors returns the edges at term (a concept such as "dog" or
+// "hot_dog", or a URI "/c/en/dog/n"), both directions, optionally only
+// relation rel ("IsA" or "/r/IsA"). Assertions of the same edge from several
+// datasets are merged, keeping the largest weight. The result is sorted by
+// weight (descending), then relation, direction and concept. An unknown term
+// has no neighbours (and no error).
+func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neighbor, error) {
+	if t, ok := NormalizeConcept(term); ok {
+		term = t
+	}
+	term = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(term)), " ", "_")
+	rel = NormalizeRel(rel)
+	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	if err != nil {
+		return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
+	}
+	if ref == nil {
+		return nil, nil
+	}
+	type key struct{ concept, rel, dir string }
+	best := map[key]Neighbor{}
+	for _, d := range []quad.Direction{quad.Subject, quad.Object} {
+		it := s.qs.QuadIterator(d, ref).Iterate()
+		for it.Next(ctx) {
+			q, err := s.qs.Quad(it.Result())
+			if err != nil {
+				it.Close()
+				return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
+			}
+			prel := iriString(q.Predicate)
+			if rel != "" && prel != rel {
+				continue
+			}
+			other, dir := q.Object, Out
+			if d == quad.Object {
+				other, dir = q.Subject, In
+			}
+			c, ok := NormalizeConcept(iriString(other))
+			if !ok {
+				continue
+			}
+			ds, w := DecodeLabel(iriString(q.Label))
+			k := key{c, prel, dir}
+			if n, ok := best[k]; !ok || w > n.Weight || (w == n.Weight && ds < n.Dataset) {
+				best[k] = Neighbor{Concept: c, Rel: prel, Weight: w, Direction: dir, Dataset: ds}
+			}
+		}
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
+		}
+	}
+	out := make([]Neighbor, 0, len(best))
+	for _, n := range best {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Weight != b.Weight {
+			return a.Weight > b.Weight
+		}
+		if a.Rel != b.Rel {
+			return a.Rel < b.Rel
+		}
+		if a.Direction != b.Direction {
+			return a.Direction > b.Direction
+		}
+		return a.Concept < b.Concept
+	})
+	return out, nil
+}
+
+func iriString(v quad.Value) string {
+	switch x := v.(type) {
+	case quad.IRI:
+		return string(x)
+	case nil:
+		return ""
+	}
+	return v.String()
+}
+
+// ErrEmptyGraph is returned by a [Builder] that received no edges.
+var ErrEmptyGraph = errors.New("kg: no edges to store")
