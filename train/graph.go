@@ -19,10 +19,10 @@ const bigNeg = -1e9
 type encInputs struct {
 	B       int
 	regions *tensor.Dense   // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
-	tokens  *tensor.Dense   // Int (B*T)
+	tokens  *tensor.Dense   // Int (B*T): batch-major for mean, time-major (T*B) for bigru
 	avg     *tensor.Dense   // mean text: (B, 1, T) = mask_t / len
 	masks   []*tensor.Dense // bigru: T x (B, 1) token masks
-	h0      *tensor.Dense   // bigru: (B, D) zeros
+	steps   []*tensor.Dense // bigru: T x Int (B): row indices t*B .. t*B+B-1 of time step t
 	yMix    *tensor.Dense   // concept: (B, M) = rho_i * softmax(lambda*y_i)
 	keep    *tensor.Dense   // concept: (B, 1) = 1 - rho_i
 }
@@ -36,10 +36,14 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	}
 	in.tokens = tensor.New(tensor.Of(tensor.Int), tensor.WithShape(B*cfg.MaxLen))
 	if cfg.TextEncoder == TextBiGRU {
-		for range cfg.MaxLen {
+		for t := range cfg.MaxLen {
 			in.masks = append(in.masks, tensor.New(tensor.Of(dt), tensor.WithShape(B, 1)))
+			idx := make([]int, B)
+			for i := range idx {
+				idx[i] = t*B + i
+			}
+			in.steps = append(in.steps, tensor.New(tensor.WithBacking(idx), tensor.WithShape(B)))
 		}
-		in.h0 = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Dim))
 	} else {
 		in.avg = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1, cfg.MaxLen))
 	}
@@ -173,29 +177,56 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 	return out
 }
 
-// bigru is a batched bidirectional GRU (hidden D) over the embedded tokens;
-// it returns the sum over valid time steps of forward + backward states,
-// which equals the masked mean up to a per-row factor that the following
-// L2 normalisation removes.
+// bigru is a batched bidirectional GRU (hidden D) over the embedded tokens
+// emb ((T*B, Wd), time-major); it returns the sum over valid time steps of
+// forward + backward states, which equals the masked mean up to a per-row
+// factor that the following L2 normalisation removes.
+//
+// Layout for gorgonia's costs: the backward pass of every Slice/ByIndices
+// allocates a zero tensor of the sliced node's full shape, so the graph
+// selects only rows of the small embedding matrix (one row block per time
+// step) and keeps one weight matrix per gate and direction instead of
+// slicing packed gate blocks. The row blocks are taken with ByIndices, not
+// Slice: gorgonia v0.9.18 hashes a slice's start and end as single bytes,
+// so slices starting at t*B and t'*B with equal low bytes are merged by
+// common-subexpression elimination (silently wrong for B = 128).
 func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Node {
-	B, T, H := in.B, b.cfg.MaxLen, b.cfg.Dim
-	p := affine(emb, w["gru.W"], w["gru.b"])              // (B*T, 6H)
-	p3 := G.Must(G.Reshape(p, tensor.Shape{B, T, 6 * H})) // (B, T, 6H)
+	T := b.cfg.MaxLen
 	masks := make([]*G.Node, T)
+	xs := make([]*G.Node, T)
 	for t := range T {
 		masks[t] = b.input(in.masks[t], fmt.Sprintf("mask%d", t))
+		xs[t] = G.Must(G.ByIndices(emb, b.input(in.steps[t], fmt.Sprintf("step%d", t)), 0)) // (B, Wd)
 	}
-	h0 := b.input(in.h0, "h0")
-	cell := func(x, h, U *G.Node) *G.Node {
-		hu := G.Must(G.Mul(h, U)) // (B, 3H)
-		col := func(n *G.Node, k int) *G.Node { return G.Must(G.Slice(n, nil, G.S(k*H, (k+1)*H))) }
-		z := G.Must(G.Sigmoid(G.Must(G.Add(col(x, 0), col(hu, 0)))))
-		r := G.Must(G.Sigmoid(G.Must(G.Add(col(x, 1), col(hu, 1)))))
-		n := G.Must(G.Tanh(G.Must(G.Add(col(x, 2), G.Must(G.HadamardProd(r, col(hu, 2)))))))
+	// cell returns the new state; h == nil is the zero initial state.
+	cell := func(x, h *G.Node, dir string) *G.Node {
+		gate := func(g string) (*G.Node, *G.Node) {
+			xg := affine(x, w["gru."+dir+".W"+g], w["gru."+dir+".b"+g])
+			if h == nil {
+				return xg, nil
+			}
+			return xg, G.Must(G.Mul(h, w["gru."+dir+".U"+g]))
+		}
+		xz, hz := gate("z")
+		xr, hr := gate("r")
+		xn, hn := gate("n")
+		if h == nil {
+			z := G.Must(G.Sigmoid(xz))
+			n := G.Must(G.Tanh(xn))
+			return G.Must(G.Sub(n, G.Must(G.HadamardProd(z, n))))
+		}
+		z := G.Must(G.Sigmoid(G.Must(G.Add(xz, hz))))
+		r := G.Must(G.Sigmoid(G.Must(G.Add(xr, hr))))
+		n := G.Must(G.Tanh(G.Must(G.Add(xn, G.Must(G.HadamardProd(r, hn))))))
 		return G.Must(G.Add(n, G.Must(G.HadamardProd(z, G.Must(G.Sub(h, n))))))
 	}
-	masked := func(hPrev, hNew, m *G.Node) *G.Node {
-		return G.Must(G.Add(hPrev, G.Must(G.BroadcastHadamardProd(G.Must(G.Sub(hNew, hPrev)), m, nil, []byte{1}))))
+	mask := func(x, m *G.Node) *G.Node { return G.Must(G.BroadcastHadamardProd(x, m, nil, []byte{1})) }
+	// masked update h <- h + m (h_new - h); the state stays put on padding.
+	step := func(h, hNew, m *G.Node) *G.Node {
+		if h == nil {
+			return mask(hNew, m)
+		}
+		return G.Must(G.Add(h, mask(G.Must(G.Sub(hNew, h)), m)))
 	}
 	var acc *G.Node
 	add := func(x *G.Node) {
@@ -205,21 +236,15 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 			acc = G.Must(G.Add(acc, x))
 		}
 	}
-	xt := make([]*G.Node, T)
+	var h *G.Node
 	for t := range T {
-		xt[t] = G.Must(G.Slice(p3, nil, G.S(t), nil)) // (B, 6H)
+		h = step(h, cell(xs[t], h, "f"), masks[t])
+		add(mask(h, masks[t]))
 	}
-	h := h0
-	for t := range T {
-		x := G.Must(G.Slice(xt[t], nil, G.S(0, 3*H)))
-		h = masked(h, cell(x, h, w["gru.Uf"]), masks[t])
-		add(G.Must(G.BroadcastHadamardProd(h, masks[t], nil, []byte{1})))
-	}
-	h = h0
+	h = nil
 	for t := T - 1; t >= 0; t-- {
-		x := G.Must(G.Slice(xt[t], nil, G.S(3*H, 6*H)))
-		h = masked(h, cell(x, h, w["gru.Ub"]), masks[t])
-		add(h) // zero on padding: the backward pass starts there from h0 = 0
+		h = step(h, cell(xs[t], h, "b"), masks[t])
+		add(h) // zero on padding: the backward pass starts there from h = 0
 	}
 	return acc
 }

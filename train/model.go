@@ -90,11 +90,14 @@ func paramSpecs(cfg Config) []paramSpec {
 		{"txt.E", tensor.Shape{cfg.VocabSize, cfg.WordDim}, "uniform0.1"},
 	}
 	if cfg.TextEncoder == TextBiGRU {
-		ps = append(ps,
-			paramSpec{"gru.W", tensor.Shape{cfg.WordDim, 6 * D}, "xavier"},
-			paramSpec{"gru.b", tensor.Shape{1, 6 * D}, "zero"},
-			paramSpec{"gru.Uf", tensor.Shape{D, 3 * D}, "xavier"},
-			paramSpec{"gru.Ub", tensor.Shape{D, 3 * D}, "xavier"})
+		for _, dir := range []string{"f", "b"} {
+			for _, g := range []string{"z", "r", "n"} {
+				ps = append(ps,
+					paramSpec{"gru." + dir + ".W" + g, tensor.Shape{cfg.WordDim, D}, "xavier"},
+					paramSpec{"gru." + dir + ".b" + g, tensor.Shape{1, D}, "zero"},
+					paramSpec{"gru." + dir + ".U" + g, tensor.Shape{D, D}, "xavier"})
+			}
+		}
 	} else {
 		ps = append(ps,
 			paramSpec{"txt.W", tensor.Shape{cfg.WordDim, D}, "xavier"},
@@ -308,12 +311,16 @@ func (m *Model) fillCaptions(in *encInputs, tokens, lengths []int32, labels []fl
 			lens[i] = l
 		}
 		for t := range T {
-			tok[i*T+t] = 0
+			v := 0
 			if i < n {
-				v := int(tokens[i*T+t])
+				v = int(tokens[i*T+t])
 				if v < 0 || v >= cfg.VocabSize {
 					return fmt.Errorf("train: caption %d token %d is %d, outside the vocabulary of %d", i, t, v, cfg.VocabSize)
 				}
+			}
+			if cfg.TextEncoder == TextBiGRU {
+				tok[t*B+i] = v // time-major
+			} else {
 				tok[i*T+t] = v
 			}
 		}
