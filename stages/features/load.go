@@ -129,7 +129,9 @@ func targetSize(w, h, shortSide int) (int, int) {
 // single-threaded (the stage parallelises across images, never inside one).
 type resizer struct {
 	interp draw.Interpolator
+	fast   bool // use scaleYCbCr for YCbCr sources downscaled at most 2x
 	buf    []uint8
+	xs     []tap
 }
 
 // Resamplers are the accepted values of the resample param.
@@ -149,7 +151,7 @@ func newResizer(name string) (*resizer, error) {
 	default:
 		return nil, fmt.Errorf("unknown resample filter %q", name)
 	}
-	return &resizer{interp: in}, nil
+	return &resizer{interp: in, fast: in == draw.ApproxBiLinear}, nil
 }
 
 // resize returns src scaled to w x h as an *image.RGBA backed by r's buffer
@@ -160,6 +162,9 @@ func (r *resizer) resize(src image.Image, w, h int) *image.RGBA {
 		r.buf = make([]uint8, n)
 	}
 	dst := &image.RGBA{Pix: r.buf[:n], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	if yc, ok := src.(*image.YCbCr); ok && r.fast && yc.Rect.Dx() <= 2*w && yc.Rect.Dy() <= 2*h && r.scaleYCbCr(dst, yc) {
+		return dst
+	}
 	r.interp.Scale(dst, dst.Rect, src, src.Bounds(), draw.Src, nil)
 	return dst
 }

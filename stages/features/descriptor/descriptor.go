@@ -106,8 +106,8 @@ type Extractor struct {
 	parts   []string
 	regions int
 	grey    []uint8
-	cells   []float64 // Grid*Grid cells of cellStride values
-	cellX   []int32   // lattice column of each pixel column
+	cells   []uint64 // Grid*Grid cells of cellStride values
+	cellX   []int32  // pixel boundaries of the lattice columns
 	cellY   []int32
 }
 
@@ -121,7 +121,7 @@ func NewExtractor(cfg Config) (*Extractor, error) {
 	}
 	initTables()
 	return &Extractor{cfg: cfg, parts: cfg.Selected(), regions: cfg.Regions,
-		cells: make([]float64, Grid*Grid*cellStride)}, nil
+		cells: make([]uint64, Grid*Grid*cellStride)}, nil
 }
 
 // Dim is the per-region dimension.
@@ -171,7 +171,9 @@ const (
 
 // gather fills the per-cell statistics: one pass over the colour pixels
 // (colour histogram, moments, grey plane), one over the grey plane
-// (gradient orientation and LBP).
+// (gradient orientation and LBP). Both walk each row cell by cell,
+// keeping running sums in locals, and accumulate integers: colour weights
+// in 1/256 units, gradient magnitudes in 1/8 units.
 func (e *Extractor) gather(pix []uint8, stride, w, h int) {
 	clear(e.cells)
 	if w <= 0 || h <= 0 {
@@ -181,101 +183,90 @@ func (e *Extractor) gather(pix []uint8, stride, w, h int) {
 		e.grey = make([]uint8, w*h)
 	}
 	grey := e.grey[:w*h]
-	e.cellX = lattice(e.cellX, w)
+	e.cellX = bounds(e.cellX, w)
 	e.cellY = lattice(e.cellY, h)
 	cells := e.cells
+	xb := e.cellX // Grid+1 column boundaries
 	for y := 0; y < h; y++ {
 		row := pix[y*stride : y*stride+4*w]
 		grow := grey[y*w : y*w+w]
 		cy := int(e.cellY[y]) * Grid
-		for x := 0; x < w; x++ {
-			r, g, b := int32(row[4*x]), int32(row[4*x+1]), int32(row[4*x+2])
-			grow[x] = uint8((77*r + 150*g + 29*b) >> 8)
-			c := cells[(cy+int(e.cellX[x]))*cellStride : (cy+int(e.cellX[x])+1)*cellStride]
-			fr, fg, fb := float64(r), float64(g), float64(b)
-			c[offMom] += fr
-			c[offMom+1] += fg
-			c[offMom+2] += fb
-			c[offMom+3] += fr * fr
-			c[offMom+4] += fg * fg
-			c[offMom+5] += fb * fb
-			c[offCount]++
-			mx, mn := max(r, g, b), min(r, g, b)
-			d := mx - mn
-			// achromatic: dark (v < 0.2) or unsaturated (s < 0.2)
-			if mx < 51 || d*5 < mx {
-				c[offColor+hueBins*satLevels+int(mx>>6)]++
+		for gx := 0; gx < Grid; gx++ {
+			x0, x1 := int(xb[gx]), int(xb[gx+1])
+			if x0 == x1 {
 				continue
 			}
-			var hue float32 // in [0, 6)
-			switch mx {
-			case r:
-				hue = float32(g-b) / float32(d)
-				if hue < 0 {
-					hue += 6
-				}
-			case g:
-				hue = 2 + float32(b-r)/float32(d)
-			default:
-				hue = 4 + float32(r-g)/float32(d)
+			c := cells[(cy+gx)*cellStride : (cy+gx+1)*cellStride]
+			col := c[offColor : offColor+colorBins]
+			var sr, sg, sb, qr, qg, qb uint64
+			for x := x0; x < x1; x++ {
+				p := row[4*x : 4*x+3 : 4*x+3]
+				r, g, b := uint32(p[0]), uint32(p[1]), uint32(p[2])
+				grow[x] = uint8((77*r + 150*g + 29*b) >> 8)
+				sr += uint64(r)
+				sg += uint64(g)
+				sb += uint64(b)
+				qr += uint64(r * r)
+				qg += uint64(g * g)
+				qb += uint64(b * b)
+				ent := colorLUT[(r>>3)<<10|(g>>3)<<5|b>>3]
+				wh := uint64(ent >> 10)
+				col[ent&31] += 256 - wh
+				col[(ent>>5)&31] += wh
 			}
-			hf := hue * 2 // [0, 12)
-			lo := int(hf)
-			frac := float64(hf - float32(lo))
-			if lo >= hueBins {
-				lo, frac = 0, 0
-			}
-			hi := lo + 1
-			if hi == hueBins {
-				hi = 0
-			}
-			level := 0
-			if d*100 >= 55*mx {
-				level = hueBins
-			}
-			c[offColor+level+lo] += 1 - frac
-			c[offColor+level+hi] += frac
+			c[offMom] += sr
+			c[offMom+1] += sg
+			c[offMom+2] += sb
+			c[offMom+3] += qr
+			c[offMom+4] += qg
+			c[offMom+5] += qb
+			c[offCount] += uint64(x1 - x0)
 		}
 	}
 	// gradients and LBP on interior pixels
 	for y := 1; y < h-1; y++ {
 		up, mid, dn := grey[(y-1)*w:y*w], grey[y*w:(y+1)*w], grey[(y+1)*w:(y+2)*w]
 		cy := int(e.cellY[y]) * Grid
-		for x := 1; x < w-1; x++ {
-			gx := int(mid[x+1]) - int(mid[x-1])
-			gy := int(dn[x]) - int(up[x])
-			k := (gx+255)*511 + (gy + 255)
-			c := cells[(cy+int(e.cellX[x]))*cellStride:]
-			c[offOri+int(oriLUT[k])] += float64(magLUT[k])
-			ctr := mid[x]
-			var code uint8
-			if up[x-1] >= ctr {
-				code |= 1
+		for gx := 0; gx < Grid; gx++ {
+			x0, x1 := max(int(xb[gx]), 1), min(int(xb[gx+1]), w-1)
+			if x0 >= x1 {
+				continue
 			}
-			if up[x] >= ctr {
-				code |= 2
+			c := cells[(cy+gx)*cellStride : (cy+gx+1)*cellStride]
+			ori := c[offOri : offOri+oriBins]
+			lbp := c[offLBP : offLBP+lbpBins]
+			for x := x0; x < x1; x++ {
+				gxv := int(mid[x+1]) - int(mid[x-1])
+				gyv := int(dn[x]) - int(up[x])
+				k := (gxv+255)*511 + (gyv + 255)
+				ori[oriLUT[k]] += uint64(magLUT[k])
+				ctr := mid[x]
+				code := b2u(up[x-1] >= ctr) | b2u(up[x] >= ctr)<<1 | b2u(up[x+1] >= ctr)<<2 | b2u(mid[x+1] >= ctr)<<3 |
+					b2u(dn[x+1] >= ctr)<<4 | b2u(dn[x] >= ctr)<<5 | b2u(dn[x-1] >= ctr)<<6 | b2u(mid[x-1] >= ctr)<<7
+				lbp[lbpLUT[code]]++
 			}
-			if up[x+1] >= ctr {
-				code |= 4
-			}
-			if mid[x+1] >= ctr {
-				code |= 8
-			}
-			if dn[x+1] >= ctr {
-				code |= 16
-			}
-			if dn[x] >= ctr {
-				code |= 32
-			}
-			if dn[x-1] >= ctr {
-				code |= 64
-			}
-			if mid[x-1] >= ctr {
-				code |= 128
-			}
-			c[offLBP+int(lbpLUT[code])]++
 		}
 	}
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// bounds returns the Grid+1 pixel boundaries of the lattice columns over n
+// pixels: column i covers [b[i], b[i+1]).
+func bounds(buf []int32, n int) []int32 {
+	if cap(buf) < Grid+1 {
+		buf = make([]int32, Grid+1)
+	}
+	buf = buf[:Grid+1]
+	for i := range buf {
+		buf[i] = int32((i*n + Grid - 1) / Grid) // ceil(i*n/Grid): first x with x*Grid/n >= i
+	}
+	return buf
 }
 
 // lattice maps each of n pixel positions to its lattice cell.
@@ -334,10 +325,10 @@ func (e *Extractor) region(b Box, feats []float32) []float32 {
 				q += 2
 			}
 			for i := 0; i < colorBins; i++ {
-				v := c[offColor+i]
-				if v == 0 {
+				if c[offColor+i] == 0 {
 					continue
 				}
+				v := float64(c[offColor+i]) / 256
 				hist[i] += v
 				for k, wgt := range coarseOf[i] {
 					if wgt != 0 {
@@ -347,15 +338,15 @@ func (e *Extractor) region(b Box, feats []float32) []float32 {
 				}
 			}
 			for i := range mom {
-				mom[i] += c[offMom+i]
+				mom[i] += float64(c[offMom+i])
 			}
 			for i := range oriBins {
-				ori[q][i] += c[offOri+i]
+				ori[q][i] += float64(c[offOri+i]) / 8
 			}
 			for i := range lbpBins {
-				lbp[i] += c[offLBP+i]
+				lbp[i] += float64(c[offLBP+i])
 			}
-			count += c[offCount]
+			count += float64(c[offCount])
 		}
 	}
 	inv := 0.0
@@ -417,8 +408,9 @@ func l2(v []float32) {
 
 var (
 	tablesOnce sync.Once
-	oriLUT     []uint8   // (gx+255)*511 + (gy+255) -> orientation bin
-	magLUT     []float32 // same index -> gradient magnitude
+	oriLUT     []uint8  // (gx+255)*511 + (gy+255) -> orientation bin
+	magLUT     []uint16 // same index -> gradient magnitude in 1/8 units
+	colorLUT   []uint32 // 5-bit-per-channel RGB -> lo bin | hi bin<<5 | weight of hi (0..256)<<10
 	lbpLUT     [256]uint8
 )
 
@@ -426,11 +418,11 @@ var (
 func initTables() {
 	tablesOnce.Do(func() {
 		oriLUT = make([]uint8, 511*511)
-		magLUT = make([]float32, 511*511)
+		magLUT = make([]uint16, 511*511)
 		for gx := -255; gx <= 255; gx++ {
 			for gy := -255; gy <= 255; gy++ {
 				k := (gx+255)*511 + (gy + 255)
-				magLUT[k] = float32(math.Hypot(float64(gx), float64(gy)))
+				magLUT[k] = uint16(math.Round(8 * math.Hypot(float64(gx), float64(gy))))
 				th := math.Atan2(float64(gy), float64(gx))
 				if th < 0 {
 					th += math.Pi
@@ -441,6 +433,12 @@ func initTables() {
 				}
 				oriLUT[k] = uint8(bin)
 			}
+		}
+		colorLUT = make([]uint32, 1<<15)
+		for q := range colorLUT {
+			r, g, b := int32(q>>10)<<3|4, int32(q>>5&31)<<3|4, int32(q&31)<<3|4
+			lo, hi, wh := colorBin(r, g, b)
+			colorLUT[q] = uint32(lo) | uint32(hi)<<5 | uint32(wh)<<10
 		}
 		for code := 0; code < 256; code++ {
 			ones, trans := 0, 0
@@ -458,4 +456,44 @@ func initTables() {
 			}
 		}
 	})
+}
+
+// colorBin returns the two colour-histogram bins of a pixel and the weight
+// (0..256) of the second: hue soft-assigned between the two nearest of 12
+// bin centres at the pixel's saturation level, or one value bin for
+// achromatic pixels (v < 0.2 or s < 0.2).
+func colorBin(r, g, b int32) (lo, hi, wh int) {
+	mx, mn := max(r, g, b), min(r, g, b)
+	d := mx - mn
+	if mx < 51 || d*5 < mx {
+		bin := hueBins*satLevels + int(mx>>6)
+		return bin, bin, 0
+	}
+	var hue float64 // in [0, 6)
+	switch mx {
+	case r:
+		hue = float64(g-b) / float64(d)
+		if hue < 0 {
+			hue += 6
+		}
+	case g:
+		hue = 2 + float64(b-r)/float64(d)
+	default:
+		hue = 4 + float64(r-g)/float64(d)
+	}
+	hf := hue * 2 // [0, 12)
+	l := int(hf)
+	frac := hf - float64(l)
+	if l >= hueBins {
+		l, frac = 0, 0
+	}
+	h := l + 1
+	if h == hueBins {
+		h = 0
+	}
+	level := 0
+	if d*100 >= 55*mx {
+		level = hueBins
+	}
+	return level + l, level + h, int(math.Round(frac * 256))
 }

@@ -1,0 +1,255 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"coderflow/datasets/arrowfeat"
+	"coderflow/datasets/table"
+	"coderflow/pipeline/pipelinetest"
+	"coderflow/stages/features/descriptor"
+)
+
+// BenchmarkOneImage is the per-image hot path on one goroutine: decode,
+// resize to 256 px, 36-region descriptor (flickr8k-1k photos, cycled).
+func BenchmarkOneImage(b *testing.B) {
+	photos := flickrPhotos(b)[:50]
+	ex, _ := descriptor.NewExtractor(descriptor.Config{})
+	rs, _ := newResizer("approxbilinear")
+	var boxes, feats []float32
+	i := 0
+	for b.Loop() {
+		d, err := load(photos[i%len(photos)], 1<<30)
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+		bd := d.img.Bounds()
+		w, h := targetSize(bd.Dx(), bd.Dy(), 256)
+		boxes, feats = ex.Image(rs.resize(d.img, w, h), boxes[:0], feats[:0])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// mogrify finds ImageMagick's mogrify (Debian names it mogrify-im6.q16; a
+// shell stand-in may shadow the plain name, so the versioned one wins).
+func mogrify(b *testing.B) string {
+	for _, name := range []string{"mogrify-im6.q16", "mogrify-im7", "mogrify"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	b.Skip("ImageMagick mogrify not installed (Debian package imagemagick): benchmark skipped")
+	return ""
+}
+
+// BenchmarkStageVsImageMagick runs, side by side on the same 875 JPEGs, the
+// whole features.regions stage (decode, resize to 256, 36 descriptors,
+// Parquet write; workers = GOMAXPROCS) and ImageMagick's batch
+// `mogrify -resize 256x256^` in one process (decode, resize, JPEG encode),
+// once with its default threads and once with -limit thread 1.
+func BenchmarkStageVsImageMagick(b *testing.B) {
+	photos := flickrPhotos(b)
+	mog := mogrify(b)
+	in := imagesArtifact(b, photos, 1)
+	var stageSec, imSec, im1Sec float64
+	for b.Loop() {
+		t0 := time.Now()
+		pipelinetest.RunStage(b, &Spec, map[string]any{}, in)
+		stageSec += time.Since(t0).Seconds()
+		for _, threads := range []string{"", "1"} {
+			out := b.TempDir()
+			args := []string{"-path", out, "-resize", "256x256^"}
+			if threads != "" {
+				args = append([]string{"-limit", "thread", threads}, args...)
+			}
+			cmd := exec.Command(mog, append(args, photos...)...)
+			t1 := time.Now()
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%s: %v\n%s", mog, err, msg)
+			}
+			if threads == "" {
+				imSec += time.Since(t1).Seconds()
+			} else {
+				im1Sec += time.Since(t1).Seconds()
+			}
+		}
+	}
+	n := float64(b.N * len(photos))
+	b.ReportMetric(n/stageSec, "stage_img/s")
+	b.ReportMetric(n/imSec, "mogrify_img/s")
+	b.ReportMetric(n/im1Sec, "mogrify1t_img/s")
+	b.ReportMetric(imSec/stageSec, "x_vs_mogrify")
+	b.ReportMetric(im1Sec/stageSec, "x_vs_mogrify1t")
+}
+
+// featureRows runs the stage once on the photos and returns its shards and
+// rows (for the Parquet benchmarks).
+func featureRows(b *testing.B) ([]string, []table.FeatureRow) {
+	in := imagesArtifact(b, flickrPhotos(b), 1)
+	a := pipelinetest.RunStage(b, &Spec, map[string]any{}, in)
+	files, _ := a.Table(table.Features)
+	return files, readFeatures(b, a)
+}
+
+func rawBytes(rows []table.FeatureRow) float64 {
+	var n float64
+	for _, r := range rows {
+		n += 16 + 4*float64(len(r.Boxes)+len(r.Feats))
+	}
+	return n
+}
+
+const duckBenchJS = `
+const { DuckDBInstance } = require('@duckdb/node-api');
+(async () => {
+  const files = JSON.parse(process.argv[1]);
+  const out = process.argv[2];
+  const res = {};
+  const list = '[' + files.map(f => "'" + f.replace(/'/g, "''") + "'").join(',') + ']';
+  for (const threads of [1, 2]) {
+    const inst = await DuckDBInstance.create(':memory:', { threads: String(threads) });
+    const con = await inst.connect();
+    let t = process.hrtime.bigint();
+    await con.run('CREATE TABLE t AS SELECT * FROM read_parquet(' + list + ')');
+    res['read_ms_' + threads] = Number(process.hrtime.bigint() - t) / 1e6;
+    t = process.hrtime.bigint();
+    await con.run("COPY t TO '" + out + threads + ".parquet' (FORMAT parquet, COMPRESSION zstd)");
+    res['write_ms_' + threads] = Number(process.hrtime.bigint() - t) / 1e6;
+    con.closeSync && con.closeSync();
+  }
+  console.log(JSON.stringify(res));
+})().catch(e => { console.error(e); process.exit(1); });
+`
+
+// BenchmarkParquetVsDuckDB writes the stage's 875 feature rows with the
+// stage's writer (parquet-go, zstd, 256-row groups) and reads them back with
+// the Arrow reader, side by side with DuckDB (threads 1 and 2) writing the
+// same rows with COPY ... TO (zstd) from an in-memory table and reading the
+// stage's shards into a table. MB/s are raw logical bytes (16 + 4 per
+// float) over wall time.
+func BenchmarkParquetVsDuckDB(b *testing.B) {
+	files, rows := featureRows(b)
+	mb := rawBytes(rows) / 1e6
+	dir := b.TempDir()
+	var wSec, rSec float64
+	var duck struct {
+		R1 float64 `json:"read_ms_1"`
+		R2 float64 `json:"read_ms_2"`
+		W1 float64 `json:"write_ms_1"`
+		W2 float64 `json:"write_ms_2"`
+	}
+	var d1r, d2r, d1w, d2w float64
+	for b.Loop() {
+		t0 := time.Now()
+		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features,
+			table.Options{Compression: "zstd", RowGroupRows: 256}, rows); err != nil {
+			b.Fatal(err)
+		}
+		wSec += time.Since(t0).Seconds()
+		t0 = time.Now()
+		mem := memory.NewGoAllocator()
+		r, err := arrowfeat.NewReader(mem, files, arrowfeat.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			rec, err := r.Next(context.Background())
+			if err != nil {
+				break
+			}
+			rec.Release()
+		}
+		r.Close()
+		rSec += time.Since(t0).Seconds()
+		fj, _ := json.Marshal(files)
+		out := duckdb(b, duckBenchJS, string(fj), filepath.Join(dir, "duck"))
+		if err := json.Unmarshal(out, &duck); err != nil {
+			b.Fatalf("%s: %v", out, err)
+		}
+		d1r += duck.R1 / 1e3
+		d2r += duck.R2 / 1e3
+		d1w += duck.W1 / 1e3
+		d2w += duck.W2 / 1e3
+	}
+	n := float64(b.N)
+	b.ReportMetric(mb*n/wSec, "go_write_MB/s")
+	b.ReportMetric(mb*n/d1w, "duck1_write_MB/s")
+	b.ReportMetric(mb*n/d2w, "duck2_write_MB/s")
+	b.ReportMetric(min(d1w, d2w)/wSec, "x_write_vs_best_duck")
+	b.ReportMetric(mb*n/rSec, "arrow_read_MB/s")
+	b.ReportMetric(mb*n/d1r, "duck1_read_MB/s")
+	b.ReportMetric(mb*n/d2r, "duck2_read_MB/s")
+	b.ReportMetric(min(d1r, d2r)/rSec, "x_read_vs_best_duck")
+	if st, err := os.Stat(filepath.Join(dir, "go.parquet")); err == nil {
+		b.ReportMetric(float64(st.Size())/1e6, "go_file_MB")
+		b.ReportMetric(mb, "raw_MB")
+	}
+}
+
+// TestRSSChild is the child process of BenchmarkPeakRSS: it runs the stage
+// on the photos repeated $CODERFLOW_FEATURES_RSS_REPEAT times and prints its
+// peak RSS.
+func TestRSSChild(t *testing.T) {
+	rep := os.Getenv("CODERFLOW_FEATURES_RSS_REPEAT")
+	if rep == "" {
+		t.Skip("child of BenchmarkPeakRSS")
+	}
+	n, _ := strconv.Atoi(rep)
+	in := imagesArtifact(t, flickrPhotos(t), n)
+	a := pipelinetest.RunStage(t, &Spec, map[string]any{}, in)
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("RSS_KB=%d ROWS=%d\n", ru.Maxrss, a.TableRows(table.Features))
+}
+
+// BenchmarkPeakRSS compares the peak RSS of a process running the stage on
+// 875 and on 8,750 images (the list repeated 10 times).
+func BenchmarkPeakRSS(b *testing.B) {
+	flickrPhotos(b)
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rss := func(repeat int) (float64, float64) {
+		cmd := exec.Command(exe, "-test.run=^TestRSSChild$", "-test.v")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("CODERFLOW_FEATURES_RSS_REPEAT=%d", repeat))
+		t0 := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("child: %v\n%s", err, out)
+		}
+		sec := time.Since(t0).Seconds()
+		var kb, rows int64
+		for _, line := range strings.Split(string(out), "\n") {
+			if _, err := fmt.Sscanf(line, "RSS_KB=%d ROWS=%d", &kb, &rows); err == nil {
+				break
+			}
+		}
+		if rows != int64(875*repeat) && rows != 0 {
+			b.Logf("repeat %d: %d rows", repeat, rows)
+		}
+		return float64(kb) / 1024, float64(rows) / sec
+	}
+	for b.Loop() {
+		small, _ := rss(1)
+		big, rate := rss(10)
+		b.ReportMetric(small, "rss875_MiB")
+		b.ReportMetric(big, "rss8750_MiB")
+		b.ReportMetric(big/small, "rss_ratio")
+		b.ReportMetric(rate, "img/s_8750")
+	}
+}
