@@ -51,6 +51,9 @@ type Options struct {
 	Compression  string            // a name in Compressions; default zstd
 	RowGroupRows int64             // rows per row group; default 4096
 	Meta         map[string]string // extra key-value metadata
+	// Codec, when set, overrides Compression (e.g. zstd at a chosen level:
+	// &zstd.Codec{Level: zstd.SpeedFastest}).
+	Codec compress.Codec
 }
 
 // Writer writes rows of T to one Parquet file atomically.
@@ -67,6 +70,9 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 	codec, err := Codec(opt.Compression)
 	if opt.Compression == "" {
 		codec, err = &zstd.Codec{}, nil
+	}
+	if opt.Codec != nil {
+		codec, err = opt.Codec, nil
 	}
 	if err != nil {
 		return nil, err
