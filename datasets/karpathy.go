@@ -1,0 +1,125 @@
+package datasets
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// KarpathyImage is one entry of a Karpathy split file (dataset_coco.json,
+// dataset_flickr30k.json, dataset_flickr8k.json).
+type KarpathyImage struct {
+	Filepath  string             `json:"filepath"` // COCO: train2014 or val2014; empty for Flickr
+	Filename  string             `json:"filename"`
+	ImgID     int64              `json:"imgid"`
+	Split     string             `json:"split"` // train, val, test, restval
+	CocoID    int64              `json:"cocoid"`
+	Sentences []KarpathySentence `json:"sentences"`
+}
+
+// KarpathySentence is one caption.
+type KarpathySentence struct {
+	Raw    string   `json:"raw"`
+	Tokens []string `json:"tokens"`
+	SentID int64    `json:"sentid"`
+}
+
+// ReadKarpathy streams the "images" array of a Karpathy split file and
+// calls fn for each image, in file order, without loading the whole file
+// (dataset_coco.json is large). A JSON syntax error or an image without a
+// filename, split or sentences array is a [*FormatError] with the byte
+// offset and the image's position.
+func ReadKarpathy(r io.Reader, file string, fn func(KarpathyImage) error) error {
+	dec := json.NewDecoder(r)
+	bad := func(format string, args ...any) error {
+		return &FormatError{File: file, Offset: dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return bad("not JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return bad("want a JSON object at the top level")
+	}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad("%v", err)
+		}
+		key, _ := tok.(string)
+		if key != "images" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return bad("value of %q: %v", key, err)
+			}
+			continue
+		}
+		found = true
+		tok, err = dec.Token()
+		if err != nil {
+			return bad("%v", err)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return bad(`"images" is not an array`)
+		}
+		for i := 0; dec.More(); i++ {
+			var im struct {
+				KarpathyImage
+				Sentences *[]KarpathySentence `json:"sentences"`
+			}
+			if err := dec.Decode(&im); err != nil {
+				return bad("images[%d]: %v", i, err)
+			}
+			switch {
+			case im.Filename == "":
+				return bad("images[%d]: no filename", i)
+			case im.Split == "":
+				return bad("images[%d] (%s): no split", i, im.Filename)
+			case im.Sentences == nil:
+				return bad("images[%d] (%s): no sentences", i, im.Filename)
+			}
+			k := im.KarpathyImage
+			k.Sentences = *im.Sentences
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return bad("%v", err)
+		}
+	}
+	if !found {
+		return bad(`no "images" array`)
+	}
+	return nil
+}
+
+// COCOCaptions is COCO's own captions_*.json: images and their captions.
+type COCOCaptions struct {
+	Images []struct {
+		ID       int64  `json:"id"`
+		FileName string `json:"file_name"`
+		Width    int32  `json:"width"`
+		Height   int32  `json:"height"`
+	} `json:"images"`
+	Annotations []struct {
+		ID      int64  `json:"id"`
+		ImageID int64  `json:"image_id"`
+		Caption string `json:"caption"`
+	} `json:"annotations"`
+}
+
+// ReadCOCOCaptions decodes a captions_*.json file (tens of MB, read whole).
+// A syntax error is a [*FormatError] with the byte offset.
+func ReadCOCOCaptions(r io.Reader, file string) (*COCOCaptions, error) {
+	dec := json.NewDecoder(r)
+	var c COCOCaptions
+	if err := dec.Decode(&c); err != nil {
+		return nil, &FormatError{File: file, Offset: dec.InputOffset(), Msg: err.Error()}
+	}
+	if c.Images == nil || c.Annotations == nil {
+		return nil, &FormatError{File: file, Offset: dec.InputOffset(), Msg: `want "images" and "annotations" arrays`}
+	}
+	return &c, nil
+}

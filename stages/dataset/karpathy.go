@@ -1,0 +1,284 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"coderflow/datasets"
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+func init() {
+	pipeline.Default.MustRegister(COCOSpec)
+	pipeline.Default.MustRegister(F30KSpec)
+}
+
+// karpathyKind configures a Karpathy-split reader.
+type karpathyKind struct {
+	name      string   // for messages
+	jsonFile  string   // default split file name
+	imageDirs []string // where images live when the JSON has no filepath
+}
+
+var (
+	cocoKind = karpathyKind{name: "coco", jsonFile: "dataset_coco.json"}
+	f30kKind = karpathyKind{name: "f30k", jsonFile: "dataset_flickr30k.json",
+		imageDirs: []string{"flickr30k-images", "flickr30k_images", "Images", "images"}}
+)
+
+func karpathyParams(k karpathyKind) []pipeline.Param {
+	ps := []pipeline.Param{
+		sourceParam,
+		{Name: "json", Type: pipeline.String, Default: k.jsonFile, Doc: "Karpathy split file name, searched under the source"},
+		{Name: "captions_per_image", Type: pipeline.Int, Default: 5, Min: pipeline.Bound(0),
+			Doc: "captions kept per image (first N); dev/test images with fewer are skipped and counted; 0 = keep all (train only; eval splits keep 5)"},
+		{Name: "check_images", Type: pipeline.Bool, Default: true,
+			Doc: "require each image file and read its size; false = trust the JSON (width/height 0, for precomputed features)"},
+		strictParam,
+		workersParam,
+	}
+	if k.name == "coco" {
+		ps = append(ps, pipeline.Param{Name: "restval", Type: pipeline.String, Default: "train", Enum: []string{"train", "restval", "drop"},
+			Doc: "where COCO's restval images go: train (the standard 113,287-image training set), keep as restval, or drop"})
+	}
+	return ps
+}
+
+// COCOSpec is the dataset.coco stage kind.
+var COCOSpec = pipeline.Spec{
+	Kind:    "dataset.coco",
+	Version: "1",
+	Doc: "Read COCO with the Karpathy split (dataset_coco.json; restval joins train: 113,287/5,000/5,000) " +
+		"and the train2014/val2014 image directories into the images and captions tables.",
+	Produces: []string{table.Images, table.Captions},
+	Params:   karpathyParams(cocoKind),
+	Stage:    pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, cocoKind) }),
+}
+
+// F30KSpec is the dataset.f30k stage kind.
+var F30KSpec = pipeline.Spec{
+	Kind:    "dataset.f30k",
+	Version: "1",
+	Doc: "Read Flickr30K with the Karpathy split (dataset_flickr30k.json: 29,000/1,014/1,000) " +
+		"and the flickr30k-images directory into the images and captions tables.",
+	Produces: []string{table.Images, table.Captions},
+	Params:   karpathyParams(f30kKind),
+	Stage:    pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, f30kKind) }),
+}
+
+// karpathySplit maps a Karpathy split name to a table split ("" = drop).
+func karpathySplit(s, restval string) (string, bool) {
+	switch s {
+	case "train":
+		return table.SplitTrain, true
+	case "val", "dev":
+		return table.SplitDev, true
+	case "test":
+		return table.SplitTest, true
+	case "restval":
+		switch restval {
+		case "train":
+			return table.SplitTrain, true
+		case "restval":
+			return table.SplitRestval, true
+		}
+		return "", true
+	}
+	return "", false
+}
+
+// karpathyChunk is how many images are checked on disk at a time.
+const karpathyChunk = 1024
+
+func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
+	p := env.Params
+	roots, err := sourceRoots(env)
+	if err != nil {
+		return err
+	}
+	jsonPath, err := findFile(roots, p.String("json"))
+	if err != nil {
+		return err
+	}
+	restval := "train"
+	if k.name == "coco" {
+		restval = p.String("restval")
+	}
+	perImage := p.Int("captions_per_image")
+	check := p.Bool("check_images")
+	iss := newIssues(p.Bool("strict"))
+	out, err := newOutput(env)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+
+	dirs := map[string]string{} // filepath field -> directory found
+	imageDir := func(fp string) (string, error) {
+		if d, ok := dirs[fp]; ok {
+			return d, nil
+		}
+		var d string
+		var err error
+		if fp != "" {
+			d, err = findDir(roots, fp)
+		} else if len(k.imageDirs) > 0 {
+			d, err = findDir(roots, k.imageDirs...)
+		} else {
+			err = fmt.Errorf("image entry without filepath")
+		}
+		if err != nil {
+			return "", err
+		}
+		dirs[fp] = d
+		return d, nil
+	}
+
+	type pending struct {
+		im    datasets.KarpathyImage
+		split string
+		path  string
+	}
+	var chunk []pending
+	seenFile := map[string]bool{}
+	var imageID, captionID int64
+	prog := env.Progress("images", 0)
+	defer prog.Done()
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		var dm []dims
+		if check {
+			paths := make([]string, len(chunk))
+			for i, c := range chunk {
+				paths[i] = c.path
+			}
+			var err error
+			if dm, err = imageDims(ctx, paths, p.Int("workers"), prog); err != nil {
+				return err
+			}
+		}
+		for i, c := range chunk {
+			var w, h int
+			if check {
+				switch {
+				case dm[i].err != nil && os.IsNotExist(dm[i].err):
+					if err := iss.note("missing_images", c.path); err != nil {
+						return err
+					}
+					continue
+				case dm[i].err != nil:
+					if err := iss.note("unreadable_images", dm[i].err.Error()); err != nil {
+						return err
+					}
+					continue
+				}
+				w, h = dm[i].w, dm[i].h
+			} else {
+				prog.Add(1)
+			}
+			sents := c.im.Sentences
+			eval := c.split == table.SplitDev || c.split == table.SplitTest
+			switch {
+			case eval && len(sents) < evalCaptions:
+				if err := iss.note("eval_images_under_5_captions_skipped", fmt.Sprintf("%s (%d)", c.im.Filename, len(sents))); err != nil {
+					return err
+				}
+				continue
+			case len(sents) == 0:
+				if err := iss.note("images_without_captions", c.im.Filename); err != nil {
+					return err
+				}
+				continue
+			case len(sents) != evalCaptions:
+				// COCO has 5-7 captions per image: keeping the first 5 is the
+				// standard; counted so the effect is visible.
+				if err := iss.note("images_not_5_captions", fmt.Sprintf("%s (%s, %d)", c.im.Filename, c.split, len(sents))); err != nil {
+					return err
+				}
+			}
+			keep := perImage
+			if eval {
+				keep = evalCaptions
+			}
+			if keep > 0 && len(sents) > keep {
+				sents = sents[:keep]
+			}
+			key := c.im.Filename
+			if c.im.Filepath != "" {
+				key = c.im.Filepath + "/" + c.im.Filename
+			}
+			if err := out.image(table.ImageRow{ImageID: imageID, Key: key, Split: c.split, Path: c.path,
+				Width: int32(w), Height: int32(h)}); err != nil {
+				return err
+			}
+			for o, s := range sents {
+				text := strings.TrimSpace(s.Raw)
+				if text == "" {
+					text = strings.Join(s.Tokens, " ")
+				}
+				if err := out.caption(table.CaptionRow{CaptionID: captionID, ImageID: imageID, Split: c.split,
+					Ordinal: int32(o), Text: text}); err != nil {
+					return err
+				}
+				captionID++
+			}
+			imageID++
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = datasets.ReadKarpathy(f, jsonPath, func(im datasets.KarpathyImage) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		split, known := karpathySplit(im.Split, restval)
+		if !known {
+			return iss.note("unknown_split_skipped", fmt.Sprintf("%s (%q)", im.Filename, im.Split))
+		}
+		if split == "" {
+			return nil // restval: drop
+		}
+		id := im.Filepath + "/" + im.Filename
+		if seenFile[id] {
+			return iss.note("duplicate_images", id)
+		}
+		seenFile[id] = true
+		var path string
+		if check {
+			dir, err := imageDir(im.Filepath)
+			if err != nil {
+				return err
+			}
+			path = filepath.Join(dir, im.Filename)
+		}
+		chunk = append(chunk, pending{im: im, split: split, path: path})
+		if len(chunk) >= karpathyChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := out.close(); err != nil {
+		return err
+	}
+	iss.publish(env)
+	env.Summarize("%s (Karpathy split): %d images, %d captions (%d issues)", k.name, imageID, captionID, iss.total())
+	return nil
+}

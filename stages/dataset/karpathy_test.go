@@ -1,0 +1,146 @@
+package dataset
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"coderflow/datasets"
+	"coderflow/datasets/table"
+	"coderflow/pipeline/pipelinetest"
+)
+
+type kImage struct {
+	Filepath  string           `json:"filepath,omitempty"`
+	Filename  string           `json:"filename"`
+	ImgID     int              `json:"imgid"`
+	Split     string           `json:"split"`
+	CocoID    int              `json:"cocoid,omitempty"`
+	Sentences []map[string]any `json:"sentences"`
+}
+
+func sentences(name string, n int) []map[string]any {
+	var s []map[string]any
+	for i := 0; i < n; i++ {
+		s = append(s, map[string]any{"raw": fmt.Sprintf("Caption %d of %s. ", i, name), "tokens": []string{"caption"}, "sentid": i})
+	}
+	return s
+}
+
+// fakeKarpathy writes a Karpathy JSON and images; present=false leaves an image out.
+func fakeKarpathy(t *testing.T, jsonName string, coco bool) string {
+	t.Helper()
+	root := t.TempDir()
+	type spec struct {
+		dir, name, split string
+		ncap             int
+		present          bool
+	}
+	var specs []spec
+	if coco {
+		specs = []spec{
+			{"train2014", "COCO_train2014_1.jpg", "train", 5, true},
+			{"train2014", "COCO_train2014_2.jpg", "train", 7, true}, // first 5 kept
+			{"val2014", "COCO_val2014_3.jpg", "restval", 5, true},   // -> train
+			{"val2014", "COCO_val2014_4.jpg", "val", 5, true},
+			{"val2014", "COCO_val2014_5.jpg", "val", 4, true},  // eval with 4: skipped
+			{"val2014", "COCO_val2014_6.jpg", "test", 6, true}, // truncated to 5
+			{"val2014", "COCO_val2014_7.jpg", "test", 5, false},
+		}
+	} else {
+		specs = []spec{
+			{"", "1.jpg", "train", 5, true},
+			{"", "2.jpg", "val", 5, true},
+			{"", "3.jpg", "test", 5, true},
+		}
+	}
+	var ims []kImage
+	for i, s := range specs {
+		dir := s.dir
+		if !coco {
+			dir = "flickr30k-images"
+		}
+		os.MkdirAll(filepath.Join(root, dir), 0o755)
+		if s.present {
+			writeJPEG(t, filepath.Join(root, dir, s.name), 8+i, 9)
+		}
+		ims = append(ims, kImage{Filepath: s.dir, Filename: s.name, ImgID: i, Split: s.split, CocoID: 100 + i, Sentences: sentences(s.name, s.ncap)})
+	}
+	b, _ := json.Marshal(map[string]any{"images": ims, "dataset": "x"})
+	os.MkdirAll(filepath.Join(root, "splits"), 0o755)
+	os.WriteFile(filepath.Join(root, "splits", jsonName), b, 0o644)
+	return root
+}
+
+func TestCOCOKarpathy(t *testing.T) {
+	t.Parallel()
+	root := fakeKarpathy(t, "dataset_coco.json", true)
+	a := pipelinetest.RunStage(t, &COCOSpec, map[string]any{"source": "dir:" + root})
+	files, _ := a.Table(table.Images)
+	imgs, _ := table.ReadAll[table.ImageRow](t.Context(), files...)
+	got := map[string]string{}
+	for _, r := range imgs {
+		got[r.Key] = r.Split
+		if r.Width == 0 || !filepath.IsAbs(r.Path) {
+			t.Errorf("row %+v", r)
+		}
+	}
+	want := map[string]string{"train2014/COCO_train2014_1.jpg": "train", "train2014/COCO_train2014_2.jpg": "train",
+		"val2014/COCO_val2014_3.jpg": "train", "val2014/COCO_val2014_4.jpg": "dev", "val2014/COCO_val2014_6.jpg": "test"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("images %v, want %v", got, want)
+	}
+	if n := a.TableRows(table.Captions); n != 25 {
+		t.Fatalf("captions %d, want 25", n)
+	}
+	cf, _ := a.Table(table.Captions)
+	caps, _ := table.ReadAll[table.CaptionRow](t.Context(), cf...)
+	if caps[0].Text != "Caption 0 of COCO_train2014_1.jpg." {
+		t.Errorf("caption text %q", caps[0].Text)
+	}
+	iss := diskInfo(t, a)["issues"].(map[string]any)
+	for _, k := range []string{"missing_images", "eval_images_under_5_captions_skipped", "images_not_5_captions"} {
+		if iss[k] == nil {
+			t.Errorf("issue %s not reported: %v", k, iss)
+		}
+	}
+
+	drop := pipelinetest.RunStage(t, &COCOSpec, map[string]any{"source": root, "restval": "drop", "check_images": false})
+	if n := drop.TableRows(table.Images); n != 5 { // 7 - restval - the 4-caption val image
+		t.Fatalf("restval drop, no image check: %d images, want 5", n)
+	}
+}
+
+func TestF30KKarpathy(t *testing.T) {
+	t.Parallel()
+	root := fakeKarpathy(t, "dataset_flickr30k.json", false)
+	a := pipelinetest.RunStage(t, &F30KSpec, map[string]any{"source": root})
+	if a.TableRows(table.Images) != 3 || a.TableRows(table.Captions) != 15 {
+		t.Fatalf("rows %d/%d", a.TableRows(table.Images), a.TableRows(table.Captions))
+	}
+}
+
+func TestKarpathyMalformed(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"syntax":      `{"images": [{"filename": "a.jpg", "split": "train", "sentences": []}, {"filename": }]}`,
+		"no filename": `{"images": [{"split": "train", "sentences": []}]}`,
+		"no images":   `{"dataset": "coco"}`,
+		"wrong type":  `{"images": [{"filename": 3, "split": "train", "sentences": []}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			os.WriteFile(filepath.Join(root, "dataset_flickr30k.json"), []byte(body), 0o644)
+			_, err := pipelinetest.RunStageErr(t, &F30KSpec, map[string]any{"source": root, "check_images": false})
+			var fe *datasets.FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), "dataset_flickr30k.json: at byte") {
+				t.Fatalf("err = %v, want a format error with a byte offset", err)
+			}
+		})
+	}
+}
