@@ -1,0 +1,470 @@
+package dataset
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"coderflow/datasets"
+	"coderflow/datasets/npy"
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+func init() { pipeline.Default.MustRegister(PrecompSpec) }
+
+// PrecompSpec is the dataset.precomp stage kind.
+var PrecompSpec = pipeline.Spec{
+	Kind:    "dataset.precomp",
+	Version: "1",
+	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
+		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
+		"(image_id, image_w, image_h, num_boxes, boxes, features; base64 float32) matched to {split}_ids.txt. " +
+		"Writes images, captions and the sharded features table, so feature extraction is skipped.",
+	Produces: []string{table.Images, table.Captions, table.Features},
+	Params: []pipeline.Param{
+		sourceParam,
+		{Name: "format", Type: pipeline.String, Default: "scan", Enum: []string{"scan", "butd"}, Doc: "scan (.npy) or butd (.tsv)"},
+		{Name: "dataset", Type: pipeline.String, Optional: true, Doc: "look in the directory {dataset}_precomp (e.g. f30k, coco) under the source; empty = the source itself"},
+		{Name: "splits", Type: pipeline.StringList, Default: []string{"train", "dev", "test"}, Doc: "splits to read (SCAN COCO also has testall)"},
+		{Name: "tsv", Type: pipeline.StringList, Default: []string{}, Doc: "butd: TSV file names under the source; empty = every *.tsv found"},
+		{Name: "shard_rows", Type: pipeline.Int, Default: 512, Min: pipeline.Bound(1), Doc: "images per features shard"},
+		{Name: "compression", Type: pipeline.String, Default: "snappy", Enum: table.Compressions, Doc: "Parquet codec of the features shards"},
+		strictParam,
+	},
+	Stage: pipeline.StageFunc(runPrecomp),
+}
+
+// evalSplit reports whether split is one evaluated with 5 captions per image.
+func evalSplit(s string) bool { return s != table.SplitTrain && s != table.SplitRestval }
+
+func runPrecomp(ctx context.Context, env *pipeline.Env) error {
+	p := env.Params
+	roots, err := sourceRoots(env)
+	if err != nil {
+		return err
+	}
+	if ds := p.String("dataset"); ds != "" {
+		d, err := findDir(roots, ds+"_precomp")
+		if err != nil {
+			return err
+		}
+		roots = []string{d}
+	}
+	iss := newIssues(p.Bool("strict"))
+	out, err := newOutput(env)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	sh := &featShards{env: env, per: p.Int("shard_rows"),
+		opt: table.Options{Compression: p.String("compression"), RowGroupRows: 32}}
+	defer sh.abort()
+	pc := &precomp{env: env, roots: roots, out: out, sh: sh, iss: iss}
+	if p.String("format") == "butd" {
+		files, err := tsvFiles(roots, p.Strings("tsv"))
+		if err != nil {
+			return err
+		}
+		idx, dups, err := datasets.IndexTSV(files)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < dups; i++ {
+			if err := iss.note("duplicate_tsv_ids", "an image id appears twice in the TSV files; the first is used"); err != nil {
+				return err
+			}
+		}
+		pc.tsv = idx
+		env.SetInfo("tsv_files", len(files))
+	}
+	for _, split := range p.Strings("splits") {
+		if err := pc.split(ctx, split); err != nil {
+			return err
+		}
+	}
+	if err := sh.finish(); err != nil {
+		return err
+	}
+	if err := out.close(); err != nil {
+		return err
+	}
+	iss.publish(env)
+	env.Summarize("precomputed %s: %d images, %d captions, %d feature shards (%d issues)",
+		p.String("format"), pc.imageID, pc.captionID, sh.k, iss.total())
+	return nil
+}
+
+type precomp struct {
+	env                *pipeline.Env
+	roots              []string
+	out                *output
+	sh                 *featShards
+	iss                *issues
+	tsv                map[int64]datasets.TSVLoc
+	imageID, captionID int64
+}
+
+// captionReader pulls caption lines, naming file and line in errors.
+type captionReader struct {
+	file string
+	sc   *bufio.Scanner
+	line int
+}
+
+func openCaptions(p string) (*captionReader, *os.File, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	return &captionReader{file: p, sc: sc}, f, nil
+}
+
+func (c *captionReader) next() (string, error) {
+	if !c.sc.Scan() {
+		if err := c.sc.Err(); err != nil {
+			return "", &datasets.FormatError{File: c.file, Line: c.line + 1, Msg: err.Error()}
+		}
+		return "", &datasets.FormatError{File: c.file, Line: c.line + 1, Msg: "unexpected end of file: fewer than 5 captions for the last image"}
+	}
+	c.line++
+	s := strings.TrimSpace(c.sc.Text())
+	if s == "" {
+		return "", &datasets.FormatError{File: c.file, Line: c.line, Msg: "empty caption"}
+	}
+	return s, nil
+}
+
+func countLines(p string) (int, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	err = datasets.ReadLines(f, p, func(int, string) error { n++; return nil })
+	return n, err
+}
+
+func readIDs(p string) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return datasets.ReadImageList(f, p)
+}
+
+func (pc *precomp) split(ctx context.Context, split string) error {
+	capsPath, err := findFile(pc.roots, split+"_caps.txt")
+	if err != nil {
+		return err
+	}
+	nCaps, err := countLines(capsPath)
+	if err != nil {
+		return err
+	}
+	if nCaps%evalCaptions != 0 {
+		return fmt.Errorf("%s: %d lines is not 5 captions per image", capsPath, nCaps)
+	}
+	nImages := nCaps / evalCaptions
+	var ids []string
+	idsPath, err := findFile(pc.roots, split+"_ids.txt")
+	switch {
+	case err == nil:
+		if ids, err = readIDs(idsPath); err != nil {
+			return err
+		}
+	case errors.Is(err, datasets.ErrNotFound) && pc.tsv == nil:
+		// SCAN's ids are optional: keys become split/row.
+	default:
+		return err
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			if err := pc.iss.note("duplicate_ids", split+": "+id); err != nil {
+				return err
+			}
+		}
+		seen[id] = true
+	}
+	caps, cf, err := openCaptions(capsPath)
+	if err != nil {
+		return err
+	}
+	defer cf.Close()
+	prog := pc.env.Progress(split+" images", int64(nImages))
+	defer prog.Done()
+	if pc.tsv != nil {
+		return pc.butdSplit(ctx, split, ids, idsPath, nImages, caps, prog)
+	}
+	return pc.scanSplit(ctx, split, ids, idsPath, nImages, caps, prog)
+}
+
+func (pc *precomp) writeImage(split, key string, w, h int, caps *captionReader, keep bool) error {
+	texts := make([]string, 0, evalCaptions)
+	for k := 0; k < evalCaptions; k++ {
+		s, err := caps.next()
+		if err != nil {
+			return err
+		}
+		texts = append(texts, s)
+	}
+	if !keep {
+		return nil
+	}
+	if err := pc.out.image(table.ImageRow{ImageID: pc.imageID, Key: key, Split: split, Width: int32(w), Height: int32(h)}); err != nil {
+		return err
+	}
+	for o, t := range texts {
+		if err := pc.out.caption(table.CaptionRow{CaptionID: pc.captionID, ImageID: pc.imageID, Split: split, Ordinal: int32(o), Text: t}); err != nil {
+			return err
+		}
+		pc.captionID++
+	}
+	pc.imageID++
+	return nil
+}
+
+func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, idsPath string, nImages int, caps *captionReader, prog pipeline.Progress) error {
+	imsPath, err := findFile(pc.roots, split+"_ims.npy")
+	if err != nil {
+		return err
+	}
+	r, err := npy.Open(imsPath)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := r.Header()
+	// SCAN stores one row per image; older VSE++ files repeat each image's
+	// features for each of its 5 captions (one row per caption).
+	div := 1
+	switch h.Rows() {
+	case nImages:
+	case nImages * evalCaptions:
+		div = evalCaptions
+	default:
+		return fmt.Errorf("%s has %d rows but %s has %d captions: want one row per image (%d) or per caption",
+			imsPath, h.Rows(), caps.file, nImages*evalCaptions, nImages)
+	}
+	if ids != nil && len(ids) != nImages && len(ids) != nImages*div {
+		return fmt.Errorf("%s has %d ids, want %d (one per image)", idsPath, len(ids), nImages)
+	}
+	regions, dim := 1, h.RowLen()
+	if len(h.Shape) == 3 {
+		regions, dim = h.Shape[1], h.Shape[2]
+	}
+	feats := make([]float32, h.RowLen())
+	boxes := make([]float32, 4*regions) // unknown for SCAN: zeros
+	for i := 0; i < nImages; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		need, err := pc.sh.next()
+		if err != nil {
+			return err
+		}
+		if need {
+			if _, err := r.Read(feats); err != nil {
+				return err
+			}
+			if err := pc.sh.write(table.FeatureRow{ImageID: pc.imageID, NRegions: int32(regions), Dim: int32(dim), Boxes: boxes, Feats: feats}); err != nil {
+				return err
+			}
+			if err := r.Skip(div - 1); err != nil {
+				return err
+			}
+		} else if err := r.Skip(div); err != nil {
+			return err
+		}
+		key := split + "/" + strconv.Itoa(i)
+		if ids != nil {
+			key = ids[i*len(ids)/nImages]
+		}
+		if err := pc.writeImage(split, key, 0, 0, caps, true); err != nil {
+			return err
+		}
+		if err := pc.sh.done(); err != nil {
+			return err
+		}
+		prog.Add(1)
+	}
+	return nil
+}
+
+func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, idsPath string, nImages int, caps *captionReader, prog pipeline.Progress) error {
+	if ids == nil {
+		return fmt.Errorf("butd: %s_ids.txt is required to match TSV records to captions", split)
+	}
+	if len(ids) != nImages {
+		return fmt.Errorf("%s has %d ids but %s has %d captions (5 per image)", idsPath, len(ids), caps.file, nImages*evalCaptions)
+	}
+	for i, sid := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		prog.Add(1)
+		id, err := strconv.ParseInt(sid, 10, 64)
+		if err != nil {
+			return &datasets.FormatError{File: idsPath, Line: i + 1, Msg: fmt.Sprintf("image id %q is not an integer", sid)}
+		}
+		loc, ok := pc.tsv[id]
+		if !ok {
+			if err := pc.iss.note("missing_features", split+": "+sid); err != nil {
+				return err
+			}
+			if err := pc.writeImage(split, sid, 0, 0, caps, false); err != nil {
+				return err
+			}
+			continue
+		}
+		rec, err := datasets.ReadTSVAt(loc)
+		if err != nil {
+			return err
+		}
+		need, err := pc.sh.next()
+		if err != nil {
+			return err
+		}
+		if need {
+			boxes := make([]float32, len(rec.Boxes))
+			w, h := float32(max(rec.Width, 1)), float32(max(rec.Height, 1))
+			for b := 0; b < rec.NumBoxes; b++ {
+				boxes[4*b] = clamp01(rec.Boxes[4*b] / w)
+				boxes[4*b+1] = clamp01(rec.Boxes[4*b+1] / h)
+				boxes[4*b+2] = clamp01(rec.Boxes[4*b+2] / w)
+				boxes[4*b+3] = clamp01(rec.Boxes[4*b+3] / h)
+			}
+			if err := pc.sh.write(table.FeatureRow{ImageID: pc.imageID, NRegions: int32(rec.NumBoxes), Dim: int32(rec.Dim), Boxes: boxes, Feats: rec.Features}); err != nil {
+				return err
+			}
+		}
+		if err := pc.writeImage(split, sid, rec.Width, rec.Height, caps, true); err != nil {
+			return err
+		}
+		if err := pc.sh.done(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+
+// tsvFiles returns the named TSV files (or every *.tsv) under roots, sorted.
+func tsvFiles(roots, names []string) ([]string, error) {
+	if len(names) > 0 {
+		var out []string
+		for _, n := range names {
+			p, err := findFile(roots, n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	var out []string
+	for _, r := range roots {
+		filepath.WalkDir(r, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".tsv") {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("butd: no *.tsv file under %s", strings.Join(roots, ", "))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// featShards writes the features table in shards of per images, committing
+// each so an interrupted run resumes after the last finished shard.
+type featShards struct {
+	env  *pipeline.Env
+	per  int
+	opt  table.Options
+	k    int // current shard number
+	in   int // images in the current shard so far
+	w    *table.Writer[table.FeatureRow]
+	skip bool // current shard was committed by an earlier attempt
+}
+
+func (s *featShards) name() string { return fmt.Sprintf("features/part-%05d.parquet", s.k) }
+
+// next is called before each image; it reports whether its features must
+// be written (false while inside an already committed shard).
+func (s *featShards) next() (bool, error) {
+	if s.in == 0 {
+		if s.env.ShardDone(s.name()) {
+			s.skip = true
+		} else {
+			s.skip = false
+			w, err := table.Create[table.FeatureRow](s.env.Path(s.name()), s.env, table.Features, s.opt)
+			if err != nil {
+				return false, err
+			}
+			s.w = w
+		}
+	}
+	return !s.skip, nil
+}
+
+func (s *featShards) write(r table.FeatureRow) error { return s.w.Write([]table.FeatureRow{r}) }
+
+// done is called after each image.
+func (s *featShards) done() error {
+	s.in++
+	if s.in == s.per {
+		return s.closeShard()
+	}
+	return nil
+}
+
+func (s *featShards) closeShard() error {
+	if s.in == 0 {
+		return nil
+	}
+	if !s.skip {
+		if err := s.w.Close(); err != nil {
+			return err
+		}
+		s.w = nil
+		if err := s.env.CommitShard(s.name(), s.name()); err != nil {
+			return err
+		}
+	}
+	s.env.AddTable(table.Features, int64(s.in), s.name())
+	s.k++
+	s.in = 0
+	return nil
+}
+
+func (s *featShards) finish() error {
+	if err := s.closeShard(); err != nil {
+		return err
+	}
+	if s.k == 0 {
+		s.env.AddTable(table.Features, 0) // declared even when empty
+	}
+	return nil
+}
+
+func (s *featShards) abort() {
+	if s.w != nil {
+		s.w.Abort()
+	}
+}
