@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,7 +102,8 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 	return out, nil
 }
 
-// FindRun returns the run whose id is id or starts with it ("latest" for the newest).
+// FindRun returns the run whose id is id or starts with it; "latest" is the
+// newest run and "latest~N" the one N runs before it.
 func FindRun(workdir, workflow, id string) (*RunRecord, error) {
 	recs, err := ListRuns(workdir, workflow)
 	if err != nil {
@@ -112,6 +114,13 @@ func FindRun(workdir, workflow, id string) (*RunRecord, error) {
 	}
 	if id == "" || id == "latest" {
 		return recs[len(recs)-1], nil
+	}
+	if n, ok := strings.CutPrefix(id, "latest~"); ok {
+		back, err := strconv.Atoi(n)
+		if err != nil || back < 0 || back >= len(recs) {
+			return nil, os.ErrNotExist
+		}
+		return recs[len(recs)-1-back], nil
 	}
 	var hit *RunRecord
 	for _, r := range recs {

@@ -247,8 +247,7 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 		for _, r := range rows {
 			var parts []string
 			for _, c := range info.Columns {
-				b, _ := json.Marshal(r[c])
-				parts = append(parts, c+"="+string(b))
+				parts = append(parts, c+"="+plainJSON(r[c]))
 			}
 			fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
 		}
@@ -266,3 +265,12 @@ func sortedKeysS(m map[string]string) []string {
 }
 
 func indent(s, pre string) string { return pre + strings.ReplaceAll(s, "\n", "\n"+pre) }
+
+// plainJSON encodes v as JSON without HTML escaping (tokens like <pad> stay readable).
+func plainJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -12,8 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	_ "coderflow/stages/all"
@@ -34,16 +36,25 @@ func (e usageError) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runCLI runs one coderflow command and returns its exit code.
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		os.Exit(exitOK)
+		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "coderflow:", err)
+	fmt.Fprintln(stderr, "coderflow:", err)
 	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(exitUsage)
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
+		return exitUsage
 	}
-	os.Exit(exitFailed)
+	return exitFailed
 }

@@ -23,7 +23,7 @@ func newMetricsCmd(g *globalFlags) *cobra.Command {
 		Long: `metrics prints every metric the stages of a run recorded (training losses,
 Recall@K, rSum, ...). --diff RUN_A RUN_B shows the params that differ between
 the two runs and the metric deltas, like dvc metrics diff. Run ids may be
-prefixes, or "latest"; --runs lists them.`,
+prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := loadWorkflow(g, args[0], nil)

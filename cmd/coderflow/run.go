@@ -37,10 +37,10 @@ not in the cache, in dependency order, independent stages in parallel.
 				return err
 			}
 			opt.Sets = sets
-			stderr := io.Writer(os.Stderr)
+			stderr := cmd.ErrOrStderr()
 			var bars *termprogress.Bars
-			if !noProgress && !opt.DryRun && isTerminal(os.Stderr) {
-				bars = termprogress.New(os.Stderr)
+			if f, ok := stderr.(*os.File); ok && !noProgress && !opt.DryRun && isTerminal(f) {
+				bars = termprogress.New(f)
 				stderr = bars.Writer()
 				opt.Progress = bars
 			}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const miniWF = `name: mini
+params:
+  seed: 3
+stages:
+  data:
+    uses: dataset.synth
+    with: {images: 40, min_size: 64, max_size: 64, seed: ${params.seed}}
+  tokens:
+    uses: tokenize
+    needs: [data]
+    with: {min_count: 1}
+`
+
+func cli(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code := runCLI(t.Context(), args, &out, &out)
+	return code, out.String()
+}
+
+func TestCLIEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "mini.yaml")
+	os.WriteFile(wf, []byte(miniWF), 0o644)
+	wd := "--workdir=" + filepath.Join(dir, "wd")
+
+	code, out := cli(t, "run", wf, wd, "--no-progress")
+	if code != 0 || !strings.Contains(out, "data") || strings.Count(out, " ran ") < 2 {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "run", wf, wd)
+	if code != 0 || strings.Count(out, " cached ") < 2 {
+		t.Fatalf("second run should be cached: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "status", wf, wd, "--set", "tokens.min_count=2")
+	if code != 0 || !strings.Contains(out, "param min_count: 1 -> 2") {
+		t.Fatalf("status with --set: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "dag", wf, wd, "--format", "mermaid")
+	if code != 0 || !strings.Contains(out, "s_data --> s_tokens") {
+		t.Fatalf("dag: %d\n%s", code, out)
+	}
+	code, out = cli(t, "inspect", wf, "tokens", wd, "--path")
+	if code != 0 || !strings.Contains(out, filepath.Join("cache", "tokenize")) {
+		t.Fatalf("inspect --path: %d\n%s", code, out)
+	}
+	vocab := filepath.Join(strings.TrimSpace(out), "vocab.parquet")
+	code, out = cli(t, "inspect", vocab, "--head", "2")
+	if code != 0 || !strings.Contains(out, "coderflow.kind = tokenize") || !strings.Contains(out, `token="<pad>"`) {
+		t.Fatalf("inspect parquet: %d\n%s", code, out)
+	}
+	code, out = cli(t, "run", wf, wd, "--set", "tokens.min_count=2", "--only", "tokens")
+	if code != 0 || !strings.Contains(out, "tokens") {
+		t.Fatalf("--only: %d\n%s", code, out)
+	}
+	code, out = cli(t, "metrics", wf, wd, "--runs")
+	if code != 0 || strings.Count(out, "ok") < 3 {
+		t.Fatalf("metrics --runs: %d\n%s", code, out)
+	}
+	code, out = cli(t, "metrics", wf, wd, "--diff", "latest~1,latest")
+	if code != 0 || !strings.Contains(out, "min_count") {
+		t.Fatalf("metrics --diff: %d\n%s", code, out)
+	}
+	code, out = cli(t, "stages", "dataset.synth")
+	if code != 0 || !strings.Contains(out, "images") {
+		t.Fatalf("stages: %d\n%s", code, out)
+	}
+}
+
+func TestCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("stages:\n  a:\n    uses: dataset.synht\n"), 0o644)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(miniWF), 0o644)
+	wd := "--workdir=" + filepath.Join(dir, "wd")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", bad, wd}, 2, `bad.yaml:3:11: stage "a": uses: unknown stage kind "dataset.synht" (did you mean "dataset.synth"?)`},
+		{[]string{"run", good, wd, "--only", "tokns"}, 2, `did you mean "tokens"`},
+		{[]string{"run", good, wd, "--set", "data.images=many"}, 2, "want an integer"},
+		{[]string{"run", filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"run"}, 2, "accepts 1 arg"},
+		{[]string{"version"}, 0, "coderflow"},
+	} {
+		code, out := cli(t, tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d (want %d)\n%s", tc.args, code, tc.code, out)
+		}
+	}
+}
