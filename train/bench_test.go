@@ -65,8 +65,9 @@ func stepGEMMs(c Config, B int) []gemm {
 			gs = append(gs, gemm{"image proj (pre-pooled)", B, c.ImageDim, D, bw(false)})
 		}
 		if c.TextEncoder == TextBiGRU {
-			gs = append(gs, gemm{"gru input proj", B * c.MaxLen, c.WordDim, 6 * D, bw(false)},
-				gemm{"gru recurrent", B, D, 3 * D, 2 * c.MaxLen * bw(true)})
+			// per direction, gate and time step (no recurrent product at the first step)
+			gs = append(gs, gemm{"gru input", B, c.WordDim, D, 2 * 3 * c.MaxLen * bw(true)},
+				gemm{"gru recurrent", B, D, D, 2 * 3 * (c.MaxLen - 1) * bw(true)})
 		} else {
 			gs = append(gs, gemm{"text mean+proj", B, c.WordDim, D, bw(true)})
 		}

@@ -232,7 +232,22 @@ func (m *Model) trainGraphFor(B int) (*trainGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	tg.vm = G.NewTapeMachine(tg.g)
+	// G.Grad also creates gradient nodes for no-gradient inputs (keys,
+	// queues, regions, A_hat); compiling only the subgraph that the losses
+	// and parameter gradients need drops that work.
+	outputs := G.Nodes{tg.ln.total, tg.ln.inst}
+	for _, n := range []*G.Node{tg.ln.concept, tg.ln.pred, tg.ln.swap} {
+		if n != nil {
+			outputs = append(outputs, n)
+		}
+	}
+	outputs = append(outputs, tg.grads...)
+	sub := tg.g.ExactSubgraphRoots(outputs...)
+	prog, locMap, err := G.CompileFunction(tg.g, sub.Inputs(), outputs)
+	if err != nil {
+		return nil, fmt.Errorf("train: compiling the training graph: %w", err)
+	}
+	tg.vm = G.NewTapeMachine(tg.g, G.WithPrecompiled(prog, locMap))
 	mom, err := m.newFwd(tg.in, m.mw, partBoth)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // blocks, no ranking), in the same run. It reports both times (the best of
 // the iterations, as the machine is shared), their ratio
 // and memory: alloc_MiB is the heap allocated by Evaluate (an upper bound on
-// its extra peak heap), peak_rss_MiB the process's peak RSS (VmHWM, inputs
+// its extra peak heap), *_cpu_s the process CPU time of each side, peak_rss_MiB the process's peak RSS (VmHWM, inputs
 // included). Run: go test ./train/eval -run '^$' -bench RecallK5K -benchtime 1x
 // (add -tags openblas with CGO_LDFLAGS=-lopenblas for OpenBLAS).
 func BenchmarkRecallK5K(b *testing.B) {
@@ -39,12 +40,13 @@ func BenchmarkRecallK5K(b *testing.B) {
 	opt := Options{}
 	b.Logf("blas: %s, GOMAXPROCS %d", blasimpl.Name, runtime.GOMAXPROCS(0))
 	runtime.GC()
-	var gemmT, evalT time.Duration
+	var gemmT, evalT, gemmC, evalC time.Duration
 	var alloc uint64
 	for b.Loop() {
 		// anchor: the same blocks of the same size, GEMM only
 		rows := min(n, int(DefaultMemBudget/int64(4*5*n)))
 		buf := make([]float32, rows*5*n)
+		c0 := cpuTime()
 		t0 := time.Now()
 		for i0 := 0; i0 < n; i0 += rows {
 			rb := min(rows, n-i0)
@@ -54,14 +56,17 @@ func BenchmarkRecallK5K(b *testing.B) {
 				0, blas32.General{Rows: rb, Cols: 5 * n, Stride: 5 * n, Data: buf[:rb*5*n]})
 		}
 		gemmT = minDur(gemmT, time.Since(t0))
+		gemmC = minDur(gemmC, cpuTime()-c0)
 		buf = nil
 		runtime.GC()
 
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
+		c1 := cpuTime()
 		t1 := time.Now()
 		res, err := Evaluate(b.Context(), in, opt)
 		evalT = minDur(evalT, time.Since(t1))
+		evalC = minDur(evalC, cpuTime()-c1)
 		runtime.ReadMemStats(&ms1)
 		if err != nil {
 			b.Fatal(err)
@@ -73,6 +78,9 @@ func BenchmarkRecallK5K(b *testing.B) {
 	b.ReportMetric(gemmT.Seconds(), "gemm_s")
 	b.ReportMetric(evalT.Seconds(), "eval_s")
 	b.ReportMetric(evalT.Seconds()/gemmT.Seconds(), "eval/gemm")
+	b.ReportMetric(gemmC.Seconds(), "gemm_cpu_s")
+	b.ReportMetric(evalC.Seconds(), "eval_cpu_s")
+	b.ReportMetric(evalC.Seconds()/gemmC.Seconds(), "eval/gemm_cpu")
 	b.ReportMetric(float64(alloc)/(1<<20), "alloc_MiB")
 	b.ReportMetric(peakRSSMiB(), "peak_rss_MiB")
 }
@@ -96,6 +104,16 @@ func renorm(v []float32, d int) []float32 {
 		}
 	}
 	return v
+}
+
+// cpuTime is the process's user+system CPU time (less sensitive than wall
+// time to other programs on a shared machine).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMiB reads VmHWM from /proc/self/status (0 where unavailable).
