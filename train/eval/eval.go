@@ -272,12 +272,16 @@ func (ev *evaluator) run(ctx context.Context, terms []term) (i2t, t2i []int32, e
 						}
 					}
 					var gt int32
-					for q := w.c0; q < w.c1; q++ {
-						v := row[q]
-						if v >= m && (v > m || q < qs) {
+					// subslices of equal length let the compiler drop bounds checks
+					rw := row[w.c0:w.c1]
+					lw := lo[w.c0:w.c1]
+					lw = lw[:len(rw)]
+					for j, v := range rw {
+						if v >= m && (v > m || w.c0+j < qs) {
 							gt++
 						}
-						if v >= lo[q] {
+						if v >= lw[j] {
+							q := w.c0 + j
 							switch {
 							case q/CaptionsPerImage == i:
 								// the positive itself: recorded below
