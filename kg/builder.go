@@ -2,8 +2,8 @@ package kg
 
 import (
 	"bytes"
-	"context"
 	"cmp"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -37,9 +37,9 @@ var Loaders = []string{LoaderBulk, LoaderQuadWriter}
 
 // BuildStats describes a finished store.
 type BuildStats struct {
-	Edges   int64 `json:"edges"`   // edges received
-	Quads   int64 `json:"quads"`   // distinct quads stored
-	Nodes   int64 `json:"nodes"`   // nodes (concepts, relations and labels)
+	Edges   int64 `json:"edges"`    // edges received
+	Quads   int64 `json:"quads"`    // distinct quads stored
+	Nodes   int64 `json:"nodes"`    // nodes (concepts, relations and labels)
 	Concept int64 `json:"concepts"` // concept nodes
 }
 
@@ -272,9 +272,14 @@ type boltWriter struct {
 	db   *bolt.DB
 	tx   *bolt.Tx
 	puts int
+	name []byte // bucket of the last put, cached
+	last *bolt.Bucket
 }
 
 func (w *boltWriter) bucket(name []byte) (*bolt.Bucket, error) {
+	if w.tx != nil && w.last != nil && bytes.Equal(name, w.name) {
+		return w.last, nil
+	}
 	if w.tx == nil {
 		tx, err := w.db.Begin(true)
 		if err != nil {
@@ -287,6 +292,8 @@ func (w *boltWriter) bucket(name []byte) (*bolt.Bucket, error) {
 		return nil, err
 	}
 	bk.FillPercent = 1 // keys arrive in order: pack pages full
+	w.name = append(w.name[:0], name...)
+	w.last = bk
 	return bk, nil
 }
 
@@ -300,10 +307,7 @@ func (w *boltWriter) put(name, k, v []byte) error {
 	}
 	w.puts++
 	if w.puts >= putsPerTx {
-		w.puts = 0
-		err := w.tx.Commit()
-		w.tx = nil
-		return err
+		return w.commit()
 	}
 	return nil
 }
@@ -313,7 +317,7 @@ func (w *boltWriter) commit() error {
 		return nil
 	}
 	err := w.tx.Commit()
-	w.tx = nil
+	w.tx, w.last, w.puts = nil, nil, 0
 	return err
 }
 
@@ -340,7 +344,11 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 		b.deg[q.o]++
 	}
 
-	db, err := bolt.Open(filepath.Join(b.dir, BoltFile), 0o644, &bolt.Options{NoSync: true, NoGrowSync: true, Timeout: 10 * time.Second})
+	// Map the whole expected file up front: bolt re-maps (and walks every
+	// cached node) each time the file outgrows its mapping.
+	mmap := max(64<<20, int(n+nq)*512)
+	db, err := bolt.Open(filepath.Join(b.dir, BoltFile), 0o644, &bolt.Options{NoSync: true, NoGrowSync: true,
+		Timeout: 10 * time.Second, InitialMmapSize: mmap})
 	if err != nil {
 		return BuildStats{}, fmt.Errorf("kg: open %s: %w", b.dir, err)
 	}

@@ -27,10 +27,10 @@ func (b BadLine) String() string { return fmt.Sprintf("%s:%d: %s", b.File, b.Lin
 
 // ReadStats counts what a reader saw. Lines = Edges + Skipped + Bad.
 type ReadStats struct {
-	Lines   int64     `json:"lines"`   // non-empty lines (records) read
-	Edges   int64     `json:"edges"`   // English edges passed on
-	Skipped int64     `json:"skipped"` // well-formed but not kept: other languages, external URLs, filtered relations, self loops
-	Bad     int64     `json:"bad"`     // malformed lines
+	Lines   int64     `json:"lines"`                 // non-empty lines (records) read
+	Edges   int64     `json:"edges"`                 // English edges passed on
+	Skipped int64     `json:"skipped"`               // well-formed but not kept: other languages, external URLs, filtered relations, self loops
+	Bad     int64     `json:"bad"`                   // malformed lines
 	Samples []BadLine `json:"bad_samples,omitempty"` // the first MaxBadSamples bad lines
 }
 
