@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
@@ -154,7 +155,7 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 	for b.Loop() {
 		t0 := time.Now()
 		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features,
-			table.Options{Compression: "zstd", RowGroupRows: 256}, rows); err != nil {
+			table.Options{Codec: &zstd.Codec{Level: zstd.SpeedFastest}, RowGroupRows: 256}, rows); err != nil {
 			b.Fatal(err)
 		}
 		wSec += time.Since(t0).Seconds()

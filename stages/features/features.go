@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"coderflow/datasets/table"
@@ -65,6 +67,8 @@ var Spec = pipeline.Spec{
 			Doc: "rows per Parquet row group"},
 		{Name: "compression", Type: pipeline.String, Default: "zstd", Enum: table.Compressions,
 			Doc: "Parquet compression codec"},
+		{Name: "zstd_level", Type: pipeline.String, Default: "fastest", Enum: []string{"fastest", "default", "better", "best"},
+			Doc: "zstd level when compression is zstd: fastest writes about 2x faster than default for a file about 1% larger"},
 		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
 			Doc: "images decoded in parallel, one per worker (0 = number of CPUs)"},
 	},
@@ -102,6 +106,7 @@ type config struct {
 	shardRows   int
 	rowGroup    int
 	compression string
+	codec       compress.Codec // nil: table's codec for compression
 	workers     int
 	meta        map[string]string
 }
@@ -121,6 +126,10 @@ func readConfig(env *pipeline.Env) config {
 	}
 	if c.workers <= 0 {
 		c.workers = runtime.GOMAXPROCS(0)
+	}
+	if c.compression == "zstd" {
+		c.codec = &zstd.Codec{Level: map[string]zstd.Level{"fastest": zstd.SpeedFastest, "default": zstd.SpeedDefault,
+			"better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}[p.String("zstd_level")]}
 	}
 	ex, _ := descriptor.NewExtractor(c.desc)
 	parts := c.desc.Selected()
@@ -239,7 +248,7 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 		st.env.Log.Warn("shard marked done but its sidecar is unusable; recomputing", "shard", rel, "err", err)
 	}
 	w, err := table.Create[table.FeatureRow](st.env.Path(rel), st.env, table.Features, table.Options{
-		Compression: st.cfg.compression, RowGroupRows: int64(st.cfg.rowGroup), Meta: st.cfg.meta})
+		Compression: st.cfg.compression, Codec: st.cfg.codec, RowGroupRows: int64(st.cfg.rowGroup), Meta: st.cfg.meta})
 	if err != nil {
 		return err
 	}
