@@ -643,6 +643,9 @@ var contractions2 = [...]contraction{
 func contractions(dst, src []byte) []byte {
 	last := 0 // src[last:] is not copied yet
 	for i := 0; i < len(src); i++ {
+		if !contractionStart[src[i]] {
+			continue
+		}
 		// A match replaces src[i:f] by " " + src[g:e] + " " + src[e:f] + " ".
 		var g, e, f int
 		switch c := src[i]; c {
@@ -688,10 +691,28 @@ func contractions(dst, src []byte) []byte {
 	return append(dst, src[last:]...)
 }
 
+// contractionStart marks the bytes a contraction match can start with.
+var contractionStart = func() (t [256]bool) {
+	for _, c := range " cdglmwCDGLMW" {
+		t[c] = true
+	}
+	return t
+}()
+
 // matchContraction matches one of contractions2 starting with the
 // lower-case letter l at src[i] (a word start) and returns the end of its
 // two parts, or f = -1.
 func matchContraction(src []byte, i int, l byte) (e, f int) {
+	if i+1 >= len(src) {
+		return 0, -1
+	}
+	if c2 := src[i+1]; c2 < utf8.RuneSelf {
+		switch c2 | 0x20 {
+		case 'a', 'i', 'o', 'e', '\'':
+		default:
+			return 0, -1 // no contraction has this second letter
+		}
+	}
 	for _, k := range contractions2 {
 		if k.first[0] != l {
 			continue
