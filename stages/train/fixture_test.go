@@ -34,6 +34,8 @@ var fixtureSpec = pipeline.Spec{
 		{Name: "dev", Type: pipeline.Int, Default: 32},
 		{Name: "test", Type: pipeline.Int, Default: 12},
 		{Name: "seed", Type: pipeline.Int, Default: 3},
+		{Name: "regions", Type: pipeline.Int, Default: fxRegions},
+		{Name: "dim", Type: pipeline.Int, Default: fxDim},
 	},
 	Stage: pipeline.StageFunc(runFixture),
 }
@@ -47,9 +49,10 @@ const (
 func runFixture(ctx context.Context, env *pipeline.Env) error {
 	p := env.Params
 	rng := rand.New(rand.NewPCG(uint64(p.Int("seed")), 99))
+	nReg, fDim := p.Int("regions"), p.Int("dim")
 	protos := make([][]float32, fxClasses)
 	for c := range protos {
-		protos[c] = make([]float32, fxDim)
+		protos[c] = make([]float32, fDim)
 		for j := range protos[c] {
 			protos[c][j] = float32(rng.NormFloat64())
 		}
@@ -71,10 +74,10 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 			id := imageID + 1000
 			imageID++
 			cls := rng.IntN(fxClasses)
-			fr := table.FeatureRow{ImageID: id, NRegions: fxRegions, Dim: fxDim}
-			for r := range fxRegions {
-				fr.Boxes = append(fr.Boxes, 0, 0, float32(r+1)/fxRegions, 1)
-				for j := range fxDim {
+			fr := table.FeatureRow{ImageID: id, NRegions: int32(nReg), Dim: int32(fDim)}
+			for r := range nReg {
+				fr.Boxes = append(fr.Boxes, 0, 0, float32(r+1)/float32(nReg), 1)
+				for j := range fDim {
 					fr.Feats = append(fr.Feats, protos[cls][j]+0.5*float32(rng.NormFloat64()))
 				}
 			}
