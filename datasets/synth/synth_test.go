@@ -5,7 +5,9 @@ import (
 	"image/png"
 	"math"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestGenerateDeterministic(t *testing.T) {
@@ -167,4 +169,26 @@ func BenchmarkGenerate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRunDefault generates the default 2,000-image data set (render,
+// captions, PNG encoding; no disk writes) with GOMAXPROCS workers.
+func BenchmarkRunDefault(b *testing.B) {
+	c := DefaultConfig()
+	var bytes int
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	for b.Loop() {
+		bytes = 0
+		if err := Run(b.Context(), c, func(it Item) error { bytes += len(it.PNG); return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(c.Images)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+	b.ReportMetric(float64(bytes)/float64(c.Images), "png_bytes/image")
+	// CPU seconds per data set: wall time on an idle machine is about this
+	// divided by the number of cores.
+	b.ReportMetric(cpu.Seconds(), "cpu_s/dataset")
 }
