@@ -320,3 +320,111 @@ func checkChromium(t *testing.T, report string) {
 	}
 	t.Logf("chromium: %d images, none broken; screenshot %dx%d with %d colours", nImg, b.Dx(), b.Dy(), len(colours))
 }
+
+// sharedData walks up from the working directory to find shared/data (a
+// sibling of the repository root).
+func sharedData(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "data")
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("…/shared/data not found: real-data test skipped")
+		}
+		dir = parent
+	}
+}
+
+// fakeFlickr writes images (absolute paths to real Flickr8k test photos),
+// their real captions, and noisy embeddings, for the first n test images.
+var fakeFlickr = pipeline.Spec{
+	Kind: "test.flickr", Version: "1",
+	Params: []pipeline.Param{
+		{Name: "root", Type: pipeline.String, Default: ""},
+		{Name: "n", Type: pipeline.Int, Default: 10},
+	},
+	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		root, n := env.Params.String("root"), env.Params.Int("n")
+		list, err := os.ReadFile(filepath.Join(root, "Flickr8k_text", "Flickr_8k.testImages.txt"))
+		if err != nil {
+			return err
+		}
+		tok, err := os.ReadFile(filepath.Join(root, "Flickr8k_text", "Flickr8k.token.txt"))
+		if err != nil {
+			return err
+		}
+		texts := map[string][]string{}
+		for line := range strings.SplitSeq(string(tok), "\n") {
+			name, text, ok := strings.Cut(line, "\t")
+			if !ok {
+				continue
+			}
+			img, _, _ := strings.Cut(name, "#")
+			texts[img] = append(texts[img], strings.TrimSpace(text))
+		}
+		r := rand.New(rand.NewPCG(5, 5))
+		var imgs []table.ImageRow
+		var caps []table.CaptionRow
+		var ie, ce []table.EmbeddingRow
+		for _, name := range strings.Fields(string(list)) {
+			if len(imgs) == n {
+				break
+			}
+			path := filepath.Join(root, "Flicker8k_Dataset", name)
+			if _, err := os.Stat(path); err != nil || len(texts[name]) < 5 {
+				continue
+			}
+			id := int64(len(imgs) + 1)
+			imgs = append(imgs, table.ImageRow{ImageID: id, Key: name, Split: "test", Path: path})
+			iv := []float32{float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64())}
+			ie = append(ie, table.EmbeddingRow{ID: id, ImageID: id, Split: "test", Vec: iv})
+			for k := range 5 {
+				cid := id*10 + int64(k)
+				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: "test", Ordinal: int32(k), Text: texts[name][k]})
+				cv := []float32{iv[0] + float32(r.NormFloat64()*0.5), iv[1] + float32(r.NormFloat64()*0.5), iv[2] + float32(r.NormFloat64()*0.5)}
+				ce = append(ce, table.EmbeddingRow{ID: cid, ImageID: id, Ordinal: int32(k), Split: "test", Vec: cv})
+			}
+		}
+		for _, w := range []error{
+			table.WriteFile(env.Path("images.parquet"), env, table.Images, table.Options{}, imgs),
+			table.WriteFile(env.Path("captions.parquet"), env, table.Captions, table.Options{}, caps),
+			table.WriteFile(env.Path("ie.parquet"), env, table.ImageEmbeddings, table.Options{}, ie),
+			table.WriteFile(env.Path("ce.parquet"), env, table.CaptionEmbeddings, table.Options{}, ce),
+		} {
+			if w != nil {
+				return w
+			}
+		}
+		env.AddTable(table.Images, int64(len(imgs)), "images.parquet")
+		env.AddTable(table.Captions, int64(len(caps)), "captions.parquet")
+		env.AddTable(table.ImageEmbeddings, int64(len(ie)), "ie.parquet")
+		env.AddTable(table.CaptionEmbeddings, int64(len(ce)), "ce.parquet")
+		return nil
+	}),
+}
+
+func TestReportRealPhotos(t *testing.T) {
+	root := filepath.Join(sharedData(t), "flickr8k-1k")
+	world := pipelinetest.RunStage(t, &fakeFlickr, map[string]any{"root": root, "n": 10})
+	if world.TableRows(table.Images) != 10 {
+		t.Fatalf("%d test photos found, want 10", world.TableRows(table.Images))
+	}
+	ev := pipelinetest.RunStage(t, &Spec, nil, world)
+	rep := pipelinetest.RunStage(t, &ReportSpec, map[string]any{"examples": 5, "thumb_size": 120}, ev)
+	if got, miss := fmt.Sprint(rep.Manifest.Info["thumbnails"]), fmt.Sprint(rep.Manifest.Info["thumbnails_missing"]); got == "0" || miss != "0" {
+		t.Errorf("thumbnails %s, missing %s", got, miss)
+	}
+	b, err := os.ReadFile(rep.Path(ReportFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSelfContained(t, string(b))
+	checkChromium(t, rep.Path(ReportFileName))
+}
