@@ -34,7 +34,12 @@ var TrainSpec = pipeline.Spec{
 		"by dev rSum, coderflow/train.Save format) and the train_curve table.",
 	Produces: []string{table.TrainCurve},
 	Params:   trainParams(),
-	Stage:    pipeline.StageFunc(runTrain),
+	// Plan-time check of the model switches (data shapes are placeholders).
+	Validate: func(p pipeline.Params) error {
+		_, err := configFromParams(p, shapes{ImageDim: 1, Regions: 1, VocabSize: 5, MaxLen: 1, Concepts: 1})
+		return err
+	},
+	Stage: pipeline.StageFunc(runTrain),
 }
 
 // afterEpoch, when set (tests), is called after epoch e is checkpointed.
