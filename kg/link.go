@@ -10,6 +10,9 @@ type Linker struct {
 	has   func(string) bool
 	lemma *Lemmatizer
 	cache map[string]lemmaEntry
+	// starts, when not nil, holds the first words of the multi-word
+	// concepts: n-grams starting elsewhere are not tried.
+	starts map[string]bool
 }
 
 type lemmaEntry struct {
@@ -21,6 +24,18 @@ type lemmaEntry struct {
 // lemmatising with WordNet's exception lists ex.
 func NewLinker(has func(string) bool, ex Exceptions) *Linker {
 	return &Linker{has: has, lemma: &Lemmatizer{Exc: ex, Has: has}, cache: map[string]lemmaEntry{}}
+}
+
+// SetStarts restricts n-gram lookups to n-grams whose first word starts
+// some multi-word concept: an optimisation for large graphs; concepts
+// lists (a superset of) the multi-word concepts.
+func (l *Linker) SetStarts(concepts []string) {
+	l.starts = map[string]bool{}
+	for _, c := range concepts {
+		if i := strings.IndexByte(c, '_'); i > 0 {
+			l.starts[c[:i]] = true
+		}
+	}
 }
 
 // Lemma returns the concept a single word links to (its lemma), if any;
@@ -50,7 +65,11 @@ func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 	var sb strings.Builder
 	for i := 0; i < len(words); {
 		linked := false
-		for n := min(MaxNGram, len(words)-i); n >= 2 && !linked; n-- {
+		maxN := min(MaxNGram, len(words)-i)
+		if l.starts != nil && !l.starts[words[i]] {
+			maxN = 1
+		}
+		for n := maxN; n >= 2 && !linked; n-- {
 			if IsStopWord(words[i]) || IsStopWord(words[i+n-1]) {
 				continue
 			}

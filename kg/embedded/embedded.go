@@ -10,6 +10,7 @@
 //
 //     which runs `go run ../cmd/gen-embedded -wordnet /usr/share/wordnet`
 //     (Debian package wordnet-base).
+//
 //   - wordnet/*.exc: WordNet 3.0's morphological exception lists, used by the
 //     lemmatiser.
 //

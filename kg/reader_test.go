@@ -1,0 +1,221 @@
+package kg
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func readAll(t *testing.T, data []byte, opt ReadOptions) ([]Edge, ReadStats, error) {
+	t.Helper()
+	var edges []Edge
+	st, err := ReadConceptNet(t.Context(), bytes.NewReader(data), "in.csv", opt, func(b []Edge) error {
+		edges = append(edges, b...)
+		return nil
+	})
+	return edges, st, err
+}
+
+func TestNormalizeConcept(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"/c/en/hot_dog/n/wn/food", "hot_dog", true},
+		{"/c/en/dog", "dog", true},
+		{"/c/en/dog/", "dog", true},
+		{"/c/fr/chien", "", false},
+		{"/c/en/", "", false},
+		{"http://dbpedia.org/resource/Dog", "", false},
+	} {
+		got, ok := NormalizeConcept(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("NormalizeConcept(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestLabelRoundTrip(t *testing.T) {
+	for _, w := range []float32{1, 2, 0.5, 3.462, 0.109} {
+		ds, got := DecodeLabel(EncodeLabel("/d/verbosity", w))
+		if ds != "/d/verbosity" || got != w {
+			t.Errorf("label round trip of %v: %q %v", w, ds, got)
+		}
+	}
+}
+
+func TestReadConceptNetSample(t *testing.T) {
+	data, err := os.ReadFile("testdata/conceptnet-sample.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges, st, err := readAll(t, data, ReadOptions{Batch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Lines != 764 || st.Bad != 0 || st.Edges != int64(len(edges)) || st.Edges+st.Skipped != st.Lines {
+		t.Fatalf("stats %+v, %d edges", st, len(edges))
+	}
+	want := Edge{Rel: "/r/Antonym", Start: "test", End: "breeze", Weight: 1, Dataset: "/d/wiktionary/en"}
+	if edges[0] != want {
+		t.Errorf("first edge %+v, want %+v", edges[0], want)
+	}
+	for _, e := range edges {
+		if strings.Contains(e.Start, "/") || strings.Contains(e.End, "/") || e.Start == "" || e.End == "" {
+			t.Errorf("not normalised: %+v", e)
+		}
+	}
+	// Relation filter.
+	isa, _, _ := readAll(t, data, ReadOptions{Relations: []string{"/r/IsA"}})
+	for _, e := range isa {
+		if e.Rel != "/r/IsA" {
+			t.Fatalf("filter kept %+v", e)
+		}
+	}
+	if len(isa) == 0 || len(isa) >= len(edges) {
+		t.Errorf("IsA filter kept %d of %d", len(isa), len(edges))
+	}
+}
+
+func TestReadConceptNetBadInputs(t *testing.T) {
+	sample, err := os.ReadFile("testdata/conceptnet-sample.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(sample), "\n")
+	good := lines[2] // an English edge
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(sample)
+	zw.Close()
+
+	t.Run("malformed lines are counted with line numbers", func(t *testing.T) {
+		in := good + "just one field\n" + good + "/a/x\t/r/IsA\t/c/en/a\t/c/en/b\tnot json\n" +
+			"/a/x\tIsA\t/c/en/a\t/c/en/b\t{\"weight\": 1}\n" + "/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"dataset\": \"/d/x\"}\n" + good
+		edges, st, err := readAll(t, []byte(in), ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(edges) != 3 || st.Bad != 4 || st.Lines != 7 {
+			t.Fatalf("edges %d, stats %+v", len(edges), st)
+		}
+		wantLines := []int64{2, 4, 5, 6}
+		for i, s := range st.Samples {
+			if s.Line != wantLines[i] || s.File != "in.csv" || s.Reason == "" {
+				t.Errorf("bad sample %d: %+v, want line %d", i, s, wantLines[i])
+			}
+		}
+	})
+	t.Run("non-English only", func(t *testing.T) {
+		var in strings.Builder
+		for _, l := range lines {
+			f := strings.Split(l, "\t")
+			if len(f) == 5 && !(strings.HasPrefix(f[2], "/c/en/") && strings.HasPrefix(f[3], "/c/en/")) {
+				in.WriteString(l)
+			}
+		}
+		edges, st, err := readAll(t, []byte(in.String()), ReadOptions{})
+		if err != nil || len(edges) != 0 || st.Skipped == 0 || st.Skipped != st.Lines || st.Bad != 0 {
+			t.Fatalf("edges %d, stats %+v, err %v", len(edges), st, err)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		edges, st, err := readAll(t, nil, ReadOptions{})
+		if err != nil || len(edges) != 0 || st.Lines != 0 {
+			t.Fatalf("edges %d, stats %+v, err %v", len(edges), st, err)
+		}
+	})
+	t.Run("gzip", func(t *testing.T) {
+		edges, _, err := readAll(t, gz.Bytes(), ReadOptions{})
+		if err != nil || len(edges) == 0 {
+			t.Fatalf("gzip: %d edges, %v", len(edges), err)
+		}
+	})
+	t.Run("gzip cut in half", func(t *testing.T) {
+		_, _, err := readAll(t, gz.Bytes()[:gz.Len()/2], ReadOptions{})
+		if err == nil || !strings.Contains(err.Error(), "in.csv") || !strings.Contains(err.Error(), "unexpected EOF") {
+			t.Fatalf("want an unexpected-EOF error naming the file, got %v", err)
+		}
+	})
+	t.Run("CRLF and a very long line", func(t *testing.T) {
+		long := "/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"surfaceText\": \"" + strings.Repeat("x", 3<<20) + "\", \"weight\": 1.5}\r\n"
+		edges, st, err := readAll(t, []byte(strings.ReplaceAll(good, "\n", "\r\n")+long), ReadOptions{})
+		if err != nil || len(edges) != 2 || edges[1].Weight != 1.5 || st.Bad != 0 {
+			t.Fatalf("edges %+v, stats %+v, err %v", edges, st, err)
+		}
+	})
+}
+
+func TestReadWordNet(t *testing.T) {
+	var edges []Edge
+	st, err := ReadWordNet(t.Context(), "testdata/wordnet-mini", ReadOptions{}, func(b []Edge) error {
+		edges = append(edges, b...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bad != 0 || st.Lines != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+	has := map[Edge]bool{}
+	for _, e := range edges {
+		if e.Dataset != WordNetDataset || e.Weight != WordNetWeight {
+			t.Fatalf("edge %+v", e)
+		}
+		e.Dataset, e.Weight = "", 0
+		has[e] = true
+	}
+	for _, want := range []Edge{
+		{Rel: "/r/Synonym", Start: "dog", End: "domestic_dog"},
+		{Rel: "/r/Synonym", Start: "dog", End: "canis_familiaris"},
+		{Rel: "/r/IsA", Start: "dog", End: "canine"},
+		{Rel: "/r/IsA", Start: "dog", End: "domestic_animal"},
+		{Rel: "/r/IsA", Start: "hunting_dog", End: "dog"},
+		{Rel: "/r/Antonym", Start: "large", End: "small"},
+		{Rel: "/r/Antonym", Start: "big", End: "little"},
+		{Rel: "/r/Synonym", Start: "large", End: "big"},
+	} {
+		if !has[want] {
+			t.Errorf("missing %+v", want)
+		}
+	}
+	if has[Edge{Rel: "/r/Antonym", Start: "large", End: "little"}] {
+		t.Error("antonyms are word-to-word (lexical pointers), not synset-to-synset")
+	}
+}
+
+func TestReadWordNetBrokenLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"data.noun", "data.verb", "data.adj", "data.adv"} {
+		b, err := os.ReadFile(filepath.Join("testdata/wordnet-mini", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "data.noun" {
+			ls := strings.SplitAfter(string(b), "\n")
+			ls[1] = ls[1][:60] + "\n" // cut inside the pointer list
+			b = []byte("  1 This is a licence header line\n" + strings.Join(ls, "") + "02084071 05 n zz dog 0 000 | bad word count\n")
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	st, err := ReadWordNet(t.Context(), dir, ReadOptions{}, func(b []Edge) error { n += len(b); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bad != 2 || n == 0 {
+		t.Fatalf("stats %+v, %d edges", st, n)
+	}
+	if s := st.Samples[0]; s.Line != 3 || !strings.HasSuffix(s.File, "data.noun") {
+		t.Errorf("first bad line %+v, want data.noun line 3", s)
+	}
+	if _, err := ReadWordNet(t.Context(), t.TempDir(), ReadOptions{}, func([]Edge) error { return nil }); err == nil {
+		t.Error("a directory without data files must fail")
+	}
+}

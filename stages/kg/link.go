@@ -1,0 +1,449 @@
+package kg
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"coderflow/datasets/table"
+	"coderflow/internal/atomicfile"
+	"coderflow/kg"
+	"coderflow/pipeline"
+)
+
+// Param names of kg.link.
+const (
+	ParamConcepts      = "concepts"
+	ParamCooccur       = "cooccur"
+	ParamCooccurMin    = "cooccur_min"
+	DefaultConcepts    = 300
+	DefaultCooccurMin  = 5
+	RelCoOccurs        = "/r/CoOccurs"
+	AdjacencyFile      = "adjacency.f32"
+	captionConceptsRel = "caption_concepts.parquet"
+)
+
+// LinkSpec is the kg.link stage kind.
+var LinkSpec = pipeline.Spec{
+	Kind:    "kg.link",
+	Version: "1",
+	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
+		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
+		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
+		"caption_concepts, image_concepts and adjacency.f32 (A_hat = D^-1/2 (A+I) D^-1/2, M x M float32).",
+	Produces: []string{table.Concepts, table.ConceptEdges, table.CaptionConcepts, table.ImageConcepts},
+	Params: []pipeline.Param{
+		{Name: ParamConcepts, Type: pipeline.Int, Default: DefaultConcepts, Min: pipeline.Bound(1),
+			Doc: "size M of the concept vocabulary: the most frequent linked concepts on the train split"},
+		{Name: ParamCooccur, Type: pipeline.Bool, Default: true,
+			Doc: "add caption co-occurrence edges (/r/CoOccurs) to concept_edges and the adjacency"},
+		{Name: ParamCooccurMin, Type: pipeline.Int, Default: DefaultCooccurMin, Min: pipeline.Bound(1),
+			Doc: "minimum number of train captions two concepts share for a /r/CoOccurs edge"},
+	},
+	Stage: pipeline.StageFunc(runLink),
+}
+
+func init() { pipeline.Default.MustRegister(LinkSpec) }
+
+// linkStats counts what linking saw.
+type linkStats struct {
+	captions, linkedCaptions int64
+	contentTokens            int64 // tokens that are not stop words (nor <unk>, punctuation)
+	linkedTokens             int64 // content tokens inside a linked n-gram
+}
+
+// captionLinker links id sequences through a vocabulary.
+type captionLinker struct {
+	vocab []string
+	l     *kg.Linker
+	words []string
+}
+
+func (c *captionLinker) link(ids []int32, st *linkStats, fn func(concept string)) {
+	c.words = c.words[:0]
+	for _, id := range ids {
+		w := "<unk>"
+		if id >= 0 && int(id) < len(c.vocab) {
+			w = c.vocab[id]
+		}
+		c.words = append(c.words, w)
+		if st != nil && !kg.IsStopWord(w) {
+			st.contentTokens++
+		}
+	}
+	any := false
+	c.l.Link(c.words, func(concept string, start, n int) {
+		any = true
+		if st != nil {
+			for _, w := range c.words[start : start+n] {
+				if !kg.IsStopWord(w) {
+					st.linkedTokens++
+				}
+			}
+		}
+		fn(concept)
+	})
+	if st != nil {
+		st.captions++
+		if any {
+			st.linkedCaptions++
+		}
+	}
+}
+
+// newCaptionLinker loads the vocabulary and the graph concepts that can
+// occur in captions (kg_nodes rows whose words are vocabulary words or
+// their morphy candidates).
+func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *pipeline.Artifact, error) {
+	vfiles, _, err := env.InputTable(table.Vocab)
+	if err != nil {
+		return nil, nil, err
+	}
+	vrows, err := table.ReadAll[table.VocabRow](ctx, vfiles...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kg.link: vocab: %w", err)
+	}
+	maxID := int32(-1)
+	for _, r := range vrows {
+		maxID = max(maxID, r.ID)
+	}
+	vocab := make([]string, maxID+1)
+	for _, r := range vrows {
+		vocab[r.ID] = r.Token
+	}
+	nfiles, kgArt, err := env.InputTable(TableNodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex := kg.EmbeddedExceptions()
+	lem := &kg.Lemmatizer{Exc: ex}
+	forms := map[string]bool{}
+	for _, w := range vocab {
+		if w == "" || kg.IsStopWord(w) {
+			continue
+		}
+		for _, c := range lem.Candidates(w) {
+			forms[c] = true
+		}
+	}
+	known := map[string]bool{}
+	var multi []string
+	err = table.Scan(ctx, nfiles, 1<<14, func(rows []NodeRow) error {
+		for _, r := range rows {
+			c := r.Concept
+			if forms[c] {
+				known[c] = true
+				continue
+			}
+			parts := strings.Split(c, "_")
+			if len(parts) < 2 || len(parts) > kg.MaxNGram {
+				continue
+			}
+			ok := true
+			for _, p := range parts {
+				if !forms[p] {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				known[c] = true
+				multi = append(multi, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kg.link: %s: %w", TableNodes, err)
+	}
+	l := kg.NewLinker(func(s string) bool { return known[s] }, ex)
+	l.SetStarts(multi)
+	env.Log.Info("graph concepts reachable from the vocabulary", "concepts", len(known), "multi_word", len(multi))
+	return &captionLinker{vocab: vocab, l: l}, kgArt, nil
+}
+
+func runLink(ctx context.Context, env *pipeline.Env) error {
+	start := time.Now()
+	p := env.Params
+	tfiles, _, err := env.InputTable(table.Tokens)
+	if err != nil {
+		return err
+	}
+	cl, kgArt, err := newCaptionLinker(ctx, env)
+	if err != nil {
+		return err
+	}
+
+	// Pass 1: train-split document frequency of every linked concept.
+	freq := map[string]int64{}
+	var st, trainSt linkStats
+	seen := map[string]bool{}
+	prog := env.Progress("captions (count)", 0)
+	err = table.Scan(ctx, tfiles, 4096, func(rows []table.TokenRow) error {
+		for _, r := range rows {
+			train := r.Split == table.SplitTrain
+			ss := &st
+			if train {
+				ss = &trainSt
+			}
+			clear(seen)
+			cl.link(r.IDs, ss, func(c string) {
+				if train && !seen[c] {
+					seen[c] = true
+					freq[c]++
+				}
+			})
+		}
+		prog.Add(int64(len(rows)))
+		return nil
+	})
+	prog.Done()
+	if err != nil {
+		return fmt.Errorf("kg.link: %w", err)
+	}
+	if len(freq) == 0 {
+		return fmt.Errorf("kg.link: no concept linked on the train split (%d train captions)", trainSt.captions)
+	}
+	names := make([]string, 0, len(freq))
+	for c := range freq {
+		names = append(names, c)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(freq[b], freq[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	m := min(p.Int(ParamConcepts), len(names))
+	names = names[:m]
+	id := make(map[string]int32, m)
+	crow := make([]table.ConceptRow, m)
+	for i, c := range names {
+		id[c] = int32(i)
+		crow[i] = table.ConceptRow{ConceptID: int32(i), URI: kg.ConceptURI(c), Label: kg.ConceptLabel(c), Freq: freq[c]}
+	}
+	if err := table.WriteFile(env.Path("concepts.parquet"), env, table.Concepts, table.Options{}, crow); err != nil {
+		return err
+	}
+	env.AddTable(table.Concepts, int64(m), "concepts.parquet")
+
+	// Pass 2: caption_concepts, image_concepts, co-occurrence counts.
+	cw, err := table.Create[table.CaptionConceptRow](env.Path(captionConceptsRel), env, table.CaptionConcepts, table.Options{RowGroupRows: 1 << 15})
+	if err != nil {
+		return err
+	}
+	defer cw.Abort()
+	images := map[int64][]int32{}
+	pairs := map[[2]int32]int64{}
+	out := make([]table.CaptionConceptRow, 0, 4096)
+	prog = env.Progress("captions (link)", st.captions+trainSt.captions)
+	err = table.Scan(ctx, tfiles, 4096, func(rows []table.TokenRow) error {
+		out = out[:0]
+		for _, r := range rows {
+			var ids []int32
+			cl.link(r.IDs, nil, func(c string) {
+				if i, ok := id[c]; ok && !slices.Contains(ids, i) {
+					ids = append(ids, i)
+				}
+			})
+			if ids == nil {
+				ids = []int32{}
+			}
+			out = append(out, table.CaptionConceptRow{CaptionID: r.CaptionID, ConceptIDs: ids})
+			img := images[r.ImageID]
+			for _, i := range ids {
+				if !slices.Contains(img, i) {
+					img = append(img, i)
+				}
+			}
+			images[r.ImageID] = img
+			if r.Split == table.SplitTrain {
+				for a := range ids {
+					for b := a + 1; b < len(ids); b++ {
+						pairs[[2]int32{min(ids[a], ids[b]), max(ids[a], ids[b])}]++
+					}
+				}
+			}
+		}
+		prog.Add(int64(len(rows)))
+		return cw.Write(out)
+	})
+	prog.Done()
+	if err != nil {
+		return fmt.Errorf("kg.link: %w", err)
+	}
+	ncap := cw.Rows()
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	env.AddTable(table.CaptionConcepts, ncap, captionConceptsRel)
+	linkSec := time.Since(start).Seconds()
+
+	imgIDs := make([]int64, 0, len(images))
+	for k := range images {
+		imgIDs = append(imgIDs, k)
+	}
+	slices.Sort(imgIDs)
+	irows := make([]table.ImageConceptRow, len(imgIDs))
+	for i, k := range imgIDs {
+		c := images[k]
+		slices.Sort(c)
+		irows[i] = table.ImageConceptRow{ImageID: k, ConceptIDs: c}
+	}
+	if err := table.WriteFile(env.Path("image_concepts.parquet"), env, table.ImageConcepts, table.Options{}, irows); err != nil {
+		return err
+	}
+	env.AddTable(table.ImageConcepts, int64(len(irows)), "image_concepts.parquet")
+
+	// Concept edges: graph edges among the selected concepts, through Cayley.
+	store, err := kg.OpenStore(kgArt.Dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var edges []table.ConceptEdgeRow
+	for i, c := range names {
+		ns, err := store.Neighbors(ctx, c, "")
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			j, ok := id[n.Concept]
+			if ok && n.Direction == kg.Out {
+				edges = append(edges, table.ConceptEdgeRow{Src: int32(i), Dst: j, Rel: n.Rel, Weight: n.Weight})
+			}
+		}
+	}
+	graphEdges := len(edges)
+	if p.Bool(ParamCooccur) {
+		minC := int64(p.Int(ParamCooccurMin))
+		keys := make([][2]int32, 0, len(pairs))
+		for k, n := range pairs {
+			if n >= minC {
+				keys = append(keys, k)
+			}
+		}
+		slices.SortFunc(keys, func(a, b [2]int32) int {
+			return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+		})
+		for _, k := range keys {
+			w := float64(pairs[k]) / math.Sqrt(float64(freq[names[k[0]]])*float64(freq[names[k[1]]]))
+			edges = append(edges, table.ConceptEdgeRow{Src: k[0], Dst: k[1], Rel: RelCoOccurs, Weight: float32(min(w, 1))})
+		}
+	}
+	if err := table.WriteFile(env.Path("concept_edges.parquet"), env, table.ConceptEdges, table.Options{}, edges); err != nil {
+		return err
+	}
+	env.AddTable(table.ConceptEdges, int64(len(edges)), "concept_edges.parquet")
+
+	if err := writeAdjacency(env.Path(AdjacencyFile), m, edges); err != nil {
+		return err
+	}
+
+	all := st
+	all.captions += trainSt.captions
+	all.linkedCaptions += trainSt.linkedCaptions
+	all.contentTokens += trainSt.contentTokens
+	all.linkedTokens += trainSt.linkedTokens
+	coverage := 0.0
+	if all.contentTokens > 0 {
+		coverage = float64(all.linkedTokens) / float64(all.contentTokens)
+	}
+	top := names[:min(20, len(names))]
+	env.SetInfo("concepts", m)
+	env.SetInfo("linked_concepts_train", len(freq))
+	env.SetInfo("adjacency", map[string]any{"file": AdjacencyFile, "rows": m, "cols": m, "dtype": "float32", "order": "row-major little-endian"})
+	env.SetInfo("graph_edges", graphEdges)
+	env.SetInfo("cooccur_edges", len(edges)-graphEdges)
+	env.SetInfo("captions", all.captions)
+	env.SetInfo("captions_with_concept", all.linkedCaptions)
+	env.SetInfo("content_tokens", all.contentTokens)
+	env.SetInfo("linked_content_tokens", all.linkedTokens)
+	env.SetInfo("top_concepts", top)
+	env.SetMetric("coverage", coverage)
+	env.SetMetric("captions_per_second", float64(all.captions)/linkSec)
+	env.Summarize("%d concepts (top: %s), %d edges (%d from the graph), coverage %.1f%% of content words over %d captions",
+		m, strings.Join(top[:min(8, len(top))], ", "), len(edges), graphEdges, 100*coverage, all.captions)
+	return nil
+}
+
+// Adjacency returns A_hat = D^-1/2 (A + I) D^-1/2 for m concepts and edges
+// (row-major, m*m): A_ij = max over graph edges between i and j of
+// weight / (largest graph weight), plus the /r/CoOccurs weight; A is made
+// symmetric.
+func Adjacency(m int, edges []table.ConceptEdgeRow) []float32 {
+	maxW := float32(0)
+	for _, e := range edges {
+		if e.Rel != RelCoOccurs {
+			maxW = max(maxW, e.Weight)
+		}
+	}
+	kgA := make([]float64, m*m)
+	co := make([]float64, m*m)
+	for _, e := range edges {
+		i, j := int(e.Src), int(e.Dst)
+		if i == j || i < 0 || j < 0 || i >= m || j >= m {
+			continue
+		}
+		if e.Rel == RelCoOccurs {
+			co[i*m+j] = max(co[i*m+j], float64(e.Weight))
+			co[j*m+i] = co[i*m+j]
+			continue
+		}
+		if maxW > 0 {
+			w := float64(e.Weight / maxW)
+			kgA[i*m+j] = max(kgA[i*m+j], w)
+			kgA[j*m+i] = kgA[i*m+j]
+		}
+	}
+	a := make([]float64, m*m)
+	deg := make([]float64, m)
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			v := kgA[i*m+j] + co[i*m+j]
+			if i == j {
+				v = 1
+			}
+			a[i*m+j] = v
+			deg[i] += v
+		}
+	}
+	out := make([]float32, m*m)
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			out[i*m+j] = float32(a[i*m+j] / math.Sqrt(deg[i]*deg[j]))
+		}
+	}
+	return out
+}
+
+func writeAdjacency(path string, m int, edges []table.ConceptEdgeRow) error {
+	a := Adjacency(m, edges)
+	b := make([]byte, 4*len(a))
+	for i, v := range a {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+// ReadAdjacency reads an adjacency.f32 file of an m-concept kg.link artifact.
+func ReadAdjacency(path string, m int) ([]float32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != 4*m*m {
+		return nil, fmt.Errorf("kg.link: %s has %d bytes, want %d for %d x %d float32", path, len(b), 4*m*m, m, m)
+	}
+	out := make([]float32, m*m)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out, nil
+}
