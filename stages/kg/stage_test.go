@@ -1,0 +1,282 @@
+package kg
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"coderflow/datasets/table"
+	"coderflow/kg"
+	"coderflow/pipeline"
+	"coderflow/pipeline/pipelinetest"
+)
+
+// tokensSpec is a test-only stage writing a vocab and a tokens table for
+// captions given as "split|image_id|text" strings (whitespace tokens).
+func tokensSpec(captions []string) *pipeline.Spec {
+	return &pipeline.Spec{
+		Kind: "test.tokens", Version: "1", Produces: []string{table.Tokens, table.Vocab},
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			ids := map[string]int32{"<pad>": 0, "<start>": 1, "<end>": 2, "<unk>": 3}
+			vocab := []table.VocabRow{{ID: 0, Token: "<pad>"}, {ID: 1, Token: "<start>"}, {ID: 2, Token: "<end>"}, {ID: 3, Token: "<unk>"}}
+			var rows []table.TokenRow
+			for i, c := range captions {
+				f := strings.SplitN(c, "|", 3)
+				var img int64
+				for _, ch := range f[1] {
+					img = img*10 + int64(ch-'0')
+				}
+				var tok []int32
+				for _, w := range strings.Fields(f[2]) {
+					id, ok := ids[w]
+					if !ok {
+						id = int32(len(vocab))
+						ids[w] = id
+						vocab = append(vocab, table.VocabRow{ID: id, Token: w})
+					}
+					vocab[id].Count++
+					tok = append(tok, id)
+				}
+				rows = append(rows, table.TokenRow{CaptionID: int64(i), ImageID: img, Split: f[0], IDs: tok, Length: int32(len(tok))})
+			}
+			if err := table.WriteFile(env.Path("vocab.parquet"), env, table.Vocab, table.Options{}, vocab); err != nil {
+				return err
+			}
+			env.AddTable(table.Vocab, int64(len(vocab)), "vocab.parquet")
+			if err := table.WriteFile(env.Path("tokens/part-00000.parquet"), env, table.Tokens, table.Options{}, rows); err != nil {
+				return err
+			}
+			env.AddTable(table.Tokens, int64(len(rows)), "tokens/part-00000.parquet")
+			return nil
+		}),
+	}
+}
+
+func TestConceptNetEmbedded(t *testing.T) {
+	a := pipelinetest.RunStage(t, &ConceptNetSpec, nil)
+	if n := a.TableRows(TableNodes); n < 1000 {
+		t.Fatalf("kg_nodes has %d rows", n)
+	}
+	s, err := kg.OpenStore(a.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct{ term, rel, want string }{
+		{"crimson", "IsA", "red"}, {"disk", "IsA", "circle"}, {"tiny", "SimilarTo", "small"}, {"large", "Antonym", "small"},
+	} {
+		ns, err := s.Neighbors(t.Context(), c.term, c.rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(ns, func(n kg.Neighbor) bool { return n.Concept == c.want }) {
+			t.Errorf("neighbors(%s, %s) = %v, want %s among them", c.term, c.rel, ns, c.want)
+		}
+	}
+	rows, err := table.ReadAll[NodeRow](t.Context(), a.Path("nodes.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSortedFunc(rows, func(x, y NodeRow) int { return strings.Compare(x.Concept, y.Concept) }) || rows[0].Degree < 1 {
+		t.Errorf("kg_nodes not sorted or degree 0: %v", rows[:3])
+	}
+}
+
+func TestConceptNetBadInputs(t *testing.T) {
+	sample, err := os.ReadFile("../../kg/testdata/conceptnet-sample.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(sample), "\n")
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// 1% malformed lines.
+	var bad strings.Builder
+	for i, l := range lines {
+		if i%100 == 50 {
+			bad.WriteString("broken line without tabs\n")
+		}
+		bad.WriteString(l)
+	}
+	var nonEN strings.Builder
+	for _, l := range lines {
+		if !strings.Contains(l, "\t/c/en/") {
+			nonEN.WriteString(l)
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(sample)
+	zw.Close()
+	wn := filepath.Join(dir, "wordnet")
+	os.Mkdir(wn, 0o755)
+	for _, f := range []string{"data.noun", "data.verb", "data.adj", "data.adv"} {
+		b, _ := os.ReadFile(filepath.Join("../../kg/testdata/wordnet-mini", f))
+		if f == "data.adj" {
+			b = append(b, []byte("01391351 00 a 02 small 0 little 1 029 = 05098942\n")...)
+		}
+		os.WriteFile(filepath.Join(wn, f), b, 0o644)
+	}
+
+	for _, c := range []struct {
+		name    string
+		params  map[string]any
+		wantErr []string // substrings; none = success
+	}{
+		{"malformed above threshold", map[string]any{"source": write("bad.csv", []byte(bad.String()))},
+			[]string{"malformed", "max_bad_fraction", "bad.csv:51:"}},
+		{"malformed below threshold", map[string]any{"source": write("bad2.csv", []byte(bad.String())), "max_bad_fraction": 0.05}, nil},
+		{"non-English only", map[string]any{"source": write("fr.csv", []byte(nonEN.String()))}, []string{"no English-to-English edges"}},
+		{"empty file", map[string]any{"source": write("empty.csv", nil)}, []string{"empty"}},
+		{"gzip cut in half", map[string]any{"source": write("cut.csv.gz", gz.Bytes()[:gz.Len()/2])}, []string{"cut.csv.gz", "unexpected EOF"}},
+		{"gzip whole", map[string]any{"source": write("whole.csv.gz", gz.Bytes()), "loader": "quadwriter"}, nil},
+		{"wordnet broken line", map[string]any{"source": wn, "max_bad_fraction": 0.0}, []string{"data.adj:3:", "malformed"}},
+		{"wordnet broken line tolerated", map[string]any{"source": wn, "max_bad_fraction": 0.2}, nil},
+		{"missing source", map[string]any{"source": filepath.Join(dir, "nope.csv")}, []string{"nope.csv"}},
+		{"directory that is not WordNet", map[string]any{"source": t.TempDir()}, []string{"WordNet dictionary"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := pipelinetest.RunStageErr(t, &ConceptNetSpec, c.params)
+			if c.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Manifest.Info["bad_lines"] == nil {
+					t.Error("bad_lines not reported")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error containing %q", c.wantErr)
+			}
+			for _, s := range c.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLink(t *testing.T) {
+	caps := []string{
+		"train|1|a small crimson disk above a large blue square on grass",
+		"train|1|a tiny red circle over a big navy box",
+		"train|2|a red circle next to a green triangle on sand",
+		"train|2|a scarlet dot and an emerald wedge on the sand",
+		"train|3|a red circle on water",
+		"train|3|the circles are red",
+		"test|4|a yellow star on snow",
+	}
+	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
+	graph := pipelinetest.RunStage(t, &ConceptNetSpec, nil)
+	a := pipelinetest.RunStage(t, &LinkSpec, map[string]any{"concepts": 12, "cooccur_min": 2}, tok, graph)
+
+	files, _ := a.Table(table.Concepts)
+	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for i, c := range concepts {
+		if c.ConceptID != int32(i) || c.URI != "/c/en/"+strings.ReplaceAll(c.Label, " ", "_") {
+			t.Errorf("concept row %+v", c)
+		}
+		labels = append(labels, c.Label)
+	}
+	// circle: 4 train captions (circles lemmatised), red: 4 (crimson/scarlet are separate concepts).
+	if len(labels) != 12 || labels[0] != "circle" || labels[1] != "red" {
+		t.Fatalf("concepts %v", labels)
+	}
+	files, _ = a.Table(table.CaptionConcepts)
+	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cc) != len(caps) {
+		t.Fatalf("%d caption_concepts rows", len(cc))
+	}
+	if got := cc[5].ConceptIDs; !slices.Equal(got, []int32{0, 1}) { // "the circles are red"
+		t.Errorf("caption 5 concepts %v, want [0 1]", got)
+	}
+	files, _ = a.Table(table.ImageConcepts)
+	ic, err := table.ReadAll[table.ImageConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ic) != 4 || ic[2].ImageID != 3 || !slices.IsSorted(ic[2].ConceptIDs) || !slices.Contains(ic[2].ConceptIDs, 0) {
+		t.Errorf("image_concepts %v", ic)
+	}
+	files, _ = a.Table(table.ConceptEdges)
+	edges, err := table.ReadAll[table.ConceptEdgeRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var co, kgEdges int
+	for _, e := range edges {
+		if e.Src < 0 || e.Dst < 0 || e.Src >= 12 || e.Dst >= 12 || e.Weight <= 0 {
+			t.Errorf("edge %+v", e)
+		}
+		if e.Rel == RelCoOccurs {
+			co++
+		} else {
+			kgEdges++
+		}
+	}
+	want := map[string]bool{"crimson /r/IsA red": false, "disk /r/IsA circle": false}
+	for _, e := range edges {
+		k := labels[e.Src] + " " + e.Rel + " " + labels[e.Dst]
+		if _, ok := want[k]; ok {
+			want[k] = true
+		}
+	}
+	for k, ok := range want {
+		if !ok {
+			t.Errorf("concept_edges lacks %s: %v", k, edges)
+		}
+	}
+	if co == 0 || kgEdges == 0 {
+		t.Errorf("edges: %d co-occurrence, %d graph (%v)", co, kgEdges, edges)
+	}
+	m := len(concepts)
+	adj, err := ReadAdjacency(a.Path(AdjacencyFile), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			if d := adj[i*m+j] - adj[j*m+i]; d > 1e-6 || d < -1e-6 || adj[i*m+j] < 0 {
+				t.Fatalf("A_hat not symmetric non-negative at %d,%d", i, j)
+			}
+		}
+		if adj[i*m+i] <= 0 {
+			t.Fatalf("A_hat diagonal %d is %v", i, adj[i*m+i])
+		}
+	}
+	if cov := a.Manifest.Metrics["coverage"]; cov <= 0.5 || cov > 1 {
+		t.Errorf("coverage %v", cov)
+	}
+}
+
+func TestAdjacencyNormalisation(t *testing.T) {
+	// Two concepts joined by one edge of the largest weight: A+I = [[1 1][1 1]],
+	// D = 2, A_hat = 0.5 everywhere. A third isolated concept keeps 1 on its diagonal.
+	a := Adjacency(3, []table.ConceptEdgeRow{{Src: 0, Dst: 1, Rel: "/r/IsA", Weight: 2}})
+	want := []float32{0.5, 0.5, 0, 0.5, 0.5, 0, 0, 0, 1}
+	for i := range want {
+		if d := a[i] - want[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("A_hat = %v, want %v", a, want)
+		}
+	}
+}
