@@ -146,6 +146,7 @@ func BenchmarkStep(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			m.timing = stepTiming{}
 			b.ResetTimer()
 			for k := range b.N {
 				if _, err := m.Step(s.batch(cfg, (k%2)*B, B), 1e-4); err != nil {
@@ -169,6 +170,10 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(eff, "GFLOP/s")
 			b.ReportMetric(raw, "sgemm-GFLOP/s")
 			b.ReportMetric(100*eff/raw, "%-of-sgemm")
+			per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(b.N) }
+			b.ReportMetric(per(m.timing.prepare), "ms-prepare")
+			b.ReportMetric(per(m.timing.graph), "ms-graph")
+			b.ReportMetric(per(m.timing.update), "ms-update")
 			b.Logf("%s: dominant GEMM %s %dx%dx%d", bc.name, dom.what, dom.m, dom.k, dom.n)
 		})
 	}

@@ -44,6 +44,8 @@ type Model struct {
 
 	qTxt, qImg, qcTxt, qcImg *queue // momentum key queues (nil when Queue = 0)
 
+	timing stepTiming
+
 	train  map[int]*trainGraph
 	encode map[int]*fwdGraph
 }

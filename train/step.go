@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"gorgonia.org/tensor"
 )
@@ -13,6 +14,11 @@ import (
 type momentumKeys struct {
 	v, t, cv, ct []float32 // B*D each; cv, ct nil without concepts
 }
+
+// stepTiming accumulates wall time per phase of Step (for benchmarks):
+// prepare = input fill, momentum forward, keys, weights, codes; graph =
+// forward+backward of the training graph; update = clip, Adam, EMA, enqueue.
+type stepTiming struct{ prepare, graph, update time.Duration }
 
 func (m *Model) checkBatch(b *Batch) error {
 	if b == nil {
@@ -89,10 +95,12 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 	if err != nil {
 		return Losses{}, err
 	}
+	t0 := time.Now()
 	mk, err := m.prepare(tg, b)
 	if err != nil {
 		return Losses{}, err
 	}
+	t1 := time.Now()
 	if err := tg.vm.RunAll(); err != nil {
 		tg.vm.Reset()
 		return Losses{}, fmt.Errorf("train: forward/backward pass: %w", err)
@@ -106,6 +114,7 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 	for i, g := range tg.grads {
 		grads[i] = g.Value().(tensor.Tensor)
 	}
+	t2 := time.Now()
 	clipGlobalNorm(grads, m.cfg.ClipNorm)
 	m.adamT++
 	for i, name := range m.names {
@@ -123,6 +132,10 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 		m.qcImg.push(mk.cv, b.ImageIDs, B)
 	}
 	m.steps++
+	t3 := time.Now()
+	m.timing.prepare += t1.Sub(t0)
+	m.timing.graph += t2.Sub(t1)
+	m.timing.update += t3.Sub(t2)
 	return l, nil
 }
 
