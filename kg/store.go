@@ -162,6 +162,13 @@ func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neigh
 	for _, n := range best {
 		out = append(out, n)
 	}
+	SortNeighbors(out)
+	return out, nil
+}
+
+// SortNeighbors sorts by weight (descending), then relation, direction (out
+// first) and concept: the order of [Store.Neighbors].
+func SortNeighbors(out []Neighbor) {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Weight != b.Weight {
@@ -175,7 +182,6 @@ func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neigh
 		}
 		return a.Concept < b.Concept
 	})
-	return out, nil
 }
 
 func iriString(v quad.Value) string {
