@@ -1,0 +1,377 @@
+package reliability
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+)
+
+// killStages are the stage ids of testdata/kill.yaml in pipeline order.
+var killStages = []string{"data", "features", "tokens", "train", "embed", "evaluate"}
+
+// timingFiles are artifact files known to differ between two runs with the
+// same key because they record wall-clock seconds (bug: see
+// docs/RELIABILITY.md, "train.coder timings"). They are compared with the
+// timing fields masked; every other file must be byte-identical.
+var timingFiles = map[string]func(t *testing.T, a, b string) error{
+	"train_curve.parquet": equalCurves,
+	"train_state.json":    equalTrainState,
+}
+
+// killRun is one coderflow run that is SIGKILLed a delay after a stage starts.
+type killRun struct {
+	mu      sync.Mutex
+	running map[string]bool // stages started and not done, per the log so far
+	atKill  []string        // running stages when the kill was sent
+	killed  bool
+	resumed []string // stages whose log said "resuming"
+	log     strings.Builder
+}
+
+// runAndKill starts `coderflow run`, waits for stage target to start,
+// sleeps delay and SIGKILLs the process. It returns what the log showed.
+func runAndKill(t *testing.T, args []string, target string, delay time.Duration) *killRun {
+	t.Helper()
+	cmd := exec.Command(cfBin, args...)
+	cmd.Env = append(os.Environ(), "CODERFLOW_WORKDIR=")
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	k := &killRun{running: map[string]bool{}}
+	var timer *time.Timer
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		k.mu.Lock()
+		k.log.WriteString(line + "\n")
+		stage := logField(line, "stage")
+		switch msg := logField(line, "msg"); {
+		case msg == "running" || msg == "resuming":
+			k.running[stage] = true
+			if msg == "resuming" {
+				k.resumed = append(k.resumed, stage)
+			}
+			if stage == target && timer == nil {
+				timer = time.AfterFunc(delay, func() {
+					k.mu.Lock()
+					defer k.mu.Unlock()
+					if cmd.Process.Signal(syscall.SIGKILL) == nil {
+						k.killed = true
+						for s := range k.running {
+							k.atKill = append(k.atKill, s)
+						}
+						sort.Strings(k.atKill)
+					}
+				})
+			}
+		case msg == "stage done" || msg == "stage failed" || msg == "cache hit":
+			delete(k.running, stage)
+		}
+		k.mu.Unlock()
+	}
+	err = cmd.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	noPanic(t, args, k.log.String())
+	var ee *exec.ExitError
+	switch {
+	case k.killed && errors.As(err, &ee) && !ee.Exited():
+	case k.killed:
+		// The signal raced with a normal exit.
+		k.killed, k.atKill = false, nil
+		if err != nil {
+			t.Fatalf("run ended with %v before the kill landed:\n%s", err, k.log.String())
+		}
+	case err != nil:
+		t.Fatalf("run failed without a kill: %v\n%s", err, k.log.String())
+	}
+	return k
+}
+
+// logField returns the value of key in a log/slog text line.
+func logField(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if strings.HasPrefix(v, `"`) {
+		if s, err := strconv.QuotedPrefix(v); err == nil {
+			u, _ := strconv.Unquote(s)
+			return u
+		}
+	}
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return v
+}
+
+func killSeed(t *testing.T) uint64 {
+	if s := os.Getenv("RELIABILITY_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("RELIABILITY_SEED=%q: %v", s, err)
+		}
+		return n
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// TestKillResume kills testdata/kill.yaml at 10 seeded random moments
+// (every stage at least once) in a fresh workdir, rerunning after each
+// kill; the final rerun must reproduce the uninterrupted run.
+func TestKillResume(t *testing.T) {
+	ref := ref(t)
+	seed := killSeed(t)
+	t.Logf("kill schedule seed %d (replay with RELIABILITY_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+
+	// Every stage once, 4 more at random, in pipeline order so the run
+	// moves forward and each kill interrupts a partly resumed stage.
+	order := map[string]int{}
+	for i, s := range killStages {
+		order[s] = i
+	}
+	plan := append([]string(nil), killStages...)
+	for range 4 {
+		plan = append(plan, killStages[rng.IntN(len(killStages))])
+	}
+	sort.SliceStable(plan, func(i, j int) bool { return order[plan[i]] < order[plan[j]] })
+
+	wf := abs(t, killWorkflow)
+	wd := filepath.Join(t.TempDir(), "wd")
+	hit := map[string]int{}
+	var resumed []string
+	kill := func(i int, target string, frac float64) {
+		args := []string{"run", wf, "--workdir", wd, "--no-progress"}
+		forced := false
+		for _, s := range states(t, wf, wd) {
+			if s.Stage == target && s.Status == pipeline.StatusCached {
+				args = append(args, "--force", target) // already done: rerun it to have something to kill
+				forced = true
+			}
+		}
+		delay := time.Duration(frac * ref.seconds[target] * float64(time.Second))
+		k := runAndKill(t, args, target, delay)
+		for _, s := range k.atKill {
+			hit[s]++
+		}
+		resumed = append(resumed, k.resumed...)
+		t.Logf("kill %2d: target %-8s forced=%-5v delay %6s: killed=%v while running %v (resumed %v)",
+			i, target, forced, delay.Round(time.Millisecond), k.killed, k.atKill, k.resumed)
+		// Nothing under cache/ may look complete without being complete.
+		verifyCache(t, wd)
+		if t.Failed() {
+			t.Fatalf("cache invariant broken after kill %d; log of the killed run:\n%s", i, k.log.String())
+		}
+	}
+	for i, target := range plan {
+		kill(i+1, target, rng.Float64())
+	}
+	// Stages the schedule missed (a resumed stage can finish before its
+	// delay) are killed again until hit.
+	n := len(plan)
+	for _, s := range killStages {
+		for try := 0; hit[s] == 0 && try < 3; try++ {
+			n++
+			kill(n, s, 0.5*rng.Float64())
+		}
+		if hit[s] == 0 {
+			t.Errorf("stage %s was never running when a kill landed", s)
+		}
+	}
+	t.Logf("kills per stage %v; resumed work dirs %v", hit, resumed)
+
+	r := mustRun(t, "run", wf, "--workdir", wd, "--no-progress")
+	rec := latestRecord(t, wd, "kill")
+	if rec.Status != "ok" {
+		t.Fatalf("final run: status %s\n%s", rec.Status, r.all())
+	}
+	for _, s := range rec.Stages {
+		if s.Key != ref.keys[s.Stage] {
+			t.Errorf("stage %s: key %s after kills, %s uninterrupted", s.Stage, s.Key[:12], ref.keys[s.Stage][:12])
+		}
+		if s.Kind == "evaluate" {
+			want, _ := ref.record.Stage(s.Stage)
+			if !reflect.DeepEqual(s.Metrics, want.Metrics) {
+				t.Errorf("stage %s: metrics %v after kills, %v uninterrupted", s.Stage, s.Metrics, want.Metrics)
+			}
+		}
+	}
+	compareArtifacts(t, ref, wd)
+}
+
+// compareArtifacts checks that workdir holds, for every stage of the
+// reference, an artifact whose files equal the reference's byte for byte
+// (timing files: with the timings masked).
+func compareArtifacts(t *testing.T, ref *reference, workdir string) {
+	t.Helper()
+	got := digestsByStage(t, workdir)
+	refWD := filepath.Join(ref.dir, "wd")
+	for stage, want := range ref.digests {
+		files, ok := got[stage]
+		if !ok {
+			t.Errorf("stage %s: no artifact", stage)
+			continue
+		}
+		for p, sum := range want {
+			g, ok := files[p]
+			switch {
+			case !ok:
+				t.Errorf("stage %s: file %s missing", stage, p)
+			case g == sum:
+			case timingFiles[filepath.Base(p)] != nil:
+				kind := kindOf(stage)
+				a := filepath.Join(refWD, "cache", kind, ref.keys[stage], p)
+				b := filepath.Join(workdir, "cache", kind, ref.keys[stage], p)
+				if err := timingFiles[filepath.Base(p)](t, a, b); err != nil {
+					t.Errorf("stage %s: %s differs beyond its timings: %v", stage, p, err)
+				}
+			default:
+				t.Errorf("stage %s: file %s differs (sha256 %s, uninterrupted %s)", stage, p, g[:12], sum[:12])
+			}
+		}
+		for p := range files {
+			if _, ok := want[p]; !ok {
+				t.Errorf("stage %s: extra file %s", stage, p)
+			}
+		}
+	}
+}
+
+func kindOf(stage string) string {
+	return map[string]string{"data": "dataset.synth", "features": "features.regions", "tokens": "tokenize",
+		"train": "train.coder", "embed": "embed", "evaluate": "evaluate"}[stage]
+}
+
+func equalCurves(t *testing.T, a, b string) error {
+	ra, err := table.ReadAll[table.CurveRow](t.Context(), a)
+	if err != nil {
+		return err
+	}
+	rb, err := table.ReadAll[table.CurveRow](t.Context(), b)
+	if err != nil {
+		return err
+	}
+	for i := range ra {
+		ra[i].Seconds = 0
+	}
+	for i := range rb {
+		rb[i].Seconds = 0
+	}
+	if !reflect.DeepEqual(ra, rb) {
+		return fmt.Errorf("rows %+v vs %+v", ra, rb)
+	}
+	return nil
+}
+
+func equalTrainState(_ *testing.T, a, b string) error {
+	load := func(p string) (any, error) {
+		buf, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var v any
+		if err := json.Unmarshal(buf, &v); err != nil {
+			return nil, err
+		}
+		return maskSeconds(v), nil
+	}
+	va, err := load(a)
+	if err != nil {
+		return err
+	}
+	vb, err := load(b)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(va, vb) {
+		return fmt.Errorf("%v vs %v", va, vb)
+	}
+	return nil
+}
+
+func maskSeconds(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if strings.EqualFold(k, "seconds") {
+				x[k] = 0.0
+				continue
+			}
+			x[k] = maskSeconds(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskSeconds(e)
+		}
+	}
+	return v
+}
+
+// TestConcurrentRuns starts two runs of testdata/kill.yaml on one fresh
+// workdir at once: both must succeed, one must wait for the workdir lock
+// and find the other's artifacts cached, and the artifacts must equal the
+// uninterrupted reference.
+func TestConcurrentRuns(t *testing.T) {
+	ref := ref(t)
+	wf := abs(t, killWorkflow)
+	wd := filepath.Join(t.TempDir(), "wd")
+	var wg sync.WaitGroup
+	res := make([]result, 2)
+	for i := range res {
+		wg.Go(func() {
+			res[i] = cf(t, context.Background(), "", "run", wf, "--workdir", wd, "--no-progress")
+		})
+	}
+	wg.Wait()
+	waiters := 0
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.all())
+		}
+		if strings.Contains(r.stderr, "waiting for the workdir lock") {
+			waiters++
+			if n := strings.Count(r.stdout, " cached "); n != len(killStages) {
+				t.Errorf("run %d waited for the lock but found %d of %d stages cached:\n%s", i, n, len(killStages), r.stdout)
+			}
+		}
+	}
+	if waiters != 1 {
+		t.Errorf("%d runs logged \"waiting for the workdir lock\", want 1:\n%s\n---\n%s", waiters, res[0].all(), res[1].all())
+	}
+	for _, s := range states(t, wf, wd) {
+		if s.Status != pipeline.StatusCached || s.Key != ref.keys[s.Stage] {
+			t.Errorf("stage %s: %s key %s, want cached %s", s.Stage, s.Status, s.Key[:12], ref.keys[s.Stage][:12])
+		}
+	}
+	compareArtifacts(t, ref, wd)
+}
