@@ -441,18 +441,23 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		return false, false, err
 	}
 	inBody.Store(true)
-	buf := make([]byte, opt.BufferSize)
+	// Hash on a second goroutine while the next chunk is read and written:
+	// two buffers rotate between the reader and the hasher.
+	h := st.async(opt.BufferSize)
+	defer h.wait()
 	var n int64
 	for {
 		watchdog.Reset(opt.IdleTimeout)
+		buf := h.buffer()
 		m, rerr := resp.Body.Read(buf)
 		if m > 0 {
 			if _, werr := f.Write(buf[:m]); werr != nil {
+				h.give(buf[:0])
 				return false, false, werr
 			}
-			st.write(buf[:m])
 			n += int64(m)
 		}
+		h.give(buf[:m])
 		if rerr == io.EOF {
 			break
 		}
@@ -466,10 +471,52 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			return false, ctx.Err() == nil, fmt.Errorf("after %d bytes: %w", have+n, rerr)
 		}
 	}
+	h.wait()
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return false, true, fmt.Errorf("body ended after %d of %d bytes", n, resp.ContentLength)
 	}
 	return true, false, nil
+}
+
+// asyncHasher feeds a partState from its own goroutine.
+type asyncHasher struct {
+	free chan []byte
+	in   chan []byte
+	done chan struct{}
+	once bool
+}
+
+// async starts a hasher with two buffers of size n. Until wait returns,
+// only the hasher goroutine touches st.
+func (st *partState) async(n int) *asyncHasher {
+	h := &asyncHasher{free: make(chan []byte, 2), in: make(chan []byte, 2), done: make(chan struct{})}
+	h.free <- make([]byte, n)
+	h.free <- make([]byte, n)
+	go func() {
+		defer close(h.done)
+		for b := range h.in {
+			if len(b) > 0 {
+				st.write(b)
+			}
+			h.free <- b[:cap(b)]
+		}
+	}()
+	return h
+}
+
+// buffer returns a buffer the hasher is done with.
+func (h *asyncHasher) buffer() []byte { return <-h.free }
+
+// give hands b (already written to disk) to the hasher.
+func (h *asyncHasher) give(b []byte) { h.in <- b }
+
+// wait stops the hasher after it has hashed everything given; idempotent.
+func (h *asyncHasher) wait() {
+	if !h.once {
+		h.once = true
+		close(h.in)
+		<-h.done
+	}
 }
 
 func truncate(f *os.File) error {
