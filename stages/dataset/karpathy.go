@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"coderflow/datasets"
@@ -42,6 +43,9 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 		workersParam,
 	}
 	if k.name == "coco" {
+		ps = append(ps, pipeline.Param{Name: "captions_json", Type: pipeline.StringList, Default: []string{},
+			Doc: "read COCO's own captions files instead of the Karpathy JSON: FILE or FILE=SPLIT (train, val, test), " +
+				"e.g. [captions_train2014.json=train, captions_val2014.json=val]; the split defaults to train for names containing \"train\", else val"})
 		ps = append(ps, pipeline.Param{Name: "restval", Type: pipeline.String, Default: "train", Enum: []string{"train", "restval", "drop"},
 			Doc: "where COCO's restval images go: train (the standard 113,287-image training set), keep as restval, or drop"})
 	}
@@ -100,9 +104,15 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	if err != nil {
 		return err
 	}
-	jsonPath, err := findFile(roots, p.String("json"))
-	if err != nil {
-		return err
+	var cocoCaps []string
+	if k.name == "coco" {
+		cocoCaps = p.Strings("captions_json")
+	}
+	var jsonPath string
+	if len(cocoCaps) == 0 {
+		if jsonPath, err = findFile(roots, p.String("json")); err != nil {
+			return err
+		}
 	}
 	restval := "train"
 	if k.name == "coco" {
@@ -234,12 +244,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		return nil
 	}
 
-	f, err := os.Open(jsonPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	err = datasets.ReadKarpathy(f, jsonPath, func(im datasets.KarpathyImage) error {
+	each := func(im datasets.KarpathyImage) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -268,9 +273,23 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			return flush()
 		}
 		return nil
-	})
-	if err != nil {
-		return err
+	}
+	if len(cocoCaps) > 0 {
+		for _, spec := range cocoCaps {
+			if err := readCOCOCaptionsFile(roots, spec, each); err != nil {
+				return err
+			}
+		}
+	} else {
+		f, err := os.Open(jsonPath)
+		if err != nil {
+			return err
+		}
+		err = datasets.ReadKarpathy(f, jsonPath, each)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	if err := flush(); err != nil {
 		return err
@@ -280,5 +299,51 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	}
 	iss.publish(env)
 	env.Summarize("%s (Karpathy split): %d images, %d captions (%d issues)", k.name, imageID, captionID, iss.total())
+	return nil
+}
+
+// readCOCOCaptionsFile turns one COCO captions_*.json ("FILE" or
+// "FILE=SPLIT") into Karpathy-style images, in the file's image order, with
+// captions in annotation-id order. The image directory is the middle part
+// of COCO file names (COCO_train2014_... -> train2014).
+func readCOCOCaptionsFile(roots []string, spec string, fn func(datasets.KarpathyImage) error) error {
+	name, split, ok := strings.Cut(spec, "=")
+	if !ok {
+		split = "val"
+		if strings.Contains(name, "train") {
+			split = "train"
+		}
+	}
+	p, err := findFile(roots, name)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	c, err := datasets.ReadCOCOCaptions(f, p)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	byImage := map[int64][]int{}
+	for i, a := range c.Annotations {
+		byImage[a.ImageID] = append(byImage[a.ImageID], i)
+	}
+	for _, im := range c.Images {
+		anns := byImage[im.ID]
+		sort.Slice(anns, func(x, y int) bool { return c.Annotations[anns[x]].ID < c.Annotations[anns[y]].ID })
+		k := datasets.KarpathyImage{Filename: im.FileName, Split: split, CocoID: im.ID, ImgID: im.ID}
+		if parts := strings.Split(im.FileName, "_"); len(parts) == 3 && parts[0] == "COCO" {
+			k.Filepath = parts[1]
+		}
+		for _, i := range anns {
+			k.Sentences = append(k.Sentences, datasets.KarpathySentence{Raw: c.Annotations[i].Caption, SentID: c.Annotations[i].ID})
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -144,3 +144,40 @@ func TestKarpathyMalformed(t *testing.T) {
 		})
 	}
 }
+
+func TestCOCOCaptionsJSON(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "val2014"), 0o755)
+	type img struct {
+		ID       int    `json:"id"`
+		FileName string `json:"file_name"`
+	}
+	type ann struct {
+		ID      int    `json:"id"`
+		ImageID int    `json:"image_id"`
+		Caption string `json:"caption"`
+	}
+	var imgs []img
+	var anns []ann
+	for i, id := range []int{42, 7} {
+		name := fmt.Sprintf("COCO_val2014_%012d.jpg", id)
+		writeJPEG(t, filepath.Join(root, "val2014", name), 5, 6)
+		imgs = append(imgs, img{id, name})
+		for k := 0; k < 5+i; k++ {
+			anns = append(anns, ann{ID: 100*id + (9 - k), ImageID: id, Caption: fmt.Sprintf("cap %d of %d", 9-k, id)})
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"images": imgs, "annotations": anns})
+	os.MkdirAll(filepath.Join(root, "annotations"), 0o755)
+	os.WriteFile(filepath.Join(root, "annotations", "captions_val2014.json"), b, 0o644)
+	a := pipelinetest.RunStage(t, &COCOSpec, map[string]any{"source": root, "captions_json": []string{"captions_val2014.json=test"}})
+	if a.TableRows(table.Images) != 2 || a.TableRows(table.Captions) != 10 {
+		t.Fatalf("rows %d/%d, want 2/10", a.TableRows(table.Images), a.TableRows(table.Captions))
+	}
+	cf, _ := a.Table(table.Captions)
+	caps, _ := table.ReadAll[table.CaptionRow](t.Context(), cf...)
+	if caps[0].Text != "cap 5 of 42" || caps[5].Text != "cap 4 of 7" || caps[0].Split != "test" {
+		t.Fatalf("captions not in annotation-id order: %q %q %q", caps[0].Text, caps[5].Text, caps[0].Split)
+	}
+}
