@@ -11,6 +11,7 @@ import (
 	"coderflow/datasets"
 	"coderflow/datasets/npy"
 	"coderflow/datasets/table"
+	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 )
 
@@ -168,5 +169,44 @@ func TestPrecompBUTD(t *testing.T) {
 	var fe *datasets.FormatError
 	if !errors.As(err, &fe) || fe.Line != 4 || !strings.Contains(err.Error(), "feats.tsv:4") {
 		t.Fatalf("err = %v, want feats.tsv:4", err)
+	}
+}
+
+// TestPrecompResume runs the stage body twice in the same work directory,
+// as the engine does after a crash: committed feature shards are not
+// rewritten and the features table is still declared in full.
+func TestPrecompResume(t *testing.T) {
+	t.Parallel()
+	root := fakeSCAN(t)
+	raw := map[string]any{"source": root, "dataset": "f30k", "shard_rows": 2}
+	params := pipeline.MustParams(PrecompSpec.Params, raw)
+	dir := t.TempDir()
+	env := pipeline.NewEnv("pre", PrecompSpec.Kind, params, nil, dir, nil)
+	if err := PrecompSpec.Stage.Run(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "features", "part-00001.parquet")
+	st0, _ := os.Stat(shard)
+	env2 := pipeline.NewEnv("pre", PrecompSpec.Kind, params, nil, dir, nil)
+	if got := len(env2.CommittedShards()); got != 4 {
+		t.Fatalf("%d committed shards after the first attempt, want 4", got)
+	}
+	os.Remove(filepath.Join(dir, "features", "part-00003.parquet")) // lost: must be redone
+	if err := PrecompSpec.Stage.Run(t.Context(), env2); err != nil {
+		t.Fatal(err)
+	}
+	st1, _ := os.Stat(shard)
+	if !st1.ModTime().Equal(st0.ModTime()) {
+		t.Fatalf("committed shard was rewritten")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "features", "part-00003.parquet")); err != nil {
+		t.Fatalf("lost shard not redone: %v", err)
+	}
+	a, err := pipeline.RunStandalone(t.Context(), &PrecompSpec, "pre", raw, nil, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.TableRows(table.Features) != 7 {
+		t.Fatalf("features rows %d after resume, want 7", a.TableRows(table.Features))
 	}
 }
