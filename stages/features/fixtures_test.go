@@ -31,6 +31,7 @@ var fixtures = []fixture{
 	{"yellow-disc.jpg", ""},
 	{"rotated-exif6.jpg", ""},
 	{"png-named.jpg", ""}, // decoded by content, counted as extension_mismatch
+	{"red-disc.webp", ""}, // made once with ImageMagick: convert red-disc.png -quality 90 red-disc.webp (Go has no WebP encoder)
 	{"truncated.jpg", ReasonCorrupt},
 	{"empty.jpg", ReasonEmpty},
 	{"notes.jpg", ReasonUnsupported},
@@ -70,6 +71,7 @@ func TestGenerateFixtures(t *testing.T) {
 	write("rotated-exif6.jpg", withOrientation(t, enc(func(b *bytes.Buffer) error {
 		return jpeg.Encode(b, drawShape(200, 100, "square", color.NRGBA{200, 40, 200, 255}, false), &jpeg.Options{Quality: 90})
 	}), 6))
+	// red-disc.webp is not regenerated here (no WebP encoder in Go).
 	write("png-named.jpg", enc(func(b *bytes.Buffer) error { return png.Encode(b, red) }))
 	write("truncated.jpg", yellow[:len(yellow)/2])
 	write("empty.jpg", nil)

@@ -1,0 +1,39 @@
+// Package features implements the features.regions stage kind: it turns the
+// images of the nearest upstream images table into the sharded features
+// table (table.FeatureRow) that training reads, 36 region descriptors per
+// image.
+//
+// Per image (one image per worker, a bounded pool of `workers`, no
+// parallelism inside an image):
+//
+//  1. image.DecodeConfig reads the header; images whose width*height
+//     exceeds max_pixels are refused before any pixel is decoded.
+//  2. imaging.Decode decodes JPEG, PNG, GIF or WebP (by content, whatever
+//     the extension; a mismatching extension is counted) with EXIF
+//     orientation applied.
+//  3. The image is resized so its short side is short_side (long side
+//     capped at 4x) into a per-worker buffer: JPEG's YCbCr is resized by a
+//     bilinear fast path that converts each output pixel to RGB once;
+//     other sources go through x/image/draw (single-threaded; imaging.Resize
+//     is avoided because it parallelises internally).
+//  4. package descriptor computes the 36 x 104 descriptors (see its doc).
+//
+// Shards: the images table is streamed with table.Scan and cut into shards
+// of shard_rows images; shard i is written to features/part-%05d.parquet
+// (parquet-go via table.Create: atomic rename, zstd at zstd_level,
+// row_group_rows rows per row group, key-value metadata coderflow.stage,
+// .kind, .key, .version, .table plus [MetaDim], [MetaRegions], [MetaParts],
+// [MetaShortSide]). Images are computed in chunks of one row group, written,
+// and the buffers reused, so memory depends on row_group_rows and workers,
+// not on the number of images. After a shard's file is in place, a sidecar
+// features/part-%05d.json records its row count and failures, and the shard
+// is committed with Env.CommitShard; a rerun of the same key skips committed
+// shards and re-declares them from their sidecars.
+//
+// Bad inputs never panic and never stop the other images: a missing,
+// unreadable, empty, unsupported, oversized or corrupt (truncated, damaged)
+// file is skipped, logged, counted by reason in the manifest
+// (failed_by_reason) and listed with its error (failures, up to 1,000). The
+// stage fails only when more than max_fail_fraction of the images were
+// skipped (checked as soon as it cannot be met any more, and at the end).
+package features
