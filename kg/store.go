@@ -196,3 +196,110 @@ func iriString(v quad.Value) string {
 
 // ErrEmptyGraph is returned by a [Builder] that received no edges.
 var ErrEmptyGraph = errors.New("kg: no edges to store")
+
+// EdgesAmong returns the stored edges whose both ends are in terms (by
+// index into terms: Src -rel-> Dst), one per (src, dst, rel) with the
+// largest weight. It walks each term's outgoing quads in Cayley's
+// subject index and decodes only the quads that end in the set, so it is
+// cheap even for hub concepts.
+func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, error) {
+	refs := make([]graph.Ref, len(terms))
+	idx := map[any]int32{}
+	for i, t := range terms {
+		r, err := s.qs.ValueOf(quad.IRI(ConceptURI(t)))
+		if err != nil {
+			return nil, fmt.Errorf("kg: %q: %w", t, err)
+		}
+		if r != nil {
+			refs[i] = r
+			idx[r.Key()] = int32(i)
+		}
+	}
+	names := map[any]string{}
+	name := func(r graph.Ref) (string, error) {
+		if r == nil {
+			return "", nil
+		}
+		if n, ok := names[r.Key()]; ok {
+			return n, nil
+		}
+		v, err := s.qs.NameOf(r)
+		if err != nil {
+			return "", err
+		}
+		n := iriString(v)
+		names[r.Key()] = n
+		return n, nil
+	}
+	type key struct {
+		src, dst int32
+		rel      string
+	}
+	best := map[key]IndexedEdge{}
+	var order []key
+	for i, r := range refs {
+		if r == nil {
+			continue
+		}
+		it := s.qs.QuadIterator(quad.Subject, r).Iterate()
+		for it.Next(ctx) {
+			q := it.Result()
+			o, err := s.qs.QuadDirection(q, quad.Object)
+			if err != nil || o == nil {
+				continue
+			}
+			j, ok := idx[o.Key()]
+			if !ok {
+				continue
+			}
+			pr, _ := s.qs.QuadDirection(q, quad.Predicate)
+			lr, _ := s.qs.QuadDirection(q, quad.Label)
+			rel, err := name(pr)
+			if err != nil {
+				it.Close()
+				return nil, err
+			}
+			lab, err := name(lr)
+			if err != nil {
+				it.Close()
+				return nil, err
+			}
+			ds, w := DecodeLabel(lab)
+			k := key{int32(i), j, rel}
+			if e, ok := best[k]; !ok {
+				order = append(order, k)
+				best[k] = IndexedEdge{Src: k.src, Dst: j, Rel: rel, Weight: w, Dataset: ds}
+			} else if w > e.Weight {
+				best[k] = IndexedEdge{Src: k.src, Dst: j, Rel: rel, Weight: w, Dataset: ds}
+			}
+		}
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]IndexedEdge, len(order))
+	for i, k := range order {
+		out[i] = best[k]
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		x, y := out[a], out[b]
+		if x.Src != y.Src {
+			return x.Src < y.Src
+		}
+		if x.Dst != y.Dst {
+			return x.Dst < y.Dst
+		}
+		return x.Rel < y.Rel
+	})
+	return out, nil
+}
+
+// IndexedEdge is an edge between two terms of a list, by index.
+type IndexedEdge struct {
+	Src, Dst int32
+	Rel      string
+	Weight   float32
+	Dataset  string
+}

@@ -217,3 +217,42 @@ func qbWant(edges []Edge) map[Edge]bool {
 	}
 	return m
 }
+
+func TestEdgesAmong(t *testing.T) {
+	edges := readSample(t)
+	dir := filepath.Join(t.TempDir(), "s")
+	buildStore(t, dir, LoaderBulk, edges, 0)
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	terms := []string{"test", "trial", "quiz", "examination", "absent_term"}
+	got, err := s.EdgesAmong(t.Context(), terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same edges through Neighbors.
+	var want []IndexedEdge
+	for i, term := range terms {
+		ns, err := s.Neighbors(t.Context(), term, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			if j := slices.Index(terms, n.Concept); j >= 0 && n.Direction == Out {
+				want = append(want, IndexedEdge{Src: int32(i), Dst: int32(j), Rel: n.Rel, Weight: n.Weight})
+			}
+		}
+	}
+	if len(got) == 0 || len(got) != len(want) {
+		t.Fatalf("EdgesAmong: %d edges %v; via Neighbors %d %v", len(got), got, len(want), want)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(e IndexedEdge) bool {
+			return e.Src == w.Src && e.Dst == w.Dst && e.Rel == w.Rel && e.Weight == w.Weight
+		}) {
+			t.Errorf("EdgesAmong lacks %+v", w)
+		}
+	}
+}

@@ -307,18 +307,13 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	defer store.Close()
-	var edges []table.ConceptEdgeRow
-	for i, c := range names {
-		ns, err := store.Neighbors(ctx, c, "")
-		if err != nil {
-			return err
-		}
-		for _, n := range ns {
-			j, ok := id[n.Concept]
-			if ok && n.Direction == kg.Out {
-				edges = append(edges, table.ConceptEdgeRow{Src: int32(i), Dst: j, Rel: n.Rel, Weight: n.Weight})
-			}
-		}
+	among, err := store.EdgesAmong(ctx, names)
+	if err != nil {
+		return err
+	}
+	edges := make([]table.ConceptEdgeRow, 0, len(among))
+	for _, e := range among {
+		edges = append(edges, table.ConceptEdgeRow{Src: e.Src, Dst: e.Dst, Rel: e.Rel, Weight: e.Weight})
 	}
 	graphEdges := len(edges)
 	if p.Bool(ParamCooccur) {
