@@ -18,6 +18,7 @@ type caption struct {
 	ordinal int32
 	start   int64 // offset of its ids in captionSet.ids
 	n       int32 // tokens kept (1..max_len)
+	split   uint8 // index into the splits asked for
 }
 
 // captionSet holds the captions of some splits compactly: one flat id
@@ -25,7 +26,6 @@ type caption struct {
 type captionSet struct {
 	caps    []caption
 	ids     []int32
-	split   map[int64]string // caption id -> split, only when several splits are kept
 	bySplit map[string][]int // split -> indexes into caps
 }
 
@@ -41,19 +41,19 @@ type captionCounts struct {
 // are truncated to maxLen tokens; empty ones are skipped and counted.
 func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...string) (*captionSet, captionCounts, error) {
 	var cnt captionCounts
-	want := map[string]bool{}
-	for _, s := range splits {
-		want[s] = true
+	want := map[string]uint8{}
+	for i, s := range splits {
+		want[s] = uint8(i)
 	}
 	files, _, err := env.InputTable(table.Tokens)
 	if err != nil {
 		return nil, cnt, err
 	}
 	cs := &captionSet{bySplit: map[string][]int{}}
-	splitOf := map[int64]string{}
 	err = table.Scan(ctx, files, 4096, func(rows []table.TokenRow) error {
 		for _, r := range rows {
-			if !want[r.Split] {
+			si, ok := want[r.Split]
+			if !ok {
 				continue
 			}
 			n := int(r.Length)
@@ -68,9 +68,8 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...
 				n = maxLen
 				cnt.Truncated++
 			}
-			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n)})
+			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n), split: si})
 			cs.ids = append(cs.ids, r.IDs[:n]...)
-			splitOf[r.CaptionID] = r.Split
 		}
 		return nil
 	})
@@ -91,7 +90,7 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...
 		return a.id < b.id
 	})
 	for i, c := range cs.caps {
-		s := splitOf[c.id]
+		s := splits[c.split]
 		cs.bySplit[s] = append(cs.bySplit[s], i)
 	}
 	return cs, cnt, nil
