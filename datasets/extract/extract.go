@@ -15,6 +15,8 @@
 //     exceed Limits.MaxBytes, or Limits.MaxRatio times the archive size
 //     (plus 1 MiB of slack), or the entry count exceeds Limits.MaxFiles. The
 //     count is of bytes actually produced, so lying size headers do not help.
+//   - macOS archive metadata (entries under __MACOSX/, as in the Flickr8k
+//     zips) is skipped and counted in [Result.SkippedJunk].
 //   - Formats are recognised by content (zip "PK", gzip 1f 8b, "ustar" at
 //     offset 257), not by file name.
 //   - Errors name the archive and the entry.
@@ -70,6 +72,7 @@ type Result struct {
 	Files        int    // regular files written
 	Bytes        int64  // bytes written
 	SkippedLinks int    // symlinks inside the target, not created
+	SkippedJunk  int    // macOS metadata entries (__MACOSX/...), not created
 }
 
 // Format returns "zip", "tar", "tar.gz", "gzip" (a gzip stream that is not
@@ -235,7 +238,7 @@ func (x *extractor) ensureDir(abs string) error {
 }
 
 func (x *extractor) countEntry() error {
-	if x.res.Files+x.res.SkippedLinks >= x.lim.MaxFiles {
+	if x.res.Files+x.res.SkippedLinks+x.res.SkippedJunk >= x.lim.MaxFiles {
 		return fmt.Errorf("extract %s: more than %d entries: %w", x.src, x.lim.MaxFiles, ErrBomb)
 	}
 	return x.ctx.Err()
@@ -286,6 +289,10 @@ func (x *extractor) zip() error {
 		rel, abs, err := x.target(f.Name)
 		if err != nil {
 			return err
+		}
+		if junk(rel) {
+			x.res.SkippedJunk++
+			continue
 		}
 		mode := f.Mode()
 		switch {
@@ -345,6 +352,10 @@ func (x *extractor) tar(r io.Reader) error {
 		if err != nil {
 			return err
 		}
+		if junk(rel) {
+			x.res.SkippedJunk++
+			continue
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := x.ensureDir(filepath.Join(abs, "x")); err != nil {
@@ -383,6 +394,9 @@ func (x *extractor) tar(r io.Reader) error {
 		}
 	}
 }
+
+// junk reports whether rel is macOS archive metadata.
+func junk(rel string) bool { return rel == "__MACOSX" || strings.HasPrefix(rel, "__MACOSX/") }
 
 type ctxReader struct {
 	ctx context.Context

@@ -87,6 +87,7 @@ func TestExtractGood(t *testing.T) {
 		{name: "top/a.txt", body: "hello", kind: 'f'},
 		{name: "top/sub/b.txt", body: "world", kind: 'f'},
 		{name: "./top/c.txt", body: "dot", kind: 'f'},
+		{name: "__MACOSX/top/._a.txt", body: "junk", kind: 'f'},
 	}
 	tarOnly := append(append([]entry{}, entries...),
 		entry{name: "top/link", link: "a.txt", kind: 's'},
@@ -110,7 +111,11 @@ func TestExtractGood(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Format != tc.format || res.SkippedLinks != tc.links {
+			wantFiles := 4 // a.txt, b.txt, c.txt and the materialised hardlink
+			if tc.format == "zip" {
+				wantFiles = 3
+			}
+			if res.Format != tc.format || res.SkippedLinks != tc.links || res.SkippedJunk != 1 || res.Files != wantFiles {
 				t.Fatalf("result %+v", res)
 			}
 			for name, want := range map[string]string{"top/a.txt": "hello", "top/sub/b.txt": "world", "top/c.txt": "dot"} {
@@ -118,6 +123,9 @@ func TestExtractGood(t *testing.T) {
 				if err != nil || string(b) != want {
 					t.Errorf("%s: %q %v", name, b, err)
 				}
+			}
+			if _, err := os.Stat(filepath.Join(out, "__MACOSX")); !os.IsNotExist(err) {
+				t.Errorf("__MACOSX extracted")
 			}
 			if _, err := os.Lstat(filepath.Join(out, "top/link")); !os.IsNotExist(err) {
 				t.Errorf("symlink was created")

@@ -86,6 +86,7 @@ type downloadInfo struct {
 	Attempts  int    `json:"attempts"`
 	Resumed   bool   `json:"resumed"`
 	Extracted int    `json:"extracted_files,omitempty"`
+	Junk      int    `json:"skipped_macos_entries,omitempty"`
 	Links     int    `json:"skipped_links,omitempty"`
 }
 
@@ -185,7 +186,7 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 				if err != nil {
 					return err
 				}
-				di.Extracted, di.Links = xr.Files, xr.SkippedLinks
+				di.Extracted, di.Links, di.Junk = xr.Files, xr.SkippedLinks, xr.SkippedJunk
 				env.Log.Info("extracted", "archive", it.name, "format", format, "files", xr.Files, "bytes", xr.Bytes)
 				if !p.Bool("keep_archives") {
 					if err := os.Remove(dest); err != nil {
