@@ -103,8 +103,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	var cd *conceptData
 	if useConcept {
-		keep := func(id int64) bool { return true }
-		cd, err = loadConcepts(ctx, envFinder(env), envFinder(env), keep)
+		ids := make(map[int64]bool, len(caps.caps))
+		for _, c := range caps.caps {
+			ids[c.id] = true
+		}
+		cd, err = loadConcepts(ctx, envFinder(env), envFinder(env), func(id int64) bool { return ids[id] })
 		if err != nil {
 			return fmt.Errorf("concept branch: %w", err)
 		}
