@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -178,13 +179,7 @@ func (in *Inputs) validate() error {
 		dim  int
 	}{{"image", in.Images, in.Dim}, {"caption", in.Captions, in.Dim},
 		{"image concept", in.ImageC, in.ConceptDim}, {"caption concept", in.CaptionC, in.ConceptDim}} {
-		// x*0 is 0 for finite x and NaN for NaN and ±Inf: one cheap pass,
-		// then a second one only to locate a bad value
-		var z float32
-		for _, x := range s.v {
-			z += x * 0
-		}
-		if z == 0 {
+		if allFinite(s.v) {
 			continue
 		}
 		for i, x := range s.v {
@@ -194,6 +189,46 @@ func (in *Inputs) validate() error {
 		}
 	}
 	return nil
+}
+
+// allFinite reports whether v has no NaN or ±Inf. x*0 is 0 for finite x and
+// NaN otherwise, so one multiply-add per value suffices; four accumulators
+// and all CPUs keep it memory-bound.
+func allFinite(v []float32) bool {
+	var bad atomic.Bool
+	parallelRange(len(v), 1<<16, func(lo, hi int) {
+		var z0, z1, z2, z3 float32
+		x := v[lo:hi]
+		for len(x) >= 4 {
+			z0 += x[0] * 0
+			z1 += x[1] * 0
+			z2 += x[2] * 0
+			z3 += x[3] * 0
+			x = x[4:]
+		}
+		for _, y := range x {
+			z0 += y * 0
+		}
+		if z0+z1+z2+z3 != 0 {
+			bad.Store(true)
+		}
+	})
+	return !bad.Load()
+}
+
+// parallelRange splits [0, n) into one contiguous range per CPU (fewer when
+// n/minChunk is smaller) and runs fn on them concurrently.
+func parallelRange(n, minChunk int, fn func(lo, hi int)) {
+	k := max(1, min(runtime.GOMAXPROCS(0), n/max(minChunk, 1)))
+	if k == 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := range k {
+		wg.Go(func() { fn(t*n/k, (t+1)*n/k) })
+	}
+	wg.Wait()
 }
 
 // term is one weighted similarity term restricted to a fold.
@@ -242,7 +277,7 @@ type worker struct {
 func (ev *evaluator) run(ctx context.Context, terms []term) (i2t, t2i []int32, err error) {
 	n, c := ev.n, ev.c
 	lo, hi := make([]float32, c), make([]float32, c)
-	positiveWindows(terms, n, lo, hi)
+	positiveWindows(terms, lo, hi)
 	g := make([]float32, c) // exact positive scores as the GEMM computed them
 	gSet := make([]bool, c) // g[q] was seen
 	cnt := make([]int32, c) // t2i: images certainly above the positive
@@ -388,10 +423,15 @@ func (ev *evaluator) workers() []*worker {
 // gamma(d) * sum |a_k b_k| with gamma(d) = d*u/(1-d*u). The bound is only
 // used for speed: Evaluate checks the GEMM values against it and recounts
 // exactly when one falls outside.
-func positiveWindows(terms []term, n int, lo, hi []float32) {
+func positiveWindows(terms []term, lo, hi []float32) {
 	const u = 1.0 / (1 << 24)
 	gamma := func(d int) float64 { x := float64(d) * u; return x / (1 - x) }
-	for q := range lo {
+	parallelRange(len(lo), 256, func(q0, q1 int) { positiveWindowRange(terms, q0, q1, lo, hi, gamma) })
+}
+
+func positiveWindowRange(terms []term, q0, q1 int, lo, hi []float32, gamma func(int) float64) {
+	const u = 1.0 / (1 << 24)
+	for q := q0; q < q1; q++ {
 		i := q / CaptionsPerImage
 		var p, e, tot float64
 		for _, t := range terms {

@@ -455,3 +455,19 @@ func TestTopK(t *testing.T) {
 		t.Error("caption out of range: want an error")
 	}
 }
+
+func TestAllFinite(t *testing.T) {
+	v := make([]float32, 300_001)
+	if !allFinite(v) {
+		t.Fatal("zeros: want finite")
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, at := range []int{0, 150_000, len(v) - 1} {
+			v[at] = bad
+			if allFinite(v) {
+				t.Errorf("%v at %d: want not finite", bad, at)
+			}
+			v[at] = 0
+		}
+	}
+}
