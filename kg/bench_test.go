@@ -80,10 +80,9 @@ func syntheticFile(b *testing.B) string {
 }
 
 // loadFile reads path and loads its edges with loader into a new store dir.
-func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration) {
+func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration, time.Duration) {
 	start := time.Now()
 	cpu0 := cpuTime()
-	defer func() { b.Logf("%s: %.1fs CPU (user+sys)", loader, (cpuTime() - cpu0).Seconds()) }()
 	bl, err := NewBuilder(dir, loader, 10000)
 	if err != nil {
 		b.Fatal(err)
@@ -95,7 +94,7 @@ func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration
 	if err != nil {
 		b.Fatal(err)
 	}
-	return st, time.Since(start)
+	return st, time.Since(start), cpuTime() - cpu0
 }
 
 // BenchmarkLoad loads a generated ConceptNet-form CSV of -kg.edges English
@@ -105,15 +104,21 @@ func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration
 func BenchmarkLoad(b *testing.B) {
 	path := syntheticFile(b)
 	for i := 0; i < b.N; i++ {
-		bulk, tb := loadFile(b, path, filepath.Join(b.TempDir(), "bulk"), LoaderBulk)
-		_, tq := loadFile(b, path, filepath.Join(b.TempDir(), "qw"), LoaderQuadWriter)
+		bdir := filepath.Join(b.TempDir(), "bulk")
+		bulk, tb, cb := loadFile(b, path, bdir, LoaderBulk)
+		bulkSize := fileSize(filepath.Join(bdir, BoltFile))
+		_, tq, cq := loadFile(b, path, filepath.Join(b.TempDir(), "qw"), LoaderQuadWriter)
 		eps := float64(bulk.Edges) / tb.Seconds()
 		qps := float64(bulk.Edges) / tq.Seconds()
 		b.ReportMetric(eps, "bulk_edges/s")
 		b.ReportMetric(qps, "quadwriter_edges/s")
 		b.ReportMetric(eps/qps, "speedup")
-		b.Logf("%d edges (%d distinct quads, %d nodes): bulk %.1fs = %.0f edges/s; Cayley QuadWriter %.1fs = %.0f edges/s; %.2fx",
-			bulk.Edges, bulk.Quads, bulk.Nodes, tb.Seconds(), eps, tq.Seconds(), qps, eps/qps)
+		b.ReportMetric(float64(bulk.Edges)/cb.Seconds(), "bulk_edges/cpu-s")
+		b.ReportMetric(float64(bulk.Edges)/cq.Seconds(), "quadwriter_edges/cpu-s")
+		b.Logf("%d edges (%d distinct quads, %d nodes): bulk %.1fs wall, %.1fs CPU = %.0f edges/s (%.0f per CPU-s), store %d MB; "+
+			"Cayley QuadWriter %.1fs wall, %.1fs CPU = %.0f edges/s (%.0f per CPU-s); speedup %.2fx wall, %.2fx CPU",
+			bulk.Edges, bulk.Quads, bulk.Nodes, tb.Seconds(), cb.Seconds(), eps, float64(bulk.Edges)/cb.Seconds(), bulkSize>>20,
+			tq.Seconds(), cq.Seconds(), qps, float64(bulk.Edges)/cq.Seconds(), eps/qps, cq.Seconds()/cb.Seconds())
 	}
 }
 
@@ -123,4 +128,12 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }

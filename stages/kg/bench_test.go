@@ -3,9 +3,11 @@ package kg
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"coderflow/kg"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 	"coderflow/stages/tokenize"
@@ -43,4 +45,55 @@ func runQuiet(b *testing.B, spec *pipeline.Spec, raw map[string]any, in ...*pipe
 		b.Fatal(err)
 	}
 	return a
+}
+
+// BenchmarkTokenizeLinkKernel measures the in-memory work of tokenize+link
+// on the 35,455 Flickr8k captions, without the stages' Parquet I/O: SCAN's
+// tokenizer (tokenize.Tokenizer) and the n-gram linker against the WordNet
+// concepts. It reports captions/s.
+func BenchmarkTokenizeLinkKernel(b *testing.B) {
+	data := filepath.Join(sharedData(b), "flickr8k-captions")
+	if _, err := os.Stat(filepath.Join(wordnetDir, "data.noun")); err != nil {
+		b.Skip("WordNet (Debian wordnet-base) not installed")
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "Flickr8k.token.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var captions []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if _, text, ok := strings.Cut(l, "\t"); ok {
+			captions = append(captions, text)
+		}
+	}
+	concepts := map[string]bool{}
+	if _, err := kg.ReadWordNet(b.Context(), wordnetDir, kg.ReadOptions{}, func(es []kg.Edge) error {
+		for _, e := range es {
+			concepts[e.Start], concepts[e.End] = true, true
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var multi []string
+	for c := range concepts {
+		if strings.Count(c, "_") > 0 && strings.Count(c, "_") < kg.MaxNGram {
+			multi = append(multi, c)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		l := kg.NewLinker(func(s string) bool { return concepts[s] }, kg.EmbeddedExceptions())
+		l.SetStarts(multi)
+		tk := tokenize.NewTokenizer()
+		var words []string
+		linked := 0
+		for _, c := range captions {
+			words = tk.AppendTokens(words[:0], c)
+			l.Link(words, func(string, int, int) { linked++ })
+		}
+		b.ReportMetric(float64(len(captions))/time.Since(t0).Seconds(), "captions/s")
+		b.ReportMetric(float64(linked)/float64(len(captions)), "concepts/caption")
+	}
 }

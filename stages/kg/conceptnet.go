@@ -3,6 +3,8 @@ package kg
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,8 +43,10 @@ const (
 
 // ConceptNetSpec is the kg.conceptnet stage kind.
 var ConceptNetSpec = pipeline.Spec{
-	Kind:    "kg.conceptnet",
-	Version: "1",
+	Kind: "kg.conceptnet",
+	// The embedded edge file is not a local Path, so its content enters the
+	// cache key through the version: regenerating it invalidates artifacts.
+	Version: "1-" + embeddedDigest(),
 	Doc: "Builds the knowledge graph: reads ConceptNet 5 assertions (CSV or CSV.gz), a WordNet 3.0 dictionary " +
 		"directory, or the embedded WordNet-derived edge file; keeps English-to-English edges with normalised concepts, " +
 		"relation, weight and dataset; loads them into a Cayley quad store in bolt (graph/indexes.bolt) and writes the " +
@@ -67,6 +71,11 @@ var ConceptNetSpec = pipeline.Spec{
 }
 
 func init() { pipeline.Default.MustRegister(ConceptNetSpec) }
+
+func embeddedDigest() string {
+	h := sha256.Sum256(embedded.Edges())
+	return hex.EncodeToString(h[:6])
+}
 
 // sourceKind tells how a source value is read.
 func readSource(ctx context.Context, src string, opt kg.ReadOptions, fn func([]kg.Edge) error) (kg.ReadStats, string, error) {
