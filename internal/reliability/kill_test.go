@@ -227,6 +227,16 @@ func TestKillResume(t *testing.T) {
 		}
 	}
 	compareArtifacts(t, ref, wd)
+
+	// gc removes the leftovers of interrupted replacements and work dirs
+	// and keeps what the run records reference.
+	mustRun(t, "gc", wf, "--workdir", wd)
+	for _, pat := range []string{"cache/*/*.trash-*", "tmp/*/*"} {
+		if left, _ := filepath.Glob(filepath.Join(wd, pat)); len(left) > 0 {
+			t.Errorf("after gc, %d leftovers match %s: %v", len(left), pat, left)
+		}
+	}
+	compareArtifacts(t, ref, wd)
 }
 
 // compareArtifacts checks that workdir holds, for every stage of the

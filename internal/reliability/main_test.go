@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -31,6 +32,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cfBin = filepath.Join(dir, "coderflow")
+	if b := os.Getenv("RELIABILITY_CODERFLOW"); b != "" {
+		// A prebuilt binary, e.g. with extra stage kinds linked in.
+		cfBin = b
+		code := m.Run()
+		refOnce.cleanup()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
 	goTool := "go"
 	if _, err := exec.LookPath(goTool); err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -81,13 +90,14 @@ func cf(t testing.TB, ctx context.Context, dir string, args ...string) result {
 	return r
 }
 
+// crashRE matches the output of a Go panic or runtime crash.
+var crashRE = regexp.MustCompile(`(?m)^(panic: |fatal error: )|goroutine \d+ \[|\[signal SIG`)
+
 // noPanic fails the test when output shows a Go panic or runtime crash.
 func noPanic(t testing.TB, args []string, out string) {
 	t.Helper()
-	for _, s := range []string{"panic:", "goroutine ", "fatal error:", "SIGSEGV"} {
-		if strings.Contains(out, s) {
-			t.Fatalf("coderflow %s crashed (%q in output):\n%s", strings.Join(args, " "), s, out)
-		}
+	if m := crashRE.FindString(out); m != "" {
+		t.Fatalf("coderflow %s crashed (%q in output):\n%s", strings.Join(args, " "), m, out)
 	}
 }
 
@@ -141,6 +151,14 @@ func verifyCache(t testing.TB, workdir string) map[string]*pipeline.Manifest {
 		for _, key := range keys {
 			rel := filepath.Join("cache", k.Name(), key.Name())
 			dir := filepath.Join(workdir, rel)
+			if strings.Contains(key.Name(), ".trash-") {
+				// The engine renames an artifact it replaces to
+				// KEY.trash-PID before deleting it; a kill during the
+				// delete leaves it half-deleted under a name that is not
+				// a key (so never a cache hit) until `coderflow gc`.
+				t.Logf("%s: leftover of an interrupted replacement (not a key; removed by gc)", rel)
+				continue
+			}
 			if !key.IsDir() {
 				t.Errorf("%s: a file where an artifact directory belongs", rel)
 				continue
