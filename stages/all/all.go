@@ -7,6 +7,7 @@ import (
 	_ "coderflow/stages/dataset"  // download, dataset.*
 	_ "coderflow/stages/evaluate" // evaluate, report
 	_ "coderflow/stages/features" // features.regions
+	_ "coderflow/stages/kg"       // kg.conceptnet, kg.link
 	_ "coderflow/stages/tokenize" // tokenize
 	_ "coderflow/stages/train"    // train.coder, embed
 )
