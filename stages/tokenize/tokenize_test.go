@@ -91,6 +91,23 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
+func TestTokenizePhrase(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"hot_dog":        {"hot", "dog"},
+		"Ice_Cream":      {"ice", "cream"},
+		"t-shirt":        {"t-shirt"},
+		"dog":            {"dog"},
+		"rock_'n'_roll":  {"rock", "'n", "'", "roll"},
+		"_":              nil,
+		"new_york_city.": {"new", "york", "city", "."},
+	} {
+		if got := TokenizePhrase(in); !slices.Equal(got, want) {
+			t.Errorf("TokenizePhrase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestInvalidCount(t *testing.T) {
 	tk := NewTokenizer()
 	tk.Tokens("ok \xff\xfe x \xc3")

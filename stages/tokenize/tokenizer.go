@@ -73,6 +73,14 @@ func Tokenize(s string) []string {
 	return t.Tokens(s)
 }
 
+// TokenizePhrase tokenizes a multi-word name written with underscores, such
+// as a ConceptNet concept ("hot_dog", "ice_cream"): underscores become
+// spaces, then the text is tokenized exactly like a caption, so a concept
+// and a caption mentioning it give the same tokens.
+func TokenizePhrase(name string) []string {
+	return Tokenize(strings.ReplaceAll(name, "_", " "))
+}
+
 // Normalize returns s as the tokenizer sees it before splitting: invalid
 // UTF-8 bytes replaced by U+FFFD, Unicode NFC, lower case.
 func Normalize(s string) string {
