@@ -89,9 +89,9 @@ func validate(p pipeline.Params) error {
 	return errors.Join(errs...)
 }
 
-// Stats are the counts the stage reports in its manifest info, per shard
+// stats are the counts the stage reports in its manifest info, per shard
 // and in total.
-type Stats struct {
+type stats struct {
 	Captions       int64            `json:"captions"`
 	BySplit        map[string]int64 `json:"captions_by_split"`
 	Tokens         int64            `json:"tokens"`      // before truncation
@@ -108,12 +108,12 @@ type Stats struct {
 	FirstInvalidID int64            `json:"first_invalid_caption_id"`
 }
 
-func newStats() *Stats {
-	return &Stats{BySplit: map[string]int64{}, UnkBySplit: map[string]int64{}, KeptBySplit: map[string]int64{},
+func newStats() *stats {
+	return &stats{BySplit: map[string]int64{}, UnkBySplit: map[string]int64{}, KeptBySplit: map[string]int64{},
 		FirstEmptyID: -1, FirstInvalidID: -1}
 }
 
-func (s *Stats) add(o *Stats) {
+func (s *stats) add(o *stats) {
 	s.Captions += o.Captions
 	s.Tokens += o.Tokens
 	s.TokensKept += o.TokensKept
@@ -300,7 +300,7 @@ type encJob struct {
 	start int64 // stream index of the first caption
 	caps  []table.CaptionRow
 	rows  []table.TokenRow
-	st    *Stats
+	st    *stats
 	done  chan struct{}
 }
 
@@ -308,7 +308,7 @@ type encJob struct {
 // rows and declares the tokens table, shards in order. Shards committed by
 // an interrupted attempt are skipped (their statistics come from the stats
 // sidecar). It returns the totals and the number of shards.
-func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vocab, opt encodeOptions, pr pipeline.Progress) (*Stats, int, error) {
+func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vocab, opt encodeOptions, pr pipeline.Progress) (*stats, int, error) {
 	resumed := newStats()          // owned by the reader goroutine
 	doneShards := map[int64]bool{} // shard -> finished by an earlier attempt
 	resumedRows := map[int64]int64{}
@@ -460,8 +460,8 @@ type shardWriter struct {
 	opt    encodeOptions
 	shard  int64
 	w      *table.Writer[table.TokenRow]
-	st     *Stats
-	totals *Stats
+	st     *stats
+	totals *stats
 	rows   map[int64]int64 // rows of each shard written
 }
 
@@ -522,14 +522,14 @@ func (s *shardWriter) abort() {
 
 type shardStats struct {
 	Rows  int64  `json:"rows"`
-	Stats *Stats `json:"stats"`
+	Stats *stats `json:"stats"`
 }
 
 func statsPath(env *pipeline.Env, k int) string {
 	return filepath.Join(env.Dir, statsDir, fmt.Sprintf("part-%05d.json", k))
 }
 
-func writeShardStats(env *pipeline.Env, k int, st *Stats, rows int64) error {
+func writeShardStats(env *pipeline.Env, k int, st *stats, rows int64) error {
 	b, err := json.Marshal(shardStats{Rows: rows, Stats: st})
 	if err != nil {
 		return err
@@ -541,7 +541,7 @@ func writeShardStats(env *pipeline.Env, k int, st *Stats, rows int64) error {
 	return atomicfile.WriteFile(p, b, 0o644)
 }
 
-func readShardStats(env *pipeline.Env, k int) (*Stats, int64, error) {
+func readShardStats(env *pipeline.Env, k int) (*stats, int64, error) {
 	b, err := os.ReadFile(statsPath(env, k))
 	if err != nil {
 		return nil, 0, err
