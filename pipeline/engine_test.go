@@ -411,3 +411,34 @@ func TestStaleLockOfKilledProcessIsTakenOver(t *testing.T) {
 }
 
 func pad3(i int) string { s := "00" + itoa(i); return s[len(s)-3:] }
+
+func TestLocalSourceDropsUnneededUpstream(t *testing.T) {
+	h := newHarness(t, `
+name: local
+stages:
+  fetch:
+    uses: toy.panic
+  data:
+    uses: toy.concat
+    needs: [fetch]
+  after:
+    uses: toy.concat
+    needs: [data]
+`)
+	// with the upstream in use, the panicking fetch stage fails the run
+	if _, err := pipeline.Run(t.Context(), h.load(), pipeline.RunOptions{}); err == nil {
+		t.Fatal("want the fetch stage to fail")
+	}
+	w := h.load("data.local=offline copy")
+	if len(w.Dropped) != 1 || w.Dropped[0] != "fetch" {
+		t.Fatalf("dropped %v", w.Dropped)
+	}
+	res, err := pipeline.Run(t.Context(), w, pipeline.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatuses(t, res, map[string]string{"data": "ran", "after": "ran"})
+	if _, ok := res.Record.Stage("fetch"); ok {
+		t.Fatal("a dropped stage must not appear in the run")
+	}
+}

@@ -19,6 +19,9 @@ type Workflow struct {
 	Workdir string         // absolute workdir
 	Params  map[string]any // workflow-level params after overrides
 	Stages  []*Node        // topological order (file order among independent stages)
+	// Dropped lists stages left out because every stage that needs them
+	// reads a local source instead (see [Spec.InputsUnused]).
+	Dropped []string
 	byID    map[string]*Node
 }
 
@@ -211,10 +214,44 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 		sortErrs(errs)
 		return nil, errors.Join(errs...)
 	}
+	// Stages whose params say they read nothing from their needs keep the
+	// edges for display only; upstream stages that feed nothing else are
+	// dropped (transitively).
+	unused := map[string]bool{}
 	for _, id := range order {
 		n := nodes[id]
-		for _, need := range n.Needs {
-			n.Inputs = append(n.Inputs, nodes[need])
+		if n.Spec.InputsUnused != nil && n.Spec.InputsUnused(n.Params) {
+			unused[id] = true
+		}
+	}
+	dropped := map[string]bool{}
+	for i := len(order) - 1; i >= 0; i-- {
+		id := order[i]
+		consumers, live := 0, 0
+		for _, s := range fs.Stages {
+			for _, need := range s.Needs {
+				if need == id {
+					consumers++
+					if !unused[s.ID] && !dropped[s.ID] {
+						live++
+					}
+				}
+			}
+		}
+		if consumers > 0 && live == 0 {
+			dropped[id] = true
+		}
+	}
+	for _, id := range order {
+		n := nodes[id]
+		if dropped[id] {
+			w.Dropped = append(w.Dropped, id)
+			continue
+		}
+		if !unused[id] {
+			for _, need := range n.Needs {
+				n.Inputs = append(n.Inputs, nodes[need])
+			}
 		}
 		w.Stages = append(w.Stages, n)
 		w.byID[id] = n

@@ -39,6 +39,12 @@ type Spec struct {
 	// Validate, if set, checks cross-param constraints after types are
 	// checked; it runs at plan time, before anything executes.
 	Validate func(Params) error
+	// InputsUnused, if set, reports whether with these params the stage
+	// reads nothing from its `needs` (a reader given a local `source`
+	// instead of its upstream download stage). The engine then leaves those
+	// inputs out of the stage's key and drops upstream stages that nothing
+	// else needs, so an offline `--set data.source=dir:PATH` never downloads.
+	InputsUnused func(Params) bool
 	// Stage does the work.
 	Stage Stage
 }

@@ -73,11 +73,14 @@ func toyRegistry() *pipeline.Registry {
 	})
 	r.MustRegister(pipeline.Spec{
 		Kind: "toy.concat", Version: "1", Doc: "Concatenates the text of its inputs.",
-		Params:   []pipeline.Param{{Name: "suffix", Type: pipeline.String, Default: "", Doc: "appended"}},
+		Params: []pipeline.Param{{Name: "suffix", Type: pipeline.String, Default: "", Doc: "appended"},
+			{Name: "local", Type: pipeline.String, Optional: true, Doc: "if set, use this text instead of the inputs"}},
+		InputsUnused: func(p pipeline.Params) bool { return p.String("local") != "" },
 		Produces: []string{"text"},
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 			countExec(env.StageID)
 			var b strings.Builder
+			b.WriteString(env.Params.String("local"))
 			for _, in := range env.Inputs {
 				files, ok := in.Table("text")
 				if !ok {

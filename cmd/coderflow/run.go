@@ -62,6 +62,7 @@ not in the cache, in dependency order, independent stages in parallel.
 				return nil
 			}
 			printRunTable(out, res)
+			printDropped(out, w)
 			fmt.Fprintf(out, "\nrun %s: %s in %s (record: %s)\n", res.Record.ID, res.Record.Status, fmtDuration(time.Since(start).Seconds()), res.RecordPath)
 			printHighlights(out, res)
 			return err
@@ -91,6 +92,7 @@ func printPlan(out io.Writer, w *pipeline.Workflow, res *pipeline.Result) {
 		rows = append(rows, []string{s.Stage, s.Kind, what, s.Status, pipeline.ShortKey(s.Key), reason})
 	}
 	table(out, []string{"STAGE", "KIND", "PLAN", "CACHE", "KEY", "REASON"}, rows)
+	printDropped(out, w)
 	fmt.Fprintf(out, "\ndry run of %s: nothing was run (workdir %s)\n", w.File, w.Workdir)
 }
 

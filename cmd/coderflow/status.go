@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 				rows = append(rows, []string{s.Stage, s.Kind, s.Status, pipeline.ShortKey(s.Key), s.Reason})
 			}
 			table(out, []string{"STAGE", "KIND", "STATUS", "KEY", "REASON"}, rows)
+			printDropped(out, w)
 			return nil
 		},
 	}
@@ -214,4 +216,11 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 	c.Flags().BoolVar(&dry, "dry-run", false, "only report")
 	_ = os.Stdout
 	return c
+}
+
+// printDropped notes stages left out because their consumers read a local source.
+func printDropped(out io.Writer, w *pipeline.Workflow) {
+	if len(w.Dropped) > 0 {
+		fmt.Fprintf(out, "\nnot needed with these params (every stage that needs them reads a local source): %s\n", strings.Join(w.Dropped, ", "))
+	}
 }
