@@ -354,18 +354,6 @@ func checkCountedSkip(t *testing.T, wf, wd, stage string, path []string) {
 	t.Errorf("no stage %s in %s", stage, wf)
 }
 
-// registeredKinds lists the stage kinds the binary knows.
-func registeredKinds(t *testing.T) map[string]bool {
-	r := mustRun(t, "stages")
-	kinds := map[string]bool{}
-	for _, line := range strings.Split(r.stdout, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[1] == "(version" {
-			kinds[f[0]] = true
-		}
-	}
-	return kinds
-}
-
 // TestDiskFull fills a 2 MiB tmpfs workdir (needs root and mount; skipped
 // otherwise): the run must fail with ENOSPC, leave no artifact that looks
 // complete, and keep the artifact cached before.

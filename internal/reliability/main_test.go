@@ -247,6 +247,9 @@ func states(t testing.TB, wf, workdir string, extra ...string) []pipeline.State 
 // kill and concurrency tests.
 type reference struct {
 	once    sync.Once
+	wf      string   // the workflow file
+	stages  []string // stage ids in run-record (pipeline) order
+	kinds   map[string]string
 	dir     string
 	err     string
 	record  *pipeline.RunRecord
@@ -263,8 +266,29 @@ func (r *reference) cleanup() {
 	}
 }
 
-// killWorkflow is the workflow every end-to-end reliability test runs.
-const killWorkflow = "testdata/kill.yaml"
+// killWorkflow returns the workflow the end-to-end reliability tests run:
+// testdata/kill-kg.yaml (with the concept branch) when the binary registers
+// kg.conceptnet and kg.link, else testdata/kill.yaml.
+func killWorkflow(t testing.TB) string {
+	kinds := registeredKinds(t)
+	if kinds["kg.conceptnet"] && kinds["kg.link"] {
+		return abs(t, "testdata/kill-kg.yaml")
+	}
+	t.Logf("kg.conceptnet/kg.link not registered in the binary: running testdata/kill.yaml with concept: false")
+	return abs(t, "testdata/kill.yaml")
+}
+
+// registeredKinds lists the stage kinds the binary knows.
+func registeredKinds(t testing.TB) map[string]bool {
+	r := mustRun(t, "stages")
+	kinds := map[string]bool{}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[1] == "(version" {
+			kinds[f[0]] = true
+		}
+	}
+	return kinds
+}
 
 // ref runs testdata/kill.yaml once uninterrupted into a fresh workdir and
 // returns its run record, keys and digests.
@@ -281,7 +305,8 @@ func ref(t *testing.T) *reference {
 		}
 		refOnce.dir = dir
 		wd := filepath.Join(dir, "wd")
-		r := cf(t, context.Background(), "", "run", abs(t, killWorkflow), "--workdir", wd, "--no-progress")
+		refOnce.wf = killWorkflow(t)
+		r := cf(t, context.Background(), "", "run", refOnce.wf, "--workdir", wd, "--no-progress")
 		if r.code != 0 {
 			refOnce.err = fmt.Sprintf("reference run: exit %d\n%s", r.code, r.all())
 			return
@@ -289,7 +314,10 @@ func ref(t *testing.T) *reference {
 		refOnce.record = latestRecord(t, wd, "kill")
 		refOnce.keys = map[string]string{}
 		refOnce.seconds = map[string]float64{}
+		refOnce.kinds = map[string]string{}
 		for _, s := range refOnce.record.Stages {
+			refOnce.stages = append(refOnce.stages, s.Stage)
+			refOnce.kinds[s.Stage] = s.Kind
 			refOnce.keys[s.Stage] = s.Key
 			refOnce.seconds[s.Stage] = s.Seconds
 		}
