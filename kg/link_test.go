@@ -70,3 +70,16 @@ func TestStopWords(t *testing.T) {
 		}
 	}
 }
+
+func TestReadExceptionsMatchesEmbedded(t *testing.T) {
+	ex, err := ReadExceptions("embedded/wordnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ex, EmbeddedExceptions()) || len(ex['n']) < 2000 || ex['n']["mice"][0] != "mouse" {
+		t.Error("exception lists read from disk differ from the embedded ones")
+	}
+	if _, err := ReadExceptions(t.TempDir()); err == nil {
+		t.Error("a directory without exception lists must fail")
+	}
+}

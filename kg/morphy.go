@@ -3,6 +3,9 @@ package kg
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"coderflow/kg/embedded"
@@ -95,4 +98,18 @@ func (l *Lemmatizer) Lemma(word string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ReadExceptions reads the exception lists (noun.exc, verb.exc, adj.exc,
+// adv.exc) of a WordNet dictionary directory. A missing list is an error.
+func ReadExceptions(dir string) (Exceptions, error) {
+	ex := Exceptions{}
+	for _, p := range WordNetPOS {
+		b, err := os.ReadFile(filepath.Join(dir, p.File+".exc"))
+		if err != nil {
+			return nil, fmt.Errorf("kg: wordnet exceptions: %w", err)
+		}
+		ex[p.Code[0]] = ParseExceptions(b)
+	}
+	return ex, nil
 }

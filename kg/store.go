@@ -39,11 +39,11 @@ const (
 
 // Neighbor is one edge at a queried concept.
 type Neighbor struct {
-	Concept   string  // normalised concept, e.g. "dog"
-	Rel       string  // relation URI, e.g. "/r/IsA"
-	Weight    float32 // edge weight (the largest, if several datasets assert it)
-	Direction string  // Out or In
-	Dataset   string  // dataset of the heaviest assertion
+	Concept   string  `json:"concept"`   // normalised concept, e.g. "dog"
+	Rel       string  `json:"rel"`       // relation URI, e.g. "/r/IsA"
+	Weight    float32 `json:"weight"`    // edge weight (the largest, if several datasets assert it)
+	Direction string  `json:"direction"` // Out or In
+	Dataset   string  `json:"dataset"`   // dataset of the heaviest assertion
 }
 
 // Store is a read-only Cayley graph opened from a store directory.
