@@ -11,13 +11,13 @@ import (
 
 func TestSynthStage(t *testing.T) {
 	t.Parallel()
-	params := map[string]any{"images": 300, "seed": 3, "workers": 2}
+	params := map[string]any{"images": 120, "seed": 3, "workers": 2}
 	a := pipelinetest.RunStage(t, &SynthSpec, params)
-	if got := a.TableRows(table.Images); got != 300 {
-		t.Fatalf("images rows = %d, want 300", got)
+	if got := a.TableRows(table.Images); got != 120 {
+		t.Fatalf("images rows = %d, want 120", got)
 	}
-	if got := a.TableRows(table.Captions); got != 1500 {
-		t.Fatalf("captions rows = %d, want 1500", got)
+	if got := a.TableRows(table.Captions); got != 600 {
+		t.Fatalf("captions rows = %d, want 600", got)
 	}
 	files, _ := a.Table(table.Images)
 	imgs, err := table.ReadAll[table.ImageRow](t.Context(), files...)
@@ -34,8 +34,8 @@ func TestSynthStage(t *testing.T) {
 			t.Fatalf("image path %q: not a file relative to the artifact (%v)", r.Path, err)
 		}
 	}
-	if splits["train"] != 240 || splits["dev"] != 30 || splits["test"] != 30 {
-		t.Fatalf("splits %v, want 240/30/30", splits)
+	if splits["train"] != 96 || splits["dev"] != 12 || splits["test"] != 12 {
+		t.Fatalf("splits %v, want 96/12/12", splits)
 	}
 	cfiles, _ := a.Table(table.Captions)
 	caps, err := table.ReadAll[table.CaptionRow](t.Context(), cfiles...)
@@ -49,7 +49,7 @@ func TestSynthStage(t *testing.T) {
 	}
 
 	// Same params, other worker count: byte-identical files.
-	b := pipelinetest.RunStage(t, &SynthSpec, map[string]any{"images": 300, "seed": 3, "workers": 1})
+	b := pipelinetest.RunStage(t, &SynthSpec, map[string]any{"images": 120, "seed": 3, "workers": 1})
 	if a.Key() != b.Key() {
 		t.Fatalf("worker count changed the cache key")
 	}
@@ -62,7 +62,7 @@ func TestSynthStage(t *testing.T) {
 		}
 	}
 	// Another seed: different images.
-	c := pipelinetest.RunStage(t, &SynthSpec, map[string]any{"images": 300, "seed": 4})
+	c := pipelinetest.RunStage(t, &SynthSpec, map[string]any{"images": 120, "seed": 4})
 	if c.Manifest.Files[0].SHA256 == a.Manifest.Files[0].SHA256 {
 		t.Fatalf("seed did not change %s", a.Manifest.Files[0].Path)
 	}
