@@ -41,7 +41,7 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		if !ok {
 			return lineErr(file, n, "want NAME#K<TAB>caption, found no tab")
 		}
-		name, ks, ok := strings.Cut(id, "#")
+		name, ks, ok := strings.Cut(strings.TrimSpace(id), "#")
 		if !ok || name == "" {
 			return lineErr(file, n, "want NAME#K before the tab, got %q", id)
 		}
