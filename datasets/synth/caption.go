@@ -27,7 +27,7 @@ var (
 		Green:  {"green", "emerald", "lime"},
 		Blue:   {"blue", "azure", "cobalt"},
 		Purple: {"purple", "violet", "lilac"},
-		White:  {"white", "ivory", "snowy"},
+		White:  {"white", "ivory", "pearly"},
 		Black:  {"black", "ebony", "jet-black"},
 	}
 

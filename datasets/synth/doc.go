@@ -61,7 +61,7 @@
 // TestAttributeOracle measures the data-side ceiling: matching the
 // attributes each caption mentions against the true attributes of every
 // test scene (no pixels, relations ignored) gives rSum ≈ 560 of 600 on the
-// default 200-image test split (i2t R@1 98.5, t2i R@1 69.5: captions that
+// default 200-image test split (i2t R@1 98.5, t2i R@1 69.7: captions that
 // leave out an object or use a hypernym stay ambiguous), against a chance
 // rSum of about 16.
 package synth
