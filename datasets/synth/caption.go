@@ -28,7 +28,7 @@ var (
 		Blue:   {"blue", "azure", "cobalt"},
 		Purple: {"purple", "violet", "lilac"},
 		White:  {"white", "ivory", "pearly"},
-		Black:  {"black", "ebony", "jet-black"},
+		Black:  {"black", "inky", "jet-black"},
 	}
 
 	sizeWords = [...][]string{

@@ -16,7 +16,7 @@ func init() { pipeline.Default.MustRegister(SynthSpec) }
 // (see package coderflow/datasets/synth), generated offline from a seed.
 var SynthSpec = pipeline.Spec{
 	Kind:    "dataset.synth",
-	Version: "2",
+	Version: "3",
 	Doc: "Generate the embedded synthetic data set: PNG images of 1-3 coloured shapes on textured " +
 		"backgrounds (images/NNNNNN.png inside the artifact) with 5 grammar-written captions each. " +
 		"Offline; byte-identical for the same params.",
