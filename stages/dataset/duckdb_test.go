@@ -113,3 +113,25 @@ func TestFlickr8kDuckDB(t *testing.T) {
 		t.Errorf("captions per image: %+v, want 5 for all 875", got.PerImage)
 	}
 }
+
+// TestSynthDuckDB reads the synthetic tables with DuckDB.
+func TestSynthDuckDB(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed: DuckDB check skipped")
+	}
+	a := pipelinetest.RunStage(t, &SynthSpec, map[string]any{"images": 50, "seed": 1})
+	imgs, _ := a.Table(table.Images)
+	caps, _ := a.Table(table.Captions)
+	out := duckdb(t, duckCountsJS, imgs[0], caps[0])
+	var got struct {
+		Images, Captions, Orphans int
+		PerImage                  []struct{ N, Images int } `json:"per_image"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("duckdb output %q: %v", out, err)
+	}
+	if got.Images != 50 || got.Captions != 250 || got.Orphans != 0 || len(got.PerImage) != 1 || got.PerImage[0].N != 5 {
+		t.Errorf("duckdb: %+v, want 50 images with 5 captions each", got)
+	}
+}
