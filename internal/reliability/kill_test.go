@@ -310,7 +310,7 @@ func equalTrainState(_ *testing.T, a, b string) error {
 		if err := json.Unmarshal(buf, &v); err != nil {
 			return nil, err
 		}
-		return maskSeconds(v), nil
+		return maskRunFacts(v), nil
 	}
 	va, err := load(a)
 	if err != nil {
@@ -320,13 +320,49 @@ func equalTrainState(_ *testing.T, a, b string) error {
 	if err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(va, vb) {
-		return fmt.Errorf("%v vs %v", va, vb)
+	if d := jsonDiff(va, vb, ""); len(d) > 0 {
+		return fmt.Errorf("fields differ: %s", strings.Join(d, ", "))
 	}
 	return nil
 }
 
-func maskSeconds(v any) any {
+// jsonDiff lists the paths where two decoded JSON values differ.
+func jsonDiff(a, b any, path string) []string {
+	ma, oka := a.(map[string]any)
+	mb, okb := b.(map[string]any)
+	if oka && okb {
+		var out []string
+		keys := map[string]bool{}
+		for k := range ma {
+			keys[k] = true
+		}
+		for k := range mb {
+			keys[k] = true
+		}
+		for k := range keys {
+			out = append(out, jsonDiff(ma[k], mb[k], path+"."+k)...)
+		}
+		sort.Strings(out)
+		return out
+	}
+	la, oka := a.([]any)
+	lb, okb := b.([]any)
+	if oka && okb && len(la) == len(lb) {
+		var out []string
+		for i := range la {
+			out = append(out, jsonDiff(la[i], lb[i], fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return out
+	}
+	if !reflect.DeepEqual(a, b) {
+		return []string{fmt.Sprintf("%s (%v vs %v)", path, a, b)}
+	}
+	return nil
+}
+
+// maskRunFacts zeroes wall-clock seconds and drops the resume marker in a
+// decoded train_state.json.
+func maskRunFacts(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
@@ -334,11 +370,16 @@ func maskSeconds(v any) any {
 				x[k] = 0.0
 				continue
 			}
-			x[k] = maskSeconds(e)
+			if k == "resumed_after_epoch" {
+				// Provenance of a resumed run (finding in docs/RELIABILITY.md).
+				delete(x, k)
+				continue
+			}
+			x[k] = maskRunFacts(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = maskSeconds(e)
+			x[i] = maskRunFacts(e)
 		}
 	}
 	return v
