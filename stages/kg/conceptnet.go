@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +40,7 @@ const (
 	ParamLoader      = "loader"
 	ParamBatch       = "batch"
 	SourceEmbedded   = "embedded"
+	ParamUpstream    = "upstream"
 	DefaultMaxBad    = 0.001
 	DefaultBatchSize = 10000
 )
@@ -55,7 +59,9 @@ var ConceptNetSpec = pipeline.Spec{
 	Produces: []string{TableNodes},
 	Params: []pipeline.Param{
 		{Name: ParamSource, Type: pipeline.Path, Default: SourceEmbedded,
-			Doc: "\"embedded\" (WordNet-derived edges compiled in, offline), a ConceptNet assertions file (.csv or .csv.gz), or a WordNet dictionary directory (with data.noun, e.g. /usr/share/wordnet)"},
+			Doc: "\"embedded\" (WordNet-derived edges compiled in, offline), a ConceptNet assertions file (.csv or .csv.gz), a WordNet dictionary directory (with data.noun, e.g. /usr/share/wordnet)"},
+		{Name: ParamUpstream, Type: pipeline.Bool, Default: false,
+			Doc: "read every *.csv/*.csv.gz file and WordNet directory in the files of the stages in needs (e.g. a download of catalog entry conceptnet-5.7) instead of source"},
 		{Name: ParamWordNet, Type: pipeline.Path, Optional: true,
 			Doc: "optional WordNet 3.0 dictionary directory whose edges are added to source's"},
 		{Name: ParamRelations, Type: pipeline.StringList, Default: []string{},
@@ -110,6 +116,12 @@ func runConceptNet(ctx context.Context, env *pipeline.Env) error {
 	}
 	opt := kg.ReadOptions{Relations: rels, Batch: p.Int(ParamBatch)}
 	sources := []string{p.Path(ParamSource)}
+	if p.Bool(ParamUpstream) {
+		var err error
+		if sources, err = upstreamSources(env); err != nil {
+			return err
+		}
+	}
 	if wn := p.Path(ParamWordNet); wn != "" {
 		sources = append(sources, wn)
 	}
@@ -214,4 +226,51 @@ func runConceptNet(ctx context.Context, env *pipeline.Env) error {
 	env.Summarize("%d edges (%d distinct quads) among %d concepts in %s; %d lines skipped, %d malformed",
 		bs.Edges, bs.Quads, rows, kg.StoreDirName+"/"+kg.BoltFile, total.Skipped, total.Bad)
 	return nil
+}
+
+// upstreamSources lists the knowledge files of the direct inputs (download
+// artifacts): under files/, or the directory named by location.json. It
+// returns WordNet dictionary directories and ConceptNet .csv/.csv.gz files,
+// sorted.
+func upstreamSources(env *pipeline.Env) ([]string, error) {
+	var roots []string
+	for _, a := range env.Inputs {
+		if b, err := os.ReadFile(a.Path("location.json")); err == nil {
+			var loc struct{ Dir string }
+			if json.Unmarshal(b, &loc) == nil && loc.Dir != "" {
+				roots = append(roots, loc.Dir)
+				continue
+			}
+		}
+		if fi, err := os.Stat(a.Path("files")); err == nil && fi.IsDir() {
+			roots = append(roots, a.Path("files"))
+		}
+	}
+	var out []string
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if _, err := os.Stat(filepath.Join(p, "data.noun")); err == nil {
+					out = append(out, p)
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if n := strings.ToLower(d.Name()); strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".csv.gz") {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kg.conceptnet: %w", err)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("kg.conceptnet: upstream: no .csv/.csv.gz file or WordNet directory in the files of the stages in needs")
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -280,3 +280,24 @@ func TestAdjacencyNormalisation(t *testing.T) {
 		}
 	}
 }
+
+func TestConceptNetUpstream(t *testing.T) {
+	// A fake download artifact with files/ holding a ConceptNet CSV.
+	dl := &pipeline.Spec{Kind: "test.download", Version: "1", Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		b, err := os.ReadFile("../../kg/testdata/conceptnet-sample.csv")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(env.Path("files/sub/assertions.csv"), b, 0o644)
+	})}
+	in := pipelinetest.RunStage(t, dl, nil)
+	a := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"upstream": true}, in)
+	if a.TableRows(TableNodes) < 80 {
+		t.Errorf("%d concepts from the upstream file", a.TableRows(TableNodes))
+	}
+	empty := pipelinetest.RunStage(t, &pipeline.Spec{Kind: "test.nothing", Version: "1",
+		Stage: pipeline.StageFunc(func(context.Context, *pipeline.Env) error { return nil })}, nil)
+	if _, err := pipelinetest.RunStageErr(t, &ConceptNetSpec, map[string]any{"upstream": true}, empty); err == nil || !strings.Contains(err.Error(), "no .csv") {
+		t.Errorf("upstream without files: %v", err)
+	}
+}
