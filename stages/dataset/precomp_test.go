@@ -15,7 +15,7 @@ import (
 	"coderflow/pipeline/pipelinetest"
 )
 
-func writeNpy(t *testing.T, p string, shape []int, fill func(i int) float32) {
+func writeNpy(t testing.TB, p string, shape []int, fill func(i int) float32) {
 	t.Helper()
 	n := 1
 	for _, d := range shape {
@@ -35,7 +35,7 @@ func writeNpy(t *testing.T, p string, shape []int, fill func(i int) float32) {
 	}
 }
 
-func writeCaps(t *testing.T, p string, images int, extra string) {
+func writeCaps(t testing.TB, p string, images int, extra string) {
 	t.Helper()
 	var b strings.Builder
 	for i := 0; i < images; i++ {
