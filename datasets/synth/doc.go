@@ -32,6 +32,12 @@
 //     three objects fill three of the four cells of a 2×2 grid, which gives
 //     one horizontal and one vertical relation.
 //
+// Shapes are rasterised here from exact signed-distance functions (one
+// sample per pixel, anti-aliased over one pixel), straight into an
+// image.RGBA: neither imaging nor image/draw draws circles, stars or
+// outlines, and a distance function gives clean edges at any size without
+// supersampling.
+//
 // # Captions
 //
 // Each image gets exactly five different captions written from a small
