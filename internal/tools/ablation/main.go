@@ -213,4 +213,3 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "ablation:", err)
 	os.Exit(1)
 }
-
