@@ -123,3 +123,24 @@ func TestDownloadBadParams(t *testing.T) {
 		}
 	}
 }
+
+func TestDownloadLocalFile(t *testing.T) {
+	t.Parallel()
+	src := fakeFlickr8k(t, "")
+	zp := filepath.Join(t.TempDir(), "f8k.zip")
+	os.WriteFile(zp, zipDir(t, src), 0o644)
+	for _, u := range []string{zp, "file://" + zp} {
+		dl := pipelinetest.RunStage(t, &DownloadSpec, map[string]any{"url": u, "keep_archives": true})
+		if _, err := os.Stat(dl.Path("files/f8k.zip")); err != nil {
+			t.Fatalf("%s: archive not kept: %v", u, err)
+		}
+		a := pipelinetest.RunStage(t, &Flickr8kSpec, map[string]any{}, dl)
+		if a.TableRows(table.Images) != 4 {
+			t.Fatalf("%s: %d images", u, a.TableRows(table.Images))
+		}
+		info := diskInfo(t, dl)["downloads"].([]any)[0].(map[string]any)
+		if info["extracted_files"].(float64) < 8 {
+			t.Fatalf("%s: download info %v", u, info)
+		}
+	}
+}
