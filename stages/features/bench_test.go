@@ -172,7 +172,7 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 	for b.Loop() {
 		t0, c0 := time.Now(), cpuSeconds()
 		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features,
-			table.Options{Codec: &zstd.Codec{Level: zstd.SpeedFastest}, RowGroupRows: 256}, rows); err != nil {
+			table.Options{Codec: newZstdCodec(zstd.SpeedFastest), RowGroupRows: 256}, rows); err != nil {
 			b.Fatal(err)
 		}
 		wSec += time.Since(t0).Seconds()

@@ -128,8 +128,8 @@ func readConfig(env *pipeline.Env) config {
 		c.workers = runtime.GOMAXPROCS(0)
 	}
 	if c.compression == "zstd" {
-		c.codec = &zstd.Codec{Level: map[string]zstd.Level{"fastest": zstd.SpeedFastest, "default": zstd.SpeedDefault,
-			"better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}[p.String("zstd_level")]}
+		c.codec = newZstdCodec(map[string]zstd.Level{"fastest": zstd.SpeedFastest, "default": zstd.SpeedDefault,
+			"better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}[p.String("zstd_level")])
 	}
 	ex, _ := descriptor.NewExtractor(c.desc)
 	parts := c.desc.Selected()
