@@ -253,6 +253,7 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 // graph, filled from Go each step.
 type lossInputs struct {
 	N                    int           // keys per query: B + Queue
+	copyQueue            bool          // keys* are (D, N) with the queue copied in (see concatCollides)
 	keysTxt, keysImg     *tensor.Dense // (D, B) momentum keys of the batch (transposed) for image / text queries
 	queueTxt, queueImg   *tensor.Dense // (D, K) the queues' own storage; nil when Queue = 0
 	logWi2t, logWt2i     *tensor.Dense // (B, N) log-weights (DCL) or additive masks (VSE++)
@@ -269,7 +270,14 @@ func (m *Model) newLossInputs(B int) *lossInputs {
 	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
 	li := &lossInputs{N: N}
 	li.keysTxt, li.keysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
-	if cfg.Queue > 0 {
+	if cfg.Queue > 0 && (concatCollides(B, cfg.Queue) || forceCopyQueue) {
+		// one (D, N) key matrix per direction, the queue copied in each step
+		li.copyQueue = true
+		li.keysTxt, li.keysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+		if cfg.Concept {
+			li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+		}
+	} else if cfg.Queue > 0 {
 		li.queueTxt, li.queueImg = m.qTxt.t, m.qImg.t
 		if cfg.Concept {
 			li.cqueueTxt, li.cqueueImg = m.qcTxt.t, m.qcImg.t
@@ -283,7 +291,9 @@ func (m *Model) newLossInputs(B int) *lossInputs {
 	}
 	fill(li.target, one)
 	if cfg.Concept {
-		li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
+		if li.ckeysTxt == nil {
+			li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
+		}
 		li.clogWi2t, li.clogWt2i = nt(B, N), nt(B, N)
 	}
 	if cfg.Clustering {
@@ -291,6 +301,15 @@ func (m *Model) newLossInputs(B int) *lossInputs {
 	}
 	return li
 }
+
+// concatCollides reports whether the backward pass of Concat(1, (B,B), (B,K))
+// would be wrong: gorgonia v0.9.18 hashes slice bounds as single bytes and
+// merges equal-hash nodes, so the gradient slices [0:B] and [B:B+K] are
+// merged when they have the same shape (K = B) and B is a multiple of 256.
+func concatCollides(B, K int) bool { return K == B && B%256 == 0 }
+
+// forceCopyQueue makes every training graph use the copied-queue layout (tests).
+var forceCopyQueue = false
 
 // lossNodes are the scalar loss terms of the training graph (nil when off).
 type lossNodes struct {

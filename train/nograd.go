@@ -191,6 +191,19 @@ func (ks keySet) batchT() []float32 {
 	return out
 }
 
+// allT returns all keys as a (D, N) matrix (empty slots are zero columns).
+func (ks keySet) allT() []float32 {
+	B, N, D := ks.B, ks.n(), ks.D
+	out := make([]float32, D*N)
+	bt := ks.batchT()
+	qd := ks.q.f32()
+	for d := range D {
+		copy(out[d*N:d*N+B], bt[d*B:(d+1)*B])
+		copy(out[d*N+B:(d+1)*N], qd[d*ks.K:(d+1)*ks.K])
+	}
+	return out
+}
+
 // sims returns the (B, N) similarities of B queries (B*D) with all keys.
 func (ks keySet) sims(queries []float32) []float32 {
 	B, N, D := ks.B, ks.n(), ks.D

@@ -65,7 +65,11 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	vsepp := cfg.Loss == LossVSEPP
 	dir := func(keysT, logW *tensor.Dense, queries, keys []float32, q *queue) {
 		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
-		fill(keysT, ks.batchT())
+		if li.copyQueue {
+			fill(keysT, ks.allT())
+		} else {
+			fill(keysT, ks.batchT())
+		}
 		fill(logW, logWeights(queries, ks, b.ImageIDs, cfg.Beta, vsepp))
 	}
 	dir(li.keysTxt, li.logWi2t, mk.v, mk.t, m.qTxt)

@@ -274,3 +274,47 @@ func TestValidateAndBadInput(t *testing.T) {
 		t.Error("short region buffer accepted")
 	}
 }
+
+// TestCopyQueueLayout checks that the fallback key layout (queue copied into
+// one (D, N) matrix, used when Concat's backward would be merged by
+// gorgonia's hashing) gives the same step as the Concat layout.
+func TestCopyQueueLayout(t *testing.T) {
+	if !concatCollides(256, 256) || concatCollides(128, 4096) || concatCollides(256, 4096) {
+		t.Fatal("concatCollides predicate wrong")
+	}
+	cfg := tinyConfig()
+	s := makeSynth(cfg, 18, 4)
+	run := func(force bool) (*Model, Losses) {
+		forceCopyQueue = force
+		defer func() { forceCopyQueue = false }()
+		m, err := NewModel(cfg, adjFor(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l Losses
+		for k := range 3 {
+			if l, err = m.Step(s.batch(cfg, k*6, 6), 1e-3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := m.train[6].li.copyQueue; got != force {
+			t.Fatalf("copyQueue = %v, want %v", got, force)
+		}
+		return m, l
+	}
+	a, la := run(false)
+	b, lb := run(true)
+	defer a.Close()
+	defer b.Close()
+	if math.Abs(la.Total-lb.Total) > 1e-5 {
+		t.Fatalf("losses %+v (concat) vs %+v (copied queue)", la, lb)
+	}
+	wa, wb := weightsOf(a), weightsOf(b)
+	for n, x := range wa {
+		for i := range x {
+			if math.Abs(float64(x[i]-wb[n][i])) > 1e-5 {
+				t.Fatalf("%s[%d]: %v vs %v", n, i, x[i], wb[n][i])
+			}
+		}
+	}
+}
