@@ -125,6 +125,9 @@ func abs(t testing.TB, p string) string {
 // in workdir's cache.
 type artifactDigests map[string]map[string]string
 
+// leftovers remembers the *.trash-* directories already logged.
+var leftovers sync.Map
+
 // verifyCache checks every artifact directory under <workdir>/cache: it
 // must hold a manifest.json whose every listed file exists with the listed
 // size and sha256 (the invariant "nothing looks complete unless it is").
@@ -156,7 +159,9 @@ func verifyCache(t testing.TB, workdir string) map[string]*pipeline.Manifest {
 				// KEY.trash-PID before deleting it; a kill during the
 				// delete leaves it half-deleted under a name that is not
 				// a key (so never a cache hit) until `coderflow gc`.
-				t.Logf("%s: leftover of an interrupted replacement (not a key; removed by gc)", rel)
+				if _, seen := leftovers.LoadOrStore(dir, true); !seen {
+					t.Logf("%s: leftover of an interrupted replacement (not a key; removed by gc)", rel)
+				}
 				continue
 			}
 			if !key.IsDir() {
