@@ -27,7 +27,8 @@ var Flickr8kSpec = pipeline.Spec{
 		strictParam,
 		workersParam,
 	},
-	Stage: pipeline.StageFunc(runFlickr8k),
+	InputsUnused: sourceGiven,
+	Stage:        pipeline.StageFunc(runFlickr8k),
 }
 
 var (

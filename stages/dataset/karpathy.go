@@ -58,9 +58,10 @@ var COCOSpec = pipeline.Spec{
 	Version: "1",
 	Doc: "Read COCO with the Karpathy split (dataset_coco.json; restval joins train: 113,287/5,000/5,000) " +
 		"and the train2014/val2014 image directories into the images and captions tables.",
-	Produces: []string{table.Images, table.Captions},
-	Params:   karpathyParams(cocoKind),
-	Stage:    pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, cocoKind) }),
+	Produces:     []string{table.Images, table.Captions},
+	Params:       karpathyParams(cocoKind),
+	InputsUnused: sourceGiven,
+	Stage:        pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, cocoKind) }),
 }
 
 // F30KSpec is the dataset.f30k stage kind.
@@ -69,9 +70,10 @@ var F30KSpec = pipeline.Spec{
 	Version: "1",
 	Doc: "Read Flickr30K with the Karpathy split (dataset_flickr30k.json: 29,000/1,014/1,000) " +
 		"and the flickr30k-images directory into the images and captions tables.",
-	Produces: []string{table.Images, table.Captions},
-	Params:   karpathyParams(f30kKind),
-	Stage:    pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, f30kKind) }),
+	Produces:     []string{table.Images, table.Captions},
+	Params:       karpathyParams(f30kKind),
+	InputsUnused: sourceGiven,
+	Stage:        pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, f30kKind) }),
 }
 
 // karpathySplit maps a Karpathy split name to a table split ("" = drop).

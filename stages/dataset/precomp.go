@@ -39,7 +39,8 @@ var PrecompSpec = pipeline.Spec{
 		{Name: "compression", Type: pipeline.String, Default: "snappy", Enum: table.Compressions, Doc: "Parquet codec of the features shards"},
 		strictParam,
 	},
-	Stage: pipeline.StageFunc(runPrecomp),
+	InputsUnused: sourceGiven,
+	Stage:        pipeline.StageFunc(runPrecomp),
 }
 
 // evalSplit reports whether split is one evaluated with 5 captions per image.

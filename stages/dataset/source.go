@@ -22,6 +22,11 @@ var sourceParam = pipeline.Param{Name: "source", Type: pipeline.Path, Optional: 
 	Doc: "local copy of the data set: dir:PATH (unpacked, read in place) or a plain path; " +
 		"empty = the files of the upstream download stages"}
 
+// sourceGiven reports whether a reader was given a local `source`: it then
+// reads nothing from its upstream download stages, which the engine leaves
+// out (pipeline.Spec.InputsUnused), so an offline run never downloads.
+func sourceGiven(p pipeline.Params) bool { return p.Path("source") != "" }
+
 // sourceRoots returns the directories a reader searches: the `source` param
 // if set, else the files/ directory of every upstream download artifact
 // (nearest first).
