@@ -73,7 +73,10 @@ var ConceptNetSpec = pipeline.Spec{
 		{Name: ParamBatch, Type: pipeline.Int, Default: DefaultBatchSize, Min: pipeline.Bound(1), NoCache: true,
 			Doc: "edges per read batch and per Cayley WriteQuads call"},
 	},
-	Stage: pipeline.StageFunc(runConceptNet),
+	// Without upstream the stage reads nothing from its needs, so the engine
+	// leaves an unused download stage out (an offline run never downloads).
+	InputsUnused: func(p pipeline.Params) bool { return !p.Bool(ParamUpstream) },
+	Stage:        pipeline.StageFunc(runConceptNet),
 }
 
 func init() { pipeline.Default.MustRegister(ConceptNetSpec) }
