@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,9 +30,10 @@ func BenchmarkOneImage(b *testing.B) {
 	ex, _ := descriptor.NewExtractor(descriptor.Config{})
 	rs, _ := newResizer("approxbilinear")
 	var boxes, feats []float32
+	br := bufio.NewReaderSize(nil, 64<<10)
 	i := 0
 	for b.Loop() {
-		d, err := load(photos[i%len(photos)], 1<<30)
+		d, err := load(photos[i%len(photos)], 1<<30, br)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func BenchmarkShardCodecs(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		codec compress.Codec
-	}{{"zstd3", &zstd.Codec{}}, {"zstd1", &zstd.Codec{Level: zstd.SpeedFastest}}, {"snappy", &snappy.Codec{}}} {
+	}{{"zstd3", &zstd.Codec{}}, {"zstd1", &zstd.Codec{Level: zstd.SpeedFastest}}, {"snappy", &snappy.Codec{}}, {"stage-zstd1-1MiB-window", newZstdCodec(zstd.SpeedFastest)}} {
 		var sec float64
 		var size int64
 		for i := 0; i < 3; i++ {

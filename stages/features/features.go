@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,9 @@ const (
 	MetaParts     = "coderflow.parts"      // descriptor parts, comma-separated
 	MetaShortSide = "coderflow.short_side" // resize target of the short side
 )
+
+// chunkRows is the number of images computed between two writes.
+const chunkRows = 64
 
 // maxListedFailures caps the failures listed by name in the manifest; the
 // counts are always complete.
@@ -146,6 +150,7 @@ func readConfig(env *pipeline.Env) config {
 type worker struct {
 	ex *descriptor.Extractor
 	rs *resizer
+	br *bufio.Reader
 }
 
 // result is one image's outcome within a chunk.
@@ -190,7 +195,7 @@ func run(ctx context.Context, env *pipeline.Env) error {
 		if err != nil {
 			return err
 		}
-		st.pool <- &worker{ex: ex, rs: rs}
+		st.pool <- &worker{ex: ex, rs: rs, br: bufio.NewReaderSize(nil, 64<<10)}
 	}
 	st.progress = env.Progress("images", st.total)
 	defer st.progress.Done()
@@ -255,7 +260,10 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 	defer w.Abort()
 	var s shardStats
 	s.Images = int64(len(imgs))
-	results := make([]result, min(st.cfg.rowGroup, len(imgs)))
+	// Images are computed and handed to the writer in chunks of at most
+	// chunkRows (the writer still cuts row_group_rows row groups): a small
+	// chunk keeps the live feature buffers small.
+	results := make([]result, min(st.cfg.rowGroup, chunkRows, len(imgs)))
 	out := make([]table.FeatureRow, 0, len(results))
 	for start := 0; start < len(imgs); start += len(results) {
 		chunk := imgs[start:min(start+len(results), len(imgs))]
@@ -352,7 +360,7 @@ func (st *runState) compute(ctx context.Context, chunk []table.ImageRow, results
 func (st *runState) one(w *worker, img table.ImageRow, res *result) {
 	path := table.ResolvePath(st.art.Dir, img.Path)
 	res.fail, res.extMismatch = nil, false
-	d, err := load(path, st.cfg.maxPixels)
+	d, err := load(path, st.cfg.maxPixels, w.br)
 	if err != nil {
 		var le *loadError
 		if !errors.As(err, &le) {

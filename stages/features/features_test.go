@@ -269,7 +269,7 @@ func copyFile(t testing.TB, from, to string) {
 }
 
 func TestLoadAppliesOrientationAndSizes(t *testing.T) {
-	d, err := load(filepath.Join("testdata", "rotated-exif6.jpg"), 1<<30)
+	d, err := load(filepath.Join("testdata", "rotated-exif6.jpg"), 1<<30, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestLoadAppliesOrientationAndSizes(t *testing.T) {
 			t.Errorf("targetSize(%d,%d,%d) = %d,%d want %d,%d", tc.w, tc.h, tc.side, tw, th, tc.tw, tc.th)
 		}
 	}
-	if _, err := load(filepath.Join("testdata", "red-disc.png"), 100); err == nil {
+	if _, err := load(filepath.Join("testdata", "red-disc.png"), 100, nil); err == nil {
 		t.Fatal("max_pixels not applied")
 	}
 }

@@ -59,7 +59,8 @@ type decoded struct {
 
 // load checks the header with DecodeConfig, refuses images above maxPixels,
 // then decodes with EXIF orientation applied. Every failure is a *loadError.
-func load(path string, maxPixels int64) (*decoded, error) {
+// br, if not nil, is a reusable read buffer (reset here).
+func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -78,7 +79,10 @@ func load(path string, maxPixels int64) (*decoded, error) {
 	if st.Size() == 0 {
 		return nil, skip(ReasonEmpty, "%s: zero-byte file", path)
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	if br == nil {
+		br = bufio.NewReaderSize(f, 64<<10)
+	}
+	br.Reset(f)
 	cfg, format, err := image.DecodeConfig(br)
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
