@@ -481,3 +481,43 @@ func equalBolt(_ *testing.T, a, b string) error {
 	}
 	return nil
 }
+
+// TestConcurrentRunsDifferentParams starts two runs at once on one workdir,
+// the second with `--set train.epochs=1`: both must succeed, one after the
+// other, sharing the upstream artifacts, and both results must be cached.
+func TestConcurrentRunsDifferentParams(t *testing.T) {
+	ref := ref(t)
+	wd := filepath.Join(t.TempDir(), "wd")
+	sets := [][]string{nil, {"--set", "train.epochs=1"}}
+	res := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range res {
+		wg.Go(func() {
+			res[i] = cf(t, context.Background(), "", append([]string{"run", ref.wf, "--workdir", wd, "--no-progress"}, sets[i]...)...)
+		})
+	}
+	wg.Wait()
+	waiters := 0
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.all())
+		}
+		if strings.Contains(r.stderr, "waiting for the workdir lock") {
+			waiters++
+		}
+	}
+	if waiters != 1 {
+		t.Errorf("%d runs waited for the workdir lock, want 1", waiters)
+	}
+	for _, set := range sets {
+		for _, s := range states(t, ref.wf, wd, set...) {
+			if s.Status != pipeline.StatusCached {
+				t.Errorf("%v: stage %s is %s", set, s.Stage, s.Status)
+			}
+			if set == nil && s.Key != ref.keys[s.Stage] {
+				t.Errorf("stage %s: key %s, reference %s", s.Stage, s.Key[:12], ref.keys[s.Stage][:12])
+			}
+		}
+	}
+	verifyCache(t, wd)
+}
