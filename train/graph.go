@@ -249,94 +249,98 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 	return acc
 }
 
+// dirInputs are the no-gradient inputs of one query direction.
+type dirInputs struct {
+	keys  *tensor.Dense // (D, B) momentum keys of the batch, transposed
+	queue *tensor.Dense // (D, K) the queue's own storage; nil when Queue = 0
+	lwB   *tensor.Dense // (B, B) shifted log-weights (DCL) or additive mask (VSE++) of the batch keys
+	lwQ   *tensor.Dense // (B, K) same for the queue keys; nil when Queue = 0
+}
+
 // lossInputs are the no-gradient inputs of the loss heads of the training
 // graph, filled from Go each step.
 type lossInputs struct {
-	N                    int           // keys per query: B + Queue
-	copyQueue            bool          // keys* are (D, N) with the queue copied in (see concatCollides)
-	keysTxt, keysImg     *tensor.Dense // (D, B) momentum keys of the batch (transposed) for image / text queries
-	queueTxt, queueImg   *tensor.Dense // (D, K) the queues' own storage; nil when Queue = 0
-	logWi2t, logWt2i     *tensor.Dense // (B, N) log-weights (DCL) or additive masks (VSE++)
-	target               *tensor.Dense // (B, N) one-hot of the positive (column i)
-	ckeysTxt, ckeysImg   *tensor.Dense // concept branch keys
-	cqueueTxt, cqueueImg *tensor.Dense
-	clogWi2t, clogWt2i   *tensor.Dense
-	qv, qt               *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
+	N          int // keys per query: B + Queue
+	i2t, t2i   dirInputs
+	ci2t, ct2i dirInputs     // concept branch
+	target     *tensor.Dense // (B, B) identity: the positive of query i is batch key i
+	qv, qt     *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
 }
 
 func (m *Model) newLossInputs(B int) *lossInputs {
 	cfg, dt := m.cfg, m.dt
-	N := B + cfg.Queue
+	K := cfg.Queue
 	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
-	li := &lossInputs{N: N}
-	li.keysTxt, li.keysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
-	if cfg.Queue > 0 && (concatCollides(B, cfg.Queue) || forceCopyQueue) {
-		// one (D, N) key matrix per direction, the queue copied in each step
-		li.copyQueue = true
-		li.keysTxt, li.keysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
-		if cfg.Concept {
-			li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, N), nt(cfg.Dim, N)
+	dir := func(q *queue) dirInputs {
+		d := dirInputs{keys: nt(cfg.Dim, B), lwB: nt(B, B)}
+		if K > 0 {
+			d.queue, d.lwQ = q.t, nt(B, K)
 		}
-	} else if cfg.Queue > 0 {
-		li.queueTxt, li.queueImg = m.qTxt.t, m.qImg.t
-		if cfg.Concept {
-			li.cqueueTxt, li.cqueueImg = m.qcTxt.t, m.qcImg.t
-		}
+		return d
 	}
-	li.logWi2t, li.logWt2i = nt(B, N), nt(B, N)
-	li.target = nt(B, N)
-	one := make([]float32, B*N)
+	li := &lossInputs{N: B + K}
+	li.i2t, li.t2i = dir(m.qTxt), dir(m.qImg)
+	if cfg.Concept {
+		li.ci2t, li.ct2i = dir(m.qcTxt), dir(m.qcImg)
+	}
+	li.target = nt(B, B)
+	one := make([]float32, B*B)
 	for i := range B {
-		one[i*N+i] = 1
+		one[i*B+i] = 1
 	}
 	fill(li.target, one)
-	if cfg.Concept {
-		if li.ckeysTxt == nil {
-			li.ckeysTxt, li.ckeysImg = nt(cfg.Dim, B), nt(cfg.Dim, B)
-		}
-		li.clogWi2t, li.clogWt2i = nt(B, N), nt(B, N)
-	}
 	if cfg.Clustering {
 		li.qv, li.qt = nt(B, cfg.Prototypes), nt(B, cfg.Prototypes)
 	}
 	return li
 }
 
-// concatCollides reports whether the backward pass of Concat(1, (B,B), (B,K))
-// would be wrong: gorgonia v0.9.18 hashes slice bounds as single bytes and
-// merges equal-hash nodes, so the gradient slices [0:B] and [B:B+K] are
-// merged when they have the same shape (K = B) and B is a multiple of 256.
-func concatCollides(B, K int) bool { return K == B && B%256 == 0 }
-
-// forceCopyQueue makes every training graph use the copied-queue layout (tests).
-var forceCopyQueue = false
-
 // lossNodes are the scalar loss terms of the training graph (nil when off).
 type lossNodes struct {
 	total, inst, concept, pred, swap *G.Node
 }
 
-// contrastive is one direction of the instance/concept contrastive loss:
-// DCL (weighted InfoNCE as LogSoftMax over s/tau + log w) or the VSE++
-// hardest-negative hinge, averaged over the B queries.
-func (b *builder) contrastive(q *G.Node, keysT, queueT, logW, target *tensor.Dense, tag string) *G.Node {
+// contrastive is one direction of the instance/concept contrastive loss,
+// averaged over the B queries, on the similarities with the batch keys and,
+// separately, the queue keys (no Concat: its backward pass costs two
+// strided copies of the (B, N) gradient per head in gorgonia).
+//
+// DCL: with s = S/tau + log w - m_i (m_i a per-query shift computed in Go,
+// see shiftLogWeights; the loss does not depend on it),
+// L_i = log( sum_j exp(s_ij) ) - s_ii over batch and queue keys, which is
+// -LogSoftMax_j(S_ij/tau + log w_ij)[i].
+// VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.
+func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag string) *G.Node {
 	B := float64(q.Shape()[0])
-	S := G.Must(G.Mul(q, b.input(keysT, "keys"+tag))) // (B, B) cosine similarities with the batch keys
-	if queueT != nil {
-		Sq := G.Must(G.Mul(q, b.input(queueT, "queue"+tag))) // (B, K) with the queue
-		S = G.Must(G.Concat(1, S, Sq))                       // (B, N)
+	Sb := G.Must(G.Mul(q, b.input(d.keys, "keys"+tag))) // (B, B) cosine similarities with the batch keys
+	var Sq *G.Node
+	if d.queue != nil {
+		Sq = G.Must(G.Mul(q, b.input(d.queue, "queue"+tag))) // (B, K) with the queue
 	}
-	lw := b.input(logW, "logw"+tag)
 	tg := b.input(target, "target"+tag)
+	lwB := b.input(d.lwB, "lwb"+tag)
+	var lwQ *G.Node
+	if d.lwQ != nil {
+		lwQ = b.input(d.lwQ, "lwq"+tag)
+	}
 	if b.cfg.Loss == LossVSEPP {
-		pos := G.Must(G.Sum(G.Must(G.HadamardProd(S, tg)), 1)) // (B)
-		hard := G.Must(G.Max(G.Must(G.Add(S, lw)), 1))         // (B) hardest allowed negative
+		pos := G.Must(G.Sum(G.Must(G.HadamardProd(Sb, tg)), 1)) // (B)
+		hard := G.Must(G.Max(G.Must(G.Add(Sb, lwB)), 1))        // (B) hardest allowed negative
+		if Sq != nil {
+			hard = G.Must(G.MaxBetween(hard, G.Must(G.Max(G.Must(G.Add(Sq, lwQ)), 1))))
+		}
 		h := G.Must(G.Rectify(G.Must(G.Add(G.Must(G.Sub(hard, pos)), b.c(b.cfg.Margin)))))
 		return b.scale(G.Must(G.Sum(h)), 1/B)
 	}
-	s := G.Must(G.Add(b.scale(S, 1/b.cfg.Tau), lw))
-	lp := G.Must(G.LogSoftMax(s, 1))
-	return b.scale(G.Must(G.Sum(G.Must(G.HadamardProd(lp, tg)))), -1/B)
+	sB := G.Must(G.Add(b.scale(Sb, 1/b.cfg.Tau), lwB))
+	den := G.Must(G.Sum(G.Must(G.Exp(sB)), 1)) // (B)
+	if Sq != nil {
+		sQ := G.Must(G.Add(b.scale(Sq, 1/b.cfg.Tau), lwQ))
+		den = G.Must(G.Add(den, G.Must(G.Sum(G.Must(G.Exp(sQ)), 1))))
+	}
+	lse := G.Must(G.Sum(G.Must(G.Log(den))))
+	pos := G.Must(G.Sum(G.Must(G.HadamardProd(sB, tg))))
+	return b.scale(G.Must(G.Sub(lse, pos)), 1/B)
 }
 
 // ce is the mean over rows of the cross-entropy of soft targets q against
@@ -353,13 +357,13 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 	var ln lossNodes
 	half := func(a, c *G.Node) *G.Node { return b.scale(G.Must(G.Add(a, c)), 0.5) }
 	ln.inst = half(
-		b.contrastive(enc.v, li.keysTxt, li.queueTxt, li.logWi2t, li.target, "i2t"),
-		b.contrastive(enc.t, li.keysImg, li.queueImg, li.logWt2i, li.target, "t2i"))
+		b.contrastive(enc.v, li.i2t, li.target, "i2t"),
+		b.contrastive(enc.t, li.t2i, li.target, "t2i"))
 	ln.total = ln.inst
 	if cfg.Concept {
 		ln.concept = half(
-			b.contrastive(enc.cv, li.ckeysTxt, li.cqueueTxt, li.clogWi2t, li.target, "ci2t"),
-			b.contrastive(enc.ct, li.ckeysImg, li.cqueueImg, li.clogWt2i, li.target, "ct2i"))
+			b.contrastive(enc.cv, li.ci2t, li.target, "ci2t"),
+			b.contrastive(enc.ct, li.ct2i, li.target, "ct2i"))
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.concept, cfg.LambdaC)))
 	}
 	if cfg.Clustering {

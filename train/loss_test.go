@@ -213,7 +213,7 @@ func TestDCLWeights(t *testing.T) {
 	ks := keySet{B: B, K: K, D: D, batch: rnd(B), ids: ids, q: q}
 	queries := rnd(B)
 	for _, beta := range []float64{0, 1, 3} {
-		lw := logWeights(queries, ks, ids, beta, false)
+		lw := logWeights(queries, ks, ids, beta, false, nil)
 		N := ks.n()
 		for i := range B {
 			var sum float64
@@ -270,7 +270,7 @@ func TestDCLWeights(t *testing.T) {
 		}
 	}
 	// VSE++ mask: 0 for negatives, bigNeg for the positive and excluded keys.
-	mask := logWeights(queries, ks, ids, 1, true)
+	mask := logWeights(queries, ks, ids, 1, true, nil)
 	if mask[0] != bigNeg || mask[1] != 0 {
 		t.Errorf("VSE++ mask row 0 starts %v, want [%g 0 ...]", mask[:2], float64(bigNeg))
 	}

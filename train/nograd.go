@@ -191,19 +191,6 @@ func (ks keySet) batchT() []float32 {
 	return out
 }
 
-// allT returns all keys as a (D, N) matrix (empty slots are zero columns).
-func (ks keySet) allT() []float32 {
-	B, N, D := ks.B, ks.n(), ks.D
-	out := make([]float32, D*N)
-	bt := ks.batchT()
-	qd := ks.q.f32()
-	for d := range D {
-		copy(out[d*N:d*N+B], bt[d*B:(d+1)*B])
-		copy(out[d*N+B:(d+1)*N], qd[d*ks.K:(d+1)*ks.K])
-	}
-	return out
-}
-
 // sims returns the (B, N) similarities of B queries (B*D) with all keys.
 func (ks keySet) sims(queries []float32) []float32 {
 	B, N, D := ks.B, ks.n(), ks.D
@@ -243,12 +230,15 @@ const dclEps = 1e-6
 // log w_ij = log|N_i| + z_ij - log sum_j' exp z_ij', z_ij = beta (c_ij - mu_i)/(sigma_i + eps).
 // With vsepp set it returns the additive mask of the hinge loss instead
 // (0 for negatives, bigNeg for the positive and excluded keys).
-func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp bool) []float32 {
+func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp bool, sims []float32) []float32 {
 	B, N := ks.B, ks.n()
 	out := make([]float32, B*N)
 	var sim []float32
 	if beta > 0 && !vsepp {
-		sim = ks.sims(queries)
+		sim = sims
+		if sim == nil {
+			sim = ks.sims(queries)
+		}
 	}
 	z := make([]float64, N)
 	for i := range B {
@@ -301,6 +291,48 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 		}
 	}
 	return out
+}
+
+// shiftLogWeights subtracts from every row i of the (B, N) log-weights
+// (bigNeg entries stay excluded) the shift m_i = max_j (c_ij/tau + log w_ij)
+// over the non-excluded keys, with c the momentum-query similarities. The
+// DCL loss is invariant to the shift; it keeps exp(s_ij) of the graph near
+// or below 1 (the live similarities differ little from c), so the
+// log-sum-exp needs no max in the graph.
+func shiftLogWeights(lw, sims []float32, B, N int, tau float64) {
+	for i := range B {
+		row := lw[i*N : (i+1)*N]
+		m := math.Inf(-1)
+		for j, x := range row {
+			if x != bigNeg {
+				m = math.Max(m, float64(sims[i*N+j])/tau+float64(x))
+			}
+		}
+		for j, x := range row {
+			if x != bigNeg {
+				row[j] = float32(float64(x) - m)
+			}
+		}
+	}
+}
+
+// splitFill writes the batch columns [0, B) of the (B, N) matrix x into lwB
+// and the queue columns [B, N) into lwQ (nil when N = B).
+func splitFill(lwB, lwQ *tensor.Dense, x []float32, B, N int) {
+	b := make([]float32, B*B)
+	for i := range B {
+		copy(b[i*B:(i+1)*B], x[i*N:i*N+B])
+	}
+	fill(lwB, b)
+	if lwQ == nil {
+		return
+	}
+	K := N - B
+	q := make([]float32, B*K)
+	for i := range B {
+		copy(q[i*K:(i+1)*K], x[i*N+B:(i+1)*N])
+	}
+	fill(lwQ, q)
 }
 
 // sinkhorn returns the (B, P) codes of scores z (B*P) by Sinkhorn-Knopp on

@@ -63,20 +63,24 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 
 	li := tg.li
 	vsepp := cfg.Loss == LossVSEPP
-	dir := func(keysT, logW *tensor.Dense, queries, keys []float32, q *queue) {
+	dir := func(d dirInputs, queries, keys []float32, q *queue) {
 		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
-		if li.copyQueue {
-			fill(keysT, ks.allT())
+		fill(d.keys, ks.batchT())
+		var lw []float32
+		if vsepp {
+			lw = logWeights(queries, ks, b.ImageIDs, 0, true, nil)
 		} else {
-			fill(keysT, ks.batchT())
+			sims := ks.sims(queries)
+			lw = logWeights(queries, ks, b.ImageIDs, cfg.Beta, false, sims)
+			shiftLogWeights(lw, sims, B, ks.n(), cfg.Tau)
 		}
-		fill(logW, logWeights(queries, ks, b.ImageIDs, cfg.Beta, vsepp))
+		splitFill(d.lwB, d.lwQ, lw, B, ks.n())
 	}
-	dir(li.keysTxt, li.logWi2t, mk.v, mk.t, m.qTxt)
-	dir(li.keysImg, li.logWt2i, mk.t, mk.v, m.qImg)
+	dir(li.i2t, mk.v, mk.t, m.qTxt)
+	dir(li.t2i, mk.t, mk.v, m.qImg)
 	if cfg.Concept {
-		dir(li.ckeysTxt, li.clogWi2t, mk.cv, mk.ct, m.qcTxt)
-		dir(li.ckeysImg, li.clogWt2i, mk.ct, mk.cv, m.qcImg)
+		dir(li.ci2t, mk.cv, mk.ct, m.qcTxt)
+		dir(li.ct2i, mk.ct, mk.cv, m.qcImg)
 	}
 	if cfg.Clustering {
 		P := cfg.Prototypes
