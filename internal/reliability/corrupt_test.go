@@ -31,7 +31,9 @@ func TestCorruptedCache(t *testing.T) {
 		{"FileDeleted", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "vocab.parquet")) }},
 		{"FileTruncated", func(t *testing.T, dir string) { os.Truncate(filepath.Join(dir, "vocab.parquet"), 10) }},
 		{"ManifestTruncated", func(t *testing.T, dir string) { os.Truncate(filepath.Join(dir, "manifest.json"), 20) }},
-		{"ManifestGarbage", func(t *testing.T, dir string) { write(t, filepath.Join(dir, "manifest.json"), []byte("\x00\x01not json")) }},
+		{"ManifestGarbage", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "manifest.json"), []byte("\x00\x01not json"))
+		}},
 		{"ManifestDeleted", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "manifest.json")) }},
 	}
 	for _, c := range cases {
