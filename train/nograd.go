@@ -2,6 +2,8 @@ package train
 
 import (
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -240,8 +242,35 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 			sim = ks.sims(queries)
 		}
 	}
+	parallelRows(B, func(lo, hi int) { logWeightRows(out, sim, ks, ids, beta, vsepp, lo, hi) })
+	return out
+}
+
+// parallelRows runs f over [0, n) split into GOMAXPROCS contiguous row
+// ranges (rows are independent, so the result does not depend on the split).
+func parallelRows(n int, f func(lo, hi int)) {
+	w := min(runtime.GOMAXPROCS(0), n)
+	if w <= 1 || n < 64 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range w {
+		lo, hi := k*n/w, (k+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// logWeightRows computes rows [lo, hi) of logWeights.
+func logWeightRows(out, sim []float32, ks keySet, ids []int64, beta float64, vsepp bool, lo, hi int) {
+	N := ks.n()
 	z := make([]float64, N)
-	for i := range B {
+	for i := lo; i < hi; i++ {
 		row := out[i*N : (i+1)*N]
 		var n int
 		var mu, ss float64
@@ -290,7 +319,6 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 			}
 		}
 	}
-	return out
 }
 
 // shiftLogWeights subtracts from every row i of the (B, N) log-weights
@@ -300,7 +328,11 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 // or below 1 (the live similarities differ little from c), so the
 // log-sum-exp needs no max in the graph.
 func shiftLogWeights(lw, sims []float32, B, N int, tau float64) {
-	for i := range B {
+	parallelRows(B, func(lo, hi int) { shiftRows(lw, sims, N, tau, lo, hi) })
+}
+
+func shiftRows(lw, sims []float32, N int, tau float64, lo, hi int) {
+	for i := lo; i < hi; i++ {
 		row := lw[i*N : (i+1)*N]
 		m := math.Inf(-1)
 		for j, x := range row {
