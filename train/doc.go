@@ -15,9 +15,18 @@
 // (built on first use). Everything without gradient (momentum forward pass,
 // queues, DCL weights and masks, Sinkhorn-Knopp codes) is computed in Go and
 // fed to that graph as inputs, because gorgonia has no stop-gradient op.
-// Losses use LogSoftMax only (gorgonia's LogSumExp is broken). Gradients are
-// symbolic (G.Grad) nodes read after each run, so they never accumulate
-// across runs.
+// gorgonia's LogSumExp is broken, so the cross-entropies use LogSoftMax and
+// the contrastive heads an explicit log-sum-exp whose stabilising shift is
+// computed in Go and folded into the log-weights. Gradients are symbolic
+// (G.Grad) nodes of a training graph compiled for the losses and parameter
+// gradients only; they are read after each run and never accumulate.
+//
+// gorgonia v0.9.18 pitfalls this package works around (see
+// docs/train-model.md): Slice bounds are hashed as single bytes, so slices of
+// one node whose bounds agree mod 256 are merged by common-subexpression
+// elimination (the code uses no Slice and no Concat); the backward pass of
+// Slice/ByIndices/Concat allocates or copies whole tensors; SoftMax and
+// LogSoftMax of one node collide.
 //
 // The formulas as implemented are in docs/train-model.md. Build with
 // `-tags openblas` (CGO_LDFLAGS=-lopenblas) to run the matrix products on
