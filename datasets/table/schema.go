@@ -116,8 +116,10 @@ type EmbeddingRow struct {
 // TrainCurve is the training-curve table written by train.coder.
 const TrainCurve = "train_curve"
 
-// CurveRow is one row of the train_curve table: one per epoch (and
-// optionally per logged step). Loss terms that are switched off are 0.
+// CurveRow is one row of the train_curve table: one per finished epoch.
+// Epoch is 1-based, Step the cumulative step count, losses are the epoch's
+// means (0 for switched-off terms), Dev* the dev Recall@K after the epoch
+// (0 when not evaluated), and Seconds the time the epoch took.
 type CurveRow struct {
 	Epoch       int32   `parquet:"epoch"`
 	Step        int64   `parquet:"step"`

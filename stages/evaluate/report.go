@@ -453,12 +453,14 @@ func addCurves(ctx context.Context, env *pipeline.Env, page *reportPage) error {
 		page.Charts = append(page.Charts, template.HTML(lineChart("Learning rate", xl, "lr", []series{s})))
 	}
 	last := rows[len(rows)-1]
+	// Curve rows are one per finished epoch (1-based), each with the seconds
+	// that epoch took (table.CurveRow).
 	var secs float64
 	for _, r := range rows {
-		secs = max(secs, r.Seconds)
+		secs += r.Seconds
 	}
 	page.Curve = []curveCell{
-		{"epochs", fmt.Sprint(last.Epoch + 1)}, {"steps", fmt.Sprint(last.Step)},
+		{"epochs", fmt.Sprint(last.Epoch)}, {"steps", fmt.Sprint(last.Step)},
 		{"final loss", fmt.Sprintf("%.4f", last.Loss)}, {"training time", fmt.Sprintf("%.0f s", secs)},
 	}
 	if best := slices.MaxFunc(rows, func(a, b table.CurveRow) int { return cmpF(a.DevRSum, b.DevRSum) }); best.DevRSum > 0 {

@@ -105,10 +105,10 @@ var fakeWorld = pipeline.Spec{
 		}
 		var curve []table.CurveRow
 		for e := range 6 {
-			curve = append(curve, table.CurveRow{Epoch: int32(e), Step: int64(100 * (e + 1)), LR: env.Params.Float("lr"),
+			curve = append(curve, table.CurveRow{Epoch: int32(e + 1), Step: int64(100 * (e + 1)), LR: env.Params.Float("lr"),
 				Loss: 5 - float64(e)*0.5, LossInst: 4 - float64(e)*0.4, LossSwap: 1 - float64(e)*0.1,
 				DevR1I2T: 10 + float64(e)*5, DevR10I2T: 40 + float64(e)*5, DevR1T2I: 8 + float64(e)*4, DevR10T2I: 30 + float64(e)*6,
-				DevRSum: 150 + float64(e)*30, Seconds: float64(e+1) * 12})
+				DevRSum: 150 + float64(e)*30, Seconds: 12})
 		}
 		var concepts []table.ConceptRow
 		for i, w := range []string{"dog", "cat", "ball", "rare"} {
