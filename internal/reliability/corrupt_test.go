@@ -70,3 +70,44 @@ func TestCorruptedCache(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptedWorkdirFiles damages the workdir's own bookkeeping (the stat
+// cache of external digests, a run record): status, run and gc must still
+// work and find the artifacts cached.
+func TestCorruptedWorkdirFiles(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, wd string)
+	}{
+		{"StatcacheGarbage", func(t *testing.T, wd string) { write(t, filepath.Join(wd, "statcache.json"), []byte("garbage{")) }},
+		{"RunRecordTruncated", func(t *testing.T, wd string) {
+			files, _ := filepath.Glob(filepath.Join(wd, "runs", "guard", "*.json"))
+			if len(files) == 0 {
+				t.Fatal("no run record")
+			}
+			os.Truncate(files[0], 100)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			wf := write(t, filepath.Join(dir, "guard.yaml"), []byte(guardWF))
+			wd := filepath.Join(dir, "wd")
+			mustRun(t, "run", wf, "--workdir", wd, "--no-progress")
+			c.damage(t, wd)
+			for _, s := range states(t, wf, wd) {
+				if s.Status != pipeline.StatusCached {
+					t.Errorf("stage %s is %s (%s)", s.Stage, s.Status, s.Reason)
+				}
+			}
+			mustRun(t, "run", wf, "--workdir", wd, "--no-progress")
+			mustRun(t, "gc", wf, "--workdir", wd)
+			for _, s := range states(t, wf, wd) {
+				if s.Status != pipeline.StatusCached {
+					t.Errorf("after run and gc, stage %s is %s", s.Stage, s.Status)
+				}
+			}
+			verifyCache(t, wd)
+		})
+	}
+}
