@@ -137,3 +137,14 @@ func fileSize(p string) int64 {
 	}
 	return fi.Size()
 }
+
+// BenchmarkLoadBulk is BenchmarkLoad without the (slow) Cayley QuadWriter
+// side: the bulk loader alone, for profiling.
+func BenchmarkLoadBulk(b *testing.B) {
+	path := syntheticFile(b)
+	for i := 0; i < b.N; i++ {
+		st, d, c := loadFile(b, path, filepath.Join(b.TempDir(), "bulk"), LoaderBulk)
+		b.ReportMetric(float64(st.Edges)/d.Seconds(), "edges/s")
+		b.ReportMetric(float64(st.Edges)/c.Seconds(), "edges/cpu-s")
+	}
+}

@@ -1,10 +1,12 @@
 package kg
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -180,11 +182,25 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 
-	// Pass 1: train-split document frequency of every linked concept.
+	// Pass 1: link every caption once; count the train-split document
+	// frequency of each concept, and spill (caption, image, split, linked
+	// concepts) to a scratch file that pass 2 reads back, so the tokens are
+	// parsed and linked once while memory stays bounded by the vocabulary.
 	freq := map[string]int64{}
 	var st, trainSt linkStats
-	seen := map[string]bool{}
-	prog := env.Progress("captions (count)", 0)
+	intern := map[string]int32{}
+	var internNames []string
+	spillPath := env.Path(".link-spill")
+	defer os.Remove(spillPath)
+	spillF, err := os.Create(spillPath)
+	if err != nil {
+		return err
+	}
+	defer spillF.Close()
+	spill := bufio.NewWriterSize(spillF, 1<<20)
+	var rec []byte
+	var capIdx []int32
+	prog := env.Progress("captions", 0)
 	err = table.Scan(ctx, tfiles, 4096, func(rows []table.TokenRow) error {
 		for _, r := range rows {
 			train := r.Split == table.SplitTrain
@@ -192,18 +208,43 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 			if train {
 				ss = &trainSt
 			}
-			clear(seen)
+			capIdx = capIdx[:0]
 			cl.link(r.IDs, ss, func(c string) {
-				if train && !seen[c] {
-					seen[c] = true
-					freq[c]++
+				i, ok := intern[c]
+				if !ok {
+					i = int32(len(internNames))
+					intern[c] = i
+					internNames = append(internNames, c)
+				}
+				if !slices.Contains(capIdx, i) {
+					capIdx = append(capIdx, i)
+					if train {
+						freq[c]++
+					}
 				}
 			})
+			rec = binary.AppendVarint(rec[:0], r.CaptionID)
+			rec = binary.AppendVarint(rec, r.ImageID)
+			flag := byte(0)
+			if train {
+				flag = 1
+			}
+			rec = append(rec, flag)
+			rec = binary.AppendUvarint(rec, uint64(len(capIdx)))
+			for _, i := range capIdx {
+				rec = binary.AppendUvarint(rec, uint64(i))
+			}
+			if _, err := spill.Write(rec); err != nil {
+				return err
+			}
 		}
 		prog.Add(int64(len(rows)))
 		return nil
 	})
 	prog.Done()
+	if err == nil {
+		err = spill.Flush()
+	}
 	if err != nil {
 		return fmt.Errorf("kg.link: %w", err)
 	}
@@ -233,7 +274,8 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 	}
 	env.AddTable(table.Concepts, int64(m), "concepts.parquet")
 
-	// Pass 2: caption_concepts, image_concepts, co-occurrence counts.
+	// Pass 2 (from the spill): caption_concepts, image_concepts,
+	// co-occurrence counts.
 	cw, err := table.Create[table.CaptionConceptRow](env.Path(captionConceptsRel), env, table.CaptionConcepts, table.Options{RowGroupRows: 1 << 15})
 	if err != nil {
 		return err
@@ -241,42 +283,67 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 	defer cw.Abort()
 	images := map[int64][]int32{}
 	pairs := map[[2]int32]int64{}
+	selected := make([]int32, len(internNames)) // interned concept -> concept id, or -1
+	for i, c := range internNames {
+		selected[i] = -1
+		if j, ok := id[c]; ok {
+			selected[i] = j
+		}
+	}
+	if _, err := spillF.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	in := bufio.NewReaderSize(spillF, 1<<20)
 	out := make([]table.CaptionConceptRow, 0, 4096)
-	prog = env.Progress("captions (link)", st.captions+trainSt.captions)
-	err = table.Scan(ctx, tfiles, 4096, func(rows []table.TokenRow) error {
+	flush := func() error {
+		err := cw.Write(out)
 		out = out[:0]
-		for _, r := range rows {
-			var ids []int32
-			cl.link(r.IDs, nil, func(c string) {
-				if i, ok := id[c]; ok && !slices.Contains(ids, i) {
-					ids = append(ids, i)
-				}
-			})
-			if ids == nil {
-				ids = []int32{}
+		return err
+	}
+	for {
+		capID, err := binary.ReadVarint(in)
+		if err == io.EOF {
+			break
+		}
+		imgID, err1 := binary.ReadVarint(in)
+		flag, err2 := in.ReadByte()
+		n, err3 := binary.ReadUvarint(in)
+		if err = cmp.Or(err, err1, err2, err3); err != nil {
+			return fmt.Errorf("kg.link: reading back %s: %w", spillPath, err)
+		}
+		ids := []int32{}
+		for k := uint64(0); k < n; k++ {
+			i, err := binary.ReadUvarint(in)
+			if err != nil {
+				return fmt.Errorf("kg.link: reading back %s: %w", spillPath, err)
 			}
-			out = append(out, table.CaptionConceptRow{CaptionID: r.CaptionID, ConceptIDs: ids})
-			img := images[r.ImageID]
-			for _, i := range ids {
-				if !slices.Contains(img, i) {
-					img = append(img, i)
-				}
+			if j := selected[i]; j >= 0 {
+				ids = append(ids, j)
 			}
-			images[r.ImageID] = img
-			if r.Split == table.SplitTrain {
-				for a := range ids {
-					for b := a + 1; b < len(ids); b++ {
-						pairs[[2]int32{min(ids[a], ids[b]), max(ids[a], ids[b])}]++
-					}
+		}
+		out = append(out, table.CaptionConceptRow{CaptionID: capID, ConceptIDs: ids})
+		img := images[imgID]
+		for _, i := range ids {
+			if !slices.Contains(img, i) {
+				img = append(img, i)
+			}
+		}
+		images[imgID] = img
+		if flag == 1 {
+			for a := range ids {
+				for b := a + 1; b < len(ids); b++ {
+					pairs[[2]int32{min(ids[a], ids[b]), max(ids[a], ids[b])}]++
 				}
 			}
 		}
-		prog.Add(int64(len(rows)))
-		return cw.Write(out)
-	})
-	prog.Done()
-	if err != nil {
-		return fmt.Errorf("kg.link: %w", err)
+		if len(out) == cap(out) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	ncap := cw.Rows()
 	if err := cw.Close(); err != nil {
