@@ -202,7 +202,7 @@ func TestKillResume(t *testing.T) {
 	// delay) are killed again until hit.
 	n := len(plan)
 	for _, s := range killStages {
-		for try := 0; hit[s] == 0 && try < 3; try++ {
+		for try := 0; hit[s] == 0 && try < 5; try++ {
 			n++
 			kill(n, s, 0.5*rng.Float64())
 		}
