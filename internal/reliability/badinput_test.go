@@ -118,6 +118,29 @@ func badCases(t *testing.T, srv *httptest.Server) []badCase {
 			}}
 	}
 	goodCSV := conceptNetCSV(0)
+	karpathy := func(name, input string, edit func(string) string, exit int, want ...string) badCase {
+		c := badCase{name: name, input: input, stage: "dataset.f30k", exit: exit, want: want,
+			setup: func(t *testing.T, dir, wd string) []string {
+				src := filepath.Join(dir, "f30k")
+				var imgs []string
+				for i, split := range []string{"train", "train", "val", "test"} {
+					n := fmt.Sprintf("%d.jpg", i)
+					write(t, filepath.Join(src, "flickr30k-images", n), jpegBytes(t, uint64(i)))
+					var sents []string
+					for k := range 5 {
+						sents = append(sents, fmt.Sprintf(`{"raw": "a picture %d of shapes %d"}`, i, k))
+					}
+					imgs = append(imgs, fmt.Sprintf(`{"filename": %q, "split": %q, "sentences": [%s]}`, n, split, strings.Join(sents, ", ")))
+				}
+				j := `{"dataset": "flickr30k", "images": [` + strings.Join(imgs, ", ") + `]}`
+				write(t, filepath.Join(src, "dataset_flickr30k.json"), []byte(edit(j)))
+				return wfFile(t, dir, wd, stageWF(name, fmt.Sprintf("  data:\n    uses: dataset.f30k\n    with: {source: \"dir:%s\"}\n", src)))
+			}}
+		if exit == 0 {
+			c.skipStage, c.skipInfo = "data", []string{"issues", "missing_images", "count"}
+		}
+		return c
+	}
 	wfErr := func(name, input, body string, extra []string, want ...string) badCase {
 		return badCase{name: name, input: input, stage: "workflow", exit: 2, want: want,
 			setup: func(t *testing.T, dir, wd string) []string { return wfFile(t, dir, wd, body, extra...) }}
@@ -194,6 +217,17 @@ func badCases(t *testing.T, srv *httptest.Server) []badCase {
 				src := flickr8kDir(t, filepath.Join(dir, "f8k"), goodImages(t), "good0.png#5 a caption without a tab\n")
 				return wfFile(t, dir, wd, stageWF("notab", fmt.Sprintf("  data:\n    uses: dataset.flickr8k\n    with: {source: \"dir:%s\"}\n", src)))
 			}},
+
+		// Karpathy split JSON (dataset.f30k).
+		karpathy("KarpathyTruncatedJSON", "split JSON cut in half", func(j string) string { return j[:len(j)/2] }, 1,
+			"dataset_flickr30k.json", "at byte"),
+		karpathy("KarpathyNoImagesArray", `JSON object without "images"`, func(string) string { return `{"dataset": "flickr30k"}` }, 1,
+			"dataset_flickr30k.json", `no "images" array`),
+		karpathy("KarpathyImageNoSplit", "an image entry without split", func(j string) string { return strings.Replace(j, `"split": "train", `, "", 1) }, 1,
+			"dataset_flickr30k.json", "no split"),
+		karpathy("KarpathyMissingImage", "JSON lists an image that is not on disk", func(j string) string {
+			return strings.TrimSuffix(j, `]}`) + `, {"filename": "absent.jpg", "split": "train", "sentences": [{"raw": "a thing"}]}]}`
+		}, 0),
 
 		// Archives through the download stage (a local path as url).
 		download("ZipDotDot", "zip entry ../evil", "evil.zip", zipBytes(t, entry{name: "ok.txt", body: []byte("ok")}, entry{name: "../evil.txt", body: []byte("x")}), "name: evil.zip",
