@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -84,7 +86,9 @@ func ShortKey(key string) string { return short(key) }
 // removeAll removes a directory tree, renaming it aside first so a crash in
 // the middle never leaves a half-deleted artifact under its real name.
 func removeAll(dir string) error {
-	trash := dir + ".trash-" + fmt.Sprint(os.Getpid())
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	trash := dir + ".trash-" + fmt.Sprint(os.Getpid()) + "-" + hex.EncodeToString(rnd[:])
 	if err := os.Rename(dir, trash); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil

@@ -308,8 +308,7 @@ stages:
 	// wait until some shards are committed, then kill
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		m, _ := filepath.Glob(filepath.Join(h.workdir, "tmp", "toy.shards", "*", ".done", "*"))
-		if len(m) >= 3 {
+		if len(doneMarkers(h.workdir)) >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -323,7 +322,7 @@ stages:
 	if m, _ := filepath.Glob(filepath.Join(h.workdir, "cache", "toy.shards", "*")); len(m) != 0 {
 		t.Fatalf("a killed stage left an artifact in the cache: %v", m)
 	}
-	done, _ := filepath.Glob(filepath.Join(h.workdir, "tmp", "toy.shards", "*", ".done", "*"))
+	done := doneMarkers(h.workdir)
 	resetExec()
 	res := h.run(pipeline.RunOptions{}, "s.sleep_ms=0")
 	recomputed := 0
@@ -441,4 +440,17 @@ stages:
 	if _, ok := res.Record.Stage("fetch"); ok {
 		t.Fatal("a dropped stage must not appear in the run")
 	}
+}
+
+// doneMarkers lists committed shard markers (not the temporary files of a
+// marker being written when the process was killed).
+func doneMarkers(workdir string) []string {
+	m, _ := filepath.Glob(filepath.Join(workdir, "tmp", "toy.shards", "*", ".done", "*"))
+	var out []string
+	for _, p := range m {
+		if !strings.HasPrefix(filepath.Base(p), ".") {
+			out = append(out, p)
+		}
+	}
+	return out
 }

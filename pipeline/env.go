@@ -60,7 +60,7 @@ func (e *Env) Input(table string) (*Artifact, error) {
 	for len(queue) > 0 {
 		a := queue[0]
 		queue = queue[1:]
-		if seen[a] {
+		if a == nil || seen[a] {
 			continue
 		}
 		seen[a] = true

@@ -12,13 +12,19 @@ type GCStats struct {
 	Bytes                     int64
 }
 
-// GC deletes every artifact under workdir/cache that no run record of any
-// workflow in workdir references, and every leftover work directory in
-// workdir/tmp (the resume state of interrupted runs). The caller must hold
-// the workdir lock.
-func GC(workdir string, dryRun bool) (GCStats, error) {
+// GC deletes every artifact under workdir/cache that neither a run record of
+// any workflow in workdir nor the states given in current (the workflow's
+// cached stages as they are now, which a killed run never recorded)
+// reference, and every leftover work directory in workdir/tmp (the resume
+// state of interrupted runs). The caller must hold the workdir lock.
+func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 	var st GCStats
 	keep := map[string]bool{}
+	for _, s := range current {
+		if s.Status == StatusCached {
+			keep[s.Kind+"/"+s.Key] = true
+		}
+	}
 	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
 	for _, wf := range wfs {
 		recs, err := ListRuns(workdir, wf.Name())

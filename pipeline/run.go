@@ -255,21 +255,43 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 	running := 0
 	var firstErr error
 
+	// snapshot returns a copy of a finished stage's artifact whose Inputs
+	// are copies of the current artifacts of its inputs, recursively. Each
+	// started stage gets its own snapshot, so nothing a running stage reads is
+	// written afterwards; and a cached stage whose ancestor had to be rerun
+	// (its artifact was gone) reaches the new artifact.
+	var snapshot func(n *Node, memo map[string]*Artifact) *Artifact
+	snapshot = func(n *Node, memo map[string]*Artifact) *Artifact {
+		if a, ok := memo[n.ID]; ok {
+			return a
+		}
+		a := res.Artifacts[n.ID]
+		if a == nil {
+			return nil
+		}
+		c := *a
+		c.Inputs = nil
+		for _, in := range n.Inputs {
+			c.Inputs = append(c.Inputs, snapshot(in, memo))
+		}
+		memo[n.ID] = &c
+		return &c
+	}
 	inputsOf := func(n *Node) []*Artifact {
+		memo := map[string]*Artifact{}
 		var ins []*Artifact
 		for _, in := range n.Inputs {
-			ins = append(ins, res.Artifacts[in.ID])
+			ins = append(ins, snapshot(in, memo))
 		}
 		return ins
 	}
-	// Cached stages are resolved lazily in topological order: open their
-	// artifacts so that downstream stages can look up tables through them.
+	// Cached stages are opened at once; their inputs are attached by
+	// snapshot when a stage that reads through them starts.
 	for _, n := range w.Stages {
 		switch plan[n.ID] {
 		case PlanCached:
 			s := st[n.ID]
-			a := &Artifact{Stage: n.ID, Dir: s.Dir, Manifest: s.Manifest, Inputs: inputsOf(n)}
-			res.Artifacts[n.ID] = a
+			res.Artifacts[n.ID] = &Artifact{Stage: n.ID, Dir: s.Dir, Manifest: s.Manifest}
 			records[n.ID] = StageRecord{Stage: n.ID, Kind: n.Kind, Key: s.Key, Status: RunCached,
 				Summary: s.Manifest.Summary, Metrics: s.Manifest.Metrics, Params: n.Params.Map()}
 			done[n.ID] = true
@@ -279,9 +301,26 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			done[n.ID] = true
 		}
 	}
+	// A stage is ready when every ancestor that runs in this run has
+	// finished, not only its direct inputs: tables are looked up through
+	// cached inputs into their own ancestors.
+	ancestors := map[string]map[string]bool{}
+	for _, n := range w.Stages {
+		if plan[n.ID] == PlanRun {
+			ancestors[n.ID] = w.Ancestors(n.ID)
+		}
+	}
 	ready := func(n *Node) bool {
+		for id := range ancestors[n.ID] {
+			if id == n.ID {
+				continue
+			}
+			if plan[id] == PlanRun && (!done[id] || res.Artifacts[id] == nil) {
+				return false
+			}
+		}
 		for _, in := range n.Inputs {
-			if !done[in.ID] || res.Artifacts[in.ID] == nil {
+			if res.Artifacts[in.ID] == nil {
 				return false
 			}
 		}
@@ -298,7 +337,6 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 				}
 				started[n.ID] = true
 				running++
-				n := n
 				ins := inputsOf(n)
 				go func() {
 					results <- runStage(ctx, w, n, st[n.ID], ins, forced[n.ID], opt, log)
@@ -320,6 +358,13 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			continue
 		}
 		res.Artifacts[r.id] = r.art
+	}
+	// Give the returned artifacts complete input chains.
+	final := map[string]*Artifact{}
+	for _, n := range w.Stages {
+		if a := snapshot(n, final); a != nil {
+			res.Artifacts[n.ID] = a
+		}
 	}
 	for _, n := range w.Stages {
 		r, ok := records[n.ID]

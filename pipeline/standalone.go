@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 )
 
@@ -55,7 +56,8 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 func runProtected(ctx context.Context, s Stage, env *Env) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("stage %q panicked: %v", env.StageID, r)
+			err = fmt.Errorf("stage %q panicked: %v (stack trace in the debug log, -v)", env.StageID, r)
+			env.Log.Debug("panic", "stack", string(debug.Stack()))
 		}
 	}()
 	if err := s.Run(ctx, env); err != nil {

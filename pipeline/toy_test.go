@@ -76,7 +76,7 @@ func toyRegistry() *pipeline.Registry {
 		Params: []pipeline.Param{{Name: "suffix", Type: pipeline.String, Default: "", Doc: "appended"},
 			{Name: "local", Type: pipeline.String, Optional: true, Doc: "if set, use this text instead of the inputs"}},
 		InputsUnused: func(p pipeline.Params) bool { return p.String("local") != "" },
-		Produces: []string{"text"},
+		Produces:     []string{"text"},
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 			countExec(env.StageID)
 			var b strings.Builder

@@ -51,7 +51,8 @@ not in the cache, in dependency order, independent stages in parallel.
 				bars.Wait()
 			}
 			if res == nil {
-				if errors.Is(err, pipeline.ErrUnknownStage) || errors.Is(err, pipeline.ErrNotCached) {
+				var se *pipeline.SpecError
+				if errors.Is(err, pipeline.ErrUnknownStage) || errors.Is(err, pipeline.ErrNotCached) || errors.As(err, &se) {
 					return usageError{err}
 				}
 				return err

@@ -28,7 +28,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			}
 			states, err := w.States(pipeline.NewDigester(filepath.Join(w.Workdir, "statcache.json")))
 			if err != nil {
-				return err
+				return usageError{err} // a path param names a missing file
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -189,7 +189,7 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 	var dry bool
 	c := &cobra.Command{
 		Use:   "gc WORKFLOW.yaml",
-		Short: "Delete artifacts that no run record of the workdir references",
+		Short: "Delete artifacts that no run record references and the workflow does not use now",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := loadWorkflow(g, args[0], nil)
@@ -201,7 +201,11 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer lock.Release()
-			st, err := pipeline.GC(w.Workdir, dry)
+			states, err := w.States(pipeline.NewDigester(filepath.Join(w.Workdir, "statcache.json")))
+			if err != nil {
+				return err
+			}
+			st, err := pipeline.GC(w.Workdir, states, dry)
 			if err != nil {
 				return err
 			}
