@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
+	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 	"coderflow/stages/features/descriptor"
 )
@@ -107,7 +109,7 @@ func BenchmarkStageVsImageMagick(b *testing.B) {
 
 // featureRows runs the stage once on the photos and returns its shards and
 // rows (for the Parquet benchmarks).
-func featureRows(b *testing.B) ([]string, []table.FeatureRow) {
+func featureRows(b testing.TB) ([]string, []table.FeatureRow) {
 	in := imagesArtifact(b, flickrPhotos(b), 1)
 	a := pipelinetest.RunStage(b, &Spec, map[string]any{}, in)
 	files, _ := a.Table(table.Features)
@@ -233,16 +235,26 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 }
 
 // TestRSSChild is the child process of BenchmarkPeakRSS: it runs the stage
-// on the photos repeated $CODERFLOW_FEATURES_RSS_REPEAT times and prints its
-// peak RSS.
+// on the images artifact in $CODERFLOW_FEATURES_RSS_INPUT (made by the
+// parent, so the child measures the stage alone) and prints its peak RSS.
 func TestRSSChild(t *testing.T) {
-	rep := os.Getenv("CODERFLOW_FEATURES_RSS_REPEAT")
-	if rep == "" {
+	dir := os.Getenv("CODERFLOW_FEATURES_RSS_INPUT")
+	if dir == "" {
 		t.Skip("child of BenchmarkPeakRSS")
 	}
-	n, _ := strconv.Atoi(rep)
-	in := imagesArtifact(t, flickrPhotos(t), n)
-	a := pipelinetest.RunStage(t, &Spec, map[string]any{}, in)
+	in, err := pipeline.OpenArtifact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string]any{}
+	if v := os.Getenv("CODERFLOW_FEATURES_RSS_SHARD_ROWS"); v != "" {
+		n, _ := strconv.Atoi(v)
+		raw["shard_rows"] = n
+	}
+	a := pipelinetest.RunStage(t, &Spec, raw, in)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("HeapSys=%d HeapReleased=%d HeapInuse=%d StackSys=%d Sys=%d NumGC=%d\n", ms.HeapSys>>20, ms.HeapReleased>>20, ms.HeapInuse>>20, ms.StackSys>>20, ms.Sys>>20, ms.NumGC)
 	// VmHWM, not getrusage: Linux carries ru_maxrss across exec, so a child
 	// of a big benchmark process would report its parent's peak.
 	status, err := os.ReadFile("/proc/self/status")
@@ -261,14 +273,15 @@ func TestRSSChild(t *testing.T) {
 // BenchmarkPeakRSS compares the peak RSS of a process running the stage on
 // 875 and on 8,750 images (the list repeated 10 times).
 func BenchmarkPeakRSS(b *testing.B) {
-	flickrPhotos(b)
+	photos := flickrPhotos(b)
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
+	inputs := map[int]*pipeline.Artifact{1: imagesArtifact(b, photos, 1), 10: imagesArtifact(b, photos, 10)}
 	rss := func(repeat int) (float64, float64) {
 		cmd := exec.Command(exe, "-test.run=^TestRSSChild$", "-test.v")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("CODERFLOW_FEATURES_RSS_REPEAT=%d", repeat))
+		cmd.Env = append(os.Environ(), "CODERFLOW_FEATURES_RSS_INPUT="+inputs[repeat].Dir)
 		t0 := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -281,8 +294,8 @@ func BenchmarkPeakRSS(b *testing.B) {
 				break
 			}
 		}
-		if rows != int64(875*repeat) && rows != 0 {
-			b.Logf("repeat %d: %d rows", repeat, rows)
+		if rows != int64(len(photos)*repeat) {
+			b.Fatalf("repeat %d: %d rows\n%s", repeat, rows, out)
 		}
 		return float64(kb) / 1024, float64(rows) / sec
 	}
