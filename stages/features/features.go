@@ -365,6 +365,13 @@ func (st *runState) compute(ctx context.Context, chunk []table.ImageRow, results
 func (st *runState) one(w *worker, img table.ImageRow, res *result) {
 	path := table.ResolvePath(st.art.Dir, img.Path)
 	res.fail, res.extMismatch = nil, false
+	defer func() {
+		// A decoder bug on hostile input must cost one image, not the run.
+		if r := recover(); r != nil {
+			res.fail = &Failure{ImageID: img.ImageID, Key: img.Key, Path: img.Path, Reason: ReasonCorrupt,
+				Error: fmt.Sprintf("%s: decoder panicked: %v", path, r)}
+		}
+	}()
 	d, err := load(path, st.cfg.maxPixels, w.br)
 	if err != nil {
 		var le *loadError
