@@ -24,6 +24,9 @@
 // of the number and size of the shards — provided the caller releases each
 // batch before it asks for the one after next.
 //
+// [NewView] wraps a batch for zero-copy typed access: IDs, NRegions, Dim
+// as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch.
+//
 // Every batch returned by [Reader.Next] is owned by the caller, who must call
 // Release on it. Close stops the prefetcher and releases everything the
 // reader holds; tests check this with memory.NewCheckedAllocator.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,9 +116,20 @@ func fieldNames(s *arrow.Schema) string {
 	return strings.Join(names, ",")
 }
 
-// checkBatch verifies every value of a batch against featRow.
+// checkBatch verifies every value of a batch against featRow, through the
+// raw arrays and through a View.
 func checkBatch(t *testing.T, rec arrow.Record, n, dim int) {
 	t.Helper()
+	v, err := arrowfeat.NewView(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < v.Len(); i++ {
+		want := featRow(v.IDs[i], n, dim)
+		if v.NRegions[i] != want.NRegions || v.Dim[i] != want.Dim || !slices.Equal(v.Boxes(i), want.Boxes) || !slices.Equal(v.Feats(i), want.Feats) {
+			t.Fatalf("view row %d differs", i)
+		}
+	}
 	ids := rec.Column(0).(*array.Int64)
 	nr := rec.Column(1).(*array.Int32)
 	dm := rec.Column(2).(*array.Int32)
