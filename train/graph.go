@@ -21,7 +21,7 @@ type encInputs struct {
 	regions *tensor.Dense   // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
 	tokens  *tensor.Dense   // Int (B*T): batch-major for mean, time-major (T*B) for bigru
 	avg     *tensor.Dense   // mean text: (B, 1, T) = mask_t / len
-	masks   []*tensor.Dense // bigru: T x (B, 1) token masks
+	masks   []*tensor.Dense // bigru: T x (B, D) token masks (expanded: no broadcast in the graph)
 	steps   []*tensor.Dense // bigru: T x Int (B): row indices t*B .. t*B+B-1 of time step t
 	yMix    *tensor.Dense   // concept: (B, M) = rho_i * softmax(lambda*y_i)
 	keep    *tensor.Dense   // concept: (B, 1) = 1 - rho_i
@@ -37,7 +37,7 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	in.tokens = tensor.New(tensor.Of(tensor.Int), tensor.WithShape(B*cfg.MaxLen))
 	if cfg.TextEncoder == TextBiGRU {
 		for t := range cfg.MaxLen {
-			in.masks = append(in.masks, tensor.New(tensor.Of(dt), tensor.WithShape(B, 1)))
+			in.masks = append(in.masks, tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Dim)))
 			idx := make([]int, B)
 			for i := range idx {
 				idx[i] = t*B + i
@@ -98,6 +98,15 @@ func l2(x *G.Node) *G.Node {
 	n := G.Must(G.Norm(x, 1, 2))
 	n = G.Must(G.Reshape(n, tensor.Shape{x.Shape()[0], 1}))
 	return G.Must(G.BroadcastHadamardDiv(x, n, nil, []byte{1}))
+}
+
+// mulT is x y^T for x (n, D) and y (m, D), as a batched product with the
+// transpose flag (passed to BLAS) instead of a materialised Transpose node.
+func mulT(x, y *G.Node) *G.Node {
+	n, m, d := x.Shape()[0], y.Shape()[0], x.Shape()[1]
+	x3 := G.Must(G.Reshape(x, tensor.Shape{1, n, d}))
+	y3 := G.Must(G.Reshape(y, tensor.Shape{1, m, d}))
+	return G.Must(G.Reshape(G.Must(G.BatchedMatMul(x3, y3, false, true)), tensor.Shape{n, m}))
 }
 
 // affine is x W + b with b of shape (1, out).
@@ -161,14 +170,13 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		// C = L2norm(A_hat LeakyReLU(A_hat X W1) W2)
 		h1 := G.Must(G.Mul(ahat, G.Must(G.Mul(w["cpt.X"], w["cpt.W1"]))))
 		h2 := G.Must(G.Mul(ahat, G.Must(G.Mul(b.leaky(h1, 0.2), w["cpt.W2"]))))
-		C := l2(h2)                  // (M, D)
-		CT := G.Must(G.Transpose(C)) // (D, M)
+		C := l2(h2) // (M, D)
 		if out.v != nil {
-			av := G.Must(G.SoftMax(b.scale(G.Must(G.Mul(out.v, CT)), cfg.Lambda), 1))
+			av := G.Must(G.SoftMax(b.scale(mulT(out.v, C), cfg.Lambda), 1))
 			out.cv = l2(G.Must(G.Mul(av, C)))
 		}
 		if out.t != nil {
-			at := G.Must(G.SoftMax(b.scale(G.Must(G.Mul(out.t, CT)), cfg.Lambda), 1))
+			at := G.Must(G.SoftMax(b.scale(mulT(out.t, C), cfg.Lambda), 1))
 			keep := b.input(in.keep, "keep")
 			at = G.Must(G.Add(b.input(in.yMix, "ymix"), G.Must(G.BroadcastHadamardProd(at, keep, nil, []byte{1}))))
 			out.ct = l2(G.Must(G.Mul(at, C)))
@@ -220,7 +228,7 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 		n := G.Must(G.Tanh(G.Must(G.Add(xn, G.Must(G.HadamardProd(r, hn))))))
 		return G.Must(G.Add(n, G.Must(G.HadamardProd(z, G.Must(G.Sub(h, n))))))
 	}
-	mask := func(x, m *G.Node) *G.Node { return G.Must(G.BroadcastHadamardProd(x, m, nil, []byte{1})) }
+	mask := func(x, m *G.Node) *G.Node { return G.Must(G.HadamardProd(x, m)) }
 	// masked update h <- h + m (h_new - h); the state stays put on padding.
 	step := func(h, hNew, m *G.Node) *G.Node {
 		if h == nil {
@@ -367,9 +375,9 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.concept, cfg.LambdaC)))
 	}
 	if cfg.Clustering {
-		PT := G.Must(G.Transpose(l2(w["proto"]))) // (D, P) unit prototypes
+		P := l2(w["proto"]) // (P, D) unit prototypes
 		qv, qt := b.input(li.qv, "qv"), b.input(li.qt, "qt")
-		logits := func(x *G.Node) *G.Node { return b.scale(G.Must(G.Mul(x, PT)), 1/cfg.TauP) }
+		logits := func(x *G.Node) *G.Node { return b.scale(mulT(x, P), 1/cfg.TauP) }
 		ln.swap = G.Must(G.Add(b.ce(logits(enc.v), qt), b.ce(logits(enc.t), qv)))
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.swap, cfg.LambdaS)))
 		if cfg.Concept {

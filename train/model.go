@@ -343,12 +343,16 @@ func (m *Model) fillCaptions(in *encInputs, tokens, lengths []int32, labels []fl
 		}
 	}
 	if cfg.TextEncoder == TextBiGRU {
-		mk := make([]float32, B)
+		D := cfg.Dim
+		mk := make([]float32, B*D)
 		for t := range T {
 			for i := range B {
-				mk[i] = 0
+				v := float32(0)
 				if t < lens[i] {
-					mk[i] = 1
+					v = 1
+				}
+				for k := range D {
+					mk[i*D+k] = v
 				}
 			}
 			fill(in.masks[t], mk)
