@@ -219,3 +219,27 @@ func TestReadWordNetBrokenLine(t *testing.T) {
 		t.Error("a directory without data files must fail")
 	}
 }
+
+func FuzzReadConceptNet(f *testing.F) {
+	f.Add([]byte("/a/x\t/r/IsA\t/c/en/dog/n\t/c/en/animal\t{\"dataset\": \"/d/x\", \"weight\": 2.0}\n"))
+	f.Add([]byte("/a/x\t/r/IsA\t/c/fr/chien\t/c/en/animal\t{\"weight\": 1}\r\n\n\t\t\t\t\n"))
+	f.Add([]byte("/a/x\t/r/\t/c/en/\t/c/en/a/\t{\"weight\": -}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n int64
+		st, err := ReadConceptNet(t.Context(), bytes.NewReader(data), "fuzz", ReadOptions{Batch: 3}, func(b []Edge) error {
+			for _, e := range b {
+				if e.Start == "" || e.End == "" || e.Start == e.End || !strings.HasPrefix(e.Rel, "/r/") {
+					t.Fatalf("bad edge %+v", e)
+				}
+			}
+			n += int64(len(b))
+			return nil
+		})
+		if err != nil {
+			return // only read errors (gzip) are returned
+		}
+		if st.Edges != n || st.Edges+st.Skipped+st.Bad != st.Lines {
+			t.Fatalf("stats %+v, %d edges delivered", st, n)
+		}
+	})
+}
