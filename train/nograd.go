@@ -247,10 +247,14 @@ func logWeights(queries []float32, ks keySet, ids []int64, beta float64, vsepp b
 }
 
 // parallelRows runs f over [0, n) split into GOMAXPROCS contiguous row
-// ranges (rows are independent, so the result does not depend on the split).
-func parallelRows(n int, f func(lo, hi int)) {
+// ranges (rows are independent, so the result does not depend on the split);
+// fewer than 64 rows run inline.
+func parallelRows(n int, f func(lo, hi int)) { parallelRange(n, 64, f) }
+
+// parallelRange is parallelRows with a minimum n for going parallel.
+func parallelRange(n, minN int, f func(lo, hi int)) {
 	w := min(runtime.GOMAXPROCS(0), n)
-	if w <= 1 || n < 64 {
+	if w <= 1 || n < minN {
 		f(0, n)
 		return
 	}

@@ -59,6 +59,9 @@ func scaleBy[T float](x []T, s float64) {
 	}
 }
 
+// adam and ema split each tensor into GOMAXPROCS element ranges; the
+// updates are elementwise, so the result does not depend on the split.
+
 // adam applies one bias-corrected Adam update with learning rate lr at
 // step t (1-based) to w, with moments mom and vel.
 func adam(w *tensor.Dense, g tensor.Tensor, mom, vel *tensor.Dense, lr float64, t int64) {
@@ -66,9 +69,11 @@ func adam(w *tensor.Dense, g tensor.Tensor, mom, vel *tensor.Dense, lr float64, 
 	c2 := 1 - math.Pow(adamBeta2, float64(t))
 	switch wd := w.Data().(type) {
 	case []float32:
-		adamUpdate(wd, g.Data().([]float32), mom.Data().([]float32), vel.Data().([]float32), lr, c1, c2)
+		gd, md, vd := g.Data().([]float32), mom.Data().([]float32), vel.Data().([]float32)
+		parallelRange(len(wd), 1<<15, func(lo, hi int) { adamUpdate(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], lr, c1, c2) })
 	case []float64:
-		adamUpdate(wd, g.Data().([]float64), mom.Data().([]float64), vel.Data().([]float64), lr, c1, c2)
+		gd, md, vd := g.Data().([]float64), mom.Data().([]float64), vel.Data().([]float64)
+		parallelRange(len(wd), 1<<15, func(lo, hi int) { adamUpdate(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], lr, c1, c2) })
 	}
 }
 
@@ -88,9 +93,11 @@ func adamUpdate[T float](w, g, m, v []T, lr, c1, c2 float64) {
 func ema(mw, w *tensor.Dense, mu float64) {
 	switch d := mw.Data().(type) {
 	case []float32:
-		emaUpdate(d, w.Data().([]float32), mu)
+		wd := w.Data().([]float32)
+		parallelRange(len(d), 1<<15, func(lo, hi int) { emaUpdate(d[lo:hi], wd[lo:hi], mu) })
 	case []float64:
-		emaUpdate(d, w.Data().([]float64), mu)
+		wd := w.Data().([]float64)
+		parallelRange(len(d), 1<<15, func(lo, hi int) { emaUpdate(d[lo:hi], wd[lo:hi], mu) })
 	}
 }
 
