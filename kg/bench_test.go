@@ -87,7 +87,12 @@ func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ReadConceptNetFile(b.Context(), path, ReadOptions{Batch: 10000}, bl.Add); err != nil {
+	add, wait := Pipe(b.Context(), bl.Add)
+	_, err = ReadConceptNetFile(b.Context(), path, ReadOptions{Batch: 10000}, add)
+	if werr := wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
 		b.Fatal(err)
 	}
 	st, err := bl.Close()

@@ -344,6 +344,43 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 		b.deg[q.o]++
 	}
 
+	// While the log and the sp index are written, a second goroutine sorts
+	// the ops permutation and hashes and sorts the node values.
+	type hashed struct {
+		h [quad.HashSize]byte
+		i uint32
+	}
+	var perm []uint32
+	var hs []hashed
+	prep := make(chan struct{})
+	go func() {
+		defer close(prep)
+		perm = make([]uint32, len(b.quads))
+		for j := range perm {
+			perm[j] = uint32(j)
+		}
+		slices.SortFunc(perm, func(x, y uint32) int {
+			a, c := b.quads[x], b.quads[y]
+			if r := cmp.Compare(a.o, c.o); r != 0 {
+				return r
+			}
+			if r := cmp.Compare(a.p, c.p); r != 0 {
+				return r
+			}
+			if r := cmp.Compare(a.s, c.s); r != 0 {
+				return r
+			}
+			return cmp.Compare(x, y)
+		})
+		hs = make([]hashed, n)
+		for i, iri := range b.nodes {
+			quad.HashTo(quad.IRI(iri), hs[i].h[:])
+			hs[i].i = uint32(i)
+		}
+		slices.SortFunc(hs, func(x, y hashed) int { return bytes.Compare(x.h[:], y.h[:]) })
+	}()
+	defer func() { <-prep }()
+
 	// Map the whole expected file up front: bolt re-maps (and walks every
 	// cached node) each time the file outgrows its mapping.
 	mmap := max(64<<20, int(n+nq)*512)
@@ -404,23 +441,7 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 	}
 
 	// Index "ops": (object, predicate, subject) -> quad ids.
-	perm := make([]uint32, len(b.quads))
-	for j := range perm {
-		perm[j] = uint32(j)
-	}
-	slices.SortFunc(perm, func(x, y uint32) int {
-		a, c := b.quads[x], b.quads[y]
-		if r := cmp.Compare(a.o, c.o); r != 0 {
-			return r
-		}
-		if r := cmp.Compare(a.p, c.p); r != 0 {
-			return r
-		}
-		if r := cmp.Compare(a.s, c.s); r != 0 {
-			return r
-		}
-		return cmp.Compare(x, y)
-	})
+	<-prep // the ops permutation and the value hashes, computed meanwhile
 	opsB := indexBucket(kv.DefaultQuadIndexes[1])
 	for j := 0; j < len(perm); {
 		k := j
@@ -446,16 +467,6 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 
 	// Value buckets: "v"+h[0]+h[1] maps the value hash to the node id, and
 	// "n"+h[0]+h[1] to its reference count.
-	type hashed struct {
-		h [quad.HashSize]byte
-		i uint32
-	}
-	hs := make([]hashed, n)
-	for i, iri := range b.nodes {
-		quad.HashTo(quad.IRI(iri), hs[i].h[:])
-		hs[i].i = uint32(i)
-	}
-	slices.SortFunc(hs, func(x, y hashed) int { return bytes.Compare(x.h[:], y.h[:]) })
 	for _, prefix := range []byte{'n', 'v'} {
 		for _, x := range hs {
 			bk := []byte{prefix, x.h[0], x.h[1]}

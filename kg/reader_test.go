@@ -3,6 +3,7 @@ package kg
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,4 +243,28 @@ func FuzzReadConceptNet(f *testing.F) {
 			t.Fatalf("stats %+v, %d edges delivered", st, n)
 		}
 	})
+}
+
+func TestPipe(t *testing.T) {
+	var got []Edge
+	add, wait := Pipe(t.Context(), func(b []Edge) error { got = append(got, b...); return nil })
+	buf := []Edge{{Start: "a"}}
+	for _, s := range []string{"a", "b", "c"} {
+		buf[0].Start = s // the reader reuses its batch
+		if err := add(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wait(); err != nil || len(got) != 3 || got[0].Start != "a" || got[2].Start != "c" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	boom := errors.New("boom")
+	add, wait = Pipe(t.Context(), func([]Edge) error { return boom })
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		err = add(buf)
+	}
+	if werr := wait(); !errors.Is(werr, boom) || (err != nil && !errors.Is(err, boom)) {
+		t.Fatalf("add %v, wait %v", err, werr)
+	}
 }

@@ -145,18 +145,18 @@ func runConceptNet(ctx context.Context, env *pipeline.Env) error {
 		}
 	}()
 	prog := env.Progress("edges", 0)
-	add := func(batch []kg.Edge) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	// Parsing the next batch overlaps storing the previous one.
+	add, wait := kg.Pipe(ctx, func(batch []kg.Edge) error {
 		prog.Add(int64(len(batch)))
 		return b.Add(batch)
-	}
+	})
+	defer wait()
 	var total kg.ReadStats
 	perSource := map[string]kg.ReadStats{}
 	for _, src := range sources {
 		st, kind, err := readSource(ctx, src, opt, add)
 		if err != nil {
+			wait()
 			prog.Done()
 			return fmt.Errorf("kg.conceptnet: %w", err)
 		}
@@ -171,6 +171,10 @@ func runConceptNet(ctx context.Context, env *pipeline.Env) error {
 		}
 		perSource[src] = st
 		total.Add(st)
+	}
+	if err := wait(); err != nil {
+		prog.Done()
+		return fmt.Errorf("kg.conceptnet: %w", err)
 	}
 	prog.Done()
 	env.SetInfo("read", perSource)
