@@ -462,3 +462,32 @@ func checkDuckDB(t *testing.T, files []string, rows []table.FeatureRow) {
 }
 
 func abs(x float64) float64 { return max(x, -x) }
+
+// TestRelativeImagePaths feeds an images table whose paths are relative to
+// its own artifact directory, as the dataset stages write them.
+func TestRelativeImagePaths(t *testing.T) {
+	spec := pipeline.Spec{
+		Kind: "test.images.relative", Version: "1", Produces: []string{table.Images},
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			b, err := os.ReadFile(filepath.Join("testdata", "red-disc.png"))
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(env.Path("images/red.png"), b, 0o644); err != nil {
+				return err
+			}
+			rows := []table.ImageRow{{ImageID: 7, Key: "red.png", Split: table.SplitTest, Path: "images/red.png", Width: 160, Height: 128}}
+			if err := table.WriteFile(env.Path("images.parquet"), env, table.Images, table.Options{}, rows); err != nil {
+				return err
+			}
+			env.AddTable(table.Images, 1, "images.parquet")
+			return nil
+		}),
+	}
+	in := pipelinetest.RunStage(t, &spec, nil)
+	a := pipelinetest.RunStage(t, &Spec, nil, in)
+	rows := readFeatures(t, a)
+	if len(rows) != 1 || rows[0].ImageID != 7 || len(rows[0].Feats) != 36*104 {
+		t.Fatalf("rows %+v", rows)
+	}
+}
