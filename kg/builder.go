@@ -37,10 +37,10 @@ var Loaders = []string{LoaderBulk, LoaderQuadWriter}
 
 // BuildStats describes a finished store.
 type BuildStats struct {
-	Edges   int64 `json:"edges"`    // edges received
-	Quads   int64 `json:"quads"`    // distinct quads stored
-	Nodes   int64 `json:"nodes"`    // nodes (concepts, relations and labels)
-	Concept int64 `json:"concepts"` // concept nodes
+	Edges    int64 `json:"edges"`    // edges received
+	Quads    int64 `json:"quads"`    // quads stored (the QuadWriter may keep a few duplicates)
+	Nodes    int64 `json:"nodes"`    // nodes (concepts, relations and labels); 0 if unknown (LoaderQuadWriter)
+	Concepts int64 `json:"concepts"` // concept nodes
 }
 
 // NodeDegree is a concept and its number of stored edges (both directions).
@@ -151,7 +151,7 @@ func (b *qwBuilder) Close() (BuildStats, error) {
 	if b.edges == 0 {
 		return BuildStats{}, ErrEmptyGraph
 	}
-	return BuildStats{Edges: b.edges, Quads: st.Quads.Value, Nodes: -1, Concept: int64(len(b.deg))}, nil
+	return BuildStats{Edges: b.edges, Quads: st.Quads.Value, Concepts: int64(len(b.deg))}, nil
 }
 
 func (b *qwBuilder) Concepts(fn func(NodeDegree) error) error {
@@ -501,7 +501,7 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 	if err := db.Close(); err != nil {
 		return BuildStats{}, fmt.Errorf("kg: close store %s: %w", b.dir, err)
 	}
-	b.stats = BuildStats{Edges: b.edges, Quads: int64(nq), Nodes: int64(n), Concept: int64(len(b.concepts))}
+	b.stats = BuildStats{Edges: b.edges, Quads: int64(nq), Nodes: int64(n), Concepts: int64(len(b.concepts))}
 	b.quads = nil
 	return b.stats, nil
 }
