@@ -244,7 +244,7 @@ func badCases(t *testing.T, srv *httptest.Server) []badCase {
 			b := tarGzBytes(t, entry{name: "a.bin", body: []byte(strings.Repeat("coderflow reliability ", 20000))})
 			return b[:len(b)/2]
 		}(), "name: cut.tar.gz", "cut.tar.gz"),
-		{name: "LocalFileMissing", input: "url names a missing local file", stage: "download", exit: 1, want: []string{"missing.bin", "no such file"},
+		{name: "LocalFileMissing", input: "url names a missing local file", stage: "download", exit: 2, want: []string{"missing.bin", "no such file"},
 			setup: func(t *testing.T, dir, wd string) []string {
 				return wfFile(t, dir, wd, stageWF("missing", fmt.Sprintf("  get:\n    uses: download\n    with: {url: %q}\n", filepath.Join(dir, "missing.bin"))))
 			}},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -287,7 +288,7 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 			return err
 		}
 		st.progress.Add(int64(len(chunk)))
-		if err := st.checkFailures(int64(len(s.Failures))); err != nil {
+		if err := st.checkFailures(s.Failures); err != nil {
 			return err
 		}
 	}
@@ -314,18 +315,41 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 	return nil
 }
 
-// checkFailures stops early once the failures can no longer stay within
+// checkFailures stops early once the failures of finished shards plus
+// pending (those of the shard being written) can no longer stay within
 // max_fail_fraction of the whole table.
-func (st *runState) checkFailures(pending int64) error {
-	if st.total > 0 && float64(st.failed+pending) > st.cfg.failFrac*float64(st.total) {
-		return st.tooMany(st.failed + pending)
+func (st *runState) checkFailures(pending []Failure) error {
+	if st.total > 0 && float64(st.failed+int64(len(pending))) > st.cfg.failFrac*float64(st.total) {
+		return st.tooMany(pending)
 	}
 	return nil
 }
 
-func (st *runState) tooMany(failed int64) error {
-	return fmt.Errorf("features.regions: %d of %d images failed, more than max_fail_fraction %.4g (by reason: %v); see the failures listed in the shard sidecars features/part-*.json",
-		failed, st.total, st.cfg.failFrac, st.byReason)
+// tooMany is the error of a stage with too many bad images: the counts by
+// reason and the first failing files with their reasons.
+func (st *runState) tooMany(pending []Failure) error {
+	byReason := map[string]int64{}
+	for r, n := range st.byReason {
+		byReason[r] = n
+	}
+	all := append(append([]Failure(nil), st.listed...), pending...)
+	for _, f := range pending {
+		byReason[f.Reason]++
+	}
+	var reasons []string
+	for _, r := range slices.Sorted(maps.Keys(byReason)) {
+		reasons = append(reasons, fmt.Sprintf("%s: %d", r, byReason[r]))
+	}
+	var files []string
+	for i, f := range all {
+		if i == 5 {
+			files = append(files, fmt.Sprintf("… %d more", len(all)-5))
+			break
+		}
+		files = append(files, fmt.Sprintf("%s (%s: %s)", f.Path, f.Reason, f.Error))
+	}
+	return fmt.Errorf("features.regions: %d of %d images failed, more than max_fail_fraction %.4g (%s): %s",
+		st.failed+int64(len(pending)), st.total, st.cfg.failFrac, strings.Join(reasons, ", "), strings.Join(files, "; "))
 }
 
 // account adds a finished shard's counts to the run totals.
@@ -407,7 +431,7 @@ func (st *runState) finish() error {
 	env.SetInfo("parts", st.cfg.meta[MetaParts])
 	env.SetMetric("images_failed", float64(st.failed))
 	if st.images > 0 && float64(st.failed) > st.cfg.failFrac*float64(st.images) {
-		return st.tooMany(st.failed)
+		return st.tooMany(nil)
 	}
 	env.Summarize("%d images -> %d feature rows (%s regions x %s dims), %d skipped", st.images, st.rows,
 		st.cfg.meta[MetaRegions], st.cfg.meta[MetaDim], st.failed)
