@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,7 +29,8 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
 	for _, wf := range wfs {
 		recs, err := ListRuns(workdir, wf.Name())
-		if err != nil {
+		var bad *UnreadableRunsError
+		if err != nil && !errors.As(err, &bad) {
 			return st, err
 		}
 		for _, r := range recs {

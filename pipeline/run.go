@@ -71,6 +71,7 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 			return nil, err
 		}
 		defer lock.Release()
+		sweepTrash(w.Workdir, log)
 	}
 	dg := NewDigester(filepath.Join(w.Workdir, "statcache.json"))
 	states, err := w.States(dg)
@@ -443,3 +444,15 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// sweepTrash removes artifact directories left renamed aside by a process
+// killed while it replaced or deleted them (see removeAll). The caller holds
+// the workdir lock.
+func sweepTrash(workdir string, log *slog.Logger) {
+	m, _ := filepath.Glob(filepath.Join(workdir, cacheDirName, "*", "*.trash-*"))
+	for _, dir := range m {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("cannot remove a leftover artifact directory", "dir", dir, "err", err)
+		}
+	}
+}

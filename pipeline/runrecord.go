@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,7 +76,17 @@ func writeRun(workdir string, r *RunRecord) (string, error) {
 	return p, atomicfile.WriteFile(p, append(b, '\n'), 0o644)
 }
 
-// ListRuns returns the run records of a workflow, oldest first.
+// UnreadableRunsError lists run record files that could not be read or
+// decoded. [ListRuns] returns it together with the records it could read.
+type UnreadableRunsError struct{ Files []string }
+
+func (e *UnreadableRunsError) Error() string {
+	return "unreadable run records (ignored): " + strings.Join(e.Files, ", ")
+}
+
+// ListRuns returns the run records of a workflow, oldest first. Records that
+// cannot be read are skipped and named in an *UnreadableRunsError returned
+// along with the others.
 func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 	dir := runsDir(workdir, workflow)
 	ents, err := os.ReadDir(dir)
@@ -85,20 +97,24 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 		return nil, err
 	}
 	var out []*RunRecord
+	var bad []string
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		var r RunRecord
+		if err != nil || json.Unmarshal(b, &r) != nil {
+			bad = append(bad, p)
 			continue
 		}
-		var r RunRecord
-		if json.Unmarshal(b, &r) == nil {
-			out = append(out, &r)
-		}
+		out = append(out, &r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(bad) > 0 {
+		return out, &UnreadableRunsError{Files: bad}
+	}
 	return out, nil
 }
 
@@ -106,10 +122,14 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 // newest run and "latest~N" the one N runs before it.
 func FindRun(workdir, workflow, id string) (*RunRecord, error) {
 	recs, err := ListRuns(workdir, workflow)
-	if err != nil {
+	var bad *UnreadableRunsError
+	if err != nil && !errors.As(err, &bad) {
 		return nil, err
 	}
 	if len(recs) == 0 {
+		if bad != nil {
+			return nil, fmt.Errorf("%w (%v)", os.ErrNotExist, bad)
+		}
 		return nil, os.ErrNotExist
 	}
 	if id == "" || id == "latest" {

@@ -33,7 +33,10 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 			out := cmd.OutOrStdout()
 			if all {
 				recs, err := pipeline.ListRuns(w.Workdir, w.Name)
-				if err != nil {
+				var bad *pipeline.UnreadableRunsError
+				if errors.As(err, &bad) {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+				} else if err != nil {
 					return err
 				}
 				var rows [][]string
@@ -118,7 +121,7 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 func findRun(w *pipeline.Workflow, id string) (*pipeline.RunRecord, error) {
 	r, err := pipeline.FindRun(w.Workdir, w.Name, id)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no run %q of workflow %s in %s (list them with --runs)", id, w.Name, w.Workdir)
+		return nil, fmt.Errorf("no run %q of workflow %s in %s (list them with --runs): %w", id, w.Name, w.Workdir, err)
 	}
 	return r, err
 }
