@@ -72,6 +72,7 @@ func main() {
 	queue := flag.Int("queue", 1024, "queue size of the rows with momentum queues")
 	workdir := flag.String("workdir", "", "workdir override for every workflow")
 	only := flag.String("only", "", "run only configurations whose name contains this")
+	notes := flag.String("notes", "", "a Markdown file appended to the output (the analysis of the results)")
 	flag.Var(&wfs, "workflow", "NAME=FILE[,STAGE.PARAM=VALUE...] (repeatable)")
 	flag.Var(&extra, "set", "extra override applied to every run (repeatable)")
 	flag.Parse()
@@ -102,7 +103,12 @@ func main() {
 		}
 		fmt.Fprintf(&b, "Code: commit %s%s.\n\n", strings.TrimSpace(string(rev)), dirty)
 	}
-	fmt.Fprintf(&b, "Exact commands:\n\n```sh\n%s\n```\n\n", strings.Join(os.Args, " "))
+	fmt.Fprintf(&b, "Exact command (what `go tool task ablation` runs%s):\n\n```sh\n%sgo run %s./internal/tools/ablation %s\n```\n\n",
+		map[bool]string{true: " with OPENBLAS=1", false: ""}[blasimpl.Name == "openblas"],
+		map[bool]string{true: "CGO_LDFLAGS=-lopenblas ", false: ""}[blasimpl.Name == "openblas"],
+		map[bool]string{true: "-tags openblas ", false: ""}[blasimpl.Name == "openblas"],
+		strings.Join(os.Args[1:], " "))
+	start := time.Now()
 
 	for _, raw := range wfs {
 		wa := parseWorkflowArg(raw)
@@ -147,6 +153,15 @@ func main() {
 			lines = append(lines, row)
 		}
 		b.WriteString(strings.Join(lines, "\n") + "\n\n")
+	}
+	fmt.Fprintf(&b, "Total wall time of this ablation: %s (stages before `train` computed once per data set, then cached).\n", time.Since(start).Round(time.Second))
+	if *notes != "" {
+		text, err := os.ReadFile(*notes)
+		if err != nil {
+			fail(err)
+		}
+		b.WriteString("\n")
+		b.Write(text)
 	}
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		fail(err)
