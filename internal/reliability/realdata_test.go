@@ -1,35 +1,16 @@
 package reliability
 
 import (
+	"coderflow/internal/testenv"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
-// sharedData walks up from the test's directory to the shared/data
-// directory next to the repository (../shared/data from the project root).
-func sharedData(t *testing.T, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", sub)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/data/%s not found: real-data test skipped", sub)
-		}
-		dir = parent
-	}
-}
+func sharedData(t *testing.T, sub string) string { return testenv.SharedData(t, sub) }
 
 // TestKillResumeRealPhotos SIGKILLs feature extraction of the 875 real
 // Flickr8k photos in shared/data/flickr8k-1k three times at random moments;

@@ -1,11 +1,10 @@
 package dataset
 
 import (
+	"coderflow/internal/testenv"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"coderflow/datasets"
@@ -13,46 +12,8 @@ import (
 	"coderflow/pipeline/pipelinetest"
 )
 
-// nodeModules finds a node_modules holding @duckdb/node-api:
-// $CODERFLOW_NODE_MODULES, else .ci/node/node_modules at the repo root.
-func nodeModules() string {
-	if d := os.Getenv("CODERFLOW_NODE_MODULES"); d != "" {
-		return d
-	}
-	d, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, ".ci", "node", "node_modules")
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
-}
-
-// duckdb runs a JavaScript snippet with @duckdb/node-api and returns what it
-// prints, or skips when node or the package is absent.
 func duckdb(t *testing.T, script string, args ...string) []byte {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: DuckDB check skipped")
-	}
-	mods := nodeModules()
-	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api")); err != nil {
-		t.Skipf("@duckdb/node-api not found in %q (set CODERFLOW_NODE_MODULES or npm install under .ci/node): DuckDB check skipped", mods)
-	}
-	cmd := exec.Command(node, append([]string{"-e", script}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node/duckdb: %v\n%s", err, stderr.String())
-	}
-	return out
+	return testenv.DuckDB(t, script, args...)
 }
 
 const duckCountsJS = `

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"coderflow/internal/testenv"
 	"errors"
 	"fmt"
 	"image"
@@ -16,23 +17,7 @@ import (
 	"coderflow/pipeline/pipelinetest"
 )
 
-// sharedData walks up from the working directory to find ../shared/data
-// next to the repository root.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if datasets.IsDir(p) {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared/data not found: real-data test skipped")
-		}
-		dir = parent
-	}
-}
+func sharedData(t *testing.T) string { return testenv.SharedData(t) }
 
 func TestFlickr8kRealSubset(t *testing.T) {
 	t.Parallel()

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"coderflow/internal/testenv"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -321,26 +322,7 @@ func checkChromium(t *testing.T, report string) {
 	t.Logf("chromium: %d images, none broken; screenshot %dx%d with %d colours", nImg, b.Dx(), b.Dy(), len(colours))
 }
 
-// sharedData walks up from the working directory to find shared/data (a
-// sibling of the repository root).
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("…/shared/data not found: real-data test skipped")
-		}
-		dir = parent
-	}
-}
+func sharedData(t *testing.T) string { return testenv.SharedData(t) }
 
 // fakeFlickr writes images (absolute paths to real Flickr8k test photos),
 // their real captions, and noisy embeddings, for the first n test images.

@@ -1,13 +1,13 @@
 package features
 
 import (
+	"coderflow/internal/testenv"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -48,23 +48,7 @@ var imagesSpec = pipeline.Spec{
 	}),
 }
 
-// sharedData finds /work/shared/data by walking up from the working
-// directory, or skips the test.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	d, _ := os.Getwd()
-	for {
-		p := filepath.Join(d, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			t.Skip("…/shared/data not found: real-data test skipped")
-		}
-		d = parent
-	}
-}
+func sharedData(t testing.TB) string { return testenv.SharedData(t) }
 
 // flickrPhotos returns the sorted paths of the flickr8k-1k photos (or skips).
 func flickrPhotos(t testing.TB) []string {
@@ -355,46 +339,8 @@ func checkArrow(t *testing.T, files []string, rows []table.FeatureRow) {
 	}
 }
 
-// nodeModules finds a node_modules holding @duckdb/node-api:
-// $CODERFLOW_NODE_MODULES, else .ci/node/node_modules at the repo root.
-func nodeModules() string {
-	if d := os.Getenv("CODERFLOW_NODE_MODULES"); d != "" {
-		return d
-	}
-	d, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, ".ci", "node", "node_modules")
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
-}
-
-// duckdb runs a JavaScript snippet with @duckdb/node-api and decodes the JSON
-// it prints, or skips when node or the package is absent.
 func duckdb(t testing.TB, script string, args ...string) json.RawMessage {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: DuckDB check skipped")
-	}
-	mods := nodeModules()
-	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api")); err != nil {
-		t.Skipf("@duckdb/node-api not found in %q (set CODERFLOW_NODE_MODULES or npm install it under .ci/node): DuckDB check skipped", mods)
-	}
-	cmd := exec.Command(node, append([]string{"-e", script}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node/duckdb: %v\n%s", err, stderr.String())
-	}
-	return out
+	return testenv.DuckDB(t, script, args...)
 }
 
 const duckCheckJS = `

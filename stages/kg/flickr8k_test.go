@@ -2,6 +2,7 @@ package kg
 
 import (
 	"bufio"
+	"coderflow/internal/testenv"
 	"context"
 	"os"
 	"path/filepath"
@@ -18,24 +19,7 @@ import (
 
 const wordnetDir = "/usr/share/wordnet" // Debian wordnet-base
 
-// sharedData walks up from the working directory to the shared/data
-// directory next to the repository.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		for _, p := range []string{filepath.Join(dir, "shared", "data"), filepath.Join(dir, "..", "shared", "data")} {
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("…/shared/data not found: real-data test skipped")
-		}
-		dir = parent
-	}
-}
+func sharedData(t testing.TB) string { return testenv.SharedData(t) }
 
 // flickr8kCaptionsSpec is a test-only stage writing the captions table of
 // shared/data/flickr8k-captions (split from the train/dev image lists; the

@@ -1,9 +1,9 @@
 package tokenize
 
 import (
+	"coderflow/internal/testenv"
 	"flag"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,31 +166,6 @@ func FuzzTokenize(f *testing.F) {
 	})
 }
 
-// sharedData finds the shared data directory next to the repository root by
-// walking up from the working directory, or skips the test.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	p, ok := findSharedData(rel)
-	if !ok {
-		t.Skipf("shared/data/%s not found above the working directory: real-data test skipped", rel)
-	}
-	return p
-}
+func sharedData(t testing.TB, rel string) string { return testenv.SharedData(t, rel) }
 
-func findSharedData(rel string) (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
+func findSharedData(rel string) (string, bool) { return testenv.FindSharedData(rel) }

@@ -1,8 +1,7 @@
 package train
 
 import (
-	"os"
-	"path/filepath"
+	"coderflow/internal/testenv"
 	"testing"
 
 	"coderflow/pipeline/pipelinetest"
@@ -11,26 +10,7 @@ import (
 	_ "coderflow/stages/tokenize"
 )
 
-// sharedData walks up from the working directory to the directory holding
-// shared/data beside the repository root.
-func sharedData(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/data/%s not found: real-data test skipped", name)
-		}
-		dir = parent
-	}
-}
+func sharedData(t *testing.T, name string) string { return testenv.SharedData(t, name) }
 
 // TestRealFlickr8k trains one cheap epoch on the 875 real Flickr8k photos
 // (built-in region descriptors, SCAN tokenisation) and embeds dev and test:
