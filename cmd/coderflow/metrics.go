@@ -17,6 +17,7 @@ func newMetricsCmd(g *globalFlags) *cobra.Command {
 	var diff []string
 	var run string
 	var all bool
+	var sets []string
 	c := &cobra.Command{
 		Use:   "metrics WORKFLOW.yaml [--diff RUN_A RUN_B]",
 		Short: "Show the metrics of the latest run, or compare two runs",
@@ -26,11 +27,14 @@ the two runs and the metric deltas, like dvc metrics diff. Run ids may be
 prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := loadWorkflow(g, args[0], nil)
+			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if len(sets) > 0 {
+				return metricsForKeys(cmd, w, asJSON)
+			}
 			if all {
 				recs, err := pipeline.ListRuns(w.Workdir, w.Name)
 				var bad *pipeline.UnreadableRunsError
@@ -115,6 +119,7 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 	c.Flags().StringSliceVar(&diff, "diff", nil, "compare two runs: --diff RUN_A,RUN_B or --diff A --diff B")
 	c.Flags().StringVar(&run, "run", "latest", "run id (prefix)")
 	c.Flags().BoolVar(&all, "runs", false, "list the runs of the workflow")
+	c.Flags().StringArrayVar(&sets, "set", nil, "show the metrics of the artifacts at the keys these overrides give, as `run --set` computes them")
 	return c
 }
 
@@ -140,4 +145,40 @@ func deltaF(m pipeline.MetricDiff) string {
 		return "-"
 	}
 	return fmt.Sprintf("%+.4g", m.B-m.A)
+}
+
+// metricsForKeys prints the metrics recorded in the manifests of the
+// artifacts at the workflow's current keys (with --set overrides applied).
+func metricsForKeys(cmd *cobra.Command, w *pipeline.Workflow, asJSON bool) error {
+	states, err := w.States(pipeline.NewDigester(""))
+	if err != nil {
+		return usageError{err}
+	}
+	out := cmd.OutOrStdout()
+	m := map[string]map[string]float64{}
+	var rows [][]string
+	for _, s := range states {
+		if s.Status != pipeline.StatusCached {
+			rows = append(rows, []string{s.Stage, "(" + s.Status + ")", ""})
+			continue
+		}
+		if len(s.Manifest.Metrics) > 0 {
+			m[s.Stage] = s.Manifest.Metrics
+		}
+		keys := make([]string, 0, len(s.Manifest.Metrics))
+		for k := range s.Manifest.Metrics {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rows = append(rows, []string{s.Stage, k, fmt.Sprintf("%.4g", s.Manifest.Metrics[k])})
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"metrics": m})
+	}
+	table(out, []string{"STAGE", "METRIC", "VALUE"}, rows)
+	return nil
 }
