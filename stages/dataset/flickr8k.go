@@ -149,17 +149,13 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 		c := caps[l.name]
+		if bad, err := noteBadImage(iss, dm[i], l.name); bad || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		switch {
-		case dm[i].err != nil && os.IsNotExist(dm[i].err):
-			if err := iss.note("missing_images", l.name); err != nil {
-				return err
-			}
-			continue
-		case dm[i].err != nil:
-			if err := iss.note("unreadable_images", dm[i].err.Error()); err != nil {
-				return err
-			}
-			continue
 		case len(c) == 0:
 			if err := iss.note("images_without_captions", l.name); err != nil {
 				return err

@@ -56,9 +56,26 @@ func readDims(p string) dims {
 		return dims{err: err}
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		return dims{err: fmt.Errorf("%s: zero-byte file", p)}
+	}
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
 		return dims{err: fmt.Errorf("%s: %w", p, err)}
 	}
 	return dims{w: cfg.Width, h: cfg.Height}
+}
+
+// noteBadImage records an image whose header could not be read as a
+// missing or unreadable image; it reports whether the image is bad (and so
+// skipped).
+func noteBadImage(iss *issues, d dims, name string) (bool, error) {
+	switch {
+	case d.err == nil:
+		return false, nil
+	case os.IsNotExist(d.err):
+		return true, iss.note("missing_images", name)
+	default:
+		return true, iss.note("unreadable_images", d.err.Error())
+	}
 }

@@ -178,14 +178,8 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		for i, c := range chunk {
 			var w, h int
 			if check {
-				switch {
-				case dm[i].err != nil && os.IsNotExist(dm[i].err):
-					if err := iss.note("missing_images", c.path); err != nil {
-						return err
-					}
-					continue
-				case dm[i].err != nil:
-					if err := iss.note("unreadable_images", dm[i].err.Error()); err != nil {
+				if bad, err := noteBadImage(iss, dm[i], c.path); bad || err != nil {
+					if err != nil {
 						return err
 					}
 					continue

@@ -309,10 +309,13 @@ func padStartQuotes(dst, src []byte) []byte {
 }
 
 // padDoubleBacktick pads each pair of backticks with spaces.
-func padDoubleBacktick(dst, src []byte) []byte {
+func padDoubleBacktick(dst, src []byte) []byte { return padPair(dst, src, '`', " `` ") }
+
+// padPair replaces every two-byte run of c with repl (c c padded by spaces).
+func padPair(dst, src []byte, c byte, repl string) []byte {
 	for i := 0; i < len(src); {
-		if src[i] == '`' && i+1 < len(src) && src[i+1] == '`' {
-			dst = append(dst, " `` "...)
+		if src[i] == c && i+1 < len(src) && src[i+1] == c {
+			dst = append(dst, repl...)
 			i += 2
 			continue
 		}
@@ -514,18 +517,7 @@ func apostropheSpace(dst, src []byte) []byte {
 }
 
 // doubleDash: -- -> " -- "
-func doubleDash(dst, src []byte) []byte {
-	for i := 0; i < len(src); {
-		if src[i] == '-' && i+1 < len(src) && src[i+1] == '-' {
-			dst = append(dst, " -- "...)
-			i += 2
-			continue
-		}
-		dst = append(dst, src[i])
-		i++
-	}
-	return dst
-}
+func doubleDash(dst, src []byte) []byte { return padPair(dst, src, '-', " -- ") }
 
 // padEndQuotes: ([»”’]) -> " \1 "
 func padEndQuotes(dst, src []byte) []byte {
