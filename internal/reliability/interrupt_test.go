@@ -3,8 +3,6 @@ package reliability
 import (
 	"bufio"
 	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,16 +19,7 @@ func TestInterrupt(t *testing.T) {
 	ref := ref(t)
 	wd := filepath.Join(t.TempDir(), "wd")
 	args := []string{"run", ref.wf, "--workdir", wd, "--no-progress"}
-	cmd := exec.Command(cfBin, args...)
-	cmd.Env = append(os.Environ(), "CODERFLOW_WORKDIR=")
-	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startCF(t, args)
 	// A generous bound so that a hung process fails the test instead of
 	// blocking CI; the README promises about two seconds.
 	watchdog := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
@@ -46,7 +35,7 @@ func TestInterrupt(t *testing.T) {
 			sent = cmd.Process.Signal(syscall.SIGINT) == nil
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	noPanic(t, args, log.String())
 	if !sent {
 		t.Fatalf("the train stage never started:\n%s", log.String())

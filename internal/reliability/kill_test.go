@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -51,16 +50,7 @@ type killRun struct {
 // sleeps delay and SIGKILLs the process. It returns what the log showed.
 func runAndKill(t *testing.T, args []string, target string, delay time.Duration) *killRun {
 	t.Helper()
-	cmd := exec.Command(cfBin, args...)
-	cmd.Env = append(os.Environ(), "CODERFLOW_WORKDIR=")
-	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startCF(t, args)
 	k := &killRun{running: map[string]bool{}}
 	var timer *time.Timer
 	sc := bufio.NewScanner(stderr)
@@ -94,7 +84,7 @@ func runAndKill(t *testing.T, args []string, target string, delay time.Duration)
 		}
 		k.mu.Unlock()
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if timer != nil {
 		timer.Stop()
 	}

@@ -17,16 +17,7 @@ import (
 // running (so it holds the workdir lock).
 func startRun(t *testing.T, args []string) (*exec.Cmd, *strings.Builder, chan struct{}) {
 	t.Helper()
-	cmd := exec.Command(cfBin, args...)
-	cmd.Env = append(os.Environ(), "CODERFLOW_WORKDIR=")
-	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startCF(t, args)
 	var log strings.Builder
 	running := make(chan struct{})
 	done := make(chan struct{})
@@ -99,4 +90,22 @@ func TestWaiterAfterKilledHolder(t *testing.T) {
 	t.Logf("waiter waited: %v, resumed: %v", strings.Contains(wout.String(), "waiting for the workdir lock"),
 		strings.Contains(wout.String(), "msg=resuming"))
 	compareArtifacts(t, ref, wd)
+}
+
+// startCF starts the coderflow binary with args (the workdir comes from the
+// args, never the environment) and returns it with its stderr, where the
+// log lines the tests watch are written.
+func startCF(t *testing.T, args []string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.Command(cfBin, args...)
+	cmd.Env = append(os.Environ(), "CODERFLOW_WORKDIR=")
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stderr
 }

@@ -541,18 +541,7 @@ func padEndQuotes(dst, src []byte) []byte {
 }
 
 // doubleApostrophe pads each pair of apostrophes with spaces.
-func doubleApostrophe(dst, src []byte) []byte {
-	for i := 0; i < len(src); {
-		if src[i] == '\'' && i+1 < len(src) && src[i+1] == '\'' {
-			dst = append(dst, " '' "...)
-			i += 2
-			continue
-		}
-		dst = append(dst, src[i])
-		i++
-	}
-	return dst
-}
+func doubleApostrophe(dst, src []byte) []byte { return padPair(dst, src, '\'', " '' ") }
 
 // doubleQuote turns each double quote into two padded apostrophes.
 func doubleQuote(dst, src []byte) []byte {
