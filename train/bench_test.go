@@ -66,9 +66,15 @@ func stepGEMMs(c Config, B int) []gemm {
 			gs = append(gs, gemm{"image proj (pre-pooled)", B, c.ImageDim, D, bw(false)})
 		}
 		if c.TextEncoder == TextBiGRU {
-			// per direction, gate and time step (no recurrent product at the first step)
-			gs = append(gs, gemm{"gru input", B, c.WordDim, D, 2 * 3 * c.MaxLen * bw(true)},
-				gemm{"gru recurrent", B, D, D, 2 * 3 * (c.MaxLen - 1) * bw(true)})
+			// per direction and gate (gruSeqOp): the input projection of all
+			// T steps (forward, dW, dX); per time step but the first (zero
+			// state) the recurrent product (forward, dh); dU of all steps.
+			T := c.MaxLen
+			gs = append(gs, gemm{"gru input (all steps)", T * B, c.WordDim, D, 2 * 3 * bw(true)},
+				gemm{"gru recurrent", B, D, D, 2 * 3 * (T - 1) * min(bw(true), 2)})
+			if train {
+				gs = append(gs, gemm{"gru dU (all steps)", D, (T - 1) * B, D, 2 * 3})
+			}
 		} else {
 			gs = append(gs, gemm{"text mean+proj", B, c.WordDim, D, bw(true)})
 		}

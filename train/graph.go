@@ -18,13 +18,12 @@ const bigNeg = -1e9
 // so a batch is written once.
 type encInputs struct {
 	B       int
-	regions *tensor.Dense   // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
-	tokens  *tensor.Dense   // Int (B*T): batch-major for mean, time-major (T*B) for bigru
-	avg     *tensor.Dense   // mean text: (B, 1, T) = mask_t / len
-	masks   []*tensor.Dense // bigru: T x (B, D) token masks (expanded: no broadcast in the graph)
-	steps   []*tensor.Dense // bigru: T x Int (B): row indices t*B .. t*B+B-1 of time step t
-	yMix    *tensor.Dense   // concept: (B, M) = rho_i * softmax(lambda*y_i)
-	keep    *tensor.Dense   // concept: (B, 1) = 1 - rho_i
+	regions *tensor.Dense // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
+	tokens  *tensor.Dense // Int (B*T): batch-major for mean, time-major (T*B) for bigru
+	avg     *tensor.Dense // mean text: (B, 1, T) = mask_t / len
+	mask    *tensor.Dense // bigru: (T*B) token mask, time-major
+	yMix    *tensor.Dense // concept: (B, M) = rho_i * softmax(lambda*y_i)
+	keep    *tensor.Dense // concept: (B, 1) = 1 - rho_i
 }
 
 func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
@@ -36,14 +35,7 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	}
 	in.tokens = tensor.New(tensor.Of(tensor.Int), tensor.WithShape(B*cfg.MaxLen))
 	if cfg.TextEncoder == TextBiGRU {
-		for t := range cfg.MaxLen {
-			in.masks = append(in.masks, tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Dim)))
-			idx := make([]int, B)
-			for i := range idx {
-				idx[i] = t*B + i
-			}
-			in.steps = append(in.steps, tensor.New(tensor.WithBacking(idx), tensor.WithShape(B)))
-		}
+		in.mask = tensor.New(tensor.Of(dt), tensor.WithShape(cfg.MaxLen*B))
 	} else {
 		in.avg = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1, cfg.MaxLen))
 	}
@@ -63,9 +55,10 @@ type encOut struct {
 // builder wraps graph construction; gorgonia errors at build time are
 // programming errors, so G.Must panics are recovered into an error by build.
 type builder struct {
-	g   *G.ExprGraph
-	dt  tensor.Dtype
-	cfg Config
+	g     *G.ExprGraph
+	dt    tensor.Dtype
+	cfg   Config
+	heads int // contrastive heads built (each fused op is distinct)
 }
 
 func build(f func()) (err error) {
@@ -94,10 +87,9 @@ func (b *builder) scale(x *G.Node, s float64) *G.Node {
 }
 
 // l2 normalises the rows of a (n, D) node.
+// (one fused op, see l2Op).
 func l2(x *G.Node) *G.Node {
-	n := G.Must(G.Norm(x, 1, 2))
-	n = G.Must(G.Reshape(n, tensor.Shape{x.Shape()[0], 1}))
-	return G.Must(G.BroadcastHadamardDiv(x, n, nil, []byte{1}))
+	return G.Must(G.ApplyOp(&l2Op{opBase{"l2"}}, x))
 }
 
 // mulT is x y^T for x (n, D) and y (m, D), as a batched product with the
@@ -188,73 +180,17 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 // bigru is a batched bidirectional GRU (hidden D) over the embedded tokens
 // emb ((T*B, Wd), time-major); it returns the sum over valid time steps of
 // forward + backward states, which equals the masked mean up to a per-row
-// factor that the following L2 normalisation removes.
-//
-// Layout for gorgonia's costs: the backward pass of every Slice/ByIndices
-// allocates a zero tensor of the sliced node's full shape, so the graph
-// selects only rows of the small embedding matrix (one row block per time
-// step) and keeps one weight matrix per gate and direction instead of
-// slicing packed gate blocks. The row blocks are taken with ByIndices, not
-// Slice: gorgonia v0.9.18 hashes a slice's start and end as single bytes,
-// so slices starting at t*B and t'*B with equal low bytes are merged by
-// common-subexpression elimination (silently wrong for B = 128).
+// factor that the following L2 normalisation removes. Each direction is one
+// fused op (gruSeqOp, see gru.go) with one weight matrix per gate.
 func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Node {
-	T := b.cfg.MaxLen
-	masks := make([]*G.Node, T)
-	xs := make([]*G.Node, T)
-	for t := range T {
-		masks[t] = b.input(in.masks[t], fmt.Sprintf("mask%d", t))
-		xs[t] = G.Must(G.ByIndices(emb, b.input(in.steps[t], fmt.Sprintf("step%d", t)), 0)) // (B, Wd)
+	T, B, D, Wd := b.cfg.MaxLen, in.B, b.cfg.Dim, b.cfg.WordDim
+	mask := b.input(in.mask, "mask")
+	dir := func(d string, reverse bool) *G.Node {
+		p := func(n string) *G.Node { return w["gru."+d+"."+n] }
+		op := newGRUSeq(T, B, D, Wd, reverse, d)
+		return G.Must(G.ApplyOp(op, emb, mask, p("Wz"), p("Wr"), p("Wn"), p("bz"), p("br"), p("bn"), p("Uz"), p("Ur"), p("Un")))
 	}
-	// cell returns the new state; h == nil is the zero initial state.
-	cell := func(x, h *G.Node, dir string) *G.Node {
-		gate := func(g string) (*G.Node, *G.Node) {
-			xg := affine(x, w["gru."+dir+".W"+g], w["gru."+dir+".b"+g])
-			if h == nil {
-				return xg, nil
-			}
-			return xg, G.Must(G.Mul(h, w["gru."+dir+".U"+g]))
-		}
-		xz, hz := gate("z")
-		xr, hr := gate("r")
-		xn, hn := gate("n")
-		if h == nil {
-			z := G.Must(G.Sigmoid(xz))
-			n := G.Must(G.Tanh(xn))
-			return G.Must(G.Sub(n, G.Must(G.HadamardProd(z, n))))
-		}
-		z := G.Must(G.Sigmoid(G.Must(G.Add(xz, hz))))
-		r := G.Must(G.Sigmoid(G.Must(G.Add(xr, hr))))
-		n := G.Must(G.Tanh(G.Must(G.Add(xn, G.Must(G.HadamardProd(r, hn))))))
-		return G.Must(G.Add(n, G.Must(G.HadamardProd(z, G.Must(G.Sub(h, n))))))
-	}
-	mask := func(x, m *G.Node) *G.Node { return G.Must(G.HadamardProd(x, m)) }
-	// masked update h <- h + m (h_new - h); the state stays put on padding.
-	step := func(h, hNew, m *G.Node) *G.Node {
-		if h == nil {
-			return mask(hNew, m)
-		}
-		return G.Must(G.Add(h, mask(G.Must(G.Sub(hNew, h)), m)))
-	}
-	var acc *G.Node
-	add := func(x *G.Node) {
-		if acc == nil {
-			acc = x
-		} else {
-			acc = G.Must(G.Add(acc, x))
-		}
-	}
-	var h *G.Node
-	for t := range T {
-		h = step(h, cell(xs[t], h, "f"), masks[t])
-		add(mask(h, masks[t]))
-	}
-	h = nil
-	for t := T - 1; t >= 0; t-- {
-		h = step(h, cell(xs[t], h, "b"), masks[t])
-		add(h) // zero on padding: the backward pass starts there from h = 0
-	}
-	return acc
+	return G.Must(G.Add(dir("f", false), dir("b", true)))
 }
 
 // dirInputs are the no-gradient inputs of one query direction.
@@ -340,15 +276,14 @@ func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag 
 		h := G.Must(G.Rectify(G.Must(G.Add(G.Must(G.Sub(hard, pos)), b.c(b.cfg.Margin)))))
 		return b.scale(G.Must(G.Sum(h)), 1/B)
 	}
-	sB := G.Must(G.Add(b.scale(Sb, 1/b.cfg.Tau), lwB))
-	den := G.Must(G.Sum(G.Must(G.Exp(sB)), 1)) // (B)
+	// one fused op for the per-query log-sum-exp minus the positive (dclHeadOp)
+	args := []*G.Node{Sb, lwB}
 	if Sq != nil {
-		sQ := G.Must(G.Add(b.scale(Sq, 1/b.cfg.Tau), lwQ))
-		den = G.Must(G.Add(den, G.Must(G.Sum(G.Must(G.Exp(sQ)), 1))))
+		args = append(args, Sq, lwQ)
 	}
-	lse := G.Must(G.Sum(G.Must(G.Log(den))))
-	pos := G.Must(G.Sum(G.Must(G.HadamardProd(sB, tg))))
-	return b.scale(G.Must(G.Sub(lse, pos)), 1/B)
+	b.heads++
+	l := G.Must(G.ApplyOp(newDCLHead(b.cfg.Tau, Sq != nil, b.heads), args...)) // (B)
+	return b.scale(G.Must(G.Sum(l)), 1/B)
 }
 
 // ce is the mean over rows of the cross-entropy of soft targets q against

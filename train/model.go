@@ -343,20 +343,15 @@ func (m *Model) fillCaptions(in *encInputs, tokens, lengths []int32, labels []fl
 		}
 	}
 	if cfg.TextEncoder == TextBiGRU {
-		D := cfg.Dim
-		mk := make([]float32, B*D)
+		mk := make([]float32, T*B)
 		for t := range T {
 			for i := range B {
-				v := float32(0)
 				if t < lens[i] {
-					v = 1
-				}
-				for k := range D {
-					mk[i*D+k] = v
+					mk[t*B+i] = 1
 				}
 			}
-			fill(in.masks[t], mk)
 		}
+		fill(in.mask, mk)
 	} else {
 		avg := make([]float32, B*T)
 		for i := range B {

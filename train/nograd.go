@@ -91,27 +91,36 @@ func newQueue(k, d int, dt tensor.Dtype) *queue {
 	return &queue{K: k, D: d, t: tensor.New(tensor.Of(dt), tensor.WithShape(d, k)), ids: make([]int64, k)}
 }
 
-// push enqueues n keys (n*D, row-major) with their image ids, evicting the oldest.
+// push enqueues n keys (n*D, row-major) with their image ids, evicting the
+// oldest. It writes row by row of the (D, K) storage (runs of consecutive
+// slots), not key by key (a column: one cache line per element).
 func (q *queue) push(keys []float32, ids []int64, n int) {
 	if q == nil || q.K == 0 {
 		return
 	}
-	for i := range n {
-		key := keys[i*q.D : (i+1)*q.D]
+	for start := 0; start < n; {
+		run := min(n-start, q.K-q.head) // slots up to the end of the ring
 		switch d := q.t.Data().(type) {
 		case []float32:
-			for k, x := range key {
-				d[k*q.K+q.head] = x
-			}
+			pushRun(d, keys, q.D, q.K, q.head, start, run)
 		case []float64:
-			for k, x := range key {
-				d[k*q.K+q.head] = float64(x)
-			}
+			pushRun(d, keys, q.D, q.K, q.head, start, run)
 		}
-		q.ids[q.head] = ids[i]
-		q.head = (q.head + 1) % q.K
-		if q.count < q.K {
-			q.count++
+		for i := range run {
+			q.ids[q.head+i] = ids[start+i]
+		}
+		q.head = (q.head + run) % q.K
+		q.count = min(q.count+run, q.K)
+		start += run
+	}
+}
+
+// pushRun writes keys [start, start+run) into slots [head, head+run).
+func pushRun[T float](d []T, keys []float32, D, K, head, start, run int) {
+	for k := range D {
+		row := d[k*K+head : k*K+head+run]
+		for i := range row {
+			row[i] = T(keys[(start+i)*D+k])
 		}
 	}
 }

@@ -15,34 +15,46 @@ const (
 
 type float interface{ ~float32 | ~float64 }
 
-// clipGlobalNorm scales all gradients by maxNorm/||g|| when the global L2
-// norm ||g|| over every element of every gradient exceeds maxNorm
-// (torch.nn.utils.clip_grad_norm_). maxNorm 0 disables clipping. It returns
-// the norm before clipping.
-func clipGlobalNorm(grads []tensor.Tensor, maxNorm float64) float64 {
+// clipScale returns the global L2 norm of the gradients and the factor
+// that clips it to maxNorm (torch.nn.utils.clip_grad_norm_): maxNorm/norm
+// when norm exceeds maxNorm, else 1 (maxNorm 0 disables clipping). The sum of
+// squares is taken over fixed 64k-element chunks on GOMAXPROCS goroutines
+// and the chunk sums are added in order, so the result does not depend on
+// the number of threads.
+func clipScale(grads []tensor.Tensor, maxNorm float64) (norm, scale float64) {
+	const chunk = 1 << 16
+	type part struct {
+		g      tensor.Tensor
+		lo, hi int
+	}
+	var parts []part
+	for _, g := range grads {
+		n := g.Shape().TotalSize()
+		for lo := 0; lo < n; lo += chunk {
+			parts = append(parts, part{g, lo, min(lo+chunk, n)})
+		}
+	}
+	sums := make([]float64, len(parts))
+	parallelRange(len(parts), 2, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			p := parts[k]
+			switch d := p.g.Data().(type) {
+			case []float32:
+				sums[k] = sumSq(d[p.lo:p.hi])
+			case []float64:
+				sums[k] = sumSq(d[p.lo:p.hi])
+			}
+		}
+	})
 	var ss float64
-	for _, g := range grads {
-		switch d := g.Data().(type) {
-		case []float32:
-			ss += sumSq(d)
-		case []float64:
-			ss += sumSq(d)
-		}
+	for _, s := range sums {
+		ss += s
 	}
-	n := math.Sqrt(ss)
-	if maxNorm <= 0 || n <= maxNorm {
-		return n
+	norm = math.Sqrt(ss)
+	if maxNorm <= 0 || norm <= maxNorm {
+		return norm, 1
 	}
-	s := maxNorm / n
-	for _, g := range grads {
-		switch d := g.Data().(type) {
-		case []float32:
-			scaleBy(d, s)
-		case []float64:
-			scaleBy(d, s)
-		}
-	}
-	return n
+	return norm, maxNorm / norm
 }
 
 func sumSq[T float](x []T) float64 {
@@ -53,57 +65,60 @@ func sumSq[T float](x []T) float64 {
 	return s
 }
 
-func scaleBy[T float](x []T, s float64) {
-	for i := range x {
-		x[i] = T(float64(x[i]) * s)
-	}
-}
-
-// adam and ema split each tensor into GOMAXPROCS element ranges; the
-// updates are elementwise, so the result does not depend on the split.
-
-// adam applies one bias-corrected Adam update with learning rate lr at
-// step t (1-based) to w, with moments mom and vel.
-func adam(w *tensor.Dense, g tensor.Tensor, mom, vel *tensor.Dense, lr float64, t int64) {
+// fusedUpdate is, in one pass over the elements, the global-norm clipping
+// scale (gradient times clip, skipped when clip is 1), the Adam update of w
+// (as adam) and, when mw is not nil, the EMA mw <- mu*mw + (1-mu)*w of the
+// updated weights (as ema). It gives bit for bit the results of the three
+// separate passes and reads each array once.
+func fusedUpdate(w *tensor.Dense, g tensor.Tensor, mom, vel, mw *tensor.Dense, clip, lr float64, t int64, mu float64) {
 	c1 := 1 - math.Pow(adamBeta1, float64(t))
 	c2 := 1 - math.Pow(adamBeta2, float64(t))
 	switch wd := w.Data().(type) {
 	case []float32:
 		gd, md, vd := g.Data().([]float32), mom.Data().([]float32), vel.Data().([]float32)
-		parallelRange(len(wd), 1<<15, func(lo, hi int) { adamUpdate(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], lr, c1, c2) })
+		var ed []float32
+		if mw != nil {
+			ed = mw.Data().([]float32)
+		}
+		parallelRange(len(wd), 1<<15, func(lo, hi int) {
+			fusedRange(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
+		})
 	case []float64:
 		gd, md, vd := g.Data().([]float64), mom.Data().([]float64), vel.Data().([]float64)
-		parallelRange(len(wd), 1<<15, func(lo, hi int) { adamUpdate(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], lr, c1, c2) })
+		var ed []float64
+		if mw != nil {
+			ed = mw.Data().([]float64)
+		}
+		parallelRange(len(wd), 1<<15, func(lo, hi int) {
+			fusedRange(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
+		})
 	}
 }
 
-func adamUpdate[T float](w, g, m, v []T, lr, c1, c2 float64) {
+// sub is x[lo:hi], nil for nil x.
+func sub[T any](x []T, lo, hi int) []T {
+	if x == nil {
+		return nil
+	}
+	return x[lo:hi]
+}
+
+func fusedRange[T float](w, g, m, v, mw []T, clip, lr, c1, c2, mu float64) {
 	b1, b2 := T(adamBeta1), T(adamBeta2)
 	step := T(lr / c1)
 	sc2 := T(1 / math.Sqrt(c2))
+	scaled := clip != 1
+	a, b := T(mu), T(1-mu)
 	for i := range w {
 		gi := g[i]
+		if scaled {
+			gi = T(float64(gi) * clip)
+		}
 		m[i] = b1*m[i] + (1-b1)*gi
 		v[i] = b2*v[i] + (1-b2)*gi*gi
 		w[i] -= step * m[i] / (T(math.Sqrt(float64(v[i])))*sc2 + T(adamEps))
-	}
-}
-
-// ema sets mw <- mu*mw + (1-mu)*w.
-func ema(mw, w *tensor.Dense, mu float64) {
-	switch d := mw.Data().(type) {
-	case []float32:
-		wd := w.Data().([]float32)
-		parallelRange(len(d), 1<<15, func(lo, hi int) { emaUpdate(d[lo:hi], wd[lo:hi], mu) })
-	case []float64:
-		wd := w.Data().([]float64)
-		parallelRange(len(d), 1<<15, func(lo, hi int) { emaUpdate(d[lo:hi], wd[lo:hi], mu) })
-	}
-}
-
-func emaUpdate[T float](mw, w []T, mu float64) {
-	a, b := T(mu), T(1-mu)
-	for i := range mw {
-		mw[i] = a*mw[i] + b*w[i]
+		if mw != nil {
+			mw[i] = a*mw[i] + b*w[i]
+		}
 	}
 }

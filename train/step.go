@@ -123,13 +123,11 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 		grads[i] = g.Value().(tensor.Tensor)
 	}
 	t2 := time.Now()
-	clipGlobalNorm(grads, m.cfg.ClipNorm)
+	// clipping, Adam and EMA in one pass per parameter tensor
+	_, clip := clipScale(grads, m.cfg.ClipNorm)
 	m.adamT++
 	for i, name := range m.names {
-		adam(m.w[name], grads[i], m.am[name], m.av[name], lr, m.adamT)
-	}
-	for name, mw := range m.mw {
-		ema(mw, m.w[name], m.cfg.Momentum)
+		fusedUpdate(m.w[name], grads[i], m.am[name], m.av[name], m.mw[name], clip, lr, m.adamT, m.cfg.Momentum)
 	}
 	tg.vm.Reset()
 	B := b.Size

@@ -1,0 +1,431 @@
+package train
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Hand-written gorgonia ops that replace chains of elementwise and
+// broadcast ops (each of which allocates and fills a full-size result) by
+// one pass forward and one pass backward in plain Go, split over rows on
+// GOMAXPROCS goroutines (rows are independent, so results do not depend on
+// the split). Each op has a symbolic gradient (SDOp) built from a second
+// hand-written op; TestGradientCheck covers them through the whole loss
+// graph.
+//
+
+// opBase holds the boilerplate shared by the ops of this file.
+type opBase struct{ name string }
+
+func (o opBase) ReturnsPtr() bool     { return false }
+func (o opBase) CallsExtern() bool    { return false }
+func (o opBase) OverwritesInput() int { return -1 }
+func (o opBase) String() string       { return o.name }
+
+func opHash(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+// fnType is the type a -> a -> ... -> ret of an op on tensors of one dtype.
+func fnType(in []int, out int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range in {
+		ts = append(ts, G.TensorType{Dims: d, Of: a})
+	}
+	ts = append(ts, G.TensorType{Dims: out, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+func shapeOf(d G.DimSizer) tensor.Shape {
+	if s, ok := d.(tensor.Shape); ok {
+		return s
+	}
+	return nil
+}
+
+// dense returns the tensor of a value (all values of these ops are dense).
+func dense(v G.Value) (*tensor.Dense, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("train: op input is %T, want *tensor.Dense", v)
+	}
+	return d, nil
+}
+
+// ---------------------------------------------------------------------------
+// DCL contrastive head: the per-query loss over the batch part (and the
+// queue part) of the similarities.
+
+// dclHeadOp computes, for S_b (B, B) batch similarities with log-weights
+// lw_b (B, B) and optionally S_q (B, K) queue similarities with log-weights
+// lw_q (B, K), the (B) vector
+//
+//	l_i = log( sum_j exp(s_ij) ) - s_ii,  s = S/tau + lw,
+//
+// over the keys of both parts (batch key i is query i's positive). It
+// replaces scale, add, Exp, Sum, Log and the positive's Hadamard product per
+// part. The log-sum-exp is shifted by the row maximum and accumulated in
+// float64; float32 graphs use expf (float64 graphs math.Exp). The shifted
+// exponentials e_ij = exp(s_ij - max_j s_ij) and row sums are kept in the
+// op for its gradient ops, which run after it in the same pass.
+type dclHeadOp struct {
+	opBase
+	tau   float64
+	queue bool
+	eb    *tensor.Dense // (B, B) shifted exponentials of the batch part
+	eq    *tensor.Dense // (B, K) of the queue part
+	se    []float64     // (B) row sums of eb and eq
+}
+
+func newDCLHead(tau float64, queue bool, id int) *dclHeadOp {
+	return &dclHeadOp{opBase: opBase{fmt.Sprintf("dclHead%d(%g,%v)", id, tau, queue)}, tau: tau, queue: queue}
+}
+
+func (op *dclHeadOp) Arity() int {
+	if op.queue {
+		return 4
+	}
+	return 2
+}
+func (op *dclHeadOp) Type() hm.Type {
+	in := []int{2, 2, 2, 2}
+	return fnType(in[:op.Arity()], 1)
+}
+func (op *dclHeadOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: dclHead: input shape %v, want (B, B)", s)
+	}
+	return tensor.Shape{s[0]}, nil
+}
+func (op *dclHeadOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *dclHeadOp) Hashcode() uint32      { return opHash(op) }
+func (op *dclHeadOp) DiffWRT(n int) []bool {
+	if n == 4 {
+		return []bool{true, false, true, false}
+	}
+	return []bool{true, false}
+}
+
+func (op *dclHeadOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	ret := make(G.Nodes, len(in))
+	var err error
+	if ret[0], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-batch"}, op, false, in[0].Shape().Clone()}, out, grad); err != nil {
+		return nil, err
+	}
+	if op.queue {
+		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-queue"}, op, true, in[2].Shape().Clone()}, out, grad); err != nil {
+			return nil, err
+		}
+	}
+	return ret, nil
+}
+
+func (op *dclHeadOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+func (op *dclHeadOp) Do(vs ...G.Value) (G.Value, error) {
+	ts := make([]*tensor.Dense, len(vs))
+	for i, v := range vs {
+		d, err := dense(v)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = d
+	}
+	B, dt := ts[0].Shape()[0], ts[0].Dtype()
+	keep := func(p **tensor.Dense, like *tensor.Dense) {
+		if *p == nil || !(*p).Shape().Eq(like.Shape()) || (*p).Dtype() != dt {
+			*p = tensor.New(tensor.Of(dt), tensor.WithShape(like.Shape()...))
+		}
+	}
+	keep(&op.eb, ts[0])
+	if op.queue {
+		keep(&op.eq, ts[2])
+	}
+	if len(op.se) != B {
+		op.se = make([]float64, B)
+	}
+	out := tensor.New(tensor.Of(dt), tensor.WithShape(B))
+	switch o := out.Data().(type) {
+	case []float32:
+		h := dclHalf[float32]{sb: ts[0].Data().([]float32), lb: ts[1].Data().([]float32), eb: op.eb.Data().([]float32)}
+		if op.queue {
+			h.sq, h.lq, h.eq = ts[2].Data().([]float32), ts[3].Data().([]float32), op.eq.Data().([]float32)
+		}
+		h.fwd(o, op.se, B, op.tau, expRow32)
+	case []float64:
+		h := dclHalf[float64]{sb: ts[0].Data().([]float64), lb: ts[1].Data().([]float64), eb: op.eb.Data().([]float64)}
+		if op.queue {
+			h.sq, h.lq, h.eq = ts[2].Data().([]float64), ts[3].Data().([]float64), op.eq.Data().([]float64)
+		}
+		h.fwd(o, op.se, B, op.tau, expRow64)
+	default:
+		return nil, fmt.Errorf("train: dclHead: dtype %v", dt)
+	}
+	return out, nil
+}
+
+// dclHalf are the data of one dclHead evaluation (queue part empty without a queue).
+type dclHalf[T float] struct {
+	sb, lb, eb []T // (B, B) similarities, log-weights, shifted exponentials
+	sq, lq, eq []T // (B, K)
+}
+
+// fwd writes l_i and the row sums se for all rows.
+func (h dclHalf[T]) fwd(out []T, se []float64, B int, tau float64, expRow func(e, s, lw []T, inv, m float64) float64) {
+	K := len(h.sq) / B
+	inv := 1 / tau
+	parallelRows(B, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rb, wb := h.sb[i*B:(i+1)*B], h.lb[i*B:(i+1)*B]
+			rq, wq := h.sq[i*K:(i+1)*K], h.lq[i*K:(i+1)*K]
+			m := math.Inf(-1)
+			for j, x := range rb {
+				if v := float64(x)*inv + float64(wb[j]); v > m {
+					m = v
+				}
+			}
+			for j, x := range rq {
+				if v := float64(x)*inv + float64(wq[j]); v > m {
+					m = v
+				}
+			}
+			s := expRow(h.eb[i*B:(i+1)*B], rb, wb, inv, m)
+			if K > 0 {
+				s += expRow(h.eq[i*K:(i+1)*K], rq, wq, inv, m)
+			}
+			se[i] = s
+			out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+		}
+	})
+}
+
+// expRow32 writes e_j = exp(s_j*inv + lw_j - m) (expf) and returns their sum.
+func expRow32(e, s, lw []float32, inv, m float64) float64 {
+	var sum float64
+	for j, x := range s {
+		v := expf(float64(x)*inv + float64(lw[j]) - m)
+		e[j] = float32(v)
+		sum += v
+	}
+	return sum
+}
+
+// expRow64 is expRow32 with math.Exp for float64 graphs.
+func expRow64(e, s, lw []float64, inv, m float64) float64 {
+	var sum float64
+	for j, x := range s {
+		v := math.Exp(x*inv + lw[j] - m)
+		e[j] = v
+		sum += v
+	}
+	return sum
+}
+
+// expf is exp(x) to float32 accuracy (relative error below 1e-8): range
+// reduction by ln 2 and a degree-7 polynomial; exactly 0 below -87.
+func expf(x float64) float64 {
+	const (
+		log2e = 1.4426950408889634
+		ln2hi = 0.693145751953125
+		ln2lo = 1.428606820309417232e-06
+		magic = 6755399441055744.0 // 1.5 * 2^52: adding it rounds to an integer
+	)
+	if x < -87 {
+		return 0
+	}
+	if x > 88 {
+		x = 88
+	}
+	k := (x*log2e + magic) - magic
+	r := x - k*ln2hi - k*ln2lo
+	r2 := r * r
+	p := (1 + r) + r2*(0.5+r*(1.0/6)) + r2*r2*((1.0/24+r*(1.0/120))+r2*(1.0/720+r*(1.0/5040)))
+	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
+}
+
+// dclHeadGradOp is the gradient of a dclHeadOp with respect to one part's
+// similarities: dS_ij = g_i (p_ij - [j == i in the batch part]) / tau with
+// p_ij = e_ij / se_i from the forward op. Inputs: (l, g); the dependency on
+// l orders it after the forward op.
+type dclHeadGradOp struct {
+	opBase
+	fwd   *dclHeadOp
+	queue bool
+	shape tensor.Shape
+}
+
+func (op *dclHeadGradOp) Arity() int    { return 2 }
+func (op *dclHeadGradOp) Type() hm.Type { return fnType([]int{1, 1}, 2) }
+func (op *dclHeadGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+func (op *dclHeadGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *dclHeadGradOp) Hashcode() uint32      { return opHash(op) }
+
+func (op *dclHeadGradOp) Do(vs ...G.Value) (G.Value, error) {
+	g, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	e := op.fwd.eb
+	if op.queue {
+		e = op.fwd.eq
+	}
+	if e == nil || !e.Shape().Eq(op.shape) {
+		return nil, fmt.Errorf("train: %s: the forward op has not run", op.name)
+	}
+	B, N := op.shape[0], op.shape[1]
+	out := tensor.New(tensor.Of(e.Dtype()), tensor.WithShape(B, N))
+	switch o := out.Data().(type) {
+	case []float32:
+		dclHeadBwd(o, e.Data().([]float32), g.Data().([]float32), op.fwd.se, B, N, op.fwd.tau, !op.queue)
+	case []float64:
+		dclHeadBwd(o, e.Data().([]float64), g.Data().([]float64), op.fwd.se, B, N, op.fwd.tau, !op.queue)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, e.Dtype())
+	}
+	return out, nil
+}
+
+func dclHeadBwd[T float](out, e, g []T, se []float64, B, N int, tau float64, diag bool) {
+	parallelRows(B, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := float64(g[min(i, len(g)-1)]) / tau
+			c := T(gi / se[i])
+			re, ro := e[i*N:(i+1)*N], out[i*N:(i+1)*N]
+			for j, x := range re {
+				ro[j] = c * x
+			}
+			if diag {
+				ro[i] = T(gi*float64(re[i])/se[i] - gi)
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Row-wise L2 normalisation.
+
+// l2Op is y = x / ||x|| per row of an (n, D) matrix; it replaces Norm
+// (Square, Sum, Sqrt), Reshape and a broadcast division.
+type l2Op struct{ opBase }
+
+func (op *l2Op) Arity() int            { return 1 }
+func (op *l2Op) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *l2Op) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *l2Op) Hashcode() uint32      { return opHash(op) }
+func (op *l2Op) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: l2: input shape %v, want (n, D)", s)
+	}
+	return s.Clone(), nil
+}
+func (op *l2Op) DiffWRT(int) []bool { return []bool{true} }
+func (op *l2Op) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&l2GradOp{opBase{"l2Grad"}}, in[0], out, grad)
+	return G.Nodes{d}, err
+}
+func (op *l2Op) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: l2: no automatic differentiation (use symbolic)")
+}
+
+func (op *l2Op) Do(vs ...G.Value) (G.Value, error) {
+	x, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	n, D := x.Shape()[0], x.Shape()[1]
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(n, D))
+	switch o := out.Data().(type) {
+	case []float32:
+		l2Fwd(o, x.Data().([]float32), n, D)
+	case []float64:
+		l2Fwd(o, x.Data().([]float64), n, D)
+	default:
+		return nil, fmt.Errorf("train: l2: dtype %v", out.Dtype())
+	}
+	return out, nil
+}
+
+// rowNorm is the L2 norm of a row, accumulated in float64.
+func rowNorm[T float](x []T) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return math.Sqrt(s)
+}
+
+func l2Fwd[T float](out, x []T, n, D int) {
+	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r, o := x[i*D:(i+1)*D], out[i*D:(i+1)*D]
+			inv := 1 / rowNorm(r)
+			for k, v := range r {
+				o[k] = T(float64(v) * inv)
+			}
+		}
+	})
+}
+
+// l2GradOp is dx = (g - y (y . g)) / ||x|| for inputs (x, y, g).
+type l2GradOp struct{ opBase }
+
+func (op *l2GradOp) Arity() int            { return 3 }
+func (op *l2GradOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
+func (op *l2GradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *l2GradOp) Hashcode() uint32      { return opHash(op) }
+func (op *l2GradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(ds[0]).Clone(), nil
+}
+
+func (op *l2GradOp) Do(vs ...G.Value) (G.Value, error) {
+	var ts [3]*tensor.Dense
+	for i, v := range vs {
+		d, err := dense(v)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = d
+	}
+	n, D := ts[0].Shape()[0], ts[0].Shape()[1]
+	out := tensor.New(tensor.Of(ts[0].Dtype()), tensor.WithShape(n, D))
+	switch o := out.Data().(type) {
+	case []float32:
+		l2Bwd(o, ts[0].Data().([]float32), ts[1].Data().([]float32), ts[2].Data().([]float32), n, D)
+	case []float64:
+		l2Bwd(o, ts[0].Data().([]float64), ts[1].Data().([]float64), ts[2].Data().([]float64), n, D)
+	default:
+		return nil, fmt.Errorf("train: l2Grad: dtype %v", out.Dtype())
+	}
+	return out, nil
+}
+
+func l2Bwd[T float](out, x, y, g []T, n, D int) {
+	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ry, rg, o := y[i*D:(i+1)*D], g[i*D:(i+1)*D], out[i*D:(i+1)*D]
+			inv := 1 / rowNorm(x[i*D:(i+1)*D])
+			var yg float64
+			for k, v := range ry {
+				yg += float64(v) * float64(rg[k])
+			}
+			for k, v := range ry {
+				o[k] = T((float64(rg[k]) - float64(v)*yg) * inv)
+			}
+		}
+	})
+}
