@@ -204,32 +204,6 @@ func gemmT[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b [
 	}
 }
 
-// isF32 reports whether T is float32 (the fast-exp path).
-func isF32[T float]() bool {
-	var z T
-	_, ok := any(z).(float32)
-	return ok
-}
-
-func sigmoid(x float64, f32 bool) float64 {
-	if f32 {
-		return 1 / (1 + expf(-x))
-	}
-	return 1 / (1 + math.Exp(-x))
-}
-
-func tanhx(x float64, f32 bool) float64 {
-	if !f32 {
-		return math.Tanh(x)
-	}
-	e := expf(-2 * math.Abs(x))
-	t := (1 - e) / (1 + e)
-	if x < 0 {
-		return -t
-	}
-	return t
-}
-
 // order returns the time step processed at position k.
 func (op *gruSeqOp) order(k int) int {
 	if op.reverse {
@@ -259,7 +233,6 @@ func gruForward[T float](op *gruSeqOp, c *gruCache, in [][]T, out []T) {
 	z, r, n, a, h := data[T](c.z), data[T](c.r), data[T](c.n), data[T](c.a), data[T](c.h)
 	hz, hr := data[T](c.hu[0]), data[T](c.hu[1])
 	clear(out)
-	f32 := isF32[T]()
 	var prev []T // previous state (nil: zero)
 	for k := range T_ {
 		t := op.order(k)
@@ -277,22 +250,37 @@ func gruForward[T float](op *gruSeqOp, c *gruCache, in [][]T, out []T) {
 		hp := prev
 		parallelRows(B, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				m := float64(mask[t*B+i])
-				for j := i * D; j < (i+1)*D; j++ {
-					var hpj, uz, ur float64
-					if hp != nil {
-						hpj, uz, ur = float64(hp[j]), float64(hz[j]), float64(hr[j])
+				lo, hi := i*D, (i+1)*D
+				zr, rr, nr := zt[lo:hi], rt[lo:hi], nt[lo:hi]
+				copy(zr, xz[lo:hi])
+				copy(rr, xr[lo:hi])
+				if hp != nil {
+					for j, v := range hz[lo:hi] {
+						zr[j] += v
 					}
-					zz := sigmoid(float64(xz[j])+uz, f32)
-					rr := sigmoid(float64(xr[j])+ur, f32)
-					nn := tanhx(float64(xn[j])+rr*float64(at[j]), f32)
-					hn := nn + zz*(hpj-nn)
-					hv := T(hpj + m*(hn-hpj))
-					zt[j], rt[j], nt[j], ht[j] = T(zz), T(rr), T(nn), hv
+					for j, v := range hr[lo:hi] {
+						rr[j] += v
+					}
+				}
+				sigmoidRows(zr)
+				sigmoidRows(rr)
+				for j, v := range xn[lo:hi] {
+					nr[j] = v + rr[j]*at[lo+j]
+				}
+				tanhRows(nr)
+				m := mask[t*B+i]
+				hr, or := ht[lo:hi], out[lo:hi]
+				for j, nn := range nr {
+					var hpj T
+					if hp != nil {
+						hpj = hp[lo+j]
+					}
+					hv := hpj + m*(nn+zr[j]*(hpj-nn)-hpj)
+					hr[j] = hv
 					if op.reverse {
-						out[j] += hv
+						or[j] += hv
 					} else {
-						out[j] += T(m) * hv
+						or[j] += m * hv
 					}
 				}
 			}
@@ -484,4 +472,59 @@ func (op *gruGradOp) Do(...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("train: %s: the backward op has not run", op.name)
 	}
 	return c.grad[op.which], nil
+}
+
+// expScaled32 sets x[i] = exp(s*x[i]) in float32 arithmetic (cephes expf:
+// range reduction by ln 2 and a degree-6 polynomial, about 1 ulp; 0 below
+// -87, clamped at 88), written out in the loop so that it is not a call.
+func expScaled32(x []float32, s float32) {
+	const (
+		log2e = 1.44269504088896341
+		c1    = 0.693359375
+		c2    = -2.12194440e-4
+		magic = 12582912 // 1.5 * 2^23: adding it rounds to an integer
+	)
+	for i, v := range x {
+		v *= s
+		if v < -87 {
+			x[i] = 0
+			continue
+		}
+		v = min(v, 88)
+		k := (v*log2e + magic) - magic
+		r := v - k*c1 - k*c2
+		p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+		p = p*(r*r) + r + 1
+		x[i] = p * math.Float32frombits(uint32(int32(k)+127)<<23)
+	}
+}
+
+// sigmoidRows and tanhRows apply the activation in place (float32: via
+// expScaled32; float64: math.Exp and math.Tanh).
+func sigmoidRows[T float](x []T) {
+	switch v := any(x).(type) {
+	case []float32:
+		expScaled32(v, -1)
+		for i, e := range v {
+			v[i] = 1 / (1 + e)
+		}
+	case []float64:
+		for i, a := range v {
+			v[i] = 1 / (1 + math.Exp(-a))
+		}
+	}
+}
+
+func tanhRows[T float](x []T) {
+	switch v := any(x).(type) {
+	case []float32:
+		expScaled32(v, -2)
+		for i, e := range v {
+			v[i] = 2/(1+e) - 1
+		}
+	case []float64:
+		for i, a := range v {
+			v[i] = math.Tanh(a)
+		}
+	}
 }
