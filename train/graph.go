@@ -209,6 +209,7 @@ type lossInputs struct {
 	ci2t, ct2i dirInputs     // concept branch
 	target     *tensor.Dense // (B, B) identity: the positive of query i is batch key i
 	qv, qt     *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
+	sims       []float32     // (B, N) scratch: momentum similarities for the DCL weights
 }
 
 func (m *Model) newLossInputs(B int) *lossInputs {
@@ -250,7 +251,7 @@ type lossNodes struct {
 // strided copies of the (B, N) gradient per head in gorgonia).
 //
 // DCL: with s = S/tau + log w - m_i (m_i a per-query shift computed in Go,
-// see shiftLogWeights; the loss does not depend on it),
+// see dclLogWeights; the loss does not depend on it),
 // L_i = log( sum_j exp(s_ij) ) - s_ii over batch and queue keys, which is
 // -LogSoftMax_j(S_ij/tau + log w_ij)[i].
 // VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.

@@ -276,6 +276,83 @@ func TestDCLWeights(t *testing.T) {
 	}
 }
 
+// TestDCLLogWeightsFused compares dclLogWeights with its reference
+// logWeights + shiftLogWeights + splitFill, with and without a queue, on
+// enough rows for the row-parallel path.
+func TestDCLLogWeightsFused(t *testing.T) {
+	const B, D = 70, 6
+	rng := rand.New(rand.NewSource(2))
+	rnd := func(n int) []float32 {
+		x := make([]float32, n*D)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return normRows(x, n, D)
+	}
+	for _, K := range []int{0, 30} {
+		for _, beta := range []float64{0, 1, 2.5} {
+			ids := make([]int64, B)
+			for i := range ids {
+				ids[i] = int64(i % 50) // some pairs share an image
+			}
+			var q *queue
+			if K > 0 {
+				q = newQueue(K, D, tensor.Float32)
+				qids := make([]int64, 25) // slots 25.. stay empty
+				for i := range qids {
+					qids[i] = int64(i * 3)
+				}
+				q.push(rnd(25), qids, 25)
+			}
+			ks := keySet{B: B, K: K, D: D, batch: rnd(B), ids: ids, q: q}
+			queries := rnd(B)
+			sims := ks.sims(queries)
+			want := logWeights(queries, ks, ids, beta, false, sims)
+			shiftLogWeights(want, sims, B, ks.n(), 0.07)
+			wB, gB := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, B)), tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, B))
+			var wQ, gQ *tensor.Dense
+			if K > 0 {
+				wQ, gQ = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, K)), tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, K))
+			}
+			splitFill(wB, wQ, want, B, ks.n())
+			dclLogWeights(gB, gQ, sims, ks, beta, 0.07)
+			cmp := func(part string, w, g *tensor.Dense) {
+				if w == nil {
+					return
+				}
+				for k, x := range w.Data().([]float32) {
+					y := g.Data().([]float32)[k]
+					if (x == bigNeg) != (y == bigNeg) || math.Abs(float64(x-y)) > 2e-5*math.Max(1, math.Abs(float64(x))) {
+						t.Fatalf("K %d beta %g: %s[%d] = %g, reference %g", K, beta, part, k, y, x)
+					}
+				}
+			}
+			cmp("batch", wB, gB)
+			cmp("queue", wQ, gQ)
+		}
+	}
+}
+
+// shiftLogWeights (reference for dclLogWeights) subtracts from every row i
+// of the (B, N) log-weights (bigNeg entries stay excluded) the shift
+// m_i = max_j (c_ij/tau + log w_ij) over the non-excluded keys.
+func shiftLogWeights(lw, sims []float32, B, N int, tau float64) {
+	for i := range B {
+		row := lw[i*N : (i+1)*N]
+		m := math.Inf(-1)
+		for j, x := range row {
+			if x != bigNeg {
+				m = math.Max(m, float64(sims[i*N+j])/tau+float64(x))
+			}
+		}
+		for j, x := range row {
+			if x != bigNeg {
+				row[j] = float32(float64(x) - m)
+			}
+		}
+	}
+}
+
 func TestSinkhorn(t *testing.T) {
 	const B, P = 32, 4
 	rng := rand.New(rand.NewSource(4))

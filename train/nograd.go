@@ -204,8 +204,12 @@ func (ks keySet) batchT() []float32 {
 
 // sims returns the (B, N) similarities of B queries (B*D) with all keys.
 func (ks keySet) sims(queries []float32) []float32 {
+	return ks.simsInto(make([]float32, ks.B*ks.n()), queries)
+}
+
+// simsInto is sims writing into out (B*N, overwritten).
+func (ks keySet) simsInto(out, queries []float32) []float32 {
 	B, N, D := ks.B, ks.n(), ks.D
-	out := make([]float32, B*N)
 	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
 		blas32.General{Rows: B, Cols: D, Stride: D, Data: queries},
 		blas32.General{Rows: B, Cols: D, Stride: D, Data: ks.batch},
@@ -334,28 +338,95 @@ func logWeightRows(out, sim []float32, ks keySet, ids []int64, beta float64, vse
 	}
 }
 
-// shiftLogWeights subtracts from every row i of the (B, N) log-weights
-// (bigNeg entries stay excluded) the shift m_i = max_j (c_ij/tau + log w_ij)
-// over the non-excluded keys, with c the momentum-query similarities. The
-// DCL loss is invariant to the shift; it keeps exp(s_ij) of the graph near
-// or below 1 (the live similarities differ little from c), so the
-// log-sum-exp needs no max in the graph.
-func shiftLogWeights(lw, sims []float32, B, N int, tau float64) {
-	parallelRows(B, func(lo, hi int) { shiftRows(lw, sims, N, tau, lo, hi) })
+// dclLogWeights writes the DCL log-weights of B queries against ks, shifted
+// per query as the graph's log-sum-exp expects, straight into the graph
+// inputs lwB (B, B) and lwQ (B, K; nil without a queue): it is logWeights
+// followed by shiftLogWeights and splitFill (which the tests use as its
+// reference) in three passes per row and without (B, N) temporaries.
+// sims are the (B, N) similarities of the no-gradient queries with the keys.
+//
+// Per query i over the allowed negatives j (count n, similarities c):
+// z_j = beta (c_j - mu)/(sigma + eps), log w_j = log n + z_j - LSE_j z, and
+// the shift m_i = max(c_ii/tau, max_j c_j/tau + log w_j) is taken at the
+// largest c_j (c/tau + log w is increasing in c for beta >= 0).
+func dclLogWeights(lwB, lwQ *tensor.Dense, sims []float32, ks keySet, beta, tau float64) {
+	B, K, N := ks.B, ks.K, ks.n()
+	keyID := make([]int64, N)
+	keyOK := make([]bool, N)
+	for j := range N {
+		if j < B {
+			keyID[j], keyOK[j] = ks.ids[j], true
+		} else if s := j - B; ks.q.valid(s) {
+			keyID[j], keyOK[j] = ks.q.ids[s], true
+		}
+	}
+	switch db := lwB.Data().(type) {
+	case []float32:
+		var dq []float32
+		if lwQ != nil {
+			dq = lwQ.Data().([]float32)
+		}
+		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, keyID, keyOK, ks.ids, B, K, beta, tau, lo, hi) })
+	case []float64:
+		var dq []float64
+		if lwQ != nil {
+			dq = lwQ.Data().([]float64)
+		}
+		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, keyID, keyOK, ks.ids, B, K, beta, tau, lo, hi) })
+	}
 }
 
-func shiftRows(lw, sims []float32, N int, tau float64, lo, hi int) {
+func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []bool, ids []int64, B, K int, beta, tau float64, lo, hi int) {
+	N := B + K
 	for i := lo; i < hi; i++ {
-		row := lw[i*N : (i+1)*N]
-		m := math.Inf(-1)
-		for j, x := range row {
-			if x != bigNeg {
-				m = math.Max(m, float64(sims[i*N+j])/tau+float64(x))
+		row := sims[i*N : (i+1)*N]
+		allowed := func(j int) bool { return j != i && keyOK[j] && keyID[j] != ids[i] }
+		var n int
+		var sum, sumSq float64
+		cmax := math.Inf(-1)
+		for j, c := range row {
+			if allowed(j) {
+				x := float64(c)
+				n++
+				sum += x
+				sumSq += x * x
+				if x > cmax {
+					cmax = x
+				}
 			}
 		}
-		for j, x := range row {
-			if x != bigNeg {
-				row[j] = float32(float64(x) - m)
+		shift := float64(row[i]) / tau
+		var logN, inv, mu, lse float64
+		if n > 0 {
+			mu = sum / float64(n)
+			sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
+			inv = beta / (sigma + dclEps)
+			zmax := (cmax - mu) * inv
+			var se float64
+			for j, c := range row {
+				if allowed(j) {
+					se += expf((float64(c)-mu)*inv - zmax)
+				}
+			}
+			lse = zmax + math.Log(se)
+			logN = math.Log(float64(n))
+			shift = max(shift, cmax/tau+logN+zmax-lse)
+		}
+		out := func(j int, v float64) {
+			if j < B {
+				db[i*B+j] = T(v)
+			} else {
+				dq[i*K+j-B] = T(v)
+			}
+		}
+		for j, c := range row {
+			switch {
+			case j == i:
+				out(j, -shift)
+			case allowed(j):
+				out(j, logN+(float64(c)-mu)*inv-lse-shift)
+			default:
+				out(j, bigNeg)
 			}
 		}
 	}

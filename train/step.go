@@ -66,15 +66,14 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	dir := func(d dirInputs, queries, keys []float32, q *queue) {
 		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
 		fill(d.keys, ks.batchT())
-		var lw []float32
 		if vsepp {
-			lw = logWeights(queries, ks, b.ImageIDs, 0, true, nil)
-		} else {
-			sims := ks.sims(queries)
-			lw = logWeights(queries, ks, b.ImageIDs, cfg.Beta, false, sims)
-			shiftLogWeights(lw, sims, B, ks.n(), cfg.Tau)
+			splitFill(d.lwB, d.lwQ, logWeights(queries, ks, b.ImageIDs, 0, true, nil), B, ks.n())
+			return
 		}
-		splitFill(d.lwB, d.lwQ, lw, B, ks.n())
+		if len(li.sims) != B*ks.n() {
+			li.sims = make([]float32, B*ks.n())
+		}
+		dclLogWeights(d.lwB, d.lwQ, ks.simsInto(li.sims, queries), ks, cfg.Beta, cfg.Tau)
 	}
 	dir(li.i2t, mk.v, mk.t, m.qTxt)
 	dir(li.t2i, mk.t, mk.v, m.qImg)
