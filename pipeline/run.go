@@ -413,7 +413,7 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	} else {
 		slog.Info("running", "key", short(s.Key))
 	}
-	if err := runProtected(ctx, n.Spec.Stage, env); err != nil {
+	if err := runProtected(ctx, n.Spec, env); err != nil {
 		if cause := context.Cause(ctx); ctx.Err() != nil && cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}

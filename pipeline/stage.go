@@ -45,6 +45,14 @@ type Spec struct {
 	// inputs out of the stage's key and drops upstream stages that nothing
 	// else needs, so an offline `--set data.source=dir:PATH` never downloads.
 	InputsUnused func(Params) bool
+	// GCPercent, if > 0, is the garbage collector's target (as in GOGC)
+	// while the stage runs, for stages that stream large buffers through a
+	// bounded working set: with the default 100 the heap may grow to twice
+	// the live data before a collection, and how close a run comes to that
+	// depends on how long it runs, so peak memory would creep up with the
+	// data set. With several stages running, the lowest target applies; a
+	// GOGC set by the user takes precedence.
+	GCPercent int
 	// Stage does the work.
 	Stage Stage
 }

@@ -41,7 +41,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 	env := NewEnv(stageID, spec.Kind, params, inputs, dir, log)
 	env.Key = key
 	start := time.Now()
-	if err := runProtected(ctx, spec.Stage, env); err != nil {
+	if err := runProtected(ctx, spec, env); err != nil {
 		return nil, err
 	}
 	m, err := seal(env, Manifest{Engine: EngineSalt, Stage: stageID, Kind: spec.Kind, Version: spec.Version,
@@ -53,14 +53,15 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 }
 
 // runProtected runs the stage and turns a panic into an error.
-func runProtected(ctx context.Context, s Stage, env *Env) (err error) {
+func runProtected(ctx context.Context, spec *Spec, env *Env) (err error) {
+	defer gcTargets.enter(spec.GCPercent)()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("stage %q panicked: %v (stack trace in the debug log, -v)", env.StageID, r)
 			env.Log.Debug("panic", "stack", string(debug.Stack()))
 		}
 	}()
-	if err := s.Run(ctx, env); err != nil {
+	if err := spec.Stage.Run(ctx, env); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	return ctx.Err()

@@ -150,7 +150,9 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 `
 
 // BenchmarkParquetVsDuckDB writes the stage's 875 feature rows with the
-// stage's writer (parquet-go, zstd, 256-row groups) and reads them back with
+// stage's writer (cfg.shardOptions: parquet-go, zstd fastest, 256-row groups
+// compressed on GOMAXPROCS goroutines, no min/max statistics on the float
+// columns) and reads them back with
 // the Arrow reader, side by side with DuckDB (threads 1 and 2) writing the
 // same rows with COPY ... TO (zstd) from an in-memory table and reading the
 // stage's shards into a table. MB/s are raw logical bytes (16 + 4 per
@@ -173,10 +175,13 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 	}
 	var d1r, d2r, d1w, d2w float64
 	var wCPU, rCPU, dc1r, dc1w float64 // CPU seconds: robust when the machine is shared
+	// The stage's shard writer with default params (zstd fastest, 256-row
+	// groups compressed on GOMAXPROCS goroutines).
+	cfg := config{codec: newZstdCodec(zstd.SpeedFastest), rowGroup: 256, workers: runtime.GOMAXPROCS(0)}
+	opts := cfg.shardOptions()
 	for b.Loop() {
 		t0, c0 := time.Now(), cpuSeconds()
-		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features,
-			table.Options{Codec: newZstdCodec(zstd.SpeedFastest), RowGroupRows: 256}, rows); err != nil {
+		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features, opts, rows); err != nil {
 			b.Fatal(err)
 		}
 		wSec += time.Since(t0).Seconds()

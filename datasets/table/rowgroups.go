@@ -1,0 +1,182 @@
+package table
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// groupWriter is the write path of [Options.Workers] >= 1: every row group
+// is encoded by its own parquet-go writer into memory, compressed on one of
+// Workers goroutines, and spliced into the file in order by
+// GenericWriter.WriteRowGroup, which copies the compressed pages of a
+// file-backed row group verbatim (parquet-go's copy fast path) when codec,
+// encodings and page format match, as they do here.
+//
+// Write keeps the rows (a shallow copy of the T values: slices inside rows
+// are retained, not copied) until their group is encoded, so callers must
+// not modify memory referenced by written rows before the release hook
+// ([Writer.OnRelease]) hands it back; encoding, page statistics and
+// compression run off the caller's goroutine. The file does not depend on
+// Workers.
+//
+// Memory is bounded by Workers+1 groups (the one being filled and Workers
+// being encoded or waiting to be spliced), and the groups' buffers are
+// recycled, so a long write holds the same memory as a short one.
+type groupWriter[T any] struct {
+	out     *parquet.GenericWriter[T]
+	opts    []parquet.WriterOption
+	groupSz int64
+	workers int
+	release func([]T) // nil, or called with each group's rows once encoded
+
+	cur     *group[T] // the group being filled, nil between groups
+	pending []*group[T]
+	free    []*group[T]                    // spliced groups, for reuse
+	encs    chan *parquet.GenericWriter[T] // Workers reusable encoders (nil until first used); also bounds the groups being encoded
+}
+
+// group is one row group: its rows, then its in-memory file and the result
+// of encoding it.
+type group[T any] struct {
+	rows []T
+	buf  bytes.Buffer
+	done chan error
+}
+
+func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, groupRows int64, workers int) *groupWriter[T] {
+	g := &groupWriter[T]{
+		out:     out,
+		opts:    opts,
+		groupSz: groupRows,
+		workers: max(workers, 1),
+	}
+	g.encs = make(chan *parquet.GenericWriter[T], g.workers)
+	for range g.workers {
+		g.encs <- nil
+	}
+	return g
+}
+
+// encode writes group c as a one-row-group Parquet file in memory with one
+// of the reusable encoders (whose column buffers keep their capacity).
+func (g *groupWriter[T]) encode(c *group[T]) error {
+	w := <-g.encs
+	if w == nil {
+		w = parquet.NewGenericWriter[T](&c.buf, g.opts...)
+	} else {
+		w.Reset(&c.buf)
+	}
+	_, err := w.Write(c.rows)
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		w = nil // state unknown: build a fresh one next time
+	}
+	g.encs <- w
+	if g.release != nil {
+		g.release(c.rows)
+	}
+	clear(c.rows) // drop the references to the caller's memory
+	c.rows = c.rows[:0]
+	return err
+}
+
+func (g *groupWriter[T]) write(rows []T) (int, error) {
+	written := 0
+	for len(rows) > 0 {
+		if g.cur == nil {
+			g.cur = g.newGroup()
+		}
+		n := int(min(int64(len(rows)), g.groupSz-int64(len(g.cur.rows))))
+		g.cur.rows = append(g.cur.rows, rows[:n]...)
+		written += n
+		rows = rows[n:]
+		if int64(len(g.cur.rows)) == g.groupSz {
+			if err := g.seal(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+func (g *groupWriter[T]) newGroup() *group[T] {
+	if n := len(g.free); n > 0 {
+		c := g.free[n-1]
+		g.free = g.free[:n-1]
+		return c
+	}
+	return &group[T]{rows: make([]T, 0, g.groupSz), done: make(chan error, 1)}
+}
+
+// seal hands the current group to a worker goroutine, first splicing the
+// oldest groups so that at most workers groups are pending.
+func (g *groupWriter[T]) seal() error {
+	c := g.cur
+	g.cur = nil
+	for len(g.pending) >= g.workers {
+		if err := g.spliceOldest(); err != nil {
+			return err
+		}
+	}
+	g.pending = append(g.pending, c)
+	if g.workers == 1 {
+		c.done <- g.encode(c)
+		return nil
+	}
+	go func() { c.done <- g.encode(c) }()
+	return nil
+}
+
+// spliceOldest waits for the oldest pending group, copies its row group
+// into the output file and recycles the group.
+func (g *groupWriter[T]) spliceOldest() error {
+	c := g.pending[0]
+	g.pending[0] = nil
+	g.pending = g.pending[1:]
+	if err := <-c.done; err != nil {
+		return fmt.Errorf("row group: %w", err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(c.buf.Bytes()), int64(c.buf.Len()))
+	if err != nil {
+		return fmt.Errorf("row group: %w", err)
+	}
+	for _, rg := range f.RowGroups() {
+		if _, err := g.out.WriteRowGroup(rg); err != nil {
+			return err
+		}
+	}
+	c.buf.Reset()
+	g.free = append(g.free, c)
+	return nil
+}
+
+// flush seals the partial group and splices every pending group.
+func (g *groupWriter[T]) flush() error {
+	if g.cur != nil && len(g.cur.rows) > 0 {
+		if err := g.seal(); err != nil {
+			return err
+		}
+	}
+	g.cur = nil
+	for len(g.pending) > 0 {
+		if err := g.spliceOldest(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort waits for the workers still encoding, so no goroutine outlives the
+// writer.
+func (g *groupWriter[T]) abort() {
+	for _, c := range g.pending {
+		<-c.done
+	}
+	g.pending = nil
+	g.cur = nil
+	g.free = nil
+}
