@@ -3,6 +3,7 @@ package table
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -34,6 +35,7 @@ type groupWriter[T any] struct {
 	cur     *group[T] // the group being filled, nil between groups
 	pending []*group[T]
 	free    []*group[T]                    // spliced groups, for reuse
+	lastLen int                            // encoded size of the last spliced group
 	encs    chan *parquet.GenericWriter[T] // Workers reusable encoders (nil until first used); also bounds the groups being encoded
 }
 
@@ -47,8 +49,9 @@ type group[T any] struct {
 
 func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, groupRows int64, workers int) *groupWriter[T] {
 	g := &groupWriter[T]{
-		out:     out,
-		opts:    opts,
+		out: out,
+		// Unbuffered: the encoders write into memory anyway.
+		opts:    append(slices.Clip(opts), parquet.WriteBufferSize(-1)),
 		groupSz: groupRows,
 		workers: max(workers, 1),
 	}
@@ -109,7 +112,9 @@ func (g *groupWriter[T]) newGroup() *group[T] {
 		g.free = g.free[:n-1]
 		return c
 	}
-	return &group[T]{rows: make([]T, 0, g.groupSz), done: make(chan error, 1)}
+	c := &group[T]{rows: make([]T, 0, g.groupSz), done: make(chan error, 1)}
+	c.buf.Grow(g.lastLen + g.lastLen/8) // a new group is likely the size of the last one
+	return c
 }
 
 // seal hands the current group to a worker goroutine, first splicing the
@@ -149,6 +154,7 @@ func (g *groupWriter[T]) spliceOldest() error {
 			return err
 		}
 	}
+	g.lastLen = c.buf.Len()
 	c.buf.Reset()
 	g.free = append(g.free, c)
 	return nil
