@@ -378,6 +378,7 @@ func dclLogWeights(lwB, lwQ *tensor.Dense, sims []float32, ks keySet, beta, tau 
 
 func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []bool, ids []int64, B, K int, beta, tau float64, lo, hi int) {
 	N := B + K
+	tmp := make([]float32, N) // exponent arguments of one row
 	for i := lo; i < hi; i++ {
 		row := sims[i*N : (i+1)*N]
 		allowed := func(j int) bool { return j != i && keyOK[j] && keyID[j] != ids[i] }
@@ -402,11 +403,16 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 			sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
 			inv = beta / (sigma + dclEps)
 			zmax := (cmax - mu) * inv
-			var se float64
+			args := tmp[:0]
 			for j, c := range row {
 				if allowed(j) {
-					se += expf((float64(c)-mu)*inv - zmax)
+					args = append(args, float32((float64(c)-mu)*inv-zmax))
 				}
+			}
+			expScaled32(args, 1)
+			var se float64
+			for _, e := range args {
+				se += float64(e)
 			}
 			lse = zmax + math.Log(se)
 			logN = math.Log(float64(n))

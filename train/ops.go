@@ -74,7 +74,7 @@ func dense(v G.Value) (*tensor.Dense, error) {
 // over the keys of both parts (batch key i is query i's positive). It
 // replaces scale, add, Exp, Sum, Log and the positive's Hadamard product per
 // part. The log-sum-exp is shifted by the row maximum and accumulated in
-// float64; float32 graphs use expf (float64 graphs math.Exp). The shifted
+// float64; float32 graphs use expScaled32 (float64 graphs math.Exp). The shifted
 // exponentials e_ij = exp(s_ij - max_j s_ij) and row sums are kept in the
 // op for its gradient ops, which run after it in the same pass.
 type dclHeadOp struct {
@@ -211,13 +211,16 @@ func (h dclHalf[T]) fwd(out []T, se []float64, B int, tau float64, expRow func(e
 	})
 }
 
-// expRow32 writes e_j = exp(s_j*inv + lw_j - m) (expf) and returns their sum.
+// expRow32 writes e_j = exp(s_j*inv + lw_j - m) (the argument in float64,
+// the exponential by expScaled32) and returns their sum in float64.
 func expRow32(e, s, lw []float32, inv, m float64) float64 {
-	var sum float64
 	for j, x := range s {
-		v := expf(float64(x)*inv + float64(lw[j]) - m)
-		e[j] = float32(v)
-		sum += v
+		e[j] = float32(float64(x)*inv + float64(lw[j]) - m)
+	}
+	expScaled32(e, 1)
+	var sum float64
+	for _, v := range e {
+		sum += float64(v)
 	}
 	return sum
 }
@@ -231,28 +234,6 @@ func expRow64(e, s, lw []float64, inv, m float64) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// expf is exp(x) to float32 accuracy (relative error below 1e-8): range
-// reduction by ln 2 and a degree-7 polynomial; exactly 0 below -87.
-func expf(x float64) float64 {
-	const (
-		log2e = 1.4426950408889634
-		ln2hi = 0.693145751953125
-		ln2lo = 1.428606820309417232e-06
-		magic = 6755399441055744.0 // 1.5 * 2^52: adding it rounds to an integer
-	)
-	if x < -87 {
-		return 0
-	}
-	if x > 88 {
-		x = 88
-	}
-	k := (x*log2e + magic) - magic
-	r := x - k*ln2hi - k*ln2lo
-	r2 := r * r
-	p := (1 + r) + r2*(0.5+r*(1.0/6)) + r2*r2*((1.0/24+r*(1.0/120))+r2*(1.0/720+r*(1.0/5040)))
-	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
 }
 
 // dclHeadGradOp is the gradient of a dclHeadOp with respect to one part's
