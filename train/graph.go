@@ -106,9 +106,9 @@ func affine(x, w, bias *G.Node) *G.Node {
 	return G.Must(G.BroadcastAdd(G.Must(G.Mul(x, w)), bias, nil, []byte{0}))
 }
 
-// leaky is LeakyReLU with slope a, written as a*x + (1-a)*relu(x).
+// leaky is LeakyReLU with slope a (one fused op, see leakyOp).
 func (b *builder) leaky(x *G.Node, a float64) *G.Node {
-	return G.Must(G.Add(b.scale(x, a), b.scale(G.Must(G.Rectify(x)), 1-a)))
+	return G.Must(G.ApplyOp(newLeaky(a), x))
 }
 
 // Parts of the encoders a graph computes.

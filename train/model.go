@@ -290,17 +290,19 @@ func (m *Model) fillImages(in *encInputs, regions []float32, n int) error {
 	}
 	buf := make([]float32, in.B*d)
 	inv := 1 / float32(R)
-	for i := range n {
-		dst := buf[i*d : (i+1)*d]
-		for r := range R {
-			for k, x := range regions[(i*R+r)*d : (i*R+r+1)*d] {
-				dst[k] += x
+	parallelRows(n, func(lo, hi int) { // rows are independent
+		for i := lo; i < hi; i++ {
+			dst := buf[i*d : (i+1)*d]
+			for r := range R {
+				for k, x := range regions[(i*R+r)*d : (i*R+r+1)*d] {
+					dst[k] += x
+				}
+			}
+			for k := range dst {
+				dst[k] *= inv
 			}
 		}
-		for k := range dst {
-			dst[k] *= inv
-		}
-	}
+	})
 	fill(in.regions, buf)
 	return nil
 }

@@ -410,3 +410,103 @@ func l2Bwd[T float](out, x, y, g []T, n, D int) {
 		}
 	})
 }
+
+// ---------------------------------------------------------------------------
+// LeakyReLU.
+
+// leakyOp is y = x for x > 0, a x otherwise (one pass; replaces two
+// scalings, Rectify and an addition).
+type leakyOp struct {
+	opBase
+	a float64
+}
+
+func newLeaky(a float64) *leakyOp { return &leakyOp{opBase{fmt.Sprintf("leaky(%g)", a)}, a} }
+
+func (op *leakyOp) Arity() int            { return 1 }
+func (op *leakyOp) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *leakyOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *leakyOp) Hashcode() uint32      { return opHash(op) }
+func (op *leakyOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(ds[0]).Clone(), nil
+}
+func (op *leakyOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *leakyOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&leakyGradOp{opBase{op.name + "-grad"}, op.a}, in[0], grad)
+	return G.Nodes{d}, err
+}
+func (op *leakyOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+func (op *leakyOp) Do(vs ...G.Value) (G.Value, error) {
+	x, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	switch o := out.Data().(type) {
+	case []float32:
+		leakyFwd(o, x.Data().([]float32), op.a)
+	case []float64:
+		leakyFwd(o, x.Data().([]float64), op.a)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
+	}
+	return out, nil
+}
+
+func leakyFwd[T float](out, x []T, a float64) {
+	s := T(a)
+	for i, v := range x {
+		if v > 0 {
+			out[i] = v
+		} else {
+			out[i] = s * v
+		}
+	}
+}
+
+// leakyGradOp is dx = g (1 for x > 0, a otherwise) for inputs (x, g).
+type leakyGradOp struct {
+	opBase
+	a float64
+}
+
+func (op *leakyGradOp) Arity() int            { return 2 }
+func (op *leakyGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
+func (op *leakyGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *leakyGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *leakyGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(ds[0]).Clone(), nil
+}
+func (op *leakyGradOp) Do(vs ...G.Value) (G.Value, error) {
+	x, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	switch o := out.Data().(type) {
+	case []float32:
+		leakyBwd(o, x.Data().([]float32), g.Data().([]float32), op.a)
+	case []float64:
+		leakyBwd(o, x.Data().([]float64), g.Data().([]float64), op.a)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
+	}
+	return out, nil
+}
+
+func leakyBwd[T float](out, x, g []T, a float64) {
+	s := T(a)
+	for i, v := range x {
+		if v > 0 {
+			out[i] = g[i]
+		} else {
+			out[i] = s * g[i]
+		}
+	}
+}
