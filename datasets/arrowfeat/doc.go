@@ -3,10 +3,11 @@
 // dataset.precomp; schema table.FeatureRow) as Apache Arrow record batches,
 // for the training data loader.
 //
-// A [Reader] opens the shards one at a time, in the order given, and decodes
-// them with arrow-go's pqarrow record reader (github.com/apache/arrow/go/v15
-// parquet/pqarrow), one row group after the other, with a batch size in rows.
-// Each batch has the columns
+// A [Reader] decodes the shards with arrow-go's pqarrow record reader
+// (github.com/apache/arrow/go/v15 parquet/pqarrow), one row group per
+// decoder goroutine, [Options.Workers] row groups at once (default
+// GOMAXPROCS), and hands out the batches in file and row order, with a
+// batch size in rows. Each batch has the columns
 //
 //	image_id  int64
 //	n_regions int32
@@ -17,12 +18,16 @@
 // Memory. The decoded size of a row is estimated from each file's footer
 // (uncompressed column-chunk bytes per row). The batch size is the smaller
 // of [Options.BatchRows] and what fits [Options.MemoryBudget] divided by the
-// number of batches that can be alive at once: one being decoded by the
-// background prefetcher, one waiting in its hand-off slot, and one held by
-// the caller. Column chunks are read through a buffered stream, never loaded
-// whole, so memory is bounded by the budget plus page buffers, independent
-// of the number and size of the shards — provided the caller releases each
-// batch before it asks for the one after next.
+// number of batches that can be alive at once: per decoder one being decoded
+// and one waiting, one in the hand-off slot, and one held by the caller.
+// Column chunks are read through a buffered stream, never loaded whole, so
+// memory is bounded by the budget plus page buffers, independent of the
+// number and size of the shards — provided the caller releases each batch
+// before it asks for the one after next.
+//
+// Stopping early (Close, a cancelled context) lets each decoder finish the
+// row group it is in, releasing its batches: arrow-go v15 leaks the column
+// readers' buffers of a row group abandoned half-way.
 //
 // [NewView] wraps a batch for zero-copy typed access: IDs, NRegions, Dim
 // as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch.

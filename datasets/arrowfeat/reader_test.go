@@ -63,9 +63,11 @@ func TestReaderStreamsAllRows(t *testing.T) {
 		wantTotal int
 	}{
 		{"defaults", []int{10, 7}, 4, arrowfeat.Options{}, 256, 17},
+		{"one worker", []int{10, 7}, 4, arrowfeat.Options{Workers: 1}, 256, 17},
+		{"more workers than row groups", []int{9, 1, 30}, 2, arrowfeat.Options{Workers: 5, BatchRows: 3}, 3, 40},
 		{"small batches", []int{10, 0, 7}, 3, arrowfeat.Options{BatchRows: 4}, 4, 17},
 		// Each row decodes to ≈ (8+4+4+12*4+15*4)+slack bytes; a 1 KiB budget
-		// over 3 batches in flight allows only a few rows per batch.
+		// over the batches in flight allows only a few rows per batch.
 		{"tight budget", []int{20}, 8, arrowfeat.Options{BatchRows: 256, MemoryBudget: 1 << 10}, 8, 20},
 		{"no files", nil, 4, arrowfeat.Options{}, 0, 0},
 	}
@@ -83,6 +85,7 @@ func TestReaderStreamsAllRows(t *testing.T) {
 				t.Fatalf("schema %s", got)
 			}
 			total := 0
+			next := int64(0) // rows come out in file and row order
 			for {
 				rec, err := r.Next(t.Context())
 				if errors.Is(err, io.EOF) {
@@ -95,6 +98,12 @@ func TestReaderStreamsAllRows(t *testing.T) {
 					t.Errorf("batch of %d rows, want ≤ %d", rec.NumRows(), tc.maxBatch)
 				}
 				checkBatch(t, rec, n, dim)
+				for _, id := range rec.Column(0).(*array.Int64).Int64Values() {
+					if id != next {
+						t.Fatalf("row %d has image_id %d: out of order", next, id)
+					}
+					next++
+				}
 				total += int(rec.NumRows())
 				rec.Release()
 			}
