@@ -37,7 +37,7 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	if cfg.TextEncoder == TextBiGRU {
 		in.mask = tensor.New(tensor.Of(dt), tensor.WithShape(cfg.MaxLen*B))
 	} else {
-		in.avg = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1, cfg.MaxLen))
+		in.avg = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.MaxLen))
 	}
 	if cfg.Concept {
 		in.yMix = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Concepts))
@@ -145,17 +145,15 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 	}
 
 	// text
-	T := cfg.MaxLen
 	if parts&partText == 0 {
 		// no text side
-	} else if emb := G.Must(G.ByIndices(w["txt.E"], b.input(in.tokens, "tokens"), 0)); cfg.TextEncoder == TextBiGRU {
+	} else if tokens := b.input(in.tokens, "tokens"); cfg.TextEncoder == TextBiGRU {
+		emb := G.Must(G.ByIndices(w["txt.E"], tokens, 0))
 		out.t = l2(b.bigru(in, emb, w))
 	} else {
-		e3 := G.Must(G.Reshape(emb, tensor.Shape{B, T, cfg.WordDim}))
-		avg := b.input(in.avg, "avg")
-		s := G.Must(G.BatchedMatMul(avg, e3)) // (B, 1, Wd)
-		s2 := G.Must(G.Reshape(s, tensor.Shape{B, cfg.WordDim}))
-		out.t = l2(affine(s2, w["txt.W"], w["txt.b"]))
+		// masked mean of the embeddings (one fused op, see embedMeanOp)
+		s := G.Must(G.ApplyOp(&embedMeanOp{opBase{"embedMean"}}, w["txt.E"], tokens, b.input(in.avg, "avg"))) // (B, Wd)
+		out.t = l2(affine(s, w["txt.W"], w["txt.b"]))
 	}
 
 	if cfg.Concept {

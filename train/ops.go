@@ -510,3 +510,139 @@ func leakyBwd[T float](out, x, g []T, a float64) {
 		}
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Mean of word embeddings.
+
+// embedMeanOp is the mean text encoder's pooling: for embeddings E (V, Wd),
+// tokens (B*T, batch-major) and weights avg (B, T) (1/len on the valid
+// steps), out_i = sum_t avg_it E[token_it]. It replaces ByIndices, Reshape
+// and a batched product of B (1, T) x (T, Wd) products (B tiny BLAS calls
+// forward and 2B backward). Gradient with respect to E only.
+type embedMeanOp struct{ opBase }
+
+func (op *embedMeanOp) Arity() int { return 3 }
+func (op *embedMeanOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 1, Of: tensor.Int}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a})
+}
+func (op *embedMeanOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *embedMeanOp) Hashcode() uint32      { return opHash(op) }
+func (op *embedMeanOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	e, w := shapeOf(ds[0]), shapeOf(ds[2])
+	if len(e) != 2 || len(w) != 2 {
+		return nil, fmt.Errorf("train: embedMean: shapes %v and %v, want (V, Wd) and (B, T)", e, w)
+	}
+	return tensor.Shape{w[0], e[1]}, nil
+}
+func (op *embedMeanOp) DiffWRT(int) []bool { return []bool{true, false, false} }
+func (op *embedMeanOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&embedMeanGradOp{opBase{op.name + "-grad"}, in[0].Shape().Clone()}, in[1], in[2], grad)
+	return G.Nodes{d, nil, nil}, err
+}
+func (op *embedMeanOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+func (op *embedMeanOp) Do(vs ...G.Value) (G.Value, error) {
+	e, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	tok, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	w, err := dense(vs[2])
+	if err != nil {
+		return nil, err
+	}
+	B, Wd := w.Shape()[0], e.Shape()[1]
+	out := tensor.New(tensor.Of(e.Dtype()), tensor.WithShape(B, Wd))
+	switch o := out.Data().(type) {
+	case []float32:
+		embedMeanFwd(o, e.Data().([]float32), tok.Data().([]int), w.Data().([]float32), B, Wd)
+	case []float64:
+		embedMeanFwd(o, e.Data().([]float64), tok.Data().([]int), w.Data().([]float64), B, Wd)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, e.Dtype())
+	}
+	return out, nil
+}
+
+func embedMeanFwd[T float](out, e []T, tok []int, w []T, B, Wd int) {
+	T_ := len(tok) / B
+	for i := range B {
+		o := out[i*Wd : (i+1)*Wd]
+		for t := range T_ {
+			a := w[i*T_+t]
+			if a == 0 {
+				continue
+			}
+			row := e[tok[i*T_+t]*Wd : (tok[i*T_+t]+1)*Wd]
+			for k, v := range row {
+				o[k] += a * v
+			}
+		}
+	}
+}
+
+// embedMeanGradOp is dE[token_it] += avg_it g_i for inputs (tokens, avg, g),
+// in a fixed order (duplicate tokens accumulate deterministically).
+type embedMeanGradOp struct {
+	opBase
+	shape tensor.Shape // (V, Wd)
+}
+
+func (op *embedMeanGradOp) Arity() int { return 3 }
+func (op *embedMeanGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(G.TensorType{Dims: 1, Of: tensor.Int}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a})
+}
+func (op *embedMeanGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *embedMeanGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *embedMeanGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+func (op *embedMeanGradOp) Do(vs ...G.Value) (G.Value, error) {
+	tok, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	w, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	g, err := dense(vs[2])
+	if err != nil {
+		return nil, err
+	}
+	B, Wd := w.Shape()[0], op.shape[1]
+	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(op.shape...))
+	switch o := out.Data().(type) {
+	case []float32:
+		embedMeanBwd(o, tok.Data().([]int), w.Data().([]float32), g.Data().([]float32), B, Wd)
+	case []float64:
+		embedMeanBwd(o, tok.Data().([]int), w.Data().([]float64), g.Data().([]float64), B, Wd)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, g.Dtype())
+	}
+	return out, nil
+}
+
+func embedMeanBwd[T float](out []T, tok []int, w, g []T, B, Wd int) {
+	T_ := len(tok) / B
+	for i := range B {
+		gi := g[i*Wd : (i+1)*Wd]
+		for t := range T_ {
+			a := w[i*T_+t]
+			if a == 0 {
+				continue
+			}
+			row := out[tok[i*T_+t]*Wd : (tok[i*T_+t]+1)*Wd]
+			for k, v := range gi {
+				row[k] += a * v
+			}
+		}
+	}
+}

@@ -100,3 +100,46 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		})
 	}
 }
+
+// TestMeanTextEncoder checks EncodeCaptions of the mean encoder (fused
+// embedMeanOp) against l2(mean_t E[token_t] W + b), computed directly.
+func TestMeanTextEncoder(t *testing.T) {
+	cfg := tinyConfig()
+	m, err := NewModel(cfg, adjFor(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s := makeSynth(cfg, 5, 3)
+	got, _, err := m.EncodeCaptions(s.tokens, s.lengths, nil, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	E, W, bias := denseF32(m.w["txt.E"]), denseF32(m.w["txt.W"]), denseF32(m.w["txt.b"])
+	D, Wd, T := cfg.Dim, cfg.WordDim, cfg.MaxLen
+	for i := range 5 {
+		L := int(s.lengths[i])
+		mean := make([]float64, Wd)
+		for tt := range L {
+			tok := int(s.tokens[i*T+tt])
+			for k := range Wd {
+				mean[k] += float64(E[tok*Wd+k]) / float64(L)
+			}
+		}
+		out := make([]float64, D)
+		var n float64
+		for o := range D {
+			x := float64(bias[o])
+			for k := range Wd {
+				x += mean[k] * float64(W[k*D+o])
+			}
+			out[o] = x
+			n += x * x
+		}
+		for o := range D {
+			if want := out[o] / math.Sqrt(n); math.Abs(float64(got[i*D+o])-want) > 1e-5 {
+				t.Fatalf("caption %d dim %d: %g, want %g", i, o, got[i*D+o], want)
+			}
+		}
+	}
+}
