@@ -30,7 +30,17 @@
 //
 // The formulas as implemented are in docs/train-model.md. Build with
 // `-tags openblas` (CGO_LDFLAGS=-lopenblas) to run the matrix products on
-// OpenBLAS; the default build is pure Go (see [BLAS]).
+// OpenBLAS; the default build is pure Go (see [BLAS]). The OpenBLAS build
+// sets OpenBLAS's idle-thread timeout to 2^16 cycles at package
+// initialisation unless OPENBLAS_THREAD_TIMEOUT is set: with the default
+// (2^28 cycles) its worker threads spin between products and slow down the
+// Go code of the step (see blas_openblas.go).
+//
+// Elementwise chains that dominated the step once the products were fast
+// are hand-written gorgonia ops with symbolic gradients (ops.go, gru.go):
+// the DCL head, row L2 normalisation, LeakyReLU, the mean of word
+// embeddings and each direction of the bi-GRU (backpropagation through time
+// by hand).
 //
 // A Model is not safe for concurrent use. Runs are deterministic for a
 // given Config.Seed and batch sequence.
