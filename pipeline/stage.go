@@ -47,11 +47,12 @@ type Spec struct {
 	InputsUnused func(Params) bool
 	// GCPercent, if > 0, is the garbage collector's target (as in GOGC)
 	// while the stage runs, for stages that stream large buffers through a
-	// bounded working set: with the default 100 the heap may grow to twice
-	// the live data before a collection, and how close a run comes to that
-	// depends on how long it runs, so peak memory would creep up with the
-	// data set. With several stages running, the lowest target applies; a
-	// GOGC set by the user takes precedence.
+	// bounded working set (see Env.SetMemoryBudget for the other half):
+	// with the default 100 the heap may grow to twice the live data before
+	// a collection, and how close a run comes to that depends on how long
+	// it runs, so peak memory would creep up with the data set. With
+	// several stages running, the lowest target applies; a GOGC set by the
+	// user takes precedence.
 	GCPercent int
 	// Stage does the work.
 	Stage Stage

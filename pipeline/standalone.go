@@ -54,7 +54,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 
 // runProtected runs the stage and turns a panic into an error.
 func runProtected(ctx context.Context, spec *Spec, env *Env) (err error) {
-	defer gcTargets.enter(spec.GCPercent)()
+	defer memSettings.enter(env, spec.GCPercent)()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("stage %q panicked: %v (stack trace in the debug log, -v)", env.StageID, r)

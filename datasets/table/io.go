@@ -49,8 +49,15 @@ func Codec(name string) (compress.Codec, error) {
 
 // Options configure a [Writer].
 type Options struct {
-	Compression  string            // a name in Compressions; default zstd
-	RowGroupRows int64             // rows per row group; default 4096
+	Compression  string // a name in Compressions; default zstd
+	RowGroupRows int64  // rows per row group at most; default 4096
+	// ExpectedRows, when > 0, is the number of rows the file will get (a
+	// hint; WriteFile sets it). When it leaves a partial last row group,
+	// the last two row groups share the remainder (875 rows at 256 become
+	// 256, 256, 182 and 181 rather than 256, 256, 256 and 107): no small
+	// straggler, and row groups compressed in parallel (Workers) finish
+	// together.
+	ExpectedRows int64
 	Meta         map[string]string // extra key-value metadata
 	// Codec, when set, overrides Compression (e.g. zstd at a chosen level:
 	// &zstd.Codec{Level: zstd.SpeedFastest}).
@@ -74,6 +81,9 @@ type Writer[T any] struct {
 	f       *atomicfile.File
 	w       *parquet.GenericWriter[T]
 	g       *groupWriter[T] // non-nil with Options.Workers >= 1
+	plan    groupPlan
+	group   int64 // index of the current row group (streaming writer)
+	inGroup int64 // rows in it so far
 	release func([]T)
 	rows    int64
 	path    string
@@ -123,9 +133,9 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 	for k, v := range opt.Meta {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, v))
 	}
-	w := &Writer[T]{f: f, w: parquet.NewGenericWriter[T](f, wopts...), path: path}
+	w := &Writer[T]{f: f, w: parquet.NewGenericWriter[T](f, wopts...), path: path, plan: groupPlan{rg: rg, n: opt.ExpectedRows}}
 	if opt.Workers >= 1 {
-		w.g = newGroupWriter(w.w, enc, rg, opt.Workers)
+		w.g = newGroupWriter(w.w, enc, w.plan, opt.Workers)
 	}
 	return w, nil
 }
@@ -139,7 +149,7 @@ func (w *Writer[T]) Write(rows []T) error {
 	if w.g != nil {
 		n, err = w.g.write(rows)
 	} else {
-		n, err = w.w.Write(rows)
+		n, err = w.writeStream(rows)
 		if w.release != nil {
 			w.release(rows[:n])
 		}
@@ -161,6 +171,30 @@ func (w *Writer[T]) OnRelease(fn func(rows []T)) {
 	if w.g != nil {
 		w.g.release = fn
 	}
+}
+
+// writeStream writes rows with parquet-go's streaming writer, ending row
+// groups where w.plan says.
+func (w *Writer[T]) writeStream(rows []T) (int, error) {
+	written := 0
+	for len(rows) > 0 {
+		k := int(min(int64(len(rows)), w.plan.size(w.group)-w.inGroup))
+		m, err := w.w.Write(rows[:k])
+		written += m
+		w.inGroup += int64(m)
+		if err != nil {
+			return written, err
+		}
+		rows = rows[k:]
+		if w.inGroup == w.plan.size(w.group) {
+			if err := w.w.Flush(); err != nil {
+				return written, err
+			}
+			w.group++
+			w.inGroup = 0
+		}
+	}
+	return written, nil
 }
 
 // Rows returns the number of rows written so far.
@@ -191,6 +225,7 @@ func (w *Writer[T]) Abort() {
 
 // WriteFile writes all rows to path in one call.
 func WriteFile[T any](path string, env *pipeline.Env, name string, opt Options, rows []T) error {
+	opt.ExpectedRows = int64(len(rows))
 	w, err := Create[T](path, env, name, opt)
 	if err != nil {
 		return err

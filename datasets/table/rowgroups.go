@@ -28,7 +28,8 @@ import (
 type groupWriter[T any] struct {
 	out     *parquet.GenericWriter[T]
 	opts    []parquet.WriterOption
-	groupSz int64
+	plan    groupPlan
+	groups  int64 // row groups started so far
 	workers int
 	release func([]T) // nil, or called with each group's rows once encoded
 
@@ -42,17 +43,18 @@ type groupWriter[T any] struct {
 // group is one row group: its rows, then its in-memory file and the result
 // of encoding it.
 type group[T any] struct {
+	size int64 // rows the group gets
 	rows []T
 	buf  bytes.Buffer
 	done chan error
 }
 
-func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, groupRows int64, workers int) *groupWriter[T] {
+func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, plan groupPlan, workers int) *groupWriter[T] {
 	g := &groupWriter[T]{
 		out: out,
 		// Unbuffered: the encoders write into memory anyway.
 		opts:    append(slices.Clip(opts), parquet.WriteBufferSize(-1)),
-		groupSz: groupRows,
+		plan:    plan,
 		workers: max(workers, 1),
 	}
 	g.encs = make(chan *parquet.GenericWriter[T], g.workers)
@@ -93,11 +95,11 @@ func (g *groupWriter[T]) write(rows []T) (int, error) {
 		if g.cur == nil {
 			g.cur = g.newGroup()
 		}
-		n := int(min(int64(len(rows)), g.groupSz-int64(len(g.cur.rows))))
+		n := int(min(int64(len(rows)), g.cur.size-int64(len(g.cur.rows))))
 		g.cur.rows = append(g.cur.rows, rows[:n]...)
 		written += n
 		rows = rows[n:]
-		if int64(len(g.cur.rows)) == g.groupSz {
+		if int64(len(g.cur.rows)) == g.cur.size {
 			if err := g.seal(); err != nil {
 				return written, err
 			}
@@ -107,14 +109,38 @@ func (g *groupWriter[T]) write(rows []T) (int, error) {
 }
 
 func (g *groupWriter[T]) newGroup() *group[T] {
+	size := g.plan.size(g.groups)
+	g.groups++
 	if n := len(g.free); n > 0 {
 		c := g.free[n-1]
 		g.free = g.free[:n-1]
+		c.size = size
 		return c
 	}
-	c := &group[T]{rows: make([]T, 0, g.groupSz), done: make(chan error, 1)}
+	c := &group[T]{size: size, rows: make([]T, 0, g.plan.rg), done: make(chan error, 1)}
 	c.buf.Grow(g.lastLen + g.lastLen/8) // a new group is likely the size of the last one
 	return c
+}
+
+// groupPlan sets the size of each row group: rg rows, except that when
+// the expected row count n leaves a partial last group, the last two groups
+// share the remainder evenly. More rows than expected continue in groups
+// of rg; fewer make the last group smaller.
+type groupPlan struct{ rg, n int64 }
+
+func (p groupPlan) size(i int64) int64 {
+	if p.n <= p.rg || p.n%p.rg == 0 {
+		return p.rg
+	}
+	q := p.n / p.rg         // full groups, the last of which shares
+	tail := p.rg + p.n%p.rg // the rows of the last two groups
+	switch {
+	case i == q-1:
+		return (tail + 1) / 2
+	case i == q:
+		return tail / 2
+	}
+	return p.rg
 }
 
 // seal hands the current group to a worker goroutine, first splicing the

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -184,6 +185,41 @@ func TestOnRelease(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("workers %d: row %d released %d times", workers, id, n)
 			}
+		}
+	}
+}
+
+// TestExpectedRowsBalancesRowGroups checks the row-group sizes WriteFile
+// picks: RowGroupRows, the last two sharing a remainder.
+func TestExpectedRowsBalancesRowGroups(t *testing.T) {
+	for _, c := range []struct {
+		rows, max int
+		want      []int64
+	}{
+		{300, 256, []int64{150, 150}},
+		{875, 256, []int64{256, 256, 182, 181}},
+		{512, 256, []int64{256, 256}},
+		{100, 256, []int64{100}},
+		{257, 256, []int64{129, 128}},
+	} {
+		var files [][]byte
+		for _, workers := range []int{0, 2} {
+			p := filepath.Join(t.TempDir(), "f.parquet")
+			if err := table.WriteFile(p, nil, table.Features, table.Options{RowGroupRows: int64(c.max), Workers: workers}, featureRows(c.rows)); err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, rg := range openFile(t, p).RowGroups() {
+				got = append(got, rg.NumRows())
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("workers %d: %d rows, at most %d per group: row groups %v, want %v", workers, c.rows, c.max, got, c.want)
+			}
+			b, _ := os.ReadFile(p)
+			files = append(files, b)
+		}
+		if !bytes.Equal(files[0], files[1]) {
+			t.Errorf("%d rows: the streaming and the parallel writer made different files", c.rows)
 		}
 	}
 }

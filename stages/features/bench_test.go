@@ -178,7 +178,7 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 	// The stage's shard writer with default params (zstd fastest, 256-row
 	// groups compressed on GOMAXPROCS goroutines).
 	cfg := config{codec: newZstdCodec(zstd.SpeedFastest), rowGroup: 256, workers: runtime.GOMAXPROCS(0)}
-	opts := cfg.shardOptions()
+	opts := cfg.shardOptions(len(rows))
 	for b.Loop() {
 		t0, c0 := time.Now(), cpuSeconds()
 		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features, opts, rows); err != nil {

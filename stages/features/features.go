@@ -45,7 +45,8 @@ const maxListedFailures = 1000
 // Spec is the features.regions stage kind.
 var Spec = pipeline.Spec{
 	Kind: "features.regions",
-	// 2: shards carry no min/max statistics for boxes and feats.
+	// 2: the last two row groups share a remainder; no min/max statistics
+	// for boxes and feats.
 	Version: "2",
 	// The working set is bounded (a few row groups and a pool of vectors),
 	// the garbage large and pointer-free (decoded images, pages): collecting
@@ -77,7 +78,7 @@ var Spec = pipeline.Spec{
 		{Name: "shard_rows", Type: pipeline.Int, Default: 2048, Min: pipeline.Bound(1),
 			Doc: "images per shard file (the unit of resumption)"},
 		{Name: "row_group_rows", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(1),
-			Doc: "rows per Parquet row group"},
+			Doc: "rows per Parquet row group (the last two of a shard share a partial remainder)"},
 		{Name: "compression", Type: pipeline.String, Default: "zstd", Enum: table.Compressions,
 			Doc: "Parquet compression codec"},
 		{Name: "zstd_level", Type: pipeline.String, Default: "fastest", Enum: []string{"fastest", "default", "better", "best"},
@@ -246,13 +247,42 @@ func run(ctx context.Context, env *pipeline.Env) error {
 	return st.finish()
 }
 
-// shardOptions are the writer options of a feature shard. Row groups are
-// compressed on the workers' cores while the next images are computed;
-// min/max statistics of feature values and box coordinates serve no reader
-// and cost a tenth of the write.
-func (c *config) shardOptions() table.Options {
+// shardOptions are the writer options of a feature shard of up to images
+// rows. Row groups are compressed on the workers' cores while the next
+// images are computed, the last two sharing a partial remainder so that they
+// finish together; min/max statistics of feature values and box
+// coordinates serve no reader and cost a tenth of the write.
+func (c *config) shardOptions(images int) table.Options {
 	return table.Options{Compression: c.compression, Codec: c.codec, RowGroupRows: int64(c.rowGroup), Meta: c.meta,
-		Workers: c.workers, NoBounds: []string{"boxes", "feats"}}
+		Workers: c.workers, NoBounds: []string{"boxes", "feats"}, ExpectedRows: int64(images)}
+}
+
+// memoryBudget estimates the stage's working set while it computes and
+// writes the shard imgs (see "Memory" in docs/features.md): the feature
+// vectors in flight, the row groups being filled, encoded and spliced, the
+// row-group encoders' column buffers, and per worker the decode of the
+// shard's largest image (4 bytes a pixel covers a YCbCr decode and an RGBA
+// conversion) and its resized copy.
+func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
+	ex, err := descriptor.NewExtractor(c.desc)
+	if err != nil {
+		return 0
+	}
+	regions, dim := int64(ex.Regions()), int64(ex.Dim())
+	rowBytes := 16 + 4*(4*regions+regions*dim)
+	vectors := int64((c.workers+1)*c.rowGroup+chunkRows) * 4 * regions * dim
+	groups := int64(2*c.workers+1) * int64(c.rowGroup) * rowBytes
+	var maxPixels int64
+	for _, im := range imgs {
+		px := int64(im.Width) * int64(im.Height)
+		if px <= 0 {
+			px = 1 << 20 // size not in the images table: count 1 MP
+		}
+		maxPixels = max(maxPixels, px)
+	}
+	resized := int64(4*c.shortSide*c.shortSide) * 4 // up to 4:1 aspect
+	decode := int64(c.workers) * (4*maxPixels + resized)
+	return vectors + groups + decode
 }
 
 // shardName is the relative path of shard i.
@@ -278,7 +308,8 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 		}
 		st.env.Log.Warn("shard marked done but its sidecar is unusable; recomputing", "shard", rel, "err", err)
 	}
-	w, err := table.Create[table.FeatureRow](st.env.Path(rel), st.env, table.Features, st.cfg.shardOptions())
+	st.env.SetMemoryBudget(st.cfg.memoryBudget(imgs))
+	w, err := table.Create[table.FeatureRow](st.env.Path(rel), st.env, table.Features, st.cfg.shardOptions(len(imgs)))
 	if err != nil {
 		return err
 	}
