@@ -162,11 +162,11 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		h2 := G.Must(G.Mul(ahat, G.Must(G.Mul(b.leaky(h1, 0.2), w["cpt.W2"]))))
 		C := l2(h2) // (M, D)
 		if out.v != nil {
-			av := G.Must(G.SoftMax(b.scale(mulT(out.v, C), cfg.Lambda), 1))
+			av := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.v, C))) // softmax(lambda v C^T)
 			out.cv = l2(G.Must(G.Mul(av, C)))
 		}
 		if out.t != nil {
-			at := G.Must(G.SoftMax(b.scale(mulT(out.t, C), cfg.Lambda), 1))
+			at := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.t, C)))
 			keep := b.input(in.keep, "keep")
 			at = G.Must(G.Add(b.input(in.yMix, "ymix"), G.Must(G.BroadcastHadamardProd(at, keep, nil, []byte{1}))))
 			out.ct = l2(G.Must(G.Mul(at, C)))

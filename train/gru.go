@@ -435,17 +435,20 @@ func gruBackward[T float](op *gruSeqOp, c *gruCache, in [][]T) {
 }
 
 // colSums writes the column sums of x (n, D) into out (D), accumulated in
-// float64 over fixed row order.
+// float64 in row order; column blocks run on GOMAXPROCS goroutines (each
+// sum is the same whatever the split).
 func colSums[T float](out, x []T, n, D int) {
-	acc := make([]float64, D)
-	for i := range n {
-		for k, v := range x[i*D : (i+1)*D] {
-			acc[k] += float64(v)
+	parallelRange(D, 64, func(lo, hi int) {
+		acc := make([]float64, hi-lo)
+		for i := range n {
+			for k, v := range x[i*D+lo : i*D+hi] {
+				acc[k] += float64(v)
+			}
 		}
-	}
-	for k := range out {
-		out[k] = T(acc[k])
-	}
+		for k := range acc {
+			out[lo+k] = T(acc[k])
+		}
+	})
 }
 
 func rows2[T float](s []T, t, B, D int) []T { return s[t*B*D : (t+1)*B*D] }

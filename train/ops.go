@@ -646,3 +646,136 @@ func embedMeanBwd[T float](out []T, tok []int, w, g []T, B, Wd int) {
 		}
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Scaled softmax over rows.
+
+// softmaxOp is y = softmax(s x) over each row of an (n, M) matrix (the
+// concept attention; replaces a scaling and gorgonia's SoftMax). float32
+// graphs use expScaled32.
+type softmaxOp struct {
+	opBase
+	s float64
+}
+
+func newSoftmax(s float64) *softmaxOp { return &softmaxOp{opBase{fmt.Sprintf("softmax(%g)", s)}, s} }
+
+func (op *softmaxOp) Arity() int            { return 1 }
+func (op *softmaxOp) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *softmaxOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *softmaxOp) Hashcode() uint32      { return opHash(op) }
+func (op *softmaxOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: %s: input shape %v, want (n, M)", op.name, s)
+	}
+	return s.Clone(), nil
+}
+func (op *softmaxOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *softmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&softmaxGradOp{opBase{op.name + "-grad"}, op.s}, out, grad)
+	return G.Nodes{d}, err
+}
+func (op *softmaxOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+func (op *softmaxOp) Do(vs ...G.Value) (G.Value, error) {
+	x, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	n, M := x.Shape()[0], x.Shape()[1]
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(n, M))
+	switch o := out.Data().(type) {
+	case []float32:
+		softmaxFwd(o, x.Data().([]float32), n, M, op.s)
+	case []float64:
+		softmaxFwd(o, x.Data().([]float64), n, M, op.s)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
+	}
+	return out, nil
+}
+
+func softmaxFwd[T float](out, x []T, n, M int, s float64) {
+	parallelRange(n, max(2, 1<<14/max(M, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r, o := x[i*M:(i+1)*M], out[i*M:(i+1)*M]
+			m := math.Inf(-1)
+			for _, v := range r {
+				if a := s * float64(v); a > m {
+					m = a
+				}
+			}
+			for k, v := range r {
+				o[k] = T(s*float64(v) - m)
+			}
+			switch ov := any(o).(type) {
+			case []float32:
+				expScaled32(ov, 1)
+			case []float64:
+				for k, v := range ov {
+					ov[k] = math.Exp(v)
+				}
+			}
+			var sum float64
+			for _, v := range o {
+				sum += float64(v)
+			}
+			inv := 1 / sum
+			for k, v := range o {
+				o[k] = T(float64(v) * inv)
+			}
+		}
+	})
+}
+
+// softmaxGradOp is dx = s y (g - sum_j g_j y_j) for inputs (y, g).
+type softmaxGradOp struct {
+	opBase
+	s float64
+}
+
+func (op *softmaxGradOp) Arity() int            { return 2 }
+func (op *softmaxGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
+func (op *softmaxGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *softmaxGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *softmaxGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(ds[0]).Clone(), nil
+}
+func (op *softmaxGradOp) Do(vs ...G.Value) (G.Value, error) {
+	y, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	n, M := y.Shape()[0], y.Shape()[1]
+	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(n, M))
+	switch o := out.Data().(type) {
+	case []float32:
+		softmaxBwd(o, y.Data().([]float32), g.Data().([]float32), n, M, op.s)
+	case []float64:
+		softmaxBwd(o, y.Data().([]float64), g.Data().([]float64), n, M, op.s)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, y.Dtype())
+	}
+	return out, nil
+}
+
+func softmaxBwd[T float](out, y, g []T, n, M int, s float64) {
+	parallelRange(n, max(2, 1<<14/max(M, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ry, rg, o := y[i*M:(i+1)*M], g[i*M:(i+1)*M], out[i*M:(i+1)*M]
+			var dot float64
+			for k, v := range ry {
+				dot += float64(v) * float64(rg[k])
+			}
+			for k, v := range ry {
+				o[k] = T(s * float64(v) * (float64(rg[k]) - dot))
+			}
+		}
+	})
+}
