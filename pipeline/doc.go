@@ -17,6 +17,11 @@
 //     an interrupted run with the same key is kept, so a rerun skips shards
 //     already committed. Write a shard atomically, then commit it.
 //   - Env.Progress, Env.Log, Env.SetMetric, Env.SetInfo, Env.Summarize.
+//   - Spec.GCPercent and Env.SetMemoryBudget: for stages that stream large
+//     buffers through a bounded working set, a garbage-collector target and
+//     a working-set budget the engine applies to the Go runtime while the
+//     stage runs (memory.go), so peak memory does not creep up with run
+//     length.
 //
 // # Cache keys
 //
