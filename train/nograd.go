@@ -381,19 +381,19 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 	tmp := make([]float32, N) // exponent arguments of one row
 	for i := lo; i < hi; i++ {
 		row := sims[i*N : (i+1)*N]
-		allowed := func(j int) bool { return j != i && keyOK[j] && keyID[j] != ids[i] }
+		// Allowed negatives: valid keys of another image. Batch key i (the
+		// positive) has the query's own image id, so it is excluded too.
+		idi := ids[i]
 		var n int
 		var sum, sumSq float64
 		cmax := math.Inf(-1)
 		for j, c := range row {
-			if allowed(j) {
+			if keyOK[j] && keyID[j] != idi {
 				x := float64(c)
 				n++
 				sum += x
 				sumSq += x * x
-				if x > cmax {
-					cmax = x
-				}
+				cmax = max(cmax, x)
 			}
 		}
 		shift := float64(row[i]) / tau
@@ -405,7 +405,7 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 			zmax := (cmax - mu) * inv
 			args := tmp[:0]
 			for j, c := range row {
-				if allowed(j) {
+				if keyOK[j] && keyID[j] != idi {
 					args = append(args, float32((float64(c)-mu)*inv-zmax))
 				}
 			}
@@ -418,22 +418,21 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 			logN = math.Log(float64(n))
 			shift = max(shift, cmax/tau+logN+zmax-lse)
 		}
-		out := func(j int, v float64) {
-			if j < B {
-				db[i*B+j] = T(v)
-			} else {
-				dq[i*K+j-B] = T(v)
+		// log w_j - shift = (c_j - mu) inv + off for the allowed keys
+		off := logN - mu*inv - lse - shift
+		write := func(dst []T, part []float32, j0 int) {
+			for k, c := range part {
+				if j := j0 + k; keyOK[j] && keyID[j] != idi {
+					dst[k] = T(float64(c)*inv + off)
+				} else {
+					dst[k] = bigNeg
+				}
 			}
 		}
-		for j, c := range row {
-			switch {
-			case j == i:
-				out(j, -shift)
-			case allowed(j):
-				out(j, logN+(float64(c)-mu)*inv-lse-shift)
-			default:
-				out(j, bigNeg)
-			}
+		write(db[i*B:(i+1)*B], row[:B], 0)
+		db[i*B+i] = T(-shift)
+		if K > 0 {
+			write(dq[i*K:(i+1)*K], row[B:], B)
 		}
 	}
 }
