@@ -119,11 +119,11 @@ func (op *dclHeadOp) DiffWRT(n int) []bool {
 func (op *dclHeadOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	ret := make(G.Nodes, len(in))
 	var err error
-	if ret[0], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-batch"}, op, false, in[0].Shape().Clone()}, out, grad); err != nil {
+	if ret[0], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-batch"}, op, false, in[0].Shape().Clone(), nil}, out, grad); err != nil {
 		return nil, err
 	}
 	if op.queue {
-		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-queue"}, op, true, in[2].Shape().Clone()}, out, grad); err != nil {
+		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-queue"}, op, true, in[2].Shape().Clone(), nil}, out, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -245,6 +245,7 @@ type dclHeadGradOp struct {
 	fwd   *dclHeadOp
 	queue bool
 	shape tensor.Shape
+	buf   *tensor.Dense // the result, owned and rewritten in full by every run
 }
 
 func (op *dclHeadGradOp) Arity() int    { return 2 }
@@ -268,7 +269,10 @@ func (op *dclHeadGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("train: %s: the forward op has not run", op.name)
 	}
 	B, N := op.shape[0], op.shape[1]
-	out := tensor.New(tensor.Of(e.Dtype()), tensor.WithShape(B, N))
+	if op.buf == nil || op.buf.Dtype() != e.Dtype() {
+		op.buf = tensor.New(tensor.Of(e.Dtype()), tensor.WithShape(B, N))
+	}
+	out := op.buf
 	switch o := out.Data().(type) {
 	case []float32:
 		dclHeadBwd(o, e.Data().([]float32), g.Data().([]float32), op.fwd.se, B, N, op.fwd.tau, !op.queue)
@@ -537,7 +541,7 @@ func (op *embedMeanOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *embedMeanOp) DiffWRT(int) []bool { return []bool{true, false, false} }
 func (op *embedMeanOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&embedMeanGradOp{opBase{op.name + "-grad"}, in[0].Shape().Clone()}, in[1], in[2], grad)
+	d, err := G.ApplyOp(&embedMeanGradOp{opBase: opBase{op.name + "-grad"}, shape: in[0].Shape().Clone()}, in[1], in[2], grad)
 	return G.Nodes{d, nil, nil}, err
 }
 func (op *embedMeanOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -589,9 +593,17 @@ func embedMeanFwd[T float](out, e []T, tok []int, w []T, B, Wd int) {
 
 // embedMeanGradOp is dE[token_it] += avg_it g_i for inputs (tokens, avg, g),
 // in a fixed order (duplicate tokens accumulate deterministically).
+//
+// The (V, Wd) result is owned by the op and reused: only the rows written
+// by the previous run are cleared (the gradient is dense for Adam, but only
+// the rows of the batch's tokens are nonzero). This relies on the result
+// being read only, which holds where it is used: the mean encoder applies
+// the op once, so the result is txt.E's gradient itself, a graph output.
 type embedMeanGradOp struct {
 	opBase
 	shape tensor.Shape // (V, Wd)
+	buf   *tensor.Dense
+	rows  []int // rows written by the last run
 }
 
 func (op *embedMeanGradOp) Arity() int { return 3 }
@@ -618,19 +630,27 @@ func (op *embedMeanGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	B, Wd := w.Shape()[0], op.shape[1]
-	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(op.shape...))
-	switch o := out.Data().(type) {
+	if op.buf == nil || op.buf.Dtype() != g.Dtype() {
+		op.buf, op.rows = tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(op.shape...)), nil
+	}
+	switch o := op.buf.Data().(type) {
 	case []float32:
-		embedMeanBwd(o, tok.Data().([]int), w.Data().([]float32), g.Data().([]float32), B, Wd)
+		op.rows = embedMeanBwd(o, op.rows, tok.Data().([]int), w.Data().([]float32), g.Data().([]float32), B, Wd)
 	case []float64:
-		embedMeanBwd(o, tok.Data().([]int), w.Data().([]float64), g.Data().([]float64), B, Wd)
+		op.rows = embedMeanBwd(o, op.rows, tok.Data().([]int), w.Data().([]float64), g.Data().([]float64), B, Wd)
 	default:
 		return nil, fmt.Errorf("train: %s: dtype %v", op.name, g.Dtype())
 	}
-	return out, nil
+	return op.buf, nil
 }
 
-func embedMeanBwd[T float](out []T, tok []int, w, g []T, B, Wd int) {
+// embedMeanBwd clears the rows listed in prev, accumulates the gradient and
+// returns the rows it wrote (prev's storage reused).
+func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) []int {
+	for _, r := range prev {
+		clear(out[r*Wd : (r+1)*Wd])
+	}
+	rows := prev[:0]
 	T_ := len(tok) / B
 	for i := range B {
 		gi := g[i*Wd : (i+1)*Wd]
@@ -639,12 +659,15 @@ func embedMeanBwd[T float](out []T, tok []int, w, g []T, B, Wd int) {
 			if a == 0 {
 				continue
 			}
-			row := out[tok[i*T_+t]*Wd : (tok[i*T_+t]+1)*Wd]
+			r := tok[i*T_+t]
+			rows = append(rows, r)
+			row := out[r*Wd : (r+1)*Wd]
 			for k, v := range gi {
 				row[k] += a * v
 			}
 		}
 	}
+	return rows
 }
 
 // ---------------------------------------------------------------------------
