@@ -50,8 +50,8 @@ const (
 //	n = tanh(x Wn + bn + r * (h Un)), h' = n + z * (h - n)
 //	h <- h + m_t (h' - h)
 //
-// with m_t the (T*B) token mask. It caches the gates and states of the last
-// run for its gradient op when it is part of a training graph.
+// with m_t the (T*B) token mask. It keeps the gates and states of its last
+// run in its cache, where its backward op (gruBwdOp) reads them.
 type gruSeqOp struct {
 	opBase
 	T, B, D, Wd int
@@ -69,7 +69,7 @@ type gruCache struct {
 	h    *tensor.Dense
 	hu   [2]*tensor.Dense // (B, D) h Uz, h Ur of the current step
 	dh   [2]*tensor.Dense // (B, D) state gradients (backward)
-	grad [gruInputs]*tensor.Dense
+	grad [gruInputs]*tensor.Dense // written by gruBwdOp, returned by it (X) and by gruGradOps
 }
 
 func newGRUSeq(T, B, D, Wd int, reverse bool, id string) *gruSeqOp {
