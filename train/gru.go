@@ -67,8 +67,8 @@ type gruCache struct {
 	z, r *tensor.Dense
 	n, a *tensor.Dense
 	h    *tensor.Dense
-	hu   [2]*tensor.Dense // (B, D) h Uz, h Ur of the current step
-	dh   [2]*tensor.Dense // (B, D) state gradients (backward)
+	hu   [2]*tensor.Dense         // (B, D) h Uz, h Ur of the current step
+	dh   [2]*tensor.Dense         // (B, D) state gradients (backward)
 	grad [gruInputs]*tensor.Dense // written by gruBwdOp, returned by it (X) and by gruGradOps
 }
 
