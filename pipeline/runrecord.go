@@ -118,6 +118,31 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 	return out, nil
 }
 
+// eachRunNewestFirst calls fn with the readable run records of a workflow,
+// newest first, until fn returns false. Run ids start with their UTC start
+// time, so file names sort by age.
+func eachRunNewestFirst(workdir, workflow string, fn func(*RunRecord) bool) {
+	dir := runsDir(workdir, workflow)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for i := len(ents) - 1; i >= 0; i-- {
+		name := ents[i].Name()
+		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		var r RunRecord
+		if err != nil || json.Unmarshal(b, &r) != nil {
+			continue
+		}
+		if !fn(&r) {
+			return
+		}
+	}
+}
+
 // FindRun returns the run whose id is id or starts with it; "latest" is the
 // newest run and "latest~N" the one N runs before it.
 func FindRun(workdir, workflow, id string) (*RunRecord, error) {

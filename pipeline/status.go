@@ -135,17 +135,27 @@ func jsonText(v any) string {
 }
 
 // latestKeys returns stage -> key of the most recent run record of w that
-// ran or found each stage.
+// ran or found each stage. It reads records newest first and stops once
+// every stage of w has a key, so a long run history costs nothing (usually
+// one record is read).
 func latestKeys(w *Workflow) map[string]string {
-	recs, _ := ListRuns(w.Workdir, w.Name)
 	out := map[string]string{}
-	for i := len(recs) - 1; i >= 0; i-- {
-		for _, s := range recs[i].Stages {
+	want := map[string]bool{}
+	for _, n := range w.Stages {
+		want[n.ID] = true
+	}
+	found := 0
+	eachRunNewestFirst(w.Workdir, w.Name, func(r *RunRecord) bool {
+		for _, s := range r.Stages {
 			if _, seen := out[s.Stage]; !seen && s.Key != "" && (s.Status == RunRan || s.Status == RunCached) {
 				out[s.Stage] = s.Key
+				if want[s.Stage] {
+					found++
+				}
 			}
 		}
-	}
+		return found < len(want)
+	})
 	return out
 }
 
