@@ -57,12 +57,23 @@ func clipScale(grads []tensor.Tensor, maxNorm float64) (norm, scale float64) {
 	return norm, maxNorm / norm
 }
 
+// sumSq is the sum of squares of x in float64, over four interleaved
+// partial sums (independent add chains: the single-chain loop was bound by
+// the add latency), combined in a fixed order.
 func sumSq[T float](x []T) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		y := x[i : i+4 : i+4]
+		s0 += float64(y[0]) * float64(y[0])
+		s1 += float64(y[1]) * float64(y[1])
+		s2 += float64(y[2]) * float64(y[2])
+		s3 += float64(y[3]) * float64(y[3])
 	}
-	return s
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // fusedUpdate is, in one pass over the elements, the global-norm clipping
@@ -103,22 +114,45 @@ func sub[T any](x []T, lo, hi int) []T {
 	return x[lo:hi]
 }
 
+// fusedRange is fusedUpdate on one element range: the loop without the EMA
+// and the loop with it are separate and the slices are resliced to len(w),
+// so the loop body has no bounds checks and no per-element EMA branch. The
+// arithmetic (and so every bit of the result) is that of the three
+// separate passes.
 func fusedRange[T float](w, g, m, v, mw []T, clip, lr, c1, c2, mu float64) {
 	b1, b2 := T(adamBeta1), T(adamBeta2)
+	ob1, ob2 := 1-b1, 1-b2
 	step := T(lr / c1)
 	sc2 := T(1 / math.Sqrt(c2))
+	eps := T(adamEps)
 	scaled := clip != 1
+	n := len(w)
+	g, m, v = g[:n], m[:n], v[:n]
+	if mw == nil {
+		for i := range w {
+			gi := g[i]
+			if scaled {
+				gi = T(float64(gi) * clip)
+			}
+			mi := b1*m[i] + ob1*gi
+			vi := b2*v[i] + ob2*gi*gi
+			m[i], v[i] = mi, vi
+			w[i] -= step * mi / (T(math.Sqrt(float64(vi)))*sc2 + eps)
+		}
+		return
+	}
 	a, b := T(mu), T(1-mu)
+	mw = mw[:n]
 	for i := range w {
 		gi := g[i]
 		if scaled {
 			gi = T(float64(gi) * clip)
 		}
-		m[i] = b1*m[i] + (1-b1)*gi
-		v[i] = b2*v[i] + (1-b2)*gi*gi
-		w[i] -= step * m[i] / (T(math.Sqrt(float64(v[i])))*sc2 + T(adamEps))
-		if mw != nil {
-			mw[i] = a*mw[i] + b*w[i]
-		}
+		mi := b1*m[i] + ob1*gi
+		vi := b2*v[i] + ob2*gi*gi
+		m[i], v[i] = mi, vi
+		wi := w[i] - step*mi/(T(math.Sqrt(float64(vi)))*sc2+eps)
+		w[i] = wi
+		mw[i] = a*mw[i] + b*wi
 	}
 }
