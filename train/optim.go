@@ -92,7 +92,7 @@ func fusedUpdate(w *tensor.Dense, g tensor.Tensor, mom, vel, mw *tensor.Dense, c
 			ed = mw.Data().([]float32)
 		}
 		parallelRange(len(wd), 1<<15, func(lo, hi int) {
-			fusedRange(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
+			fusedRange32(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
 		})
 	case []float64:
 		gd, md, vd := g.Data().([]float64), mom.Data().([]float64), vel.Data().([]float64)

@@ -51,22 +51,29 @@ func TestFusedRangeMatchesSeparatePasses(t *testing.T) {
 		ema  bool
 	}{{"no clip, EMA", 1, true}, {"clip, EMA", 0.37, true}, {"no clip, no EMA", 1, false}, {"clip, no EMA", 0.37, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, want := arrays(1001), arrays(1001)
-			mwGot, mwWant := got[4], want[4]
+			got, got32, want := arrays(1002), arrays(1002), arrays(1002)
+			mwGot, mwGot32, mwWant := got[4], got32[4], want[4]
 			if !tc.ema {
-				mwGot, mwWant = nil, nil
+				mwGot, mwGot32, mwWant = nil, nil, nil
 			}
 			for step := int64(1); step <= 3; step++ {
 				c1, c2 := 1-math.Pow(adamBeta1, float64(step)), 1-math.Pow(adamBeta2, float64(step))
 				gGot := append([]float32(nil), got[1]...)
+				gGot32 := append([]float32(nil), got32[1]...)
 				fusedRange(got[0], gGot, got[2], got[3], mwGot, tc.clip, 1e-3, c1, c2, 0.99)
+				// the float32 path (SSE on amd64) on a misaligned sub-range
+				fusedRange32(got32[0][1:], gGot32[1:], got32[2][1:], got32[3][1:], sub(mwGot32, 1, len(got32[0])), tc.clip, 1e-3, c1, c2, 0.99)
+				fusedRange32(got32[0][:1], gGot32[:1], got32[2][:1], got32[3][:1], sub(mwGot32, 0, 1), tc.clip, 1e-3, c1, c2, 0.99)
 				gWant := append([]float32(nil), want[1]...)
 				refUpdate(want[0], gWant, want[2], want[3], mwWant, tc.clip, 1e-3, c1, c2, 0.99)
 			}
 			for k, name := range []string{"w", "g", "m", "v", "mw"} {
 				for i := range got[k] {
 					if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
-						t.Fatalf("%s[%d] = %g, want %g", name, i, got[k][i], want[k][i])
+						t.Fatalf("fusedRange: %s[%d] = %g, want %g", name, i, got[k][i], want[k][i])
+					}
+					if math.Float32bits(got32[k][i]) != math.Float32bits(want[k][i]) {
+						t.Fatalf("fusedRange32: %s[%d] = %g, want %g", name, i, got32[k][i], want[k][i])
 					}
 				}
 			}
