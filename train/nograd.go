@@ -384,18 +384,7 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 		// Allowed negatives: valid keys of another image. Batch key i (the
 		// positive) has the query's own image id, so it is excluded too.
 		idi := ids[i]
-		var n int
-		var sum, sumSq float64
-		cmax := math.Inf(-1)
-		for j, c := range row {
-			if keyOK[j] && keyID[j] != idi {
-				x := float64(c)
-				n++
-				sum += x
-				sumSq += x * x
-				cmax = max(cmax, x)
-			}
-		}
+		n, sum, sumSq, cmax := allowedStats(row, keyOK, keyID, idi)
 		shift := float64(row[i]) / tau
 		var logN, inv, mu, lse float64
 		if n > 0 {
@@ -410,11 +399,7 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 				}
 			}
 			expScaled32(args, 1)
-			var se float64
-			for _, e := range args {
-				se += float64(e)
-			}
-			lse = zmax + math.Log(se)
+			lse = zmax + math.Log(sum4(args))
 			logN = math.Log(float64(n))
 			shift = max(shift, cmax/tau+logN+zmax-lse)
 		}
@@ -435,6 +420,59 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 			write(dq[i*K:(i+1)*K], row[B:], B)
 		}
 	}
+}
+
+// allowedStats returns the count, sum, sum of squares (in float64) and
+// maximum of the similarities in row of the allowed keys (valid, of another
+// image than idi). Two interleaved sets of partial sums: the single add
+// chains were bound by the add latency.
+func allowedStats(row []float32, keyOK []bool, keyID []int64, idi int64) (n int, sum, sumSq, cmax float64) {
+	N := len(row)
+	keyOK, keyID = keyOK[:N], keyID[:N]
+	var s0, s1, q0, q1 float64
+	m0, m1 := math.Inf(-1), math.Inf(-1)
+	j := 0
+	for ; j+2 <= N; j += 2 {
+		if keyOK[j] && keyID[j] != idi {
+			x := float64(row[j])
+			n++
+			s0 += x
+			q0 += x * x
+			m0 = max(m0, x)
+		}
+		if keyOK[j+1] && keyID[j+1] != idi {
+			x := float64(row[j+1])
+			n++
+			s1 += x
+			q1 += x * x
+			m1 = max(m1, x)
+		}
+	}
+	if j < N && keyOK[j] && keyID[j] != idi {
+		x := float64(row[j])
+		n++
+		s0 += x
+		q0 += x * x
+		m0 = max(m0, x)
+	}
+	return n, s0 + s1, q0 + q1, max(m0, m1)
+}
+
+// sum4 is the float64 sum of x over four interleaved partial sums.
+func sum4(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		y := x[i : i+4 : i+4]
+		s0 += float64(y[0])
+		s1 += float64(y[1])
+		s2 += float64(y[2])
+		s3 += float64(y[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // splitFill writes the batch columns [0, B) of the (B, N) matrix x into lwB
