@@ -40,3 +40,34 @@ func TestExpScaled32MatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaky32MatchesGeneric checks the branch-free float32 LeakyReLU
+// forward and backward against the generic code (bit for bit, zeros of
+// both signs and infinities included).
+func TestLeaky32MatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+	for range 1000 {
+		x = append(x, float32(rng.NormFloat64()))
+	}
+	g := make([]float32, len(x))
+	for i := range g {
+		g[i] = float32(rng.NormFloat64())
+	}
+	g[0], g[1] = float32(math.Copysign(0, -1)), 0
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	leakyFwd32(got, x, 0.2)
+	leakyFwd(want, x, 0.2)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("forward at %g: %g, want %g", x[i], got[i], want[i])
+		}
+	}
+	leakyBwd32(got, x, g, 0.2)
+	leakyBwd(want, x, g, 0.2)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("backward at %g (g %g): %g, want %g", x[i], g[i], got[i], want[i])
+		}
+	}
+}

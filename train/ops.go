@@ -345,14 +345,9 @@ func (op *l2Op) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// rowNorm is the L2 norm of a row, accumulated in float64.
-func rowNorm[T float](x []T) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return math.Sqrt(s)
-}
+// rowNorm is the L2 norm of a row, accumulated in float64 (sumSq: four
+// interleaved partial sums).
+func rowNorm[T float](x []T) float64 { return math.Sqrt(sumSq(x)) }
 
 func l2Fwd[T float](out, x []T, n, D int) {
 	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
@@ -450,7 +445,7 @@ func (op *leakyOp) Do(vs ...G.Value) (G.Value, error) {
 	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
 	switch o := out.Data().(type) {
 	case []float32:
-		leakyFwd(o, x.Data().([]float32), op.a)
+		leakyFwd32(o, x.Data().([]float32), op.a)
 	case []float64:
 		leakyFwd(o, x.Data().([]float64), op.a)
 	default:
@@ -495,13 +490,43 @@ func (op *leakyGradOp) Do(vs ...G.Value) (G.Value, error) {
 	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
 	switch o := out.Data().(type) {
 	case []float32:
-		leakyBwd(o, x.Data().([]float32), g.Data().([]float32), op.a)
+		leakyBwd32(o, x.Data().([]float32), g.Data().([]float32), op.a)
 	case []float64:
 		leakyBwd(o, x.Data().([]float64), g.Data().([]float64), op.a)
 	default:
 		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
 	}
 	return out, nil
+}
+
+// notPos32 is all ones when x <= 0 (either zero, negative or a NaN with the
+// sign bit set), 0 when x > 0 (or a NaN without it): a branch-free select
+// mask (the signs of the GCN pre-activations are random, so a branch
+// mispredicts about every second element).
+func notPos32(x float32) uint32 {
+	return uint32((int64(int32(math.Float32bits(x))) - 1) >> 63)
+}
+
+// leakyFwd32 is leakyFwd for float32 without branches (the same values; a
+// NaN input gives a NaN).
+func leakyFwd32(out, x []float32, a float64) {
+	s := float32(a)
+	out = out[:len(x)]
+	for i, v := range x {
+		m := notPos32(v)
+		out[i] = math.Float32frombits(math.Float32bits(v)&^m | math.Float32bits(s*v)&m)
+	}
+}
+
+// leakyBwd32 is leakyBwd for float32 without branches.
+func leakyBwd32(out, x, g []float32, a float64) {
+	s := float32(a)
+	out, g = out[:len(x)], g[:len(x)]
+	for i, v := range x {
+		m := notPos32(v)
+		gi := g[i]
+		out[i] = math.Float32frombits(math.Float32bits(gi)&^m | math.Float32bits(s*gi)&m)
+	}
 }
 
 func leakyBwd[T float](out, x, g []T, a float64) {
