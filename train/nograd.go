@@ -544,11 +544,7 @@ func sinkhorn(z []float32, B, P int, eps float64, iters int) []float32 {
 func normRows(x []float32, n, d int) []float32 {
 	out := make([]float32, len(x))
 	for i := range n {
-		var s float64
-		for _, v := range x[i*d : (i+1)*d] {
-			s += float64(v) * float64(v)
-		}
-		inv := 1 / math.Sqrt(s)
+		inv := 1 / math.Sqrt(sumSq(x[i*d:(i+1)*d]))
 		for k := range d {
 			out[i*d+k] = float32(float64(x[i*d+k]) * inv)
 		}

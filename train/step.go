@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -84,8 +85,21 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	if cfg.Clustering {
 		P := cfg.Prototypes
 		protos := normRows(denseF32(m.w["proto"]), P, D)
-		fill(li.qv, sinkhorn(matmulT(mk.v, B, protos, P, D), B, P, cfg.SinkhornEps, cfg.SinkhornIters))
-		fill(li.qt, sinkhorn(matmulT(mk.t, B, protos, P, D), B, P, cfg.SinkhornEps, cfg.SinkhornIters))
+		// the scores of both code sets in one product (rows [0, B) image,
+		// [B, 2B) text), the two Sinkhorn runs on two goroutines
+		qs := make([]float32, 0, 2*B*D)
+		z := matmulT(append(append(qs, mk.v...), mk.t...), 2*B, protos, P, D)
+		var qv []float32
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			qv = sinkhorn(z[:B*P], B, P, cfg.SinkhornEps, cfg.SinkhornIters)
+		}()
+		qt := sinkhorn(z[B*P:], B, P, cfg.SinkhornEps, cfg.SinkhornIters)
+		wg.Wait()
+		fill(li.qv, qv)
+		fill(li.qt, qt)
 	}
 	return mk, nil
 }
