@@ -25,8 +25,10 @@ func init() {
 
 // TrainSpec is the train.coder stage kind.
 var TrainSpec = pipeline.Spec{
-	Kind:    KindTrain,
-	Version: "1",
+	Kind: KindTrain,
+	// 2: fused ops and a float32 exp in the model (train/ops.go): the
+	// weights differ in the last bits from version 1's.
+	Version: "2",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
