@@ -475,7 +475,7 @@ func (st *runState) one(w *worker, img table.ImageRow, res *result) {
 		Boxes: boxes, Feats: feats}
 }
 
-// floatPool recycles float32 buffers of one capacity, keeping at most max
+// floatPool recycles float32 buffers of one capacity, keeping at most keep
 // of them: with a bounded number in use, a long run allocates no more
 // vectors than a short one, and the heap does not swing with the garbage.
 type floatPool struct {
@@ -483,8 +483,8 @@ type floatPool struct {
 	ch   chan []float32
 }
 
-func newFloatPool(size, max int) floatPool {
-	return floatPool{size: size, ch: make(chan []float32, max)}
+func newFloatPool(size, keep int) floatPool {
+	return floatPool{size: size, ch: make(chan []float32, keep)}
 }
 
 // get returns an empty buffer of capacity size.
@@ -497,7 +497,7 @@ func (p floatPool) get() []float32 {
 	}
 }
 
-// put returns a buffer from get; others, and buffers beyond max, are dropped.
+// put returns a buffer from get; others, and buffers beyond keep, are dropped.
 func (p floatPool) put(b []float32) {
 	if cap(b) != p.size {
 		return
