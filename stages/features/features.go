@@ -122,6 +122,8 @@ type config struct {
 	compression string
 	codec       compress.Codec // nil: table's codec for compression
 	workers     int
+	regions     int // boxes per image, from the descriptor config
+	dim         int // values per region
 	meta        map[string]string
 }
 
@@ -146,6 +148,7 @@ func readConfig(env *pipeline.Env) config {
 			"better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}[p.String("zstd_level")])
 	}
 	ex, _ := descriptor.NewExtractor(c.desc)
+	c.regions, c.dim = ex.Regions(), ex.Dim()
 	parts := c.desc.Selected()
 	c.meta = map[string]string{
 		MetaDim:       strconv.Itoa(ex.Dim()),
@@ -197,13 +200,9 @@ func run(ctx context.Context, env *pipeline.Env) error {
 	}
 	st := &runState{env: env, cfg: cfg, art: art, total: art.TableRows(table.Images),
 		byReason: map[string]int64{}, pool: make(chan *worker, cfg.workers)}
-	ex, err := descriptor.NewExtractor(cfg.desc)
-	if err != nil {
-		return err
-	}
 	// The shard writer holds at most workers+1 row groups, the stage one
 	// chunk of images: that many vectors are in use at once.
-	st.bufs = newFloatPool(ex.Regions()*ex.Dim(), (cfg.workers+1)*cfg.rowGroup+chunkRows)
+	st.bufs = newFloatPool(cfg.regions*cfg.dim, (cfg.workers+1)*cfg.rowGroup+chunkRows)
 	for range cfg.workers {
 		ex, err := descriptor.NewExtractor(cfg.desc)
 		if err != nil {
@@ -264,11 +263,7 @@ func (c *config) shardOptions(images int) table.Options {
 // shard's largest image (4 bytes a pixel covers a YCbCr decode and an RGBA
 // conversion) and its resized copy.
 func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
-	ex, err := descriptor.NewExtractor(c.desc)
-	if err != nil {
-		return 0
-	}
-	regions, dim := int64(ex.Regions()), int64(ex.Dim())
+	regions, dim := int64(c.regions), int64(c.dim)
 	rowBytes := 16 + 4*(4*regions+regions*dim)
 	vectors := int64((c.workers+1)*c.rowGroup+chunkRows) * 4 * regions * dim
 	groups := int64(2*c.workers+1) * int64(c.rowGroup) * rowBytes
