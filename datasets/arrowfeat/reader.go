@@ -82,7 +82,7 @@ func NewReader(mem memory.Allocator, files []string, opt Options) (*Reader, erro
 	if len(files) == 0 {
 		r.schema = canonicalSchema()
 	} else {
-		s, err := r.probe(files[0])
+		s, _, err := r.probe(files[0])
 		if err != nil {
 			return nil, err
 		}
@@ -193,26 +193,27 @@ func leaves(pr *file.Reader, path string) ([]int, error) {
 	return idx, nil
 }
 
-// probe reads the first file's schema.
-func (r *Reader) probe(path string) (*arrow.Schema, error) {
+// probe reads a file's checked schema and its number of row groups.
+func (r *Reader) probe(path string) (*arrow.Schema, int, error) {
 	pr, err := r.open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer pr.Close()
 	cols, err := leaves(pr, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1}, r.mem)
 	if err != nil {
-		return nil, fmt.Errorf("arrowfeat: %s: %w", path, err)
+		return nil, 0, fmt.Errorf("arrowfeat: %s: %w", path, err)
 	}
-	_, s, err := fr.GetFieldReaders(context.Background(), cols, nil)
+	_, fs, err := fr.GetFieldReaders(context.Background(), cols, nil)
 	if err != nil {
-		return nil, fmt.Errorf("arrowfeat: %s: %w", path, err)
+		return nil, 0, fmt.Errorf("arrowfeat: %s: %w", path, err)
 	}
-	return checkSchema(s, path)
+	s, err := checkSchema(fs, path)
+	return s, pr.NumRowGroups(), err
 }
 
 // checkSchema verifies column names and types and strips field metadata.
@@ -395,24 +396,7 @@ func (r *Reader) dispatch(ctx context.Context, files []string, jobs chan<- job, 
 // check opens path, verifies that its schema matches the first file's and
 // returns its number of row groups.
 func (r *Reader) check(path string) (int, error) {
-	pr, err := r.open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer pr.Close()
-	cols, err := leaves(pr, path)
-	if err != nil {
-		return 0, err
-	}
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1}, r.mem)
-	if err != nil {
-		return 0, fmt.Errorf("arrowfeat: %s: %w", path, err)
-	}
-	_, fs, err := fr.GetFieldReaders(context.Background(), cols, nil)
-	if err != nil {
-		return 0, fmt.Errorf("arrowfeat: %s: %w", path, err)
-	}
-	s, err := checkSchema(fs, path)
+	s, n, err := r.probe(path)
 	if err != nil {
 		return 0, err
 	}
@@ -421,7 +405,7 @@ func (r *Reader) check(path string) (int, error) {
 			return 0, fmt.Errorf("arrowfeat: %s: column %q has type %s, but the first shard has %s", path, f.Name, f.Type, r.schema.Field(i).Type)
 		}
 	}
-	return pr.NumRowGroups(), nil
+	return n, nil
 }
 
 // work decodes the row groups of the jobs it takes, keeping the last file
