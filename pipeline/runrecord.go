@@ -84,10 +84,9 @@ func (e *UnreadableRunsError) Error() string {
 	return "unreadable run records (ignored): " + strings.Join(e.Files, ", ")
 }
 
-// ListRuns returns the run records of a workflow, oldest first. Records that
-// cannot be read are skipped and named in an *UnreadableRunsError returned
-// along with the others.
-func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
+// runFiles returns the paths of a workflow's run record files, oldest
+// first: run ids start with their UTC start time, so names sort by age.
+func runFiles(workdir, workflow string) ([]string, error) {
 	dir := runsDir(workdir, workflow)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -96,20 +95,45 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 		}
 		return nil, err
 	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// readRun reads one run record file.
+func readRun(p string) (*RunRecord, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var r RunRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ListRuns returns the run records of a workflow, oldest first. Records that
+// cannot be read are skipped and named in an *UnreadableRunsError returned
+// along with the others.
+func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
+	files, err := runFiles(workdir, workflow)
+	if err != nil {
+		return nil, err
+	}
 	var out []*RunRecord
 	var bad []string
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(p)
-		var r RunRecord
-		if err != nil || json.Unmarshal(b, &r) != nil {
+	for _, p := range files {
+		r, err := readRun(p)
+		if err != nil {
 			bad = append(bad, p)
 			continue
 		}
-		out = append(out, &r)
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	if len(bad) > 0 {
@@ -119,25 +143,11 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 }
 
 // eachRunNewestFirst calls fn with the readable run records of a workflow,
-// newest first, until fn returns false. Run ids start with their UTC start
-// time, so file names sort by age.
+// newest first, until fn returns false.
 func eachRunNewestFirst(workdir, workflow string, fn func(*RunRecord) bool) {
-	dir := runsDir(workdir, workflow)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for i := len(ents) - 1; i >= 0; i-- {
-		name := ents[i].Name()
-		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		var r RunRecord
-		if err != nil || json.Unmarshal(b, &r) != nil {
-			continue
-		}
-		if !fn(&r) {
+	files, _ := runFiles(workdir, workflow)
+	for i := len(files) - 1; i >= 0; i-- {
+		if r, err := readRun(files[i]); err == nil && !fn(r) {
 			return
 		}
 	}
