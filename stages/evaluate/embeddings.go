@@ -50,59 +50,39 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 		*cvec = append(*cvec, r.ConceptVec...)
 		return nil
 	}
-	for _, f := range imgFiles {
-		var off int64
-		err := table.Scan(ctx, []string{f}, 1024, func(rows []table.EmbeddingRow) error {
-			for i := range rows {
-				r := &rows[i]
-				off++
-				if r.Split != split {
-					continue
-				}
-				if err := check("image", f, off-1, r, &ts.in.Images, &imgC); err != nil {
-					return err
-				}
-				ts.imageIDs = append(ts.imageIDs, r.ImageID)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	err = scanSplit(ctx, imgFiles, split, func(f string, row int64, r *table.EmbeddingRow) error {
+		if err := check("image", f, row, r, &ts.in.Images, &imgC); err != nil {
+			return err
 		}
+		ts.imageIDs = append(ts.imageIDs, r.ImageID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(ts.imageIDs) == 0 {
 		return nil, fmt.Errorf("image_embeddings: no rows of split %q", split)
 	}
-	for _, f := range capFiles {
-		var off int64
-		err := table.Scan(ctx, []string{f}, 1024, func(rows []table.EmbeddingRow) error {
-			for i := range rows {
-				r := &rows[i]
-				off++
-				if r.Split != split {
-					continue
-				}
-				q := len(ts.captionIDs)
-				img := q / eval.CaptionsPerImage
-				if img >= len(ts.imageIDs) {
-					return fmt.Errorf("%s: caption row %d (caption %d, image %d): more than %d captions for the %d images of split %q",
-						f, off-1, r.ID, r.ImageID, eval.CaptionsPerImage*len(ts.imageIDs), len(ts.imageIDs), split)
-				}
-				if r.ImageID != ts.imageIDs[img] || int(r.Ordinal) != q%eval.CaptionsPerImage {
-					return fmt.Errorf("%s: caption row %d (caption %d): image %d ordinal %d, want image %d ordinal %d: "+
-						"the protocol needs exactly %d captions per image, ordered like the images (by image_id, ordinal)",
-						f, off-1, r.ID, r.ImageID, r.Ordinal, ts.imageIDs[img], q%eval.CaptionsPerImage, eval.CaptionsPerImage)
-				}
-				if err := check("caption", f, off-1, r, &ts.in.Captions, &capC); err != nil {
-					return err
-				}
-				ts.captionIDs = append(ts.captionIDs, r.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	err = scanSplit(ctx, capFiles, split, func(f string, row int64, r *table.EmbeddingRow) error {
+		q := len(ts.captionIDs)
+		img := q / eval.CaptionsPerImage
+		if img >= len(ts.imageIDs) {
+			return fmt.Errorf("%s: caption row %d (caption %d, image %d): more than %d captions for the %d images of split %q",
+				f, row, r.ID, r.ImageID, eval.CaptionsPerImage*len(ts.imageIDs), len(ts.imageIDs), split)
 		}
+		if r.ImageID != ts.imageIDs[img] || int(r.Ordinal) != q%eval.CaptionsPerImage {
+			return fmt.Errorf("%s: caption row %d (caption %d): image %d ordinal %d, want image %d ordinal %d: "+
+				"the protocol needs exactly %d captions per image, ordered like the images (by image_id, ordinal)",
+				f, row, r.ID, r.ImageID, r.Ordinal, ts.imageIDs[img], q%eval.CaptionsPerImage, eval.CaptionsPerImage)
+		}
+		if err := check("caption", f, row, r, &ts.in.Captions, &capC); err != nil {
+			return err
+		}
+		ts.captionIDs = append(ts.captionIDs, r.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	n := len(ts.imageIDs)
 	if len(ts.captionIDs) != eval.CaptionsPerImage*n {
@@ -115,4 +95,28 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 		ts.in.ConceptDim, ts.in.ImageC, ts.in.CaptionC = cdim, imgC, capC
 	}
 	return ts, nil
+}
+
+// scanSplit calls fn with every row of split in files, in order, with the
+// file and the row's position in it (0-based) for error messages.
+func scanSplit(ctx context.Context, files []string, split string, fn func(file string, row int64, r *table.EmbeddingRow) error) error {
+	for _, f := range files {
+		var off int64
+		err := table.Scan(ctx, []string{f}, 1024, func(rows []table.EmbeddingRow) error {
+			for i := range rows {
+				off++
+				if rows[i].Split != split {
+					continue
+				}
+				if err := fn(f, off-1, &rows[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
