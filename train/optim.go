@@ -84,26 +84,25 @@ func sumSq[T float](x []T) float64 {
 func fusedUpdate(w *tensor.Dense, g tensor.Tensor, mom, vel, mw *tensor.Dense, clip, lr float64, t int64, mu float64) {
 	c1 := 1 - math.Pow(adamBeta1, float64(t))
 	c2 := 1 - math.Pow(adamBeta2, float64(t))
-	switch wd := w.Data().(type) {
+	switch w.Data().(type) {
 	case []float32:
-		gd, md, vd := g.Data().([]float32), mom.Data().([]float32), vel.Data().([]float32)
-		var ed []float32
-		if mw != nil {
-			ed = mw.Data().([]float32)
-		}
-		parallelRange(len(wd), 1<<15, func(lo, hi int) {
-			fusedRange32(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
-		})
+		updateRanges(w, g, mom, vel, mw, func(w, g, m, v, e []float32) { fusedRange32(w, g, m, v, e, clip, lr, c1, c2, mu) })
 	case []float64:
-		gd, md, vd := g.Data().([]float64), mom.Data().([]float64), vel.Data().([]float64)
-		var ed []float64
-		if mw != nil {
-			ed = mw.Data().([]float64)
-		}
-		parallelRange(len(wd), 1<<15, func(lo, hi int) {
-			fusedRange(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi), clip, lr, c1, c2, mu)
-		})
+		updateRanges(w, g, mom, vel, mw, func(w, g, m, v, e []float64) { fusedRange(w, g, m, v, e, clip, lr, c1, c2, mu) })
 	}
+}
+
+// updateRanges runs kernel over matching element ranges of the weights,
+// gradient, moments and (possibly nil) EMA weights on GOMAXPROCS goroutines.
+func updateRanges[F float32 | float64](w *tensor.Dense, g tensor.Tensor, mom, vel, mw *tensor.Dense, kernel func(w, g, m, v, e []F)) {
+	wd, gd, md, vd := w.Data().([]F), g.Data().([]F), mom.Data().([]F), vel.Data().([]F)
+	var ed []F
+	if mw != nil {
+		ed = mw.Data().([]F)
+	}
+	parallelRange(len(wd), 1<<15, func(lo, hi int) {
+		kernel(wd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], sub(ed, lo, hi))
+	})
 }
 
 // sub is x[lo:hi], nil for nil x.
