@@ -286,11 +286,12 @@ func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag 
 }
 
 // ce is the mean over rows of the cross-entropy of soft targets q against
-// softmax(logits).
-func (b *builder) ce(logits *G.Node, q *G.Node) *G.Node {
-	B := float64(logits.Shape()[0])
-	lp := G.Must(G.LogSoftMax(logits, 1))
-	return b.scale(G.Must(G.Sum(G.Must(G.HadamardProd(lp, q)))), -1/B)
+// softmax(s z) (one fused op per head for the rows, see ceRowsOp).
+func (b *builder) ce(z *G.Node, q *G.Node, s float64) *G.Node {
+	B := float64(z.Shape()[0])
+	b.heads++
+	l := G.Must(G.ApplyOp(newCERows(s, b.heads), z, q)) // (B)
+	return b.scale(G.Must(G.Sum(l)), 1/B)
 }
 
 // losses builds the loss heads on the encoder outputs.
@@ -311,11 +312,11 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 	if cfg.Clustering {
 		P := l2(w["proto"]) // (P, D) unit prototypes
 		qv, qt := b.input(li.qv, "qv"), b.input(li.qt, "qt")
-		logits := func(x *G.Node) *G.Node { return b.scale(mulT(x, P), 1/cfg.TauP) }
-		ln.swap = G.Must(G.Add(b.ce(logits(enc.v), qt), b.ce(logits(enc.t), qv)))
+		ce := func(x, q *G.Node) *G.Node { return b.ce(mulT(x, P), q, 1/cfg.TauP) }
+		ln.swap = G.Must(G.Add(ce(enc.v, qt), ce(enc.t, qv)))
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.swap, cfg.LambdaS)))
 		if cfg.Concept {
-			ln.pred = G.Must(G.Add(b.ce(logits(enc.cv), qv), b.ce(logits(enc.ct), qt)))
+			ln.pred = G.Must(G.Add(ce(enc.cv, qv), ce(enc.ct, qt)))
 			ln.total = G.Must(G.Add(ln.total, b.scale(ln.pred, cfg.LambdaP)))
 		}
 	}

@@ -1,0 +1,192 @@
+package train
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ---------------------------------------------------------------------------
+// Soft-target cross-entropy of scaled logits (the swapped-prediction and
+// concept-prediction heads).
+
+// ceRowsOp computes, for logits z (B, P) and soft targets q (B, P, no
+// gradient), the (B) vector
+//
+//	l_i = - sum_j q_ij log softmax_j(s z_i),
+//
+// replacing a scaling, gorgonia's LogSoftMax, a Hadamard product and a sum
+// over the columns (each a full (B, P) pass forward and backward, the
+// LogSoftMax with a scalar exp). The log-sum-exp is shifted by the row
+// maximum and accumulated in float64; float32 graphs use expScaled32. The
+// softmax p and the target row sums are kept in the op for its gradient op
+// dz_ij = g_i s (p_ij sum_j' q_ij' - q_ij), which runs after it in the same pass.
+type ceRowsOp struct {
+	opBase
+	s  float64
+	p  *tensor.Dense // (B, P) softmax(s z) of the last forward run
+	qs []float64     // (B) row sums of q
+}
+
+func newCERows(s float64, id int) *ceRowsOp {
+	return &ceRowsOp{opBase: opBase{fmt.Sprintf("ceRows%d(%g)", id, s)}, s: s}
+}
+
+func (op *ceRowsOp) Arity() int            { return 2 }
+func (op *ceRowsOp) Type() hm.Type         { return fnType([]int{2, 2}, 1) }
+func (op *ceRowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *ceRowsOp) Hashcode() uint32      { return opHash(op) }
+func (op *ceRowsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: %s: input shape %v, want (B, P)", op.name, s)
+	}
+	return tensor.Shape{s[0]}, nil
+}
+func (op *ceRowsOp) DiffWRT(int) []bool { return []bool{true, false} }
+func (op *ceRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&ceRowsGradOp{opBase{op.name + "-grad"}, op, in[0].Shape().Clone()}, in[1], out, grad)
+	return G.Nodes{d, nil}, err
+}
+func (op *ceRowsOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+func (op *ceRowsOp) Do(vs ...G.Value) (G.Value, error) {
+	z, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	q, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	B, P := z.Shape()[0], z.Shape()[1]
+	if !q.Shape().Eq(z.Shape()) {
+		return nil, fmt.Errorf("train: %s: targets %v, logits %v", op.name, q.Shape(), z.Shape())
+	}
+	dt := z.Dtype()
+	if op.p == nil || !op.p.Shape().Eq(z.Shape()) || op.p.Dtype() != dt {
+		op.p = tensor.New(tensor.Of(dt), tensor.WithShape(B, P))
+	}
+	if len(op.qs) != B {
+		op.qs = make([]float64, B)
+	}
+	out := tensor.New(tensor.Of(dt), tensor.WithShape(B))
+	switch o := out.Data().(type) {
+	case []float32:
+		ceRowsFwd(o, op.p.Data().([]float32), op.qs, z.Data().([]float32), q.Data().([]float32), B, P, op.s)
+	case []float64:
+		ceRowsFwd(o, op.p.Data().([]float64), op.qs, z.Data().([]float64), q.Data().([]float64), B, P, op.s)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, dt)
+	}
+	return out, nil
+}
+
+// expRowsT sets x[k] = exp(x[k]) (expScaled32 for float32, math.Exp for
+// float64).
+func expRowsT[T float](x []T) {
+	switch v := any(x).(type) {
+	case []float32:
+		expScaled32(v, 1)
+	case []float64:
+		for k, a := range v {
+			v[k] = math.Exp(a)
+		}
+	}
+}
+
+// ceRowsFwd writes the per-row losses out, the softmax rows p and the target
+// row sums qs of logits z and targets q (B, P) with logit scale s.
+func ceRowsFwd[T float](out, p []T, qs []float64, z, q []T, B, P int, s float64) {
+	parallelRange(B, max(2, 1<<14/max(P, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rz, rq, rp := z[i*P:(i+1)*P], q[i*P:(i+1)*P], p[i*P:(i+1)*P]
+			m := math.Inf(-1)
+			var sq, qz float64
+			for k, v := range rz {
+				a := s * float64(v)
+				m = max(m, a)
+				sq += float64(rq[k])
+				qz += float64(rq[k]) * a
+			}
+			for k, v := range rz {
+				rp[k] = T(s*float64(v) - m)
+			}
+			expRowsT(rp)
+			var se float64
+			for _, v := range rp {
+				se += float64(v)
+			}
+			inv := 1 / se
+			for k, v := range rp {
+				rp[k] = T(float64(v) * inv)
+			}
+			qs[i] = sq
+			// -sum_j q_j (s z_j - lse) with lse = m + log se
+			out[i] = T((m+math.Log(se))*sq - qz)
+		}
+	})
+}
+
+// ceRowsGradOp is the gradient of a ceRowsOp with respect to the logits.
+// Inputs: (q, l, g); the dependency on l orders it after the forward op.
+type ceRowsGradOp struct {
+	opBase
+	fwd   *ceRowsOp
+	shape tensor.Shape
+}
+
+func (op *ceRowsGradOp) Arity() int            { return 3 }
+func (op *ceRowsGradOp) Type() hm.Type         { return fnType([]int{2, 1, 1}, 2) }
+func (op *ceRowsGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *ceRowsGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *ceRowsGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+
+func (op *ceRowsGradOp) Do(vs ...G.Value) (G.Value, error) {
+	q, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := dense(vs[2])
+	if err != nil {
+		return nil, err
+	}
+	p := op.fwd.p
+	if p == nil || !p.Shape().Eq(op.shape) {
+		return nil, fmt.Errorf("train: %s: the forward op has not run", op.name)
+	}
+	B, P := op.shape[0], op.shape[1]
+	out := tensor.New(tensor.Of(p.Dtype()), tensor.WithShape(B, P))
+	switch o := out.Data().(type) {
+	case []float32:
+		ceRowsBwd(o, p.Data().([]float32), q.Data().([]float32), g.Data().([]float32), op.fwd.qs, B, P, op.fwd.s)
+	case []float64:
+		ceRowsBwd(o, p.Data().([]float64), q.Data().([]float64), g.Data().([]float64), op.fwd.qs, B, P, op.fwd.s)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, p.Dtype())
+	}
+	return out, nil
+}
+
+// ceRowsBwd writes dz_ij = g_i s (p_ij qs_i - q_ij); g has B elements or
+// one (a broadcast scalar gradient).
+func ceRowsBwd[T float](out, p, q, g []T, qs []float64, B, P int, s float64) {
+	parallelRange(B, max(2, 1<<14/max(P, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := float64(g[min(i, len(g)-1)]) * s
+			a, c := T(gi*qs[i]), T(gi)
+			rp, rq, o := p[i*P:(i+1)*P], q[i*P:(i+1)*P], out[i*P:(i+1)*P]
+			for k, v := range rp {
+				o[k] = a*v - c*rq[k]
+			}
+		}
+	})
+}
