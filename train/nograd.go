@@ -497,39 +497,61 @@ func splitFill(lwB, lwQ *tensor.Dense, x []float32, B, N int) {
 // sinkhorn returns the (B, P) codes of scores z (B*P) by Sinkhorn-Knopp on
 // exp(z/eps): iters rounds of normalising prototypes to mass 1/P and samples
 // to mass 1/B, then scaled so that every sample's code sums to 1.
+//
+// Each half-round is one pass that scales by precomputed reciprocals and
+// accumulates the sums the next half-round needs (sinkhornRef in the tests
+// is the textbook form: it divides and sums in separate passes).
 func sinkhorn(z []float32, B, P int, eps float64, iters int) []float32 {
-	Q := make([]float64, B*P)
-	m := math.Inf(-1)
+	m := float32(math.Inf(-1))
 	for _, x := range z {
-		m = math.Max(m, float64(x))
+		if x > m {
+			m = x
+		}
 	}
-	for i, x := range z {
-		Q[i] = math.Exp((float64(x) - m) / eps)
+	mm, inv := float64(m), 1/eps
+	Q := make([]float64, B*P)
+	col := make([]float64, P) // column (prototype) sums
+	for i := range B {
+		row := Q[i*P : (i+1)*P]
+		for p, x := range z[i*P : (i+1)*P] {
+			e := math.Exp((float64(x) - mm) * inv)
+			row[p] = e
+			col[p] += e
+		}
 	}
-	row := make([]float64, P)
-	for range iters {
-		clear(row)
-		for i := range B {
-			for p := range P {
-				row[p] += Q[i*P+p]
+	cf := make([]float64, P)
+	rs := make([]float64, B) // row (sample) sums
+	for it := range iters {
+		for p, c := range col {
+			cf[p] = 1
+			if c > 0 {
+				cf[p] = 1 / (c * float64(P))
 			}
 		}
 		for i := range B {
-			for p := range P {
-				if row[p] > 0 {
-					Q[i*P+p] /= row[p] * float64(P)
-				}
-			}
+			rs[i] = scaleSum(Q[i*P:(i+1)*P], cf)
 		}
-		for i := range B {
-			var s float64
-			for p := range P {
-				s += Q[i*P+p]
+		last := it == iters-1
+		if !last {
+			clear(col)
+		}
+		for i, s := range rs {
+			f := 1.0
+			if s > 0 {
+				f = 1 / (s * float64(B))
 			}
-			for p := range P {
-				if s > 0 {
-					Q[i*P+p] /= s * float64(B)
+			row := Q[i*P : (i+1)*P]
+			if last {
+				for p := range row {
+					row[p] *= f
 				}
+				continue
+			}
+			col := col[:len(row)]
+			for p, v := range row {
+				v *= f
+				row[p] = v
+				col[p] += v
 			}
 		}
 	}
@@ -538,6 +560,30 @@ func sinkhorn(z []float32, B, P int, eps float64, iters int) []float32 {
 		out[i] = float32(Q[i] * float64(B))
 	}
 	return out
+}
+
+// scaleSum sets row[p] *= f[p] and returns the sum of the results (four
+// interleaved partial sums).
+func scaleSum(row, f []float64) float64 {
+	f = f[:len(row)]
+	var s0, s1, s2, s3 float64
+	p := 0
+	for ; p+4 <= len(row); p += 4 {
+		r, g := row[p:p+4:p+4], f[p:p+4:p+4]
+		r[0] *= g[0]
+		r[1] *= g[1]
+		r[2] *= g[2]
+		r[3] *= g[3]
+		s0 += r[0]
+		s1 += r[1]
+		s2 += r[2]
+		s3 += r[3]
+	}
+	for ; p < len(row); p++ {
+		row[p] *= f[p]
+		s0 += row[p]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // normRows returns a copy of x (n x d) with unit rows.
