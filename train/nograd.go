@@ -351,51 +351,85 @@ func logWeightRows(out, sim []float32, ks keySet, ids []int64, beta float64, vse
 // largest c_j (c/tau + log w is increasing in c for beta >= 0).
 func dclLogWeights(lwB, lwQ *tensor.Dense, sims []float32, ks keySet, beta, tau float64) {
 	B, K, N := ks.B, ks.K, ks.n()
-	keyID := make([]int64, N)
-	keyOK := make([]bool, N)
+	// The keys each query excludes: the empty queue slots (all queries) and
+	// the valid keys of the query's own image (a few per query).
+	var invalid []int32
+	same := make(map[int64][]int32, B)
+	for _, id := range ks.ids {
+		same[id] = nil
+	}
 	for j := range N {
+		id := int64(0)
 		if j < B {
-			keyID[j], keyOK[j] = ks.ids[j], true
+			id = ks.ids[j]
 		} else if s := j - B; ks.q.valid(s) {
-			keyID[j], keyOK[j] = ks.q.ids[s], true
+			id = ks.q.ids[s]
+		} else {
+			invalid = append(invalid, int32(j))
+			continue
+		}
+		if l, ok := same[id]; ok {
+			same[id] = append(l, int32(j))
 		}
 	}
+	ex := dclExcluded{invalid: invalid, same: same}
 	switch db := lwB.Data().(type) {
 	case []float32:
 		var dq []float32
 		if lwQ != nil {
 			dq = lwQ.Data().([]float32)
 		}
-		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, keyID, keyOK, ks.ids, B, K, beta, tau, lo, hi) })
+		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, ex, ks.ids, B, K, beta, tau, lo, hi) })
 	case []float64:
 		var dq []float64
 		if lwQ != nil {
 			dq = lwQ.Data().([]float64)
 		}
-		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, keyID, keyOK, ks.ids, B, K, beta, tau, lo, hi) })
+		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, ex, ks.ids, B, K, beta, tau, lo, hi) })
 	}
 }
 
-func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []bool, ids []int64, B, K int, beta, tau float64, lo, hi int) {
+// dclExcluded lists the keys that are no negatives: invalid (empty queue
+// slots) for every query, same[id] for the queries of image id.
+type dclExcluded struct {
+	invalid []int32
+	same    map[int64][]int32
+}
+
+// dclWeightRows computes rows [lo, hi) of dclLogWeights. The excluded keys
+// of a row are marked by setting their similarity to -Inf for the duration
+// of the row (and restored after), so that each pass tests the value it
+// reads instead of looking up validity and image ids per key.
+func dclWeightRows[T float](db, dq []T, sims []float32, ex dclExcluded, ids []int64, B, K int, beta, tau float64, lo, hi int) {
 	N := B + K
-	tmp := make([]float32, N) // exponent arguments of one row
+	negInf := float32(math.Inf(-1))
+	args := make([]float32, N) // exponent arguments of one row
+	var saved []float32
 	for i := lo; i < hi; i++ {
 		row := sims[i*N : (i+1)*N]
 		// Allowed negatives: valid keys of another image. Batch key i (the
 		// positive) has the query's own image id, so it is excluded too.
-		idi := ids[i]
-		n, sum, sumSq, cmax := allowedStats(row, keyOK, keyID, idi)
 		shift := float64(row[i]) / tau
+		same := ex.same[ids[i]]
+		saved = saved[:0]
+		for _, l := range [2][]int32{ex.invalid, same} {
+			for _, j := range l {
+				saved = append(saved, row[j])
+				row[j] = negInf
+			}
+		}
+		n, sum, sumSq, cmax := maskedStats(row)
 		var logN, inv, mu, lse float64
 		if n > 0 {
 			mu = sum / float64(n)
 			sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
 			inv = beta / (sigma + dclEps)
 			zmax := (cmax - mu) * inv
-			args := tmp[:0]
 			for j, c := range row {
-				if keyOK[j] && keyID[j] != idi {
-					args = append(args, float32((float64(c)-mu)*inv-zmax))
+				if c == negInf {
+					args[j] = negInf // exp gives 0
+				} else {
+					args[j] = float32((float64(c)-mu)*inv - zmax)
 				}
 			}
 			expScaled32(args, 1)
@@ -405,57 +439,92 @@ func dclWeightRows[T float](db, dq []T, sims []float32, keyID []int64, keyOK []b
 		}
 		// log w_j - shift = (c_j - mu) inv + off for the allowed keys
 		off := logN - mu*inv - lse - shift
-		write := func(dst []T, part []float32, j0 int) {
+		write := func(dst []T, part []float32) {
+			dst = dst[:len(part)]
 			for k, c := range part {
-				if j := j0 + k; keyOK[j] && keyID[j] != idi {
-					dst[k] = T(float64(c)*inv + off)
-				} else {
+				if c == negInf {
 					dst[k] = bigNeg
+				} else {
+					dst[k] = T(float64(c)*inv + off)
 				}
 			}
 		}
-		write(db[i*B:(i+1)*B], row[:B], 0)
+		write(db[i*B:(i+1)*B], row[:B])
 		db[i*B+i] = T(-shift)
 		if K > 0 {
-			write(dq[i*K:(i+1)*K], row[B:], B)
+			write(dq[i*K:(i+1)*K], row[B:])
+		}
+		k := 0
+		for _, l := range [2][]int32{ex.invalid, same} {
+			for _, j := range l {
+				row[j] = saved[k]
+				k++
+			}
 		}
 	}
 }
 
-// allowedStats returns the count, sum, sum of squares (in float64) and
-// maximum of the similarities in row of the allowed keys (valid, of another
-// image than idi). Two interleaved sets of partial sums: the single add
-// chains were bound by the add latency.
-func allowedStats(row []float32, keyOK []bool, keyID []int64, idi int64) (n int, sum, sumSq, cmax float64) {
-	N := len(row)
-	keyOK, keyID = keyOK[:N], keyID[:N]
-	var s0, s1, q0, q1 float64
-	m0, m1 := math.Inf(-1), math.Inf(-1)
+// maskedStats returns the count, sum, sum of squares (in float64) and
+// maximum of the entries of row that are not -Inf, over four interleaved
+// sets of partial sums (a single add chain is bound by the add latency).
+func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) {
+	negInf := float32(math.Inf(-1))
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	m0, m1, m2, m3 := negInf, negInf, negInf, negInf
+	var c0, c1, c2, c3 int
 	j := 0
-	for ; j+2 <= N; j += 2 {
-		if keyOK[j] && keyID[j] != idi {
-			x := float64(row[j])
-			n++
-			s0 += x
-			q0 += x * x
-			m0 = max(m0, x)
+	for ; j+4 <= len(row); j += 4 {
+		r := row[j : j+4 : j+4]
+		if x := r[0]; x != negInf {
+			c0++
+			v := float64(x)
+			s0 += v
+			q0 += v * v
+			if x > m0 {
+				m0 = x
+			}
 		}
-		if keyOK[j+1] && keyID[j+1] != idi {
-			x := float64(row[j+1])
-			n++
-			s1 += x
-			q1 += x * x
-			m1 = max(m1, x)
+		if x := r[1]; x != negInf {
+			c1++
+			v := float64(x)
+			s1 += v
+			q1 += v * v
+			if x > m1 {
+				m1 = x
+			}
+		}
+		if x := r[2]; x != negInf {
+			c2++
+			v := float64(x)
+			s2 += v
+			q2 += v * v
+			if x > m2 {
+				m2 = x
+			}
+		}
+		if x := r[3]; x != negInf {
+			c3++
+			v := float64(x)
+			s3 += v
+			q3 += v * v
+			if x > m3 {
+				m3 = x
+			}
 		}
 	}
-	if j < N && keyOK[j] && keyID[j] != idi {
-		x := float64(row[j])
-		n++
-		s0 += x
-		q0 += x * x
-		m0 = max(m0, x)
+	for ; j < len(row); j++ {
+		if x := row[j]; x != negInf {
+			c0++
+			v := float64(x)
+			s0 += v
+			q0 += v * v
+			if x > m0 {
+				m0 = x
+			}
+		}
 	}
-	return n, s0 + s1, q0 + q1, max(m0, m1)
+	n = (c0 + c1) + (c2 + c3)
+	return n, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3), float64(max(max(m0, m1), max(m2, m3)))
 }
 
 // sum4 is the float64 sum of x over four interleaved partial sums.

@@ -212,17 +212,13 @@ func (h dclHalf[T]) fwd(out []T, se []float64, B int, tau float64, expRow func(e
 }
 
 // expRow32 writes e_j = exp(s_j*inv + lw_j - m) (the argument in float64,
-// the exponential by expScaled32) and returns their sum in float64.
+// the exponential by expScaled32) and returns their sum in float64 (sum4).
 func expRow32(e, s, lw []float32, inv, m float64) float64 {
 	for j, x := range s {
 		e[j] = float32(float64(x)*inv + float64(lw[j]) - m)
 	}
 	expScaled32(e, 1)
-	var sum float64
-	for _, v := range e {
-		sum += float64(v)
-	}
-	return sum
+	return sum4(e)
 }
 
 // expRow64 is expRow32 with math.Exp for float64 graphs.
