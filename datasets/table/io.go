@@ -74,6 +74,10 @@ type Options struct {
 	// statistics are not computed, for values no reader filters on (feature
 	// vectors): computing them is a tenth of a feature shard's write time.
 	NoBounds []string
+	// Reuse, when set, keeps the row-group encoders and buffers of
+	// Workers >= 1 from one file to the next (see [Reuse]): set one Reuse
+	// in the options a stage writes all its shards with.
+	Reuse *Reuse
 }
 
 // Writer writes rows of T to one Parquet file atomically.
@@ -135,7 +139,9 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 	}
 	w := &Writer[T]{f: f, w: parquet.NewGenericWriter[T](f, wopts...), path: path, plan: groupPlan{rg: rg, n: opt.ExpectedRows}}
 	if opt.Workers >= 1 {
-		w.g = newGroupWriter(w.w, enc, w.plan, opt.Workers)
+		key := fmt.Sprintf("%T|%s|%p|%d|%q", *new(T), codec.CompressionCodec(), codec, rg, opt.NoBounds)
+		w.g = newGroupWriter(w.w, enc, w.plan, opt.Workers, opt.Reuse, key)
+		w.g.spliced = f.StartWriteback
 	}
 	return w, nil
 }
@@ -190,6 +196,7 @@ func (w *Writer[T]) writeStream(rows []T) (int, error) {
 			if err := w.w.Flush(); err != nil {
 				return written, err
 			}
+			w.f.StartWriteback()
 			w.group++
 			w.inGroup = 0
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -23,8 +24,10 @@ import (
 // Workers.
 //
 // Memory is bounded by Workers+1 groups (the one being filled and Workers
-// being encoded or waiting to be spliced), and the groups' buffers are
-// recycled, so a long write holds the same memory as a short one.
+// being encoded or waiting to be spliced; while a group is spliced, the
+// group just sealed waits for an encoder instead of being filled), and the
+// groups' buffers are recycled, so a long write holds the same memory as a
+// short one.
 type groupWriter[T any] struct {
 	out     *parquet.GenericWriter[T]
 	opts    []parquet.WriterOption
@@ -32,6 +35,9 @@ type groupWriter[T any] struct {
 	groups  int64 // row groups started so far
 	workers int
 	release func([]T) // nil, or called with each group's rows once encoded
+	spliced func()    // nil, or called after each group is copied into the file
+	reuse   *Reuse    // nil, or where encoders and buffers come from and go back to
+	key     string    // the configuration the encoders are built for (for reuse)
 
 	cur     *group[T] // the group being filled, nil between groups
 	pending []*group[T]
@@ -45,23 +51,127 @@ type groupWriter[T any] struct {
 type group[T any] struct {
 	size int64 // rows the group gets
 	rows []T
-	buf  bytes.Buffer
+	buf  *bytes.Buffer
 	done chan error
 }
 
-func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, plan groupPlan, workers int) *groupWriter[T] {
+// newGroupWriter returns a groupWriter splicing into out. Its encoders
+// are built with opts, or taken from reuse (may be nil) when they were built
+// for the same key.
+func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterOption, plan groupPlan, workers int, reuse *Reuse, key string) *groupWriter[T] {
 	g := &groupWriter[T]{
 		out: out,
 		// Unbuffered: the encoders write into memory anyway.
 		opts:    append(slices.Clip(opts), parquet.WriteBufferSize(-1)),
 		plan:    plan,
 		workers: max(workers, 1),
+		reuse:   reuse,
+		key:     key,
 	}
 	g.encs = make(chan *parquet.GenericWriter[T], g.workers)
-	for range g.workers {
-		g.encs <- nil
+	encs := reuse.takeEncoders(key, g.workers)
+	for i := range g.workers {
+		var w *parquet.GenericWriter[T]
+		if i < len(encs) {
+			w, _ = encs[i].(*parquet.GenericWriter[T])
+		}
+		g.encs <- w
 	}
 	return g
+}
+
+// Reuse keeps the row-group encoders and buffers of writers with
+// [Options.Workers] >= 1 from one file to the next, for a stage that writes
+// many files with the same options (feature shards): each file then starts
+// with encoders whose column buffers and in-memory row-group files already
+// have their capacity, instead of allocating, zeroing and growing them
+// again (about a tenth of a feature shard's write CPU). It holds what one
+// writer used (Workers encoders and Workers+1 buffers) between files and
+// nothing while a writer runs. Writers of different options or row types
+// may share one Reuse: encoders built for other settings are dropped, not
+// reused. The zero value is ready; safe for concurrent use.
+type Reuse struct {
+	mu   sync.Mutex
+	key  string
+	encs []any
+	bufs []*bytes.Buffer
+}
+
+func (r *Reuse) takeEncoders(key string, n int) []any {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.key != key {
+		return nil
+	}
+	k := min(n, len(r.encs))
+	out := slices.Clone(r.encs[len(r.encs)-k:])
+	clear(r.encs[len(r.encs)-k:])
+	r.encs = r.encs[:len(r.encs)-k]
+	return out
+}
+
+func (r *Reuse) takeBuffer() *bytes.Buffer {
+	if r != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if n := len(r.bufs); n > 0 {
+			b := r.bufs[n-1]
+			r.bufs[n-1] = nil
+			r.bufs = r.bufs[:n-1]
+			return b
+		}
+	}
+	return new(bytes.Buffer)
+}
+
+// put returns a writer's encoders and buffers, keeping at most what one
+// writer uses (len(encs) encoders and one buffer more).
+func (r *Reuse) put(key string, encs []any, bufs []*bytes.Buffer) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.key != key {
+		clear(r.encs)
+		r.key, r.encs = key, r.encs[:0]
+	}
+	r.encs = append(r.encs, encs...)
+	if n := len(r.encs) - len(encs); n > 0 {
+		clear(r.encs[:n])
+		r.encs = r.encs[n:]
+	}
+	for _, b := range bufs {
+		if len(r.bufs) > len(encs) {
+			break
+		}
+		b.Reset()
+		r.bufs = append(r.bufs, b)
+	}
+}
+
+// releaseToReuse hands the encoders and the buffers of spliced groups back to
+// g.reuse. Call it only when no group is being encoded.
+func (g *groupWriter[T]) releaseToReuse() {
+	if g.reuse == nil {
+		return
+	}
+	var encs []any
+	for range g.workers {
+		if w := <-g.encs; w != nil {
+			encs = append(encs, w)
+		}
+	}
+	var bufs []*bytes.Buffer
+	for _, c := range g.free {
+		bufs = append(bufs, c.buf)
+		c.buf = nil
+	}
+	g.free = nil
+	g.reuse.put(g.key, encs, bufs)
 }
 
 // encode writes group c as a one-row-group Parquet file in memory with one
@@ -69,9 +179,9 @@ func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterO
 func (g *groupWriter[T]) encode(c *group[T]) error {
 	w := <-g.encs
 	if w == nil {
-		w = parquet.NewGenericWriter[T](&c.buf, g.opts...)
+		w = parquet.NewGenericWriter[T](c.buf, g.opts...)
 	} else {
-		w.Reset(&c.buf)
+		w.Reset(c.buf)
 	}
 	_, err := w.Write(c.rows)
 	if err == nil {
@@ -117,7 +227,7 @@ func (g *groupWriter[T]) newGroup() *group[T] {
 		c.size = size
 		return c
 	}
-	c := &group[T]{size: size, rows: make([]T, 0, g.plan.rg), done: make(chan error, 1)}
+	c := &group[T]{size: size, rows: make([]T, 0, g.plan.rg), done: make(chan error, 1), buf: g.reuse.takeBuffer()}
 	c.buf.Grow(g.lastLen + g.lastLen/8) // a new group is likely the size of the last one
 	return c
 }
@@ -143,22 +253,27 @@ func (p groupPlan) size(i int64) int64 {
 	return p.rg
 }
 
-// seal hands the current group to a worker goroutine, first splicing the
-// oldest groups so that at most workers groups are pending.
+// seal hands the current group to a goroutine, which waits there for a
+// free encoder, then splices the oldest groups until at most workers are
+// pending: a worker that finishes a group starts on the next one while this
+// goroutine copies the finished group into the file (with workers 1 the
+// group is encoded and spliced here).
 func (g *groupWriter[T]) seal() error {
 	c := g.cur
 	g.cur = nil
-	for len(g.pending) >= g.workers {
+	g.pending = append(g.pending, c)
+	keep := g.workers
+	if g.workers == 1 {
+		c.done <- g.encode(c)
+		keep = 0
+	} else {
+		go func() { c.done <- g.encode(c) }()
+	}
+	for len(g.pending) > keep {
 		if err := g.spliceOldest(); err != nil {
 			return err
 		}
 	}
-	g.pending = append(g.pending, c)
-	if g.workers == 1 {
-		c.done <- g.encode(c)
-		return nil
-	}
-	go func() { c.done <- g.encode(c) }()
 	return nil
 }
 
@@ -180,6 +295,9 @@ func (g *groupWriter[T]) spliceOldest() error {
 			return err
 		}
 	}
+	if g.spliced != nil {
+		g.spliced()
+	}
 	g.lastLen = c.buf.Len()
 	c.buf.Reset()
 	g.free = append(g.free, c)
@@ -199,6 +317,7 @@ func (g *groupWriter[T]) flush() error {
 			return err
 		}
 	}
+	g.releaseToReuse()
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"coderflow/datasets/table"
 )
@@ -220,6 +221,80 @@ func TestExpectedRowsBalancesRowGroups(t *testing.T) {
 		}
 		if !bytes.Equal(files[0], files[1]) {
 			t.Errorf("%d rows: the streaming and the parallel writer made different files", c.rows)
+		}
+	}
+}
+
+// TestReuseSameFile writes a series of files through one Reuse, changing
+// rows, worker count, options and row type between them, and checks that
+// every file is the one written without reuse, that encoders and buffers
+// are kept between files (at most one writer's worth), and that an aborted
+// write leaves the Reuse usable.
+func TestReuseSameFile(t *testing.T) {
+	dir := t.TempDir()
+	codec := &zstd.Codec{Level: zstd.SpeedFastest} // one codec value for all files, as a stage does
+	var reuse table.Reuse
+	write := func(name string, opt table.Options, rows any) []byte {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		var err error
+		switch rows := rows.(type) {
+		case []table.FeatureRow:
+			err = table.WriteFile(p, nil, table.Features, opt, rows)
+		case []table.TokenRow:
+			err = table.WriteFile(p, nil, table.Tokens, opt, rows)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tokens := make([]table.TokenRow, 700)
+	for i := range tokens {
+		tokens[i] = table.TokenRow{CaptionID: int64(i), ImageID: int64(i / 5), Split: "train", IDs: []int32{int32(i), 4, 5}, Length: 3}
+	}
+	base := table.Options{Codec: codec, RowGroupRows: 64, Workers: 2}
+	noBounds := base
+	noBounds.NoBounds = []string{"feats"}
+	three := base
+	three.Workers = 3
+	steps := []struct {
+		name string
+		opt  table.Options
+		rows any
+	}{
+		{"a", base, featureRows(300)},
+		{"b-other-rows", base, featureRows(170)},
+		{"c-three-workers", three, featureRows(300)},
+		{"d-other-options", noBounds, featureRows(300)},
+		{"e-other-type", base, tokens},
+		{"f-again", base, featureRows(300)},
+	}
+	for i, s := range steps {
+		want := write(s.name+"-plain.parquet", s.opt, s.rows)
+		opt := s.opt
+		opt.Reuse = &reuse
+		if got := write(s.name+"-reuse.parquet", opt, s.rows); !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes with Reuse differ from the %d without", s.name, len(got), len(want))
+		}
+		encs, bufs := reuse.Idle()
+		if encs < 1 || encs > opt.Workers || bufs < 1 || bufs > opt.Workers+1 {
+			t.Errorf("%s: Reuse holds %d encoders and %d buffers after the write, want 1..%d and 1..%d", s.name, encs, bufs, opt.Workers, opt.Workers+1)
+		}
+		if i == 0 {
+			// an aborted write gives nothing back and breaks nothing
+			w, err := table.Create[table.FeatureRow](filepath.Join(dir, "aborted.parquet"), nil, table.Features, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(featureRows(200)); err != nil {
+				t.Fatal(err)
+			}
+			w.Abort()
 		}
 	}
 }

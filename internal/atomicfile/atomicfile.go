@@ -1,9 +1,15 @@
 // Package atomicfile writes files so that readers and crashes never see a
 // partial file: data goes to a temporary file in the same directory, is
 // synced, and is renamed over the target only when complete.
+//
+// Writers of large files call [File.StartWriteback] after each large chunk
+// (a Parquet row group): the kernel starts writing those pages out while
+// the writer goes on, so the sync in Commit waits only for the tail
+// instead of for the whole file.
 package atomicfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -13,8 +19,9 @@ import (
 // so `defer f.Abort()` is safe.
 type File struct {
 	*os.File
-	target string
-	done   bool
+	target  string
+	done    bool
+	flushed int64 // bytes before this offset were handed to StartWriteback
 }
 
 // Create starts writing path atomically. The parent directory is created.
@@ -27,6 +34,23 @@ func Create(path string) (*File, error) {
 		return nil, err
 	}
 	return &File{File: f, target: path}, nil
+}
+
+// StartWriteback asks the kernel to start writing the file's dirty pages
+// written since the last call to disk, without waiting for them (Linux
+// sync_file_range with SYNC_FILE_RANGE_WRITE; a no-op elsewhere). It only
+// schedules I/O: durability still comes from the sync in Commit, which then
+// has little left to wait for. Errors are ignored for the same reason.
+func (f *File) StartWriteback() {
+	if f.done {
+		return
+	}
+	off, err := f.File.Seek(0, io.SeekCurrent)
+	if err != nil || off <= f.flushed {
+		return
+	}
+	startWriteback(f.File, f.flushed, off-f.flushed)
+	f.flushed = off
 }
 
 // Commit flushes, closes and renames the file to its target.

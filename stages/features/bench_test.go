@@ -177,7 +177,7 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 	var wCPU, rCPU, dc1r, dc1w float64 // CPU seconds: robust when the machine is shared
 	// The stage's shard writer with default params (zstd fastest, 256-row
 	// groups compressed on GOMAXPROCS goroutines).
-	cfg := config{codec: newZstdCodec(zstd.SpeedFastest), rowGroup: 256, workers: runtime.GOMAXPROCS(0)}
+	cfg := config{codec: newZstdCodec(zstd.SpeedFastest), rowGroup: 256, workers: runtime.GOMAXPROCS(0), reuse: new(table.Reuse)}
 	opts := cfg.shardOptions(len(rows))
 	for b.Loop() {
 		// Each Go side starts from a collected heap, so that neither pays

@@ -121,6 +121,7 @@ type config struct {
 	rowGroup    int
 	compression string
 	codec       compress.Codec // nil: table's codec for compression
+	reuse       *table.Reuse   // row-group encoders and buffers, from one shard to the next
 	workers     int
 	regions     int // boxes per image, from the descriptor config
 	dim         int // values per region
@@ -132,6 +133,7 @@ func readConfig(env *pipeline.Env) config {
 	c := config{
 		desc:        descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")},
 		shortSide:   p.Int("short_side"),
+		reuse:       new(table.Reuse),
 		resample:    p.String("resample"),
 		maxPixels:   int64(p.Int("max_pixels")),
 		failFrac:    p.Float("max_fail_fraction"),
@@ -250,10 +252,11 @@ func run(ctx context.Context, env *pipeline.Env) error {
 // rows. Row groups are compressed on the workers' cores while the next
 // images are computed, the last two sharing a partial remainder so that they
 // finish together; min/max statistics of feature values and box
-// coordinates serve no reader and cost a tenth of the write.
+// coordinates serve no reader and cost a tenth of the write. Every shard
+// reuses the encoders and buffers of the one before.
 func (c *config) shardOptions(images int) table.Options {
 	return table.Options{Compression: c.compression, Codec: c.codec, RowGroupRows: int64(c.rowGroup), Meta: c.meta,
-		Workers: c.workers, NoBounds: []string{"boxes", "feats"}, ExpectedRows: int64(images)}
+		Workers: c.workers, NoBounds: []string{"boxes", "feats"}, ExpectedRows: int64(images), Reuse: c.reuse}
 }
 
 // memoryBudget estimates the stage's working set while it computes and
