@@ -108,21 +108,17 @@ func ceRowsFwd[T float](out, p []T, qs []float64, z, q []T, B, P int, s float64)
 		for i := lo; i < hi; i++ {
 			rz, rq, rp := z[i*P:(i+1)*P], q[i*P:(i+1)*P], p[i*P:(i+1)*P]
 			m := math.Inf(-1)
-			var sq, qz float64
-			for k, v := range rz {
-				a := s * float64(v)
-				m = max(m, a)
-				sq += float64(rq[k])
-				qz += float64(rq[k]) * a
+			for _, v := range rz {
+				if a := s * float64(v); a > m {
+					m = a
+				}
 			}
+			sq, qz := sum4(rq), s*dot4(rq, rz)
 			for k, v := range rz {
 				rp[k] = T(s*float64(v) - m)
 			}
 			expRowsT(rp)
-			var se float64
-			for _, v := range rp {
-				se += float64(v)
-			}
+			se := sum4(rp)
 			inv := 1 / se
 			for k, v := range rp {
 				rp[k] = T(float64(v) * inv)

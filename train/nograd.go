@@ -528,7 +528,7 @@ func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) {
 }
 
 // sum4 is the float64 sum of x over four interleaved partial sums.
-func sum4(x []float32) float64 {
+func sum4[T float](x []T) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -540,6 +540,25 @@ func sum4(x []float32) float64 {
 	}
 	for ; i < len(x); i++ {
 		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dot4 is the float64 dot product of x and y (len(x) elements) over four
+// interleaved partial sums.
+func dot4[T float](x, y []T) float64 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b := x[i:i+4:i+4], y[i:i+4:i+4]
+		s0 += float64(a[0]) * float64(b[0])
+		s1 += float64(a[1]) * float64(b[1])
+		s2 += float64(a[2]) * float64(b[2])
+		s3 += float64(a[3]) * float64(b[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(y[i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }

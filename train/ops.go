@@ -395,10 +395,7 @@ func l2Bwd[T float](out, x, y, g []T, n, D int) {
 		for i := lo; i < hi; i++ {
 			ry, rg, o := y[i*D:(i+1)*D], g[i*D:(i+1)*D], out[i*D:(i+1)*D]
 			inv := 1 / rowNorm(x[i*D:(i+1)*D])
-			var yg float64
-			for k, v := range ry {
-				yg += float64(v) * float64(rg[k])
-			}
+			yg := dot4(ry, rg)
 			for k, v := range ry {
 				o[k] = T((float64(rg[k]) - float64(v)*yg) * inv)
 			}
@@ -597,7 +594,12 @@ func (op *embedMeanOp) Do(vs ...G.Value) (G.Value, error) {
 
 func embedMeanFwd[T float](out, e []T, tok []int, w []T, B, Wd int) {
 	T_ := len(tok) / B
-	for i := range B {
+	parallelRange(B, max(2, 1<<14/max(T_*Wd, 1)), func(lo, hi int) { embedMeanRows(out, e, tok, w, T_, Wd, lo, hi) })
+}
+
+// embedMeanRows computes rows [lo, hi) of embedMeanFwd.
+func embedMeanRows[T float](out, e []T, tok []int, w []T, T_, Wd, lo, hi int) {
+	for i := lo; i < hi; i++ {
 		o := out[i*Wd : (i+1)*Wd]
 		for t := range T_ {
 			a := w[i*T_+t]
@@ -674,20 +676,30 @@ func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) 
 	rows := prev[:0]
 	T_ := len(tok) / B
 	for i := range B {
-		gi := g[i*Wd : (i+1)*Wd]
 		for t := range T_ {
-			a := w[i*T_+t]
-			if a == 0 {
-				continue
-			}
-			r := tok[i*T_+t]
-			rows = append(rows, r)
-			row := out[r*Wd : (r+1)*Wd]
-			for k, v := range gi {
-				row[k] += a * v
+			if w[i*T_+t] != 0 {
+				rows = append(rows, tok[i*T_+t])
 			}
 		}
 	}
+	// split over columns: every element accumulates in the same (i, t)
+	// order whatever the split
+	parallelRange(Wd, 64, func(lo, hi int) {
+		for i := range B {
+			gi := g[i*Wd+lo : i*Wd+hi]
+			for t := range T_ {
+				a := w[i*T_+t]
+				if a == 0 {
+					continue
+				}
+				r := tok[i*T_+t]
+				row := out[r*Wd+lo : r*Wd+hi]
+				for k, v := range gi {
+					row[k] += a * v
+				}
+			}
+		}
+	})
 	return rows
 }
 
@@ -762,11 +774,7 @@ func softmaxFwd[T float](out, x []T, n, M int, s float64) {
 					ov[k] = math.Exp(v)
 				}
 			}
-			var sum float64
-			for _, v := range o {
-				sum += float64(v)
-			}
-			inv := 1 / sum
+			inv := 1 / sum4(o)
 			for k, v := range o {
 				o[k] = T(float64(v) * inv)
 			}
@@ -813,10 +821,7 @@ func softmaxBwd[T float](out, y, g []T, n, M int, s float64) {
 	parallelRange(n, max(2, 1<<14/max(M, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ry, rg, o := y[i*M:(i+1)*M], g[i*M:(i+1)*M], out[i*M:(i+1)*M]
-			var dot float64
-			for k, v := range ry {
-				dot += float64(v) * float64(rg[k])
-			}
+			dot := dot4(ry, rg)
 			for k, v := range ry {
 				o[k] = T(s * float64(v) * (float64(rg[k]) - dot))
 			}
