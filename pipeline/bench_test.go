@@ -36,7 +36,7 @@ func BenchmarkCacheCheckUnchanged(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	statcache := filepath.Join(dir, "wd", "statcache.json")
+	statcache := pipeline.StatCachePath(filepath.Join(dir, "wd"))
 	warm := pipeline.NewDigester(statcache)
 	if _, err := w.States(warm); err != nil {
 		b.Fatal(err)

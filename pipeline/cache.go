@@ -16,7 +16,7 @@ import (
 //	tmp/<kind>/<key>/         work directories of running or interrupted runs;
 //	                          kept so that a rerun with the same key resumes
 //	runs/<workflow>/<id>.json run records
-//	statcache.json            path+size+mtime -> sha256 of external files
+//	statcache                 path+size+mtime -> sha256 of external files
 //	lock                      the workdir lock
 const (
 	cacheDirName = "cache"

@@ -188,7 +188,7 @@ stages:
 	res := h.run(pipeline.RunOptions{})
 	wantStatuses(t, res, map[string]string{"a": "cached"})
 	// a no-op check after that reads nothing
-	dg := pipeline.NewDigester(filepath.Join(h.workdir, "statcache.json"))
+	dg := pipeline.NewDigester(pipeline.StatCachePath(h.workdir))
 	if _, err := h.load().States(dg); err != nil || dg.Reads != 0 {
 		t.Fatalf("unchanged external file was reread: reads=%d err=%v", dg.Reads, err)
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -72,20 +74,56 @@ type Digester struct {
 }
 
 type statEntry struct {
-	Size   int64  `json:"s"`
-	MTime  int64  `json:"m"`
-	SHA256 string `json:"h"`
+	Size   int64
+	MTime  int64
+	SHA256 string
 }
 
-// NewDigester returns a digester whose stat cache lives in file ("" for none).
+// StatCachePath is where a workdir keeps its digester's stat cache.
+func StatCachePath(workdir string) string { return filepath.Join(workdir, "statcache") }
+
+// statCacheHeader is the first line of a stat cache file. The lines after
+// it are "sha256<TAB>size<TAB>mtime-ns<TAB>absolute path": a plain format
+// that loads ten thousand entries in about a millisecond, where JSON took
+// a third of a cached run's check.
+const statCacheHeader = "coderflow statcache 1\n"
+
+// NewDigester returns a digester whose stat cache lives in file ("" for
+// none). A missing, foreign or damaged cache file only costs rereads: lines
+// that do not parse are ignored.
 func NewDigester(file string) *Digester {
 	d := &Digester{file: file, cache: map[string]statEntry{}}
 	if file != "" {
 		if b, err := os.ReadFile(file); err == nil {
-			_ = json.Unmarshal(b, &d.cache)
+			d.cache = parseStatCache(b)
 		}
 	}
 	return d
+}
+
+func parseStatCache(b []byte) map[string]statEntry {
+	rest, ok := bytes.CutPrefix(b, []byte(statCacheHeader))
+	if !ok {
+		return map[string]statEntry{}
+	}
+	m := make(map[string]statEntry, bytes.Count(rest, []byte{'\n'}))
+	for len(rest) > 0 {
+		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
+		rest = tail
+		sum, line, ok1 := bytes.Cut(line, []byte{'\t'})
+		size, line, ok2 := bytes.Cut(line, []byte{'\t'})
+		mtime, path, ok3 := bytes.Cut(line, []byte{'\t'})
+		if !ok1 || !ok2 || !ok3 || len(sum) != 2*sha256.Size || len(path) == 0 {
+			continue
+		}
+		sz, err1 := strconv.ParseInt(string(size), 10, 64)
+		mt, err2 := strconv.ParseInt(string(mtime), 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		m[string(path)] = statEntry{Size: sz, MTime: mt, SHA256: string(sum)}
+	}
+	return m
 }
 
 // Digest returns the digest of a file (sha256 of its bytes) or a directory
@@ -164,9 +202,24 @@ func (d *Digester) Save() error {
 	if d.file == "" || !d.dirty {
 		return nil
 	}
-	b, err := json.Marshal(d.cache)
-	if err != nil {
-		return err
+	paths := make([]string, 0, len(d.cache))
+	for p := range d.cache {
+		if !strings.ContainsRune(p, '\n') { // such a path is digested again next time
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	b := []byte(statCacheHeader)
+	for _, p := range paths {
+		e := d.cache[p]
+		b = append(b, e.SHA256...)
+		b = append(b, '\t')
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, '\t')
+		b = strconv.AppendInt(b, e.MTime, 10)
+		b = append(b, '\t')
+		b = append(b, p...)
+		b = append(b, '\n')
 	}
 	if err := os.MkdirAll(filepath.Dir(d.file), 0o755); err != nil {
 		return err

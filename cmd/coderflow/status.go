@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -26,7 +25,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			states, err := w.States(pipeline.NewDigester(filepath.Join(w.Workdir, "statcache.json")))
+			states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
 			if err != nil {
 				return usageError{err} // a path param names a missing file
 			}
@@ -201,7 +200,7 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer lock.Release()
-			states, err := w.States(pipeline.NewDigester(filepath.Join(w.Workdir, "statcache.json")))
+			states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,7 @@ func TestCorruptedWorkdirFiles(t *testing.T) {
 		name   string
 		damage func(t *testing.T, wd string)
 	}{
-		{"StatcacheGarbage", func(t *testing.T, wd string) { write(t, filepath.Join(wd, "statcache.json"), []byte("garbage{")) }},
+		{"StatcacheGarbage", func(t *testing.T, wd string) { write(t, pipeline.StatCachePath(wd), []byte("garbage{")) }},
 		{"RunRecordTruncated", func(t *testing.T, wd string) {
 			files, _ := filepath.Glob(filepath.Join(wd, "runs", "guard", "*.json"))
 			if len(files) == 0 {
