@@ -33,7 +33,7 @@ type ceRowsOp struct {
 }
 
 func newCERows(s float64, id int) *ceRowsOp {
-	return &ceRowsOp{opBase: opBase{fmt.Sprintf("ceRows%d(%g)", id, s)}, s: s}
+	return &ceRowsOp{opBase: opBase{name: fmt.Sprintf("ceRows%d(%g)", id, s)}, s: s}
 }
 
 func (op *ceRowsOp) Arity() int            { return 2 }
@@ -49,7 +49,7 @@ func (op *ceRowsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *ceRowsOp) DiffWRT(int) []bool { return []bool{true, false} }
 func (op *ceRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&ceRowsGradOp{opBase{op.name + "-grad"}, op, in[0].Shape().Clone()}, in[1], out, grad)
+	d, err := G.ApplyOp(&ceRowsGradOp{opBase{name: op.name + "-grad"}, op, in[0].Shape().Clone()}, in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 func (op *ceRowsOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -160,7 +160,7 @@ func (op *ceRowsGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("train: %s: the forward op has not run", op.name)
 	}
 	B, P := op.shape[0], op.shape[1]
-	out := tensor.New(tensor.Of(p.Dtype()), tensor.WithShape(B, P))
+	out := op.result(p.Dtype(), B, P)
 	switch o := out.Data().(type) {
 	case []float32:
 		ceRowsBwd(o, p.Data().([]float32), q.Data().([]float32), g.Data().([]float32), op.fwd.qs, B, P, op.fwd.s)

@@ -105,3 +105,49 @@ func TestMaskedStatsAndSums(t *testing.T) {
 		}
 	}
 }
+
+// TestDCLHeadFwd32MatchesShifted checks the float32 DCL head forward
+// (unshifted exponentials when the row maximum is near 0) against the
+// generic forward that always shifts by the row maximum, on rows inside and
+// outside the no-shift range, with and without a queue part: the losses,
+// the row sums (relative to the shift) and the probabilities e/se.
+func TestDCLHeadFwd32MatchesShifted(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	const B, tau = 70, 0.07
+	for _, K := range []int{0, 200} {
+		h := dclHalf[float32]{sb: make([]float32, B*B), lb: make([]float32, B*B), eb: make([]float32, B*B),
+			sq: make([]float32, B*K), lq: make([]float32, B*K), eq: make([]float32, B*K)}
+		for i := range B {
+			// rows i%3 == 0 are shifted far out of the no-shift range
+			off := 0.0
+			if i%3 == 0 {
+				off = 80 * float64(1-2*(i%2))
+			}
+			for _, p := range [][2][]float32{{h.sb[i*B : (i+1)*B], h.lb[i*B : (i+1)*B]}, {h.sq[i*K : (i+1)*K], h.lq[i*K : (i+1)*K]}} {
+				for j := range p[0] {
+					p[0][j] = float32(rng.Float64()*2 - 1)
+					p[1][j] = float32(-1/tau + rng.NormFloat64() + off)
+				}
+			}
+		}
+		ref := h
+		ref.eb, ref.eq = make([]float32, B*B), make([]float32, B*K)
+		got, want := make([]float32, B), make([]float32, B)
+		gse, wse := make([]float64, B), make([]float64, B)
+		h.fwd32(got, gse, B, tau)
+		ref.fwd(want, wse, B, tau, expRow32)
+		for i := range B {
+			if math.Abs(float64(got[i]-want[i])) > 2e-6*math.Max(1, math.Abs(float64(want[i]))) {
+				t.Fatalf("K=%d row %d: loss %g, want %g", K, i, got[i], want[i])
+			}
+			for _, p := range [][2][]float32{{h.eb[i*B : (i+1)*B], ref.eb[i*B : (i+1)*B]}, {h.eq[i*K : (i+1)*K], ref.eq[i*K : (i+1)*K]}} {
+				for j := range p[0] {
+					g, w := float64(p[0][j])/gse[i], float64(p[1][j])/wse[i]
+					if math.Abs(g-w) > 2e-6*math.Max(1e-6, w) {
+						t.Fatalf("K=%d row %d key %d: p = %g, want %g", K, i, j, g, w)
+					}
+				}
+			}
+		}
+	}
+}

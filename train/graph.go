@@ -89,7 +89,7 @@ func (b *builder) scale(x *G.Node, s float64) *G.Node {
 // l2 normalises the rows of a (n, D) node.
 // (one fused op, see l2Op).
 func l2(x *G.Node) *G.Node {
-	return G.Must(G.ApplyOp(&l2Op{opBase{"l2"}}, x))
+	return G.Must(G.ApplyOp(&l2Op{opBase{name: "l2"}}, x))
 }
 
 // mulT is x y^T for x (n, D) and y (m, D), as a batched product with the
@@ -152,7 +152,7 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		out.t = l2(b.bigru(in, emb, w))
 	} else {
 		// masked mean of the embeddings (one fused op, see embedMeanOp)
-		s := G.Must(G.ApplyOp(&embedMeanOp{opBase{"embedMean"}}, w["txt.E"], tokens, b.input(in.avg, "avg"))) // (B, Wd)
+		s := G.Must(G.ApplyOp(&embedMeanOp{opBase{name: "embedMean"}}, w["txt.E"], tokens, b.input(in.avg, "avg"))) // (B, Wd)
 		out.t = l2(affine(s, w["txt.W"], w["txt.b"]))
 	}
 

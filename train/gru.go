@@ -73,7 +73,7 @@ type gruCache struct {
 }
 
 func newGRUSeq(T, B, D, Wd int, reverse bool, id string) *gruSeqOp {
-	return &gruSeqOp{opBase: opBase{fmt.Sprintf("gruSeq-%s(%d,%d,%d,%d,%v)", id, T, B, D, Wd, reverse)},
+	return &gruSeqOp{opBase: opBase{name: fmt.Sprintf("gruSeq-%s(%d,%d,%d,%d,%v)", id, T, B, D, Wd, reverse)},
 		T: T, B: B, D: D, Wd: Wd, reverse: reverse}
 }
 
@@ -99,14 +99,14 @@ func (op *gruSeqOp) DiffWRT(n int) []bool {
 // after it.
 func (op *gruSeqOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	ret := make(G.Nodes, len(in))
-	dx, err := G.ApplyOp(&gruBwdOp{opBase{op.name + "-bwd"}, op}, out, grad,
+	dx, err := G.ApplyOp(&gruBwdOp{opBase{name: op.name + "-bwd"}, op}, out, grad,
 		in[gruX], in[gruMask], in[gruWz], in[gruWr], in[gruWn], in[gruUz], in[gruUr], in[gruUn])
 	if err != nil {
 		return nil, err
 	}
 	ret[gruX] = dx
 	for i := gruWz; i < gruInputs; i++ {
-		if ret[i], err = G.ApplyOp(&gruGradOp{opBase{fmt.Sprintf("%s-grad%d", op.name, i)}, op, i, in[i].Shape().Clone()}, dx); err != nil {
+		if ret[i], err = G.ApplyOp(&gruGradOp{opBase{name: fmt.Sprintf("%s-grad%d", op.name, i)}, op, i, in[i].Shape().Clone()}, dx); err != nil {
 			return nil, err
 		}
 	}

@@ -376,33 +376,42 @@ func (m *Model) fillCaptions(in *encInputs, tokens, lengths []int32, labels []fl
 		M := cfg.Concepts
 		y := make([]float32, B*M)
 		keep := make([]float32, B)
-		for i := range B {
-			keep[i] = 1
-			if labels == nil || i >= n {
-				continue
-			}
-			row := labels[i*M : (i+1)*M]
-			any := false
-			for _, v := range row {
-				if v != 0 {
-					any = true
-					break
-				}
-			}
-			if !any {
-				continue
-			}
-			dst := y[i*M : (i+1)*M]
-			softmaxRow(dst, row, cfg.Lambda)
-			for k := range dst {
-				dst[k] *= float32(cfg.Rho)
-			}
-			keep[i] = float32(1 - cfg.Rho)
-		}
+		parallelRows(B, func(lo, hi int) { m.mixRows(y, keep, labels, n, lo, hi) })
 		fill(in.yMix, y)
 		fill(in.keep, keep)
 	}
 	return nil
+}
+
+// mixRows writes rows [lo, hi) of the concept-label mixing inputs: y_i =
+// rho softmax(lambda labels_i) and keep_i = 1 - rho for captions with
+// labels (rows >= n and unlabelled captions: y_i = 0, keep_i = 1).
+func (m *Model) mixRows(y, keep, labels []float32, n, lo, hi int) {
+	cfg := m.cfg
+	M := cfg.Concepts
+	for i := lo; i < hi; i++ {
+		keep[i] = 1
+		if labels == nil || i >= n {
+			continue
+		}
+		row := labels[i*M : (i+1)*M]
+		any := false
+		for _, v := range row {
+			if v != 0 {
+				any = true
+				break
+			}
+		}
+		if !any {
+			continue
+		}
+		dst := y[i*M : (i+1)*M]
+		softmaxRow(dst, row, cfg.Lambda)
+		for k := range dst {
+			dst[k] *= float32(cfg.Rho)
+		}
+		keep[i] = float32(1 - cfg.Rho)
+	}
 }
 
 // EncodeImages returns n L2-normalised instance vectors (n*Dim) and concept vectors (n*Dim, nil when Concept is off).

@@ -686,15 +686,23 @@ func normRows(x []float32, n, d int) []float32 {
 	return out
 }
 
-// softmaxRow writes softmax(lambda * y) into dst.
+// softmaxRow writes softmax(lambda * y) into dst. The concept labels it is
+// used on are multi-hot, so a row holds few distinct values: the
+// exponential of a value equal to the previous one is reused (the same
+// result, one math.Exp per run of equal values).
 func softmaxRow(dst, y []float32, lambda float64) {
 	m := math.Inf(-1)
 	for _, v := range y {
-		m = math.Max(m, lambda*float64(v))
+		if a := lambda * float64(v); a > m {
+			m = a
+		}
 	}
 	var s float64
+	prev, e := float32(math.NaN()), 0.0
 	for k, v := range y {
-		e := math.Exp(lambda*float64(v) - m)
+		if v != prev {
+			prev, e = v, math.Exp(lambda*float64(v)-m)
+		}
 		dst[k] = float32(e)
 		s += e
 	}

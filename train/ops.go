@@ -21,7 +21,24 @@ import (
 //
 
 // opBase holds the boilerplate shared by the ops of this file.
-type opBase struct{ name string }
+type opBase struct {
+	name string
+	out  *tensor.Dense // the op's result, see result
+}
+
+// result returns the op's own result tensor of dtype dt and shape s,
+// allocated on the first run (or when dtype or shape change) and reused by
+// later runs instead of allocating and zeroing a new one each run. Every
+// run must write all of it. This relies on a result being dead by the next
+// run of its op (each graph node has its own op; values read after a run,
+// such as gradients and encoder outputs, are read or copied before the next
+// run), as for any register of the tape machine.
+func (o *opBase) result(dt tensor.Dtype, s ...int) *tensor.Dense {
+	if o.out == nil || o.out.Dtype() != dt || !o.out.Shape().Eq(tensor.Shape(s)) {
+		o.out = tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+	}
+	return o.out
+}
 
 func (o opBase) ReturnsPtr() bool     { return false }
 func (o opBase) CallsExtern() bool    { return false }
@@ -87,7 +104,7 @@ type dclHeadOp struct {
 }
 
 func newDCLHead(tau float64, queue bool, id int) *dclHeadOp {
-	return &dclHeadOp{opBase: opBase{fmt.Sprintf("dclHead%d(%g,%v)", id, tau, queue)}, tau: tau, queue: queue}
+	return &dclHeadOp{opBase: opBase{name: fmt.Sprintf("dclHead%d(%g,%v)", id, tau, queue)}, tau: tau, queue: queue}
 }
 
 func (op *dclHeadOp) Arity() int {
@@ -119,11 +136,11 @@ func (op *dclHeadOp) DiffWRT(n int) []bool {
 func (op *dclHeadOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	ret := make(G.Nodes, len(in))
 	var err error
-	if ret[0], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-batch"}, op, false, in[0].Shape().Clone(), nil}, out, grad); err != nil {
+	if ret[0], err = G.ApplyOp(&dclHeadGradOp{opBase{name: op.name + "-grad-batch"}, op, false, in[0].Shape().Clone(), nil}, out, grad); err != nil {
 		return nil, err
 	}
 	if op.queue {
-		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{op.name + "-grad-queue"}, op, true, in[2].Shape().Clone(), nil}, out, grad); err != nil {
+		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{name: op.name + "-grad-queue"}, op, true, in[2].Shape().Clone(), nil}, out, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +180,7 @@ func (op *dclHeadOp) Do(vs ...G.Value) (G.Value, error) {
 		if op.queue {
 			h.sq, h.lq, h.eq = ts[2].Data().([]float32), ts[3].Data().([]float32), op.eq.Data().([]float32)
 		}
-		h.fwd(o, op.se, B, op.tau, expRow32)
+		h.fwd32(o, op.se, B, op.tau)
 	case []float64:
 		h := dclHalf[float64]{sb: ts[0].Data().([]float64), lb: ts[1].Data().([]float64), eb: op.eb.Data().([]float64)}
 		if op.queue {
@@ -209,6 +226,61 @@ func (h dclHalf[T]) fwd(out []T, se []float64, B int, tau float64, expRow func(e
 			out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
 		}
 	})
+}
+
+// fwd32 is fwd for float32 graphs. The log-weights from Go are shifted so
+// that each row's largest argument s_ij is near 0 (see dclLogWeights; the
+// live similarities differ from the momentum ones it used by a little), so
+// the arguments are first exponentiated unshifted (m = 0), their maximum
+// taken in the same pass; only a row whose maximum is outside
+// [-dclNoShift, dclNoShift] is redone with the row maximum as shift. The
+// bound keeps the argument's float32 rounding error as small as with the
+// shift (below 1e-6 absolute near the maximum) and the exponentials far
+// from overflow and underflow.
+func (h dclHalf[T]) fwd32(out []float32, se []float64, B int, tau float64) {
+	hb := any(h).(dclHalf[float32])
+	K := len(hb.sq) / B
+	inv := 1 / tau
+	parallelRows(B, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rb, wb, eb := hb.sb[i*B:(i+1)*B], hb.lb[i*B:(i+1)*B], hb.eb[i*B:(i+1)*B]
+			rq, wq, eq := hb.sq[i*K:(i+1)*K], hb.lq[i*K:(i+1)*K], hb.eq[i*K:(i+1)*K]
+			m := max(argsMax32(eb, rb, wb, inv), argsMax32(eq, rq, wq, inv))
+			var s float64
+			if m >= -dclNoShift && m <= dclNoShift {
+				m = 0
+				expScaled32(eb, 1)
+				expScaled32(eq, 1)
+				s = sum4(eb) + sum4(eq)
+			} else {
+				s = expRow32(eb, rb, wb, inv, m)
+				if K > 0 {
+					s += expRow32(eq, rq, wq, inv, m)
+				}
+			}
+			se[i] = s
+			out[i] = float32(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+		}
+	})
+}
+
+// dclNoShift bounds the row maximum of the DCL head's arguments up to which
+// fwd32 leaves them unshifted.
+const dclNoShift = 16
+
+// argsMax32 writes e_j = s_j*inv + lw_j (computed in float64) and returns
+// their maximum (-Inf for an empty row).
+func argsMax32(e, s, lw []float32, inv float64) float64 {
+	e, lw = e[:len(s)], lw[:len(s)]
+	m := math.Inf(-1)
+	for j, x := range s {
+		a := float64(x)*inv + float64(lw[j])
+		if a > m {
+			m = a
+		}
+		e[j] = float32(a)
+	}
+	return m
 }
 
 // expRow32 writes e_j = exp(s_j*inv + lw_j - m) (the argument in float64,
@@ -316,7 +388,7 @@ func (op *l2Op) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *l2Op) DiffWRT(int) []bool { return []bool{true} }
 func (op *l2Op) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&l2GradOp{opBase{"l2Grad"}}, in[0], out, grad)
+	d, err := G.ApplyOp(&l2GradOp{opBase{name: "l2Grad"}}, in[0], out, grad)
 	return G.Nodes{d}, err
 }
 func (op *l2Op) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -329,7 +401,7 @@ func (op *l2Op) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, D := x.Shape()[0], x.Shape()[1]
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(n, D))
+	out := op.result(x.Dtype(), n, D)
 	switch o := out.Data().(type) {
 	case []float32:
 		l2Fwd(o, x.Data().([]float32), n, D)
@@ -378,7 +450,7 @@ func (op *l2GradOp) Do(vs ...G.Value) (G.Value, error) {
 		ts[i] = d
 	}
 	n, D := ts[0].Shape()[0], ts[0].Shape()[1]
-	out := tensor.New(tensor.Of(ts[0].Dtype()), tensor.WithShape(n, D))
+	out := op.result(ts[0].Dtype(), n, D)
 	switch o := out.Data().(type) {
 	case []float32:
 		l2Bwd(o, ts[0].Data().([]float32), ts[1].Data().([]float32), ts[2].Data().([]float32), n, D)
@@ -413,7 +485,7 @@ type leakyOp struct {
 	a float64
 }
 
-func newLeaky(a float64) *leakyOp { return &leakyOp{opBase{fmt.Sprintf("leaky(%g)", a)}, a} }
+func newLeaky(a float64) *leakyOp { return &leakyOp{opBase{name: fmt.Sprintf("leaky(%g)", a)}, a} }
 
 func (op *leakyOp) Arity() int            { return 1 }
 func (op *leakyOp) Type() hm.Type         { return fnType([]int{2}, 2) }
@@ -424,7 +496,7 @@ func (op *leakyOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *leakyOp) DiffWRT(int) []bool { return []bool{true} }
 func (op *leakyOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&leakyGradOp{opBase{op.name + "-grad"}, op.a}, in[0], grad)
+	d, err := G.ApplyOp(&leakyGradOp{opBase{name: op.name + "-grad"}, op.a}, in[0], grad)
 	return G.Nodes{d}, err
 }
 func (op *leakyOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -435,7 +507,7 @@ func (op *leakyOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	out := op.result(x.Dtype(), x.Shape()...)
 	switch o := out.Data().(type) {
 	case []float32:
 		leakyFwd32(o, x.Data().([]float32), op.a)
@@ -480,7 +552,7 @@ func (op *leakyGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	out := op.result(x.Dtype(), x.Shape()...)
 	switch o := out.Data().(type) {
 	case []float32:
 		leakyBwd32(o, x.Data().([]float32), g.Data().([]float32), op.a)
@@ -559,7 +631,7 @@ func (op *embedMeanOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *embedMeanOp) DiffWRT(int) []bool { return []bool{true, false, false} }
 func (op *embedMeanOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&embedMeanGradOp{opBase: opBase{op.name + "-grad"}, shape: in[0].Shape().Clone()}, in[1], in[2], grad)
+	d, err := G.ApplyOp(&embedMeanGradOp{opBase: opBase{name: op.name + "-grad"}, shape: in[0].Shape().Clone()}, in[1], in[2], grad)
 	return G.Nodes{d, nil, nil}, err
 }
 func (op *embedMeanOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -580,11 +652,13 @@ func (op *embedMeanOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	B, Wd := w.Shape()[0], e.Shape()[1]
-	out := tensor.New(tensor.Of(e.Dtype()), tensor.WithShape(B, Wd))
+	out := op.result(e.Dtype(), B, Wd)
 	switch o := out.Data().(type) {
 	case []float32:
+		clear(o)
 		embedMeanFwd(o, e.Data().([]float32), tok.Data().([]int), w.Data().([]float32), B, Wd)
 	case []float64:
+		clear(o)
 		embedMeanFwd(o, e.Data().([]float64), tok.Data().([]int), w.Data().([]float64), B, Wd)
 	default:
 		return nil, fmt.Errorf("train: %s: dtype %v", op.name, e.Dtype())
@@ -714,7 +788,7 @@ type softmaxOp struct {
 	s float64
 }
 
-func newSoftmax(s float64) *softmaxOp { return &softmaxOp{opBase{fmt.Sprintf("softmax(%g)", s)}, s} }
+func newSoftmax(s float64) *softmaxOp { return &softmaxOp{opBase{name: fmt.Sprintf("softmax(%g)", s)}, s} }
 
 func (op *softmaxOp) Arity() int            { return 1 }
 func (op *softmaxOp) Type() hm.Type         { return fnType([]int{2}, 2) }
@@ -729,7 +803,7 @@ func (op *softmaxOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *softmaxOp) DiffWRT(int) []bool { return []bool{true} }
 func (op *softmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&softmaxGradOp{opBase{op.name + "-grad"}, op.s}, out, grad)
+	d, err := G.ApplyOp(&softmaxGradOp{opBase{name: op.name + "-grad"}, op.s}, out, grad)
 	return G.Nodes{d}, err
 }
 func (op *softmaxOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
@@ -741,7 +815,7 @@ func (op *softmaxOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, M := x.Shape()[0], x.Shape()[1]
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(n, M))
+	out := op.result(x.Dtype(), n, M)
 	switch o := out.Data().(type) {
 	case []float32:
 		softmaxFwd(o, x.Data().([]float32), n, M, op.s)
@@ -805,7 +879,7 @@ func (op *softmaxGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, M := y.Shape()[0], y.Shape()[1]
-	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(n, M))
+	out := op.result(y.Dtype(), n, M)
 	switch o := out.Data().(type) {
 	case []float32:
 		softmaxBwd(o, y.Data().([]float32), g.Data().([]float32), n, M, op.s)
