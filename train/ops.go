@@ -788,7 +788,9 @@ type softmaxOp struct {
 	s float64
 }
 
-func newSoftmax(s float64) *softmaxOp { return &softmaxOp{opBase{name: fmt.Sprintf("softmax(%g)", s)}, s} }
+func newSoftmax(s float64) *softmaxOp {
+	return &softmaxOp{opBase{name: fmt.Sprintf("softmax(%g)", s)}, s}
+}
 
 func (op *softmaxOp) Arity() int            { return 1 }
 func (op *softmaxOp) Type() hm.Type         { return fnType([]int{2}, 2) }
