@@ -271,8 +271,9 @@ func parallelRange(n, minN int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
+	// ranges 1..w-1 on new goroutines, range 0 on the caller's
 	var wg sync.WaitGroup
-	for k := range w {
+	for k := 1; k < w; k++ {
 		lo, hi := k*n/w, (k+1)*n/w
 		wg.Add(1)
 		go func() {
@@ -280,6 +281,7 @@ func parallelRange(n, minN int, f func(lo, hi int)) {
 			f(lo, hi)
 		}()
 	}
+	f(0, n/w)
 	wg.Wait()
 }
 
