@@ -186,3 +186,108 @@ func ceRowsBwd[T float](out, p, q, g []T, qs []float64, B, P int, s float64) {
 		}
 	})
 }
+
+// ---------------------------------------------------------------------------
+// Concept-label mixing of the text concept attention.
+
+// mixOp is out = y + keep_i a for a (B, M), y (B, M) and keep (B, 1), the
+// last two without gradient: it replaces a broadcast Hadamard product
+// (whose Repeat materialises keep as (B, M)) and an addition.
+type mixOp struct{ opBase }
+
+func (op *mixOp) Arity() int            { return 3 }
+func (op *mixOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
+func (op *mixOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *mixOp) Hashcode() uint32      { return opHash(op) }
+func (op *mixOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: %s: input shape %v, want (B, M)", op.name, s)
+	}
+	return s.Clone(), nil
+}
+func (op *mixOp) DiffWRT(int) []bool { return []bool{true, false, false} }
+func (op *mixOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&mixGradOp{opBase{name: op.name + "-grad"}}, in[2], grad)
+	return G.Nodes{d, nil, nil}, err
+}
+func (op *mixOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+func (op *mixOp) Do(vs ...G.Value) (G.Value, error) {
+	var ts [3]*tensor.Dense
+	for i, v := range vs {
+		d, err := dense(v)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = d
+	}
+	B, M := ts[0].Shape()[0], ts[0].Shape()[1]
+	if !ts[1].Shape().Eq(ts[0].Shape()) || ts[2].Shape().TotalSize() != B {
+		return nil, fmt.Errorf("train: %s: shapes %v, %v, %v", op.name, ts[0].Shape(), ts[1].Shape(), ts[2].Shape())
+	}
+	out := op.result(ts[0].Dtype(), B, M)
+	switch o := out.Data().(type) {
+	case []float32:
+		mixRowsFwd(o, ts[0].Data().([]float32), ts[1].Data().([]float32), ts[2].Data().([]float32), M)
+	case []float64:
+		mixRowsFwd(o, ts[0].Data().([]float64), ts[1].Data().([]float64), ts[2].Data().([]float64), M)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, ts[0].Dtype())
+	}
+	return out, nil
+}
+
+// mixRowsFwd writes out_ik = y_ik + keep_i a_ik.
+func mixRowsFwd[T float](out, a, y, keep []T, M int) {
+	for i, k := range keep {
+		ra, ry, o := a[i*M:(i+1)*M], y[i*M:(i+1)*M], out[i*M:(i+1)*M]
+		for j, v := range ra {
+			o[j] = ry[j] + k*v
+		}
+	}
+}
+
+// mixGradOp is da = keep_i g for inputs (keep, g).
+type mixGradOp struct{ opBase }
+
+func (op *mixGradOp) Arity() int            { return 2 }
+func (op *mixGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
+func (op *mixGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *mixGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *mixGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(ds[1]).Clone(), nil
+}
+func (op *mixGradOp) Do(vs ...G.Value) (G.Value, error) {
+	keep, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	B, M := g.Shape()[0], g.Shape()[1]
+	out := op.result(g.Dtype(), B, M)
+	switch o := out.Data().(type) {
+	case []float32:
+		mixRowsBwd(o, g.Data().([]float32), keep.Data().([]float32), M)
+	case []float64:
+		mixRowsBwd(o, g.Data().([]float64), keep.Data().([]float64), M)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, g.Dtype())
+	}
+	return out, nil
+}
+
+// mixRowsBwd writes out_ik = keep_i g_ik.
+func mixRowsBwd[T float](out, g, keep []T, M int) {
+	for i, k := range keep {
+		rg, o := g[i*M:(i+1)*M], out[i*M:(i+1)*M]
+		for j, v := range rg {
+			o[j] = k * v
+		}
+	}
+}

@@ -88,3 +88,31 @@ func TestCERowsMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestMixOpMatchesBroadcast checks the fused concept-label mixing forward
+// (y + keep_i a) and backward (keep_i g) against the broadcast formula.
+func TestMixOpMatchesBroadcast(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	const B, M = 7, 5
+	a, y, g, keep := make([]float32, B*M), make([]float32, B*M), make([]float32, B*M), make([]float32, B)
+	for i := range a {
+		a[i], y[i], g[i] = float32(rng.NormFloat64()), float32(rng.Float64()), float32(rng.NormFloat64())
+	}
+	for i := range keep {
+		keep[i] = float32(rng.Float64())
+	}
+	out, da := make([]float32, B*M), make([]float32, B*M)
+	mixRowsFwd(out, a, y, keep, M)
+	mixRowsBwd(da, g, keep, M)
+	for i := range B {
+		for k := range M {
+			j := i*M + k
+			if want := y[j] + a[j]*keep[i]; out[j] != want {
+				t.Fatalf("forward (%d,%d) = %g, want %g", i, k, out[j], want)
+			}
+			if want := g[j] * keep[i]; da[j] != want {
+				t.Fatalf("backward (%d,%d) = %g, want %g", i, k, da[j], want)
+			}
+		}
+	}
+}

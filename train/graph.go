@@ -167,8 +167,8 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		}
 		if out.t != nil {
 			at := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.t, C)))
-			keep := b.input(in.keep, "keep")
-			at = G.Must(G.Add(b.input(in.yMix, "ymix"), G.Must(G.BroadcastHadamardProd(at, keep, nil, []byte{1}))))
+			// ymix + keep_i at (one fused op, see mixOp)
+			at = G.Must(G.ApplyOp(&mixOp{opBase{name: "mix"}}, at, b.input(in.yMix, "ymix"), b.input(in.keep, "keep")))
 			out.ct = l2(G.Must(G.Mul(at, C)))
 		}
 	}

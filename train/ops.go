@@ -741,9 +741,17 @@ func (op *embedMeanGradOp) Do(vs ...G.Value) (G.Value, error) {
 	return op.buf, nil
 }
 
+// has reports whether r is in set.
+func has(set map[int]struct{}, r int) bool {
+	_, ok := set[r]
+	return ok
+}
+
 // embedMeanBwd clears the rows listed in prev, accumulates the gradient and
 // returns the rows it wrote (prev's storage reused).
 func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) []int {
+	// prev lists each row once; a row is cleared once, not once per token
+	seen := make(map[int]struct{}, len(prev))
 	for _, r := range prev {
 		clear(out[r*Wd : (r+1)*Wd])
 	}
@@ -751,8 +759,12 @@ func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) 
 	T_ := len(tok) / B
 	for i := range B {
 		for t := range T_ {
-			if w[i*T_+t] != 0 {
-				rows = append(rows, tok[i*T_+t])
+			if w[i*T_+t] == 0 {
+				continue
+			}
+			if r := tok[i*T_+t]; !has(seen, r) {
+				seen[r] = struct{}{}
+				rows = append(rows, r)
 			}
 		}
 	}
