@@ -92,18 +92,16 @@ func l2(x *G.Node) *G.Node {
 	return G.Must(G.ApplyOp(&l2Op{opBase{name: "l2"}}, x))
 }
 
-// mulT is x y^T for x (n, D) and y (m, D), as a batched product with the
-// transpose flag (passed to BLAS) instead of a materialised Transpose node.
-func mulT(x, y *G.Node) *G.Node {
-	n, m, d := x.Shape()[0], y.Shape()[0], x.Shape()[1]
-	x3 := G.Must(G.Reshape(x, tensor.Shape{1, n, d}))
-	y3 := G.Must(G.Reshape(y, tensor.Shape{1, m, d}))
-	return G.Must(G.Reshape(G.Must(G.BatchedMatMul(x3, y3, false, true)), tensor.Shape{n, m}))
-}
+// mul is x y for x (n, k) and y (k, m) (one BLAS call, see gemmOp).
+func mul(x, y *G.Node) *G.Node { return gemmNode(x, y, false, false) }
+
+// mulT is x y^T for x (n, D) and y (m, D), with the transpose flag passed
+// to BLAS instead of a materialised Transpose node.
+func mulT(x, y *G.Node) *G.Node { return gemmNode(x, y, false, true) }
 
 // affine is x W + b with b of shape (1, out).
 func affine(x, w, bias *G.Node) *G.Node {
-	return G.Must(G.BroadcastAdd(G.Must(G.Mul(x, w)), bias, nil, []byte{0}))
+	return G.Must(G.BroadcastAdd(mul(x, w), bias, nil, []byte{0}))
 }
 
 // leaky is LeakyReLU with slope a (one fused op, see leakyOp).
@@ -158,18 +156,18 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 
 	if cfg.Concept {
 		// C = L2norm(A_hat LeakyReLU(A_hat X W1) W2)
-		h1 := G.Must(G.Mul(ahat, G.Must(G.Mul(w["cpt.X"], w["cpt.W1"]))))
-		h2 := G.Must(G.Mul(ahat, G.Must(G.Mul(b.leaky(h1, 0.2), w["cpt.W2"]))))
+		h1 := mul(ahat, mul(w["cpt.X"], w["cpt.W1"]))
+		h2 := mul(ahat, mul(b.leaky(h1, 0.2), w["cpt.W2"]))
 		C := l2(h2) // (M, D)
 		if out.v != nil {
 			av := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.v, C))) // softmax(lambda v C^T)
-			out.cv = l2(G.Must(G.Mul(av, C)))
+			out.cv = l2(mul(av, C))
 		}
 		if out.t != nil {
 			at := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.t, C)))
 			// ymix + keep_i at (one fused op, see mixOp)
 			at = G.Must(G.ApplyOp(&mixOp{opBase{name: "mix"}}, at, b.input(in.yMix, "ymix"), b.input(in.keep, "keep")))
-			out.ct = l2(G.Must(G.Mul(at, C)))
+			out.ct = l2(mul(at, C))
 		}
 	}
 	return out
@@ -255,10 +253,10 @@ type lossNodes struct {
 // VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.
 func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag string) *G.Node {
 	B := float64(q.Shape()[0])
-	Sb := G.Must(G.Mul(q, b.input(d.keys, "keys"+tag))) // (B, B) cosine similarities with the batch keys
+	Sb := mul(q, b.input(d.keys, "keys"+tag)) // (B, B) cosine similarities with the batch keys
 	var Sq *G.Node
 	if d.queue != nil {
-		Sq = G.Must(G.Mul(q, b.input(d.queue, "queue"+tag))) // (B, K) with the queue
+		Sq = mul(q, b.input(d.queue, "queue"+tag)) // (B, K) with the queue
 	}
 	tg := b.input(target, "target"+tag)
 	lwB := b.input(d.lwB, "lwb"+tag)

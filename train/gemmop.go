@@ -1,0 +1,140 @@
+package train
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// gemmOp is the matrix product C = op(A) op(B) of two 2-D nodes, op the
+// transpose when ta (tb) is set, by one BLAS call (blas32/blas64, which
+// internal/blasimpl points at the BLAS gorgonia uses) into a result the op
+// owns and reuses across runs (see opBase.result). It replaces gorgonia's
+// Mul and the batched product mulT used for x y^T: those allocate and zero
+// a new result every run (about 80 results per training step). Its
+// gradients are gemmOps too:
+//
+//	dA = dC op(B)^T   (op(B) dC^T when ta)
+//	dB = op(A)^T dC   (dC^T op(A) when tb)
+type gemmOp struct {
+	opBase
+	ta, tb bool
+}
+
+// gemmNode is op(a) op(b) as a gemmOp node.
+func gemmNode(a, b *G.Node, ta, tb bool) *G.Node {
+	return G.Must(G.ApplyOp(&gemmOp{opBase{name: fmt.Sprintf("gemm(%v,%v)", ta, tb)}, ta, tb}, a, b))
+}
+
+func (op *gemmOp) Arity() int            { return 2 }
+func (op *gemmOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
+func (op *gemmOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *gemmOp) Hashcode() uint32      { return opHash(op) }
+
+// dims returns (m, k) of op(A) and (k2, n) of op(B).
+func (op *gemmOp) dims(a, b tensor.Shape) (m, k, k2, n int, err error) {
+	if len(a) != 2 || len(b) != 2 {
+		return 0, 0, 0, 0, fmt.Errorf("train: %s: shapes %v and %v, want matrices", op.name, a, b)
+	}
+	m, k, k2, n = a[0], a[1], b[0], b[1]
+	if op.ta {
+		m, k = k, m
+	}
+	if op.tb {
+		k2, n = n, k2
+	}
+	if k != k2 {
+		return 0, 0, 0, 0, fmt.Errorf("train: %s: shapes %v and %v do not match", op.name, a, b)
+	}
+	return m, k, k2, n, nil
+}
+
+func (op *gemmOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	m, _, _, n, err := op.dims(shapeOf(ds[0]), shapeOf(ds[1]))
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{m, n}, nil
+}
+
+func (op *gemmOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *gemmOp) SymDiff(in G.Nodes, out, grad *G.Node) (ret G.Nodes, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret, err = nil, fmt.Errorf("train: %s gradient: %v", op.name, r)
+		}
+	}()
+	a, b := in[0], in[1]
+	var da, db *G.Node
+	if op.ta {
+		da = gemmNode(b, grad, op.tb, true)
+	} else {
+		da = gemmNode(grad, b, false, !op.tb)
+	}
+	if op.tb {
+		db = gemmNode(grad, a, true, op.ta)
+	} else {
+		db = gemmNode(a, grad, !op.ta, false)
+	}
+	return G.Nodes{da, db}, nil
+}
+func (op *gemmOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+// contiguous returns t itself or, for a view, a materialised copy.
+func contiguous(t *tensor.Dense) *tensor.Dense {
+	if t.RequiresIterator() {
+		return t.Materialize().(*tensor.Dense)
+	}
+	return t
+}
+
+func (op *gemmOp) Do(vs ...G.Value) (G.Value, error) {
+	a, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	a, b = contiguous(a), contiguous(b)
+	m, _, _, n, err := op.dims(a.Shape(), b.Shape())
+	if err != nil {
+		return nil, err
+	}
+	if a.Dtype() != b.Dtype() {
+		return nil, fmt.Errorf("train: %s: dtypes %v and %v", op.name, a.Dtype(), b.Dtype())
+	}
+	out := op.result(a.Dtype(), m, n)
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if op.ta {
+		ta = blas.Trans
+	}
+	if op.tb {
+		tb = blas.Trans
+	}
+	ar, ac, br, bc := a.Shape()[0], a.Shape()[1], b.Shape()[0], b.Shape()[1]
+	switch o := out.Data().(type) {
+	case []float32:
+		blas32.Gemm(ta, tb, 1,
+			blas32.General{Rows: ar, Cols: ac, Stride: ac, Data: a.Data().([]float32)},
+			blas32.General{Rows: br, Cols: bc, Stride: bc, Data: b.Data().([]float32)},
+			0, blas32.General{Rows: m, Cols: n, Stride: n, Data: o})
+	case []float64:
+		blas64.Gemm(ta, tb, 1,
+			blas64.General{Rows: ar, Cols: ac, Stride: ac, Data: a.Data().([]float64)},
+			blas64.General{Rows: br, Cols: bc, Stride: bc, Data: b.Data().([]float64)},
+			0, blas64.General{Rows: m, Cols: n, Stride: n, Data: o})
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, a.Dtype())
+	}
+	return out, nil
+}
