@@ -427,21 +427,17 @@ func dclWeightRows[T float](db, dq []T, sims []float32, ex dclExcluded, ids []in
 			sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
 			inv = beta / (sigma + dclEps)
 			zmax := (cmax - mu) * inv
-			for j, c := range row {
-				if c == negInf {
-					args[j] = negInf // exp gives 0
-				} else {
-					args[j] = float32((float64(c)-mu)*inv - zmax)
-				}
-			}
-			expScaled32(args, 1)
-			lse = zmax + math.Log(sum4(args))
+			lse = zmax + math.Log(dclArgsExpSum(args, row, mu, inv, zmax))
 			logN = math.Log(float64(n))
 			shift = max(shift, cmax/tau+logN+zmax-lse)
 		}
 		// log w_j - shift = (c_j - mu) inv + off for the allowed keys
 		off := logN - mu*inv - lse - shift
 		write := func(dst []T, part []float32) {
+			if d, ok := any(dst).([]float32); ok {
+				dclWrite32(d, part, inv, off)
+				return
+			}
 			dst = dst[:len(part)]
 			for k, c := range part {
 				if c == negInf {
@@ -464,69 +460,6 @@ func dclWeightRows[T float](db, dq []T, sims []float32, ex dclExcluded, ids []in
 			}
 		}
 	}
-}
-
-// maskedStats returns the count, sum, sum of squares (in float64) and
-// maximum of the entries of row that are not -Inf, over four interleaved
-// sets of partial sums (a single add chain is bound by the add latency).
-func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) {
-	negInf := float32(math.Inf(-1))
-	var s0, s1, s2, s3, q0, q1, q2, q3 float64
-	m0, m1, m2, m3 := negInf, negInf, negInf, negInf
-	var c0, c1, c2, c3 int
-	j := 0
-	for ; j+4 <= len(row); j += 4 {
-		r := row[j : j+4 : j+4]
-		if x := r[0]; x != negInf {
-			c0++
-			v := float64(x)
-			s0 += v
-			q0 += v * v
-			if x > m0 {
-				m0 = x
-			}
-		}
-		if x := r[1]; x != negInf {
-			c1++
-			v := float64(x)
-			s1 += v
-			q1 += v * v
-			if x > m1 {
-				m1 = x
-			}
-		}
-		if x := r[2]; x != negInf {
-			c2++
-			v := float64(x)
-			s2 += v
-			q2 += v * v
-			if x > m2 {
-				m2 = x
-			}
-		}
-		if x := r[3]; x != negInf {
-			c3++
-			v := float64(x)
-			s3 += v
-			q3 += v * v
-			if x > m3 {
-				m3 = x
-			}
-		}
-	}
-	for ; j < len(row); j++ {
-		if x := row[j]; x != negInf {
-			c0++
-			v := float64(x)
-			s0 += v
-			q0 += v * v
-			if x > m0 {
-				m0 = x
-			}
-		}
-	}
-	n = (c0 + c1) + (c2 + c3)
-	return n, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3), float64(max(max(m0, m1), max(m2, m3)))
 }
 
 // sum4 is the float64 sum of x over four interleaved partial sums.

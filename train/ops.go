@@ -249,9 +249,7 @@ func (h dclHalf[T]) fwd32(out []float32, se []float64, B int, tau float64) {
 			var s float64
 			if m >= -dclNoShift && m <= dclNoShift {
 				m = 0
-				expScaled32(eb, 1)
-				expScaled32(eq, 1)
-				s = sum4(eb) + sum4(eq)
+				s = expSum32(eb) + expSum32(eq)
 			} else {
 				s = expRow32(eb, rb, wb, inv, m)
 				if K > 0 {
@@ -268,29 +266,13 @@ func (h dclHalf[T]) fwd32(out []float32, se []float64, B int, tau float64) {
 // fwd32 leaves them unshifted.
 const dclNoShift = 16
 
-// argsMax32 writes e_j = s_j*inv + lw_j (computed in float64) and returns
-// their maximum (-Inf for an empty row).
-func argsMax32(e, s, lw []float32, inv float64) float64 {
-	e, lw = e[:len(s)], lw[:len(s)]
-	m := math.Inf(-1)
-	for j, x := range s {
-		a := float64(x)*inv + float64(lw[j])
-		if a > m {
-			m = a
-		}
-		e[j] = float32(a)
-	}
-	return m
-}
-
 // expRow32 writes e_j = exp(s_j*inv + lw_j - m) (the argument in float64,
 // the exponential by expScaled32) and returns their sum in float64 (sum4).
 func expRow32(e, s, lw []float32, inv, m float64) float64 {
 	for j, x := range s {
 		e[j] = float32(float64(x)*inv + float64(lw[j]) - m)
 	}
-	expScaled32(e, 1)
-	return sum4(e)
+	return expSum32(e)
 }
 
 // expRow64 is expRow32 with math.Exp for float64 graphs.

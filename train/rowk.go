@@ -1,0 +1,129 @@
+package train
+
+import "math"
+
+// Row kernels of the DCL log-weights and the float32 softmax-like heads.
+// The functions named *Go here are the portable code; maskedStats,
+// dclArgsExpSum, dclWrite32, argsMax32 and expSum32 are these same
+// functions in the pure-Go build (rowk_other.go) and SSE2 C in the cgo
+// (openblas) build (rowk_cgo_amd64.go), with the same operations in the same
+// order per element and the same partial sums, so the same bits
+// (TestRowKernelsMatchGo).
+
+// maskedStatsGo returns the count, sum, sum of squares (in float64) and
+// maximum of the entries of row that are not -Inf, over four interleaved
+// sets of partial sums (a single add chain is bound by the add latency).
+func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
+	negInf := float32(math.Inf(-1))
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	m0, m1, m2, m3 := negInf, negInf, negInf, negInf
+	var c0, c1, c2, c3 int
+	j := 0
+	for ; j+4 <= len(row); j += 4 {
+		r := row[j : j+4 : j+4]
+		if x := r[0]; x != negInf {
+			c0++
+			v := float64(x)
+			s0 += v
+			q0 += v * v
+			if x > m0 {
+				m0 = x
+			}
+		}
+		if x := r[1]; x != negInf {
+			c1++
+			v := float64(x)
+			s1 += v
+			q1 += v * v
+			if x > m1 {
+				m1 = x
+			}
+		}
+		if x := r[2]; x != negInf {
+			c2++
+			v := float64(x)
+			s2 += v
+			q2 += v * v
+			if x > m2 {
+				m2 = x
+			}
+		}
+		if x := r[3]; x != negInf {
+			c3++
+			v := float64(x)
+			s3 += v
+			q3 += v * v
+			if x > m3 {
+				m3 = x
+			}
+		}
+	}
+	for ; j < len(row); j++ {
+		if x := row[j]; x != negInf {
+			c0++
+			v := float64(x)
+			s0 += v
+			q0 += v * v
+			if x > m0 {
+				m0 = x
+			}
+		}
+	}
+	n = (c0 + c1) + (c2 + c3)
+	return n, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3), float64(max(max(m0, m1), max(m2, m3)))
+}
+
+
+// dclArgsExpSumGo writes args_j = exp((c_j - mu) inv - zmax) for the row's
+// entries c_j (the argument computed in float64, rounded to float32, the
+// exponential by expScaled32; -Inf entries give 0) and returns the float64
+// sum of args (sum4).
+func dclArgsExpSumGo(args, row []float32, mu, inv, zmax float64) float64 {
+	negInf := float32(math.Inf(-1))
+	args = args[:len(row)]
+	for j, c := range row {
+		if c == negInf {
+			args[j] = negInf // exp gives 0
+		} else {
+			args[j] = float32((float64(c)-mu)*inv - zmax)
+		}
+	}
+	expScaled32(args, 1)
+	return sum4(args)
+}
+
+// dclWrite32Go writes dst_k = float32(c_k inv + off) (in float64) for the
+// entries of part, bigNeg for -Inf entries.
+func dclWrite32Go(dst, part []float32, inv, off float64) {
+	negInf := float32(math.Inf(-1))
+	dst = dst[:len(part)]
+	for k, c := range part {
+		if c == negInf {
+			dst[k] = bigNeg
+		} else {
+			dst[k] = float32(float64(c)*inv + off)
+		}
+	}
+}
+
+// argsMax32Go writes e_j = s_j*inv + lw_j (computed in float64) and returns
+// their maximum (-Inf for an empty row; NaN arguments are skipped).
+func argsMax32Go(e, s, lw []float32, inv float64) float64 {
+	e, lw = e[:len(s)], lw[:len(s)]
+	m := math.Inf(-1)
+	for j, x := range s {
+		a := float64(x)*inv + float64(lw[j])
+		if a > m {
+			m = a
+		}
+		e[j] = float32(a)
+	}
+	return m
+}
+
+// expSum32Go sets x_j = exp(x_j) (expScaled32) and returns their float64
+// sum (sum4).
+func expSum32Go(x []float32) float64 {
+	expScaled32(x, 1)
+	return sum4(x)
+}

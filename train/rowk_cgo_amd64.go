@@ -1,0 +1,247 @@
+//go:build openblas
+
+package train
+
+/*
+#cgo CFLAGS: -O2
+#pragma GCC optimize ("fp-contract=off")
+#include <emmintrin.h>
+
+// The row kernels of rowk.go with SSE2 intrinsics on n (a multiple of 4)
+// elements: per element the operations of the Go code in the same order (no
+// FMA contraction), partial sums of element j in lane j mod 4 as sum4.
+
+// exp constants, loaded from the 14 rows of 4 lanes of expTab
+typedef struct {
+	__m128 m87, c88, log2e, magic, c1, c2, one, p1, p2, p3, p4, p5, p6;
+	__m128i bias;
+} coder_expk;
+
+static void coder_expk_load(coder_expk *k, const unsigned *t) {
+	const float *f = (const float *)t;
+	k->m87 = _mm_loadu_ps(f);
+	k->c88 = _mm_loadu_ps(f + 4);
+	k->log2e = _mm_loadu_ps(f + 8);
+	k->magic = _mm_loadu_ps(f + 12);
+	k->c1 = _mm_loadu_ps(f + 16);
+	k->c2 = _mm_loadu_ps(f + 20);
+	k->one = _mm_loadu_ps(f + 24);
+	k->p1 = _mm_loadu_ps(f + 28);
+	k->p2 = _mm_loadu_ps(f + 32);
+	k->p3 = _mm_loadu_ps(f + 36);
+	k->p4 = _mm_loadu_ps(f + 40);
+	k->p5 = _mm_loadu_ps(f + 44);
+	k->p6 = _mm_loadu_ps(f + 48);
+	k->bias = _mm_loadu_si128((const __m128i *)(t + 52));
+}
+
+// exp(v) per lane as expScaledGo with s = 1 (v*1 = v), as coder_exp_sse.
+static inline __m128 coder_exp4(const coder_expk *k, __m128 v) {
+	__m128 under = _mm_cmplt_ps(v, k->m87);
+	v = _mm_min_ps(k->c88, v);
+	__m128 tt = _mm_add_ps(_mm_mul_ps(v, k->log2e), k->magic);
+	__m128 kk = _mm_sub_ps(tt, k->magic);
+	__m128 r = _mm_sub_ps(_mm_sub_ps(v, _mm_mul_ps(kk, k->c1)), _mm_mul_ps(kk, k->c2));
+	__m128 r2 = _mm_mul_ps(r, r);
+	__m128 p = _mm_add_ps(_mm_add_ps(k->one, r), _mm_mul_ps(r2, _mm_add_ps(k->p1, _mm_mul_ps(r, k->p2))));
+	__m128 q = _mm_add_ps(_mm_add_ps(k->p3, _mm_mul_ps(r, k->p4)), _mm_mul_ps(r2, _mm_add_ps(k->p5, _mm_mul_ps(r, k->p6))));
+	p = _mm_add_ps(p, _mm_mul_ps(_mm_mul_ps(r2, r2), q));
+	__m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_castps_si128(tt), k->bias), 23);
+	p = _mm_mul_ps(p, _mm_castsi128_ps(e));
+	return _mm_andnot_ps(under, p);
+}
+
+// lanes 0,1 and 2,3 of x widened to double
+static inline __m128d coder_lo(__m128 x) { return _mm_cvtps_pd(x); }
+static inline __m128d coder_hi(__m128 x) { return _mm_cvtps_pd(_mm_movehl_ps(x, x)); }
+static inline __m128 coder_narrow(__m128d lo, __m128d hi) { return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)); }
+// x where ok, y elsewhere
+static inline __m128 coder_sel(__m128 ok, __m128 x, __m128 y) { return _mm_or_ps(_mm_and_ps(ok, x), _mm_andnot_ps(ok, y)); }
+
+// maskedStatsGo: out[0..3] sums, out[4..7] sums of squares, mx[0..3]
+// maxima per lane; returns the count. Excluded (-Inf) lanes add +0, which
+// leaves a sum that starts at +0 unchanged.
+static long coder_masked_stats(const float *x, long n, double *out, float *mx) {
+	const __m128 ninf = _mm_set1_ps(-__builtin_inff());
+	__m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd(), q01 = _mm_setzero_pd(), q23 = _mm_setzero_pd();
+	__m128 m = ninf;
+	long cnt = 0;
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		__m128 ok = _mm_cmpneq_ps(v, ninf);
+		cnt += __builtin_popcount(_mm_movemask_ps(ok));
+		__m128 z = _mm_and_ps(ok, v);
+		__m128d lo = coder_lo(z), hi = coder_hi(z);
+		s01 = _mm_add_pd(s01, lo);
+		s23 = _mm_add_pd(s23, hi);
+		q01 = _mm_add_pd(q01, _mm_mul_pd(lo, lo));
+		q23 = _mm_add_pd(q23, _mm_mul_pd(hi, hi));
+		m = _mm_max_ps(coder_sel(ok, v, ninf), m); // v > m ? v : m
+	}
+	_mm_storeu_pd(out, s01);
+	_mm_storeu_pd(out + 2, s23);
+	_mm_storeu_pd(out + 4, q01);
+	_mm_storeu_pd(out + 6, q23);
+	_mm_storeu_ps(mx, m);
+	return cnt;
+}
+
+// dclArgsExpSumGo without the final sum: s4 gets the four partial sums.
+static void coder_dcl_args_exp(float *a, const float *x, long n, double mu, double inv, double zmax, const unsigned *t, double *s4) {
+	coder_expk k;
+	coder_expk_load(&k, t);
+	const __m128 ninf = _mm_set1_ps(-__builtin_inff());
+	const __m128d vmu = _mm_set1_pd(mu), vinv = _mm_set1_pd(inv), vz = _mm_set1_pd(zmax);
+	__m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		__m128 ok = _mm_cmpneq_ps(v, ninf);
+		__m128d lo = _mm_sub_pd(_mm_mul_pd(_mm_sub_pd(coder_lo(v), vmu), vinv), vz);
+		__m128d hi = _mm_sub_pd(_mm_mul_pd(_mm_sub_pd(coder_hi(v), vmu), vinv), vz);
+		__m128 e = coder_exp4(&k, coder_sel(ok, coder_narrow(lo, hi), ninf));
+		_mm_storeu_ps(a + i, e);
+		s01 = _mm_add_pd(s01, coder_lo(e));
+		s23 = _mm_add_pd(s23, coder_hi(e));
+	}
+	_mm_storeu_pd(s4, s01);
+	_mm_storeu_pd(s4 + 2, s23);
+}
+
+// dclWrite32Go.
+static void coder_dcl_write(float *d, const float *x, long n, double inv, double off) {
+	const __m128 ninf = _mm_set1_ps(-__builtin_inff()), big = _mm_set1_ps(-1e9f);
+	const __m128d vinv = _mm_set1_pd(inv), voff = _mm_set1_pd(off);
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		__m128 ok = _mm_cmpneq_ps(v, ninf);
+		__m128d lo = _mm_add_pd(_mm_mul_pd(coder_lo(v), vinv), voff);
+		__m128d hi = _mm_add_pd(_mm_mul_pd(coder_hi(v), vinv), voff);
+		_mm_storeu_ps(d + i, coder_sel(ok, coder_narrow(lo, hi), big));
+	}
+}
+
+// argsMax32Go: mx[0..3] maxima per lane (of the float64 arguments).
+static void coder_args_max(float *e, const float *s, const float *w, long n, double inv, double *mx) {
+	const __m128d vinv = _mm_set1_pd(inv);
+	__m128d m01 = _mm_set1_pd(-__builtin_inf()), m23 = m01;
+	for (long i = 0; i < n; i += 4) {
+		__m128 sv = _mm_loadu_ps(s + i), wv = _mm_loadu_ps(w + i);
+		__m128d lo = _mm_add_pd(_mm_mul_pd(coder_lo(sv), vinv), coder_lo(wv));
+		__m128d hi = _mm_add_pd(_mm_mul_pd(coder_hi(sv), vinv), coder_hi(wv));
+		m01 = _mm_max_pd(lo, m01); // lo > m ? lo : m
+		m23 = _mm_max_pd(hi, m23);
+		_mm_storeu_ps(e + i, coder_narrow(lo, hi));
+	}
+	_mm_storeu_pd(mx, m01);
+	_mm_storeu_pd(mx + 2, m23);
+}
+
+// expSum32Go without the final sum.
+static void coder_exp_sum(float *x, long n, const unsigned *t, double *s4) {
+	coder_expk k;
+	coder_expk_load(&k, t);
+	__m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+	for (long i = 0; i < n; i += 4) {
+		__m128 e = coder_exp4(&k, _mm_loadu_ps(x + i));
+		_mm_storeu_ps(x + i, e);
+		s01 = _mm_add_pd(s01, coder_lo(e));
+		s23 = _mm_add_pd(s23, coder_hi(e));
+	}
+	_mm_storeu_pd(s4, s01);
+	_mm_storeu_pd(s4 + 2, s23);
+}
+*/
+import "C"
+
+import (
+	"math"
+	"unsafe"
+)
+
+// rowkMin is the shortest row the C kernels take (shorter ones are not
+// worth a cgo call).
+const rowkMin = 32
+
+func f32p(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
+
+func expTabP() *C.unsigned { return (*C.unsigned)(unsafe.Pointer(&expTab[0][0])) }
+
+func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) {
+	n4 := len(row) &^ 3
+	if n4 < rowkMin {
+		return maskedStatsGo(row)
+	}
+	var sq [8]float64
+	var mx [4]float32
+	c := int(C.coder_masked_stats(f32p(row), C.long(n4), (*C.double)(unsafe.Pointer(&sq[0])), f32p(mx[:])))
+	negInf := float32(math.Inf(-1))
+	for _, x := range row[n4:] { // the tail on chain 0, as maskedStatsGo
+		if x != negInf {
+			c++
+			v := float64(x)
+			sq[0] += v
+			sq[4] += v * v
+			if x > mx[0] {
+				mx[0] = x
+			}
+		}
+	}
+	return c, (sq[0] + sq[1]) + (sq[2] + sq[3]), (sq[4] + sq[5]) + (sq[6] + sq[7]), float64(max(max(mx[0], mx[1]), max(mx[2], mx[3])))
+}
+
+func dclArgsExpSum(args, row []float32, mu, inv, zmax float64) float64 {
+	n4 := len(row) &^ 3
+	if n4 < rowkMin {
+		return dclArgsExpSumGo(args, row, mu, inv, zmax)
+	}
+	args = args[:len(row)]
+	var s [4]float64
+	C.coder_dcl_args_exp(f32p(args), f32p(row), C.long(n4), C.double(mu), C.double(inv), C.double(zmax), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	dclArgsExpSumGo(args[n4:], row[n4:], mu, inv, zmax)
+	for _, v := range args[n4:] { // the tail on chain 0, as sum4
+		s[0] += float64(v)
+	}
+	return (s[0] + s[1]) + (s[2] + s[3])
+}
+
+func dclWrite32(dst, part []float32, inv, off float64) {
+	n4 := len(part) &^ 3
+	if n4 < rowkMin {
+		dclWrite32Go(dst, part, inv, off)
+		return
+	}
+	dst = dst[:len(part)]
+	C.coder_dcl_write(f32p(dst), f32p(part), C.long(n4), C.double(inv), C.double(off))
+	dclWrite32Go(dst[n4:], part[n4:], inv, off)
+}
+
+func argsMax32(e, s, lw []float32, inv float64) float64 {
+	n4 := len(s) &^ 3
+	if n4 < rowkMin {
+		return argsMax32Go(e, s, lw, inv)
+	}
+	e, lw = e[:len(s)], lw[:len(s)]
+	var mx [4]float64
+	C.coder_args_max(f32p(e), f32p(s), f32p(lw), C.long(n4), C.double(inv), (*C.double)(unsafe.Pointer(&mx[0])))
+	m := argsMax32Go(e[n4:], s[n4:], lw[n4:], inv)
+	for _, x := range mx {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+func expSum32(x []float32) float64 {
+	n4 := len(x) &^ 3
+	if n4 < rowkMin {
+		return expSum32Go(x)
+	}
+	var s [4]float64
+	C.coder_exp_sum(f32p(x), C.long(n4), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	expSum32Go(x[n4:])
+	for _, v := range x[n4:] { // the tail on chain 0, as sum4
+		s[0] += float64(v)
+	}
+	return (s[0] + s[1]) + (s[2] + s[3])
+}

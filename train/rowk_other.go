@@ -1,0 +1,17 @@
+//go:build !openblas || !amd64
+
+package train
+
+// The row kernels of rowk.go in portable Go (see there).
+
+func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) { return maskedStatsGo(row) }
+
+func dclArgsExpSum(args, row []float32, mu, inv, zmax float64) float64 {
+	return dclArgsExpSumGo(args, row, mu, inv, zmax)
+}
+
+func dclWrite32(dst, part []float32, inv, off float64) { dclWrite32Go(dst, part, inv, off) }
+
+func argsMax32(e, s, lw []float32, inv float64) float64 { return argsMax32Go(e, s, lw, inv) }
+
+func expSum32(x []float32) float64 { return expSum32Go(x) }

@@ -1,0 +1,67 @@
+package train
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestRowKernelsMatchGo checks the row kernels (SSE2 C in the openblas
+// build, the Go code itself otherwise) bit for bit against their Go code:
+// all lengths mod 4, misaligned starts, -Inf (excluded) entries, arguments
+// near the exp clamping and underflow bounds, and NaN.
+func TestRowKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(14))
+	negInf := float32(math.Inf(-1))
+	same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) || (a != a && b != b) }
+	same32 := func(a, b []float32) int {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, n := range []int{0, 3, 31, 32, 33, 34, 35, 64, 67, 1153} {
+		for _, withNaN := range []bool{false, true} {
+			row := make([]float32, n+1)[1:] // misaligned
+			lw := make([]float32, n)
+			for i := range row {
+				row[i] = float32(rng.Float64()*2 - 1)
+				lw[i] = float32(rng.NormFloat64() * 30)
+				if rng.Intn(6) == 0 {
+					row[i] = negInf
+				}
+			}
+			if withNaN && n > 0 {
+				row[n/2] = float32(math.NaN())
+			}
+			gc, gs, gq, gm := maskedStats(row)
+			wc, ws, wq, wm := maskedStatsGo(row)
+			if gc != wc || !same(gs, ws) || !same(gq, wq) || !same(gm, wm) {
+				t.Fatalf("n=%d nan=%v: maskedStats %d %g %g %g, Go %d %g %g %g", n, withNaN, gc, gs, gq, gm, wc, ws, wq, wm)
+			}
+			const mu, inv = 0.1, 45.0 // arguments from -50 to 40: both exp bounds
+			zmax := 0.4 * inv
+			ga, wa := make([]float32, n), make([]float32, n)
+			g, w := dclArgsExpSum(ga, row, mu, inv, zmax), dclArgsExpSumGo(wa, row, mu, inv, zmax)
+			if k := same32(ga, wa); !same(g, w) || k >= 0 {
+				t.Fatalf("n=%d nan=%v: dclArgsExpSum %g, Go %g (first differing element %d)", n, withNaN, g, w, k)
+			}
+			dclWrite32(ga, row, inv, -3.7)
+			dclWrite32Go(wa, row, inv, -3.7)
+			if k := same32(ga, wa); k >= 0 {
+				t.Fatalf("n=%d nan=%v: dclWrite32[%d] = %g, Go %g", n, withNaN, k, ga[k], wa[k])
+			}
+			g, w = argsMax32(ga, row, lw, inv), argsMax32Go(wa, row, lw, inv)
+			if k := same32(ga, wa); !same(g, w) || k >= 0 {
+				t.Fatalf("n=%d nan=%v: argsMax32 %g, Go %g (first differing element %d)", n, withNaN, g, w, k)
+			}
+			copy(ga, wa)
+			g, w = expSum32(ga), expSum32Go(wa)
+			if k := same32(ga, wa); !same(g, w) || k >= 0 {
+				t.Fatalf("n=%d nan=%v: expSum32 %g, Go %g (first differing element %d)", n, withNaN, g, w, k)
+			}
+		}
+	}
+}
