@@ -73,7 +73,6 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 	return n, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3), float64(max(max(m0, m1), max(m2, m3)))
 }
 
-
 // dclArgsExpSumGo writes args_j = exp((c_j - mu) inv - zmax) for the row's
 // entries c_j (the argument computed in float64, rounded to float32, the
 // exponential by expScaled32; -Inf entries give 0) and returns the float64
