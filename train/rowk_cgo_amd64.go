@@ -69,7 +69,7 @@ static long coder_masked_stats(const float *x, long n, double *out, float *mx) {
 	for (long i = 0; i < n; i += 4) {
 		__m128 v = _mm_loadu_ps(x + i);
 		__m128 ok = _mm_cmpneq_ps(v, ninf);
-		cnt += __builtin_popcount(_mm_movemask_ps(ok));
+		cnt += (0x4332322132212110UL >> (4 * _mm_movemask_ps(ok))) & 0xf; // bits set in the 4-bit mask
 		__m128 z = _mm_and_ps(ok, v);
 		__m128d lo = coder_lo(z), hi = coder_hi(z);
 		s01 = _mm_add_pd(s01, lo);
