@@ -205,7 +205,7 @@ type lossInputs struct {
 	ci2t, ct2i dirInputs     // concept branch
 	target     *tensor.Dense // (B, B) identity: the positive of query i is batch key i
 	qv, qt     *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
-	sims       [4][]float32  // (B, N) scratch per direction: momentum similarities for the DCL weights
+	sims       []float32     // (B, N) scratch: momentum similarities for the DCL weights
 }
 
 func (m *Model) newLossInputs(B int) *lossInputs {

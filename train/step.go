@@ -64,53 +64,31 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 
 	li := tg.li
 	vsepp := cfg.Loss == LossVSEPP
-	// All matrix products first, back to back (BLAS worker threads that go
-	// idle between products sleep and must be woken), then the Go passes.
-	type dir struct {
-		d       dirInputs
-		queries []float32
-		ks      keySet
-		sims    []float32
-	}
-	dirs := make([]dir, 0, 4)
-	add := func(d dirInputs, queries, keys []float32, q *queue) {
-		dirs = append(dirs, dir{d: d, queries: queries, ks: keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}})
-	}
-	add(li.i2t, mk.v, mk.t, m.qTxt)
-	add(li.t2i, mk.t, mk.v, m.qImg)
-	if cfg.Concept {
-		add(li.ci2t, mk.cv, mk.ct, m.qcTxt)
-		add(li.ct2i, mk.ct, mk.cv, m.qcImg)
-	}
-	for k := range dirs {
-		x := &dirs[k]
-		fill(x.d.keys, x.ks.batchT())
+	dir := func(d dirInputs, queries, keys []float32, q *queue) {
+		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
+		fill(d.keys, ks.batchT())
 		if vsepp {
-			continue
+			splitFill(d.lwB, d.lwQ, logWeights(queries, ks, b.ImageIDs, 0, true, nil), B, ks.n())
+			return
 		}
-		if len(li.sims[k]) != B*x.ks.n() {
-			li.sims[k] = make([]float32, B*x.ks.n())
+		if len(li.sims) != B*ks.n() {
+			li.sims = make([]float32, B*ks.n())
 		}
-		x.sims = x.ks.simsInto(li.sims[k], x.queries)
+		dclLogWeights(d.lwB, d.lwQ, ks.simsInto(li.sims, queries), ks, cfg.Beta, cfg.Tau)
 	}
-	var z []float32 // Sinkhorn scores
-	P := cfg.Prototypes
+	dir(li.i2t, mk.v, mk.t, m.qTxt)
+	dir(li.t2i, mk.t, mk.v, m.qImg)
+	if cfg.Concept {
+		dir(li.ci2t, mk.cv, mk.ct, m.qcTxt)
+		dir(li.ct2i, mk.ct, mk.cv, m.qcImg)
+	}
 	if cfg.Clustering {
+		P := cfg.Prototypes
 		protos := normRows(denseF32(m.w["proto"]), P, D)
 		// the scores of both code sets in one product (rows [0, B) image,
-		// [B, 2B) text)
+		// [B, 2B) text), the two Sinkhorn runs on two goroutines
 		qs := make([]float32, 0, 2*B*D)
-		z = matmulT(append(append(qs, mk.v...), mk.t...), 2*B, protos, P, D)
-	}
-	for _, x := range dirs {
-		if vsepp {
-			splitFill(x.d.lwB, x.d.lwQ, logWeights(x.queries, x.ks, b.ImageIDs, 0, true, nil), B, x.ks.n())
-			continue
-		}
-		dclLogWeights(x.d.lwB, x.d.lwQ, x.sims, x.ks, cfg.Beta, cfg.Tau)
-	}
-	if cfg.Clustering {
-		// the two Sinkhorn runs on two goroutines
+		z := matmulT(append(append(qs, mk.v...), mk.t...), 2*B, protos, P, D)
 		var qv []float32
 		var wg sync.WaitGroup
 		wg.Add(1)
