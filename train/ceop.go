@@ -88,17 +88,19 @@ func (op *ceRowsOp) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// expRowsT sets x[k] = exp(x[k]) (expScaled32 for float32, math.Exp for
+// expSumT sets x[k] = exp(x[k]) and returns the float64 sum of the results
+// over four partial sums (expSum32 for float32, math.Exp and sum4 for
 // float64).
-func expRowsT[T float](x []T) {
+func expSumT[T float](x []T) float64 {
 	switch v := any(x).(type) {
 	case []float32:
-		expScaled32(v, 1)
+		return expSum32(v)
 	case []float64:
 		for k, a := range v {
 			v[k] = math.Exp(a)
 		}
 	}
+	return sum4(x)
 }
 
 // ceRowsFwd writes the per-row losses out, the softmax rows p and the target
@@ -117,8 +119,7 @@ func ceRowsFwd[T float](out, p []T, qs []float64, z, q []T, B, P int, s float64)
 			for k, v := range rz {
 				rp[k] = T(s*float64(v) - m)
 			}
-			expRowsT(rp)
-			se := sum4(rp)
+			se := expSumT(rp)
 			inv := 1 / se
 			for k, v := range rp {
 				rp[k] = T(float64(v) * inv)

@@ -138,3 +138,108 @@ func (op *gemmOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
+
+// affineOp is x W + b for x (n, k), W (k, m) and b (1, m): the rows of the
+// result are set to b and the product added by the BLAS call (beta = 1),
+// replacing a product, gorgonia's broadcast (which materialises b as
+// (n, m)) and an addition. Gradients: dx = dC W^T and dW = x^T dC (gemmOp),
+// db = the column sums of dC (colSumOp).
+type affineOp struct{ opBase }
+
+func (op *affineOp) Arity() int            { return 3 }
+func (op *affineOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
+func (op *affineOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *affineOp) Hashcode() uint32      { return opHash(op) }
+func (op *affineOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	x, w, b := shapeOf(ds[0]), shapeOf(ds[1]), shapeOf(ds[2])
+	if len(x) != 2 || len(w) != 2 || len(b) != 2 || x[1] != w[0] || b[0] != 1 || b[1] != w[1] {
+		return nil, fmt.Errorf("train: %s: shapes %v, %v, %v, want (n, k), (k, m), (1, m)", op.name, x, w, b)
+	}
+	return tensor.Shape{x[0], w[1]}, nil
+}
+func (op *affineOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op *affineOp) SymDiff(in G.Nodes, out, grad *G.Node) (ret G.Nodes, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret, err = nil, fmt.Errorf("train: %s gradient: %v", op.name, r)
+		}
+	}()
+	db := G.Must(G.ApplyOp(&colSumOp{opBase{name: op.name + "-db"}}, grad))
+	return G.Nodes{gemmNode(grad, in[1], false, true), gemmNode(in[0], grad, true, false), db}, nil
+}
+func (op *affineOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+
+func (op *affineOp) Do(vs ...G.Value) (G.Value, error) {
+	var ts [3]*tensor.Dense
+	for i, v := range vs {
+		d, err := dense(v)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = contiguous(d)
+	}
+	x, w, b := ts[0], ts[1], ts[2]
+	n, k, m := x.Shape()[0], x.Shape()[1], w.Shape()[1]
+	if w.Shape()[0] != k || b.Shape().TotalSize() != m {
+		return nil, fmt.Errorf("train: %s: shapes %v, %v, %v", op.name, x.Shape(), w.Shape(), b.Shape())
+	}
+	out := op.result(x.Dtype(), n, m)
+	switch o := out.Data().(type) {
+	case []float32:
+		bd := b.Data().([]float32)
+		for i := range n {
+			copy(o[i*m:(i+1)*m], bd)
+		}
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas32.General{Rows: n, Cols: k, Stride: k, Data: x.Data().([]float32)},
+			blas32.General{Rows: k, Cols: m, Stride: m, Data: w.Data().([]float32)},
+			1, blas32.General{Rows: n, Cols: m, Stride: m, Data: o})
+	case []float64:
+		bd := b.Data().([]float64)
+		for i := range n {
+			copy(o[i*m:(i+1)*m], bd)
+		}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas64.General{Rows: n, Cols: k, Stride: k, Data: x.Data().([]float64)},
+			blas64.General{Rows: k, Cols: m, Stride: m, Data: w.Data().([]float64)},
+			1, blas64.General{Rows: n, Cols: m, Stride: m, Data: o})
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
+	}
+	return out, nil
+}
+
+// colSumOp is the (1, m) column sums of an (n, m) matrix (colSums).
+type colSumOp struct{ opBase }
+
+func (op *colSumOp) Arity() int            { return 1 }
+func (op *colSumOp) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *colSumOp) Hashcode() uint32      { return opHash(op) }
+func (op *colSumOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 {
+		return nil, fmt.Errorf("train: %s: input shape %v, want (n, m)", op.name, s)
+	}
+	return tensor.Shape{1, s[1]}, nil
+}
+func (op *colSumOp) Do(vs ...G.Value) (G.Value, error) {
+	g, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g = contiguous(g)
+	n, m := g.Shape()[0], g.Shape()[1]
+	out := op.result(g.Dtype(), 1, m)
+	switch o := out.Data().(type) {
+	case []float32:
+		colSums(o, g.Data().([]float32), n, m)
+	case []float64:
+		colSums(o, g.Data().([]float64), n, m)
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, g.Dtype())
+	}
+	return out, nil
+}

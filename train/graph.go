@@ -99,9 +99,9 @@ func mul(x, y *G.Node) *G.Node { return gemmNode(x, y, false, false) }
 // to BLAS instead of a materialised Transpose node.
 func mulT(x, y *G.Node) *G.Node { return gemmNode(x, y, false, true) }
 
-// affine is x W + b with b of shape (1, out).
+// affine is x W + b with b of shape (1, out) (one fused op, see affineOp).
 func affine(x, w, bias *G.Node) *G.Node {
-	return G.Must(G.BroadcastAdd(mul(x, w), bias, nil, []byte{0}))
+	return G.Must(G.ApplyOp(&affineOp{opBase{name: "affine"}}, x, w, bias))
 }
 
 // leaky is LeakyReLU with slope a (one fused op, see leakyOp).

@@ -836,15 +836,7 @@ func softmaxFwd[T float](out, x []T, n, M int, s float64) {
 			for k, v := range r {
 				o[k] = T(s*float64(v) - m)
 			}
-			switch ov := any(o).(type) {
-			case []float32:
-				expScaled32(ov, 1)
-			case []float64:
-				for k, v := range ov {
-					ov[k] = math.Exp(v)
-				}
-			}
-			inv := 1 / sum4(o)
+			inv := 1 / expSumT(o)
 			for k, v := range o {
 				o[k] = T(float64(v) * inv)
 			}
