@@ -103,26 +103,39 @@ func expSumT[T float](x []T) float64 {
 	return sum4(x)
 }
 
+// softmaxRowT is softmaxRow32Go for any float type (math.Exp for float64).
+func softmaxRowT[T float](o, x []T, s float64) (m, se float64) {
+	m = math.Inf(-1)
+	for _, v := range x {
+		if a := s * float64(v); a > m {
+			m = a
+		}
+	}
+	for k, v := range x {
+		o[k] = T(s*float64(v) - m)
+	}
+	se = expSumT(o)
+	inv := 1 / se
+	for k, v := range o {
+		o[k] = T(float64(v) * inv)
+	}
+	return m, se
+}
+
 // ceRowsFwd writes the per-row losses out, the softmax rows p and the target
 // row sums qs of logits z and targets q (B, P) with logit scale s.
 func ceRowsFwd[T float](out, p []T, qs []float64, z, q []T, B, P int, s float64) {
 	parallelRange(B, max(2, 1<<14/max(P, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			rz, rq, rp := z[i*P:(i+1)*P], q[i*P:(i+1)*P], p[i*P:(i+1)*P]
-			m := math.Inf(-1)
-			for _, v := range rz {
-				if a := s * float64(v); a > m {
-					m = a
-				}
-			}
-			sq, qz := sum4(rq), s*dot4(rq, rz)
-			for k, v := range rz {
-				rp[k] = T(s*float64(v) - m)
-			}
-			se := expSumT(rp)
-			inv := 1 / se
-			for k, v := range rp {
-				rp[k] = T(float64(v) * inv)
+			var m, se, sq, qz float64
+			if z32, ok := any(rz).([]float32); ok {
+				q32 := any(rq).([]float32)
+				m, se = softmaxRow32(any(rp).([]float32), z32, s)
+				sq, qz = sum4(q32), s*dot32(q32, z32)
+			} else {
+				m, se = softmaxRowT(rp, rz, s)
+				sq, qz = sum4(rq), s*dot4(rq, rz)
 			}
 			qs[i] = sq
 			// -sum_j q_j (s z_j - lse) with lse = m + log se

@@ -403,6 +403,10 @@ func l2Fwd[T float](out, x []T, n, D int) {
 	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			r, o := x[i*D:(i+1)*D], out[i*D:(i+1)*D]
+			if r32, ok := any(r).([]float32); ok {
+				scaleRow32(any(o).([]float32), r32, 1/math.Sqrt(sumSq32(r32)))
+				continue
+			}
 			inv := 1 / rowNorm(r)
 			for k, v := range r {
 				o[k] = T(float64(v) * inv)
@@ -448,6 +452,12 @@ func l2Bwd[T float](out, x, y, g []T, n, D int) {
 	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ry, rg, o := y[i*D:(i+1)*D], g[i*D:(i+1)*D], out[i*D:(i+1)*D]
+			if y32, ok := any(ry).([]float32); ok {
+				g32 := any(rg).([]float32)
+				inv := 1 / math.Sqrt(sumSq32(any(x[i*D:(i+1)*D]).([]float32)))
+				l2BwdRow32(any(o).([]float32), y32, g32, dot32(y32, g32), inv)
+				continue
+			}
 			inv := 1 / rowNorm(x[i*D:(i+1)*D])
 			yg := dot4(ry, rg)
 			for k, v := range ry {
@@ -827,6 +837,10 @@ func softmaxFwd[T float](out, x []T, n, M int, s float64) {
 	parallelRange(n, max(2, 1<<14/max(M, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			r, o := x[i*M:(i+1)*M], out[i*M:(i+1)*M]
+			if r32, ok := any(r).([]float32); ok {
+				softmaxRow32(any(o).([]float32), r32, s)
+				continue
+			}
 			m := math.Inf(-1)
 			for _, v := range r {
 				if a := s * float64(v); a > m {

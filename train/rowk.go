@@ -2,9 +2,10 @@ package train
 
 import "math"
 
-// Row kernels of the DCL log-weights and the float32 softmax-like heads.
-// The functions named *Go here are the portable code; maskedStats,
-// dclArgsExpSum, dclWrite32, argsMax32 and expSum32 are these same
+// Row kernels of the DCL log-weights, the float32 softmax-like heads and
+// the row L2 normalisation. The functions named *Go here are the portable
+// code; maskedStats, dclArgsExpSum, dclWrite32, argsMax32, expSum32,
+// softmaxRow32, sumSq32, dot32, scaleRow32 and l2BwdRow32 are these same
 // functions in the pure-Go build (rowk_other.go) and SSE2 C in the cgo
 // (openblas) build (rowk_cgo_amd64.go), with the same operations in the same
 // order per element and the same partial sums, so the same bits
@@ -125,4 +126,40 @@ func argsMax32Go(e, s, lw []float32, inv float64) float64 {
 func expSum32Go(x []float32) float64 {
 	expScaled32(x, 1)
 	return sum4(x)
+}
+
+// softmaxRow32Go writes o = softmax(s x) (shift m = max_k s x_k, arguments
+// float32(s x_k - m) computed in float64, exp and sum by expSum32, then
+// o_k = float32(o_k / se) as o_k times 1/se in float64) and returns m and
+// the sum se.
+func softmaxRow32Go(o, x []float32, s float64) (m, se float64) {
+	m = math.Inf(-1)
+	for _, v := range x {
+		if a := s * float64(v); a > m {
+			m = a
+		}
+	}
+	o = o[:len(x)]
+	for k, v := range x {
+		o[k] = float32(s*float64(v) - m)
+	}
+	se = expSum32Go(o)
+	scaleRow32Go(o, o, 1/se)
+	return m, se
+}
+
+// scaleRow32Go writes o_k = float32(float64(x_k) * f) (o may be x).
+func scaleRow32Go(o, x []float32, f float64) {
+	o = o[:len(x)]
+	for k, v := range x {
+		o[k] = float32(float64(v) * f)
+	}
+}
+
+// l2BwdRow32Go writes o_k = float32((g_k - y_k yg) inv) (in float64).
+func l2BwdRow32Go(o, y, g []float32, yg, inv float64) {
+	o, g = o[:len(y)], g[:len(y)]
+	for k, v := range y {
+		o[k] = float32((float64(g[k]) - float64(v)*yg) * inv)
+	}
 }

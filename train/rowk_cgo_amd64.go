@@ -150,6 +150,70 @@ static void coder_exp_sum(float *x, long n, const unsigned *t, double *s4) {
 	_mm_storeu_pd(s4, s01);
 	_mm_storeu_pd(s4 + 2, s23);
 }
+
+// s x in double per lane: mx[0..3] maxima.
+static void coder_scaled_max(const float *x, long n, double s, double *mx) {
+	const __m128d vs = _mm_set1_pd(s);
+	__m128d m01 = _mm_set1_pd(-__builtin_inf()), m23 = m01;
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		m01 = _mm_max_pd(_mm_mul_pd(vs, coder_lo(v)), m01);
+		m23 = _mm_max_pd(_mm_mul_pd(vs, coder_hi(v)), m23);
+	}
+	_mm_storeu_pd(mx, m01);
+	_mm_storeu_pd(mx + 2, m23);
+}
+
+// o = exp((float)(s x - m)), s4 the partial sums of o.
+static void coder_shift_exp_sum(float *o, const float *x, long n, double s, double m, const unsigned *t, double *s4) {
+	coder_expk k;
+	coder_expk_load(&k, t);
+	const __m128d vs = _mm_set1_pd(s), vm = _mm_set1_pd(m);
+	__m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		__m128d lo = _mm_sub_pd(_mm_mul_pd(vs, coder_lo(v)), vm);
+		__m128d hi = _mm_sub_pd(_mm_mul_pd(vs, coder_hi(v)), vm);
+		__m128 e = coder_exp4(&k, coder_narrow(lo, hi));
+		_mm_storeu_ps(o + i, e);
+		s01 = _mm_add_pd(s01, coder_lo(e));
+		s23 = _mm_add_pd(s23, coder_hi(e));
+	}
+	_mm_storeu_pd(s4, s01);
+	_mm_storeu_pd(s4 + 2, s23);
+}
+
+// o = (float)(x f) (o may be x).
+static void coder_scale(float *o, const float *x, long n, double f) {
+	const __m128d vf = _mm_set1_pd(f);
+	for (long i = 0; i < n; i += 4) {
+		__m128 v = _mm_loadu_ps(x + i);
+		_mm_storeu_ps(o + i, coder_narrow(_mm_mul_pd(coder_lo(v), vf), _mm_mul_pd(coder_hi(v), vf)));
+	}
+}
+
+// partial sums of x y (y = x: of squares).
+static void coder_dot(const float *x, const float *y, long n, double *s4) {
+	__m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+	for (long i = 0; i < n; i += 4) {
+		__m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(y + i);
+		s01 = _mm_add_pd(s01, _mm_mul_pd(coder_lo(a), coder_lo(b)));
+		s23 = _mm_add_pd(s23, _mm_mul_pd(coder_hi(a), coder_hi(b)));
+	}
+	_mm_storeu_pd(s4, s01);
+	_mm_storeu_pd(s4 + 2, s23);
+}
+
+// o = (float)((g - y yg) inv).
+static void coder_l2bwd(float *o, const float *y, const float *g, long n, double yg, double inv) {
+	const __m128d vyg = _mm_set1_pd(yg), vinv = _mm_set1_pd(inv);
+	for (long i = 0; i < n; i += 4) {
+		__m128 yv = _mm_loadu_ps(y + i), gv = _mm_loadu_ps(g + i);
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(coder_lo(gv), _mm_mul_pd(coder_lo(yv), vyg)), vinv);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(coder_hi(gv), _mm_mul_pd(coder_hi(yv), vyg)), vinv);
+		_mm_storeu_ps(o + i, coder_narrow(lo, hi));
+	}
+}
 */
 import "C"
 
@@ -244,4 +308,89 @@ func expSum32(x []float32) float64 {
 		s[0] += float64(v)
 	}
 	return (s[0] + s[1]) + (s[2] + s[3])
+}
+
+func softmaxRow32(o, x []float32, s float64) (m, se float64) {
+	n4 := len(x) &^ 3
+	if n4 < rowkMin {
+		return softmaxRow32Go(o, x, s)
+	}
+	o = o[:len(x)]
+	var mx [4]float64
+	C.coder_scaled_max(f32p(x), C.long(n4), C.double(s), (*C.double)(unsafe.Pointer(&mx[0])))
+	m = math.Inf(-1)
+	for _, v := range x[n4:] {
+		if a := s * float64(v); a > m {
+			m = a
+		}
+	}
+	for _, a := range mx {
+		if a > m {
+			m = a
+		}
+	}
+	var s4 [4]float64
+	C.coder_shift_exp_sum(f32p(o), f32p(x), C.long(n4), C.double(s), C.double(m), expTabP(), (*C.double)(unsafe.Pointer(&s4[0])))
+	for k, v := range x[n4:] {
+		o[n4+k] = float32(s*float64(v) - m)
+	}
+	expScaledGo(o[n4:], 1)
+	for _, v := range o[n4:] { // the tail on chain 0, as sum4
+		s4[0] += float64(v)
+	}
+	se = (s4[0] + s4[1]) + (s4[2] + s4[3])
+	scaleRow32(o, o, 1/se)
+	return m, se
+}
+
+func scaleRow32(o, x []float32, f float64) {
+	n4 := len(x) &^ 3
+	if n4 < rowkMin {
+		scaleRow32Go(o, x, f)
+		return
+	}
+	o = o[:len(x)]
+	C.coder_scale(f32p(o), f32p(x), C.long(n4), C.double(f))
+	scaleRow32Go(o[n4:], x[n4:], f)
+}
+
+// dotTail is dot4's combination of the partial sums s4 with the tail
+// products x_k y_k (k >= n4) on chain 0.
+func dotTail(s4 [4]float64, x, y []float32, n4 int) float64 {
+	for k := n4; k < len(x); k++ {
+		s4[0] += float64(x[k]) * float64(y[k])
+	}
+	return (s4[0] + s4[1]) + (s4[2] + s4[3])
+}
+
+func sumSq32(x []float32) float64 {
+	n4 := len(x) &^ 3
+	if n4 < rowkMin {
+		return sumSq(x)
+	}
+	var s4 [4]float64
+	C.coder_dot(f32p(x), f32p(x), C.long(n4), (*C.double)(unsafe.Pointer(&s4[0])))
+	return dotTail(s4, x, x, n4)
+}
+
+func dot32(x, y []float32) float64 {
+	n4 := len(x) &^ 3
+	if n4 < rowkMin {
+		return dot4(x, y)
+	}
+	y = y[:len(x)]
+	var s4 [4]float64
+	C.coder_dot(f32p(x), f32p(y), C.long(n4), (*C.double)(unsafe.Pointer(&s4[0])))
+	return dotTail(s4, x, y, n4)
+}
+
+func l2BwdRow32(o, y, g []float32, yg, inv float64) {
+	n4 := len(y) &^ 3
+	if n4 < rowkMin {
+		l2BwdRow32Go(o, y, g, yg, inv)
+		return
+	}
+	o, g = o[:len(y)], g[:len(y)]
+	C.coder_l2bwd(f32p(o), f32p(y), f32p(g), C.long(n4), C.double(yg), C.double(inv))
+	l2BwdRow32Go(o[n4:], y[n4:], g[n4:], yg, inv)
 }

@@ -15,3 +15,13 @@ func dclWrite32(dst, part []float32, inv, off float64) { dclWrite32Go(dst, part,
 func argsMax32(e, s, lw []float32, inv float64) float64 { return argsMax32Go(e, s, lw, inv) }
 
 func expSum32(x []float32) float64 { return expSum32Go(x) }
+
+func softmaxRow32(o, x []float32, s float64) (m, se float64) { return softmaxRow32Go(o, x, s) }
+
+func sumSq32(x []float32) float64 { return sumSq(x) }
+
+func dot32(x, y []float32) float64 { return dot4(x, y) }
+
+func scaleRow32(o, x []float32, f float64) { scaleRow32Go(o, x, f) }
+
+func l2BwdRow32(o, y, g []float32, yg, inv float64) { l2BwdRow32Go(o, y, g, yg, inv) }

@@ -62,6 +62,28 @@ func TestRowKernelsMatchGo(t *testing.T) {
 			if k := same32(ga, wa); !same(g, w) || k >= 0 {
 				t.Fatalf("n=%d nan=%v: expSum32 %g, Go %g (first differing element %d)", n, withNaN, g, w, k)
 			}
+			// the row kernels without -Inf entries (lw: finite, large range)
+			gm, gse := softmaxRow32(ga, lw, 0.3)
+			wm, wse := softmaxRow32Go(wa, lw, 0.3)
+			if k := same32(ga, wa); !same(gm, wm) || !same(gse, wse) || k >= 0 {
+				t.Fatalf("n=%d nan=%v: softmaxRow32 %g %g, Go %g %g (first differing element %d)", n, withNaN, gm, gse, wm, wse, k)
+			}
+			if g, w := sumSq32(lw), sumSq(lw); !same(g, w) {
+				t.Fatalf("n=%d: sumSq32 %g, Go %g", n, g, w)
+			}
+			if g, w := dot32(lw, ga), dot4(lw, ga); !same(g, w) {
+				t.Fatalf("n=%d: dot32 %g, Go %g", n, g, w)
+			}
+			scaleRow32(ga, lw, 0.37)
+			scaleRow32Go(wa, lw, 0.37)
+			if k := same32(ga, wa); k >= 0 {
+				t.Fatalf("n=%d: scaleRow32[%d] = %g, Go %g", n, k, ga[k], wa[k])
+			}
+			l2BwdRow32(ga, lw, row, 0.7, 1.3)
+			l2BwdRow32Go(wa, lw, row, 0.7, 1.3)
+			if k := same32(ga, wa); k >= 0 {
+				t.Fatalf("n=%d: l2BwdRow32[%d] = %g, Go %g", n, k, ga[k], wa[k])
+			}
 		}
 	}
 }
