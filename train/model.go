@@ -292,24 +292,7 @@ func (m *Model) fillImages(in *encInputs, regions []float32, n int) error {
 	inv := 1 / float32(R)
 	parallelRows(n, func(lo, hi int) { // rows are independent
 		for i := lo; i < hi; i++ {
-			dst := buf[i*d : (i+1)*d]
-			img := regions[i*R*d : (i+1)*R*d]
-			r := 0
-			for ; r+4 <= R; r += 4 { // four regions per pass over dst
-				a, b := img[r*d:(r+1)*d], img[(r+1)*d:(r+2)*d]
-				c, e := img[(r+2)*d:(r+3)*d], img[(r+3)*d:(r+4)*d]
-				for k := range dst {
-					dst[k] += (a[k] + b[k]) + (c[k] + e[k])
-				}
-			}
-			for ; r < R; r++ {
-				for k, x := range img[r*d : (r+1)*d] {
-					dst[k] += x
-				}
-			}
-			for k := range dst {
-				dst[k] *= inv
-			}
+			poolImage32(buf[i*d:(i+1)*d], regions[i*R*d:(i+1)*R*d], R, d, inv)
 		}
 	})
 	fill(in.regions, buf)

@@ -340,8 +340,12 @@ func dclHeadBwd[T float](out, e, g []T, se []float64, B, N int, tau float64, dia
 			gi := float64(g[min(i, len(g)-1)]) / tau
 			c := T(gi / se[i])
 			re, ro := e[i*N:(i+1)*N], out[i*N:(i+1)*N]
-			for j, x := range re {
-				ro[j] = c * x
+			if e32, ok := any(re).([]float32); ok {
+				scale32(any(ro).([]float32), e32, float32(c))
+			} else {
+				for j, x := range re {
+					ro[j] = c * x
+				}
 			}
 			if diag {
 				ro[i] = T(gi*float64(re[i])/se[i] - gi)
@@ -665,6 +669,10 @@ func embedMeanFwd[T float](out, e []T, tok []int, w []T, B, Wd int) {
 
 // embedMeanRows computes rows [lo, hi) of embedMeanFwd.
 func embedMeanRows[T float](out, e []T, tok []int, w []T, T_, Wd, lo, hi int) {
+	if o32, ok := any(out).([]float32); ok {
+		embedRows32(o32, any(e).([]float32), tok, any(w).([]float32), T_, Wd, lo, hi)
+		return
+	}
 	for i := lo; i < hi; i++ {
 		o := out[i*Wd : (i+1)*Wd]
 		for t := range T_ {
@@ -763,6 +771,10 @@ func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) 
 	// split over columns: every element accumulates in the same (i, t)
 	// order whatever the split
 	parallelRange(Wd, 64, func(lo, hi int) {
+		if o32, ok := any(out).([]float32); ok {
+			embedBwd32(o32, any(g).([]float32), tok, any(w).([]float32), B, T_, Wd, lo, hi)
+			return
+		}
 		for i := range B {
 			gi := g[i*Wd+lo : i*Wd+hi]
 			for t := range T_ {

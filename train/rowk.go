@@ -5,7 +5,8 @@ import "math"
 // Row kernels of the DCL log-weights, the float32 softmax-like heads and
 // the row L2 normalisation. The functions named *Go here are the portable
 // code; maskedStats, dclArgsExpSum, dclWrite32, argsMax32, expSum32,
-// softmaxRow32, sumSq32, dot32, scaleRow32 and l2BwdRow32 are these same
+// softmaxRow32, sumSq32, dot32, scaleRow32, l2BwdRow32, scale32,
+// embedRows32, embedBwd32 and poolImage32 are these same
 // functions in the pure-Go build (rowk_other.go) and SSE2 C in the cgo
 // (openblas) build (rowk_cgo_amd64.go), with the same operations in the same
 // order per element and the same partial sums, so the same bits
@@ -161,5 +162,70 @@ func l2BwdRow32Go(o, y, g []float32, yg, inv float64) {
 	o, g = o[:len(y)], g[:len(y)]
 	for k, v := range y {
 		o[k] = float32((float64(g[k]) - float64(v)*yg) * inv)
+	}
+}
+
+// scale32Go writes o = c x (float32).
+func scale32Go(o, x []float32, c float32) {
+	o = o[:len(x)]
+	for j, v := range x {
+		o[j] = c * v
+	}
+}
+
+// embedRows32Go is embedMeanRows for float32.
+func embedRows32Go(out, e []float32, tok []int, w []float32, T, Wd, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		o := out[i*Wd : (i+1)*Wd]
+		for t := range T {
+			a := w[i*T+t]
+			if a == 0 {
+				continue
+			}
+			row := e[tok[i*T+t]*Wd : (tok[i*T+t]+1)*Wd]
+			for k, v := range row {
+				o[k] += a * v
+			}
+		}
+	}
+}
+
+// embedBwd32Go is the accumulation of embedMeanBwd on columns [lo, hi).
+func embedBwd32Go(out, g []float32, tok []int, w []float32, B, T, Wd, lo, hi int) {
+	for i := range B {
+		gi := g[i*Wd+lo : i*Wd+hi]
+		for t := range T {
+			a := w[i*T+t]
+			if a == 0 {
+				continue
+			}
+			r := tok[i*T+t]
+			row := out[r*Wd+lo : r*Wd+hi]
+			for k, v := range gi {
+				row[k] += a * v
+			}
+		}
+	}
+}
+
+// poolImage32Go adds the R regions (d values each) of img into dst (zero on
+// entry), four regions per pass over dst, and scales by inv.
+func poolImage32Go(dst, img []float32, R, d int, inv float32) {
+	dst = dst[:d]
+	r := 0
+	for ; r+4 <= R; r += 4 { // four regions per pass over dst
+		a, b := img[r*d:(r+1)*d], img[(r+1)*d:(r+2)*d]
+		c, e := img[(r+2)*d:(r+3)*d], img[(r+3)*d:(r+4)*d]
+		for k := range dst {
+			dst[k] += (a[k] + b[k]) + (c[k] + e[k])
+		}
+	}
+	for ; r < R; r++ {
+		for k, x := range img[r*d : (r+1)*d] {
+			dst[k] += x
+		}
+	}
+	for k := range dst {
+		dst[k] *= inv
 	}
 }

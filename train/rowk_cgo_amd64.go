@@ -214,6 +214,69 @@ static void coder_l2bwd(float *o, const float *y, const float *g, long n, double
 		_mm_storeu_ps(o + i, coder_narrow(lo, hi));
 	}
 }
+
+// o = c x (float32).
+static void coder_scale32(float *o, const float *x, long n, float c) {
+	const __m128 vc = _mm_set1_ps(c);
+	long i = 0;
+	for (; i + 4 <= n; i += 4) _mm_storeu_ps(o + i, _mm_mul_ps(vc, _mm_loadu_ps(x + i)));
+	for (; i < n; i++) o[i] = c * x[i];
+}
+
+// o += a x (float32, the product rounded, then the sum).
+static inline void coder_axpy(float *o, const float *x, long n, float a) {
+	const __m128 va = _mm_set1_ps(a);
+	long k = 0;
+	for (; k + 4 <= n; k += 4) _mm_storeu_ps(o + k, _mm_add_ps(_mm_loadu_ps(o + k), _mm_mul_ps(va, _mm_loadu_ps(x + k))));
+	for (; k < n; k++) o[k] += a * x[k];
+}
+
+// embedMeanRows on rows [lo, hi).
+static void coder_embed_rows(float *out, const float *e, const long *tok, const float *w, long T, long Wd, long lo, long hi) {
+	for (long i = lo; i < hi; i++) {
+		for (long t = 0; t < T; t++) {
+			float a = w[i * T + t];
+			if (a == 0) continue;
+			coder_axpy(out + i * Wd, e + tok[i * T + t] * Wd, Wd, a);
+		}
+	}
+}
+
+// embedMeanBwd's accumulation on columns [lo, hi).
+static void coder_embed_bwd(float *out, const float *g, const long *tok, const float *w, long B, long T, long Wd, long lo, long hi) {
+	for (long i = 0; i < B; i++) {
+		for (long t = 0; t < T; t++) {
+			float a = w[i * T + t];
+			if (a == 0) continue;
+			coder_axpy(out + tok[i * T + t] * Wd + lo, g + i * Wd + lo, hi - lo, a);
+		}
+	}
+}
+
+// fillImages' pooling of one image: dst (zero on entry) = inv times the sum
+// of R regions of d values, four regions per pass as the Go code.
+static void coder_pool(float *dst, const float *img, long R, long d, float inv) {
+	long r = 0;
+	for (; r + 4 <= R; r += 4) {
+		const float *a = img + r * d, *b = a + d, *c = b + d, *e = c + d;
+		long k = 0;
+		for (; k + 4 <= d; k += 4) {
+			__m128 s = _mm_add_ps(_mm_add_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)), _mm_add_ps(_mm_loadu_ps(c + k), _mm_loadu_ps(e + k)));
+			_mm_storeu_ps(dst + k, _mm_add_ps(_mm_loadu_ps(dst + k), s));
+		}
+		for (; k < d; k++) dst[k] += (a[k] + b[k]) + (c[k] + e[k]);
+	}
+	for (; r < R; r++) {
+		const float *a = img + r * d;
+		long k = 0;
+		for (; k + 4 <= d; k += 4) _mm_storeu_ps(dst + k, _mm_add_ps(_mm_loadu_ps(dst + k), _mm_loadu_ps(a + k)));
+		for (; k < d; k++) dst[k] += a[k];
+	}
+	const __m128 vi = _mm_set1_ps(inv);
+	long k = 0;
+	for (; k + 4 <= d; k += 4) _mm_storeu_ps(dst + k, _mm_mul_ps(_mm_loadu_ps(dst + k), vi));
+	for (; k < d; k++) dst[k] *= inv;
+}
 */
 import "C"
 
@@ -393,4 +456,46 @@ func l2BwdRow32(o, y, g []float32, yg, inv float64) {
 	o, g = o[:len(y)], g[:len(y)]
 	C.coder_l2bwd(f32p(o), f32p(y), f32p(g), C.long(n4), C.double(yg), C.double(inv))
 	l2BwdRow32Go(o[n4:], y[n4:], g[n4:], yg, inv)
+}
+
+func scale32(o, x []float32, c float32) {
+	if len(x) < rowkMin {
+		scale32Go(o, x, c)
+		return
+	}
+	o = o[:len(x)]
+	C.coder_scale32(f32p(o), f32p(x), C.long(len(x)), C.float(c))
+}
+
+func embedRows32(out, e []float32, tok []int, w []float32, T, Wd, lo, hi int) {
+	if Wd < rowkMin || lo >= hi {
+		embedRows32Go(out, e, tok, w, T, Wd, lo, hi)
+		return
+	}
+	_, _, _ = out[hi*Wd-1], tok[hi*T-1], w[hi*T-1]
+	for _, r := range tok[lo*T : hi*T] {
+		_ = e[(r+1)*Wd-1]
+	}
+	C.coder_embed_rows(f32p(out), f32p(e), (*C.long)(unsafe.Pointer(&tok[0])), f32p(w), C.long(T), C.long(Wd), C.long(lo), C.long(hi))
+}
+
+func embedBwd32(out, g []float32, tok []int, w []float32, B, T, Wd, lo, hi int) {
+	if hi-lo < rowkMin || B == 0 {
+		embedBwd32Go(out, g, tok, w, B, T, Wd, lo, hi)
+		return
+	}
+	_, _, _ = g[B*Wd-1], tok[B*T-1], w[B*T-1]
+	for _, r := range tok[:B*T] {
+		_ = out[(r+1)*Wd-1]
+	}
+	C.coder_embed_bwd(f32p(out), f32p(g), (*C.long)(unsafe.Pointer(&tok[0])), f32p(w), C.long(B), C.long(T), C.long(Wd), C.long(lo), C.long(hi))
+}
+
+func poolImage32(dst, img []float32, R, d int, inv float32) {
+	if d < rowkMin || R == 0 {
+		poolImage32Go(dst, img, R, d, inv)
+		return
+	}
+	_, _ = dst[d-1], img[R*d-1]
+	C.coder_pool(f32p(dst), f32p(img), C.long(R), C.long(d), C.float(inv))
 }

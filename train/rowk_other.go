@@ -25,3 +25,15 @@ func dot32(x, y []float32) float64 { return dot4(x, y) }
 func scaleRow32(o, x []float32, f float64) { scaleRow32Go(o, x, f) }
 
 func l2BwdRow32(o, y, g []float32, yg, inv float64) { l2BwdRow32Go(o, y, g, yg, inv) }
+
+func scale32(o, x []float32, c float32) { scale32Go(o, x, c) }
+
+func embedRows32(out, e []float32, tok []int, w []float32, T, Wd, lo, hi int) {
+	embedRows32Go(out, e, tok, w, T, Wd, lo, hi)
+}
+
+func embedBwd32(out, g []float32, tok []int, w []float32, B, T, Wd, lo, hi int) {
+	embedBwd32Go(out, g, tok, w, B, T, Wd, lo, hi)
+}
+
+func poolImage32(dst, img []float32, R, d int, inv float32) { poolImage32Go(dst, img, R, d, inv) }

@@ -87,3 +87,57 @@ func TestRowKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestRowKernels2MatchGo checks the scaling, word-embedding pooling
+// (forward rows, backward columns) and region pooling kernels bit for bit
+// against their Go code, on sizes with and without a tail.
+func TestRowKernels2MatchGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(17))
+	rnd := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	eq := func(what string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s[%d] = %g, Go %g", what, i, a[i], b[i])
+			}
+		}
+	}
+	for _, d := range []int{5, 32, 37, 300} {
+		x := rnd(d)
+		ga, wa := make([]float32, d), make([]float32, d)
+		scale32(ga, x, 0.37)
+		scale32Go(wa, x, 0.37)
+		eq("scale32", ga, wa)
+		const B, T, V, R = 6, 5, 9, 7
+		e, g := rnd(V*d), rnd(B*d)
+		tok, w := make([]int, B*T), rnd(B*T)
+		for i := range tok {
+			tok[i] = rng.Intn(V)
+			if i%4 == 3 {
+				w[i] = 0
+			}
+		}
+		gf, wf := rnd(B*d), make([]float32, B*d)
+		copy(wf, gf)
+		embedRows32(gf, e, tok, w, T, d, 1, B)
+		embedRows32Go(wf, e, tok, w, T, d, 1, B)
+		eq("embedRows32", gf, wf)
+		gb, wb := rnd(V*d), make([]float32, V*d)
+		copy(wb, gb)
+		lo := d / 3
+		embedBwd32(gb, g, tok, w, B, T, d, lo, d)
+		embedBwd32Go(wb, g, tok, w, B, T, d, lo, d)
+		eq("embedBwd32", gb, wb)
+		img := rnd(R * d)
+		gp, wp := make([]float32, d), make([]float32, d)
+		poolImage32(gp, img, R, d, 1/float32(R))
+		poolImage32Go(wp, img, R, d, 1/float32(R))
+		eq("poolImage32", gp, wp)
+	}
+}
