@@ -73,7 +73,7 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		defer lock.Release()
 		sweepTrash(w.Workdir, log)
 	}
-	dg := NewDigester(filepath.Join(w.Workdir, "statcache.json"))
+	dg := NewDigester(StatCachePath(w.Workdir))
 	states, err := w.States(dg)
 	if err != nil {
 		return nil, err
