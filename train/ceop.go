@@ -305,3 +305,150 @@ func mixRowsBwd[T float](out, g, keep []T, M int) {
 		}
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Row stacking, so that products with the same right-hand side run as one
+// BLAS call.
+
+// stackOp stacks two (B, D) matrices into one (2B, D) matrix (rows of input
+// k at [kB, (k+1)B)); the gradient of input k is rows [kB, (k+1)B) of the
+// result's gradient (rowBlockOp).
+type stackOp struct{ opBase }
+
+func newStack() *stackOp { return &stackOp{opBase{name: "stack"}} }
+
+func (op *stackOp) Arity() int            { return 2 }
+func (op *stackOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
+func (op *stackOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *stackOp) Hashcode() uint32      { return opHash(op) }
+func (op *stackOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	a, b := shapeOf(ds[0]), shapeOf(ds[1])
+	if len(a) != 2 || !a.Eq(b) {
+		return nil, fmt.Errorf("train: %s: shapes %v and %v, want two equal (B, D)", op.name, a, b)
+	}
+	return tensor.Shape{2 * a[0], a[1]}, nil
+}
+func (op *stackOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *stackOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	ret := make(G.Nodes, 2)
+	for k := range ret {
+		d, err := G.ApplyOp(newRowBlock(k, 2), grad)
+		if err != nil {
+			return nil, err
+		}
+		ret[k] = d
+	}
+	return ret, nil
+}
+func (op *stackOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+func (op *stackOp) Do(vs ...G.Value) (G.Value, error) {
+	a, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := dense(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	a, b = contiguous(a), contiguous(b)
+	B, D := a.Shape()[0], a.Shape()[1]
+	out := op.result(a.Dtype(), 2*B, D)
+	switch o := out.Data().(type) {
+	case []float32:
+		copy(o, a.Data().([]float32))
+		copy(o[B*D:], b.Data().([]float32))
+	case []float64:
+		copy(o, a.Data().([]float64))
+		copy(o[B*D:], b.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, a.Dtype())
+	}
+	return out, nil
+}
+
+// rowBlockOp is rows [kB, (k+1)B) of an (nB, D) matrix (a copy).
+type rowBlockOp struct {
+	opBase
+	k, n int
+}
+
+func newRowBlock(k, n int) *rowBlockOp {
+	return &rowBlockOp{opBase{name: fmt.Sprintf("rows%d/%d", k, n)}, k, n}
+}
+
+func (op *rowBlockOp) Arity() int            { return 1 }
+func (op *rowBlockOp) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *rowBlockOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *rowBlockOp) Hashcode() uint32      { return opHash(op) }
+func (op *rowBlockOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	if len(s) != 2 || s[0]%op.n != 0 {
+		return nil, fmt.Errorf("train: %s: input shape %v, want (%d B, D)", op.name, s, op.n)
+	}
+	return tensor.Shape{s[0] / op.n, s[1]}, nil
+}
+func (op *rowBlockOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *rowBlockOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	// the gradient of the whole input: grad in block k, zero elsewhere
+	d, err := G.ApplyOp(&rowBlockGradOp{opBase{name: op.name + "-grad"}, op.k, op.n}, grad)
+	return G.Nodes{d}, err
+}
+func (op *rowBlockOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
+	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
+}
+func (op *rowBlockOp) Do(vs ...G.Value) (G.Value, error) {
+	x, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	x = contiguous(x)
+	B, D := x.Shape()[0]/op.n, x.Shape()[1]
+	out := op.result(x.Dtype(), B, D)
+	switch o := out.Data().(type) {
+	case []float32:
+		copy(o, x.Data().([]float32)[op.k*B*D:(op.k+1)*B*D])
+	case []float64:
+		copy(o, x.Data().([]float64)[op.k*B*D:(op.k+1)*B*D])
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, x.Dtype())
+	}
+	return out, nil
+}
+
+// rowBlockGradOp places a (B, D) gradient into block k of an (nB, D) zero
+// matrix (the gradient of rowBlockOp; gorgonia adds the blocks' gradients).
+type rowBlockGradOp struct {
+	opBase
+	k, n int
+}
+
+func (op *rowBlockGradOp) Arity() int            { return 1 }
+func (op *rowBlockGradOp) Type() hm.Type         { return fnType([]int{2}, 2) }
+func (op *rowBlockGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
+func (op *rowBlockGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *rowBlockGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s := shapeOf(ds[0])
+	return tensor.Shape{s[0] * op.n, s[1]}, nil
+}
+func (op *rowBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
+	g, err := dense(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g = contiguous(g)
+	B, D := g.Shape()[0], g.Shape()[1]
+	out := op.result(g.Dtype(), op.n*B, D)
+	switch o := out.Data().(type) {
+	case []float32:
+		clear(o)
+		copy(o[op.k*B*D:], g.Data().([]float32))
+	case []float64:
+		clear(o)
+		copy(o[op.k*B*D:], g.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("train: %s: dtype %v", op.name, g.Dtype())
+	}
+	return out, nil
+}

@@ -199,3 +199,50 @@ func TestGemmOpGradients(t *testing.T) {
 		vm.Close()
 	}
 }
+
+// TestStackRowBlockOps checks stackOp and rowBlockOp (forward: the rows
+// of each input come back unchanged; backward: the gradient of each input
+// is its block of the upstream gradient) in a float64 graph, run twice.
+func TestStackRowBlockOps(t *testing.T) {
+	rng := rand.New(rand.NewSource(18))
+	const B, D = 3, 4
+	rnd := func() *tensor.Dense {
+		v := make([]float64, B*D)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return tensor.New(tensor.WithShape(B, D), tensor.WithBacking(v))
+	}
+	a, b, r0, r1 := rnd(), rnd(), rnd(), rnd()
+	g := G.NewGraph()
+	an, bn := G.NodeFromAny(g, a, G.WithName("a")), G.NodeFromAny(g, b, G.WithName("b"))
+	y := G.Must(G.ApplyOp(newStack(), an, bn))
+	z0 := G.Must(G.ApplyOp(newRowBlock(0, 2), y))
+	z1 := G.Must(G.ApplyOp(newRowBlock(1, 2), y))
+	l := G.Must(G.Add(G.Must(G.Sum(G.Must(G.HadamardProd(z0, G.NodeFromAny(g, r0, G.WithName("r0")))))),
+		G.Must(G.Sum(G.Must(G.HadamardProd(z1, G.NodeFromAny(g, r1, G.WithName("r1"))))))))
+	grads, err := G.Grad(l, an, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	for run := range 2 {
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		for k, c := range []struct{ got, want []float64 }{
+			{z0.Value().Data().([]float64), a.Data().([]float64)},
+			{z1.Value().Data().([]float64), b.Data().([]float64)},
+			{grads[0].Value().Data().([]float64), r0.Data().([]float64)},
+			{grads[1].Value().Data().([]float64), r1.Data().([]float64)},
+		} {
+			for i := range c.want {
+				if c.got[i] != c.want[i] {
+					t.Fatalf("run %d check %d [%d]: %g, want %g", run, k, i, c.got[i], c.want[i])
+				}
+			}
+		}
+		vm.Reset()
+	}
+}

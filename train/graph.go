@@ -24,6 +24,8 @@ type encInputs struct {
 	mask    *tensor.Dense // bigru: (T*B) token mask, time-major
 	yMix    *tensor.Dense // concept: (B, M) = rho_i * softmax(lambda*y_i)
 	keep    *tensor.Dense // concept: (B, 1) = 1 - rho_i
+	yMix2   *tensor.Dense // concept: (2B, M) = [0; yMix], for the stacked rows [v; t]
+	keep2   *tensor.Dense // concept: (2B, 1) = [1; keep]
 }
 
 func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
@@ -42,6 +44,8 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	if cfg.Concept {
 		in.yMix = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Concepts))
 		in.keep = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1))
+		in.yMix2 = tensor.New(tensor.Of(dt), tensor.WithShape(2*B, cfg.Concepts))
+		in.keep2 = tensor.New(tensor.Of(dt), tensor.WithShape(2*B, 1))
 	}
 	return in
 }
@@ -159,11 +163,20 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		h1 := mul(ahat, mul(w["cpt.X"], w["cpt.W1"]))
 		h2 := mul(ahat, mul(b.leaky(h1, 0.2), w["cpt.W2"]))
 		C := l2(h2) // (M, D)
-		if out.v != nil {
+		if out.v != nil && out.t != nil {
+			// both sides on the stacked rows [v; t]: one product per
+			// product of the branch; the image rows are mixed with y = 0,
+			// keep = 1, i.e. not at all (0 + 1 a = a exactly)
+			x := G.Must(G.ApplyOp(newStack(), out.v, out.t))
+			a := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(x, C)))
+			a = G.Must(G.ApplyOp(&mixOp{opBase{name: "mix2"}}, a, b.input(in.yMix2, "ymix2"), b.input(in.keep2, "keep2")))
+			y := l2(mul(a, C))
+			out.cv = G.Must(G.ApplyOp(newRowBlock(0, 2), y))
+			out.ct = G.Must(G.ApplyOp(newRowBlock(1, 2), y))
+		} else if out.v != nil {
 			av := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.v, C))) // softmax(lambda v C^T)
 			out.cv = l2(mul(av, C))
-		}
-		if out.t != nil {
+		} else if out.t != nil {
 			at := G.Must(G.ApplyOp(newSoftmax(cfg.Lambda), mulT(out.t, C)))
 			// ymix + keep_i at (one fused op, see mixOp)
 			at = G.Must(G.ApplyOp(&mixOp{opBase{name: "mix"}}, at, b.input(in.yMix, "ymix"), b.input(in.keep, "keep")))
@@ -204,7 +217,8 @@ type lossInputs struct {
 	i2t, t2i   dirInputs
 	ci2t, ct2i dirInputs     // concept branch
 	target     *tensor.Dense // (B, B) identity: the positive of query i is batch key i
-	qv, qt     *tensor.Dense // (B, P) Sinkhorn codes of the momentum image / text embeddings
+	qSwap      *tensor.Dense // (2B, P) Sinkhorn codes [q_t; q_v] (targets of [v; t])
+	qPred      *tensor.Dense // (2B, P) Sinkhorn codes [q_v; q_t] (targets of [c_v; c_t])
 	sims       []float32     // (B, N) scratch: momentum similarities for the DCL weights
 }
 
@@ -231,7 +245,7 @@ func (m *Model) newLossInputs(B int) *lossInputs {
 	}
 	fill(li.target, one)
 	if cfg.Clustering {
-		li.qv, li.qt = nt(B, cfg.Prototypes), nt(B, cfg.Prototypes)
+		li.qSwap, li.qPred = nt(2*B, cfg.Prototypes), nt(2*B, cfg.Prototypes)
 	}
 	return li
 }
@@ -283,10 +297,10 @@ func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag 
 	return b.scale(G.Must(G.Sum(l)), 1/B)
 }
 
-// ce is the mean over rows of the cross-entropy of soft targets q against
-// softmax(s z) (one fused op per head for the rows, see ceRowsOp).
-func (b *builder) ce(z *G.Node, q *G.Node, s float64) *G.Node {
-	B := float64(z.Shape()[0])
+// ce is the sum over the rows of z of the cross-entropy of soft targets q
+// against softmax(s z) divided by B (one fused op per head for the rows,
+// see ceRowsOp).
+func (b *builder) ce(z *G.Node, q *G.Node, s, B float64) *G.Node {
 	b.heads++
 	l := G.Must(G.ApplyOp(newCERows(s, b.heads), z, q)) // (B)
 	return b.scale(G.Must(G.Sum(l)), 1/B)
@@ -309,12 +323,18 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 	}
 	if cfg.Clustering {
 		P := l2(w["proto"]) // (P, D) unit prototypes
-		qv, qt := b.input(li.qv, "qv"), b.input(li.qt, "qt")
-		ce := func(x, q *G.Node) *G.Node { return b.ce(mulT(x, P), q, 1/cfg.TauP) }
-		ln.swap = G.Must(G.Add(ce(enc.v, qt), ce(enc.t, qv)))
+		// both heads of a term on the stacked rows [x1; x2]: one product for
+		// the logits, one for their input gradient, one for the prototypes'
+		// gradient; the mean over B rows of each head is the sum over the
+		// 2B rows divided by B
+		ce := func(x1, x2 *G.Node, q *tensor.Dense, name string) *G.Node {
+			x := G.Must(G.ApplyOp(newStack(), x1, x2))
+			return b.ce(mulT(x, P), b.input(q, name), 1/cfg.TauP, float64(x1.Shape()[0]))
+		}
+		ln.swap = ce(enc.v, enc.t, li.qSwap, "qswap")
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.swap, cfg.LambdaS)))
 		if cfg.Concept {
-			ln.pred = G.Must(G.Add(ce(enc.cv, qv), ce(enc.ct, qt)))
+			ln.pred = ce(enc.cv, enc.ct, li.qPred, "qpred")
 			ln.total = G.Must(G.Add(ln.total, b.scale(ln.pred, cfg.LambdaP)))
 		}
 	}

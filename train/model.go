@@ -362,6 +362,13 @@ func (m *Model) fillCaptions(in *encInputs, tokens, lengths []int32, labels []fl
 		parallelRows(B, func(lo, hi int) { m.mixRows(y, keep, labels, n, lo, hi) })
 		fill(in.yMix, y)
 		fill(in.keep, keep)
+		// the stacked inputs [0; y] and [1; keep]
+		fill(in.yMix2, append(make([]float32, B*M, 2*B*M), y...))
+		one := make([]float32, B, 2*B)
+		for i := range one {
+			one[i] = 1
+		}
+		fill(in.keep2, append(one, keep...))
 	}
 	return nil
 }

@@ -98,8 +98,8 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 		}()
 		qt := sinkhorn(z[B*P:], B, P, cfg.SinkhornEps, cfg.SinkhornIters)
 		wg.Wait()
-		fill(li.qv, qv)
-		fill(li.qt, qt)
+		fill(li.qSwap, append(append(make([]float32, 0, 2*B*P), qt...), qv...))
+		fill(li.qPred, append(append(make([]float32, 0, 2*B*P), qv...), qt...))
 	}
 	return mk, nil
 }
