@@ -6,6 +6,7 @@ package train
 #cgo CFLAGS: -O2
 #pragma GCC optimize ("fp-contract=off")
 #include <emmintrin.h>
+#include <immintrin.h>
 
 // The row kernels of rowk.go with SSE2 intrinsics on n (a multiple of 4)
 // elements: per element the operations of the Go code in the same order (no
@@ -277,6 +278,87 @@ static void coder_pool(float *dst, const float *img, long R, long d, float inv) 
 	for (; k + 4 <= d; k += 4) _mm_storeu_ps(dst + k, _mm_mul_ps(_mm_loadu_ps(dst + k), vi));
 	for (; k < d; k++) dst[k] *= inv;
 }
+
+// AVX2 variants of coder_dcl_args_exp and coder_exp_sum on n (a multiple of
+// 8) elements: the same operations per lane (AVX2 without FMA, so no
+// contraction), element j's partial sum in lane j mod 4 added in order of j,
+// as the SSE2 code and sum4.
+static int coder_has_avx2(void) {
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2");
+}
+
+typedef struct {
+	__m256 m87, c88, log2e, magic, c1, c2, one, p1, p2, p3, p4, p5, p6;
+	__m256i bias;
+} coder_expk8;
+
+__attribute__((target("avx2"))) static void coder_expk8_load(coder_expk8 *k, const unsigned *t) {
+	const float *f = (const float *)t;
+	k->m87 = _mm256_broadcast_ss(f);
+	k->c88 = _mm256_broadcast_ss(f + 4);
+	k->log2e = _mm256_broadcast_ss(f + 8);
+	k->magic = _mm256_broadcast_ss(f + 12);
+	k->c1 = _mm256_broadcast_ss(f + 16);
+	k->c2 = _mm256_broadcast_ss(f + 20);
+	k->one = _mm256_broadcast_ss(f + 24);
+	k->p1 = _mm256_broadcast_ss(f + 28);
+	k->p2 = _mm256_broadcast_ss(f + 32);
+	k->p3 = _mm256_broadcast_ss(f + 36);
+	k->p4 = _mm256_broadcast_ss(f + 40);
+	k->p5 = _mm256_broadcast_ss(f + 44);
+	k->p6 = _mm256_broadcast_ss(f + 48);
+	k->bias = _mm256_set1_epi32((int)t[52]);
+}
+
+__attribute__((target("avx2"))) static inline __m256 coder_exp8(const coder_expk8 *k, __m256 v) {
+	__m256 under = _mm256_cmp_ps(v, k->m87, _CMP_LT_OQ);
+	v = _mm256_min_ps(k->c88, v);
+	__m256 tt = _mm256_add_ps(_mm256_mul_ps(v, k->log2e), k->magic);
+	__m256 kk = _mm256_sub_ps(tt, k->magic);
+	__m256 r = _mm256_sub_ps(_mm256_sub_ps(v, _mm256_mul_ps(kk, k->c1)), _mm256_mul_ps(kk, k->c2));
+	__m256 r2 = _mm256_mul_ps(r, r);
+	__m256 p = _mm256_add_ps(_mm256_add_ps(k->one, r), _mm256_mul_ps(r2, _mm256_add_ps(k->p1, _mm256_mul_ps(r, k->p2))));
+	__m256 q = _mm256_add_ps(_mm256_add_ps(k->p3, _mm256_mul_ps(r, k->p4)), _mm256_mul_ps(r2, _mm256_add_ps(k->p5, _mm256_mul_ps(r, k->p6))));
+	p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_mul_ps(r2, r2), q));
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(tt), k->bias), 23);
+	p = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+	return _mm256_andnot_ps(under, p);
+}
+
+__attribute__((target("avx2"))) static void coder_dcl_args_exp_avx2(float *a, const float *x, long n, double mu, double inv, double zmax, const unsigned *t, double *s4) {
+	coder_expk8 k;
+	coder_expk8_load(&k, t);
+	const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+	const __m256d vmu = _mm256_set1_pd(mu), vinv = _mm256_set1_pd(inv), vz = _mm256_set1_pd(zmax);
+	__m256d s = _mm256_setzero_pd();
+	for (long i = 0; i < n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+		__m256 ok = _mm256_cmp_ps(v, ninf, _CMP_NEQ_UQ);
+		__m256d lo = _mm256_sub_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vmu), vinv), vz);
+		__m256d hi = _mm256_sub_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vmu), vinv), vz);
+		__m256 f = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+		f = _mm256_or_ps(_mm256_and_ps(ok, f), _mm256_andnot_ps(ok, ninf));
+		__m256 e = coder_exp8(&k, f);
+		_mm256_storeu_ps(a + i, e);
+		s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+		s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+	}
+	_mm256_storeu_pd(s4, s);
+}
+
+__attribute__((target("avx2"))) static void coder_exp_sum_avx2(float *x, long n, const unsigned *t, double *s4) {
+	coder_expk8 k;
+	coder_expk8_load(&k, t);
+	__m256d s = _mm256_setzero_pd();
+	for (long i = 0; i < n; i += 8) {
+		__m256 e = coder_exp8(&k, _mm256_loadu_ps(x + i));
+		_mm256_storeu_ps(x + i, e);
+		s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+		s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+	}
+	_mm256_storeu_pd(s4, s);
+}
 */
 import "C"
 
@@ -284,6 +366,10 @@ import (
 	"math"
 	"unsafe"
 )
+
+// useAVX2 selects the AVX2 variants of the exp kernels (the same bits as the
+// SSE2 ones); a variable so that the tests can run both.
+var useAVX2 = C.coder_has_avx2() != 0
 
 // rowkMin is the shortest row the C kernels take (shorter ones are not
 // worth a cgo call).
@@ -323,7 +409,18 @@ func dclArgsExpSum(args, row []float32, mu, inv, zmax float64) float64 {
 	}
 	args = args[:len(row)]
 	var s [4]float64
-	C.coder_dcl_args_exp(f32p(args), f32p(row), C.long(n4), C.double(mu), C.double(inv), C.double(zmax), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	if n8 := len(row) &^ 7; useAVX2 {
+		C.coder_dcl_args_exp_avx2(f32p(args), f32p(row), C.long(n8), C.double(mu), C.double(inv), C.double(zmax), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+		if n4 > n8 { // one more element per lane: adding its own partial sum (0 + x) is adding x
+			var t [4]float64
+			C.coder_dcl_args_exp(f32p(args[n8:]), f32p(row[n8:]), 4, C.double(mu), C.double(inv), C.double(zmax), expTabP(), (*C.double)(unsafe.Pointer(&t[0])))
+			for l := range s {
+				s[l] += t[l]
+			}
+		}
+	} else {
+		C.coder_dcl_args_exp(f32p(args), f32p(row), C.long(n4), C.double(mu), C.double(inv), C.double(zmax), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	}
 	dclArgsExpSumGo(args[n4:], row[n4:], mu, inv, zmax)
 	for _, v := range args[n4:] { // the tail on chain 0, as sum4
 		s[0] += float64(v)
@@ -365,7 +462,18 @@ func expSum32(x []float32) float64 {
 		return expSum32Go(x)
 	}
 	var s [4]float64
-	C.coder_exp_sum(f32p(x), C.long(n4), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	if n8 := len(x) &^ 7; useAVX2 {
+		C.coder_exp_sum_avx2(f32p(x), C.long(n8), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+		if n4 > n8 { // as in dclArgsExpSum
+			var t [4]float64
+			C.coder_exp_sum(f32p(x[n8:]), 4, expTabP(), (*C.double)(unsafe.Pointer(&t[0])))
+			for l := range s {
+				s[l] += t[l]
+			}
+		}
+	} else {
+		C.coder_exp_sum(f32p(x), C.long(n4), expTabP(), (*C.double)(unsafe.Pointer(&s[0])))
+	}
 	expSum32Go(x[n4:])
 	for _, v := range x[n4:] { // the tail on chain 0, as sum4
 		s[0] += float64(v)

@@ -22,7 +22,7 @@ func TestRowKernelsMatchGo(t *testing.T) {
 		}
 		return -1
 	}
-	for _, n := range []int{0, 3, 31, 32, 33, 34, 35, 64, 67, 1153} {
+	for _, n := range []int{0, 3, 31, 32, 33, 34, 35, 36, 39, 64, 67, 1153, 1157} {
 		for _, withNaN := range []bool{false, true} {
 			row := make([]float32, n+1)[1:] // misaligned
 			lw := make([]float32, n)
