@@ -14,7 +14,9 @@ import (
 var EmbedSpec = pipeline.Spec{
 	Kind: KindEmbed,
 	// 2: the model's fused forward ops (train/ops.go) round differently.
-	Version: "2",
+	// 3: products with the bias added first and 4-chain row sums (train/)
+	// round differently again.
+	Version: "3",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +

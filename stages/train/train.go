@@ -28,7 +28,10 @@ var TrainSpec = pipeline.Spec{
 	Kind: KindTrain,
 	// 2: fused ops and a float32 exp in the model (train/ops.go): the
 	// weights differ in the last bits from version 1's.
-	Version: "2",
+	// 3: products as single BLAS calls with the bias added first, stacked
+	// image/text products, 4-chain row sums and SSE/AVX2 row kernels: the
+	// weights differ in the last bits from version 2's.
+	Version: "3",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
