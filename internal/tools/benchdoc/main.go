@@ -78,10 +78,10 @@ var runs = []run{
 	{ID: "kgload", Pkg: "./kg", Bench: "BenchmarkLoad", Time: "1x", Timeout: "30m"},
 	{ID: "link", Pkg: "./stages/kg", Bench: "BenchmarkTokenizeLink$", Time: "3x"},
 	{ID: "tokenize", Pkg: "./stages/tokenize", Bench: "BenchmarkTokenize$", Time: "3x"},
-	{ID: "train", Pkg: "./train", Bench: "BenchmarkStep/(small|full-mean)", Time: "3x", Timeout: "40m"},
-	{ID: "train-openblas", Pkg: "./train", Bench: "BenchmarkStep", Tags: "openblas", Env: []string{"CGO_LDFLAGS=-lopenblas"}, Time: "3x", Timeout: "30m", Needs: openblasInstalled},
+	{ID: "train", Pkg: "./train", Bench: "BenchmarkStep/(small|full-mean)", Time: "5x", Timeout: "40m"},
+	{ID: "train-openblas", Pkg: "./train", Bench: "BenchmarkStep", Tags: "openblas", Env: []string{"CGO_LDFLAGS=-lopenblas"}, Time: "8x", Timeout: "30m", Needs: openblasInstalled},
 	{ID: "eval", Pkg: "./train/eval", Bench: "BenchmarkRecallK5K", Time: "1x", Timeout: "30m"},
-	{ID: "eval-openblas", Pkg: "./train/eval", Bench: "BenchmarkRecallK5K", Tags: "openblas", Env: []string{"CGO_LDFLAGS=-lopenblas"}, Time: "1x", Timeout: "30m", Needs: openblasInstalled},
+	{ID: "eval-openblas", Pkg: "./train/eval", Bench: "BenchmarkRecallK5K", Tags: "openblas", Env: []string{"CGO_LDFLAGS=-lopenblas"}, Time: "3x", Timeout: "30m", Needs: openblasInstalled},
 }
 
 func ratioDiv(a, b float64) float64 { return a / b }
