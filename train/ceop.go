@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -36,10 +35,8 @@ func newCERows(s float64, id int) *ceRowsOp {
 	return &ceRowsOp{opBase: opBase{name: fmt.Sprintf("ceRows%d(%g)", id, s)}, s: s}
 }
 
-func (op *ceRowsOp) Arity() int            { return 2 }
-func (op *ceRowsOp) Type() hm.Type         { return fnType([]int{2, 2}, 1) }
-func (op *ceRowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *ceRowsOp) Hashcode() uint32      { return opHash(op) }
+func (op *ceRowsOp) Arity() int    { return 2 }
+func (op *ceRowsOp) Type() hm.Type { return fnType([]int{2, 2}, 1) }
 func (op *ceRowsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 {
@@ -152,10 +149,8 @@ type ceRowsGradOp struct {
 	shape tensor.Shape
 }
 
-func (op *ceRowsGradOp) Arity() int            { return 3 }
-func (op *ceRowsGradOp) Type() hm.Type         { return fnType([]int{2, 1, 1}, 2) }
-func (op *ceRowsGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *ceRowsGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *ceRowsGradOp) Arity() int    { return 3 }
+func (op *ceRowsGradOp) Type() hm.Type { return fnType([]int{2, 1, 1}, 2) }
 func (op *ceRowsGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
@@ -209,10 +204,8 @@ func ceRowsBwd[T float](out, p, q, g []T, qs []float64, B, P int, s float64) {
 // (whose Repeat materialises keep as (B, M)) and an addition.
 type mixOp struct{ opBase }
 
-func (op *mixOp) Arity() int            { return 3 }
-func (op *mixOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
-func (op *mixOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *mixOp) Hashcode() uint32      { return opHash(op) }
+func (op *mixOp) Arity() int    { return 3 }
+func (op *mixOp) Type() hm.Type { return fnType([]int{2, 2, 2}, 2) }
 func (op *mixOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 {
@@ -267,10 +260,8 @@ func mixRowsFwd[T float](out, a, y, keep []T, M int) {
 // mixGradOp is da = keep_i g for inputs (keep, g).
 type mixGradOp struct{ opBase }
 
-func (op *mixGradOp) Arity() int            { return 2 }
-func (op *mixGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
-func (op *mixGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *mixGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *mixGradOp) Arity() int    { return 2 }
+func (op *mixGradOp) Type() hm.Type { return fnType([]int{2, 2}, 2) }
 func (op *mixGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[1]).Clone(), nil
 }
@@ -317,10 +308,8 @@ type stackOp struct{ opBase }
 
 func newStack() *stackOp { return &stackOp{opBase{name: "stack"}} }
 
-func (op *stackOp) Arity() int            { return 2 }
-func (op *stackOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
-func (op *stackOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *stackOp) Hashcode() uint32      { return opHash(op) }
+func (op *stackOp) Arity() int    { return 2 }
+func (op *stackOp) Type() hm.Type { return fnType([]int{2, 2}, 2) }
 func (op *stackOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	a, b := shapeOf(ds[0]), shapeOf(ds[1])
 	if len(a) != 2 || !a.Eq(b) {
@@ -378,10 +367,8 @@ func newRowBlock(k, n int) *rowBlockOp {
 	return &rowBlockOp{opBase{name: fmt.Sprintf("rows%d/%d", k, n)}, k, n}
 }
 
-func (op *rowBlockOp) Arity() int            { return 1 }
-func (op *rowBlockOp) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *rowBlockOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *rowBlockOp) Hashcode() uint32      { return opHash(op) }
+func (op *rowBlockOp) Arity() int    { return 1 }
+func (op *rowBlockOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *rowBlockOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 || s[0]%op.n != 0 {
@@ -424,10 +411,8 @@ type rowBlockGradOp struct {
 	k, n int
 }
 
-func (op *rowBlockGradOp) Arity() int            { return 1 }
-func (op *rowBlockGradOp) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *rowBlockGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *rowBlockGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *rowBlockGradOp) Arity() int    { return 1 }
+func (op *rowBlockGradOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *rowBlockGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	return tensor.Shape{s[0] * op.n, s[1]}, nil

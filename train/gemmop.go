@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -32,10 +31,8 @@ func gemmNode(a, b *G.Node, ta, tb bool) *G.Node {
 	return G.Must(G.ApplyOp(&gemmOp{opBase{name: fmt.Sprintf("gemm(%v,%v)", ta, tb)}, ta, tb}, a, b))
 }
 
-func (op *gemmOp) Arity() int            { return 2 }
-func (op *gemmOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
-func (op *gemmOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *gemmOp) Hashcode() uint32      { return opHash(op) }
+func (op *gemmOp) Arity() int    { return 2 }
+func (op *gemmOp) Type() hm.Type { return fnType([]int{2, 2}, 2) }
 
 // dims returns (m, k) of op(A) and (k2, n) of op(B).
 func (op *gemmOp) dims(a, b tensor.Shape) (m, k, k2, n int, err error) {
@@ -146,10 +143,8 @@ func (op *gemmOp) Do(vs ...G.Value) (G.Value, error) {
 // db = the column sums of dC (colSumOp).
 type affineOp struct{ opBase }
 
-func (op *affineOp) Arity() int            { return 3 }
-func (op *affineOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
-func (op *affineOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *affineOp) Hashcode() uint32      { return opHash(op) }
+func (op *affineOp) Arity() int    { return 3 }
+func (op *affineOp) Type() hm.Type { return fnType([]int{2, 2, 2}, 2) }
 func (op *affineOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	x, w, b := shapeOf(ds[0]), shapeOf(ds[1]), shapeOf(ds[2])
 	if len(x) != 2 || len(w) != 2 || len(b) != 2 || x[1] != w[0] || b[0] != 1 || b[1] != w[1] {
@@ -214,10 +209,8 @@ func (op *affineOp) Do(vs ...G.Value) (G.Value, error) {
 // colSumOp is the (1, m) column sums of an (n, m) matrix (colSums).
 type colSumOp struct{ opBase }
 
-func (op *colSumOp) Arity() int            { return 1 }
-func (op *colSumOp) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *colSumOp) Hashcode() uint32      { return opHash(op) }
+func (op *colSumOp) Arity() int    { return 1 }
+func (op *colSumOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *colSumOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 {

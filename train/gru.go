@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -84,8 +83,6 @@ func (op *gruSeqOp) Type() hm.Type {
 func (op *gruSeqOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.B, op.D}, nil
 }
-func (op *gruSeqOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *gruSeqOp) Hashcode() uint32      { return opHash(op) }
 func (op *gruSeqOp) DiffWRT(n int) []bool {
 	d := make([]bool, n)
 	for i := range d {
@@ -316,8 +313,6 @@ func (op *gruBwdOp) Type() hm.Type { return fnType([]int{2, 2, 2, 1, 2, 2, 2, 2,
 func (op *gruBwdOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.fwd.T * op.fwd.B, op.fwd.Wd}, nil
 }
-func (op *gruBwdOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *gruBwdOp) Hashcode() uint32      { return opHash(op) }
 
 func (op *gruBwdOp) Do(vs ...G.Value) (G.Value, error) {
 	var ts [gbInputs]*tensor.Dense
@@ -467,8 +462,6 @@ func (op *gruGradOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *gruGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
-func (op *gruGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *gruGradOp) Hashcode() uint32      { return opHash(op) }
 func (op *gruGradOp) Do(...G.Value) (G.Value, error) {
 	c := op.fwd.c
 	if c == nil || c.grad[op.which] == nil {

@@ -45,6 +45,11 @@ func (o opBase) CallsExtern() bool    { return false }
 func (o opBase) OverwritesInput() int { return -1 }
 func (o opBase) String() string       { return o.name }
 
+// WriteHash and Hashcode identify an op by its name, which therefore names
+// every setting that changes what the op computes (e.g. "leaky(0.1)").
+func (o opBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o opBase) Hashcode() uint32      { return opHash(o) }
+
 func opHash(op interface{ WriteHash(hash.Hash) }) uint32 {
 	h := fnv.New32a()
 	op.WriteHash(h)
@@ -124,8 +129,6 @@ func (op *dclHeadOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[0]}, nil
 }
-func (op *dclHeadOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *dclHeadOp) Hashcode() uint32      { return opHash(op) }
 func (op *dclHeadOp) DiffWRT(n int) []bool {
 	if n == 4 {
 		return []bool{true, false, true, false}
@@ -303,8 +306,6 @@ func (op *dclHeadGradOp) Type() hm.Type { return fnType([]int{1, 1}, 2) }
 func (op *dclHeadGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
-func (op *dclHeadGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *dclHeadGradOp) Hashcode() uint32      { return opHash(op) }
 
 func (op *dclHeadGradOp) Do(vs ...G.Value) (G.Value, error) {
 	g, err := dense(vs[1])
@@ -361,10 +362,8 @@ func dclHeadBwd[T float](out, e, g []T, se []float64, B, N int, tau float64, dia
 // (Square, Sum, Sqrt), Reshape and a broadcast division.
 type l2Op struct{ opBase }
 
-func (op *l2Op) Arity() int            { return 1 }
-func (op *l2Op) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *l2Op) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *l2Op) Hashcode() uint32      { return opHash(op) }
+func (op *l2Op) Arity() int    { return 1 }
+func (op *l2Op) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *l2Op) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 {
@@ -422,10 +421,8 @@ func l2Fwd[T float](out, x []T, n, D int) {
 // l2GradOp is dx = (g - y (y . g)) / ||x|| for inputs (x, y, g).
 type l2GradOp struct{ opBase }
 
-func (op *l2GradOp) Arity() int            { return 3 }
-func (op *l2GradOp) Type() hm.Type         { return fnType([]int{2, 2, 2}, 2) }
-func (op *l2GradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *l2GradOp) Hashcode() uint32      { return opHash(op) }
+func (op *l2GradOp) Arity() int    { return 3 }
+func (op *l2GradOp) Type() hm.Type { return fnType([]int{2, 2, 2}, 2) }
 func (op *l2GradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
@@ -483,10 +480,8 @@ type leakyOp struct {
 
 func newLeaky(a float64) *leakyOp { return &leakyOp{opBase{name: fmt.Sprintf("leaky(%g)", a)}, a} }
 
-func (op *leakyOp) Arity() int            { return 1 }
-func (op *leakyOp) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *leakyOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *leakyOp) Hashcode() uint32      { return opHash(op) }
+func (op *leakyOp) Arity() int    { return 1 }
+func (op *leakyOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *leakyOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
@@ -532,10 +527,8 @@ type leakyGradOp struct {
 	a float64
 }
 
-func (op *leakyGradOp) Arity() int            { return 2 }
-func (op *leakyGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
-func (op *leakyGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *leakyGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *leakyGradOp) Arity() int    { return 2 }
+func (op *leakyGradOp) Type() hm.Type { return fnType([]int{2, 2}, 2) }
 func (op *leakyGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
@@ -616,8 +609,6 @@ func (op *embedMeanOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 1, Of: tensor.Int}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a})
 }
-func (op *embedMeanOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *embedMeanOp) Hashcode() uint32      { return opHash(op) }
 func (op *embedMeanOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	e, w := shapeOf(ds[0]), shapeOf(ds[2])
 	if len(e) != 2 || len(w) != 2 {
@@ -708,8 +699,6 @@ func (op *embedMeanGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(G.TensorType{Dims: 1, Of: tensor.Int}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 2, Of: a})
 }
-func (op *embedMeanGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *embedMeanGradOp) Hashcode() uint32      { return opHash(op) }
 func (op *embedMeanGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
@@ -808,10 +797,8 @@ func newSoftmax(s float64) *softmaxOp {
 	return &softmaxOp{opBase{name: fmt.Sprintf("softmax(%g)", s)}, s}
 }
 
-func (op *softmaxOp) Arity() int            { return 1 }
-func (op *softmaxOp) Type() hm.Type         { return fnType([]int{2}, 2) }
-func (op *softmaxOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *softmaxOp) Hashcode() uint32      { return opHash(op) }
+func (op *softmaxOp) Arity() int    { return 1 }
+func (op *softmaxOp) Type() hm.Type { return fnType([]int{2}, 2) }
 func (op *softmaxOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s := shapeOf(ds[0])
 	if len(s) != 2 {
@@ -876,10 +863,8 @@ type softmaxGradOp struct {
 	s float64
 }
 
-func (op *softmaxGradOp) Arity() int            { return 2 }
-func (op *softmaxGradOp) Type() hm.Type         { return fnType([]int{2, 2}, 2) }
-func (op *softmaxGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.name) }
-func (op *softmaxGradOp) Hashcode() uint32      { return opHash(op) }
+func (op *softmaxGradOp) Arity() int    { return 2 }
+func (op *softmaxGradOp) Type() hm.Type { return fnType([]int{2, 2}, 2) }
 func (op *softmaxGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
