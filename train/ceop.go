@@ -54,14 +54,11 @@ func (op *ceRowsOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
 }
 
 func (op *ceRowsOp) Do(vs ...G.Value) (G.Value, error) {
-	z, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	q, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	z, q := in[0], in[1]
 	B, P := z.Shape()[0], z.Shape()[1]
 	if !q.Shape().Eq(z.Shape()) {
 		return nil, fmt.Errorf("train: %s: targets %v, logits %v", op.name, q.Shape(), z.Shape())
@@ -223,13 +220,9 @@ func (op *mixOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
 }
 
 func (op *mixOp) Do(vs ...G.Value) (G.Value, error) {
-	var ts [3]*tensor.Dense
-	for i, v := range vs {
-		d, err := dense(v)
-		if err != nil {
-			return nil, err
-		}
-		ts[i] = d
+	ts, err := denseInputs(vs, 3)
+	if err != nil {
+		return nil, err
 	}
 	B, M := ts[0].Shape()[0], ts[0].Shape()[1]
 	if !ts[1].Shape().Eq(ts[0].Shape()) || ts[2].Shape().TotalSize() != B {
@@ -266,14 +259,11 @@ func (op *mixGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[1]).Clone(), nil
 }
 func (op *mixGradOp) Do(vs ...G.Value) (G.Value, error) {
-	keep, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	g, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	keep, g := in[0], in[1]
 	B, M := g.Shape()[0], g.Shape()[1]
 	out := op.result(g.Dtype(), B, M)
 	switch o := out.Data().(type) {
@@ -333,14 +323,11 @@ func (op *stackOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
 	return fmt.Errorf("train: %s: no automatic differentiation (use symbolic)", op.name)
 }
 func (op *stackOp) Do(vs ...G.Value) (G.Value, error) {
-	a, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	b, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	a, b := in[0], in[1]
 	a, b = contiguous(a), contiguous(b)
 	B, D := a.Shape()[0], a.Shape()[1]
 	out := op.result(a.Dtype(), 2*B, D)

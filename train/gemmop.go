@@ -94,14 +94,11 @@ func contiguous(t *tensor.Dense) *tensor.Dense {
 }
 
 func (op *gemmOp) Do(vs ...G.Value) (G.Value, error) {
-	a, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	b, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	a, b := in[0], in[1]
 	a, b = contiguous(a), contiguous(b)
 	m, _, _, n, err := op.dims(a.Shape(), b.Shape())
 	if err != nil {

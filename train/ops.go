@@ -83,6 +83,22 @@ func dense(v G.Value) (*tensor.Dense, error) {
 	return d, nil
 }
 
+// denseInputs returns the first n inputs of an op's Do as dense tensors.
+func denseInputs(vs []G.Value, n int) ([]*tensor.Dense, error) {
+	if len(vs) < n {
+		return nil, fmt.Errorf("train: op got %d inputs, want %d", len(vs), n)
+	}
+	out := make([]*tensor.Dense, n)
+	for i := range out {
+		d, err := dense(vs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
 // ---------------------------------------------------------------------------
 // DCL contrastive head: the per-query loss over the batch part (and the
 // queue part) of the similarities.
@@ -533,14 +549,11 @@ func (op *leakyGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
 func (op *leakyGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	g, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	x, g := in[0], in[1]
 	out := op.result(x.Dtype(), x.Shape()...)
 	switch o := out.Data().(type) {
 	case []float32:
@@ -626,18 +639,11 @@ func (op *embedMeanOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
 }
 
 func (op *embedMeanOp) Do(vs ...G.Value) (G.Value, error) {
-	e, err := dense(vs[0])
+	in, err := denseInputs(vs, 3)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	w, err := dense(vs[2])
-	if err != nil {
-		return nil, err
-	}
+	e, tok, w := in[0], in[1], in[2]
 	B, Wd := w.Shape()[0], e.Shape()[1]
 	out := op.result(e.Dtype(), B, Wd)
 	switch o := out.Data().(type) {
@@ -703,18 +709,11 @@ func (op *embedMeanGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 func (op *embedMeanGradOp) Do(vs ...G.Value) (G.Value, error) {
-	tok, err := dense(vs[0])
+	in, err := denseInputs(vs, 3)
 	if err != nil {
 		return nil, err
 	}
-	w, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	g, err := dense(vs[2])
-	if err != nil {
-		return nil, err
-	}
+	tok, w, g := in[0], in[1], in[2]
 	B, Wd := w.Shape()[0], op.shape[1]
 	if op.buf == nil || op.buf.Dtype() != g.Dtype() {
 		op.buf, op.rows = tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(op.shape...)), nil
@@ -869,14 +868,11 @@ func (op *softmaxGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(ds[0]).Clone(), nil
 }
 func (op *softmaxGradOp) Do(vs ...G.Value) (G.Value, error) {
-	y, err := dense(vs[0])
+	in, err := denseInputs(vs, 2)
 	if err != nil {
 		return nil, err
 	}
-	g, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	y, g := in[0], in[1]
 	n, M := y.Shape()[0], y.Shape()[1]
 	out := op.result(y.Dtype(), n, M)
 	switch o := out.Data().(type) {
