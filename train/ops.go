@@ -763,20 +763,7 @@ func embedMeanBwd[T float](out []T, prev []int, tok []int, w, g []T, B, Wd int) 
 			embedBwd32(o32, any(g).([]float32), tok, any(w).([]float32), B, T_, Wd, lo, hi)
 			return
 		}
-		for i := range B {
-			gi := g[i*Wd+lo : i*Wd+hi]
-			for t := range T_ {
-				a := w[i*T_+t]
-				if a == 0 {
-					continue
-				}
-				r := tok[i*T_+t]
-				row := out[r*Wd+lo : r*Wd+hi]
-				for k, v := range gi {
-					row[k] += a * v
-				}
-			}
-		}
+		embedBwdRows(out, g, tok, w, B, T_, Wd, lo, hi)
 	})
 	return rows
 }

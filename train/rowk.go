@@ -192,6 +192,12 @@ func embedRows32Go(out, e []float32, tok []int, w []float32, T, Wd, lo, hi int) 
 
 // embedBwd32Go is the accumulation of embedMeanBwd on columns [lo, hi).
 func embedBwd32Go(out, g []float32, tok []int, w []float32, B, T, Wd, lo, hi int) {
+	embedBwdRows(out, g, tok, w, B, T, Wd, lo, hi)
+}
+
+// embedBwdRows adds w_it g_i to row tok_it of out, on columns [lo, hi),
+// in (i, t) order.
+func embedBwdRows[F float](out, g []F, tok []int, w []F, B, T, Wd, lo, hi int) {
 	for i := range B {
 		gi := g[i*Wd+lo : i*Wd+hi]
 		for t := range T {
