@@ -438,14 +438,7 @@ func dclWeightRows[T float](db, dq []T, sims []float32, ex dclExcluded, ids []in
 				dclWrite32(d, part, inv, off)
 				return
 			}
-			dst = dst[:len(part)]
-			for k, c := range part {
-				if c == negInf {
-					dst[k] = bigNeg
-				} else {
-					dst[k] = T(float64(c)*inv + off)
-				}
-			}
+			dclWriteRow(dst, part, inv, off)
 		}
 		write(db[i*B:(i+1)*B], row[:B])
 		db[i*B+i] = T(-shift)

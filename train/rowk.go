@@ -95,14 +95,17 @@ func dclArgsExpSumGo(args, row []float32, mu, inv, zmax float64) float64 {
 
 // dclWrite32Go writes dst_k = float32(c_k inv + off) (in float64) for the
 // entries of part, bigNeg for -Inf entries.
-func dclWrite32Go(dst, part []float32, inv, off float64) {
+func dclWrite32Go(dst, part []float32, inv, off float64) { dclWriteRow(dst, part, inv, off) }
+
+// dclWriteRow is dclWrite32Go for either float type of dst.
+func dclWriteRow[F float](dst []F, part []float32, inv, off float64) {
 	negInf := float32(math.Inf(-1))
 	dst = dst[:len(part)]
 	for k, c := range part {
 		if c == negInf {
 			dst[k] = bigNeg
 		} else {
-			dst[k] = float32(float64(c)*inv + off)
+			dst[k] = F(float64(c)*inv + off)
 		}
 	}
 }
