@@ -670,19 +670,7 @@ func embedMeanRows[T float](out, e []T, tok []int, w []T, T_, Wd, lo, hi int) {
 		embedRows32(o32, any(e).([]float32), tok, any(w).([]float32), T_, Wd, lo, hi)
 		return
 	}
-	for i := lo; i < hi; i++ {
-		o := out[i*Wd : (i+1)*Wd]
-		for t := range T_ {
-			a := w[i*T_+t]
-			if a == 0 {
-				continue
-			}
-			row := e[tok[i*T_+t]*Wd : (tok[i*T_+t]+1)*Wd]
-			for k, v := range row {
-				o[k] += a * v
-			}
-		}
-	}
+	embedRowsGo(out, e, tok, w, T_, Wd, lo, hi)
 }
 
 // embedMeanGradOp is dE[token_it] += avg_it g_i for inputs (tokens, avg, g),

@@ -178,6 +178,11 @@ func scale32Go(o, x []float32, c float32) {
 
 // embedRows32Go is embedMeanRows for float32.
 func embedRows32Go(out, e []float32, tok []int, w []float32, T, Wd, lo, hi int) {
+	embedRowsGo(out, e, tok, w, T, Wd, lo, hi)
+}
+
+// embedRowsGo adds w_it e[tok_it] to out_i for rows [lo, hi), in t order.
+func embedRowsGo[F float](out, e []F, tok []int, w []F, T, Wd, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		o := out[i*Wd : (i+1)*Wd]
 		for t := range T {
