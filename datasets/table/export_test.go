@@ -6,3 +6,10 @@ func (r *Reuse) Idle() (encoders, buffers int) {
 	defer r.mu.Unlock()
 	return len(r.encs), len(r.bufs)
 }
+
+// Taken returns how many encoders r has handed to writers.
+func (r *Reuse) Taken() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.taken
+}

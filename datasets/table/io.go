@@ -32,17 +32,21 @@ const (
 // Compressions lists the codec names accepted by [Codec] (for stage params).
 var Compressions = []string{"zstd", "snappy", "gzip", "none"}
 
+// codecs are the codecs of the names in [Compressions], one value each (they
+// are safe for concurrent use), so that writers naming the same compression
+// share a codec and [Reuse] can hand their encoders from file to file.
+var codecs = map[string]compress.Codec{
+	"zstd":   &zstd.Codec{},
+	"snappy": &snappy.Codec{},
+	"gzip":   &gzip.Codec{},
+	"none":   &uncompressed.Codec{},
+	"":       &uncompressed.Codec{},
+}
+
 // Codec returns the parquet-go codec for a name in [Compressions].
 func Codec(name string) (compress.Codec, error) {
-	switch name {
-	case "zstd":
-		return &zstd.Codec{}, nil
-	case "snappy":
-		return &snappy.Codec{}, nil
-	case "gzip":
-		return &gzip.Codec{}, nil
-	case "none", "":
-		return &uncompressed.Codec{}, nil
+	if c, ok := codecs[name]; ok {
+		return c, nil
 	}
 	return nil, fmt.Errorf("unknown compression %q (want one of zstd, snappy, gzip, none)", name)
 }
@@ -98,7 +102,7 @@ type Writer[T any] struct {
 func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*Writer[T], error) {
 	codec, err := Codec(opt.Compression)
 	if opt.Compression == "" {
-		codec, err = &zstd.Codec{}, nil
+		codec, err = codecs["zstd"], nil
 	}
 	if opt.Codec != nil {
 		codec, err = opt.Codec, nil

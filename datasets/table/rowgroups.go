@@ -89,12 +89,16 @@ func newGroupWriter[T any](out *parquet.GenericWriter[T], opts []parquet.WriterO
 // writer used (Workers encoders and Workers+1 buffers) between files and
 // nothing while a writer runs. Writers of different options or row types
 // may share one Reuse: encoders built for other settings are dropped, not
-// reused. The zero value is ready; safe for concurrent use.
+// reused. Same settings include the same codec value: a compression named
+// in [Options.Compression] is one shared codec, an [Options.Codec] must be
+// the same value in every file. The zero value is ready; safe for
+// concurrent use.
 type Reuse struct {
-	mu   sync.Mutex
-	key  string
-	encs []any
-	bufs []*bytes.Buffer
+	mu    sync.Mutex
+	key   string
+	encs  []any
+	bufs  []*bytes.Buffer
+	taken int // encoders handed to writers so far (for tests)
 }
 
 func (r *Reuse) takeEncoders(key string, n int) []any {
@@ -107,6 +111,7 @@ func (r *Reuse) takeEncoders(key string, n int) []any {
 		return nil
 	}
 	k := min(n, len(r.encs))
+	r.taken += k
 	out := slices.Clone(r.encs[len(r.encs)-k:])
 	clear(r.encs[len(r.encs)-k:])
 	r.encs = r.encs[:len(r.encs)-k]

@@ -262,6 +262,7 @@ func TestReuseSameFile(t *testing.T) {
 	noBounds.NoBounds = []string{"feats"}
 	three := base
 	three.Workers = 3
+	byName := table.Options{Compression: "zstd", RowGroupRows: 64, Workers: 2}
 	steps := []struct {
 		name string
 		opt  table.Options
@@ -273,13 +274,24 @@ func TestReuseSameFile(t *testing.T) {
 		{"d-other-options", noBounds, featureRows(300)},
 		{"e-other-type", base, tokens},
 		{"f-again", base, featureRows(300)},
+		{"g-by-name", byName, featureRows(200)},
+		{"h-by-name-again", byName, featureRows(300)},
 	}
+	// steps whose encoders must come from the file before: same row type,
+	// options and codec value (a compression name is one shared codec);
+	// not b, because the aborted write after a took a's encoders and
+	// dropped them
+	reused := map[string]bool{"c-three-workers": true, "h-by-name-again": true}
 	for i, s := range steps {
 		want := write(s.name+"-plain.parquet", s.opt, s.rows)
 		opt := s.opt
 		opt.Reuse = &reuse
+		before := reuse.Taken()
 		if got := write(s.name+"-reuse.parquet", opt, s.rows); !bytes.Equal(got, want) {
 			t.Errorf("%s: %d bytes with Reuse differ from the %d without", s.name, len(got), len(want))
+		}
+		if took := reuse.Taken() > before; took != reused[s.name] {
+			t.Errorf("%s: encoders taken from the Reuse = %v, want %v", s.name, took, reused[s.name])
 		}
 		encs, bufs := reuse.Idle()
 		if encs < 1 || encs > opt.Workers || bufs < 1 || bufs > opt.Workers+1 {
