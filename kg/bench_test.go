@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"coderflow/internal/testenv"
 )
 
 var benchEdges = flag.Int("kg.edges", 200_000, "English edges in the generated ConceptNet-form CSV of BenchmarkLoad (3,400,000 = English ConceptNet 5.7)")
@@ -82,7 +83,7 @@ func syntheticFile(b *testing.B) string {
 // loadFile reads path and loads its edges with loader into a new store dir.
 func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration, time.Duration) {
 	start := time.Now()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	bl, err := NewBuilder(dir, loader, 10000)
 	if err != nil {
 		b.Fatal(err)
@@ -99,7 +100,7 @@ func loadFile(b *testing.B, path, dir, loader string) (BuildStats, time.Duration
 	if err != nil {
 		b.Fatal(err)
 	}
-	return st, time.Since(start), cpuTime() - cpu0
+	return st, time.Since(start), testenv.CPUTime() - cpu0
 }
 
 // BenchmarkLoad loads a generated ConceptNet-form CSV of -kg.edges English
@@ -125,14 +126,6 @@ func BenchmarkLoad(b *testing.B) {
 			bulk.Edges, bulk.Quads, bulk.Nodes, tb.Seconds(), cb.Seconds(), eps, float64(bulk.Edges)/cb.Seconds(), bulkSize>>20,
 			tq.Seconds(), cq.Seconds(), qps, float64(bulk.Edges)/cq.Seconds(), eps/qps, cq.Seconds()/cb.Seconds())
 	}
-}
-
-// cpuTime returns the process's user+system CPU time (the machine is shared:
-// wall time alone can mislead).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func fileSize(p string) int64 {

@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"coderflow/internal/testenv"
 )
 
 // benchConfigs are the BenchmarkStep sizes: "small" is the CPU default the
@@ -168,14 +170,15 @@ func BenchmarkStep(b *testing.B) {
 			m.timing = stepTiming{}
 			best := time.Duration(math.MaxInt64)
 			var rates []float64
-			var stepTime time.Duration
+			var stepTime, stepCPU time.Duration
 			b.ResetTimer()
 			for k := range b.N {
-				t0 := time.Now()
+				t0, c0 := time.Now(), testenv.CPUTime()
 				if _, err := m.Step(s.batch(cfg, (k%2)*B, B), 1e-4); err != nil {
 					b.Fatal(err)
 				}
 				d := time.Since(t0)
+				stepCPU += testenv.CPUTime() - c0
 				stepTime += d
 				best = min(best, d)
 				b.StopTimer()
@@ -191,6 +194,11 @@ func BenchmarkStep(b *testing.B) {
 			}
 			b.ReportMetric(sec*1e3, "ms/step")
 			b.ReportMetric(best.Seconds()*1e3, "ms/step-best")
+			// CPU time of the step (all threads: Go and BLAS) and the mean
+			// number of cores it kept busy; on 2 cores a step can be no
+			// shorter than core-ms/step / 2.
+			b.ReportMetric(stepCPU.Seconds()*1e3/float64(b.N), "core-ms/step")
+			b.ReportMetric(stepCPU.Seconds()/stepTime.Seconds(), "cores-busy")
 			b.ReportMetric(total/1e9, "GFLOP/step")
 			b.ReportMetric(total/best.Seconds()/1e9, "GFLOP/s-best")
 			b.ReportMetric(rawBest, "sgemm-GFLOP/s-best")

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
+	"coderflow/internal/testenv"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 	"coderflow/stages/features/descriptor"
@@ -71,10 +71,10 @@ func BenchmarkStageVsImageMagick(b *testing.B) {
 	var stageSec, imSec, im1Sec float64
 	var stageCPU, imCPU, im1CPU float64 // CPU seconds: robust when the machine is shared
 	for b.Loop() {
-		t0, c0 := time.Now(), cpuSeconds()
+		t0, c0 := time.Now(), testenv.CPUTime().Seconds()
 		pipelinetest.RunStage(b, &Spec, map[string]any{}, in)
 		stageSec += time.Since(t0).Seconds()
-		stageCPU += cpuSeconds() - c0
+		stageCPU += testenv.CPUTime().Seconds() - c0
 		for _, threads := range []string{"", "1"} {
 			out := b.TempDir()
 			args := []string{"-path", out, "-resize", "256x256^"}
@@ -183,14 +183,14 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 		// Each Go side starts from a collected heap, so that neither pays
 		// for the garbage of the one before (DuckDB runs in its own process).
 		runtime.GC()
-		t0, c0 := time.Now(), cpuSeconds()
+		t0, c0 := time.Now(), testenv.CPUTime().Seconds()
 		if err := table.WriteFile(filepath.Join(dir, "go.parquet"), nil, table.Features, opts, rows); err != nil {
 			b.Fatal(err)
 		}
 		wSec += time.Since(t0).Seconds()
-		wCPU += cpuSeconds() - c0
+		wCPU += testenv.CPUTime().Seconds() - c0
 		runtime.GC()
-		t0, c0 = time.Now(), cpuSeconds()
+		t0, c0 = time.Now(), testenv.CPUTime().Seconds()
 		mem := memory.NewGoAllocator()
 		r, err := arrowfeat.NewReader(mem, files, arrowfeat.Options{})
 		if err != nil {
@@ -205,7 +205,7 @@ func BenchmarkParquetVsDuckDB(b *testing.B) {
 		}
 		r.Close()
 		rSec += time.Since(t0).Seconds()
-		rCPU += cpuSeconds() - c0
+		rCPU += testenv.CPUTime().Seconds() - c0
 		t0 = time.Now()
 		if err := table.Scan(context.Background(), files, 256, func([]table.FeatureRow) error { return nil }); err != nil {
 			b.Fatal(err)
@@ -316,13 +316,4 @@ func BenchmarkPeakRSS(b *testing.B) {
 		b.ReportMetric(big/small, "rss_ratio")
 		b.ReportMetric(rate, "img/s_8750")
 	}
-}
-
-// cpuSeconds is the user+system CPU time of this process so far.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

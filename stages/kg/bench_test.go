@@ -4,10 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"coderflow/internal/testenv"
 	"coderflow/kg"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
@@ -27,24 +27,17 @@ func BenchmarkTokenizeLink(b *testing.B) {
 	n := float64(caps.TableRows("captions"))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0, c0 := time.Now(), cpuTime()
+		t0, c0 := time.Now(), testenv.CPUTime()
 		tok := runQuiet(b, &tokenize.Spec, nil, caps)
-		t1, c1 := time.Now(), cpuTime()
+		t1, c1 := time.Now(), testenv.CPUTime()
 		runQuiet(b, &LinkSpec, nil, tok, graph)
-		t2, c2 := time.Now(), cpuTime()
+		t2, c2 := time.Now(), testenv.CPUTime()
 		b.ReportMetric(n/t2.Sub(t0).Seconds(), "tokenize+link_captions/s")
 		b.ReportMetric(n/t2.Sub(t1).Seconds(), "link_captions/s")
 		b.ReportMetric(n/t1.Sub(t0).Seconds(), "tokenize_captions/s")
 		b.ReportMetric(n/(c2-c0).Seconds(), "tokenize+link_captions/cpu-s")
 		b.ReportMetric(n/(c2-c1).Seconds(), "link_captions/cpu-s")
 	}
-}
-
-// cpuTime returns the process's user+system CPU time (the machine is shared).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runQuiet runs a stage without test logging.
@@ -93,7 +86,7 @@ func BenchmarkTokenizeLinkKernel(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0, c0 := time.Now(), cpuTime()
+		t0, c0 := time.Now(), testenv.CPUTime()
 		l := kg.NewLinker(func(s string) bool { return concepts[s] }, kg.EmbeddedExceptions())
 		l.SetStarts(multi)
 		tk := tokenize.NewTokenizer()
@@ -104,7 +97,7 @@ func BenchmarkTokenizeLinkKernel(b *testing.B) {
 			l.Link(words, func(string, int, int) { linked++ })
 		}
 		b.ReportMetric(float64(len(captions))/time.Since(t0).Seconds(), "captions/s")
-		b.ReportMetric(float64(len(captions))/(cpuTime()-c0).Seconds(), "captions/cpu-s")
+		b.ReportMetric(float64(len(captions))/(testenv.CPUTime()-c0).Seconds(), "captions/cpu-s")
 		b.ReportMetric(float64(linked)/float64(len(captions)), "concepts/caption")
 	}
 }

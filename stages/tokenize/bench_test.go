@@ -2,11 +2,11 @@ package tokenize
 
 import (
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"coderflow/datasets/table"
+	"coderflow/internal/testenv"
 	"coderflow/pipeline/pipelinetest"
 )
 
@@ -30,17 +30,6 @@ func benchCaptions(b *testing.B) ([]string, *Vocab) {
 
 var sink int64
 
-// cpuTime returns the CPU time (user+system) of the process so far, so the
-// benchmarks can report throughput per CPU-second, which other processes on
-// a shared machine do not distort.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkTokenize times, in the same loop, this package's tokenizer and
 // the anchor strings.Fields(strings.ToLower(s)) over the 35,455 Flickr8k
 // captions, without and with vocabulary encoding, and reports captions/s of
@@ -57,7 +46,7 @@ func BenchmarkTokenize(b *testing.B) {
 			var ours, anchor, oursCPU, anchorCPU time.Duration
 			loops := 0
 			for b.Loop() {
-				t0, c0 := time.Now(), cpuTime()
+				t0, c0 := time.Now(), testenv.CPUTime()
 				for _, s := range texts {
 					toks := tk.Split(s)
 					if encode {
@@ -68,7 +57,7 @@ func BenchmarkTokenize(b *testing.B) {
 						sink += int64(len(toks))
 					}
 				}
-				t1, c1 := time.Now(), cpuTime()
+				t1, c1 := time.Now(), testenv.CPUTime()
 				for _, s := range texts {
 					toks := strings.Fields(strings.ToLower(s))
 					if encode {
@@ -80,7 +69,7 @@ func BenchmarkTokenize(b *testing.B) {
 					}
 				}
 				anchor += time.Since(t1)
-				anchorCPU += cpuTime() - c1
+				anchorCPU += testenv.CPUTime() - c1
 				ours += t1.Sub(t0)
 				oursCPU += c1 - c0
 				loops++
@@ -105,10 +94,10 @@ func BenchmarkStage(b *testing.B) {
 	var total, cpu time.Duration
 	loops := 0
 	for b.Loop() {
-		t0, c0 := time.Now(), cpuTime()
+		t0, c0 := time.Now(), testenv.CPUTime()
 		pipelinetest.RunStage(b, &Spec, nil, in)
 		total += time.Since(t0)
-		cpu += cpuTime() - c0
+		cpu += testenv.CPUTime() - c0
 		loops++
 	}
 	n := float64(loops * len(rows))

@@ -9,7 +9,6 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"coderflow/internal/blasimpl"
+	"coderflow/internal/testenv"
 )
 
 // BenchmarkRecallK5K is the 5,000 x 25,000 x 1,024 COCO-5K-sized evaluation
@@ -49,7 +49,7 @@ func BenchmarkRecallK5K(b *testing.B) {
 		// anchor: the same blocks of the same size, GEMM only
 		rows := min(n, int(DefaultMemBudget/int64(4*5*n)))
 		buf := make([]float32, rows*5*n)
-		c0 := cpuTime()
+		c0 := testenv.CPUTime()
 		t0 := time.Now()
 		for i0 := 0; i0 < n; i0 += rows {
 			rb := min(rows, n-i0)
@@ -59,7 +59,7 @@ func BenchmarkRecallK5K(b *testing.B) {
 				0, blas32.General{Rows: rb, Cols: 5 * n, Stride: 5 * n, Data: buf[:rb*5*n]})
 		}
 		gemmT = minDur(gemmT, time.Since(t0))
-		gemmC = minDur(gemmC, cpuTime()-c0)
+		gemmC = minDur(gemmC, testenv.CPUTime()-c0)
 		buf = nil
 		debug.FreeOSMemory()
 
@@ -68,13 +68,13 @@ func BenchmarkRecallK5K(b *testing.B) {
 		stop := make(chan struct{})
 		peak := make(chan uint64)
 		go samplePeakHeap(stop, peak)
-		c1 := cpuTime()
+		c1 := testenv.CPUTime()
 		t1 := time.Now()
 		res, err := Evaluate(b.Context(), in, opt)
 		close(stop)
 		peakHeap = max(peakHeap, <-peak)
 		evalT = minDur(evalT, time.Since(t1))
-		evalC = minDur(evalC, cpuTime()-c1)
+		evalC = minDur(evalC, testenv.CPUTime()-c1)
 		runtime.ReadMemStats(&ms1)
 		if err != nil {
 			b.Fatal(err)
@@ -132,16 +132,6 @@ func samplePeakHeap(stop <-chan struct{}, peak chan<- uint64) {
 		case <-t.C:
 		}
 	}
-}
-
-// cpuTime is the process's user+system CPU time (less sensitive than wall
-// time to other programs on a shared machine).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMiB reads VmHWM from /proc/self/status (0 where unavailable).
