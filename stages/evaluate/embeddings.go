@@ -3,7 +3,7 @@ package evaluate
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"math"
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
@@ -39,12 +39,19 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 		if dim < 0 {
 			dim, cdim = len(r.Vec), len(r.ConceptVec)
 			if dim == 0 {
-				return fmt.Errorf("%s: %s row %d (id %d): empty vec", filepath.Base(file), what, off, r.ID)
+				return fmt.Errorf("%s: %s row %d (id %d): empty vec", file, what, off, r.ID)
 			}
 		}
 		if len(r.Vec) != dim || len(r.ConceptVec) != cdim {
 			return fmt.Errorf("%s: %s row %d (id %d): vec/concept_vec lengths %d/%d, want %d/%d as in the first row",
 				file, what, off, r.ID, len(r.Vec), len(r.ConceptVec), dim, cdim)
+		}
+		for _, v := range [2][]float32{r.Vec, r.ConceptVec} {
+			for k, x := range v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return fmt.Errorf("%s: %s row %d (id %d): value %d is %v", file, what, off, r.ID, k, x)
+				}
+			}
 		}
 		*vec = append(*vec, r.Vec...)
 		*cvec = append(*cvec, r.ConceptVec...)

@@ -17,7 +17,10 @@ import (
 // caption_embeddings: n test images (ids 100+i) plus 3 train images, 5
 // captions each. mode "perfect" makes captions equal to their image,
 // "noisy" adds noise, "six" gives the second test image a 6th caption,
-// "swap" swaps two caption rows.
+// "swap" swaps two caption rows, "capdim" gives one test caption a shorter
+// vec, "nocvec" drops the concept vectors of one test caption, "short"
+// drops the last test image's last caption, "nan" puts a NaN into one test
+// caption, "nocaps" writes no caption_embeddings table.
 var fakeEmbeddings = pipeline.Spec{
 	Kind: "test.embeddings", Version: "1",
 	Params: []pipeline.Param{
@@ -63,8 +66,22 @@ var fakeEmbeddings = pipeline.Spec{
 				if mode == "noisy" {
 					noise = 0.5
 				}
-				caps = append(caps, table.EmbeddingRow{ID: id*10 + int64(k), ImageID: id, Ordinal: int32(k), Split: split,
-					Vec: unit(d, iv, noise), ConceptVec: unit(cd, ic, noise)})
+				if mode == "short" && split == "test" && id == int64(100+n-1) && k == nc-1 {
+					continue
+				}
+				c := table.EmbeddingRow{ID: id*10 + int64(k), ImageID: id, Ordinal: int32(k), Split: split,
+					Vec: unit(d, iv, noise), ConceptVec: unit(cd, ic, noise)}
+				if split == "test" && id == 103 && k == 2 {
+					switch mode {
+					case "capdim":
+						c.Vec = c.Vec[:d-1]
+					case "nocvec":
+						c.ConceptVec = nil
+					case "nan":
+						c.Vec[1] = float32(math.NaN())
+					}
+				}
+				caps = append(caps, c)
 			}
 		}
 		add("train", 1)
@@ -87,6 +104,9 @@ var fakeEmbeddings = pipeline.Spec{
 			return err
 		}
 		env.AddTable(table.ImageEmbeddings, int64(len(imgs)), "img.parquet")
+		if mode == "nocaps" {
+			return nil
+		}
 		env.AddTable(table.CaptionEmbeddings, int64(h), "cap-0.parquet")
 		env.AddTable(table.CaptionEmbeddings, int64(len(caps)-h), "cap-1.parquet")
 		return nil
@@ -166,6 +186,11 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 		{map[string]any{"mode": "swap"}, nil, "ordinal"},
 		{map[string]any{"n": 20}, map[string]any{"split": "dev"}, `no rows of split "dev"`},
 		{map[string]any{"n": 20}, map[string]any{"folds": 3}, "3 equal folds"},
+		{map[string]any{"mode": "capdim"}, nil, "vec/concept_vec lengths 15/0, want 16/0"},
+		{map[string]any{"mode": "nocvec", "concept_dim": 4}, nil, "vec/concept_vec lengths 16/0, want 16/4"},
+		{map[string]any{"mode": "short"}, nil, "99 captions of split \"test\" for 20 images, want exactly 5 per image (image 119 has 4)"},
+		{map[string]any{"mode": "nan"}, nil, "cap-0.parquet: caption row 22 (id 1032): value 1 is NaN"},
+		{map[string]any{"mode": "nocaps"}, nil, `table "caption_embeddings"`},
 	} {
 		emb := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb)
 		_, err := pipelinetest.RunStageErr(t, &Spec, tc.with, emb)

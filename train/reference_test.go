@@ -1,0 +1,434 @@
+package train
+
+import (
+	"math"
+	"testing"
+)
+
+// This file pins formulas of CODER-METHOD.md that the other tests only
+// reach through the model's own encoders: each expected value is computed
+// here in float64 from the definition, never with the code under test.
+
+// refMat is a row-major float64 matrix.
+type refMat struct {
+	r, c int
+	v    []float64
+}
+
+func refFrom(x []float32, r, c int) refMat {
+	m := refMat{r, c, make([]float64, r*c)}
+	for i, v := range x {
+		m.v[i] = float64(v)
+	}
+	return m
+}
+
+func (a refMat) mul(b refMat) refMat {
+	out := refMat{a.r, b.c, make([]float64, a.r*b.c)}
+	for i := range a.r {
+		for k := range a.c {
+			x := a.v[i*a.c+k]
+			for j := range b.c {
+				out.v[i*b.c+j] += x * b.v[k*b.c+j]
+			}
+		}
+	}
+	return out
+}
+
+func (a refMat) row(i int) []float64 { return a.v[i*a.c : (i+1)*a.c] }
+
+func refL2(x []float64) []float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = v / math.Sqrt(s)
+	}
+	return out
+}
+
+func refSoftmax(x []float64, scale float64) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, scale*v)
+	}
+	out := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		out[i] = math.Exp(scale*v - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}
+
+func refDot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// refConcepts is C = L2rows( A_hat LeakyReLU_0.2( A_hat X W1 ) W2 ) (M x D).
+func refConcepts(m *Model) refMat {
+	cfg := m.cfg
+	M, e, D := cfg.Concepts, cfg.ConceptEmb, cfg.Dim
+	A := refFrom(denseF32(m.ahat), M, M)
+	X := refFrom(denseF32(m.w["cpt.X"]), M, e)
+	W1 := refFrom(denseF32(m.w["cpt.W1"]), e, D)
+	W2 := refFrom(denseF32(m.w["cpt.W2"]), D, D)
+	h := A.mul(X.mul(W1))
+	for i, v := range h.v {
+		if v < 0 {
+			h.v[i] = 0.2 * v
+		}
+	}
+	h = A.mul(h.mul(W2))
+	for i := range M {
+		copy(h.row(i), refL2(h.row(i)))
+	}
+	return h
+}
+
+// refDescriptor is L2( a C ) for the attention a over the concepts.
+func refDescriptor(a []float64, C refMat) []float64 {
+	out := make([]float64, C.c)
+	for k, w := range a {
+		for j := range C.c {
+			out[j] += w * C.v[k*C.c+j]
+		}
+	}
+	return refL2(out)
+}
+
+func nearDef(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > tol {
+			t.Fatalf("%s[%d] = %g, want %g (definition)", what, i, got[i], want[i])
+		}
+	}
+}
+
+// TestConceptBranchDirect checks the concept descriptors of EncodeImages
+// and EncodeCaptions against CODER-METHOD.md section 4 computed directly:
+// the 2-layer GCN, a = softmax(lambda x C^T), c = L2(a C), and for captions
+// with linked concepts a_t = rho softmax(lambda y_t) + (1 - rho) softmax(lambda t C^T)
+// (rho = 0 for a caption without linked concepts). It also pins the
+// attention pooling of the image encoder (CVSE-style, guided by the mean).
+func TestConceptBranchDirect(t *testing.T) {
+	for _, pool := range []string{PoolMean, PoolAttn} {
+		t.Run(pool, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Pooling = pool
+			cfg.Rho, cfg.Lambda = 0.3, 4 // not the defaults: the test must see them used
+			m, err := NewModel(cfg, adjFor(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			const n = 7
+			s := makeSynth(cfg, 3*n, 11)
+			for k := range 2 { // move the weights away from their initialisation
+				if _, err := m.Step(s.batch(cfg, k*n, n), 1e-2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := s.batch(cfg, 2*n, n)
+			labels := append([]float32(nil), b.ConceptLabels...)
+			M, D := cfg.Concepts, cfg.Dim
+			clear(labels[3*M : 4*M]) // caption 3: no linked concept
+			labels[5*M+(M-1)] = 1    // caption 5: two linked concepts
+			v, cv, err := m.EncodeImages(b.Regions, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt, ct, err := m.EncodeCaptions(b.Tokens, b.Lengths, labels, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			C := refConcepts(m)
+
+			// image instance vectors (attention pooling only; mean pooling is
+			// TestMeanPoolingEncoder's)
+			if pool == PoolAttn {
+				R, d := cfg.Regions, cfg.ImageDim
+				W := refFrom(denseF32(m.w["img.W"]), d, D)
+				bias := denseF32(m.w["img.b"])
+				var want []float64
+				for i := range n {
+					r := refFrom(b.Regions[i*R*d:(i+1)*R*d], R, d).mul(W)
+					for k := range R {
+						for j := range D {
+							r.v[k*D+j] += float64(bias[j])
+						}
+					}
+					g := make([]float64, D)
+					for k := range R {
+						for j := range D {
+							g[j] += r.v[k*D+j] / float64(R)
+						}
+					}
+					sc := make([]float64, R)
+					for k := range R {
+						sc[k] = refDot(r.row(k), g) / math.Sqrt(float64(D))
+					}
+					a := refSoftmax(sc, 1)
+					pooled := make([]float64, D)
+					for k := range R {
+						for j := range D {
+							pooled[j] += a[k] * r.v[k*D+j]
+						}
+					}
+					want = append(want, refL2(pooled)...)
+				}
+				nearDef(t, "attention-pooled v", v, want, 1e-5)
+			}
+
+			var wantCV, wantCT []float64
+			for i := range n {
+				vi := refFrom(v[i*D:(i+1)*D], 1, D)
+				wantCV = append(wantCV, refDescriptor(refSoftmax(vi.mul(transpose(C)).v, cfg.Lambda), C)...)
+
+				ti := refFrom(tt[i*D:(i+1)*D], 1, D)
+				a := refSoftmax(ti.mul(transpose(C)).v, cfg.Lambda)
+				y := refFrom(labels[i*M:(i+1)*M], 1, M).v
+				if refDot(y, y) > 0 {
+					sy := refSoftmax(y, cfg.Lambda)
+					for k := range a {
+						a[k] = cfg.Rho*sy[k] + (1-cfg.Rho)*a[k]
+					}
+				}
+				wantCT = append(wantCT, refDescriptor(a, C)...)
+			}
+			nearDef(t, "c_v", cv, wantCV, 2e-5)
+			nearDef(t, "c_t", ct, wantCT, 2e-5)
+
+			// without labels every caption uses rho = 0
+			_, ct0, err := m.EncodeCaptions(b.Tokens, b.Lengths, nil, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want0 []float64
+			for i := range n {
+				ti := refFrom(tt[i*D:(i+1)*D], 1, D)
+				want0 = append(want0, refDescriptor(refSoftmax(ti.mul(transpose(C)).v, cfg.Lambda), C)...)
+			}
+			nearDef(t, "c_t without labels", ct0, want0, 2e-5)
+		})
+	}
+}
+
+func transpose(a refMat) refMat {
+	out := refMat{a.c, a.r, make([]float64, len(a.v))}
+	for i := range a.r {
+		for j := range a.c {
+			out.v[j*a.r+i] = a.v[i*a.c+j]
+		}
+	}
+	return out
+}
+
+// momentumClone returns a model whose live weights are m's momentum
+// weights (and whose prototypes are m's): its encoders are m's momentum
+// encoders.
+func momentumClone(t *testing.T, m *Model) *Model {
+	t.Helper()
+	c, err := newModel(m.cfg, ahatOf(m), m.dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range c.w {
+		src := m.mw[name]
+		if name == "proto" {
+			src = m.w[name]
+		}
+		fill(w, denseF32(src))
+	}
+	return c
+}
+
+func ahatOf(m *Model) []float32 {
+	if m.ahat == nil {
+		return nil
+	}
+	return denseF32(m.ahat)
+}
+
+// TestMomentumUpdateAndKeys checks, after training steps with a small
+// momentum m (so that live and momentum encoders differ a lot):
+//   - the EMA of every encoder weight, theta' = m theta'_old + (1 - m) theta_new,
+//     and that the prototypes have no momentum copy;
+//   - that the queues receive the momentum encoders' keys of the batch
+//     (computed before the step's EMA), tagged with the batch's image ids;
+//   - every loss term against the definitions, with live queries, momentum
+//     keys, DCL weights from the momentum queries (the documented
+//     deviation), Sinkhorn codes of the momentum embeddings.
+func TestMomentumUpdateAndKeys(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Momentum = 0.6
+	m, err := NewModel(cfg, adjFor(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const B = 6
+	s := makeSynth(cfg, 4*B, 13)
+	for k := range 2 {
+		if _, err := m.Step(s.batch(cfg, k*B, B), 2e-2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := m.mw["proto"]; ok {
+		t.Error("the prototypes have a momentum copy")
+	}
+	old := map[string][]float32{}
+	for name, w := range m.mw {
+		old[name] = denseF32(w)
+	}
+	b := s.batch(cfg, 2*B, B)
+	s.ids[2*B+4] = s.ids[2*B+1] // two captions of one image in the batch
+
+	// the loss of the next step from the definitions
+	mc := momentumClone(t, m)
+	defer mc.Close()
+	kv, kcv, err := mc.EncodeImages(b.Regions, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt, kct, err := mc.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, cv, err := m.EncodeImages(b.Regions, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, ct, err := m.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protos := normRows(denseF32(m.w["proto"]), cfg.Prototypes, cfg.Dim)
+	code := func(x []float32) []float32 {
+		return sinkhornRef(matmulT(x, B, protos, cfg.Prototypes, cfg.Dim), B, cfg.Prototypes, cfg.SinkhornEps, cfg.SinkhornIters)
+	}
+	qv, qt := code(kv), code(kt)
+	var want Losses
+	want.Inst = 0.5 * (refContrastive(cfg, v, kv, kt, b.ImageIDs, m.qTxt) + refContrastive(cfg, tt, kt, kv, b.ImageIDs, m.qImg))
+	want.Concept = 0.5 * (refContrastive(cfg, cv, kcv, kct, b.ImageIDs, m.qcTxt) + refContrastive(cfg, ct, kct, kcv, b.ImageIDs, m.qcImg))
+	want.Swap = directCE(cfg, v, protos, qt) + directCE(cfg, tt, protos, qv)
+	want.Pred = directCE(cfg, cv, protos, qv) + directCE(cfg, ct, protos, qt)
+	want.Total = want.Inst + cfg.LambdaC*want.Concept + cfg.LambdaP*want.Pred + cfg.LambdaS*want.Swap
+
+	got, err := m.Step(b, 2e-2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred},
+		{"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
+		if math.Abs(c.got-c.want) > 1e-3*math.Max(1, math.Abs(c.want)) {
+			t.Errorf("%s = %.6f, definition with momentum keys %.6f", c.name, c.got, c.want)
+		}
+	}
+
+	// EMA of the weights after the step
+	for name, w := range m.mw {
+		live, mom := denseF32(m.w[name]), denseF32(w)
+		for i := range mom {
+			want := cfg.Momentum*float64(old[name][i]) + (1-cfg.Momentum)*float64(live[i])
+			if math.Abs(float64(mom[i])-want) > 1e-6*math.Max(1, math.Abs(want)) {
+				t.Fatalf("%s[%d]: momentum weight %g, want m*old + (1-m)*live = %g", name, i, mom[i], want)
+			}
+		}
+	}
+
+	// the newest B queue entries are the momentum keys of the batch
+	for _, qc := range []struct {
+		name string
+		q    *queue
+		keys []float32
+	}{{"text", m.qTxt, kt}, {"image", m.qImg, kv}, {"concept text", m.qcTxt, kct}, {"concept image", m.qcImg, kcv}} {
+		D := cfg.Dim
+		for i := range B {
+			slot := (qc.q.head - B + i + qc.q.K) % qc.q.K
+			if qc.q.ids[slot] != b.ImageIDs[i] {
+				t.Errorf("%s queue slot %d: image %d, want %d", qc.name, slot, qc.q.ids[slot], b.ImageIDs[i])
+			}
+			got := qc.q.key(slot)
+			for k := range D {
+				if math.Abs(float64(got[k]-qc.keys[i*D+k])) > 1e-5 {
+					t.Fatalf("%s queue slot %d holds %v, want the momentum key %v", qc.name, slot, got, qc.keys[i*D:(i+1)*D])
+				}
+			}
+		}
+	}
+}
+
+// refContrastive is one direction of the DCL / InfoNCE / VSE++ loss from
+// CODER-METHOD.md section 2 with live queries q, momentum queries mq (for
+// the DCL weights), momentum keys pk of the batch and queue qu, excluding
+// keys of the query's image.
+func refContrastive(cfg Config, q, mq, pk []float32, ids []int64, qu *queue) float64 {
+	D := cfg.Dim
+	B := len(ids)
+	var total float64
+	for i := range B {
+		qi, mi := q[i*D:(i+1)*D], mq[i*D:(i+1)*D]
+		var negs [][]float32
+		for j := range B {
+			if ids[j] != ids[i] {
+				negs = append(negs, pk[j*D:(j+1)*D])
+			}
+		}
+		if qu != nil {
+			for s := range qu.count {
+				if qu.ids[s] != ids[i] {
+					negs = append(negs, qu.key(s))
+				}
+			}
+		}
+		pos := dot(qi, pk[i*D:(i+1)*D])
+		if cfg.Loss == LossVSEPP {
+			hard := math.Inf(-1)
+			for _, k := range negs {
+				hard = math.Max(hard, dot(qi, k))
+			}
+			total += math.Max(0, cfg.Margin+hard-pos)
+			continue
+		}
+		c := make([]float64, len(negs))
+		var mu, sd float64
+		for j, k := range negs {
+			c[j] = dot(mi, k)
+			mu += c[j]
+		}
+		mu /= float64(len(c))
+		for _, x := range c {
+			sd += (x - mu) * (x - mu)
+		}
+		sd = math.Sqrt(sd / float64(len(c)))
+		var zs float64
+		for _, x := range c {
+			zs += math.Exp(cfg.Beta * (x - mu) / (sd + dclEps))
+		}
+		den := math.Exp(pos / cfg.Tau)
+		for j, k := range negs {
+			w := float64(len(c)) * math.Exp(cfg.Beta*(c[j]-mu)/(sd+dclEps)) / zs
+			den += w * math.Exp(dot(qi, k)/cfg.Tau)
+		}
+		total += math.Log(den) - pos/cfg.Tau
+	}
+	return total / float64(B)
+}
