@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -152,9 +153,19 @@ func ReadHeader(r io.Reader, file string) (Header, error) {
 	if fo {
 		return Header{}, fail(file, off, "fortran_order is True; only C-order arrays can be streamed by rows")
 	}
+	// prod(shape) * itemsize must fit in an int64: a wrapped product
+	// would let a header-only file pass the size check in Open.
+	total := uint64(h.ItemSize)
 	for _, n := range shape {
 		if n < 0 {
 			return Header{}, fail(file, off, "negative dimension in shape %v", shape)
+		}
+		hi, lo := bits.Mul64(total, uint64(n))
+		if n != 0 && (hi != 0 || lo > math.MaxInt64) {
+			return Header{}, fail(file, off, "shape %v of %s is too large", shape, descr)
+		}
+		if n != 0 {
+			total = lo
 		}
 	}
 	return h, nil

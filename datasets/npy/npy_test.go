@@ -142,6 +142,11 @@ func TestReadErrors(t *testing.T) {
 		{"garbage header", "want '{'", build(1, "descr=<f4", good)},
 		{"non-ascii v1", "non-ASCII", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 'é'}", good)},
 		{"short", "too short", []byte("\x93NU")},
+		// prod(shape) * itemsize overflows int64: the size check must not
+		// wrap around and accept a header-only file.
+		{"shape overflows", "too large", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4611686018427387904), }", nil)},
+		{"rows overflow", "too large", build(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", nil)},
+		{"empty rows overflow", "too large", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904), }", nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
