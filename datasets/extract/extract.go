@@ -17,6 +17,9 @@
 //     count is of bytes actually produced, so lying size headers do not help.
 //   - macOS archive metadata (entries under __MACOSX/, as in the Flickr8k
 //     zips) is skipped and counted in [Result.SkippedJunk].
+//   - tar.gz: the gzip trailer (CRC-32, size) of the stream is verified
+//     even though the tar end marker comes before it; a damaged or cut
+//     archive is an error, never a silent partial extraction.
 //   - Formats are recognised by content (zip "PK", gzip 1f 8b, "ustar" at
 //     offset 257), not by file name.
 //   - Errors name the archive and the entry.
@@ -151,6 +154,9 @@ func Archive(ctx context.Context, src, dir string, lim Limits) (Result, error) {
 			var zr *gzip.Reader
 			if zr, err = gzip.NewReader(bufio.NewReaderSize(f, 1<<20)); err == nil {
 				err = x.tar(zr)
+				if err == nil {
+					err = x.gzipTrailer(zr)
+				}
 			}
 			f.Close()
 		}
@@ -393,6 +399,20 @@ func (x *extractor) tar(r io.Reader) error {
 			return fmt.Errorf("extract %s: entry %q: unsupported tar type %q", x.src, h.Name, h.Typeflag)
 		}
 	}
+}
+
+// gzipTrailer reads the gzip member that holds the tar end marker to its
+// end, so that its CRC-32 and size trailer are checked: the tar reader
+// stops at the end marker, and a damaged or cut trailer would otherwise go
+// unnoticed. Data after that member (padding) is ignored, as gzip does.
+func (x *extractor) gzipTrailer(zr *gzip.Reader) error {
+	zr.Multistream(false)
+	// ErrHeader comes only after a member whose trailer verified, when
+	// what follows is not another gzip member (zero padding).
+	if _, err := io.Copy(io.Discard, &ctxReader{ctx: x.ctx, r: zr}); err != nil && !errors.Is(err, gzip.ErrHeader) {
+		return fmt.Errorf("extract %s: gzip stream after the tar end: %w", x.src, err)
+	}
+	return nil
 }
 
 // junk reports whether rel is macOS archive metadata.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -234,5 +235,45 @@ func TestExtractNotAnArchive(t *testing.T) {
 	os.WriteFile(g, z.Bytes(), 0o644)
 	if f, _ := Format(g); f != "gzip" {
 		t.Fatalf("format %q, want gzip", f)
+	}
+}
+
+// TestExtractTarGzTrailer damages the gzip trailer (CRC-32 and size) of a
+// tar.gz whose tar data is intact: the archive is corrupt (gzip and GNU
+// tar reject it) and extraction must say so, naming the archive.
+func TestExtractTarGzTrailer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.tar.gz")
+	writeTar(t, p, true, []entry{{name: "d/a.txt", body: strings.Repeat("a", 700)}, {name: "d/b.txt", body: "b"}})
+	good, _ := os.ReadFile(p)
+	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 1; return b }
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"crc flipped", flip(len(good) - 8)},
+		{"size flipped", flip(len(good) - 1)},
+		{"trailer cut", good[:len(good)-4]},
+		{"trailer gone", good[:len(good)-8]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q := filepath.Join(t.TempDir(), "c.tar.gz")
+			os.WriteFile(q, tc.data, 0o644)
+			_, err := Archive(t.Context(), q, filepath.Join(t.TempDir(), "out"), Limits{})
+			if err == nil || !strings.Contains(err.Error(), q) {
+				t.Fatalf("err = %v, want an error naming %s", err, q)
+			}
+		})
+	}
+	// The intact archive, also with trailing zero padding after the gzip
+	// stream (some tools add it; gzip ignores it), extracts.
+	for _, data := range [][]byte{good, append(bytes.Clone(good), make([]byte, 512)...)} {
+		q := filepath.Join(t.TempDir(), "ok.tar.gz")
+		os.WriteFile(q, data, 0o644)
+		if res, err := Archive(t.Context(), q, filepath.Join(t.TempDir(), "out"), Limits{}); err != nil || res.Files != 2 {
+			t.Fatalf("intact archive: %+v %v", res, err)
+		}
 	}
 }
