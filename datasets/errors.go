@@ -1,6 +1,9 @@
 package datasets
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // FormatError reports malformed input at a line (text) or byte offset
 // (binary) of a file.
@@ -20,4 +23,23 @@ func (e *FormatError) Error() string {
 
 func lineErr(file string, line int, format string, args ...any) error {
 	return &FormatError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CheckUTF8 returns a [*FormatError] naming file, line and column if the
+// text line s is not valid UTF-8. Text ends up in Parquet string columns,
+// which must hold UTF-8: other readers (DuckDB, Arrow) reject a file with
+// an invalid string, so a reader reports the line instead of writing it.
+func CheckUTF8(file string, line int, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	col := 0
+	for col < len(s) {
+		r, n := utf8.DecodeRuneInString(s[col:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		col += n
+	}
+	return lineErr(file, line, "invalid UTF-8 byte 0x%02x at column %d (convert the file to UTF-8)", s[col], col+1)
 }

@@ -55,3 +55,12 @@ func TestReadFlickr8kTokens(t *testing.T) {
 		t.Fatalf("long line: %v", err)
 	}
 }
+
+func TestReadImageListInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	_, err := ReadImageList(strings.NewReader("a.jpg\n\xc3(.jpg\n"), "list.txt")
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "list.txt:2: invalid UTF-8 byte 0xc3 at column 1") {
+		t.Fatalf("err = %v, want list.txt:2: invalid UTF-8", err)
+	}
+}

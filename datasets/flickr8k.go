@@ -25,8 +25,9 @@ const maxLine = 1 << 20
 
 // ReadFlickr8kTokens streams Flickr8k.token.txt lines of the form
 // "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines are ignored.
-// A line without the tab, without "#K" or with a non-numeric K is a
-// [*FormatError] naming file (used in messages only) and the line.
+// A line without the tab, without "#K", with a non-numeric K, an empty
+// caption or invalid UTF-8 is a [*FormatError] naming file (used in
+// messages only) and the line.
 func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string, k int, text string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxLine)
@@ -36,6 +37,9 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		line := strings.TrimRight(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" {
 			continue
+		}
+		if err := CheckUTF8(file, n, line); err != nil {
+			return err
 		}
 		id, text, ok := strings.Cut(line, "\t")
 		if !ok {
@@ -68,7 +72,7 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 
 // ReadImageList reads a list of image names, one per line (the
 // Flickr_8k.*Images.txt files, SCAN's *_ids.txt). Blank lines are ignored;
-// a line with a tab or inner space is a [*FormatError].
+// a line with a tab or inner space, or invalid UTF-8, is a [*FormatError].
 func ReadImageList(r io.Reader, file string) ([]string, error) {
 	var out []string
 	err := ReadLines(r, file, func(line int, s string) error {
@@ -78,6 +82,9 @@ func ReadImageList(r io.Reader, file string) ([]string, error) {
 		}
 		if strings.ContainsAny(s, " \t") {
 			return lineErr(file, line, "want one image name per line, got %q", s)
+		}
+		if err := CheckUTF8(file, line, s); err != nil {
+			return err
 		}
 		out = append(out, s)
 		return nil

@@ -159,6 +159,7 @@ func TestFlickr8kMalformed(t *testing.T) {
 		{"no hash", "a.jpg\tcaption\n", "NAME#K"},
 		{"bad k", "a.jpg#x\tcaption\n", "not a non-negative integer"},
 		{"empty caption", "a.jpg#7\t  \n", "empty caption"},
+		{"invalid utf-8", "a.jpg#7\tbad \xff caption\n", "invalid UTF-8 byte 0xff at column 13"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -142,6 +142,9 @@ func (c *captionReader) next() (string, error) {
 	if s == "" {
 		return "", &datasets.FormatError{File: c.file, Line: c.line, Msg: "empty caption"}
 	}
+	if err := datasets.CheckUTF8(c.file, c.line, s); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 

@@ -109,6 +109,16 @@ func TestPrecompSCANErrors(t *testing.T) {
 			os.WriteFile(filepath.Join(d, "train_caps.txt"), []byte("a\nb\n\nd\ne\n"), 0o644)
 			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{1, 4, 6}, func(int) float32 { return 0 })
 		}, "train_caps.txt:3: empty caption"},
+		{"invalid utf-8", func(d string) {
+			writeCaps(t, filepath.Join(d, "train_caps.txt"), 2, "a\nb \xfe c\nc\nd\ne\n")
+		}, "train_caps.txt:12: invalid UTF-8 byte 0xfe at column 3"},
+		{"shape overflows", func(d string) {
+			// A header-only file whose shape (3, 2^62) makes the size
+			// computation wrap to 0.
+			hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4611686018427387904), }\n"
+			b := append([]byte(npy.Magic), 1, 0, byte(len(hdr)), 0)
+			os.WriteFile(filepath.Join(d, "train_ims.npy"), append(b, hdr...), 0o644)
+		}, "train_ims.npy: at byte"},
 		{"rows mismatch", func(d string) {
 			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{4, 4, 6}, func(int) float32 { return 0 })
 		}, "has 4 rows"},
