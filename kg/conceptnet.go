@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -215,6 +216,11 @@ func parseAssertion(b []byte, rels map[string]bool, st *ReadStats, name string, 
 	}
 	if len(js) < 2 || js[0] != '{' || js[len(js)-1] != '}' {
 		st.bad(name, line, "field 5 is not a JSON object")
+		return Edge{}, false
+	}
+	if !utf8.Valid(rel) || !utf8.Valid(start) || !utf8.Valid(end) {
+		// Concepts and relations end up in Parquet string columns.
+		st.bad(name, line, "invalid UTF-8 in the relation or a concept URI")
 		return Edge{}, false
 	}
 	if !bytes.HasPrefix(start, prefixEN) || !bytes.HasPrefix(end, prefixEN) {

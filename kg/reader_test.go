@@ -110,6 +110,17 @@ func TestReadConceptNetBadInputs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("invalid UTF-8 is a counted bad line", func(t *testing.T) {
+		// Concepts end up in Parquet string columns (kg_nodes, concepts),
+		// which must be UTF-8.
+		in := good + "/a/x\t/r/IsA\t/c/en/caf\xe9\t/c/en/b\t{\"weight\": 1}\n" +
+			"/a/x\t/r/Is\xffA\t/c/en/a\t/c/en/b\t{\"weight\": 1}\n" + good
+		edges, st, err := readAll(t, []byte(in), ReadOptions{})
+		if err != nil || len(edges) != 2 || st.Bad != 2 || len(st.Samples) != 2 ||
+			st.Samples[0].Line != 2 || !strings.Contains(st.Samples[0].Reason, "UTF-8") {
+			t.Fatalf("edges %+v, stats %+v, err %v", edges, st, err)
+		}
+	})
 	t.Run("non-English only", func(t *testing.T) {
 		var in strings.Builder
 		for _, l := range lines {
