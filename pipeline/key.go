@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,29 +143,43 @@ func (d *Digester) Digest(path string) (string, error) {
 		size     int64
 	}
 	var ents []ent
-	err = filepath.WalkDir(path, func(p string, de fs.DirEntry, err error) error {
+	// walk follows symlinks to files and directories, as a stage opening
+	// paths under the tree does; chain holds the directories being walked,
+	// so a link back up the tree is not followed twice.
+	var walk func(dir, rel string, chain []fs.FileInfo) error
+	walk = func(dir, rel string, chain []fs.FileInfo) error {
+		des, err := os.ReadDir(dir)
 		if err != nil {
 			return err
 		}
-		if de.IsDir() {
-			return nil
+		for _, de := range des {
+			p := filepath.Join(dir, de.Name())
+			r := de.Name()
+			if rel != "" {
+				r = rel + "/" + r
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				if slices.ContainsFunc(chain, func(a fs.FileInfo) bool { return os.SameFile(a, fi) }) {
+					continue // a symlink loop
+				}
+				if err := walk(p, r, append(chain, fi)); err != nil {
+					return err
+				}
+				continue
+			}
+			sum, err := d.fileDigest(p, fi)
+			if err != nil {
+				return err
+			}
+			ents = append(ents, ent{r, sum, fi.Size()})
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if fi.IsDir() {
-			return nil
-		}
-		sum, err := d.fileDigest(p, fi)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(path, p)
-		ents = append(ents, ent{filepath.ToSlash(rel), sum, fi.Size()})
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(path, "", []fs.FileInfo{st}); err != nil {
 		return "", err
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].rel < ents[j].rel })
