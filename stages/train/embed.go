@@ -118,6 +118,11 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 	if err != nil {
 		return err
 	}
+	if _, fdim, id, err := probeFeatures(ctx, ffiles); err != nil {
+		return err
+	} else if fdim != cfg.ImageDim {
+		return fmt.Errorf("features have dim %d (image %d), the model was trained on dim %d", fdim, id, cfg.ImageDim)
+	}
 	shape := featShape{Regions: cfg.Regions, Dim: cfg.ImageDim}
 
 	// Image list: images of the split with captions; evaluation splits keep

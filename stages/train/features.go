@@ -111,20 +111,20 @@ func eachRow(rec arrow.Record, fn func(featRow) error) error {
 	return nil
 }
 
-// probeFeatures returns the regions and dim of the first feature row.
-func probeFeatures(ctx context.Context, files []string) (n, dim int, err error) {
+// probeFeatures returns the regions, dim and image id of the first feature row.
+func probeFeatures(ctx context.Context, files []string) (n, dim int, id int64, err error) {
 	errStop := errors.New("stop")
 	err = eachFeature(ctx, files, arrowfeat.Options{BatchRows: 1, MemoryBudget: 16 << 20}, func(r featRow) error {
-		n, dim = r.n, r.dim
+		n, dim, id = r.n, r.dim, r.id
 		return errStop
 	})
 	if errors.Is(err, errStop) {
-		return n, dim, nil
+		return n, dim, id, nil
 	}
 	if err == nil {
 		err = fmt.Errorf("features: the table has no rows")
 	}
-	return 0, 0, err
+	return 0, 0, 0, err
 }
 
 // convert writes the model input of row into dst (len s.floats()): the mean

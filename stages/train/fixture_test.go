@@ -36,6 +36,9 @@ var fixtureSpec = pipeline.Spec{
 		{Name: "seed", Type: pipeline.Int, Default: 3},
 		{Name: "regions", Type: pipeline.Int, Default: fxRegions},
 		{Name: "dim", Type: pipeline.Int, Default: fxDim},
+		// bad-input variants
+		{Name: "omit", Type: pipeline.StringList, Default: []string{}, Doc: "tables not to declare"},
+		{Name: "odd_dim", Type: pipeline.Int, Default: -1, Doc: "index of an image whose features get dim+1 (-1: none)"},
 	},
 	Stage: pipeline.StageFunc(runFixture),
 }
@@ -74,11 +77,15 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 			id := imageID + 1000
 			imageID++
 			cls := rng.IntN(fxClasses)
-			fr := table.FeatureRow{ImageID: id, NRegions: int32(nReg), Dim: int32(fDim)}
+			dim := fDim
+			if int(imageID-1) == p.Int("odd_dim") {
+				dim++
+			}
+			fr := table.FeatureRow{ImageID: id, NRegions: int32(nReg), Dim: int32(dim)}
 			for r := range nReg {
 				fr.Boxes = append(fr.Boxes, 0, 0, float32(r+1)/float32(nReg), 1)
-				for j := range fDim {
-					fr.Feats = append(fr.Feats, protos[cls][j]+0.5*float32(rng.NormFloat64()))
+				for j := range dim {
+					fr.Feats = append(fr.Feats, protos[cls][j%fDim]+0.5*float32(rng.NormFloat64()))
 				}
 			}
 			feats[id%2] = append(feats[id%2], fr)
@@ -126,7 +133,14 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 	for i, j := 0, len(toks)-1; i < j; i, j = i+1, j-1 {
 		toks[i], toks[j] = toks[j], toks[i]
 	}
+	omit := map[string]bool{}
+	for _, name := range p.Strings("omit") {
+		omit[name] = true
+	}
 	write := func(name, file string, rows int, f func(string) error) error {
+		if omit[name] {
+			return nil
+		}
 		if err := f(env.Path(file)); err != nil {
 			return err
 		}

@@ -125,7 +125,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	if err != nil {
 		return err
 	}
-	nReg, fdim, err := probeFeatures(ctx, ffiles)
+	nReg, fdim, _, err := probeFeatures(ctx, ffiles)
 	if err != nil {
 		return err
 	}
