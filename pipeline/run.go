@@ -14,7 +14,7 @@ import (
 
 // RunOptions select what [Run] executes.
 type RunOptions struct {
-	Only  []string // run just these stages; their inputs must be cached
+	Only  []string // run just these stages; their inputs and ancestors must be cached
 	From  string   // rerun this stage and everything downstream of it
 	Until string   // stop after this stage: only it and its ancestors
 	Force []string // rerun these stages even if cached (their work dirs are cleared)
@@ -210,21 +210,27 @@ func selectStages(w *Workflow, st map[string]*State, opt RunOptions) (map[string
 			plan[n.ID] = PlanSkip
 		}
 	}
-	// Inputs of stages that run must be cached or run too (ancestors are
-	// pulled in, except with --only, where a missing input is an error).
+	// Ancestors of stages that run must be cached or run too: a stage
+	// reads tables through its inputs into their ancestors, so a cached
+	// input whose own input is gone is not enough. They are pulled in,
+	// except with --only, where a missing one is an error.
 	var errs []error
 	for i := len(w.Stages) - 1; i >= 0; i-- {
 		n := w.Stages[i]
 		if plan[n.ID] != PlanRun {
 			continue
 		}
-		for _, in := range n.Inputs {
-			if plan[in.ID] == PlanSkip || (plan[in.ID] != PlanRun && st[in.ID].Status != StatusCached) {
+		anc := w.Ancestors(n.ID)
+		for _, a := range w.Stages[:i] { // topological order: ancestors come first
+			if !anc[a.ID] {
+				continue
+			}
+			if plan[a.ID] == PlanSkip || (plan[a.ID] != PlanRun && st[a.ID].Status != StatusCached) {
 				if len(opt.Only) > 0 {
-					errs = append(errs, fmt.Errorf("--only %s: %w: stage %q is %s; run it first or drop --only", n.ID, ErrNotCached, in.ID, st[in.ID].Status))
+					errs = append(errs, fmt.Errorf("--only %s: %w: stage %q is %s; run it first or drop --only", n.ID, ErrNotCached, a.ID, st[a.ID].Status))
 					continue
 				}
-				plan[in.ID] = PlanRun
+				plan[a.ID] = PlanRun
 			}
 		}
 	}

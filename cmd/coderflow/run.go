@@ -25,7 +25,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Long: `Run computes every stage's cache key and runs the stages whose artifact is
 not in the cache, in dependency order, independent stages in parallel.
 
-  --only S     run just S (its inputs must be cached)
+  --only S     run just S (its inputs and their ancestors must be cached)
   --from S     rerun S and everything downstream of it
   --until S    run S and what it needs, nothing after it
   --force S    rerun S even if cached
