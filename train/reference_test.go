@@ -3,6 +3,8 @@ package train
 import (
 	"math"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // This file pins formulas of CODER-METHOD.md that the other tests only
@@ -431,4 +433,38 @@ func refContrastive(cfg Config, q, mq, pk []float32, ids []int64, qu *queue) flo
 		total += math.Log(den) - pos/cfg.Tau
 	}
 	return total / float64(B)
+}
+
+// TestClipScale pins the global-norm clipping of CODER-METHOD.md section 5
+// (torch.nn.utils.clip_grad_norm_): one L2 norm over every gradient of
+// every parameter, scale maxNorm/norm when it exceeds maxNorm, 1 otherwise,
+// 0 disables; including tensors longer than one 64k chunk.
+func TestClipScale(t *testing.T) {
+	mk := func(vals ...float32) tensor.Tensor { return tensor.New(tensor.WithBacking(vals)) }
+	big := make([]float32, 3<<16+5)
+	for i := range big {
+		big[i] = float32(i%7) - 3
+	}
+	var ssBig float64
+	for _, v := range big {
+		ssBig += float64(v) * float64(v)
+	}
+	for _, tc := range []struct {
+		name      string
+		grads     []tensor.Tensor
+		max       float64
+		norm, scl float64
+	}{
+		{"clipped over two tensors", []tensor.Tensor{mk(3, 0), mk(0, 4)}, 2, 5, 0.4},
+		{"below the bound", []tensor.Tensor{mk(3, 0), mk(0, 4)}, 6, 5, 1},
+		{"at the bound", []tensor.Tensor{mk(3, 0), mk(0, 4)}, 5, 5, 1},
+		{"disabled", []tensor.Tensor{mk(30, 0), mk(0, 40)}, 0, 50, 1},
+		{"several chunks", []tensor.Tensor{tensor.New(tensor.WithBacking(big)), mk(1, 0)}, 2, math.Sqrt(ssBig + 1), 2 / math.Sqrt(ssBig+1)},
+		{"float64", []tensor.Tensor{tensor.New(tensor.WithBacking([]float64{6, 8}))}, 2, 10, 0.2},
+	} {
+		norm, scale := clipScale(tc.grads, tc.max)
+		if math.Abs(norm-tc.norm) > 1e-9*tc.norm || math.Abs(scale-tc.scl) > 1e-12 {
+			t.Errorf("%s: norm %g scale %g, want %g %g", tc.name, norm, scale, tc.norm, tc.scl)
+		}
+	}
 }
