@@ -18,8 +18,10 @@ func init() {
 
 // Spec is the `evaluate` stage kind.
 var Spec = pipeline.Spec{
-	Kind:    "evaluate",
-	Version: "1",
+	Kind: "evaluate",
+	// 2: metrics.json's model is the training artifact upstream of the
+	// embeddings (its params), not the embedding stage.
+	Version: "2",
 	Doc: "Recall@K image-text retrieval (VSE++/SCAN protocol) on the image_embeddings and caption_embeddings " +
 		"of one split: 5 captions per image, i2t and t2i R@1/5/10, medr, meanr, rsum, optional K folds " +
 		"(folds: 5 is COCO 1K). Writes metrics.json and the metrics table.",
@@ -58,7 +60,7 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 		Dim: ts.in.Dim, ConceptDim: ts.in.ConceptDim, Alpha: alpha, Folds: nf, FoldImages: ts.in.N / nf,
 		Mean: res.Mean, PerFold: res.Folds, Stage: env.StageID, Key: env.Key,
 	}
-	if a := ts.source; a != nil {
+	if a := modelSource(ts.source); a != nil {
 		mf.Model = &eval.ModelRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key(), Params: a.Manifest.Params}
 	}
 	if err := eval.WriteMetricsFile(env.Path(eval.MetricsFileName), mf); err != nil {
@@ -82,6 +84,29 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	env.Summarize("%s %d images%s: rsum %.1f | i2t R@1 %.1f R@5 %.1f R@10 %.1f | t2i R@1 %.1f R@5 %.1f R@10 %.1f",
 		split, ts.in.N, foldNote, m.RSum, m.R1I2T, m.R5I2T, m.R10I2T, m.R1T2I, m.R5T2I, m.R10T2I)
 	return nil
+}
+
+// modelSource returns the artifact whose params describe the evaluated
+// model: the nearest artifact at or upstream of emb (breadth first) that
+// declares the train_curve table (the training stage; its params are the
+// ones an ablation varies), else emb itself (embeddings without a training
+// stage upstream).
+func modelSource(emb *pipeline.Artifact) *pipeline.Artifact {
+	seen := map[*pipeline.Artifact]bool{}
+	q := []*pipeline.Artifact{emb}
+	for len(q) > 0 {
+		a := q[0]
+		q = q[1:]
+		if a == nil || seen[a] {
+			continue
+		}
+		seen[a] = true
+		if _, ok := a.Table(table.TrainCurve); ok {
+			return a
+		}
+		q = append(q, a.Inputs...)
+	}
+	return emb
 }
 
 const metricsTableFile = "metrics.parquet"

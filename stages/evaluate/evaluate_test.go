@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -200,5 +201,38 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 	}
 	if _, err := pipelinetest.RunStageErr(t, &Spec, nil); err == nil || !strings.Contains(err.Error(), "image_embeddings") {
 		t.Errorf("no input: %v", err)
+	}
+}
+
+// fakeTrain stands for a training stage: it declares a train_curve table.
+var fakeTrain = pipeline.Spec{
+	Kind: "test.train", Version: "1",
+	Params: []pipeline.Param{{Name: "beta", Type: pipeline.Float, Default: 1.0}},
+	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		rows := []table.CurveRow{{Epoch: 1, Step: 10, Loss: 1}}
+		if err := table.WriteFile(env.Path("curve.parquet"), env, table.TrainCurve, table.Options{}, rows); err != nil {
+			return err
+		}
+		env.AddTable(table.TrainCurve, 1, "curve.parquet")
+		return nil
+	}),
+}
+
+// TestModelIsTheTrainingStage: metrics.json names the training artifact
+// upstream of the embeddings, with its params, so that the report's run
+// comparison shows the params an ablation varies (not the embed stage's,
+// which are the same in every run).
+func TestModelIsTheTrainingStage(t *testing.T) {
+	for _, beta := range []float64{0, 2} {
+		tr := pipelinetest.RunStage(t, &fakeTrain, map[string]any{"beta": beta})
+		emb := pipelinetest.RunStage(t, &fakeEmbeddings, nil, tr)
+		a := pipelinetest.RunStage(t, &Spec, nil, emb)
+		mf, err := eval.ReadMetricsFile(a.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mf.Model == nil || mf.Model.Kind != "test.train" || mf.Model.Key != tr.Key() || fmt.Sprint(mf.Model.Params["beta"]) != fmt.Sprint(beta) {
+			t.Errorf("beta %v: metrics.json model %+v, want the test.train artifact %s with its params", beta, mf.Model, tr.Key())
+		}
 	}
 }

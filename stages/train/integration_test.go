@@ -6,6 +6,7 @@ import (
 
 	"coderflow/pipeline/pipelinetest"
 	_ "coderflow/stages/evaluate" // the consumer of the embed tables
+	"coderflow/train/eval"
 )
 
 // TestEmbedThenEvaluate checks the contract with the evaluate stage: the
@@ -19,5 +20,14 @@ func TestEmbedThenEvaluate(t *testing.T) {
 	got, want := ev.Manifest.Metrics["rsum"], tr.Manifest.Metrics["best_dev_rsum"]
 	if math.Abs(got-want) > 1e-6 {
 		t.Errorf("evaluate: rsum %v, train.coder best dev rsum %v (metrics %v)", got, want, ev.Manifest.Metrics)
+	}
+	// metrics.json names the trained model (not the embed stage), with the
+	// training params an ablation compares
+	mf, err := eval.ReadMetricsFile(ev.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Model == nil || mf.Model.Kind != KindTrain || mf.Model.Key != tr.Key() || mf.Model.Params["loss"] != "dcl" {
+		t.Errorf("metrics.json model %+v, want the train.coder artifact %s", mf.Model, tr.Key())
 	}
 }
