@@ -20,7 +20,8 @@ func init() {
 var Spec = pipeline.Spec{
 	Kind: "evaluate",
 	// 2: metrics.json's model is the training artifact upstream of the
-	// embeddings (its params), not the embedding stage.
+	// embeddings (its params), not the embedding stage; alpha defaults to
+	// the model's.
 	Version: "2",
 	Doc: "Recall@K image-text retrieval (VSE++/SCAN protocol) on the image_embeddings and caption_embeddings " +
 		"of one split: 5 captions per image, i2t and t2i R@1/5/10, medr, meanr, rsum, optional K folds " +
@@ -30,8 +31,9 @@ var Spec = pipeline.Spec{
 		{Name: "split", Type: pipeline.String, Default: "test", Doc: "the split to evaluate"},
 		{Name: "folds", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0),
 			Doc: "0 or 1: no folds; K: K equal folds, metrics averaged (5 = COCO 1K)"},
-		{Name: "alpha", Type: pipeline.Float, Default: eval.DefaultAlpha, Min: pipeline.Bound(0), Max: pipeline.Bound(1),
-			Doc: "similarity = alpha*instance + (1-alpha)*concept (when concept vectors exist)"},
+		{Name: "alpha", Type: pipeline.Float, Default: modelAlpha, Min: pipeline.Bound(modelAlpha), Max: pipeline.Bound(1),
+			Doc: "similarity = alpha*instance + (1-alpha)*concept (when concept vectors exist); -1: the alpha the model " +
+				"was trained and selected with (the training stage's alpha param, found upstream; 0.9 without one)"},
 		{Name: "mem_budget", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
 			Doc: "bytes for one similarity block (0 = 256 MiB); changes speed, never the numbers"},
 	},
@@ -41,13 +43,17 @@ var Spec = pipeline.Spec{
 func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	split := env.Params.String("split")
 	folds := env.Params.Int("folds")
-	alpha := env.Params.Float("alpha")
 	ts, err := loadTestSet(ctx, env, split)
 	if err != nil {
 		return err
 	}
+	model := modelSource(ts.source)
+	alpha := env.Params.Float("alpha")
+	if alpha == modelAlpha {
+		alpha = trainedAlpha(model)
+	}
 	env.Log.Info("evaluating", "split", split, "images", ts.in.N, "dim", ts.in.Dim,
-		"concept_dim", ts.in.ConceptDim, "folds", folds, "blas", blasimpl.Name)
+		"concept_dim", ts.in.ConceptDim, "alpha", alpha, "folds", folds, "blas", blasimpl.Name)
 	start := time.Now()
 	res, err := eval.Evaluate(ctx, ts.in, eval.Options{Folds: folds, Alpha: alpha, MemBudget: int64(env.Params.Int("mem_budget"))})
 	if err != nil {
@@ -60,7 +66,7 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 		Dim: ts.in.Dim, ConceptDim: ts.in.ConceptDim, Alpha: alpha, Folds: nf, FoldImages: ts.in.N / nf,
 		Mean: res.Mean, PerFold: res.Folds, Stage: env.StageID, Key: env.Key,
 	}
-	if a := modelSource(ts.source); a != nil {
+	if a := model; a != nil {
 		mf.Model = &eval.ModelRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key(), Params: a.Manifest.Params}
 	}
 	if err := eval.WriteMetricsFile(env.Path(eval.MetricsFileName), mf); err != nil {
@@ -84,6 +90,31 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	env.Summarize("%s %d images%s: rsum %.1f | i2t R@1 %.1f R@5 %.1f R@10 %.1f | t2i R@1 %.1f R@5 %.1f R@10 %.1f",
 		split, ts.in.N, foldNote, m.RSum, m.R1I2T, m.R5I2T, m.R10I2T, m.R1T2I, m.R5T2I, m.R10T2I)
 	return nil
+}
+
+// modelAlpha is the alpha param's value meaning "the model's alpha".
+const modelAlpha = -1
+
+// trainedAlpha is the alpha param of the model's training stage, or
+// eval.DefaultAlpha when it has none (or a value outside [0, 1]).
+func trainedAlpha(model *pipeline.Artifact) float64 {
+	if model != nil && model.Manifest != nil {
+		switch a := model.Manifest.Params["alpha"].(type) {
+		case float64:
+			if a >= 0 && a <= 1 {
+				return a
+			}
+		case int64:
+			if a == 0 || a == 1 {
+				return float64(a)
+			}
+		case int:
+			if a == 0 || a == 1 {
+				return float64(a)
+			}
+		}
+	}
+	return eval.DefaultAlpha
 }
 
 // modelSource returns the artifact whose params describe the evaluated

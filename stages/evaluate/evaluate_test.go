@@ -207,7 +207,7 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 // fakeTrain stands for a training stage: it declares a train_curve table.
 var fakeTrain = pipeline.Spec{
 	Kind: "test.train", Version: "1",
-	Params: []pipeline.Param{{Name: "beta", Type: pipeline.Float, Default: 1.0}},
+	Params: []pipeline.Param{{Name: "beta", Type: pipeline.Float, Default: 1.0}, {Name: "alpha", Type: pipeline.Float, Default: 0.9}},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		rows := []table.CurveRow{{Epoch: 1, Step: 10, Loss: 1}}
 		if err := table.WriteFile(env.Path("curve.parquet"), env, table.TrainCurve, table.Options{}, rows); err != nil {
@@ -234,5 +234,44 @@ func TestModelIsTheTrainingStage(t *testing.T) {
 		if mf.Model == nil || mf.Model.Kind != "test.train" || mf.Model.Key != tr.Key() || fmt.Sprint(mf.Model.Params["beta"]) != fmt.Sprint(beta) {
 			t.Errorf("beta %v: metrics.json model %+v, want the test.train artifact %s with its params", beta, mf.Model, tr.Key())
 		}
+	}
+}
+
+// TestAlphaFromModel: by default evaluate uses the alpha the model was
+// trained (and selected on dev) with; an explicit alpha wins; without a
+// training stage upstream it is 0.9.
+func TestAlphaFromModel(t *testing.T) {
+	emb := map[string]any{"n": 30, "mode": "noisy", "concept_dim": 8}
+	for _, tc := range []struct {
+		name  string
+		train map[string]any // nil: no training stage
+		with  map[string]any
+		want  float64
+	}{
+		{"trained with 0.6", map[string]any{"alpha": 0.6}, nil, 0.6},
+		{"trained with 0.6, explicit 0.3", map[string]any{"alpha": 0.6}, map[string]any{"alpha": 0.3}, 0.3},
+		{"explicit 0", map[string]any{"alpha": 0.6}, map[string]any{"alpha": 0.0}, 0},
+		{"no training stage", nil, nil, eval.DefaultAlpha},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []*pipeline.Artifact
+			if tc.train != nil {
+				in = append(in, pipelinetest.RunStage(t, &fakeTrain, tc.train))
+			}
+			e := pipelinetest.RunStage(t, &fakeEmbeddings, emb, in...)
+			a := pipelinetest.RunStage(t, &Spec, tc.with, e)
+			mf, err := eval.ReadMetricsFile(a.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mf.Alpha != tc.want {
+				t.Errorf("alpha %v, want %v", mf.Alpha, tc.want)
+			}
+			// the numbers are those of that alpha
+			ref := pipelinetest.RunStage(t, &Spec, map[string]any{"alpha": tc.want}, e)
+			if got, want := a.Manifest.Metrics["rsum"], ref.Manifest.Metrics["rsum"]; got != want {
+				t.Errorf("rsum %v, with alpha %v given explicitly %v", got, tc.want, want)
+			}
+		})
 	}
 }
