@@ -68,8 +68,13 @@ var ConceptNetSpec = pipeline.Spec{
 			Doc: "keep only these relations (e.g. [/r/IsA, /r/Synonym] or [IsA, Synonym]); empty keeps all"},
 		{Name: ParamMaxBad, Type: pipeline.Float, Default: DefaultMaxBad, Min: pipeline.Bound(0), Max: pipeline.Bound(1),
 			Doc: "fail if more than this fraction of input lines are malformed (they are skipped and reported otherwise)"},
-		{Name: ParamLoader, Type: pipeline.String, Default: kg.LoaderBulk, Enum: kg.Loaders, NoCache: true,
-			Doc: "bulk: build the store layout in memory and write it once (fast); quadwriter: stream through Cayley's QuadWriter (memory bounded by a batch)"},
+		// Not NoCache: the loaders differ on duplicate assertions (bulk
+		// stores and counts an edge once; Cayley's QuadWriter path counts
+		// every assertion in the degrees and quad count), so the loader is
+		// part of the cache key.
+		{Name: ParamLoader, Type: pipeline.String, Default: kg.LoaderBulk, Enum: kg.Loaders,
+			Doc: "bulk: build the store layout in memory and write it once (fast); quadwriter: stream through Cayley's QuadWriter " +
+				"(memory bounded by a batch; an edge asserted twice counts twice in kg_nodes degrees)"},
 		{Name: ParamBatch, Type: pipeline.Int, Default: DefaultBatchSize, Min: pipeline.Bound(1), NoCache: true,
 			Doc: "edges per read batch and per Cayley WriteQuads call"},
 	},

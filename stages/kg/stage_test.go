@@ -301,3 +301,30 @@ func TestConceptNetUpstream(t *testing.T) {
 		t.Errorf("upstream without files: %v", err)
 	}
 }
+
+// TestConceptNetLoaderKey checks the cache contract of the loader param:
+// two runs with the same cache key must write the same kg_nodes table. An
+// edge asserted twice is stored once by the bulk loader (degree 1) but
+// counted twice by the QuadWriter path, so the loader must be part of the
+// key.
+func TestConceptNetLoaderKey(t *testing.T) {
+	line := "/a/[/r/IsA/,/c/en/dog/,/c/en/animal/]\t/r/IsA\t/c/en/dog\t/c/en/animal\t{\"dataset\": \"/d/x\", \"weight\": 1.0}\n"
+	p := filepath.Join(t.TempDir(), "dup.csv")
+	if err := os.WriteFile(p, []byte(line+line+strings.ReplaceAll(line, "animal", "pet")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string][]NodeRow{}
+	keys := map[string]string{}
+	for _, l := range kg.Loaders {
+		a := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": p, "loader": l})
+		rows, err := table.ReadAll[NodeRow](t.Context(), a.Path("nodes.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[l], keys[l] = rows, a.Key()
+	}
+	if keys[kg.LoaderBulk] == keys[kg.LoaderQuadWriter] && !slices.Equal(nodes[kg.LoaderBulk], nodes[kg.LoaderQuadWriter]) {
+		t.Errorf("same cache key %s, different kg_nodes: bulk %v, quadwriter %v",
+			keys[kg.LoaderBulk][:12], nodes[kg.LoaderBulk], nodes[kg.LoaderQuadWriter])
+	}
+}
