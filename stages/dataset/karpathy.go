@@ -188,7 +188,19 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			} else {
 				prog.Add(1)
 			}
-			sents := c.im.Sentences
+			// A sentence without text (raw and tokens empty) is skipped and
+			// counted before the caption counts are checked, so an
+			// evaluation image left with fewer than 5 is skipped too.
+			sents := c.im.Sentences[:0:0]
+			for _, s := range c.im.Sentences {
+				if captionText(s) == "" {
+					if err := iss.note("empty_captions_skipped", fmt.Sprintf("%s (%s, sentid %d)", c.im.Filename, c.split, s.SentID)); err != nil {
+						return err
+					}
+					continue
+				}
+				sents = append(sents, s)
+			}
 			eval := c.split == table.SplitDev || c.split == table.SplitTest
 			switch {
 			case eval && len(sents) < evalCaptions:
@@ -224,12 +236,8 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 				return err
 			}
 			for o, s := range sents {
-				text := strings.TrimSpace(s.Raw)
-				if text == "" {
-					text = strings.Join(s.Tokens, " ")
-				}
 				if err := out.caption(table.CaptionRow{CaptionID: captionID, ImageID: imageID, Split: c.split,
-					Ordinal: int32(o), Text: text}); err != nil {
+					Ordinal: int32(o), Text: captionText(s)}); err != nil {
 					return err
 				}
 				captionID++
@@ -296,6 +304,15 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	iss.publish(env)
 	env.Summarize("%s (Karpathy split): %d images, %d captions (%d issues)", k.name, imageID, captionID, iss.total())
 	return nil
+}
+
+// captionText is a sentence's raw text, or its tokens joined when the raw
+// text is missing; "" when it has neither.
+func captionText(s datasets.KarpathySentence) string {
+	if text := strings.TrimSpace(s.Raw); text != "" {
+		return text
+	}
+	return strings.TrimSpace(strings.Join(s.Tokens, " "))
 }
 
 // readCOCOCaptionsFile turns one COCO captions_*.json ("FILE" or

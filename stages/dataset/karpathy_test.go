@@ -181,3 +181,45 @@ func TestCOCOCaptionsJSON(t *testing.T) {
 		t.Fatalf("captions not in annotation-id order: %q %q %q", caps[0].Text, caps[5].Text, caps[0].Split)
 	}
 }
+
+// TestKarpathyEmptyCaptions: a sentence without text is skipped and
+// counted, never written as an empty caption; a test image left with four
+// captions is skipped, a train image keeps the rest.
+func TestKarpathyEmptyCaptions(t *testing.T) {
+	t.Parallel()
+	empty := map[string]any{"raw": "  ", "tokens": []string{}, "sentid": 99}
+	tokensOnly := map[string]any{"raw": "", "tokens": []string{"a", "dog"}, "sentid": 98}
+	ims := []kImage{
+		{Filename: "1.jpg", Split: "train", Sentences: append(sentences("1.jpg", 4), empty, tokensOnly)},
+		{Filename: "2.jpg", Split: "test", Sentences: append(sentences("2.jpg", 4), empty)},
+		{Filename: "3.jpg", Split: "test", Sentences: sentences("3.jpg", 5)},
+	}
+	root := t.TempDir()
+	b, _ := json.Marshal(map[string]any{"images": ims})
+	os.WriteFile(filepath.Join(root, "dataset_flickr30k.json"), b, 0o644)
+	a := pipelinetest.RunStage(t, &F30KSpec, map[string]any{"source": root, "check_images": false})
+	if n := a.TableRows(table.Images); n != 2 {
+		t.Errorf("images = %d, want 2 (the test image with an empty caption skipped)", n)
+	}
+	cf, _ := a.Table(table.Captions)
+	caps, _ := table.ReadAll[table.CaptionRow](t.Context(), cf...)
+	if len(caps) != 10 {
+		t.Errorf("captions = %d, want 10", len(caps))
+	}
+	for _, c := range caps {
+		if c.Text == "" {
+			t.Errorf("empty caption written: %+v", c)
+		}
+	}
+	if len(caps) > 4 && caps[4].Text != "a dog" {
+		t.Errorf("tokens-only sentence: %q, want %q", caps[4].Text, "a dog")
+	}
+	iss := diskInfo(t, a)["issues"].(map[string]any)
+	if e, _ := iss["empty_captions_skipped"].(map[string]any); e == nil || e["count"].(float64) != 2 {
+		t.Errorf("issues %v, want empty_captions_skipped: 2", iss)
+	}
+	if _, err := pipelinetest.RunStageErr(t, &F30KSpec, map[string]any{"source": root, "check_images": false, "strict": true}); err == nil ||
+		!strings.Contains(err.Error(), "empty_captions_skipped") {
+		t.Errorf("strict: err = %v, want empty_captions_skipped", err)
+	}
+}
