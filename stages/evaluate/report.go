@@ -30,12 +30,14 @@ const ReportFileName = "report.html"
 
 // ReportSpec is the `report` stage kind.
 var ReportSpec = pipeline.Spec{
-	Kind:    "report",
-	Version: "1",
+	Kind: "report",
+	// 2: every other evaluate stage upstream joins the run comparison.
+	Version: "2",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs, runs_dir), training " +
 		"curves (train_curve), data set and concept graph statistics (images, captions, concepts, concept_edges) " +
 		"and retrieval examples (top-k images for sample captions, top-k captions for sample images). " +
+		"Every other evaluate stage upstream (e.g. COCO 5K next to 1K) joins the comparison. " +
 		"Every section is optional: it is left out when its upstream table is absent.",
 	Params: []pipeline.Param{
 		{Name: "examples", Type: pipeline.Int, Default: 6, Min: pipeline.Bound(0), Max: pipeline.Bound(100),
@@ -143,8 +145,8 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 	} else {
 		page.Notes = append(page.Notes, "No evaluate stage upstream: no retrieval metrics.")
 	}
-	// comparison
-	runs, err := collectRuns(mf, p.Strings("runs"), p.Path("runs_dir"))
+	// comparison: the other evaluations upstream (COCO's 1K and 5K), then runs and runs_dir
+	runs, err := collectRuns(mf, append(otherUpstreamMetrics(env), p.Strings("runs")...), p.Path("runs_dir"))
 	if err != nil {
 		return err
 	}
@@ -240,6 +242,32 @@ type runRow struct {
 	Folds   int
 	Alpha   string
 	Cells   []string
+}
+
+// otherUpstreamMetrics returns the directories of the artifacts upstream
+// (breadth first) that declare the metrics table, except the nearest one,
+// which is the report's main result: e.g. COCO 5K next to COCO 1K.
+func otherUpstreamMetrics(env *pipeline.Env) []string {
+	var dirs []string
+	seen := map[*pipeline.Artifact]bool{}
+	q := append([]*pipeline.Artifact(nil), env.Inputs...)
+	first := true
+	for len(q) > 0 {
+		a := q[0]
+		q = q[1:]
+		if a == nil || seen[a] {
+			continue
+		}
+		seen[a] = true
+		if _, ok := a.Table(eval.MetricsTable); ok {
+			if !first {
+				dirs = append(dirs, a.Dir)
+			}
+			first = false
+		}
+		q = append(q, a.Inputs...)
+	}
+	return dirs
 }
 
 // collectRuns returns the current run first, then the others (deduplicated

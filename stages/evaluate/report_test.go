@@ -207,6 +207,27 @@ func TestReportWithoutOptionalTables(t *testing.T) {
 	}
 }
 
+// TestReportShowsEveryUpstreamEvaluation: with two evaluate stages upstream
+// (COCO 1K with 5 folds and 5K without), the first is the main result and
+// the other joins the run comparison.
+func TestReportShowsEveryUpstreamEvaluation(t *testing.T) {
+	emb := pipelinetest.RunStage(t, &fakeEmbeddings, map[string]any{"n": 10, "mode": "noisy"})
+	ev1k := pipelinetest.RunStage(t, &Spec, map[string]any{"folds": 5}, emb)
+	ev5k := pipelinetest.RunStage(t, &Spec, map[string]any{"folds": 0}, emb)
+	rep := pipelinetest.RunStage(t, &ReportSpec, map[string]any{"examples": 0}, ev1k, ev5k)
+	if got := fmt.Sprint(rep.Manifest.Info["runs_compared"]); got != "2" {
+		t.Errorf("runs_compared = %v, want 2 (the 1K and the 5K evaluation)", got)
+	}
+	b, err := os.ReadFile(rep.Path(ReportFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	if !strings.Contains(html, `id="runs"`) || !strings.Contains(html, short(ev5k.Key())) || !strings.Contains(html, short(ev1k.Key())) {
+		t.Errorf("the run comparison does not list both evaluations")
+	}
+}
+
 var (
 	srcRe  = regexp.MustCompile(`(?i)\b(src|href)\s*=\s*"([^"]*)"`)
 	dataRe = regexp.MustCompile(`^data:image/(jpeg|png);base64,([A-Za-z0-9+/=]+)$`)
