@@ -471,3 +471,53 @@ func TestAllFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldsAgainstReference: with K folds every fold's metrics are those of
+// the brute-force reference on the fold's own N/K x 5N/K block of the
+// combined (alpha-weighted, tie-heavy) similarity, the mean is the
+// arithmetic mean of each metric and rSum the sum of the mean recalls.
+func TestFoldsAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const folds, per = 4, 9
+	in, inst, conc := intInputs(r, folds*per, 5, 3)
+	const alpha = 0.25
+	var want []Metrics
+	for f := range folds {
+		sims := make([][]float64, per)
+		for i := range per {
+			sims[i] = make([]float64, 5*per)
+			for q := range 5 * per {
+				gi, gq := f*per+i, f*5*per+q
+				sims[i][q] = alpha*inst[gi][gq] + (1-alpha)*conc[gi][gq]
+			}
+		}
+		ri, rt := refRanks(sims)
+		want = append(want, metricsFromRanks(ri, rt))
+	}
+	var mean Metrics
+	for _, m := range want {
+		mean.R1I2T += m.R1I2T / folds
+		mean.R5I2T += m.R5I2T / folds
+		mean.R10I2T += m.R10I2T / folds
+		mean.MedrI2T += m.MedrI2T / folds
+		mean.MeanrI2T += m.MeanrI2T / folds
+		mean.R1T2I += m.R1T2I / folds
+		mean.R5T2I += m.R5T2I / folds
+		mean.R10T2I += m.R10T2I / folds
+		mean.MedrT2I += m.MedrT2I / folds
+		mean.MeanrT2I += m.MeanrT2I / folds
+	}
+	mean.RSum = mean.R1I2T + mean.R5I2T + mean.R10I2T + mean.R1T2I + mean.R5T2I + mean.R10T2I
+	for _, rows := range []int{1, 4, 0} {
+		res, err := Evaluate(t.Context(), in, Options{Folds: folds, Alpha: alpha, BlockRows: rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Folds, want) {
+			t.Errorf("block rows %d: folds %+v, want %+v", rows, res.Folds, want)
+		}
+		if !metricsClose(res.Mean, mean, 1e-9) {
+			t.Errorf("block rows %d: mean %+v, want %+v", rows, res.Mean, mean)
+		}
+	}
+}
