@@ -35,10 +35,26 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(os.Stderr)
 	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext returns a context canceled by the first SIGINT or
+// SIGTERM. After that signal both get their default action back, so a second
+// Ctrl-C ends a run at once when a stage is slow to stop; that is as safe as
+// a kill (the kernel drops the workdir lock, committed shards stay).
+func interruptContext(stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		if cause := context.Cause(ctx); cause != context.Canceled { // not stop()
+			fmt.Fprintf(stderr, "coderflow: %v: stopping the running stages (press Ctrl-C again to quit at once)\n", cause)
+		}
+	}()
+	return ctx, stop
 }
 
 // runCLI runs one coderflow command and returns its exit code.
