@@ -70,6 +70,7 @@ func FuzzParseWorkflow(f *testing.F) {
 	}
 	f.Add([]byte(diamond))
 	f.Add([]byte("stages: {a: {uses: toy.source, with: {n: ${params.x}}}}"))
+	f.Add([]byte("stages: {a: {uses: toy.source, with: &w {n: 1}}, b: {uses: toy.source, with: {<<: *w, n: 2}}, c: {uses: toy.source, with: *w}}"))
 	reg := toyRegistry()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := pipeline.LoadBytes("fuzz.yaml", data, pipeline.LoadOptions{Registry: reg, BaseDir: "/nonexistent", Workdir: "/nonexistent/wd"})

@@ -102,6 +102,12 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		return nil, &SpecError{Pos: Pos{File: file, Line: yamlErrLine(err), Column: 1}, Err: fmt.Errorf("invalid YAML: %s", trimYAMLErr(err))}
 	}
 	fs := &fileSpec{File: file, Params: map[string]*yaml.Node{}, ParamPos: map[string]Pos{}}
+	budget := maxExpandedNodes
+	expanded, err := expandAliases(&doc, &budget)
+	if err != nil {
+		return nil, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1}, Err: err}
+	}
+	doc = *expanded
 	if len(doc.Content) == 0 {
 		return nil, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1}, Err: errors.New("empty workflow file")}
 	}
@@ -251,6 +257,101 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		bad(stagesNode, "", "stages", errors.New("a workflow needs at least one stage"))
 	}
 	return fs, joinErrs(errs)
+}
+
+// maxExpandedNodes bounds the nodes alias expansion may produce, so that a
+// file of nested aliases ("billion laughs") fails instead of filling memory.
+const maxExpandedNodes = 1 << 20
+
+// expandAliases returns a copy of the tree under n with every alias (*name)
+// replaced by a copy of its anchored node, positioned at the alias, and
+// with merge keys (`<<: *name` or `<<: [*a, *b]`) expanded: keys written in
+// the mapping win over merged ones, and earlier merged mappings over later
+// ones, as YAML tools do. The rest of the parser then sees plain nodes.
+func expandAliases(n *yaml.Node, budget *int) (*yaml.Node, error) {
+	if *budget--; *budget < 0 {
+		return nil, errors.New("too many YAML alias expansions")
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return n, nil
+		}
+		c, err := expandAliases(n.Alias, budget)
+		if err != nil {
+			return nil, err
+		}
+		cp := *c
+		cp.Anchor, cp.Line, cp.Column = "", n.Line, n.Column
+		return &cp, nil
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		cp := *n
+		cp.Content = make([]*yaml.Node, 0, len(n.Content))
+		for _, c := range n.Content {
+			e, err := expandAliases(c, budget)
+			if err != nil {
+				return nil, err
+			}
+			cp.Content = append(cp.Content, e)
+		}
+		if cp.Kind == yaml.MappingNode {
+			mergeKeys(&cp)
+		}
+		return &cp, nil
+	}
+	return n, nil
+}
+
+// mergeKeys replaces the `<<` entries of an expanded mapping by the entries
+// of the mappings they merge that the mapping does not set itself. A `<<`
+// whose value is not a mapping or a list of mappings is left in place (and
+// reported as a bad key or value by the caller).
+func mergeKeys(m *yaml.Node) {
+	isMerge := func(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
+	sources := func(v *yaml.Node) ([]*yaml.Node, bool) {
+		if v.Kind == yaml.MappingNode {
+			return []*yaml.Node{v}, true
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, false
+		}
+		for _, c := range v.Content {
+			if c.Kind != yaml.MappingNode {
+				return nil, false
+			}
+		}
+		return v.Content, true
+	}
+	have := map[string]bool{}
+	merges := false
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if isMerge(m.Content[i]) {
+			merges = true
+		} else {
+			have[m.Content[i].Value] = true
+		}
+	}
+	if !merges {
+		return
+	}
+	var out []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		srcs, ok := sources(v)
+		if !isMerge(k) || !ok {
+			out = append(out, k, v)
+			continue
+		}
+		for _, src := range srcs {
+			for j := 0; j+1 < len(src.Content); j += 2 {
+				if sk := src.Content[j]; !have[sk.Value] {
+					have[sk.Value] = true
+					out = append(out, sk, src.Content[j+1])
+				}
+			}
+		}
+	}
+	m.Content = out
 }
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
