@@ -326,7 +326,10 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			ref := s[i : i+j+1]
 			name, ok := wholeRef(ref)
 			pn := fs.Params[name]
-			if !ok || pn == nil || pn.Kind != yaml.ScalarNode {
+			if ok && pn != nil && pn.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("%w %s: workflow param %q is a list; a list can only be a whole value, not part of a string", ErrUnresolved, ref, name)
+			}
+			if !ok || pn == nil {
 				return nil, unresolved(ref, fs)
 			}
 			b.WriteString(s[:i])
