@@ -265,6 +265,9 @@ func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, id
 	if ids != nil && len(ids) != nImages && len(ids) != nImages*div {
 		return fmt.Errorf("%s has %d ids, want %d (one per image)", idsPath, len(ids), nImages)
 	}
+	if nImages == 0 {
+		return nil // nothing to read; the row buffer below is sized from the header alone
+	}
 	regions, dim := 1, h.RowLen()
 	if len(h.Shape) == 3 {
 		regions, dim = h.Shape[1], h.Shape[2]

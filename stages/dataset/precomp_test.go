@@ -140,6 +140,23 @@ func TestPrecompSCANErrors(t *testing.T) {
 	}
 }
 
+// TestPrecompEmptySplit: a split without captions reads nothing from its
+// .npy, however large the header says a row is (a row buffer sized from
+// the header alone would be an allocation the file does not back).
+func TestPrecompEmptySplit(t *testing.T) {
+	t.Parallel()
+	root := fakeSCAN(t)
+	d := filepath.Join(root, "data", "f30k_precomp")
+	os.WriteFile(filepath.Join(d, "testall_caps.txt"), nil, 0o644)
+	hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1099511627776), }\n"
+	b := append([]byte(npy.Magic), 1, 0, byte(len(hdr)), 0)
+	os.WriteFile(filepath.Join(d, "testall_ims.npy"), append(b, hdr...), 0o644)
+	a := pipelinetest.RunStage(t, &PrecompSpec, map[string]any{"source": root, "dataset": "f30k", "splits": []string{"train", "testall"}})
+	if n := a.TableRows(table.Images); n != 3 {
+		t.Errorf("images = %d, want the 3 train images", n)
+	}
+}
+
 func TestPrecompBUTD(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
