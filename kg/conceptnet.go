@@ -17,6 +17,11 @@ import (
 // MaxBadSamples is how many bad lines [ReadStats] keeps with their reasons.
 const MaxBadSamples = 20
 
+// MaxLineBytes bounds an assertion line (real ones are under a few KiB); a
+// longer line is counted as malformed and skipped without being held in
+// memory.
+const MaxLineBytes = 16 << 20
+
 // BadLine is a malformed input line: where it is and what is wrong.
 type BadLine struct {
 	File   string `json:"file"`
@@ -130,11 +135,26 @@ func ReadConceptNet(ctx context.Context, r io.Reader, name string, opt ReadOptio
 	}
 	var line int64
 	var long []byte
+	tooLong := false // the current line passed MaxLineBytes: skip to its end
 	for {
 		b, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, b...)
+			if !tooLong {
+				long = append(long, b...)
+				if len(long) > MaxLineBytes {
+					tooLong, long = true, nil
+				}
+			}
 			continue
+		}
+		if !tooLong && len(long)+len(b) > MaxLineBytes {
+			tooLong, long = true, nil
+		}
+		if tooLong {
+			line++
+			st.Lines++
+			st.bad(name, line, "line longer than %d bytes", MaxLineBytes)
+			tooLong, b = false, nil
 		}
 		if long != nil {
 			b = append(long, b...)

@@ -121,6 +121,20 @@ func TestReadConceptNetBadInputs(t *testing.T) {
 			t.Fatalf("edges %+v, stats %+v, err %v", edges, st, err)
 		}
 	})
+	t.Run("a line over MaxLineBytes is a counted bad line", func(t *testing.T) {
+		huge := "/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"surfaceText\": \"" + strings.Repeat("x", MaxLineBytes) + "\", \"weight\": 1}\n"
+		for _, tail := range []string{good, strings.TrimSuffix(huge, "\n")} {
+			edges, st, err := readAll(t, []byte(good+huge+tail), ReadOptions{})
+			wantEdges := 2
+			if tail != good {
+				wantEdges = 1
+			}
+			if err != nil || len(edges) != wantEdges || st.Lines != 3 || st.Bad != int64(3-wantEdges) || st.Samples[0].Line != 2 ||
+				!strings.Contains(st.Samples[0].Reason, "longer than") {
+				t.Fatalf("edges %d, stats %+v, err %v", len(edges), st, err)
+			}
+		}
+	})
 	t.Run("non-English only", func(t *testing.T) {
 		var in strings.Builder
 		for _, l := range lines {
