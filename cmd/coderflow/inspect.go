@@ -86,7 +86,7 @@ func stageArtifact(w *pipeline.Workflow, stage string, sets []string, run string
 		}
 	}
 	if key == "" {
-		states, err := w.States(pipeline.NewDigester(""))
+		states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
 		if err != nil {
 			return nil, err
 		}

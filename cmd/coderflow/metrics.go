@@ -150,7 +150,7 @@ func deltaF(m pipeline.MetricDiff) string {
 // metricsForKeys prints the metrics recorded in the manifests of the
 // artifacts at the workflow's current keys (with --set overrides applied).
 func metricsForKeys(cmd *cobra.Command, w *pipeline.Workflow, asJSON bool) error {
-	states, err := w.States(pipeline.NewDigester(""))
+	states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
 	if err != nil {
 		return usageError{err}
 	}
