@@ -100,6 +100,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run"}, 2, "accepts 1 arg"},
 		{[]string{"version"}, 0, "coderflow"},
+		{[]string{"inspect", good, wd}, 2, "needs a STAGE: one of data, tokens"},
 	} {
 		code, out := cli(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {

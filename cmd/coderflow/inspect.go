@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -31,6 +32,13 @@ the key as run would.`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
+			if len(args) == 1 && isWorkflowFile(args[0]) {
+				w, err := loadWorkflow(g, args[0], sets)
+				if err != nil {
+					return err
+				}
+				return usageError{fmt.Errorf("inspect %s needs a STAGE: one of %s", args[0], strings.Join(w.StageIDs(), ", "))}
+			}
 			if len(args) == 1 {
 				return inspectParquet(out, args[0], schema, meta, head, asJSON)
 			}
@@ -107,6 +115,13 @@ func stageArtifact(w *pipeline.Workflow, stage string, sets []string, run string
 		return nil, err
 	}
 	return a, nil
+}
+
+// isWorkflowFile reports whether an inspect argument names a workflow file
+// rather than a Parquet file.
+func isWorkflowFile(p string) bool {
+	ext := strings.ToLower(filepath.Ext(p))
+	return ext == ".yaml" || ext == ".yml"
 }
 
 func reasonSuffix(r string) string {
