@@ -35,9 +35,12 @@ func workDir(workdir, kind, key string) string {
 
 // verifyArtifact checks that dir holds a complete artifact with key: the
 // manifest exists and names key, and every listed file exists with its size.
-// A file whose mtime changed is rehashed and must still match its digest.
+// A file whose mtime changed is rehashed and must still match its digest;
+// the rehash goes through dg's stat cache (when dg is not nil), so files
+// whose mtime changed without their content (a copied workdir) are read
+// once, not on every check.
 // It returns the manifest, or an error saying what is wrong.
-func verifyArtifact(dir, key string) (*Manifest, error) {
+func verifyArtifact(dir, key string, dg *Digester) (*Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -59,7 +62,12 @@ func verifyArtifact(dir, key string) (*Manifest, error) {
 			return nil, fmt.Errorf("file %s is corrupted (size %d, manifest says %d)", f.Path, st.Size(), f.Size)
 		}
 		if st.ModTime().UnixNano() != f.MTime {
-			sum, _, err := hashFile(p, buf)
+			var sum string
+			if dg != nil {
+				sum, err = dg.fileDigest(p, st)
+			} else {
+				sum, _, err = hashFile(p, buf)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("file %s: %v", f.Path, err)
 			}

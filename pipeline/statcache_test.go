@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"coderflow/pipeline"
 )
@@ -75,5 +76,42 @@ func TestStatCacheRoundTrip(t *testing.T) {
 	foreign := pipeline.NewDigester(cache)
 	if got, err := foreign.Digest(filepath.Join(dir, "data")); err != nil || got != want || foreign.Reads != len(names) {
 		t.Fatalf("digest over a foreign cache file = %q, %v, %d reads; want %q, %d reads", got, err, foreign.Reads, want, len(names))
+	}
+}
+
+// TestTouchedArtifactIsRehashedOnce checks that artifact files whose mtime
+// changed without their content (a workdir copied without keeping times)
+// are rehashed through the stat cache: the first check reads each of them
+// once and finds the stages cached, and later checks read nothing.
+func TestTouchedArtifactIsRehashedOnce(t *testing.T) {
+	h := newHarness(t, diamond)
+	res := h.run(pipeline.RunOptions{})
+	later := time.Now().Add(time.Hour)
+	touched := 0
+	for _, a := range res.Artifacts {
+		for _, f := range a.Manifest.Files {
+			if err := os.Chtimes(a.Path(f.Path), later, later); err != nil {
+				t.Fatal(err)
+			}
+			touched++
+		}
+	}
+	for i, want := range []int{touched, 0} {
+		dg := pipeline.NewDigester(pipeline.StatCachePath(h.workdir))
+		states, err := h.load().States(dg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			if s.Status != pipeline.StatusCached {
+				t.Fatalf("check %d: stage %s is %s (%s) after a touch", i, s.Stage, s.Status, s.Reason)
+			}
+		}
+		if dg.Reads != want {
+			t.Errorf("check %d read %d files, want %d", i, dg.Reads, want)
+		}
+		if err := dg.Save(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -47,7 +47,7 @@ func (w *Workflow) States(dg *Digester) ([]*State, error) {
 		}
 		key := ComputeKey(KeyInput{Kind: n.Kind, Version: n.Spec.Version, Params: n.Params, Inputs: inKeys, External: ext})
 		st := &State{Stage: n.ID, Kind: n.Kind, Key: key, InputKeys: inKeys, External: refs, Dir: ArtifactDir(w.Workdir, n.Kind, key)}
-		m, verr := verifyArtifact(st.Dir, key)
+		m, verr := verifyArtifact(st.Dir, key, dg)
 		switch {
 		case verr == nil:
 			st.Status, st.Manifest = StatusCached, m
