@@ -248,6 +248,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		return nil
 	}
 
+	curFile := jsonPath // the file the images come from, for messages
 	each := func(im datasets.KarpathyImage) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -268,7 +269,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		if check {
 			dir, err := imageDir(im.Filepath)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: image %q: %w", curFile, im.Filename, err)
 			}
 			path = filepath.Join(dir, im.Filename)
 		}
@@ -280,6 +281,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	}
 	if len(cocoCaps) > 0 {
 		for _, spec := range cocoCaps {
+			curFile, _, _ = strings.Cut(spec, "=")
 			if err := readCOCOCaptionsFile(roots, spec, each); err != nil {
 				return err
 			}

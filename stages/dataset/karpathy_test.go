@@ -223,3 +223,24 @@ func TestKarpathyEmptyCaptions(t *testing.T) {
 		t.Errorf("strict: err = %v, want empty_captions_skipped", err)
 	}
 }
+
+// TestKarpathyImageDirErrors: an image whose directory cannot be found is
+// an error naming the split file and the image.
+func TestKarpathyImageDirErrors(t *testing.T) {
+	t.Parallel()
+	for name, im := range map[string]kImage{
+		"no filepath": {Filename: "COCO_val2014_9.jpg", Split: "val", Sentences: sentences("x", 5)},
+		"missing dir": {Filepath: "val2017", Filename: "COCO_val2017_9.jpg", Split: "val", Sentences: sentences("x", 5)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			b, _ := json.Marshal(map[string]any{"images": []kImage{im}})
+			os.WriteFile(filepath.Join(root, "dataset_coco.json"), b, 0o644)
+			_, err := pipelinetest.RunStageErr(t, &COCOSpec, map[string]any{"source": root})
+			if err == nil || !strings.Contains(err.Error(), "dataset_coco.json: image \""+im.Filename+"\"") {
+				t.Fatalf("err = %v, want it to name dataset_coco.json and %s", err, im.Filename)
+			}
+		})
+	}
+}
