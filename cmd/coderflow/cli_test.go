@@ -71,6 +71,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "min_count") {
 		t.Fatalf("metrics --diff: %d\n%s", code, out)
 	}
+	code, out = cli(t, "metrics", wf, wd, "--diff", "latest~1", "latest") // the form in DESIGN.md and --help
+	if code != 0 || !strings.Contains(out, "min_count") {
+		t.Fatalf("metrics --diff A B: %d\n%s", code, out)
+	}
 	code, out = cli(t, "metrics", wf, wd, "--set", "tokens.min_count=7")
 	if code != 0 || !strings.Contains(out, "tokens  (stale)") {
 		t.Fatalf("metrics --set: %d\n%s", code, out)

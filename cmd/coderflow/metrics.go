@@ -22,11 +22,17 @@ func newMetricsCmd(g *globalFlags) *cobra.Command {
 		Use:   "metrics WORKFLOW.yaml [--diff RUN_A RUN_B]",
 		Short: "Show the metrics of the latest run, or compare two runs",
 		Long: `metrics prints every metric the stages of a run recorded (training losses,
-Recall@K, rSum, ...). --diff RUN_A RUN_B shows the params that differ between
+Recall@K, rSum, ...). --diff RUN_A RUN_B (or RUN_A,RUN_B) shows the params that differ between
 the two runs and the metric deltas, like dvc metrics diff. Run ids may be
 prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`,
-		Args: exactArgs(1),
+		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 { // --diff RUN_A RUN_B: RUN_B is a positional argument
+				if len(diff) != 1 {
+					return usageError{fmt.Errorf("unexpected argument %q (metrics takes one workflow file)", args[1])}
+				}
+				diff = append(diff, args[1])
+			}
 			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
 				return err
