@@ -9,6 +9,8 @@
 //   - The file is written to DEST.part and renamed to DEST only after it is
 //     complete and verified, so DEST never holds a partial or corrupt file.
 //   - Resume: an existing DEST.part is continued with a Range request. A
+//     206 that ends before its Content-Range total is followed by the next
+//     range request (a short range is progress, not a failed attempt). A
 //     connection cut in the middle of the body is retried from the bytes
 //     already on disk, not from zero. A server that ignores Range (200
 //     instead of 206) restarts the file; a 206 whose Content-Range does not
@@ -307,7 +309,7 @@ func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res
 	}
 	var last error
 	for attempt := 0; attempt < opt.Retries; attempt++ {
-		if attempt > 0 {
+		if attempt > 0 && !errors.Is(last, errShortRange) {
 			d := backoff(opt, attempt)
 			opt.Log.Warn("retrying download", "url", redact(u), "attempt", attempt+1, "in", d.Round(time.Millisecond), "error", last)
 			t := time.NewTimer(d)
@@ -324,6 +326,10 @@ func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res
 			return verify(part, req, u, res, st)
 		}
 		last = err
+		if errors.Is(err, errShortRange) {
+			attempt-- // progress, not a failure
+			continue
+		}
 		if !retry {
 			return Result{}, err
 		}
@@ -406,9 +412,12 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	}
 	defer resp.Body.Close()
 
+	var total int64 // the file size a 206 announces, or 0
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
-		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		var start int64
+		var ok bool
+		start, total, ok = parseContentRange(resp.Header.Get("Content-Range"))
 		if !ok || start != have {
 			return false, false, fmt.Errorf("resume: asked for bytes %d-, server sent Content-Range %q", have, resp.Header.Get("Content-Range"))
 		}
@@ -475,8 +484,21 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return false, true, fmt.Errorf("body ended after %d of %d bytes", n, resp.ContentLength)
 	}
+	if total > 0 && have+n < total {
+		// The server sent less than the rest of the file: ask for more.
+		if n > 0 {
+			res.Resumed = true
+			return false, true, fmt.Errorf("%w: bytes %d-%d of %d", errShortRange, have, have+n-1, total)
+		}
+		return false, true, fmt.Errorf("empty range response at byte %d of %d", have, total)
+	}
 	return true, false, nil
 }
+
+// errShortRange marks a range response that ended before the file did but
+// made progress: the next request continues at once, without counting as a
+// failed attempt.
+var errShortRange = errors.New("range response ended before the end of the file")
 
 // asyncHasher feeds a partState from its own goroutine.
 type asyncHasher struct {

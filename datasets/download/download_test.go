@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,6 +227,38 @@ func TestFetchServers(t *testing.T) {
 				}
 			},
 			check: ok,
+		},
+		{
+			// A server may answer "bytes=N-" with less than the rest of the
+			// file (Content-Range names the end it sent): the download is
+			// not complete until the Content-Range total is on disk.
+			name: "short range responses continue to the end",
+			handler: func(c *counter) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					n := c.see(r)
+					var start int
+					if _, err := fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-", &start); err != nil || n == 1 {
+						w.Header().Set("Content-Length", "300000")
+						w.WriteHeader(200)
+						w.Write(data[:120_000])
+						w.(http.Flusher).Flush()
+						conn, _, _ := w.(http.Hijacker).Hijack()
+						conn.Close()
+						return
+					}
+					end := min(start+100_000, len(data))
+					w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, len(data)))
+					w.Header().Set("Content-Length", strconv.Itoa(end-start))
+					w.WriteHeader(http.StatusPartialContent)
+					w.Write(data[start:end])
+				}
+			},
+			check: func(t *testing.T, res Result, err error, c *counter, dest string) {
+				ok(t, res, err, c, dest)
+				if want := []string{"", "bytes=120000-", "bytes=220000-"}; !slices.Equal(c.ranges, want) {
+					t.Fatalf("ranges %q, want %q", c.ranges, want)
+				}
+			},
 		},
 		{
 			name: "404 is not retried",
