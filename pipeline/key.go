@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -131,6 +132,14 @@ func parseStatCache(b []byte) map[string]statEntry {
 // (sha256 over the sorted relative paths, sizes and file digests; symlinks
 // are followed as the stages would follow them).
 func (d *Digester) Digest(path string) (string, error) {
+	return d.digest(context.Background(), path)
+}
+
+// digest is Digest that stops with ctx's cause when ctx is done.
+func (d *Digester) digest(ctx context.Context, path string) (string, error) {
+	if ctx.Err() != nil {
+		return "", context.Cause(ctx)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -153,6 +162,9 @@ func (d *Digester) Digest(path string) (string, error) {
 			return err
 		}
 		for _, de := range des {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			p := filepath.Join(dir, de.Name())
 			r := de.Name()
 			if rel != "" {
@@ -248,7 +260,7 @@ func (d *Digester) Save() error {
 }
 
 // externalDigests digests every local Path param of p.
-func externalDigests(p Params, dg *Digester) (map[string]string, []ExternalRef, error) {
+func externalDigests(ctx context.Context, p Params, dg *Digester) (map[string]string, []ExternalRef, error) {
 	ext := map[string]string{}
 	var refs []ExternalRef
 	for _, name := range p.Names() {
@@ -261,7 +273,10 @@ func externalDigests(p Params, dg *Digester) (map[string]string, []ExternalRef, 
 		if !ok {
 			continue
 		}
-		sum, err := dg.Digest(local)
+		sum, err := dg.digest(ctx, local)
+		if ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("params.%s: %w", name, err)
 		}

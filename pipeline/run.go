@@ -74,12 +74,12 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		sweepTrash(w.Workdir, log)
 	}
 	dg := NewDigester(StatCachePath(w.Workdir))
-	states, err := w.States(dg)
+	states, err := w.StatesContext(ctx, dg)
+	if !opt.DryRun {
+		_ = dg.Save() // also after an interrupt: the digests made so far are kept
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !opt.DryRun {
-		_ = dg.Save()
 	}
 	byID := map[string]*State{}
 	for _, s := range states {

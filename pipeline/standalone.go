@@ -27,7 +27,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 		return nil, err
 	}
 	dg := NewDigester("")
-	ext, refs, err := externalDigests(params, dg)
+	ext, refs, err := externalDigests(ctx, params, dg)
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: %w", stageID, err)
 	}

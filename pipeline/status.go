@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -33,11 +34,20 @@ const (
 // order. It reads no artifact data: external files are digested through the
 // stat cache and artifacts are checked by size and mtime.
 func (w *Workflow) States(dg *Digester) ([]*State, error) {
+	return w.StatesContext(context.Background(), dg)
+}
+
+// StatesContext is [Workflow.States] that stops with ctx's cause when ctx
+// is done: the first digest of a large external directory can take minutes.
+func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, error) {
 	prev := latestKeys(w)
 	states := map[string]*State{}
 	var out []*State
 	for _, n := range w.Stages {
-		ext, refs, err := externalDigests(n.Params, dg)
+		ext, refs, err := externalDigests(ctx, n.Params, dg)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		if err != nil {
 			return nil, &SpecError{Pos: n.Pos, Stage: n.ID, Err: err}
 		}

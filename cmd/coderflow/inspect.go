@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ the key as run would.`,
 			if err != nil {
 				return err
 			}
-			a, err := stageArtifact(w, args[1], sets, run)
+			a, err := stageArtifact(cmd.Context(), w, args[1], sets, run)
 			if err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ the key as run would.`,
 
 // stageArtifact finds a stage's artifact: by the key computed with the
 // overrides when --set is given, otherwise from the given (default latest) run.
-func stageArtifact(w *pipeline.Workflow, stage string, sets []string, run string) (*pipeline.Artifact, error) {
+func stageArtifact(ctx context.Context, w *pipeline.Workflow, stage string, sets []string, run string) (*pipeline.Artifact, error) {
 	n, ok := w.Stage(stage)
 	if !ok {
 		return nil, usageError{fmt.Errorf("workflow %s has no stage %q (stages: %s)", w.File, stage, strings.Join(w.StageIDs(), ", "))}
@@ -94,7 +95,7 @@ func stageArtifact(w *pipeline.Workflow, stage string, sets []string, run string
 		}
 	}
 	if key == "" {
-		states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
+		states, err := workflowStates(ctx, w)
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ with relation, direction and weight, heaviest first.`,
 			if err != nil {
 				return err
 			}
-			a, err := stageArtifact(w, args[1], sets, run)
+			a, err := stageArtifact(cmd.Context(), w, args[1], sets, run)
 			if err != nil {
 				return err
 			}

@@ -156,9 +156,9 @@ func deltaF(m pipeline.MetricDiff) string {
 // metricsForKeys prints the metrics recorded in the manifests of the
 // artifacts at the workflow's current keys (with --set overrides applied).
 func metricsForKeys(cmd *cobra.Command, w *pipeline.Workflow, asJSON bool) error {
-	states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
+	states, err := workflowStates(cmd.Context(), w)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	out := cmd.OutOrStdout()
 	m := map[string]map[string]float64{}

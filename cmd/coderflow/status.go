@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,9 +27,9 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
+			states, err := workflowStates(cmd.Context(), w)
 			if err != nil {
-				return usageError{err} // a path param names a missing file
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -200,7 +202,7 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer lock.Release()
-			states, err := w.States(pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
+			states, err := workflowStates(cmd.Context(), w)
 			if err != nil {
 				return err
 			}
@@ -219,6 +221,18 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 	c.Flags().BoolVar(&dry, "dry-run", false, "only report")
 	_ = os.Stdout
 	return c
+}
+
+// workflowStates computes the stages' keys and cache states through the
+// workdir's stat cache, stopping when ctx is done. A path param that names a
+// missing file is a usage error (exit 2); an interrupt is not.
+func workflowStates(ctx context.Context, w *pipeline.Workflow) ([]*pipeline.State, error) {
+	states, err := w.StatesContext(ctx, pipeline.NewDigester(pipeline.StatCachePath(w.Workdir)))
+	var se *pipeline.SpecError
+	if errors.As(err, &se) {
+		return nil, usageError{err}
+	}
+	return states, err
 }
 
 // printDropped notes stages left out because their consumers read a local source.
