@@ -57,6 +57,9 @@ func (p *logProgress) loop() {
 
 func (p *logProgress) emit(msg string) {
 	n, total := p.n.Load(), p.total.Load()
+	if msg == "finished" && total > 0 && n < total {
+		msg = "stopped" // ended early (canceled or failed): no ETA
+	}
 	el := time.Since(p.start).Seconds()
 	rate := 0.0
 	if el > 0 {
@@ -65,7 +68,7 @@ func (p *logProgress) emit(msg string) {
 	attrs := []any{slog.String("work", p.label), slog.Int64("done", n), slog.String("rate", formatRate(rate))}
 	if total > 0 {
 		attrs = append(attrs, slog.Int64("total", total))
-		if rate > 0 && n < total {
+		if rate > 0 && n < total && msg == "progress" {
 			attrs = append(attrs, slog.Duration("eta", time.Duration(float64(total-n)/rate*float64(time.Second)).Round(time.Second)))
 		}
 	}
