@@ -204,7 +204,7 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 
 // dirInputs are the no-gradient inputs of one query direction.
 type dirInputs struct {
-	keys  *tensor.Dense // (D, B) momentum keys of the batch, transposed
+	keys  *tensor.Dense // (D, B) momentum keys of the batch, transposed; nil for VSE++ (live batch keys)
 	queue *tensor.Dense // (D, K) the queue's own storage; nil when Queue = 0
 	lwB   *tensor.Dense // (B, B) shifted log-weights (DCL) or additive mask (VSE++) of the batch keys
 	lwQ   *tensor.Dense // (B, K) same for the queue keys; nil when Queue = 0
@@ -227,7 +227,10 @@ func (m *Model) newLossInputs(B int) *lossInputs {
 	K := cfg.Queue
 	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
 	dir := func(q *queue) dirInputs {
-		d := dirInputs{keys: nt(cfg.Dim, B), lwB: nt(B, B)}
+		d := dirInputs{lwB: nt(B, B)}
+		if cfg.Loss != LossVSEPP { // VSE++: live batch keys in the graph
+			d.keys = nt(cfg.Dim, B)
+		}
 		if K > 0 {
 			d.queue, d.lwQ = q.t, nt(B, K)
 		}
@@ -265,9 +268,20 @@ type lossNodes struct {
 // L_i = log( sum_j exp(s_ij) ) - s_ii over batch and queue keys, which is
 // -LogSoftMax_j(S_ij/tau + log w_ij)[i].
 // VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.
-func (b *builder) contrastive(q *G.Node, d dirInputs, target *tensor.Dense, tag string) *G.Node {
+//
+// live (VSE++ only, nil for DCL) are the live embeddings of the other
+// modality: VSE++ scores the batch part S = q live^T of the training graph
+// itself, with gradients into both sides, as the standard formulation
+// (Faghri et al.); DCL takes momentum batch keys, a no-gradient input
+// (MoCo-style). The queue part is momentum keys for both losses.
+func (b *builder) contrastive(q, live *G.Node, d dirInputs, target *tensor.Dense, tag string) *G.Node {
 	B := float64(q.Shape()[0])
-	Sb := mul(q, b.input(d.keys, "keys"+tag)) // (B, B) cosine similarities with the batch keys
+	var Sb *G.Node // (B, B) cosine similarities with the batch keys
+	if live != nil {
+		Sb = mulT(q, live)
+	} else {
+		Sb = mul(q, b.input(d.keys, "keys"+tag))
+	}
 	var Sq *G.Node
 	if d.queue != nil {
 		Sq = mul(q, b.input(d.queue, "queue"+tag)) // (B, K) with the queue
@@ -311,14 +325,22 @@ func (b *builder) losses(enc encOut, li *lossInputs, w map[string]*G.Node) lossN
 	cfg := b.cfg
 	var ln lossNodes
 	half := func(a, c *G.Node) *G.Node { return b.scale(G.Must(G.Add(a, c)), 0.5) }
+	// VSE++ scores the live embeddings of the batch against each other
+	// (gradients through both sides); DCL uses momentum batch keys
+	live := func(x *G.Node) *G.Node {
+		if cfg.Loss == LossVSEPP {
+			return x
+		}
+		return nil
+	}
 	ln.inst = half(
-		b.contrastive(enc.v, li.i2t, li.target, "i2t"),
-		b.contrastive(enc.t, li.t2i, li.target, "t2i"))
+		b.contrastive(enc.v, live(enc.t), li.i2t, li.target, "i2t"),
+		b.contrastive(enc.t, live(enc.v), li.t2i, li.target, "t2i"))
 	ln.total = ln.inst
 	if cfg.Concept {
 		ln.concept = half(
-			b.contrastive(enc.cv, li.ci2t, li.target, "ci2t"),
-			b.contrastive(enc.ct, li.ct2i, li.target, "ct2i"))
+			b.contrastive(enc.cv, live(enc.ct), li.ci2t, li.target, "ci2t"),
+			b.contrastive(enc.ct, live(enc.cv), li.ct2i, li.target, "ct2i"))
 		ln.total = G.Must(G.Add(ln.total, b.scale(ln.concept, cfg.LambdaC)))
 	}
 	if cfg.Clustering {

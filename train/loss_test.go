@@ -121,8 +121,14 @@ func directCE(cfg Config, x []float32, protos []float32, q []float32) float64 {
 
 // TestLossTermsDirect compares every loss term of the graph with a direct
 // plain-Go computation from the definitions in CODER-METHOD.md. At step 0
-// the momentum encoders equal the live ones, so the keys are the live
-// embeddings of the batch (from EncodeImages/EncodeCaptions).
+// the momentum encoders equal the live ones, so the DCL keys are the live
+// embeddings of the batch (from EncodeImages/EncodeCaptions). The VSE++
+// cases give the momentum encoders other weights first: VSE++ must score
+// the live embeddings of the batch against each other (the queue part
+// stays the queue's momentum keys), so the direct computation uses the live
+// embeddings, and the test checks that momentum batch keys would give a
+// clearly different loss. The Sinkhorn codes are those of the momentum
+// embeddings in every case.
 func TestLossTermsDirect(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -132,6 +138,7 @@ func TestLossTermsDirect(t *testing.T) {
 		{"dcl-beta2-bigru-attn", func(c *Config) { c.Beta, c.TextEncoder, c.Pooling = 2, TextBiGRU, PoolAttn }},
 		{"infonce", func(c *Config) { c.Beta = 0 }},
 		{"vsepp", func(c *Config) { c.Loss = LossVSEPP }},
+		{"vsepp-inbatch-bigru-attn", func(c *Config) { c.Loss, c.Queue, c.TextEncoder, c.Pooling = LossVSEPP, 0, TextBiGRU, PoolAttn }},
 		{"inbatch", func(c *Config) { c.Queue = 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,6 +149,21 @@ func TestLossTermsDirect(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			vsepp := cfg.Loss == LossVSEPP
+			if vsepp {
+				// momentum encoders unlike the live ones: the weights of
+				// another seed
+				oc := cfg
+				oc.Seed += 100
+				o, err := NewModel(oc, adjFor(oc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, w := range m.mw {
+					fill(w, denseF32(o.w[name]))
+				}
+				o.Close()
+			}
 			prefillQueues(m, 7, 5)
 			const B = 6
 			s := makeSynth(cfg, B, 2)
@@ -168,14 +190,35 @@ func TestLossTermsDirect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// the momentum encoders' embeddings (equal to the live ones
+			// except in the VSE++ cases)
+			mc := momentumClone(t, m)
+			defer mc.Close()
+			kv, kcv, err := mc.EncodeImages(b.Regions, B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kt, kct, err := mc.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var want Losses
 			want.Inst = 0.5 * (directContrastive(cfg, v, tt, b.ImageIDs, m.qTxt) + directContrastive(cfg, tt, v, b.ImageIDs, m.qImg))
 			want.Concept = 0.5 * (directContrastive(cfg, cv, ct, b.ImageIDs, m.qcTxt) + directContrastive(cfg, ct, cv, b.ImageIDs, m.qcImg))
+			if vsepp {
+				// the loss with momentum batch keys (the old, non-standard
+				// VSE++) must differ clearly, or the test could not tell
+				momInst := 0.5 * (directContrastive(cfg, v, kt, b.ImageIDs, m.qTxt) + directContrastive(cfg, tt, kv, b.ImageIDs, m.qImg))
+				momConcept := 0.5 * (directContrastive(cfg, cv, kct, b.ImageIDs, m.qcTxt) + directContrastive(cfg, ct, kcv, b.ImageIDs, m.qcImg))
+				if math.Abs(momInst-want.Inst) < 1e-2 || math.Abs(momConcept-want.Concept) < 1e-2 {
+					t.Fatalf("VSE++ with momentum batch keys: Inst %g, Concept %g; with live keys %g, %g: too close to tell apart", momInst, momConcept, want.Inst, want.Concept)
+				}
+			}
 			protos := normRows(denseF32(m.w["proto"]), cfg.Prototypes, cfg.Dim)
 			code := func(x []float32) []float32 {
 				return sinkhorn(matmulT(x, B, protos, cfg.Prototypes, cfg.Dim), B, cfg.Prototypes, cfg.SinkhornEps, cfg.SinkhornIters)
 			}
-			qv, qt := code(v), code(tt)
+			qv, qt := code(kv), code(kt)
 			want.Swap = directCE(cfg, v, protos, qt) + directCE(cfg, tt, protos, qv)
 			want.Pred = directCE(cfg, cv, protos, qv) + directCE(cfg, ct, protos, qt)
 			want.Total = want.Inst + cfg.LambdaC*want.Concept + cfg.LambdaP*want.Pred + cfg.LambdaS*want.Swap
@@ -522,7 +565,11 @@ func equalIDs(a, b []int64) bool {
 }
 
 // TestGradientCheck compares the symbolic gradients of the whole loss graph
-// with central differences in float64, for every parameter tensor.
+// with central differences in float64, for every parameter tensor. The
+// VSE++ cases check the gradients through both sides of the live batch
+// similarities S = v t^T (and c_v c_t^T with the concept branch): the
+// numerical gradient perturbs the live weights, which moves queries and
+// batch keys alike; the in-batch case has no momentum keys at all.
 func TestGradientCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -531,6 +578,8 @@ func TestGradientCheck(t *testing.T) {
 		{"all-mean", func(*Config) {}},
 		{"all-bigru-attn", func(c *Config) { c.TextEncoder, c.Pooling = TextBiGRU, PoolAttn }},
 		{"vsepp", func(c *Config) { c.Loss, c.Concept, c.Clustering = LossVSEPP, false, false }},
+		{"vsepp-inbatch", func(c *Config) { c.Loss, c.Queue, c.Concept, c.Clustering = LossVSEPP, 0, false, false }},
+		{"vsepp-all-bigru-attn", func(c *Config) { c.Loss, c.TextEncoder, c.Pooling = LossVSEPP, TextBiGRU, PoolAttn }},
 		{"inbatch", func(c *Config) { c.Queue = 0 }}, // the DCL head without a queue part
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -551,6 +600,9 @@ func TestGradientCheck(t *testing.T) {
 			tg, err := m.trainGraphFor(B)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if vsepp := cfg.Loss == LossVSEPP; (tg.li.i2t.keys == nil) != vsepp || (tg.li.t2i.keys == nil) != vsepp {
+				t.Fatalf("loss %s: momentum batch-key inputs present = %v, want %v", cfg.Loss, tg.li.i2t.keys != nil, !vsepp)
 			}
 			if _, err := m.prepare(tg, s.batch(cfg, 2*B, B)); err != nil {
 				t.Fatal(err)

@@ -380,8 +380,9 @@ func TestMomentumUpdateAndKeys(t *testing.T) {
 
 // refContrastive is one direction of the DCL / InfoNCE / VSE++ loss from
 // CODER-METHOD.md section 2 with live queries q, momentum queries mq (for
-// the DCL weights), momentum keys pk of the batch and queue qu, excluding
-// keys of the query's image.
+// the DCL weights), batch keys pk and queue qu, excluding keys of the
+// query's image. pk are the momentum keys of the batch for DCL and the live
+// embeddings of the other modality for VSE++.
 func refContrastive(cfg Config, q, mq, pk []float32, ids []int64, qu *queue) float64 {
 	D := cfg.Dim
 	B := len(ids)

@@ -66,11 +66,13 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	vsepp := cfg.Loss == LossVSEPP
 	dir := func(d dirInputs, queries, keys []float32, q *queue) {
 		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
-		fill(d.keys, ks.batchT())
 		if vsepp {
+			// the batch keys are the live embeddings in the graph; only
+			// the mask (same-image exclusions, positive) comes from Go
 			splitFill(d.lwB, d.lwQ, logWeights(queries, ks, b.ImageIDs, 0, true, nil), B, ks.n())
 			return
 		}
+		fill(d.keys, ks.batchT())
 		if len(li.sims) != B*ks.n() {
 			li.sims = make([]float32, B*ks.n())
 		}

@@ -54,6 +54,12 @@ func TestAblationSwitches(t *testing.T) {
 		if got, want := tg.li.N, B+cfg.Queue; got != want {
 			t.Errorf("%s: %d keys per query, want %d", ab.name, got, want)
 		}
+		// VSE++ scores the live embeddings of the batch (no momentum
+		// batch-key inputs); the DCL family takes momentum batch keys
+		if vsepp := cfg.Loss == LossVSEPP; (tg.li.i2t.keys == nil) != vsepp || (tg.li.t2i.keys == nil) != vsepp ||
+			(cfg.Concept && ((tg.li.ci2t.keys == nil) != vsepp || (tg.li.ct2i.keys == nil) != vsepp)) {
+			t.Errorf("%s: momentum batch-key inputs present = %v, want %v", ab.name, tg.li.i2t.keys != nil, !vsepp)
+		}
 		if (m.qTxt != nil) != (cfg.Queue > 0) || (m.qcTxt != nil) != (cfg.Queue > 0 && cfg.Concept) {
 			t.Errorf("%s: queues present = %v/%v", ab.name, m.qTxt != nil, m.qcTxt != nil)
 		}
@@ -108,26 +114,31 @@ func sameWeights(t *testing.T, a, b *Model) {
 }
 
 func TestDeterminism(t *testing.T) {
-	cfg := tinyConfig()
-	cfg.TextEncoder = TextBiGRU
-	cfg.VocabSize, cfg.WordDim = 3000, 16 // 48k embedding values: Adam/EMA take the parallel path
-	run := func() *Model {
-		m, err := NewModel(cfg, adjFor(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := makeSynth(cfg, 12, 5)
-		for k := range 4 {
-			if _, err := m.Step(s.batch(cfg, (k%2)*6, 6), 1e-3); err != nil {
-				t.Fatal(err)
+	for _, loss := range []string{LossDCL, LossVSEPP} {
+		t.Run(loss, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Loss = loss
+			cfg.TextEncoder = TextBiGRU
+			cfg.VocabSize, cfg.WordDim = 3000, 16 // 48k embedding values: Adam/EMA take the parallel path
+			run := func() *Model {
+				m, err := NewModel(cfg, adjFor(cfg))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := makeSynth(cfg, 12, 5)
+				for k := range 4 {
+					if _, err := m.Step(s.batch(cfg, (k%2)*6, 6), 1e-3); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return m
 			}
-		}
-		return m
+			a, b := run(), run()
+			defer a.Close()
+			defer b.Close()
+			sameWeights(t, a, b)
+		})
 	}
-	a, b := run(), run()
-	defer a.Close()
-	defer b.Close()
-	sameWeights(t, a, b)
 }
 
 // TestSaveLoad checks that a loaded checkpoint encodes identically and
