@@ -31,7 +31,10 @@ var TrainSpec = pipeline.Spec{
 	// 3: products as single BLAS calls with the bias added first, stacked
 	// image/text products, 4-chain row sums and SSE/AVX2 row kernels: the
 	// weights differ in the last bits from version 2's.
-	Version: "3",
+	// 4: loss=vsepp scores the live embeddings of the batch against each
+	// other (standard VSE++, gradients through both sides) instead of
+	// momentum batch keys: vsepp models differ entirely from version 3's.
+	Version: "4",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
