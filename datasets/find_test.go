@@ -64,3 +64,21 @@ func TestReadImageListInvalidUTF8(t *testing.T) {
 		t.Fatalf("err = %v, want list.txt:2: invalid UTF-8", err)
 	}
 }
+
+// TestReadersStripBOM: a UTF-8 byte order mark (files saved by Windows
+// editors) is not part of the first image name or caption.
+func TestReadersStripBOM(t *testing.T) {
+	t.Parallel()
+	var names []string
+	err := ReadFlickr8kTokens(strings.NewReader("\ufeffa.jpg#0\tA dog .\n"), "t.txt", func(_ int, name string, _ int, _ string) error {
+		names = append(names, name)
+		return nil
+	})
+	if err != nil || len(names) != 1 || names[0] != "a.jpg" {
+		t.Fatalf("tokens: names %q, err %v", names, err)
+	}
+	list, err := ReadImageList(strings.NewReader("\ufeffa.jpg\nb.jpg\n"), "l.txt")
+	if err != nil || len(list) != 2 || list[0] != "a.jpg" {
+		t.Fatalf("list: %q, err %v", list, err)
+	}
+}

@@ -24,7 +24,7 @@ var Flickr8kImageDirs = []string{"Flicker8k_Dataset", "Flickr8k_Dataset", "Image
 const maxLine = 1 << 20
 
 // ReadFlickr8kTokens streams Flickr8k.token.txt lines of the form
-// "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines are ignored.
+// "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines and a leading byte order mark are ignored.
 // A line without the tab, without "#K", with a non-numeric K, an empty
 // caption or invalid UTF-8 is a [*FormatError] naming file (used in
 // messages only) and the line.
@@ -34,7 +34,7 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 	n := 0
 	for sc.Scan() {
 		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		line := trimBOM(n, strings.TrimRight(sc.Text(), "\r"))
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -93,14 +93,15 @@ func ReadImageList(r io.Reader, file string) ([]string, error) {
 }
 
 // ReadLines calls fn for every line of r (without the line ending), with
-// its 1-based number. Lines longer than 1 MiB are a [*FormatError].
+// its 1-based number. A UTF-8 byte order mark starting the first line is
+// dropped. Lines longer than 1 MiB are a [*FormatError].
 func ReadLines(r io.Reader, file string, fn func(line int, s string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxLine)
 	n := 0
 	for sc.Scan() {
 		n++
-		if err := fn(n, strings.TrimRight(sc.Text(), "\r")); err != nil {
+		if err := fn(n, trimBOM(n, strings.TrimRight(sc.Text(), "\r"))); err != nil {
 			return err
 		}
 	}
@@ -111,4 +112,13 @@ func ReadLines(r io.Reader, file string, fn func(line int, s string) error) erro
 		return err
 	}
 	return nil
+}
+
+// trimBOM drops a UTF-8 byte order mark (left by Windows editors) from the
+// start of line 1, so it does not become part of an image name or caption.
+func trimBOM(line int, s string) string {
+	if line == 1 {
+		return strings.TrimPrefix(s, "\ufeff")
+	}
+	return s
 }

@@ -138,7 +138,11 @@ func (c *captionReader) next() (string, error) {
 		return "", &datasets.FormatError{File: c.file, Line: c.line + 1, Msg: "unexpected end of file: fewer than 5 captions for the last image"}
 	}
 	c.line++
-	s := strings.TrimSpace(c.sc.Text())
+	s := c.sc.Text()
+	if c.line == 1 {
+		s = strings.TrimPrefix(s, "\ufeff") // a byte order mark
+	}
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", &datasets.FormatError{File: c.file, Line: c.line, Msg: "empty caption"}
 	}

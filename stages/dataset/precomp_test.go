@@ -237,3 +237,18 @@ func TestPrecompResume(t *testing.T) {
 		t.Fatalf("features rows %d after resume, want 7", a.TableRows(table.Features))
 	}
 }
+
+// TestPrecompCaptionsBOM: a byte order mark is not part of the first caption.
+func TestPrecompCaptionsBOM(t *testing.T) {
+	t.Parallel()
+	root := fakeSCAN(t)
+	p := filepath.Join(root, "data", "f30k_precomp", "train_caps.txt")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, append([]byte("\ufeff"), b...), 0o644)
+	a := pipelinetest.RunStage(t, &PrecompSpec, map[string]any{"source": root, "dataset": "f30k", "splits": []string{"train"}})
+	cf, _ := a.Table(table.Captions)
+	caps, _ := table.ReadAll[table.CaptionRow](t.Context(), cf...)
+	if len(caps) == 0 || caps[0].Text != "image 0 caption 0" {
+		t.Fatalf("first caption %q", caps[0].Text)
+	}
+}
