@@ -24,10 +24,10 @@ var Flickr8kImageDirs = []string{"Flicker8k_Dataset", "Flickr8k_Dataset", "Image
 const maxLine = 1 << 20
 
 // ReadFlickr8kTokens streams Flickr8k.token.txt lines of the form
-// "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines and a leading byte order mark are ignored.
-// A line without the tab, without "#K", with a non-numeric K, an empty
-// caption or invalid UTF-8 is a [*FormatError] naming file (used in
-// messages only) and the line.
+// "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines and a
+// leading byte order mark are ignored. A line without the tab, without
+// "#K", with a non-numeric K, an empty caption or invalid UTF-8 is a
+// [*FormatError] naming file (used in messages only) and the line.
 func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string, k int, text string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxLine)
