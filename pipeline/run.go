@@ -51,6 +51,9 @@ var ErrStageFailed = errors.New("stage failed")
 // ErrNotCached is returned when --only selects a stage whose inputs are not cached.
 var ErrNotCached = errors.New("input not cached")
 
+// ErrBadOptions is returned for run options that contradict each other.
+var ErrBadOptions = errors.New("conflicting options")
+
 // Run executes a workflow: it takes the workdir lock, computes every key,
 // runs the selected stages that are not cached (in parallel where the DAG
 // allows, at most Jobs at a time), and writes a run record. The first
@@ -132,7 +135,7 @@ func checkSelection(w *Workflow, opt RunOptions) error {
 		check("--until", opt.Until)
 	}
 	if len(opt.Only) > 0 && (opt.From != "" || opt.Until != "") {
-		errs = append(errs, errors.New("--only cannot be combined with --from or --until"))
+		errs = append(errs, fmt.Errorf("%w: --only cannot be combined with --from or --until", ErrBadOptions))
 	}
 	return errors.Join(errs...)
 }

@@ -99,6 +99,7 @@ func TestCLIExitCodes(t *testing.T) {
 	}{
 		{[]string{"run", bad, wd}, 2, `bad.yaml:3:11: stage "a": uses: unknown stage kind "dataset.synht" (did you mean "dataset.synth"?)`},
 		{[]string{"run", good, wd, "--only", "tokns"}, 2, `did you mean "tokens"`},
+		{[]string{"run", good, wd, "--only", "tokens", "--from", "data"}, 2, "--only cannot be combined with --from"},
 		{[]string{"run", good, wd, "--set", "data.images=many"}, 2, "want an integer"},
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
 		{[]string{"frobnicate"}, 2, "unknown command"},

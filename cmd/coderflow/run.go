@@ -52,7 +52,7 @@ not in the cache, in dependency order, independent stages in parallel.
 			}
 			if res == nil {
 				var se *pipeline.SpecError
-				if errors.Is(err, pipeline.ErrUnknownStage) || errors.Is(err, pipeline.ErrNotCached) || errors.As(err, &se) {
+				if errors.Is(err, pipeline.ErrUnknownStage) || errors.Is(err, pipeline.ErrNotCached) || errors.Is(err, pipeline.ErrBadOptions) || errors.As(err, &se) {
 					return usageError{err}
 				}
 				return err
