@@ -58,8 +58,10 @@ func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
 	return &m, nil
 }
 
-// digestTree lists every regular file under dir except the manifest and
-// temporary files, with size and sha256.
+// digestTree lists every regular file under dir except the manifest, with
+// size and sha256. Temporary files of atomic writes (".tmp-" in the name)
+// are deleted: the stage has returned, so any left are partial files of a
+// killed earlier attempt, which would otherwise stay in the artifact.
 func digestTree(dir string) ([]FileEntry, error) {
 	var out []FileEntry
 	buf := make([]byte, 1<<20)
@@ -72,8 +74,11 @@ func digestTree(dir string) ([]FileEntry, error) {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if rel == ManifestName || strings.Contains(filepath.Base(p), ".tmp-") {
+		if rel == ManifestName {
 			return nil
+		}
+		if strings.Contains(filepath.Base(p), ".tmp-") {
+			return os.Remove(p)
 		}
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%s: artifacts may only contain regular files", p)
