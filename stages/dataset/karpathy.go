@@ -282,7 +282,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	if len(cocoCaps) > 0 {
 		for _, spec := range cocoCaps {
 			curFile, _, _ = strings.Cut(spec, "=")
-			if err := readCOCOCaptionsFile(roots, spec, each); err != nil {
+			if err := readCOCOCaptionsFile(roots, spec, iss, each); err != nil {
 				return err
 			}
 		}
@@ -319,9 +319,10 @@ func captionText(s datasets.KarpathySentence) string {
 
 // readCOCOCaptionsFile turns one COCO captions_*.json ("FILE" or
 // "FILE=SPLIT") into Karpathy-style images, in the file's image order, with
-// captions in annotation-id order. The image directory is the middle part
+// captions in annotation-id order. Captions of images the file does not
+// list are counted in iss. The image directory is the middle part
 // of COCO file names (COCO_train2014_... -> train2014).
-func readCOCOCaptionsFile(roots []string, spec string, fn func(datasets.KarpathyImage) error) error {
+func readCOCOCaptionsFile(roots []string, spec string, iss *issues, fn func(datasets.KarpathyImage) error) error {
 	name, split, ok := strings.Cut(spec, "=")
 	if !ok {
 		split = "val"
@@ -345,6 +346,17 @@ func readCOCOCaptionsFile(roots []string, spec string, fn func(datasets.Karpathy
 	byImage := map[int64][]int{}
 	for i, a := range c.Annotations {
 		byImage[a.ImageID] = append(byImage[a.ImageID], i)
+	}
+	listed := make(map[int64]bool, len(c.Images))
+	for _, im := range c.Images {
+		listed[im.ID] = true
+	}
+	for _, a := range c.Annotations {
+		if !listed[a.ImageID] {
+			if err := iss.note("captions_without_image_skipped", fmt.Sprintf("%s: annotation %d (image_id %d)", name, a.ID, a.ImageID)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, im := range c.Images {
 		anns := byImage[im.ID]

@@ -168,6 +168,7 @@ func TestCOCOCaptionsJSON(t *testing.T) {
 			anns = append(anns, ann{ID: 100*id + (9 - k), ImageID: id, Caption: fmt.Sprintf("cap %d of %d", 9-k, id)})
 		}
 	}
+	anns = append(anns, ann{ID: 1, ImageID: 999, Caption: "a caption of no listed image"})
 	b, _ := json.Marshal(map[string]any{"images": imgs, "annotations": anns})
 	os.MkdirAll(filepath.Join(root, "annotations"), 0o755)
 	os.WriteFile(filepath.Join(root, "annotations", "captions_val2014.json"), b, 0o644)
@@ -179,6 +180,11 @@ func TestCOCOCaptionsJSON(t *testing.T) {
 	caps, _ := table.ReadAll[table.CaptionRow](t.Context(), cf...)
 	if caps[0].Text != "cap 5 of 42" || caps[5].Text != "cap 4 of 7" || caps[0].Split != "test" {
 		t.Fatalf("captions not in annotation-id order: %q %q %q", caps[0].Text, caps[5].Text, caps[0].Split)
+	}
+	// The caption of an image the file does not list is counted, not lost silently.
+	iss := diskInfo(t, a)["issues"].(map[string]any)
+	if e, _ := iss["captions_without_image_skipped"].(map[string]any); e == nil || e["count"].(float64) != 1 {
+		t.Errorf("issues %v, want captions_without_image_skipped: 1", iss)
 	}
 }
 
