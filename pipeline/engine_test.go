@@ -440,6 +440,11 @@ stages:
 	if _, ok := res.Record.Stage("fetch"); ok {
 		t.Fatal("a dropped stage must not appear in the run")
 	}
+	// selecting it says why it is not there
+	_, err = pipeline.Run(t.Context(), w, pipeline.RunOptions{Only: []string{"fetch"}, DryRun: true})
+	if !errors.Is(err, pipeline.ErrUnknownStage) || !strings.Contains(err.Error(), "not needed with these params") {
+		t.Fatalf("--only on a dropped stage: %v", err)
+	}
 }
 
 // doneMarkers lists committed shard markers (not the temporary files of a

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -118,7 +119,11 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 func checkSelection(w *Workflow, opt RunOptions) error {
 	var errs []error
 	check := func(flag, id string) {
-		if _, ok := w.byID[id]; !ok {
+		switch _, ok := w.byID[id]; {
+		case ok:
+		case slices.Contains(w.Dropped, id):
+			errs = append(errs, fmt.Errorf("%s %s: %w: not needed with these params (every stage that needs it reads a local source)", flag, id, ErrUnknownStage))
+		default:
 			errs = append(errs, fmt.Errorf("%s %s: %w%s", flag, id, ErrUnknownStage, didYouMean(id, w.StageIDs())))
 		}
 	}
