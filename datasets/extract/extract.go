@@ -55,7 +55,15 @@ type Limits struct {
 	MaxBytes int64   // total bytes written; default 256 GiB
 	MaxRatio float64 // written bytes / archive bytes; default 1000
 	MaxFiles int     // entries; default 10 million
+
+	// Progress, if set, is told of the bytes written as they are written
+	// (not a limit: carried here to keep Archive's signature). For a zip,
+	// a Progress that also has SetTotal(int64) gets the declared total.
+	Progress Progress
 }
+
+// Progress receives byte counts; pipeline.Progress satisfies it.
+type Progress interface{ Add(n int64) }
 
 func (l *Limits) defaults() {
 	if l.MaxBytes <= 0 {
@@ -263,7 +271,7 @@ func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
 		return err
 	}
 	// Read at most budget+1 bytes: one byte over proves the bomb.
-	n, err := io.Copy(f, &ctxReader{ctx: x.ctx, r: io.LimitReader(r, x.budget+1)})
+	n, err := io.Copy(f, &ctxReader{ctx: x.ctx, r: io.LimitReader(r, x.budget+1), progress: x.lim.Progress})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -288,6 +296,15 @@ func (x *extractor) zip() error {
 		return fmt.Errorf("extract %s: %w", x.src, err)
 	}
 	defer zr.Close()
+	if p, ok := x.lim.Progress.(interface{ SetTotal(int64) }); ok {
+		var total uint64
+		for _, f := range zr.File {
+			if !junk(f.Name) && f.Mode().IsRegular() {
+				total += f.UncompressedSize64
+			}
+		}
+		p.SetTotal(int64(min(total, uint64(x.budget))))
+	}
 	for _, f := range zr.File {
 		if err := x.countEntry(); err != nil {
 			return err
@@ -419,9 +436,10 @@ func (x *extractor) gzipTrailer(zr *gzip.Reader) error {
 func junk(rel string) bool { return rel == "__MACOSX" || strings.HasPrefix(rel, "__MACOSX/") }
 
 type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   int
+	ctx      context.Context
+	r        io.Reader
+	n        int
+	progress Progress // optional
 }
 
 func (c *ctxReader) Read(b []byte) (int, error) {
@@ -431,5 +449,9 @@ func (c *ctxReader) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return c.r.Read(b)
+	n, err := c.r.Read(b)
+	if n > 0 && c.progress != nil {
+		c.progress.Add(int64(n))
+	}
+	return n, err
 }

@@ -81,6 +81,12 @@ func writeZip(t *testing.T, p string, entries []entry) {
 	}
 }
 
+// recorder is a Progress that remembers what it was told.
+type recorder struct{ added, total int64 }
+
+func (r *recorder) Add(n int64)          { r.added += n }
+func (r *recorder) SetTotal(total int64) { r.total = total }
+
 func TestExtractGood(t *testing.T) {
 	t.Parallel()
 	entries := []entry{
@@ -108,9 +114,13 @@ func TestExtractGood(t *testing.T) {
 			src := filepath.Join(dir, "archive.bin") // no telling extension
 			tc.make(src)
 			out := filepath.Join(dir, "out")
-			res, err := Archive(t.Context(), src, out, Limits{})
+			prog := &recorder{}
+			res, err := Archive(t.Context(), src, out, Limits{Progress: prog})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if prog.added != res.Bytes || (tc.format == "zip" && prog.total != 13) {
+				t.Errorf("progress: %d bytes reported (total %d), %d written", prog.added, prog.total, res.Bytes)
 			}
 			wantFiles := 4 // a.txt, b.txt, c.txt and the materialised hardlink
 			if tc.format == "zip" {

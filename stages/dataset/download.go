@@ -181,8 +181,10 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 				return err
 			}
 			if format == "zip" || format == "tar" || format == "tar.gz" {
+				xp := env.Progress("extract "+it.name, 0)
 				xr, err := extract.Archive(ctx, dest, env.Path(DownloadFilesDir), extract.Limits{
-					MaxBytes: int64(p.Int("max_bytes")), MaxRatio: p.Float("max_ratio")})
+					MaxBytes: int64(p.Int("max_bytes")), MaxRatio: p.Float("max_ratio"), Progress: xp})
+				xp.Done()
 				if err != nil {
 					return err
 				}
