@@ -127,6 +127,9 @@ func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neigh
 	type key struct{ concept, rel, dir string }
 	best := map[key]Neighbor{}
 	for _, d := range []quad.Direction{quad.Subject, quad.Object} {
+		if err := ctx.Err(); err != nil { // Cayley's KV iterators do not watch ctx
+			return nil, err
+		}
 		it := s.qs.QuadIterator(d, ref).Iterate()
 		for it.Next(ctx) {
 			q, err := s.qs.Quad(it.Result())
@@ -238,6 +241,10 @@ func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, 
 	best := map[key]IndexedEdge{}
 	var order []key
 	for i, r := range refs {
+		// Cayley's KV iterators do not watch ctx: check it between terms.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if r == nil {
 			continue
 		}

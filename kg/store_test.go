@@ -3,6 +3,7 @@ package kg
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -247,6 +248,15 @@ func TestEdgesAmong(t *testing.T) {
 	}
 	if len(got) == 0 || len(got) != len(want) {
 		t.Fatalf("EdgesAmong: %d edges %v; via Neighbors %d %v", len(got), got, len(want), want)
+	}
+	// A cancelled context is an error, never a silently shorter result.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if e, err := s.EdgesAmong(ctx, terms); !errors.Is(err, context.Canceled) {
+		t.Errorf("EdgesAmong with a cancelled context: %d edges, err %v", len(e), err)
+	}
+	if n, err := s.Neighbors(ctx, "test", ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("Neighbors with a cancelled context: %d neighbours, err %v", len(n), err)
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(e IndexedEdge) bool {
