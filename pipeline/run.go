@@ -266,6 +266,11 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 	records := map[string]StageRecord{}
 	done := map[string]bool{}
 	started := map[string]bool{}
+	// Stages with the same kind and key (same params and inputs) share one
+	// work directory and artifact: one runs, the others wait and take its
+	// artifact, instead of writing the same directory at the same time.
+	keyOf := func(id string) string { n, _ := w.Stage(id); return n.Kind + "/" + st[id].Key }
+	runningKeys := map[string]bool{}
 	results := make(chan stageDone)
 	running := 0
 	var firstErr error
@@ -347,10 +352,11 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 				if running >= jobs {
 					break
 				}
-				if plan[n.ID] != PlanRun || started[n.ID] || !ready(n) {
+				if plan[n.ID] != PlanRun || started[n.ID] || !ready(n) || runningKeys[keyOf(n.ID)] {
 					continue
 				}
 				started[n.ID] = true
+				runningKeys[keyOf(n.ID)] = true
 				running++
 				ins := inputsOf(n)
 				go func() {
@@ -362,6 +368,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			break
 		}
 		r := <-results
+		delete(runningKeys, keyOf(r.id))
 		running--
 		done[r.id] = true
 		records[r.id] = r.rec
@@ -373,6 +380,15 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			continue
 		}
 		res.Artifacts[r.id] = r.art
+		for _, m := range w.Stages {
+			if m.ID != r.id && plan[m.ID] == PlanRun && !started[m.ID] && keyOf(m.ID) == keyOf(r.id) {
+				started[m.ID], done[m.ID] = true, true
+				res.Artifacts[m.ID] = &Artifact{Stage: m.ID, Dir: r.art.Dir, Manifest: r.art.Manifest}
+				records[m.ID] = StageRecord{Stage: m.ID, Kind: m.Kind, Key: st[m.ID].Key, Status: RunCached,
+					Summary: r.art.Manifest.Summary, Metrics: r.art.Manifest.Metrics, Params: m.Params.Map()}
+				log.Info("same key as a stage that just ran: using its artifact", "stage", m.ID, "ran", r.id, "key", short(st[m.ID].Key))
+			}
+		}
 	}
 	// Give the returned artifacts complete input chains.
 	final := map[string]*Artifact{}
