@@ -1,9 +1,15 @@
 package dataset
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
@@ -186,6 +192,14 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 					MaxBytes: int64(p.Int("max_bytes")), MaxRatio: p.Float("max_ratio"), Progress: xp})
 				xp.Done()
 				if err != nil {
+					if it.req.SHA256 == "" && it.req.MD5 == "" && corruptArchive(err) && ctx.Err() == nil {
+						// Nothing verified these bytes and they do not
+						// extract: a rerun must fetch them again rather
+						// than keep the file because it "verifies".
+						if rerr := os.Remove(dest); rerr == nil {
+							err = fmt.Errorf("%w (the unverified download was deleted: a rerun fetches it again)", err)
+						}
+					}
 					return err
 				}
 				di.Extracted, di.Links, di.Junk = xr.Files, xr.SkippedLinks, xr.SkippedJunk
@@ -212,6 +226,16 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 	env.SetInfo("downloads", infos)
 	env.Summarize("%d file(s), %s downloaded", len(infos), humanBytes(total))
 	return nil
+}
+
+// corruptArchive reports whether an extraction error says the archive's
+// bytes are damaged (truncated, bad checksum, not a valid zip/tar), as
+// opposed to a deterministic refusal (unsafe path, bomb, unsupported entry).
+func corruptArchive(err error) bool {
+	var fe flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) ||
+		errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, tar.ErrHeader) ||
+		errors.As(err, &fe)
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

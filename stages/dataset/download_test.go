@@ -144,3 +144,33 @@ func TestDownloadLocalFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadCorruptArchiveRefetched: an archive that no digest verified
+// and that does not extract (here: cut short by the server) is deleted, so
+// the rerun of the same work directory fetches it again instead of failing
+// on the same bytes forever.
+func TestDownloadCorruptArchiveRefetched(t *testing.T) {
+	t.Parallel()
+	archive := zipDir(t, fakeFlickr8k(t, ""))
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Write(archive[:len(archive)/2]) // a consistent but truncated file
+			return
+		}
+		http.ServeContent(w, r, "f8k.zip", time.Unix(0, 0), bytes.NewReader(archive))
+	}))
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "art")
+	params := map[string]any{"url": srv.URL + "/f8k.zip"}
+	if _, err := pipeline.RunStandalone(t.Context(), &DownloadSpec, "dl", params, nil, dir, nil); err == nil {
+		t.Fatal("first attempt: want an extraction error")
+	}
+	dl, err := pipeline.RunStandalone(t.Context(), &DownloadSpec, "dl", params, nil, dir, nil)
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if _, err := os.Stat(dl.Path("files/Flickr8k_text/Flickr8k.token.txt")); err != nil || n.Load() != 2 {
+		t.Fatalf("rerun did not fetch and extract again (%d requests): %v", n.Load(), err)
+	}
+}
