@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -40,7 +41,7 @@ func workDir(workdir, kind, key string) string {
 // whose mtime changed without their content (a copied workdir) are read
 // once, not on every check.
 // It returns the manifest, or an error saying what is wrong.
-func verifyArtifact(dir, key string, dg *Digester) (*Manifest, error) {
+func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -64,9 +65,12 @@ func verifyArtifact(dir, key string, dg *Digester) (*Manifest, error) {
 		if st.ModTime().UnixNano() != f.MTime {
 			var sum string
 			if dg != nil {
-				sum, err = dg.fileDigest(p, st)
+				sum, err = dg.fileDigest(ctx, p, st)
 			} else {
-				sum, _, err = hashFile(p, buf)
+				sum, _, err = hashFile(ctx, p, buf)
+			}
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("file %s: %v", f.Path, err)

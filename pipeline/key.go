@@ -145,7 +145,7 @@ func (d *Digester) digest(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	if !st.IsDir() {
-		return d.fileDigest(path, st)
+		return d.fileDigest(ctx, path, st)
 	}
 	type ent struct {
 		rel, sum string
@@ -183,7 +183,7 @@ func (d *Digester) digest(ctx context.Context, path string) (string, error) {
 				}
 				continue
 			}
-			sum, err := d.fileDigest(p, fi)
+			sum, err := d.fileDigest(ctx, p, fi)
 			if err != nil {
 				return err
 			}
@@ -202,7 +202,7 @@ func (d *Digester) digest(ctx context.Context, path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (d *Digester) fileDigest(p string, st fs.FileInfo) (string, error) {
+func (d *Digester) fileDigest(ctx context.Context, p string, st fs.FileInfo) (string, error) {
 	abs, _ := filepath.Abs(p)
 	d.mu.Lock()
 	e, ok := d.cache[abs]
@@ -210,7 +210,7 @@ func (d *Digester) fileDigest(p string, st fs.FileInfo) (string, error) {
 	if ok && e.Size == st.Size() && e.MTime == st.ModTime().UnixNano() {
 		return e.SHA256, nil
 	}
-	sum, _, err := hashFile(p, make([]byte, 256<<10))
+	sum, _, err := hashFile(ctx, p, make([]byte, 256<<10))
 	if err != nil {
 		return "", err
 	}

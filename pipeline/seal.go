@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -83,7 +84,7 @@ func digestTree(dir string) ([]FileEntry, error) {
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%s: artifacts may only contain regular files", p)
 		}
-		sum, size, err := hashFile(p, buf)
+		sum, size, err := hashFile(context.Background(), p, buf)
 		if err != nil {
 			return err
 		}
@@ -98,16 +99,34 @@ func digestTree(dir string) ([]FileEntry, error) {
 	return out, err
 }
 
-func hashFile(p string, buf []byte) (string, int64, error) {
+// hashFile returns the sha256 and size of file p. It stops with ctx's cause
+// when ctx is done, also inside a large file.
+func hashFile(ctx context.Context, p string, buf []byte) (string, int64, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, buf)
+	n, err := io.CopyBuffer(h, ctxReader{ctx, f}, buf)
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", 0, context.Cause(ctx)
+		}
 		return "", 0, fmt.Errorf("%s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// ctxReader is a reader that fails once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -57,7 +57,10 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 		}
 		key := ComputeKey(KeyInput{Kind: n.Kind, Version: n.Spec.Version, Params: n.Params, Inputs: inKeys, External: ext})
 		st := &State{Stage: n.ID, Kind: n.Kind, Key: key, InputKeys: inKeys, External: refs, Dir: ArtifactDir(w.Workdir, n.Kind, key)}
-		m, verr := verifyArtifact(st.Dir, key, dg)
+		m, verr := verifyArtifact(ctx, st.Dir, key, dg)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		switch {
 		case verr == nil:
 			st.Status, st.Manifest = StatusCached, m
