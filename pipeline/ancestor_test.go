@@ -110,4 +110,18 @@ stages:
 	if n := execCount("c"); n != 0 {
 		t.Fatalf("c ran %d times with its ancestor missing", n)
 	}
+
+	// a table no upstream stage writes: the error names the stage once
+	h.reg.MustRegister(pipeline.Spec{Kind: "toy.lost", Version: "1", Doc: "Reads a table nobody writes.",
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			_, _, err := env.InputTable("nothing")
+			return err
+		})})
+	if err := os.WriteFile(h.file, []byte("stages:\n  a:\n    uses: toy.root\n  lost:\n    uses: toy.lost\n    needs: [a]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pipeline.Run(t.Context(), h.load(), pipeline.RunOptions{})
+	if !errors.Is(err, pipeline.ErrNoInput) || strings.Count(err.Error(), `stage "lost"`) != 1 {
+		t.Fatalf("missing table: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,9 @@ func runProtected(ctx context.Context, spec *Spec, env *Env) (err error) {
 		}
 	}()
 	if err := spec.Stage.Run(ctx, env); err != nil {
+		if prefix := fmt.Sprintf("stage %q: ", env.StageID); strings.HasPrefix(err.Error(), prefix) {
+			return err // already names the stage (Env.Input errors do)
+		}
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	return ctx.Err()
