@@ -4,8 +4,11 @@
 // dataset.flickr8k, dataset.coco, dataset.f30k, dataset.precomp).
 //
 // Every reader writes images.parquet and captions.parquet at the top of its
-// artifact and declares them as the images and captions tables; caption ids
-// are image_id*5+ordinal where the data set has five captions per image.
+// artifact and declares them as the images and captions tables. Image and
+// caption ids count up from 0 in the order the rows are written (image ids
+// are not Flickr/COCO ids, and caption ids equal image_id*5+ordinal only
+// while every image kept has five captions: a training image may keep fewer
+// or more); the data set's own image name is the images table's key.
 // Counts of skipped or suspicious input (missing images, duplicate ids,
 // images with other than five captions) go to the manifest's info.
 package dataset

@@ -17,7 +17,7 @@ func init() { pipeline.Default.MustRegister(Flickr8kSpec) }
 // Flickr8kSpec is the dataset.flickr8k stage kind.
 var Flickr8kSpec = pipeline.Spec{
 	Kind:    "dataset.flickr8k",
-	Version: "1",
+	Version: "2",
 	Doc: "Read Flickr8k (Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt and the image directory) " +
 		"from an unpacked copy or upstream download stages into the images and captions tables. " +
 		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues) unless strict.",

@@ -55,7 +55,7 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 // COCOSpec is the dataset.coco stage kind.
 var COCOSpec = pipeline.Spec{
 	Kind:    "dataset.coco",
-	Version: "1",
+	Version: "2",
 	Doc: "Read COCO with the Karpathy split (dataset_coco.json; restval joins train: 113,287/5,000/5,000) " +
 		"and the train2014/val2014 image directories into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
@@ -67,7 +67,7 @@ var COCOSpec = pipeline.Spec{
 // F30KSpec is the dataset.f30k stage kind.
 var F30KSpec = pipeline.Spec{
 	Kind:    "dataset.f30k",
-	Version: "1",
+	Version: "2",
 	Doc: "Read Flickr30K with the Karpathy split (dataset_flickr30k.json: 29,000/1,014/1,000) " +
 		"and the flickr30k-images directory into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},

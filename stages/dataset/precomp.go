@@ -23,7 +23,7 @@ func init() { pipeline.Default.MustRegister(PrecompSpec) }
 // PrecompSpec is the dataset.precomp stage kind.
 var PrecompSpec = pipeline.Spec{
 	Kind:    "dataset.precomp",
-	Version: "1",
+	Version: "2",
 	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
 		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
 		"(image_id, image_w, image_h, num_boxes, boxes, features; base64 float32) matched to {split}_ids.txt. " +
