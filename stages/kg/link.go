@@ -21,10 +21,13 @@ import (
 
 // Param names of kg.link.
 const (
-	ParamConcepts      = "concepts"
-	ParamCooccur       = "cooccur"
-	ParamCooccurMin    = "cooccur_min"
-	DefaultConcepts    = 300
+	ParamConcepts   = "concepts"
+	ParamCooccur    = "cooccur"
+	ParamCooccurMin = "cooccur_min"
+	DefaultConcepts = 300
+	// MaxConcepts bounds M: train.coder holds the dense M x M adjacency
+	// (400 MB at 10,000) and multiplies by it every step.
+	MaxConcepts        = 10000
 	DefaultCooccurMin  = 5
 	RelCoOccurs        = "/r/CoOccurs"
 	AdjacencyFile      = "adjacency.f32"
@@ -41,8 +44,8 @@ var LinkSpec = pipeline.Spec{
 		"caption_concepts, image_concepts and adjacency.f32 (A_hat = D^-1/2 (A+I) D^-1/2, M x M float32).",
 	Produces: []string{table.Concepts, table.ConceptEdges, table.CaptionConcepts, table.ImageConcepts},
 	Params: []pipeline.Param{
-		{Name: ParamConcepts, Type: pipeline.Int, Default: DefaultConcepts, Min: pipeline.Bound(1),
-			Doc: "size M of the concept vocabulary: the most frequent linked concepts on the train split"},
+		{Name: ParamConcepts, Type: pipeline.Int, Default: DefaultConcepts, Min: pipeline.Bound(1), Max: pipeline.Bound(MaxConcepts),
+			Doc: "size M of the concept vocabulary: the most frequent linked concepts on the train split (at most 10,000: training keeps a dense M x M adjacency)"},
 		{Name: ParamCooccur, Type: pipeline.Bool, Default: true,
 			Doc: "add caption co-occurrence edges (/r/CoOccurs) to concept_edges and the adjacency"},
 		{Name: ParamCooccurMin, Type: pipeline.Int, Default: DefaultCooccurMin, Min: pipeline.Bound(1),

@@ -328,3 +328,15 @@ func TestConceptNetLoaderKey(t *testing.T) {
 			keys[kg.LoaderBulk][:12], nodes[kg.LoaderBulk], nodes[kg.LoaderQuadWriter])
 	}
 }
+
+// TestLinkConceptsBound: a concept vocabulary too large for the dense
+// adjacency is a param error naming the param, before anything runs.
+func TestLinkConceptsBound(t *testing.T) {
+	if _, err := pipeline.NewParams(LinkSpec.Params, map[string]any{ParamConcepts: MaxConcepts}); err != nil {
+		t.Fatalf("concepts = MaxConcepts: %v", err)
+	}
+	_, err := pipeline.NewParams(LinkSpec.Params, map[string]any{ParamConcepts: MaxConcepts + 1})
+	if err == nil || !strings.Contains(err.Error(), ParamConcepts) {
+		t.Fatalf("concepts = MaxConcepts+1: err %v, want an error naming %q", err, ParamConcepts)
+	}
+}
