@@ -49,7 +49,13 @@ func TestBadWorkflowsGolden(t *testing.T) {
 
 func TestSetErrors(t *testing.T) {
 	h := newHarness(t, diamond)
-	_, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Workdir: h.workdir,
+	// a workflow param set to a reference to itself is an error, not an
+	// endless substitution
+	_, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Workdir: h.workdir, Sets: []string{"params.base=${params.base}"}})
+	if !errors.Is(err, pipeline.ErrUnresolved) {
+		t.Fatalf("--set params.base=${params.base}: %v", err)
+	}
+	_, err = pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Workdir: h.workdir,
 		Sets: []string{"bb.suffix=1", "b.sufix=2", "a.n=lots", "params.bse=1", "nodot"}})
 	if err == nil {
 		t.Fatal("want errors")

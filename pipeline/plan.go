@@ -310,7 +310,14 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			if !ok {
 				return nil, unresolved(s, fs)
 			}
-			return substitute(ref, fs)
+			// Workflow params cannot refer to params (that is reported
+			// where they are defined); resolving the value without them
+			// also ends a reference to itself.
+			v, err := substitute(ref, &fileSpec{Params: map[string]*yaml.Node{}})
+			if errors.Is(err, ErrUnresolved) {
+				return nil, fmt.Errorf("%w %s: workflow param %q refers to a param itself", ErrUnresolved, s, name)
+			}
+			return v, err
 		}
 		var b strings.Builder
 		for {
