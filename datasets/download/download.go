@@ -14,7 +14,12 @@
 //     connection cut in the middle of the body is retried from the bytes
 //     already on disk, not from zero. A server that ignores Range (200
 //     instead of 206) restarts the file; a 206 whose Content-Range does not
-//     start where the file ends is an error.
+//     start where the file ends is an error. The validator of the response
+//     that started DEST.part (a strong ETag, else Last-Modified) is kept in
+//     DEST.part.validator and sent as If-Range when resuming, so a file that
+//     changed on the server since is fetched whole (200) instead of being
+//     spliced onto the old bytes. Without a validator the server gave none,
+//     and only the size and digests, when known, catch such a change.
 //   - Retries: connection errors, timeouts, 408, 429 and 5xx are retried with
 //     exponential backoff and full jitter (Options.Retries attempts per
 //     mirror); other 4xx move to the next mirror at once.
@@ -40,6 +45,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -183,9 +189,10 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 		r, err := fetchOne(ctx, u, part, req, opt, &res)
 		if err == nil {
 			if err := os.Rename(part, req.Dest); err != nil {
-				os.Remove(part)
+				removePart(part)
 				return Result{}, err
 			}
+			os.Remove(validatorPath(part))
 			r.Path = req.Dest
 			return r, nil
 		}
@@ -194,15 +201,47 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", redact(u), err))
 		if errors.Is(err, ErrChecksum) {
-			os.Remove(part) // never resume from bytes that failed verification
+			removePart(part) // never resume from bytes that failed verification
 		}
 	}
 	// Leave nothing behind when every mirror failed verification; keep a
 	// partial file from transient failures so a rerun resumes it.
 	if errors.Is(errors.Join(errs...), ErrChecksum) {
-		os.Remove(part)
+		removePart(part)
 	}
 	return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), errors.Join(errs...))
+}
+
+// validatorPath is where the If-Range validator of part is kept.
+func validatorPath(part string) string { return part + ".validator" }
+
+// removePart deletes a partial file and its validator.
+func removePart(part string) {
+	os.Remove(part)
+	os.Remove(validatorPath(part))
+}
+
+// rangeValidator is the value for If-Range that identifies the version of
+// the file resp serves: a strong ETag, else Last-Modified, else "" (weak
+// ETags may not be used with If-Range, RFC 9110 13.1.5).
+func rangeValidator(resp *http.Response) string {
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		return et
+	}
+	return resp.Header.Get("Last-Modified")
+}
+
+// saveValidator records the validator of the response that starts part
+// (or removes a stale one when the server gives none).
+func saveValidator(part string, resp *http.Response) error {
+	v := rangeValidator(resp)
+	if v == "" || strings.ContainsAny(v, "\r\n") {
+		if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return os.WriteFile(validatorPath(part), []byte(v), 0o644)
 }
 
 func scheme(u string) (string, error) {
@@ -402,6 +441,9 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	hreq.Header.Set("Accept-Encoding", "identity")
 	if have > 0 {
 		hreq.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+		if v, err := os.ReadFile(validatorPath(part)); err == nil && len(v) > 0 {
+			hreq.Header.Set("If-Range", string(v))
+		}
 	}
 	resp, err := opt.Client.Do(hreq)
 	if err != nil {
@@ -427,12 +469,16 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		}
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent:
 		if have > 0 {
-			// Range ignored: start over.
-			opt.Log.Warn("server ignored Range; restarting", "url", redact(u), "had", have)
+			// Range ignored, or the file changed since the partial
+			// download (If-Range did not match): start over.
+			opt.Log.Warn("server sent the whole file, not the rest (no Range support, or the file changed); restarting", "url", redact(u), "had", have)
 			if err := truncate(f); err != nil {
 				return false, false, err
 			}
 			have = 0
+		}
+		if err := saveValidator(part, resp); err != nil {
+			return false, false, err
 		}
 		if resp.ContentLength > 0 && opt.Progress != nil {
 			opt.Progress.SetTotal(resp.ContentLength)

@@ -411,3 +411,70 @@ func TestFetchKeepsVerifiedDest(t *testing.T) {
 		t.Fatal("corrupt file not replaced")
 	}
 }
+
+// TestFetchIfRange: a partial file from an earlier run is resumed only if
+// the server still has the same version of the file (If-Range with the
+// validator of the response that started it); a changed file is fetched
+// whole instead of being spliced onto the old bytes.
+func TestFetchIfRange(t *testing.T) {
+	t.Parallel()
+	v1, v2 := blob(100_000), bytes.Repeat([]byte("new version "), 9_000)
+	for _, tc := range []struct {
+		name      string
+		etag      string // of the second request's file
+		data      []byte
+		wantRange string
+	}{
+		{"unchanged file resumes", `"v1"`, v1, "bytes=40000-"},
+		{"changed file restarts", `"v2"`, v2, "bytes=40000-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var req atomic.Int32
+			var ifRange, rng atomic.Value
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if req.Add(1) == 1 {
+					// the first run: v1, cut after 40,000 bytes
+					w.Header().Set("ETag", `"v1"`)
+					w.Header().Set("Content-Length", strconv.Itoa(len(v1)))
+					w.Write(v1[:40_000])
+					w.(http.Flusher).Flush()
+					panic(http.ErrAbortHandler)
+				}
+				ifRange.Store(r.Header.Get("If-Range"))
+				rng.Store(r.Header.Get("Range"))
+				w.Header().Set("ETag", tc.etag)
+				serve(w, r, tc.data)
+			}))
+			defer srv.Close()
+			dest := filepath.Join(t.TempDir(), "blob")
+			once := fast
+			once.Retries = 1
+			if _, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest}, once); err == nil {
+				t.Fatal("first run: no error from a cut body")
+			}
+			if v, err := os.ReadFile(dest + ".part.validator"); err != nil || string(v) != `"v1"` {
+				t.Fatalf("validator after the first run: %q, %v; want \"v1\"", v, err)
+			}
+			res, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest}, fast)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ifRange.Load(); got != `"v1"` || rng.Load() != tc.wantRange {
+				t.Fatalf("second request If-Range %q Range %q, want \"v1\" and %s", got, rng.Load(), tc.wantRange)
+			}
+			got, _ := os.ReadFile(dest)
+			if !bytes.Equal(got, tc.data) {
+				t.Fatalf("file has %d bytes, not the server's current %d-byte version", len(got), len(tc.data))
+			}
+			if res.Resumed != (tc.etag == `"v1"`) {
+				t.Fatalf("Resumed = %v", res.Resumed)
+			}
+			for _, leftover := range []string{dest + ".part", dest + ".part.validator"} {
+				if _, err := os.Stat(leftover); err == nil {
+					t.Fatalf("%s left behind", leftover)
+				}
+			}
+		})
+	}
+}
