@@ -17,7 +17,10 @@ type GCStats struct {
 // any workflow in workdir nor the states given in current (the workflow's
 // cached stages as they are now, which a killed run never recorded)
 // reference, and every leftover work directory in workdir/tmp (the resume
-// state of interrupted runs). The caller must hold the workdir lock.
+// state of interrupted runs). While a run record cannot be read it deletes
+// nothing and returns an *UnreadableRunsError naming the files: the record
+// may be the only reference to an artifact. The caller must hold the
+// workdir lock.
 func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 	var st GCStats
 	keep := map[string]bool{}
@@ -27,10 +30,13 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 		}
 	}
 	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
+	var unreadable []string
 	for _, wf := range wfs {
 		recs, err := ListRuns(workdir, wf.Name())
 		var bad *UnreadableRunsError
-		if err != nil && !errors.As(err, &bad) {
+		if errors.As(err, &bad) {
+			unreadable = append(unreadable, bad.Files...)
+		} else if err != nil {
 			return st, err
 		}
 		for _, r := range recs {
@@ -38,6 +44,9 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 				keep[s.Kind+"/"+s.Key] = true
 			}
 		}
+	}
+	if len(unreadable) > 0 {
+		return st, &UnreadableRunsError{Files: unreadable}
 	}
 	kinds, _ := os.ReadDir(filepath.Join(workdir, cacheDirName))
 	for _, k := range kinds {
