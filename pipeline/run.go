@@ -98,7 +98,7 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		return res, nil
 	}
 	start := time.Now()
-	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params}
+	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning}
 	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec)
 	rec.End = time.Now()
 	rec.Status = "ok"
@@ -264,6 +264,20 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 	defer cancel(nil)
 
 	records := map[string]StageRecord{}
+	// saveProgress writes the run record as it stands, so a run killed
+	// without a chance to write it (SIGKILL, the OOM killer) still
+	// references the artifacts it made, and gc keeps them.
+	saveProgress := func() {
+		rec.Stages = nil
+		for _, n := range w.Stages {
+			if r, ok := records[n.ID]; ok {
+				rec.Stages = append(rec.Stages, r)
+			}
+		}
+		if _, err := writeRun(w.Workdir, rec); err != nil {
+			log.Warn("cannot write the run record", "err", err)
+		}
+	}
 	done := map[string]bool{}
 	started := map[string]bool{}
 	// Stages with the same kind and key (same params and inputs) share one
@@ -321,6 +335,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			done[n.ID] = true
 		}
 	}
+	saveProgress()
 	// A stage is ready when every ancestor that runs in this run has
 	// finished, not only its direct inputs: tables are looked up through
 	// cached inputs into their own ancestors.
@@ -389,6 +404,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 				log.Info("same key as a stage that just ran: using its artifact", "stage", m.ID, "ran", r.id, "key", short(st[m.ID].Key))
 			}
 		}
+		saveProgress()
 	}
 	// Give the returned artifacts complete input chains.
 	final := map[string]*Artifact{}
@@ -397,6 +413,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			res.Artifacts[n.ID] = a
 		}
 	}
+	rec.Stages = nil
 	for _, n := range w.Stages {
 		r, ok := records[n.ID]
 		if !ok {

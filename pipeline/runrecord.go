@@ -24,6 +24,12 @@ const (
 	RunSkipped = "skipped" // not selected, or not reached because another stage failed
 )
 
+// RunRunning is the status of a run record while its run goes on. The
+// record is rewritten as stages finish, so a run killed without a chance
+// to finish it (SIGKILL, the OOM killer) leaves it with this status and the
+// stages done so far.
+const RunRunning = "running"
+
 // RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.
 type RunRecord struct {
 	ID       string         `json:"id"`
@@ -32,7 +38,7 @@ type RunRecord struct {
 	Sets     []string       `json:"sets,omitempty"`
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
-	Status   string         `json:"status"` // ok | failed | canceled
+	Status   string         `json:"status"` // ok | failed | canceled | running (see RunRunning)
 	Error    string         `json:"error,omitempty"`
 	Stages   []StageRecord  `json:"stages"`
 	Params   map[string]any `json:"params,omitempty"` // workflow params
