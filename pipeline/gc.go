@@ -2,25 +2,30 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 )
 
 // GCStats reports what [GC] removed.
 type GCStats struct {
 	Artifacts, WorkDirs, Kept int
 	Bytes                     int64
+	// Unreadable names run records that could not be decoded; every
+	// artifact key found in their text was kept.
+	Unreadable []string
 }
 
 // GC deletes every artifact under workdir/cache that neither a run record of
 // any workflow in workdir nor the states given in current (the workflow's
 // cached stages as they are now, which a killed run never recorded)
 // reference, and every leftover work directory in workdir/tmp (the resume
-// state of interrupted runs). While a run record cannot be read it deletes
-// nothing and returns an *UnreadableRunsError naming the files: the record
-// may be the only reference to an artifact. The caller must hold the
-// workdir lock.
+// state of interrupted runs). A run record that cannot be decoded (a
+// truncated file) may be the only reference to an artifact, so every key
+// that appears in its text is kept, and the file is named in
+// GCStats.Unreadable. The caller must hold the workdir lock.
 func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 	var st GCStats
 	keep := map[string]bool{}
@@ -29,13 +34,22 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 			keep[s.Kind+"/"+s.Key] = true
 		}
 	}
+	keepKey := map[string]bool{} // keys mentioned by unreadable run records, any kind
 	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
-	var unreadable []string
 	for _, wf := range wfs {
 		recs, err := ListRuns(workdir, wf.Name())
 		var bad *UnreadableRunsError
 		if errors.As(err, &bad) {
-			unreadable = append(unreadable, bad.Files...)
+			st.Unreadable = append(st.Unreadable, bad.Files...)
+			for _, f := range bad.Files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return st, fmt.Errorf("gc: run record %s: %w", f, err)
+				}
+				for _, k := range keyRe.FindAll(b, -1) {
+					keepKey[string(k)] = true
+				}
+			}
 		} else if err != nil {
 			return st, err
 		}
@@ -45,14 +59,11 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 			}
 		}
 	}
-	if len(unreadable) > 0 {
-		return st, &UnreadableRunsError{Files: unreadable}
-	}
 	kinds, _ := os.ReadDir(filepath.Join(workdir, cacheDirName))
 	for _, k := range kinds {
 		keys, _ := os.ReadDir(filepath.Join(workdir, cacheDirName, k.Name()))
 		for _, key := range keys {
-			if keep[k.Name()+"/"+key.Name()] && !isTrash(key.Name()) {
+			if (keep[k.Name()+"/"+key.Name()] || keepKey[key.Name()]) && !isTrash(key.Name()) {
 				st.Kept++
 				continue
 			}
@@ -82,6 +93,9 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 	}
 	return st, nil
 }
+
+// keyRe matches a cache key (hex sha256) in the text of a run record.
+var keyRe = regexp.MustCompile(`[0-9a-f]{64}`)
 
 func dirSize(dir string) int64 {
 	var n int64

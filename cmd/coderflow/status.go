@@ -207,12 +207,11 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			st, err := pipeline.GC(w.Workdir, states, dry)
-			var bad *pipeline.UnreadableRunsError
-			if errors.As(err, &bad) {
-				return fmt.Errorf("nothing deleted: these run records cannot be read and may reference artifacts; repair or delete them, then run gc again: %s", strings.Join(bad.Files, ", "))
-			}
 			if err != nil {
 				return err
+			}
+			if len(st.Unreadable) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: run records that cannot be read (every artifact key in their text was kept): %s\n", strings.Join(st.Unreadable, ", "))
 			}
 			verb := "deleted"
 			if dry {
