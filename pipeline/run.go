@@ -49,7 +49,8 @@ type Result struct {
 // ErrStageFailed wraps the error of the first stage that failed.
 var ErrStageFailed = errors.New("stage failed")
 
-// ErrNotCached is returned when --only selects a stage whose inputs are not cached.
+// ErrNotCached is returned when --only selects a stage whose inputs (or
+// their ancestors, which it reads through them) are not cached.
 var ErrNotCached = errors.New("input not cached")
 
 // ErrBadOptions is returned for run options that contradict each other.
