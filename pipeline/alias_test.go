@@ -76,3 +76,29 @@ stages:
 		}
 	}
 }
+
+// TestStringParamsKeepTheirSpelling checks that a string param given a
+// plain YAML number keeps the text as written ("1.10", not "1.1"), also
+// through a workflow param and in a list of strings.
+func TestStringParamsKeepTheirSpelling(t *testing.T) {
+	h := newHarness(t, `
+params:
+  tag: 2.50
+stages:
+  a:
+    uses: toy.concat
+    with: {suffix: 1.10}
+  b:
+    uses: toy.concat
+    with: {suffix: ${params.tag}, local: 0x1F}
+`)
+	w := h.load()
+	for id, want := range map[string]map[string]string{"a": {"suffix": "1.10"}, "b": {"suffix": "2.50", "local": "0x1F"}} {
+		n, _ := w.Stage(id)
+		for k, v := range want {
+			if got := n.Params.String(k); got != v {
+				t.Errorf("stage %s: %s = %q, want %q as written", id, k, got, v)
+			}
+		}
+	}
+}

@@ -176,6 +176,9 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 					Err: fmt.Errorf("%w for %s%s", ErrUnknownParam, s.Uses, didYouMean(k, paramNames(spec.Params)))})
 				continue
 			}
+			if decl.Type == String || decl.Type == Path || decl.Type == StringList {
+				v = literalScalars(node, fs, v)
+			}
 			cv, err := convertParam(*decl, v)
 			if err != nil {
 				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
@@ -348,6 +351,41 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 	var v any
 	_ = node.Decode(&v)
 	return v, fmt.Errorf("%w: want a scalar or a list, got %s", ErrBadValue, describe(v))
+}
+
+// literalScalars returns v (the substituted value of node) with plain YAML
+// numbers and booleans replaced by their text as written, for params that
+// take strings: `title: 1.10` means "1.10", not the float 1.1 printed
+// back. References to workflow params are followed.
+func literalScalars(node *yaml.Node, fs *fileSpec, v any) any {
+	switch node.Kind {
+	case yaml.ScalarNode:
+		s := restoreRefs(node.Value)
+		if name, ok := wholeRef(s); ok {
+			if ref, ok := fs.Params[name]; ok && !strings.Contains(restoreRefs(ref.Value), "${") {
+				return literalScalars(ref, fs, v)
+			}
+			return v
+		}
+		if strings.Contains(s, "${") || node.Style != 0 {
+			return v
+		}
+		switch node.Tag {
+		case "!!int", "!!float", "!!bool":
+			return node.Value
+		}
+	case yaml.SequenceNode:
+		items, ok := v.([]any)
+		if !ok || len(items) != len(node.Content) {
+			return v
+		}
+		out := make([]any, len(items))
+		for i, c := range node.Content {
+			out[i] = literalScalars(c, fs, items[i])
+		}
+		return out
+	}
+	return v
 }
 
 func wholeRef(s string) (string, bool) {
