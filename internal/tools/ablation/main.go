@@ -110,6 +110,7 @@ func main() {
 		map[bool]string{true: "-tags openblas ", false: ""}[blasimpl.Name == "openblas"],
 		strings.Join(os.Args[1:], " "))
 	start := time.Now()
+	var trainRuns, trainCached int
 
 	for _, raw := range wfs {
 		wa := parseWorkflowArg(raw)
@@ -143,6 +144,10 @@ func main() {
 				}
 				if tr, ok := res.Record.Stage("train"); ok {
 					secs = append(secs, trainSeconds(w, tr))
+					trainRuns++
+					if tr.Status == pipeline.RunCached {
+						trainCached++
+					}
 				}
 				fmt.Fprintf(os.Stderr, "ablation:   rsum %.1f (run %s)\n", ev.Metrics["rsum"], res.Record.ID)
 			}
@@ -155,7 +160,11 @@ func main() {
 		}
 		b.WriteString(strings.Join(lines, "\n") + "\n\n")
 	}
-	fmt.Fprintf(&b, "Total wall time of this ablation: %s (stages before `train` computed once per data set, then cached).\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(&b, "Total wall time of this ablation: %s (stages before `train` computed once per data set, then cached", time.Since(start).Round(time.Second))
+	if trainCached > 0 {
+		fmt.Fprintf(&b, "; %d of %d training runs were found in the cache from an earlier ablation with the same code, their time/run is from when they were computed", trainCached, trainRuns)
+	}
+	b.WriteString(").\n")
 	if *notes != "" {
 		text, err := os.ReadFile(*notes)
 		if err != nil {
