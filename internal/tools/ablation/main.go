@@ -162,7 +162,7 @@ func main() {
 	}
 	fmt.Fprintf(&b, "Total wall time of this ablation: %s (stages before `train` computed once per data set, then cached", time.Since(start).Round(time.Second))
 	if trainCached > 0 {
-		fmt.Fprintf(&b, "; %d of %d training runs were found in the cache from an earlier ablation with the same code, their time/run is from when they were computed", trainCached, trainRuns)
+		fmt.Fprintf(&b, "; %d of %d training runs were found in the cache (same stage versions, params and inputs), their time/run is from when they were computed", trainCached, trainRuns)
 	}
 	b.WriteString(").\n")
 	if *notes != "" {
