@@ -9,9 +9,13 @@
 package atomicfile
 
 import (
+	"errors"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // File is a file being written atomically. Write to it, then Commit to
@@ -25,15 +29,26 @@ type File struct {
 }
 
 // Create starts writing path atomically. The parent directory is created.
+// The file gets the mode os.Create would give it (0666 less the umask), not
+// os.CreateTemp's 0600, so a cache shared between users stays readable.
 func Create(path string) (*File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, err
+	prefix := filepath.Join(dir, "."+filepath.Base(path)+".tmp-")
+	for range 100 {
+		name := prefix + strconv.FormatUint(rand.Uint64(), 36)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &File{File: f, target: path}, nil
 	}
-	return &File{File: f, target: path}, nil
+	return nil, &fs.PathError{Op: "createtemp", Path: prefix + "*", Err: fs.ErrExist}
 }
 
 // StartWriteback asks the kernel to start writing the file's dirty pages
