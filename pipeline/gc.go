@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 )
 
 // GCStats reports what [GC] removed.
@@ -18,15 +19,31 @@ type GCStats struct {
 	Unreadable []string
 }
 
+// GCOptions select what [GC] deletes.
+type GCOptions struct {
+	// DryRun only counts what would be deleted.
+	DryRun bool
+	// KeepRuns, when > 0, lets only the KeepRuns newest run records of each
+	// workflow protect their artifacts (the records themselves stay: they
+	// hold the params and metrics that metrics --diff compares). 0 means
+	// every run record protects its artifacts.
+	KeepRuns int
+}
+
 // GC deletes every artifact under workdir/cache that neither a run record of
-// any workflow in workdir nor the states given in current (the workflow's
-// cached stages as they are now, which a killed run never recorded)
-// reference, and every leftover work directory in workdir/tmp (the resume
-// state of interrupted runs). A run record that cannot be decoded (a
-// truncated file) may be the only reference to an artifact, so every key
-// that appears in its text is kept, and the file is named in
-// GCStats.Unreadable. The caller must hold the workdir lock.
-func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
+// any workflow in workdir (with opt.KeepRuns, one of the newest of its
+// workflow) nor the states given in current (the workflow's cached stages
+// as they are now, which a killed run never recorded) reference, and every
+// leftover work directory in workdir/tmp (the resume state of interrupted
+// runs). A run record that cannot be decoded (a truncated file) may be the
+// only reference to an artifact, so every key that appears in its text is
+// kept, and the file is named in GCStats.Unreadable. The caller must hold
+// the workdir lock.
+func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
+	if opt.KeepRuns < 0 {
+		return GCStats{}, fmt.Errorf("gc: keep %d runs, want >= 0", opt.KeepRuns)
+	}
+	dryRun := opt.DryRun
 	var st GCStats
 	keep := map[string]bool{}
 	for _, s := range current {
@@ -52,6 +69,11 @@ func GC(workdir string, current []*State, dryRun bool) (GCStats, error) {
 			}
 		} else if err != nil {
 			return st, err
+		}
+		if opt.KeepRuns > 0 && len(recs) > opt.KeepRuns {
+			// newest last: by start time (IDs have millisecond resolution)
+			sort.SliceStable(recs, func(i, j int) bool { return recs[i].Start.Before(recs[j].Start) })
+			recs = recs[len(recs)-opt.KeepRuns:]
 		}
 		for _, r := range recs {
 			for _, s := range r.Stages {

@@ -50,7 +50,7 @@ func TestGC(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := pipeline.GC(h.workdir, states, false)
+	st, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{})
 	if err != nil || st.WorkDirs != 1 || st.Artifacts == 0 || len(st.Unreadable) != 1 {
 		t.Fatalf("gc: %+v, %v", st, err)
 	}
@@ -70,4 +70,52 @@ func TestGC(t *testing.T) {
 	if strings.Contains(orphan, bB) {
 		t.Fatal("test setup: the orphan is the referenced artifact")
 	}
+}
+
+// TestGCKeepRuns: with KeepRuns only the newest runs of a workflow protect
+// their artifacts; what the workflow uses now stays either way, and the
+// run records themselves are kept.
+func TestGCKeepRuns(t *testing.T) {
+	h := newHarness(t, diamond)
+	old := h.run(pipeline.RunOptions{}, "b.suffix=-old").Artifacts["b"].Dir
+	prev := h.run(pipeline.RunOptions{}, "b.suffix=-prev").Artifacts["b"].Dir
+	current := h.run(pipeline.RunOptions{}).Artifacts["b"].Dir
+	latest := h.run(pipeline.RunOptions{}, "b.suffix=-latest").Artifacts["b"].Dir
+	states, err := h.load().States(pipeline.NewDigester(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{KeepRuns: -1}); err == nil {
+		t.Fatal("KeepRuns -1: no error")
+	}
+	st, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{KeepRuns: 2, DryRun: true})
+	if err != nil || st.Artifacts == 0 {
+		t.Fatalf("dry run: %+v, %v", st, err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("a dry run deleted %s", old)
+	}
+	// the two newest runs are the current params and -latest; -prev and
+	// -old are protected only by older records
+	if _, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{KeepRuns: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]bool{old: false, prev: false, current: true, latest: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(dir), err == nil, want)
+		}
+	}
+	// KeepRuns 1: the newest run (-latest) and what the workflow uses now
+	if _, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{KeepRuns: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]bool{current: true, latest: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("KeepRuns 1: %s exists %v, want %v", filepath.Base(dir), err == nil, want)
+		}
+	}
+	if recs, err := pipeline.ListRuns(h.workdir, "toy"); err != nil || len(recs) != 4 {
+		t.Fatalf("run records after gc: %d, %v; want all 4", len(recs), err)
+	}
+	wantStatuses(t, h.run(pipeline.RunOptions{}), map[string]string{"a": "cached", "b": "cached", "c": "cached", "d": "cached"})
 }

@@ -57,7 +57,7 @@ stages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pipeline.GC(h.workdir, states, false); err != nil {
+	if _, err := pipeline.GC(h.workdir, states, pipeline.GCOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(aDir); err != nil {

@@ -106,10 +106,28 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"run"}, 2, "accepts 1 arg"},
 		{[]string{"version"}, 0, "coderflow"},
 		{[]string{"inspect", good, wd}, 2, "needs a STAGE: one of data, tokens"},
+		{[]string{"gc", good, wd, "--keep-runs", "-1"}, 2, "--keep-runs -1: want 0 (all runs) or more"},
+		{[]string{"gc", good, wd, "--keep-runs", "1", "--dry-run"}, 0, "would delete 0 artifacts"},
 	} {
 		code, out := cli(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d (want %d)\n%s", tc.args, code, tc.code, out)
 		}
+	}
+}
+
+// TestDagTextColumns: the text DAG keeps its columns aligned whatever the
+// length of the stage ids (an id longer than 10 characters shifted its row).
+func TestDagTextColumns(t *testing.T) {
+	wf := filepath.Join(t.TempDir(), "wf.yaml")
+	long := strings.Replace(miniWF, "  tokens:", "  tokens_with_a_long_id:", 1)
+	os.WriteFile(wf, []byte(long), 0o644)
+	code, out := cli(t, "dag", wf)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("dag: exit %d\n%s", code, out)
+	}
+	if a, b := strings.Index(lines[0], "dataset.synth"), strings.Index(lines[1], "tokenize"); a != b || a < len("tokens_with_a_long_id") {
+		t.Fatalf("kind columns at %d and %d:\n%s", a, b, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -65,12 +66,16 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 			out := cmd.OutOrStdout()
 			switch format {
 			case "text":
+				tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
 				for _, n := range w.Stages {
 					deps := "(no inputs)"
 					if len(n.Needs) > 0 {
 						deps = "<- " + strings.Join(n.Needs, ", ")
 					}
-					fmt.Fprintf(out, "%-10s %-18s %s\n", n.ID, n.Kind, deps)
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", n.ID, n.Kind, deps)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
 				}
 			case "dot":
 				fmt.Fprintf(out, "digraph %q {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", w.Name)
@@ -188,11 +193,20 @@ func newVersionCmd() *cobra.Command {
 
 func newGCCmd(g *globalFlags) *cobra.Command {
 	var dry bool
+	var keepRuns int
 	c := &cobra.Command{
 		Use:   "gc WORKFLOW.yaml",
 		Short: "Delete artifacts that no run record references and the workflow does not use now",
-		Args:  exactArgs(1),
+		Long: "Delete artifacts that no run record references and the workflow does not use now, and the work\n" +
+			"directories of interrupted runs. Every run record protects the artifacts it used; with\n" +
+			"--keep-runs N only the N newest runs of each workflow in the workdir do (the records stay,\n" +
+			"so metrics --diff still compares old runs). --keep-runs 1 keeps what WORKFLOW uses now and\n" +
+			"what the last run of each workflow used.",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if keepRuns < 0 {
+				return usageError{fmt.Errorf("--keep-runs %d: want 0 (all runs) or more", keepRuns)}
+			}
 			w, err := loadWorkflow(g, args[0], nil)
 			if err != nil {
 				return err
@@ -206,7 +220,7 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := pipeline.GC(w.Workdir, states, dry)
+			st, err := pipeline.GC(w.Workdir, states, pipeline.GCOptions{DryRun: dry, KeepRuns: keepRuns})
 			if err != nil {
 				return err
 			}
@@ -222,6 +236,7 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&dry, "dry-run", false, "only report")
+	c.Flags().IntVar(&keepRuns, "keep-runs", 0, "let only the N newest run records of each workflow protect artifacts (0: all)")
 	_ = os.Stdout
 	return c
 }
