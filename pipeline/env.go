@@ -158,8 +158,12 @@ func (e *Env) CommitShard(name, file string) error {
 }
 
 // CommittedShards returns the names of shards committed so far, sorted.
-func (e *Env) CommittedShards() []string {
-	ents, _ := os.ReadDir(filepath.Join(e.Dir, doneDir))
+func (e *Env) CommittedShards() []string { return committedShards(e.Dir) }
+
+// committedShards returns the names of the shards committed in the work
+// directory dir, sorted.
+func committedShards(dir string) []string {
+	ents, _ := os.ReadDir(filepath.Join(dir, doneDir))
 	var out []string
 	for _, en := range ents {
 		if !strings.HasPrefix(en.Name(), ".") {

@@ -12,12 +12,15 @@ import (
 
 // State is the cache state of one stage of a workflow.
 type State struct {
-	Stage     string        `json:"stage"`
-	Kind      string        `json:"kind"`
-	Key       string        `json:"key"`
-	Status    string        `json:"status"`           // cached | stale | missing
-	Reason    string        `json:"reason,omitempty"` // for stale: what changed
-	Dir       string        `json:"dir"`              // where the artifact is (or will be)
+	Stage  string `json:"stage"`
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+	Status string `json:"status"`           // cached | stale | missing
+	Reason string `json:"reason,omitempty"` // for stale: what changed
+	// Resume counts the shards an interrupted earlier attempt with this
+	// key finished: the next run continues from them.
+	Resume    int           `json:"resume_shards,omitempty"`
+	Dir       string        `json:"dir"` // where the artifact is (or will be)
 	InputKeys []string      `json:"inputs"`
 	External  []ExternalRef `json:"external,omitempty"`
 	Manifest  *Manifest     `json:"-"`
@@ -71,6 +74,16 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 			if pk, ok := prev[n.ID]; ok && pk != key {
 				st.Status = StatusStale
 				st.Reason = staleReason(w, n, st, pk, states)
+			}
+		}
+		if st.Status != StatusCached {
+			st.Resume = len(committedShards(workDir(w.Workdir, n.Kind, key)))
+			if st.Resume > 0 {
+				note := fmt.Sprintf("interrupted earlier: the next run resumes from %d finished shards", st.Resume)
+				if st.Reason != "" {
+					note = st.Reason + "; " + note
+				}
+				st.Reason = note
 			}
 		}
 		states[n.ID] = st
