@@ -241,7 +241,7 @@ var typeWords = map[string]pipeline.ParamType{
 	"int": pipeline.Int, "integer": pipeline.Int,
 	"float": pipeline.Float, "number": pipeline.Float,
 	"string": pipeline.String,
-	"bool": pipeline.Bool, "boolean": pipeline.Bool,
+	"bool":   pipeline.Bool, "boolean": pipeline.Bool,
 	"path": pipeline.Path,
 }
 
