@@ -238,11 +238,14 @@ func fmtDefault(p pipeline.Param) string {
 }
 
 var typeWords = map[string]pipeline.ParamType{
-	"int": pipeline.Int, "integer": pipeline.Int,
-	"float": pipeline.Float, "number": pipeline.Float,
-	"string": pipeline.String,
-	"bool":   pipeline.Bool, "boolean": pipeline.Bool,
-	"path": pipeline.Path,
+	"int":     pipeline.Int,
+	"integer": pipeline.Int,
+	"float":   pipeline.Float,
+	"number":  pipeline.Float,
+	"string":  pipeline.String,
+	"bool":    pipeline.Bool,
+	"boolean": pipeline.Bool,
+	"path":    pipeline.Path,
 }
 
 var (
