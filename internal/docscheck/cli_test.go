@@ -506,3 +506,33 @@ func checkStageRefs(t *testing.T, file, line string, shipped map[string]shippedW
 		}
 	}
 }
+
+// TestREADMECommonStageIDs checks README's claim "Stage ids are the same in
+// every shipped workflow (`a`, `b`, ...)": each id in those parentheses is a
+// stage of every workflow in workflows/.
+func TestREADMECommonStageIDs(t *testing.T) {
+	root := repoRoot(t)
+	shipped := loadShipped(t, root)
+	readme := readmeText(t, root)
+	const lead = "Stage ids are the same in every shipped workflow ("
+	i := strings.Index(strings.Join(strings.Fields(readme), " "), lead)
+	if i < 0 {
+		t.Skip("README.md no longer says which stage ids every workflow shares")
+	}
+	rest := strings.Join(strings.Fields(readme), " ")[i+len(lead):]
+	list, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		t.Fatalf("README.md: unclosed parenthesis after %q", lead)
+	}
+	ids := codeSpans(list)
+	if len(ids) == 0 {
+		t.Fatalf("README.md: no stage ids in %q", list)
+	}
+	for _, id := range ids {
+		for _, wf := range sortedWorkflowNames(shipped) {
+			if _, ok := shipped[wf].Stages[id]; !ok {
+				t.Errorf("README.md says every shipped workflow has stage %q; %s does not", id, wf)
+			}
+		}
+	}
+}
