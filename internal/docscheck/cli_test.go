@@ -536,3 +536,64 @@ func TestREADMECommonStageIDs(t *testing.T) {
 		}
 	}
 }
+
+var taskCmdRE = regexp.MustCompile(`(?:^|[\s(])(?:go tool )?task ([A-Za-z][\w:./*-]*)`)
+
+// TestREADMETasks checks that every go-task task README runs (`task NAME`,
+// `go tool task NAME`) is a task of Taskfile.yml, or a path its wildcard
+// task `workflows/*` matches.
+func TestREADMETasks(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "Taskfile.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf struct {
+		Tasks map[string]any `yaml:"tasks"`
+	}
+	if err := yaml.Unmarshal(b, &tf); err != nil {
+		t.Fatalf("Taskfile.yml: %v", err)
+	}
+	readme := readmeText(t, root)
+	var lines []string
+	lines = append(lines, codeSpans(readme)...)
+	for _, blk := range fencedBlocks(readme) {
+		for _, l := range strings.Split(blk, "\n") {
+			if i := strings.Index(l, " #"); i >= 0 {
+				l = l[:i] // a shell comment
+			}
+			lines = append(lines, l)
+		}
+	}
+	n := 0
+	for _, l := range lines {
+		for _, m := range taskCmdRE.FindAllStringSubmatch(l, -1) {
+			name := m[1]
+			n++
+			if _, ok := tf.Tasks[name]; ok {
+				continue
+			}
+			matched := false
+			for pat := range tf.Tasks {
+				if ok, _ := filepath.Match(pat, name); ok && strings.Contains(pat, "*") {
+					matched = true
+				}
+			}
+			if !matched {
+				t.Errorf("README.md: %q runs task %q, which Taskfile.yml does not define (tasks: %v)", l, name, sortedAnyKeys(tf.Tasks))
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("README.md names no go-task task: the pattern no longer matches")
+	}
+}
+
+func sortedAnyKeys(m map[string]any) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}
