@@ -269,7 +269,7 @@ func checkType(p pipeline.Param, cell string) error {
 		if typ != p.Type {
 			return fmt.Errorf("documented type %q, registered %s", cell, p.Type)
 		}
-		return nil
+		return checkBounds(p, cell, c)
 	}
 	var vals []string
 	for _, v := range enumSepRE.Split(c, -1) {
@@ -287,6 +287,49 @@ func checkType(p pipeline.Param, cell string) error {
 		return fmt.Errorf("documented type %q, registered %s, one of %s", cell, p.Type, strings.Join(p.Enum, "|"))
 	}
 	return fmt.Errorf("documented type %q, registered %s", cell, p.Type)
+}
+
+var (
+	numPat   = `(-?\d[\d,_]*(?:\.\d+)?(?:e-?\d+)?)`
+	minRE    = regexp.MustCompile(`(?:≥|>=)\s*` + numPat)
+	maxRE    = regexp.MustCompile(`(?:≤|<=)\s*` + numPat)
+	rangeRE  = regexp.MustCompile(numPat + `\s+to\s+` + numPat)
+	boundFmt = func(b *float64) string {
+		if b == nil {
+			return "none"
+		}
+		return strconv.FormatFloat(*b, 'g', -1, 64)
+	}
+)
+
+// checkBounds compares the bounds a type cell states (`int ≥ 1`,
+// `float, 0 to 0.9`, `int ≤ 36`) with the registered Min and Max. A cell
+// that states none is not checked.
+func checkBounds(p pipeline.Param, cell, c string) error {
+	var lo, hi string
+	if m := rangeRE.FindStringSubmatch(c); m != nil {
+		lo, hi = m[1], m[2]
+	}
+	if m := minRE.FindStringSubmatch(c); m != nil {
+		lo = m[1]
+	}
+	if m := maxRE.FindStringSubmatch(c); m != nil {
+		hi = m[1]
+	}
+	for _, b := range []struct {
+		doc  string
+		reg  *float64
+		what string
+	}{{lo, p.Min, "minimum"}, {hi, p.Max, "maximum"}} {
+		if b.doc == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(stripDigitSeparators(b.doc), 64)
+		if err != nil || b.reg == nil || v != *b.reg {
+			return fmt.Errorf("documented type %q states %s %s, registered %s", cell, b.what, b.doc, boundFmt(b.reg))
+		}
+	}
+	return nil
 }
 
 var (
@@ -410,7 +453,7 @@ func TestCheckers(t *testing.T) {
 		typ, def  string
 		okT, okDf bool
 	}{
-		{intP, "int ≥ 1", "50,000,000", true, true},
+		{intP, "integer", "50,000,000", true, true},
 		{intP, "int", "`50000000` (the header limit)", true, true},
 		{intP, "float", "5000000", false, false},
 		{floatP, "float", "2e-4", true, true},
@@ -429,6 +472,12 @@ func TestCheckers(t *testing.T) {
 		{emptyS, "string", "`coderflow report: <stage>`", true, false},
 		{boolP, "bool", "true", true, true},
 		{boolP, "bool", "false", true, false},
+		{pipeline.Param{Name: "m", Type: pipeline.Int, Default: 4, Min: pipeline.Bound(1)}, "int ≥ 1", "4", true, true},
+		{pipeline.Param{Name: "m", Type: pipeline.Int, Default: 4, Min: pipeline.Bound(1)}, "int ≥ 0", "4", false, true},
+		{pipeline.Param{Name: "m", Type: pipeline.Int, Default: 4}, "int ≥ 1", "4", false, true},
+		{pipeline.Param{Name: "r", Type: pipeline.Float, Default: 0.1, Min: pipeline.Bound(0), Max: pipeline.Bound(0.9)}, "float, 0 to 0.9", "0.1", true, true},
+		{pipeline.Param{Name: "r", Type: pipeline.Float, Default: 0.1, Min: pipeline.Bound(0), Max: pipeline.Bound(0.9)}, "float, 0 to 1", "0.1", false, true},
+		{pipeline.Param{Name: "i", Type: pipeline.Int, Default: 2000, Min: pipeline.Bound(1), Max: pipeline.Bound(1e7)}, "int, 1 to 10,000,000", "2000", true, true},
 	}
 	for _, tc := range tests {
 		if err := checkType(tc.p, tc.typ); (err == nil) != tc.okT {
