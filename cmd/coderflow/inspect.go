@@ -73,7 +73,7 @@ the key as run would.`,
 	f.IntVar(&head, "head", 0, "print the first N rows")
 	f.BoolVar(&asJSON, "json", false, "machine-readable output")
 	f.BoolVar(&pathOnly, "path", false, "print only the artifact directory")
-	f.StringArrayVar(&sets, "set", nil, "param override, as `run --set`")
+	f.StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set")
 	f.StringVar(&run, "run", "latest", "run id (prefix) whose artifact to show, when no --set is given")
 	return c
 }

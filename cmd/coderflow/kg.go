@@ -64,7 +64,7 @@ with relation, direction and weight, heaviest first.`,
 		},
 	}
 	c.Flags().StringVar(&rel, "rel", "", "only this relation, e.g. /r/IsA")
-	c.Flags().StringArrayVar(&sets, "set", nil, "param override, as `run --set`")
+	c.Flags().StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set")
 	c.Flags().StringVar(&run, "run", "latest", "run id (prefix) whose artifact to query")
 	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many neighbours (0 = all)")

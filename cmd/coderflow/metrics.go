@@ -125,7 +125,7 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 	c.Flags().StringSliceVar(&diff, "diff", nil, "compare two runs: --diff RUN_A,RUN_B or --diff A --diff B")
 	c.Flags().StringVar(&run, "run", "latest", "run id (prefix)")
 	c.Flags().BoolVar(&all, "runs", false, "list the runs of the workflow")
-	c.Flags().StringArrayVar(&sets, "set", nil, "show the metrics of the artifacts at the keys these overrides give, as `run --set` computes them")
+	c.Flags().StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE`: show the metrics of the artifacts at the keys these overrides give, as run --set computes them")
 	return c
 }
 

@@ -74,7 +74,7 @@ not in the cache, in dependency order, independent stages in parallel.
 	f.StringVar(&opt.From, "from", "", "rerun this stage and everything downstream")
 	f.StringVar(&opt.Until, "until", "", "run this stage and its ancestors only")
 	f.StringArrayVar(&opt.Force, "force", nil, "rerun this stage even if cached (repeatable)")
-	f.StringArrayVar(&sets, "set", nil, "override a param: STAGE.PARAM=VALUE or params.NAME=VALUE (repeatable)")
+	f.StringArrayVar(&sets, "set", nil, "override a param: `STAGE.PARAM=VALUE` or params.NAME=VALUE (repeatable)")
 	f.IntVarP(&opt.Jobs, "jobs", "j", 0, "stages run in parallel (default: number of CPUs)")
 	f.BoolVar(&opt.DryRun, "dry-run", false, "show what would run, run nothing")
 	f.DurationVar(&opt.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for another run on the same workdir")

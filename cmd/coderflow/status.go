@@ -47,7 +47,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringArrayVar(&sets, "set", nil, "evaluate with a param override, as `run --set` would")
+	c.Flags().StringArrayVar(&sets, "set", nil, "evaluate with a `STAGE.PARAM=VALUE` param override, as run --set would")
 	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	return c
 }
