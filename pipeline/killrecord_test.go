@@ -63,4 +63,14 @@ stages:
 	if _, err := os.Stat(aDir); err != nil {
 		t.Fatalf("gc deleted the artifact a killed run made: %v", err)
 	}
+	// the next run (holding the lock, so no other run goes on) marks the
+	// record killed; its own record ends ok
+	h.run(pipeline.RunOptions{}, "s.shards=2", "s.sleep_ms=0")
+	recs, err = pipeline.ListRuns(h.workdir, "killed")
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("run records after the next run: %d, %v", len(recs), err)
+	}
+	if recs[0].Status != pipeline.RunKilled || recs[0].Error == "" || recs[1].Status != "ok" {
+		t.Fatalf("statuses after the next run: %q (%q), %q", recs[0].Status, recs[0].Error, recs[1].Status)
+	}
 }

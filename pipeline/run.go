@@ -77,6 +77,9 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		}
 		defer lock.Release()
 		sweepTrash(w.Workdir, log)
+		if err := markKilledRuns(w.Workdir, w.Name); err != nil {
+			log.Warn("could not mark the record of a killed run", "error", err)
+		}
 	}
 	dg := NewDigester(StatCachePath(w.Workdir))
 	states, err := w.StatesContext(ctx, dg)

@@ -30,6 +30,32 @@ const (
 // stages done so far.
 const RunRunning = "running"
 
+// RunKilled is the status the next run in the workdir gives a record left
+// at RunRunning: the workdir lock shows that no run is going on, so that
+// run ended without finishing its record.
+const RunKilled = "killed"
+
+// markKilledRuns sets RunKilled on the records of workflow left at
+// RunRunning by runs that ended without finishing them. The caller holds
+// the workdir lock, so no run of this workdir is going on. It reads records
+// newest first and stops at the first finished one: an older record left
+// running was marked by an earlier run.
+func markKilledRuns(workdir, workflow string) error {
+	var err error
+	eachRunNewestFirst(workdir, workflow, func(r *RunRecord) bool {
+		if r.Status != RunRunning {
+			return false
+		}
+		r.Status = RunKilled
+		if r.Error == "" {
+			r.Error = "the run ended without finishing its record (SIGKILL, the OOM killer, a crash or power loss)"
+		}
+		_, err = writeRun(workdir, r)
+		return err == nil
+	})
+	return err
+}
+
 // RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.
 type RunRecord struct {
 	ID       string         `json:"id"`
@@ -38,7 +64,7 @@ type RunRecord struct {
 	Sets     []string       `json:"sets,omitempty"`
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
-	Status   string         `json:"status"` // ok | failed | canceled | running (see RunRunning)
+	Status   string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)
 	Error    string         `json:"error,omitempty"`
 	Stages   []StageRecord  `json:"stages"`
 	Params   map[string]any `json:"params,omitempty"` // workflow params
