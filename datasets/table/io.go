@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -274,8 +275,11 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 	if err != nil {
 		return err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := openFile(f, st.Size())
 	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkSchema[T](pf); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	r := parquet.NewGenericReader[T](pf)
@@ -285,7 +289,7 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 			return err
 		}
 		clear(buf)
-		n, err := r.Read(buf)
+		n, err := read(r, buf)
 		if n > 0 {
 			if ferr := fn(buf[:n]); ferr != nil {
 				return ferr
@@ -298,6 +302,59 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
+}
+
+// openFile is parquet.OpenFile, with a panic on a damaged footer returned
+// as an error.
+func openFile(f *os.File, size int64, opts ...parquet.FileOption) (pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("corrupt Parquet file: %v", p)
+		}
+	}()
+	return parquet.OpenFile(f, size, opts...)
+}
+
+// read is r.Read, with a panic of parquet-go on damaged pages (it has
+// index-out-of-range panics on some) returned as an error.
+func read[T any](r *parquet.GenericReader[T], buf []T) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("corrupt Parquet data: %v", p)
+		}
+	}()
+	return r.Read(buf)
+}
+
+// checkSchema verifies that every column of T is in the file with the same
+// physical type: parquet-go would otherwise fill a column the file lacks
+// with zero values and read, say, a captions file as an images table
+// without a word. Extra columns in the file are fine (T may read a subset).
+func checkSchema[T any](pf *parquet.File) error {
+	want := parquet.SchemaOf(new(T))
+	have := pf.Schema()
+	for _, path := range want.Columns() {
+		w, _ := want.Lookup(path...)
+		h, ok := have.Lookup(path...)
+		if !ok {
+			return fmt.Errorf("no column %q: the file does not hold %s rows (its columns: %s)",
+				strings.Join(path, "."), want.Name(), columnList(have))
+		}
+		if wk, hk := w.Node.Type().Kind(), h.Node.Type().Kind(); wk != hk || w.MaxRepetitionLevel != h.MaxRepetitionLevel {
+			return fmt.Errorf("column %q is %s (repetition level %d), want %s (repetition level %d) for %s rows",
+				strings.Join(path, "."), hk, h.MaxRepetitionLevel, wk, w.MaxRepetitionLevel, want.Name())
+		}
+	}
+	return nil
+}
+
+// columnList names the columns of s, comma-separated.
+func columnList(s *parquet.Schema) string {
+	var names []string
+	for _, p := range s.Columns() {
+		names = append(names, strings.Join(p, "."))
+	}
+	return strings.Join(names, ", ")
 }
 
 // ReadAll reads every row of files. Use it only for tables that are small by
@@ -319,7 +376,7 @@ func ReadMeta(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := openFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
