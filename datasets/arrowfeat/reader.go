@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 
@@ -193,8 +194,15 @@ func leaves(pr *file.Reader, path string) ([]int, error) {
 	return idx, nil
 }
 
-// probe reads a file's checked schema and its number of row groups.
-func (r *Reader) probe(path string) (*arrow.Schema, int, error) {
+// probe reads a file's checked schema and its number of row groups. A
+// damaged footer that makes arrow-go panic is reported as an error naming
+// the file.
+func (r *Reader) probe(path string) (_ *arrow.Schema, _ int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = corrupt(path, -1, p)
+		}
+	}()
 	pr, err := r.open(path)
 	if err != nil {
 		return nil, 0, err
@@ -202,6 +210,13 @@ func (r *Reader) probe(path string) (*arrow.Schema, int, error) {
 	defer pr.Close()
 	cols, err := leaves(pr, path)
 	if err != nil {
+		return nil, 0, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("arrowfeat: %w", err)
+	}
+	if err := checkChunks(pr, cols, st.Size(), path); err != nil {
 		return nil, 0, err
 	}
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1}, r.mem)
@@ -214,6 +229,40 @@ func (r *Reader) probe(path string) (*arrow.Schema, int, error) {
 	}
 	s, err := checkSchema(fs, path)
 	return s, pr.NumRowGroups(), err
+}
+
+// checkChunks parses the column-chunk metadata of cols in every row group
+// and checks that each chunk lies within the file. pqarrow reads it on
+// goroutines of its own (GetFieldReaders), where a panic on a damaged footer
+// could not be recovered; here it happens in probe, which recovers.
+func checkChunks(pr *file.Reader, cols []int, size int64, path string) error {
+	md := pr.MetaData()
+	for g := 0; g < pr.NumRowGroups(); g++ {
+		rg := md.RowGroup(g)
+		for _, c := range cols {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				return fmt.Errorf("arrowfeat: %s: row group %d: %w", path, g, err)
+			}
+			start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+				start = min(start, cc.DictionaryPageOffset())
+			}
+			if start < 0 || n < 0 || start+n > size {
+				return fmt.Errorf("arrowfeat: %s: row group %d: column chunk %d at offset %d, %d bytes, outside the %d-byte file: corrupt Parquet file", path, g, c, start, n, size)
+			}
+		}
+	}
+	return nil
+}
+
+// corrupt is the error of a file (row group rg, or -1 for its footer)
+// whose damaged bytes made arrow-go panic.
+func corrupt(path string, rg int, p any) error {
+	if rg < 0 {
+		return fmt.Errorf("arrowfeat: %s: corrupt Parquet file: %v", path, p)
+	}
+	return fmt.Errorf("arrowfeat: %s: row group %d: corrupt Parquet data: %v", path, rg, p)
 }
 
 // checkSchema verifies column names and types and strips field metadata.
@@ -421,7 +470,19 @@ func (r *Reader) work(ctx context.Context, jobs <-chan job, opt Options) {
 		}
 	}()
 	for j := range jobs {
-		err := func() error {
+		err := func() (err error) {
+			// Damaged pages can make arrow-go panic: that is this file's
+			// error, not the process's end. The file reader's state is
+			// unknown afterwards, so the next job reopens the file.
+			defer func() {
+				if p := recover(); p != nil {
+					err = corrupt(j.path, j.rg, p)
+					if pr != nil {
+						pr.Close()
+						pr = nil
+					}
+				}
+			}()
 			if j.path != cur || pr == nil {
 				if pr != nil {
 					pr.Close()
@@ -435,9 +496,11 @@ func (r *Reader) work(ctx context.Context, jobs <-chan job, opt Options) {
 				if cols, err = leaves(pr, j.path); err != nil {
 					return err
 				}
-				// Row groups are the unit of parallelism; with a single
-				// worker, decode a batch's columns concurrently instead.
-				props := pqarrow.ArrowReadProperties{BatchSize: batchRows(opt, rowBytes(pr)), Parallel: opt.Workers == 1}
+				// Row groups are the unit of parallelism. Not Parallel:
+				// pqarrow would decode the columns on goroutines of its
+				// own, where a panic on damaged pages cannot be recovered
+				// and ends the process.
+				props := pqarrow.ArrowReadProperties{BatchSize: batchRows(opt, rowBytes(pr))}
 				if fr, err = pqarrow.NewFileReader(pr, props, r.mem); err != nil {
 					return fmt.Errorf("arrowfeat: %s: %w", j.path, err)
 				}
