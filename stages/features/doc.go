@@ -8,7 +8,7 @@
 //
 //  1. image.DecodeConfig reads the header; images whose width*height
 //     exceeds max_pixels are refused before any pixel is decoded.
-//  2. imaging.Decode decodes JPEG, PNG, GIF or WebP (by content, whatever
+//  2. imaging.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content, whatever
 //     the extension; a mismatching extension is counted) with EXIF
 //     orientation applied.
 //  3. The image is resized so its short side is short_side (long side

@@ -54,7 +54,7 @@ var Spec = pipeline.Spec{
 	// default 100 the 8,750-image run peaked 15-30 % above the 875-image
 	// one) for no measurable loss of images/s. See docs/bench/features.md.
 	GCPercent: 25,
-	Doc: "Decode the images of the nearest upstream images table (JPEG, PNG, GIF, WebP; EXIF orientation applied; " +
+	Doc: "Decode the images of the nearest upstream images table (JPEG, PNG, GIF, WebP, BMP, TIFF; EXIF orientation applied; " +
 		"images above max_pixels refused from their header), resize to short_side, and describe a fixed set of up to 36 " +
 		"boxes (whole image, 2x2 grid, halves, two centre crops, 3x3 and 4x4 grids) with colour (HSV histogram + moments), " +
 		"HOG-like gradient orientation, LBP texture, colour position and box geometry (104 values per region with all parts). " +

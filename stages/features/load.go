@@ -15,7 +15,9 @@ import (
 	"strings"
 
 	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/bmp" // register BMP (imaging registers it too)
 	"golang.org/x/image/draw"
+	_ "golang.org/x/image/tiff" // register TIFF (imaging registers it too)
 	_ "golang.org/x/image/webp" // register WebP
 )
 
@@ -24,7 +26,7 @@ const (
 	ReasonMissing     = "missing"     // the file does not exist
 	ReasonUnreadable  = "unreadable"  // it exists but cannot be read (permissions, a directory, I/O)
 	ReasonEmpty       = "empty"       // zero bytes
-	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF or WebP by content
+	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF, WebP, BMP or TIFF by content
 	ReasonTooLarge    = "too_large"   // width*height above max_pixels (decompression-bomb guard)
 	ReasonCorrupt     = "corrupt"     // header or pixel data cannot be decoded (truncated, damaged)
 )
@@ -41,12 +43,17 @@ func skip(reason, format string, args ...any) *loadError {
 	return &loadError{reason: reason, msg: fmt.Sprintf(format, args...)}
 }
 
-// formatExt lists the file extensions expected for each decoder name.
+// formatExt lists the file extensions expected for each decoder name: every
+// format registered with package image in this binary (imaging imports the
+// BMP and TIFF decoders, so they decode whether listed or not; unlisted, a
+// correctly named .bmp or .tif was counted as an extension mismatch).
 var formatExt = map[string][]string{
 	"jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
 	"png":  {".png"},
 	"gif":  {".gif"},
 	"webp": {".webp"},
+	"bmp":  {".bmp", ".dib"},
+	"tiff": {".tif", ".tiff"},
 }
 
 // decoded is a loaded image with facts for the manifest.
@@ -86,7 +93,7 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	cfg, format, err := image.DecodeConfig(br)
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, skip(ReasonUnsupported, "%s: not a JPEG, PNG, GIF or WebP image", path)
+			return nil, skip(ReasonUnsupported, "%s: not a JPEG, PNG, GIF, WebP, BMP or TIFF image", path)
 		}
 		return nil, skip(ReasonCorrupt, "%s: header: %v", path, err)
 	}
