@@ -87,15 +87,17 @@ type Options struct {
 
 // Writer writes rows of T to one Parquet file atomically.
 type Writer[T any] struct {
-	f       *atomicfile.File
-	w       *parquet.GenericWriter[T]
-	g       *groupWriter[T] // non-nil with Options.Workers >= 1
-	plan    groupPlan
-	group   int64 // index of the current row group (streaming writer)
-	inGroup int64 // rows in it so far
-	release func([]T)
-	rows    int64
-	path    string
+	f        *atomicfile.File
+	w        *parquet.GenericWriter[T]
+	g        *groupWriter[T] // non-nil with Options.Workers >= 1
+	plan     groupPlan
+	group    int64 // index of the current row group (streaming writer)
+	inGroup  int64 // rows in it so far
+	release  func([]T)
+	rows     int64
+	path     string
+	ended    bool  // Close or Abort was called
+	closeErr error // what Close returned
 }
 
 // Create starts a table file at path (created atomically on Close) with
@@ -155,6 +157,9 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 // Options.Workers >= 1 the memory the rows reference may not, until
 // [Writer.OnRelease]'s function hands it back.
 func (w *Writer[T]) Write(rows []T) error {
+	if w.ended {
+		return fmt.Errorf("%s: write after Close or Abort", w.path)
+	}
 	var n int
 	var err error
 	if w.g != nil {
@@ -212,8 +217,19 @@ func (w *Writer[T]) writeStream(rows []T) (int, error) {
 // Rows returns the number of rows written so far.
 func (w *Writer[T]) Rows() int64 { return w.rows }
 
-// Close flushes the footer and renames the file into place.
+// Close flushes the footer and renames the file into place. Calling it
+// again returns the first call's result (the Workers >= 1 writer waited
+// forever for encoders it had already handed back).
 func (w *Writer[T]) Close() error {
+	if w.ended {
+		return w.closeErr
+	}
+	w.closeErr = w.close()
+	w.ended = true
+	return w.closeErr
+}
+
+func (w *Writer[T]) close() error {
 	if w.g != nil {
 		if err := w.g.flush(); err != nil {
 			w.Abort()
@@ -229,6 +245,13 @@ func (w *Writer[T]) Close() error {
 
 // Abort discards the file. It is a no-op after Close.
 func (w *Writer[T]) Abort() {
+	if w.ended {
+		return
+	}
+	w.ended = true
+	if w.closeErr == nil {
+		w.closeErr = fmt.Errorf("%s: aborted", w.path)
+	}
 	if w.g != nil {
 		w.g.abort()
 	}
