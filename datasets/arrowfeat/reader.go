@@ -119,6 +119,11 @@ func (r *Reader) Next(ctx context.Context) (arrow.Record, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	// A cancelled context wins over a ready batch (select would pick
+	// either at random).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case res, ok := <-r.ch:
 		if !ok {
