@@ -437,3 +437,29 @@ func TestRelativeImagePaths(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 }
+
+// TestShardsIndependentOfWorkers runs the stage with 1 and 3 workers (small
+// shards and row groups, so chunks, row groups and shards all interleave)
+// and requires byte-identical shard files: workers is not in the cache key.
+func TestShardsIndependentOfWorkers(t *testing.T) {
+	in := imagesArtifact(t, fixturePaths(t)[:7], 3)
+	var first [][]byte
+	for _, workers := range []int{1, 3} {
+		a := pipelinetest.RunStage(t, &Spec, map[string]any{"workers": workers, "shard_rows": 8, "row_group_rows": 3}, in)
+		files, _ := a.Table(table.Features)
+		if len(files) != 3 {
+			t.Fatalf("workers %d: shards %v", workers, files)
+		}
+		for i, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == nil || i >= len(first) {
+				first = append(first, b)
+			} else if !slices.Equal(b, first[i]) {
+				t.Errorf("%s differs between 1 and %d workers", filepath.Base(f), workers)
+			}
+		}
+	}
+}
