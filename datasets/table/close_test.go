@@ -55,3 +55,29 @@ func TestCloseTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeRowGroupRows asks for one row group per file with a RowGroupRows
+// far above the rows written, with and without ExpectedRows: the writer
+// must not allocate for the rows that never come (it made a []T of
+// RowGroupRows capacity per row group and died out of memory).
+func TestHugeRowGroupRows(t *testing.T) {
+	for _, workers := range []int{0, 1, 2} {
+		for _, expected := range []int64{0, 10} {
+			p := filepath.Join(t.TempDir(), "x.parquet")
+			w, err := table.Create[table.FeatureRow](p, nil, table.Features,
+				table.Options{Workers: workers, RowGroupRows: 1 << 40, ExpectedRows: expected})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(featureRows(10)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(openFile(t, p).RowGroups()); n != 1 {
+				t.Errorf("workers %d, expected %d: %d row groups, want 1", workers, expected, n)
+			}
+		}
+	}
+}

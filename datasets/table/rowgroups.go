@@ -232,7 +232,14 @@ func (g *groupWriter[T]) newGroup() *group[T] {
 		c.size = size
 		return c
 	}
-	c := &group[T]{size: size, rows: make([]T, 0, g.plan.rg), done: make(chan error, 1), buf: g.reuse.takeBuffer()}
+	// Capacity for the rows the group will get, not for RowGroupRows alone:
+	// a huge RowGroupRows (one row group per file) allocated for rows that
+	// never come; without ExpectedRows the rows grow by append past 4096.
+	n := min(size, 4096)
+	if g.plan.n > 0 {
+		n = min(size, g.plan.n)
+	}
+	c := &group[T]{size: size, rows: make([]T, 0, n), done: make(chan error, 1), buf: g.reuse.takeBuffer()}
 	c.buf.Grow(g.lastLen + g.lastLen/8) // a new group is likely the size of the last one
 	return c
 }
