@@ -204,7 +204,7 @@ func run(ctx context.Context, env *pipeline.Env) error {
 		byReason: map[string]int64{}, pool: make(chan *worker, cfg.workers)}
 	// The shard writer holds at most workers+1 row groups, the stage one
 	// chunk of images: that many vectors are in use at once.
-	st.bufs = newFloatPool(cfg.regions*cfg.dim, (cfg.workers+1)*cfg.rowGroup+chunkRows)
+	st.bufs = newFloatPool(cfg.regions*cfg.dim, (cfg.workers+1)*int(cfg.groupRows(st.total))+chunkRows)
 	for range cfg.workers {
 		ex, err := descriptor.NewExtractor(cfg.desc)
 		if err != nil {
@@ -221,7 +221,7 @@ func run(ctx context.Context, env *pipeline.Env) error {
 
 	// Stream the images table; cut it into shards of shard_rows images.
 	shard := 0
-	batch := make([]table.ImageRow, 0, cfg.shardRows)
+	batch := make([]table.ImageRow, 0, min(int64(cfg.shardRows), max(st.total, 1)))
 	flush := func() error {
 		err := st.shard(ctx, shard, batch)
 		shard++
@@ -259,6 +259,14 @@ func (c *config) shardOptions(images int) table.Options {
 		Workers: c.workers, NoBounds: []string{"boxes", "feats"}, ExpectedRows: int64(images), Reuse: c.reuse}
 }
 
+// groupRows is the most rows a row group of a table of total images can
+// hold: a row_group_rows or shard_rows far above the table's size (asked
+// for to get one row group or one shard) must not size buffers for rows
+// that do not exist (shard_rows 1e9 on 7 images died allocating 64 GB).
+func (c *config) groupRows(total int64) int64 {
+	return min(int64(c.rowGroup), int64(c.shardRows), max(total, 1))
+}
+
 // memoryBudget estimates the stage's working set while it computes and
 // writes the shard imgs (see "Memory" in docs/features.md): the feature
 // vectors in flight, the row groups being filled, encoded and spliced, the
@@ -268,8 +276,9 @@ func (c *config) shardOptions(images int) table.Options {
 func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
 	regions, dim := int64(c.regions), int64(c.dim)
 	rowBytes := 16 + 4*(4*regions+regions*dim)
-	vectors := int64((c.workers+1)*c.rowGroup+chunkRows) * 4 * regions * dim
-	groups := int64(2*c.workers+1) * int64(c.rowGroup) * rowBytes
+	rg := c.groupRows(int64(len(imgs)))
+	vectors := (int64(c.workers+1)*rg + chunkRows) * 4 * regions * dim
+	groups := int64(2*c.workers+1) * rg * rowBytes
 	var maxPixels int64
 	for _, im := range imgs {
 		px := int64(im.Width) * int64(im.Height)

@@ -463,3 +463,22 @@ func TestShardsIndependentOfWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeShardAndRowGroupRows asks for one shard and one row group with
+// values far above the table's size: buffers are sized by the images that
+// exist (shard_rows 1e9 or row_group_rows 1e9 on 7 images died out of
+// memory allocating for a billion rows).
+func TestHugeShardAndRowGroupRows(t *testing.T) {
+	in := imagesArtifact(t, fixturePaths(t)[:3], 1)
+	for _, params := range []map[string]any{
+		{"shard_rows": 1_000_000_000},
+		{"row_group_rows": 1_000_000_000},
+		{"shard_rows": 1_000_000_000, "row_group_rows": 1_000_000_000, "workers": 1},
+	} {
+		a := pipelinetest.RunStage(t, &Spec, params, in)
+		files, _ := a.Table(table.Features)
+		if len(files) != 1 || a.TableRows(table.Features) != 3 {
+			t.Errorf("%v: shards %v, %d rows; want 1 shard of 3 rows", params, files, a.TableRows(table.Features))
+		}
+	}
+}
