@@ -62,7 +62,7 @@ func TestScanWrongSchema(t *testing.T) {
 func TestScanCorruptFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.parquet")
-	if err := table.WriteFile(good, nil, table.Captions, table.Options{}, captionRows(100)); err != nil {
+	if err := table.WriteFile(good, nil, table.Captions, table.Options{}, captionRows(40)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(good)
