@@ -30,7 +30,9 @@
 // readers' buffers of a row group abandoned half-way.
 //
 // [NewView] wraps a batch for zero-copy typed access: IDs, NRegions, Dim
-// as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch.
+// as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch. It
+// first checks that every row has n_regions*4 box and n_regions*dim feature
+// values, and names the image of a row that does not.
 //
 // Every batch returned by [Reader.Next] is owned by the caller, who must call
 // Release on it. Close stops the prefetcher and releases everything the

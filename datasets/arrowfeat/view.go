@@ -19,7 +19,8 @@ type View struct {
 	bv, fv   []float32
 }
 
-// NewView checks that rec has the feature columns and wraps it.
+// NewView checks that rec has the feature columns and that every row has
+// n_regions*4 box and n_regions*dim feature values, and wraps it.
 func NewView(rec arrow.Record) (*View, error) {
 	if int(rec.NumCols()) != len(Columns) {
 		return nil, fmt.Errorf("arrowfeat: batch has %d columns, want %v", rec.NumCols(), Columns)
@@ -37,8 +38,21 @@ func NewView(rec arrow.Record) (*View, error) {
 	if !(ok6 && ok7) {
 		return nil, fmt.Errorf("arrowfeat: list columns are not float32: %s", rec.Schema())
 	}
-	return &View{IDs: ids.Int64Values(), NRegions: nr.Int32Values(), Dim: dm.Int32Values(),
-		boxes: bx, feats: ft, bv: bv.Float32Values(), fv: fv.Float32Values()}, nil
+	v := &View{IDs: ids.Int64Values(), NRegions: nr.Int32Values(), Dim: dm.Int32Values(),
+		boxes: bx, feats: ft, bv: bv.Float32Values(), fv: fv.Float32Values()}
+	// Boxes(i) and Feats(i) promise n_regions*4 and n_regions*dim values:
+	// a row that breaks it (a damaged or hand-made shard) is an error here,
+	// not an index out of range in the caller's loop over regions.
+	for i := range v.Len() {
+		n, dim := int64(v.NRegions[i]), int64(v.Dim[i])
+		bs, be := bx.ValueOffsets(i)
+		fs, fe := ft.ValueOffsets(i)
+		if n < 0 || dim < 0 || be-bs != 4*n || fe-fs != n*dim {
+			return nil, fmt.Errorf("arrowfeat: image %d: n_regions %d, dim %d, but %d box and %d feature values (want %d and %d)",
+				v.IDs[i], n, dim, be-bs, fe-fs, 4*n, n*dim)
+		}
+	}
+	return v, nil
 }
 
 // Len is the number of rows.
