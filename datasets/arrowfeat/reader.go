@@ -111,7 +111,9 @@ func canonicalSchema() *arrow.Schema {
 func (r *Reader) Schema() *arrow.Schema { return r.schema }
 
 // Next returns the next batch (the caller must Release it) or io.EOF after
-// the last one. Errors are sticky: after one, Next keeps returning it.
+// the last one. Errors are sticky: after one, Next keeps returning it. A
+// done ctx is the exception: Next returns ctx.Err() (even when a batch is
+// ready) and the reader can go on with another context.
 func (r *Reader) Next(ctx context.Context) (arrow.Record, error) {
 	if r.closed {
 		return nil, errors.New("arrowfeat: Next on a closed reader")
