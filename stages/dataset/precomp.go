@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -290,6 +291,9 @@ func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, id
 			if _, err := r.Read(feats); err != nil {
 				return err
 			}
+			if err := checkFinite(feats, dim); err != nil {
+				return fmt.Errorf("%s: row %d (image %d of split %s): %w", imsPath, i*div, i, split, err)
+			}
 			if err := pc.sh.write(table.FeatureRow{ImageID: pc.imageID, NRegions: int32(regions), Dim: int32(dim), Boxes: boxes, Feats: feats}); err != nil {
 				return err
 			}
@@ -349,6 +353,9 @@ func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, id
 			return err
 		}
 		if need {
+			if err := checkFinite(rec.Features, rec.Dim); err != nil {
+				return fmt.Errorf("%s:%d: image %s: %w", loc.File, loc.Line, sid, err)
+			}
 			boxes := make([]float32, len(rec.Boxes))
 			w, h := float32(max(rec.Width, 1)), float32(max(rec.Height, 1))
 			for b := 0; b < rec.NumBoxes; b++ {
@@ -432,6 +439,18 @@ func (s *featShards) next() (bool, error) {
 		}
 	}
 	return !s.skip, nil
+}
+
+// checkFinite reports the first NaN or infinite value of one image's
+// features (regions of dim values each): training on it would only fail
+// later with a NaN loss that names no file.
+func checkFinite(feats []float32, dim int) error {
+	for j, v := range feats {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("feature value %v at region %d, component %d: precomputed features must be finite", v, j/max(dim, 1), j%max(dim, 1))
+		}
+	}
+	return nil
 }
 
 func (s *featShards) write(r table.FeatureRow) error { return s.w.Write([]table.FeatureRow{r}) }

@@ -3,6 +3,7 @@ package dataset
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,14 @@ func TestPrecompSCANErrors(t *testing.T) {
 			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{4, 4, 6}, func(int) float32 { return 0 })
 		}, "has 4 rows"},
 		{"not 5 per image", func(d string) { writeCaps(t, filepath.Join(d, "train_caps.txt"), 3, "one more\n") }, "not 5 captions per image"},
+		{"NaN feature", func(d string) {
+			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{3, 4, 6}, func(k int) float32 {
+				if k == 13 {
+					return float32(math.NaN())
+				}
+				return 0
+			})
+		}, "train_ims.npy: row 0 (image 0 of split train): feature value NaN at region 2, component 1"},
 		{"truncated npy", func(d string) {
 			b, _ := os.ReadFile(filepath.Join(d, "train_ims.npy"))
 			os.WriteFile(filepath.Join(d, "train_ims.npy"), b[:len(b)-4], 0o644)
@@ -196,6 +205,19 @@ func TestPrecompBUTD(t *testing.T) {
 	var fe *datasets.FormatError
 	if !errors.As(err, &fe) || fe.Line != 4 || !strings.Contains(err.Error(), "feats.tsv:4") {
 		t.Fatalf("err = %v, want feats.tsv:4", err)
+	}
+
+	// An infinite feature value names the file, line and image.
+	bad := datasets.BUTDRecord{ImageID: 55, Width: 100, Height: 50, NumBoxes: 2,
+		Boxes: []float32{0, 0, 50, 25, 10, 10, 200, 50}, Features: []float32{1, 2, 3, 4, float32(math.Inf(1)), 6}}
+	var badTSV strings.Builder
+	if err := datasets.EncodeBUTD(&badTSV, bad); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "feats.tsv"), []byte(tsv.String()+badTSV.String()), 0o644)
+	_, err = pipelinetest.RunStageErr(t, &PrecompSpec, map[string]any{"source": root, "format": "butd", "splits": []string{"test"}})
+	if err == nil || !strings.Contains(err.Error(), "feats.tsv:4: image 55: feature value +Inf at region 1, component 1") {
+		t.Fatalf("err = %v, want feats.tsv:4: image 55: feature value +Inf at region 1, component 1", err)
 	}
 }
 
