@@ -339,7 +339,11 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 			done[n.ID] = true
 		}
 	}
-	saveProgress()
+	if len(done) < len(w.Stages) {
+		// something will run: record the run before it makes anything (a
+		// fully cached run makes nothing, and Run writes its record at once)
+		saveProgress()
+	}
 	// A stage is ready when every ancestor that runs in this run has
 	// finished, not only its direct inputs: tables are looked up through
 	// cached inputs into their own ancestors.
