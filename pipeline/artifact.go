@@ -1,11 +1,12 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	sjson "github.com/segmentio/encoding/json"
 )
 
 // ManifestName is the file name of an artifact's manifest.
@@ -113,7 +114,10 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	// segmentio's decoder is encoding/json's behaviour at about 3x the
+	// speed: a data set's manifest lists every image, and a fully cached
+	// run reads each manifest.
+	if err := sjson.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
 	}
 	return &m, nil

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // Cache layout under a workdir:
@@ -52,11 +54,12 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 	if m.Key != key {
 		return nil, fmt.Errorf("manifest key %s does not match %s", short(m.Key), short(key))
 	}
+	stats := statFiles(dir, m.Files)
 	buf := make([]byte, 256<<10)
-	for _, f := range m.Files {
+	for i, f := range m.Files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		st, err := os.Stat(p)
-		if err != nil {
+		st := stats[i]
+		if st == nil {
 			return nil, fmt.Errorf("file %s is missing", f.Path)
 		}
 		if st.Size() != f.Size {
@@ -64,6 +67,7 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 		}
 		if st.ModTime().UnixNano() != f.MTime {
 			var sum string
+			var err error
 			if dg != nil {
 				sum, err = dg.fileDigest(ctx, p, st)
 			} else {
@@ -81,6 +85,34 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 		}
 	}
 	return m, nil
+}
+
+// statFiles stats an artifact's files (nil where a stat fails), on up to
+// GOMAXPROCS goroutines for artifacts of many files, such as a data set's
+// images: a fully cached run stats every file of every artifact.
+func statFiles(dir string, files []FileEntry) []os.FileInfo {
+	stats := make([]os.FileInfo, len(files))
+	statRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			stats[i], _ = os.Stat(filepath.Join(dir, filepath.FromSlash(files[i].Path)))
+		}
+	}
+	w := min(runtime.GOMAXPROCS(0), len(files)/256)
+	if w <= 1 {
+		statRange(0, len(files))
+		return stats
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statRange(k*len(files)/w, (k+1)*len(files)/w)
+		}()
+	}
+	statRange(0, len(files)/w)
+	wg.Wait()
+	return stats
 }
 
 var errNotCached = errors.New("not cached")
