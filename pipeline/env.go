@@ -52,11 +52,13 @@ func NewEnv(stageID, kind string, params Params, inputs []*Artifact, dir string,
 		tables: map[string]*TableEntry{}, metrics: map[string]float64{}, info: map[string]any{}}
 }
 
-// Input returns the nearest upstream artifact that declares table: the
-// direct inputs first (in `needs` order), then their inputs, breadth first.
-func (e *Env) Input(table string) (*Artifact, error) {
+// WalkUpstream calls visit with from and everything upstream of it, nearest
+// first: the artifacts in from (in order), then their inputs, breadth first,
+// each artifact once. It stops when visit returns false. This is the order
+// in which [Env.Input] finds a table.
+func WalkUpstream(from []*Artifact, visit func(*Artifact) bool) {
 	seen := map[*Artifact]bool{}
-	queue := append([]*Artifact(nil), e.Inputs...)
+	queue := append([]*Artifact(nil), from...)
 	for len(queue) > 0 {
 		a := queue[0]
 		queue = queue[1:]
@@ -64,12 +66,27 @@ func (e *Env) Input(table string) (*Artifact, error) {
 			continue
 		}
 		seen[a] = true
-		if _, ok := a.Table(table); ok {
-			return a, nil
+		if !visit(a) {
+			return
 		}
 		queue = append(queue, a.Inputs...)
 	}
-	return nil, fmt.Errorf("stage %q: table %q: %w (add the stage that writes it to `needs`)", e.StageID, table, ErrNoInput)
+}
+
+// Input returns the nearest upstream artifact that declares table: the
+// direct inputs first (in `needs` order), then their inputs, breadth first.
+func (e *Env) Input(table string) (*Artifact, error) {
+	var found *Artifact
+	WalkUpstream(e.Inputs, func(a *Artifact) bool {
+		if _, ok := a.Table(table); ok {
+			found = a
+		}
+		return found == nil
+	})
+	if found == nil {
+		return nil, fmt.Errorf("stage %q: table %q: %w (add the stage that writes it to `needs`)", e.StageID, table, ErrNoInput)
+	}
+	return found, nil
 }
 
 // InputTable returns the absolute file paths of the nearest upstream table.

@@ -47,20 +47,12 @@ func sourceRoots(env *pipeline.Env) ([]string, error) {
 		return []string{p}, nil
 	}
 	var roots []string
-	seen := map[*pipeline.Artifact]bool{}
-	queue := append([]*pipeline.Artifact(nil), env.Inputs...)
-	for len(queue) > 0 {
-		a := queue[0]
-		queue = queue[1:]
-		if seen[a] {
-			continue
-		}
-		seen[a] = true
+	pipeline.WalkUpstream(env.Inputs, func(a *pipeline.Artifact) bool {
 		if a.Kind() == downloadKind {
 			roots = append(roots, downloadRoot(a))
 		}
-		queue = append(queue, a.Inputs...)
-	}
+		return true
+	})
 	if len(roots) == 0 {
 		return nil, fmt.Errorf("no source: set the source param or add a download stage to needs")
 	}

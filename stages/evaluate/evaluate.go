@@ -123,21 +123,15 @@ func trainedAlpha(model *pipeline.Artifact) float64 {
 // ones an ablation varies), else emb itself (embeddings without a training
 // stage upstream).
 func modelSource(emb *pipeline.Artifact) *pipeline.Artifact {
-	seen := map[*pipeline.Artifact]bool{}
-	q := []*pipeline.Artifact{emb}
-	for len(q) > 0 {
-		a := q[0]
-		q = q[1:]
-		if a == nil || seen[a] {
-			continue
-		}
-		seen[a] = true
+	model := emb
+	pipeline.WalkUpstream([]*pipeline.Artifact{emb}, func(a *pipeline.Artifact) bool {
 		if _, ok := a.Table(table.TrainCurve); ok {
-			return a
+			model = a
+			return false
 		}
-		q = append(q, a.Inputs...)
-	}
-	return emb
+		return true
+	})
+	return model
 }
 
 const metricsTableFile = "metrics.parquet"

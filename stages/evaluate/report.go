@@ -249,24 +249,16 @@ type runRow struct {
 // which is the report's main result: e.g. COCO 5K next to COCO 1K.
 func otherUpstreamMetrics(env *pipeline.Env) []string {
 	var dirs []string
-	seen := map[*pipeline.Artifact]bool{}
-	q := append([]*pipeline.Artifact(nil), env.Inputs...)
 	first := true
-	for len(q) > 0 {
-		a := q[0]
-		q = q[1:]
-		if a == nil || seen[a] {
-			continue
-		}
-		seen[a] = true
+	pipeline.WalkUpstream(env.Inputs, func(a *pipeline.Artifact) bool {
 		if _, ok := a.Table(eval.MetricsTable); ok {
 			if !first {
 				dirs = append(dirs, a.Dir)
 			}
 			first = false
 		}
-		q = append(q, a.Inputs...)
-	}
+		return true
+	})
 	return dirs
 }
 

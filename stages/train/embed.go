@@ -38,21 +38,17 @@ var EmbedSpec = pipeline.Spec{
 
 // findTrain returns the nearest upstream artifact of kind train.coder.
 func findTrain(env *pipeline.Env) (*pipeline.Artifact, error) {
-	seen := map[*pipeline.Artifact]bool{}
-	q := append([]*pipeline.Artifact(nil), env.Inputs...)
-	for len(q) > 0 {
-		a := q[0]
-		q = q[1:]
-		if a == nil || seen[a] {
-			continue
-		}
-		seen[a] = true
+	var found *pipeline.Artifact
+	pipeline.WalkUpstream(env.Inputs, func(a *pipeline.Artifact) bool {
 		if a.Kind() == KindTrain {
-			return a, nil
+			found = a
 		}
-		q = append(q, a.Inputs...)
+		return found == nil
+	})
+	if found == nil {
+		return nil, fmt.Errorf("stage %q: no upstream %s artifact (add the training stage to `needs`)", env.StageID, KindTrain)
 	}
-	return nil, fmt.Errorf("stage %q: no upstream %s artifact (add the training stage to `needs`)", env.StageID, KindTrain)
+	return found, nil
 }
 
 // evalSplit reports whether split uses the 5-captions-per-image layout.
