@@ -39,61 +39,10 @@ func dot(a, b []float32) float64 {
 
 // directContrastive computes one direction of the instance loss from its
 // definition: queries q (B*D), positive keys pk (B*D), queue qu, excluding
-// keys of the same image.
+// keys of the same image; the DCL weights use q itself (live and momentum
+// queries are equal where the tests call it).
 func directContrastive(cfg Config, q, pk []float32, ids []int64, qu *queue) float64 {
-	D := cfg.Dim
-	B := len(ids)
-	var total float64
-	for i := range B {
-		qi := q[i*D : (i+1)*D]
-		var negs [][]float32
-		for j := range B {
-			if j != i && ids[j] != ids[i] {
-				negs = append(negs, pk[j*D:(j+1)*D])
-			}
-		}
-		if qu != nil {
-			for s := range qu.count {
-				if qu.ids[s] != ids[i] {
-					negs = append(negs, qu.key(s))
-				}
-			}
-		}
-		pos := dot(qi, pk[i*D:(i+1)*D])
-		c := make([]float64, len(negs))
-		for j, k := range negs {
-			c[j] = dot(qi, k)
-		}
-		if cfg.Loss == LossVSEPP {
-			hard := math.Inf(-1)
-			for _, x := range c {
-				hard = math.Max(hard, x)
-			}
-			total += math.Max(0, cfg.Margin+hard-pos)
-			continue
-		}
-		var mu, sd float64
-		for _, x := range c {
-			mu += x
-		}
-		mu /= float64(len(c))
-		for _, x := range c {
-			sd += (x - mu) * (x - mu)
-		}
-		sd = math.Sqrt(sd / float64(len(c)))
-		// w_j = |N| softmax_j(beta (c_j - mu)/(sd+eps))
-		var zs float64
-		for _, x := range c {
-			zs += math.Exp(cfg.Beta * (x - mu) / (sd + dclEps))
-		}
-		den := math.Exp(pos / cfg.Tau)
-		for _, x := range c {
-			w := float64(len(c)) * math.Exp(cfg.Beta*(x-mu)/(sd+dclEps)) / zs
-			den += w * math.Exp(x/cfg.Tau)
-		}
-		total += -(pos/cfg.Tau - math.Log(den))
-	}
-	return total / float64(B)
+	return refContrastive(cfg, q, q, pk, ids, qu)
 }
 
 // directCE is mean_i -sum_p q_ip log softmax_p(x_i . proto_p / tauP).
