@@ -75,6 +75,29 @@ var (
 	delimCellRE = regexp.MustCompile(`^\s*:?-{1,}:?\s*$`)
 )
 
+// fenceTracker follows fenced code blocks (``` or ~~~) line by line.
+type fenceTracker struct{ open string }
+
+// step reports whether l opens or closes a fenced block; a fence of the
+// other kind inside a block is content.
+func (f *fenceTracker) step(l string) bool {
+	m := fenceRE.FindStringSubmatch(l)
+	switch {
+	case m == nil:
+		return false
+	case f.open == "":
+		f.open = m[1]
+	case f.open == m[1]:
+		f.open = ""
+	default:
+		return false
+	}
+	return true
+}
+
+// inside reports whether the lines after the last step are in a block.
+func (f *fenceTracker) inside() bool { return f.open != "" }
+
 // parseTables returns every pipe table of a Markdown document outside fenced
 // code blocks, with the headings it is nested under.
 func parseTables(file, text string) []mdTable {
@@ -82,20 +105,11 @@ func parseTables(file, text string) []mdTable {
 	var (
 		tables []mdTable
 		stack  []heading
-		fence  string
+		fences fenceTracker
 	)
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if m := fenceRE.FindStringSubmatch(l); m != nil {
-			switch {
-			case fence == "":
-				fence = m[1]
-			case fence == m[1]:
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
+		if fences.step(l) || fences.inside() {
 			continue
 		}
 		if m := headingRE.FindStringSubmatch(l); m != nil {
@@ -166,18 +180,9 @@ var codeSpanRE = regexp.MustCompile("`([^`\n]+)`")
 // of s outside fenced code blocks.
 func codeSpans(s string) []string {
 	var out []string
-	fence := ""
+	var fences fenceTracker
 	for _, l := range strings.Split(s, "\n") {
-		if m := fenceRE.FindStringSubmatch(l); m != nil {
-			switch {
-			case fence == "":
-				fence = m[1]
-			case fence == m[1]:
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
+		if fences.step(l) || fences.inside() {
 			continue
 		}
 		for _, m := range codeSpanRE.FindAllStringSubmatch(l, -1) {
@@ -192,22 +197,18 @@ func fencedBlocks(text string) []string {
 	var (
 		blocks []string
 		cur    []string
-		fence  string
+		fences fenceTracker
 	)
 	for _, l := range strings.Split(text, "\n") {
-		if m := fenceRE.FindStringSubmatch(l); m != nil {
-			switch {
-			case fence == "":
-				fence, cur = m[1], nil
-				continue
-			case fence == m[1]:
-				blocks = append(blocks, strings.Join(cur, "\n"))
-				fence = ""
-				continue
+		switch {
+		case !fences.step(l):
+			if fences.inside() {
+				cur = append(cur, l)
 			}
-		}
-		if fence != "" {
-			cur = append(cur, l)
+		case fences.inside(): // opened a block
+			cur = nil
+		default: // closed one
+			blocks = append(blocks, strings.Join(cur, "\n"))
 		}
 	}
 	return blocks
@@ -218,18 +219,9 @@ func fencedBlocks(text string) []string {
 func section(text, title string) (string, bool) {
 	lines := strings.Split(text, "\n")
 	start, level := -1, 0
-	fence := ""
+	var fences fenceTracker
 	for i, l := range lines {
-		if m := fenceRE.FindStringSubmatch(l); m != nil {
-			switch {
-			case fence == "":
-				fence = m[1]
-			case fence == m[1]:
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
+		if fences.step(l) || fences.inside() {
 			continue
 		}
 		m := headingRE.FindStringSubmatch(l)
