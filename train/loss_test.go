@@ -131,26 +131,12 @@ func TestLossTermsDirect(t *testing.T) {
 			got := tg.losses()
 			tg.vm.Reset()
 
-			v, cv, err := m.EncodeImages(b.Regions, B)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt, ct, err := m.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
-			if err != nil {
-				t.Fatal(err)
-			}
+			v, cv, tt, ct := encodeBatch(t, m, b)
 			// the momentum encoders' embeddings (equal to the live ones
 			// except in the VSE++ cases)
 			mc := momentumClone(t, m)
 			defer mc.Close()
-			kv, kcv, err := mc.EncodeImages(b.Regions, B)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kt, kct, err := mc.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
-			if err != nil {
-				t.Fatal(err)
-			}
+			kv, kcv, kt, kct := encodeBatch(t, mc, b)
 			var want Losses
 			want.Inst = 0.5 * (directContrastive(cfg, v, tt, b.ImageIDs, m.qTxt) + directContrastive(cfg, tt, v, b.ImageIDs, m.qImg))
 			want.Concept = 0.5 * (directContrastive(cfg, cv, ct, b.ImageIDs, m.qcTxt) + directContrastive(cfg, ct, cv, b.ImageIDs, m.qcImg))

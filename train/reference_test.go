@@ -259,6 +259,21 @@ func momentumClone(t *testing.T, m *Model) *Model {
 	return c
 }
 
+// encodeBatch returns m's image and caption embeddings of batch b
+// (instance and concept vectors).
+func encodeBatch(t *testing.T, m *Model, b *Batch) (v, cv, tt, ct []float32) {
+	t.Helper()
+	v, cv, err := m.EncodeImages(b.Regions, b.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, ct, err = m.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, b.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, cv, tt, ct
+}
+
 func ahatOf(m *Model) []float32 {
 	if m.ahat == nil {
 		return nil
@@ -303,22 +318,8 @@ func TestMomentumUpdateAndKeys(t *testing.T) {
 	// the loss of the next step from the definitions
 	mc := momentumClone(t, m)
 	defer mc.Close()
-	kv, kcv, err := mc.EncodeImages(b.Regions, B)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt, kct, err := mc.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, cv, err := m.EncodeImages(b.Regions, B)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tt, ct, err := m.EncodeCaptions(b.Tokens, b.Lengths, b.ConceptLabels, B)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, kcv, kt, kct := encodeBatch(t, mc, b)
+	v, cv, tt, ct := encodeBatch(t, m, b)
 	protos := normRows(denseF32(m.w["proto"]), cfg.Prototypes, cfg.Dim)
 	code := func(x []float32) []float32 {
 		return sinkhornRef(matmulT(x, B, protos, cfg.Prototypes, cfg.Dim), B, cfg.Prototypes, cfg.SinkhornEps, cfg.SinkhornIters)
