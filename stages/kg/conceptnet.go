@@ -75,8 +75,11 @@ var ConceptNetSpec = pipeline.Spec{
 		{Name: ParamLoader, Type: pipeline.String, Default: kg.LoaderBulk, Enum: kg.Loaders,
 			Doc: "bulk: build the store layout in memory and write it once (fast); quadwriter: stream through Cayley's QuadWriter " +
 				"(memory bounded by a batch; an edge asserted twice counts twice in kg_nodes degrees)"},
-		{Name: ParamBatch, Type: pipeline.Int, Default: DefaultBatchSize, Min: pipeline.Bound(1), NoCache: true,
-			Doc: "edges per read batch and per Cayley WriteQuads call"},
+		// batch is in the cache key too: Cayley's QuadWriter drops a repeated
+		// edge only when both copies are in one batch, so with quadwriter the
+		// batch size changes which duplicate quads the store keeps.
+		{Name: ParamBatch, Type: pipeline.Int, Default: DefaultBatchSize, Min: pipeline.Bound(1),
+			Doc: "edges per read batch and per Cayley WriteQuads call (with quadwriter it decides which repeated edges are stored twice)"},
 	},
 	// Without upstream the stage reads nothing from its needs, so the engine
 	// leaves an unused download stage out (an offline run never downloads).
