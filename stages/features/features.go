@@ -83,8 +83,8 @@ var Spec = pipeline.Spec{
 			Doc: "Parquet compression codec"},
 		{Name: "zstd_level", Type: pipeline.String, Default: "fastest", Enum: []string{"fastest", "default", "better", "best"},
 			Doc: "zstd level when compression is zstd: fastest writes about 2x faster than default for a file about 1% larger"},
-		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
-			Doc: "images decoded in parallel, one per worker (0 = number of CPUs)"},
+		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), Max: pipeline.Bound(1024), NoCache: true,
+			Doc: "images decoded in parallel, one per worker (0 = number of CPUs; at most 1024: each worker's scratch is allocated up front)"},
 	},
 	Validate: func(p pipeline.Params) error {
 		return descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")}.Validate()

@@ -1,7 +1,6 @@
 package features
 
 import (
-	"coderflow/internal/testenv"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
+	"coderflow/internal/testenv"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 )
@@ -480,5 +480,16 @@ func TestHugeShardAndRowGroupRows(t *testing.T) {
 		if len(files) != 1 || a.TableRows(table.Features) != 3 {
 			t.Errorf("%v: shards %v, %d rows; want 1 shard of 3 rows", params, files, a.TableRows(table.Features))
 		}
+	}
+}
+
+// TestWorkersBound: a worker count whose up-front scratch would not fit is
+// a param error naming the param, before anything runs.
+func TestWorkersBound(t *testing.T) {
+	if _, err := pipeline.NewParams(Spec.Params, map[string]any{"workers": 1024}); err != nil {
+		t.Fatalf("workers 1024: %v", err)
+	}
+	if _, err := pipeline.NewParams(Spec.Params, map[string]any{"workers": 1025}); err == nil || !strings.Contains(err.Error(), "workers") {
+		t.Fatalf("workers 1025: err %v, want an error naming workers", err)
 	}
 }
