@@ -238,15 +238,35 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		states = append(states, st)
 		last = e
 	}
+	// A checkpoint that does not load (truncated, corrupted, not a
+	// checkpoint) or holds another config than this run's is never trained
+	// on: resume falls back to the previous epoch, down to a fresh start.
 	var m *coder.Model
-	if last > 0 {
+	var rejected []int
+	for last > 0 {
 		m, err = loadModel(env.Path(ckptName(last)), adj)
-		if err != nil {
-			return fmt.Errorf("resume from epoch %d: %w", last, err)
+		if err == nil && m.Config() != cfg {
+			m.Close()
+			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ckptName(last))
 		}
+		if err == nil {
+			break
+		}
+		env.Log.Warn("checkpoint unusable, falling back to the previous epoch", "epoch", last, "err", err)
+		rejected = append(rejected, last)
+		last--
+		states = states[:last]
+	}
+	if len(rejected) > 0 {
+		info["checkpoints_rejected"] = rejected
+	}
+	if m != nil {
 		env.Log.Info("resuming", "after_epoch", last, "of", epochs)
 		info["resumed_after_epoch"] = last
 	} else {
+		if len(rejected) > 0 {
+			env.Log.Warn("no usable checkpoint: training starts over from epoch 1")
+		}
 		m, err = coder.NewModel(cfg, adj)
 		if err != nil {
 			return err

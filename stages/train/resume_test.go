@@ -1,0 +1,130 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"coderflow/internal/atomicfile"
+	"coderflow/pipeline"
+	coder "coderflow/train"
+)
+
+// TestResumeBadCheckpoint leaves an unusable checkpoint in the work
+// directory of a run killed after epoch 2 (a truncated file, a wrong magic,
+// a checkpoint of another model config) and checks that the rerun falls
+// back to the last good epoch, or starts over when none is good, and ends
+// with the bytes of an uninterrupted run.
+func TestResumeBadCheckpoint(t *testing.T) {
+	data := fixture(t)
+	params := smallParams(map[string]any{"keep_checkpoints": true, "concept": false})
+	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
+	full := filepath.Join(t.TempDir(), "full")
+	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := filepath.Join(t.TempDir(), "killed")
+	ctx, cancel := context.WithCancel(t.Context())
+	afterEpoch = func(e int) {
+		if e == 2 {
+			cancel()
+		}
+	}
+	_, err = pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
+	afterEpoch = nil
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	truncate := func(t *testing.T, path string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b[:len(b)*2/3], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	badMagic := func(t *testing.T, path string) {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte("XXXX"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// otherConfig writes a valid checkpoint of a model with another
+	// dimension (shapes that do not fit this run's config).
+	otherConfig := func(t *testing.T, path string) {
+		m, err := loadModel(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := m.Config()
+		m.Close()
+		cfg.Dim /= 2
+		o, err := coder.NewModel(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		var buf bytes.Buffer
+		if err := o.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name     string
+		damage   func(t *testing.T, dir string)
+		resumed  string // resumed_after_epoch, "" = started over
+		rejected string
+	}{
+		{"truncated", func(t *testing.T, dir string) { truncate(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
+		{"wrong-magic", func(t *testing.T, dir string) { badMagic(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
+		{"other-config", func(t *testing.T, dir string) { otherConfig(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
+		{"none-good", func(t *testing.T, dir string) {
+			truncate(t, filepath.Join(dir, ckptName(2)))
+			otherConfig(t, filepath.Join(dir, ckptName(1)))
+		}, "", "[2 1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			if err := os.CopyFS(dir, os.DirFS(killed)); err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(t, dir)
+			b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+			if err != nil {
+				t.Fatalf("rerun over a damaged checkpoint: %v", err)
+			}
+			got, ok := b.Manifest.Info["resumed_after_epoch"]
+			if tc.resumed == "" && ok || tc.resumed != "" && fmt.Sprint(got) != tc.resumed {
+				t.Errorf("resumed_after_epoch = %v (present %v), want %q", got, ok, tc.resumed)
+			}
+			if got := fmt.Sprint(b.Manifest.Info["checkpoints_rejected"]); got != tc.rejected {
+				t.Errorf("checkpoints_rejected = %s, want %s", got, tc.rejected)
+			}
+			for _, f := range []string{ckptName(3), ModelFile} {
+				x, err1 := os.ReadFile(a.Path(f))
+				y, err2 := os.ReadFile(b.Path(f))
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				if !bytes.Equal(x, y) {
+					t.Errorf("%s differs from the uninterrupted run's", f)
+				}
+			}
+		})
+	}
+}
