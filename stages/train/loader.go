@@ -129,6 +129,11 @@ func (l *loader) epochPrefetch(ctx context.Context, e, ahead int, step func(*cod
 	})
 	g.Go(func() error {
 		for b := range ready {
+			// A cancelled run stops here: the batches built ahead are
+			// dropped, not trained on.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := step(b); err != nil {
 				cancel()
 				return err

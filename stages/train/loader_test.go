@@ -1,9 +1,12 @@
 package train
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
@@ -137,5 +140,44 @@ func TestEvalLayout(t *testing.T) {
 	}
 	if lim := caps.evalLayout(table.SplitTest, nil, 4); len(lim.images) != 4 || lim.images[3] != es.images[3] {
 		t.Errorf("limit 4: %v", lim.images)
+	}
+}
+
+// TestLoaderCancelWithinBatch cancels the context during the first batch
+// of a prefetching epoch: no further batch reaches the model (the batches
+// already built ahead are dropped) and the epoch ends with the context's
+// error.
+func TestLoaderCancelWithinBatch(t *testing.T) {
+	data := fixture(t)
+	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
+	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := data.Table(table.Features)
+	shape := featShape{Regions: 1, Dim: fxDim}
+	for _, ahead := range []int{0, 1, 3} {
+		t.Run(fmt.Sprint("ahead=", ahead), func(t *testing.T) {
+			l := newLoader(files, shape, caps, 8, 8, 7, 1<<20, nil, &featCounts{})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			steps := 0
+			err := l.epochPrefetch(ctx, 1, ahead, func(*coder.Batch) error {
+				steps++
+				if steps == 1 {
+					// Give the prefetcher time to fill its queue, as a
+					// slow model step does, then cancel.
+					time.Sleep(50 * time.Millisecond)
+					cancel()
+				}
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if steps != 1 {
+				t.Errorf("%d batches reached the model, want 1 (cancelled during the first)", steps)
+			}
+		})
 	}
 }
