@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"gorgonia.org/tensor"
@@ -14,10 +15,12 @@ import (
 // Checkpoint format: the line "coderflow-train-checkpoint\n", a little-endian
 // uint32 header length, the JSON header (ckptHeader), then the raw
 // little-endian data of every tensor and queue (keys as a (D, K) matrix,
-// then image ids) in header order.
+// then image ids) in header order. Version 2 ends with the little-endian
+// CRC-32 (IEEE) of every byte before it and nothing after; version 1 (no
+// checksum) is still read.
 const (
 	ckptMagic   = "coderflow-train-checkpoint\n"
-	ckptVersion = 1
+	ckptVersion = 2
 )
 
 type ckptTensor struct {
@@ -88,7 +91,9 @@ func (m *Model) Save(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("train: checkpoint header: %w", err)
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
+	out := bufio.NewWriterSize(w, 1<<20)
+	crc := crc32.NewIEEE()
+	bw := io.MultiWriter(out, crc)
 	if _, err := io.WriteString(bw, ckptMagic); err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}
@@ -111,15 +116,21 @@ func (m *Model) Save(w io.Writer) error {
 			return fmt.Errorf("train: writing checkpoint: %w", err)
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	if err := binary.Write(out, binary.LittleEndian, crc.Sum32()); err != nil {
+		return fmt.Errorf("train: writing checkpoint: %w", err)
+	}
+	if err := out.Flush(); err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}
 	return nil
 }
 
-// Load reads a checkpoint written by Save.
+// Load reads a checkpoint written by Save. A checkpoint that is truncated,
+// has data after its end or (version 2) fails its checksum is an error.
 func Load(r io.Reader, adj []float32) (*Model, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	in := bufio.NewReaderSize(r, 1<<20)
+	crc := crc32.NewIEEE()
+	br := io.TeeReader(in, crc)
 	magic := make([]byte, len(ckptMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != ckptMagic {
 		return nil, errors.New("train: not a coderflow training checkpoint")
@@ -139,8 +150,11 @@ func Load(r io.Reader, adj []float32) (*Model, error) {
 	if err := json.Unmarshal(js, &h); err != nil {
 		return nil, fmt.Errorf("train: checkpoint header: %w", err)
 	}
-	if h.Version != ckptVersion {
-		return nil, fmt.Errorf("train: checkpoint version %d, this build reads version %d", h.Version, ckptVersion)
+	if h.Version != 1 && h.Version != ckptVersion {
+		return nil, fmt.Errorf("train: checkpoint version %d, this build reads versions 1 and %d", h.Version, ckptVersion)
+	}
+	if h.Steps < 0 || h.AdamT < 0 {
+		return nil, fmt.Errorf("train: checkpoint step counts %d, %d are negative", h.Steps, h.AdamT)
 	}
 	dt := tensor.Float32
 	if h.DType == tensor.Float64.String() {
@@ -180,6 +194,22 @@ func Load(r io.Reader, adj []float32) (*Model, error) {
 		if err := binary.Read(br, binary.LittleEndian, q.ids); err != nil {
 			return nil, fmt.Errorf("train: reading checkpoint queue %s: %w", e.Name, err)
 		}
+	}
+	if h.Version >= 2 {
+		sum := crc.Sum32()
+		var want uint32
+		if err := binary.Read(in, binary.LittleEndian, &want); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("train: reading checkpoint checksum: %w", err)
+		}
+		if sum != want {
+			m.Close()
+			return nil, fmt.Errorf("train: checkpoint checksum %08x, the data's is %08x: the file is corrupted", want, sum)
+		}
+	}
+	if _, err := in.ReadByte(); err != io.EOF {
+		m.Close()
+		return nil, errors.New("train: data after the end of the checkpoint")
 	}
 	m.steps, m.adamT = h.Steps, h.AdamT
 	return m, nil

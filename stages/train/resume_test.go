@@ -16,8 +16,8 @@ import (
 )
 
 // TestResumeBadCheckpoint leaves an unusable checkpoint in the work
-// directory of a run killed after epoch 2 (a truncated file, a wrong magic,
-// a checkpoint of another model config) and checks that the rerun falls
+// directory of a run killed after epoch 2 (a truncated file, a flipped bit,
+// a wrong magic, a checkpoint of another model config) and checks that the rerun falls
 // back to the last good epoch, or starts over when none is good, and ends
 // with the bytes of an uninterrupted run.
 func TestResumeBadCheckpoint(t *testing.T) {
@@ -47,6 +47,16 @@ func TestResumeBadCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, b[:len(b)*2/3], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flipBit := func(t *testing.T, path string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x40
+		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,6 +100,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		rejected string
 	}{
 		{"truncated", func(t *testing.T, dir string) { truncate(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
+		{"bit-flip", func(t *testing.T, dir string) { flipBit(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
 		{"wrong-magic", func(t *testing.T, dir string) { badMagic(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
 		{"other-config", func(t *testing.T, dir string) { otherConfig(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
 		{"none-good", func(t *testing.T, dir string) {
