@@ -154,6 +154,9 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 	files := slices.Clone(l.files)
 	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
 	buf := map[int64][]float32{}
+	// An image's pairs are taken once per epoch, at its first row (a
+	// repeated row after its pairs were flushed would emit them again).
+	seen := make(map[int64]struct{}, len(l.byImg))
 	var pending []int
 	var used int64
 	err := eachFeature(ctx, files, readerOptions(l.budget), func(r featRow) error {
@@ -161,9 +164,10 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 		if !ok {
 			return nil
 		}
-		if _, dup := buf[r.id]; dup {
+		if _, dup := seen[r.id]; dup {
 			return nil
 		}
+		seen[r.id] = struct{}{}
 		dst := make([]float32, l.shape.floats())
 		if err := l.shape.convert(r, dst, l.counts); err != nil {
 			return err

@@ -181,3 +181,31 @@ func TestLoaderCancelWithinBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestLoaderStreamingDuplicateImage streams a feature table in which every
+// image of one shard appears twice (the shard is listed twice): each
+// training pair is still emitted once per epoch, as in cached mode, which
+// keeps the first row of an image.
+func TestLoaderStreamingDuplicateImage(t *testing.T) {
+	data := fixture(t)
+	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
+	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := data.Table(table.Features)
+	files = append(slices.Clone(files), files[0])
+	shape := featShape{Regions: 1, Dim: fxDim}
+	ref := newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
+	ref.cache = map[int64][]float32{}
+	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(files, shape, caps, 16, 8, 7, 10*int64(shape.floats())*4, nil, &featCounts{})
+	for e := 1; e <= 4; e++ {
+		tr := traceEpoch(t, l, e, ref.cache)
+		if tr.batches != 64*5/16 {
+			t.Errorf("epoch %d: %d batches, want %d (each pair once)", e, tr.batches, 64*5/16)
+		}
+	}
+}
