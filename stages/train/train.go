@@ -280,8 +280,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	if len(states) > 0 {
 		step = states[len(states)-1].Row.Step
 	}
-	prog := env.Progress("batches", int64(epochs)*nb)
-	prog.Add(int64(last) * nb)
+	// Progress counts this run's batches only (a resumed run's rate and ETA
+	// are not inflated by the epochs it skipped). In streaming mode nb
+	// counts captions whose image may have no features; the first epoch
+	// gives the exact count and corrects the total and the ETA.
+	prog := env.Progress("batches", int64(epochs-last)*nb)
 	defer prog.Done()
 	ropt := readerOptions(budget)
 	lrs := lrStep(p)
@@ -317,7 +320,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			if time.Since(lastLog) > 30*time.Second {
 				lastLog = time.Now()
 				rate := float64(doneSteps) / time.Since(t0).Seconds()
-				left := float64(int64(epochs)*nb-step) / rate
+				left := float64(int64(epochs-e)*nb+max(nb-int64(n), 0)) / rate
 				env.Log.Info("training", "epoch", e, "step", step, "steps_per_s", round(rate, 3), "loss", round(sum.Total/float64(n), 4),
 					"inst", round(sum.Inst/float64(n), 4), "concept", round(sum.Concept/float64(n), 4),
 					"pred", round(sum.Pred/float64(n), 4), "swap", round(sum.Swap/float64(n), 4),
@@ -330,6 +333,10 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 		if n == 0 {
 			return fmt.Errorf("epoch %d produced no batches", e)
+		}
+		if int64(n) != nb {
+			nb = int64(n)
+			prog.SetTotal(doneSteps + int64(epochs-e)*nb)
 		}
 		fn := float64(n)
 		row := table.CurveRow{Epoch: int32(e), Step: step, LR: lr, Loss: sum.Total / fn, LossInst: sum.Inst / fn,

@@ -1,0 +1,109 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
+	"coderflow/pipeline/pipelinetest"
+)
+
+// extraCaptionsSpec copies the upstream tokens table and adds 40 train
+// captions of images that have no features.
+var extraCaptionsSpec = pipeline.Spec{
+	Kind: "test.extra_captions", Version: "1", Produces: []string{table.Tokens},
+	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		files, _, err := env.InputTable(table.Tokens)
+		if err != nil {
+			return err
+		}
+		rows, err := table.ReadAll[table.TokenRow](ctx, files...)
+		if err != nil {
+			return err
+		}
+		for i := range 40 {
+			rows = append(rows, table.TokenRow{CaptionID: int64(1_000_000 + i), ImageID: int64(1_000_000 + i/5),
+				Split: table.SplitTrain, IDs: []int32{fxSpecialToken, fxSpecialToken + 1}, Length: 2})
+		}
+		if err := table.WriteFile(env.Path("tokens.parquet"), env, table.Tokens, table.Options{}, rows); err != nil {
+			return err
+		}
+		env.AddTable(table.Tokens, int64(len(rows)), "tokens.parquet")
+		return nil
+	}),
+}
+
+// finishedRE matches the progress reporter's last line for the batches.
+var finishedRE = regexp.MustCompile(`msg=(\w+) work=batches done=(\d+) .*total=(\d+)`)
+
+// TestProgressTotals checks the batch progress of a streaming run whose
+// tokens have captions without features (the exact batch count is known
+// only after the first epoch) and of a resumed run: each ends "finished"
+// with done = total, the batches this run trained.
+func TestProgressTotals(t *testing.T) {
+	data := fixture(t)
+	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
+	budgetUnit = 1000 // feature_memory in kB: streaming mode
+	defer func() { budgetUnit = 1 << 20 }()
+	params := smallParams(map[string]any{"feature_memory": 3, "concept": false})
+	// The log reporter writes its last line only for work that took over a
+	// second: the last epoch waits that long.
+	slowLast := func(e int) {
+		if e == 3 {
+			time.Sleep(1100 * time.Millisecond)
+		}
+	}
+	run := func(ctx context.Context, dir string) (string, error) {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{extra}, dir, log)
+		return buf.String(), err
+	}
+	check := func(t *testing.T, log string, want int) {
+		t.Helper()
+		ms := finishedRE.FindAllStringSubmatch(log, -1)
+		if len(ms) == 0 {
+			t.Fatalf("no batches progress line in\n%s", log)
+		}
+		m := ms[len(ms)-1]
+		done, _ := strconv.Atoi(m[2])
+		total, _ := strconv.Atoi(m[3])
+		if m[1] != "finished" || done != want || total != want {
+			t.Errorf("last progress line %q, want finished with done = total = %d", m[0], want)
+		}
+	}
+	// 320 train pairs with features, batch 16: 20 batches per epoch (the
+	// 40 captions without features made the first estimate 22).
+	afterEpoch = slowLast
+	defer func() { afterEpoch = nil }()
+	log, err := run(t.Context(), filepath.Join(t.TempDir(), "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, log, 3*20)
+
+	dir := filepath.Join(t.TempDir(), "killed")
+	ctx, cancel := context.WithCancel(t.Context())
+	afterEpoch = func(e int) {
+		if e == 2 {
+			cancel()
+		}
+	}
+	_, err = run(ctx, dir)
+	afterEpoch = slowLast
+	if err == nil {
+		t.Fatal("interrupted run did not fail")
+	}
+	log, err = run(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, log, 20)
+}
