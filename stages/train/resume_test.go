@@ -103,6 +103,20 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		{"bit-flip", func(t *testing.T, dir string) { flipBit(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
 		{"wrong-magic", func(t *testing.T, dir string) { badMagic(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
 		{"other-config", func(t *testing.T, dir string) { otherConfig(t, filepath.Join(dir, ckptName(2))) }, "1", "[2]"},
+		{"sidecar-not-json", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, sideName(2)), []byte(`{"row":`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "1", "[2]"},
+		{"sidecar-other-epoch", func(t *testing.T, dir string) {
+			b, err := os.ReadFile(filepath.Join(dir, sideName(1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, sideName(2)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "1", "[2]"},
 		{"none-good", func(t *testing.T, dir string) {
 			truncate(t, filepath.Join(dir, ckptName(2)))
 			otherConfig(t, filepath.Join(dir, ckptName(1)))

@@ -229,10 +229,16 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 
 	// Resume.
 	var states []epochState
+	var rejected []int
 	last := 0
 	for e := 1; e <= epochs && env.ShardDone(shardName(e)); e++ {
 		st, err := readSide(env.Path(sideName(e)))
+		if err == nil && st.Row.Epoch != int32(e) {
+			err = fmt.Errorf("%s: holds epoch %d", sideName(e), st.Row.Epoch)
+		}
 		if err != nil {
+			env.Log.Warn("epoch record unusable, resuming before it", "epoch", e, "err", err)
+			rejected = append(rejected, e)
 			break
 		}
 		states = append(states, st)
@@ -242,7 +248,6 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	// checkpoint) or holds another config than this run's is never trained
 	// on: resume falls back to the previous epoch, down to a fresh start.
 	var m *coder.Model
-	var rejected []int
 	for last > 0 {
 		m, err = loadModel(env.Path(ckptName(last)), adj)
 		if err == nil && m.Config() != cfg {
