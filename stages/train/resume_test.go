@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"coderflow/datasets/table"
 	"coderflow/internal/atomicfile"
 	"coderflow/pipeline"
 	coder "coderflow/train"
@@ -151,5 +153,48 @@ func TestResumeBadCheckpoint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFinishDamagedBest damages the checkpoint of the best epoch (not the
+// last, which resume checks) and checks that finish does not publish it as
+// model.bin but removes it, so that the rerun retrains from the epoch
+// before it.
+func TestFinishDamagedBest(t *testing.T) {
+	dir := t.TempDir()
+	env := pipeline.NewEnv("train", KindTrain, pipeline.MustParams(TrainSpec.Params, map[string]any{"concept": false}), nil, dir, nil)
+	cfg := coder.DefaultConfig()
+	cfg.ImageDim, cfg.Regions, cfg.VocabSize, cfg.MaxLen = 8, 1, 20, 4
+	cfg.Dim, cfg.WordDim, cfg.Queue, cfg.Prototypes, cfg.Concept = 8, 6, 0, 4, false
+	m, err := coder.NewModel(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var states []epochState
+	for e := 1; e <= 2; e++ {
+		st := epochState{Row: table.CurveRow{Epoch: int32(e), Step: int64(e), DevRSum: float64(300 - e)}, Evaluated: true}
+		if err := checkpoint(env, m, e, st); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, st)
+	}
+	b, err := os.ReadFile(env.Path(ckptName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(env.Path(ckptName(1)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = finish(env, cfg, nil, states, map[string]any{})
+	if err == nil || !strings.Contains(err.Error(), "best epoch 1") {
+		t.Fatalf("finish over a damaged best checkpoint: err = %v", err)
+	}
+	if _, err := os.Stat(env.Path(ModelFile)); !os.IsNotExist(err) {
+		t.Errorf("model.bin written from a damaged checkpoint (stat: %v)", err)
+	}
+	if env.ShardDone(shardName(1)) || env.ShardDone(finalShard) {
+		t.Error("epoch 1 still done after its checkpoint was found damaged")
 	}
 }

@@ -373,7 +373,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 	}
 	info["features"] = fcounts
-	return finish(env, m.Config(), states, info)
+	return finish(env, m.Config(), adj, states, info)
 }
 
 func round(v float64, digits int) float64 {
@@ -432,7 +432,7 @@ func loadModel(path string, adj []float32) (*coder.Model, error) {
 
 // finish picks the best epoch, writes model.bin, the curve table, the state
 // file and the metrics, and removes the other checkpoints.
-func finish(env *pipeline.Env, cfg coder.Config, states []epochState, info map[string]any) error {
+func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochState, info map[string]any) error {
 	if len(states) == 0 {
 		return errors.New("no finished epoch")
 	}
@@ -445,6 +445,23 @@ func finish(env *pipeline.Env, cfg coder.Config, states []epochState, info map[s
 	}
 	if !evaluated {
 		bestRSum = 0
+	}
+	// The best epoch's checkpoint was written by this or an earlier
+	// attempt and not read since: a damaged one is removed (its epoch is no
+	// longer done, so the rerun retrains from the epoch before it, with the
+	// same result) rather than published as model.bin.
+	bm, err := loadModel(env.Path(ckptName(best)), adj)
+	if err == nil && bm.Config() != cfg {
+		err = fmt.Errorf("%s: its model config differs from this run's", ckptName(best))
+	}
+	if bm != nil {
+		bm.Close()
+	}
+	if err != nil {
+		if rerr := os.Remove(env.Path(ckptName(best))); rerr != nil && !os.IsNotExist(rerr) {
+			return fmt.Errorf("checkpoint of the best epoch %d is unusable (%w); removing it: %v", best, err, rerr)
+		}
+		return fmt.Errorf("checkpoint of the best epoch %d is unusable and was removed: rerun to retrain from epoch %d: %w", best, best-1, err)
 	}
 	if err := copyFile(env.Path(ckptName(best)), env.Path(ModelFile)); err != nil {
 		return fmt.Errorf("model.bin: %w", err)
