@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,19 +214,8 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	if err != nil {
 		return err
 	}
-	var rows []map[string]any
-	if head > 0 {
-		if rows, err = pqinspect.Head(path, head, 8); err != nil {
-			return err
-		}
-	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*pqinspect.Info
-			Head []map[string]any `json:"head,omitempty"`
-		}{info, rows})
+		return inspectParquetJSON(out, info, head)
 	}
 	switch {
 	case schemaOnly:
@@ -258,17 +248,52 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	}
 	fmt.Fprintln(out, "schema:")
 	fmt.Fprintln(out, indent(info.Schema, "  "))
-	if len(rows) > 0 {
-		fmt.Fprintf(out, "first %d rows:\n", len(rows))
-		for _, r := range rows {
-			var parts []string
-			for _, c := range info.Columns {
-				parts = append(parts, c+"="+plainJSON(r[c]))
-			}
-			fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
-		}
+	if head <= 0 || info.Rows == 0 {
+		return nil
 	}
-	return nil
+	// Rows are printed as they are read: --head with a large N streams.
+	fmt.Fprintf(out, "first %d rows:\n", min(int64(head), info.Rows))
+	return pqinspect.Rows(path, head, 8, func(r map[string]any) error {
+		var parts []string
+		for _, c := range info.Columns {
+			parts = append(parts, c+"="+plainJSON(r[c]))
+		}
+		_, err := fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
+		return err
+	})
+}
+
+// inspectParquetJSON writes the description as one JSON object; with
+// head > 0 its "head" array is written row by row as the rows are read.
+func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", info.Path, err)
+	}
+	if head <= 0 {
+		_, err := fmt.Fprintf(out, "%s\n", b)
+		return err
+	}
+	b = bytes.TrimSuffix(bytes.TrimRight(b, "\n"), []byte("}"))
+	b = bytes.TrimRight(b, "\n")
+	if _, err := fmt.Fprintf(out, "%s,\n  \"head\": [", b); err != nil {
+		return err
+	}
+	sep := "\n    "
+	err = pqinspect.Rows(info.Path, head, 8, func(r map[string]any) error {
+		rb, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", info.Path, err)
+		}
+		_, err = fmt.Fprintf(out, "%s%s", sep, rb)
+		sep = ",\n    "
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(out, "\n  ]\n}\n")
+	return err
 }
 
 func sortedKeysS(m map[string]string) []string {

@@ -4,6 +4,7 @@
 package pqinspect
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -41,8 +42,8 @@ type Info struct {
 	Meta      map[string]string `json:"metadata"`
 }
 
-func open(path string) (*parquet.File, *os.File, error) {
-	f, err := os.Open(path)
+func open(path string) (pf *parquet.File, f *os.File, err error) {
+	f, err = os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,12 +52,41 @@ func open(path string) (*parquet.File, *os.File, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	if err := checkFooter(f, st.Size()); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
+	}
+	// parquet-go panics on some malformed footers (a MAP group without
+	// key_value, a DECIMAL without a length): report those as errors too.
+	defer func() {
+		if r := recover(); r != nil {
+			f.Close()
+			pf, f, err = nil, nil, fmt.Errorf("%s: not a readable Parquet file: %v", path, r)
+		}
+	}()
+	pf, err = parquet.OpenFile(f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
 	return pf, f, nil
+}
+
+// checkFooter rejects a footer length that does not fit in the file before
+// parquet-go allocates a buffer of that length (up to 4 GB for a damaged
+// file).
+func checkFooter(f *os.File, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("%d bytes is too short for a Parquet file", size)
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return fmt.Errorf("footer length %d does not fit in the file (%d bytes): truncated or corrupted", n, size)
+	}
+	return nil
 }
 
 // Describe reads the footer of a Parquet file.
@@ -88,35 +118,70 @@ func Describe(path string) (*Info, error) {
 	return info, nil
 }
 
-// Head returns the first n rows as maps from column name to value. Lists
+// Head returns the first n rows as maps from column name to value (see
+// Rows for how values are shown).
+func Head(path string, n, maxList int) ([]map[string]any, error) {
+	var out []map[string]any
+	err := Rows(path, n, maxList, func(m map[string]any) error {
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+// Rows calls fn with each of the first n rows, reading one page at a time so
+// that memory does not grow with n or with the file. A row is a map from
+// top-level column name to a JSON-safe value: groups are maps, lists are
+// slices, MAP columns are objects (non-string keys in their JSON form),
+// NaN and ±Inf are the strings "NaN", "+Inf", "-Inf", binary that is not
+// UTF-8 text is "0x…" hex, timestamps (also INT96), dates and times are ISO
+// 8601 strings, decimals exact numbers, UUIDs canonical strings. Lists
 // longer than maxList items are cut to their first maxList items followed by
 // a "… (N items)" marker (maxList <= 0 keeps them whole).
-func Head(path string, n, maxList int) ([]map[string]any, error) {
+func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error) {
 	pf, f, err := open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	r := parquet.NewReader(pf)
-	defer r.Close()
-	var out []map[string]any
-	for len(out) < n {
-		m := map[string]any{}
-		if err := r.Read(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return out, fmt.Errorf("%s: row %d: %w", path, len(out), err)
+	done := 0
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: row %d: %v", path, done, r)
 		}
-		if maxList > 0 {
-			for k, v := range m {
-				if l, ok := v.([]any); ok && len(l) > maxList {
-					cut := append([]any{}, l[:maxList]...)
-					m[k] = append(cut, fmt.Sprintf("… (%d items)", len(l)))
+	}()
+	d := &decoder{root: pf.Schema(), maxList: maxList}
+	buf := make([]parquet.Row, 1)
+	for gi, rg := range pf.RowGroups() {
+		if done >= n {
+			break
+		}
+		rows := rg.Rows()
+		for done < n {
+			k, rerr := rows.ReadRows(buf)
+			if k == 1 {
+				m, derr := d.row(buf[0])
+				if derr != nil {
+					rows.Close()
+					return fmt.Errorf("%s: row %d: %w", path, done, derr)
 				}
+				if err := fn(m); err != nil {
+					rows.Close()
+					return err
+				}
+				done++
+			}
+			if rerr != nil {
+				if errors.Is(rerr, io.EOF) {
+					break
+				}
+				rows.Close()
+				return fmt.Errorf("%s: row group %d, row %d: %w", path, gi, done, rerr)
 			}
 		}
-		out = append(out, m)
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("%s: row group %d: %w", path, gi, err)
+		}
 	}
-	return out, nil
+	return nil
 }

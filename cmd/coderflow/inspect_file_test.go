@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+type oddRow struct {
+	ID  int64   `parquet:"id"`
+	F   float64 `parquet:"f"`
+	Raw []byte  `parquet:"raw"`
+	S   string  `parquet:"s"`
+}
+
+func writeOdd(t *testing.T, n int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "odd.parquet")
+	rows := make([]oddRow, n)
+	for i := range rows {
+		rows[i] = oddRow{ID: int64(i), F: []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0.5}[i%4], Raw: []byte{0xff, byte(i)}, S: strings.Repeat("x", 40)}
+	}
+	if err := parquet.WriteFile(p, rows); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestInspectFileJSON: --json with --head is valid JSON for NaN, ±Inf and
+// binary values, and the text form shows them too.
+func TestInspectFileJSON(t *testing.T) {
+	p := writeOdd(t, 4)
+	code, out := cli(t, "inspect", p, "--json", "--head", "4")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	var got struct {
+		Rows int64
+		Head []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, out)
+	}
+	if got.Rows != 4 || len(got.Head) != 4 || got.Head[0]["f"] != "NaN" || got.Head[2]["f"] != "-Inf" || got.Head[1]["raw"] != "0xff01" {
+		t.Fatalf("parsed %+v", got)
+	}
+	code, out = cli(t, "inspect", p, "--head", "2")
+	if code != 0 || !strings.Contains(out, `f="NaN" raw="0xff00"`) || !strings.Contains(out, `f="+Inf"`) {
+		t.Fatalf("text: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "inspect", p, "--json")
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
+		t.Fatalf("--json without --head: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+// heapProbe is an output that records the live heap every 20,000 writes.
+type heapProbe struct {
+	writes int
+	peak   uint64
+}
+
+func (h *heapProbe) Write(b []byte) (int, error) {
+	h.writes++
+	if h.writes%20000 == 0 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		h.peak = max(h.peak, m.HeapAlloc)
+	}
+	return len(b), nil
+}
+
+// TestInspectHeadStreams: --head N prints rows as it reads them, so the live
+// heap stays small while a large N is printed (it held all N rows before).
+func TestInspectHeadStreams(t *testing.T) {
+	const n = 200000
+	p := writeOdd(t, n)
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	for _, args := range [][]string{{"--head", "1000000"}, {"--head", "1000000", "--json"}} {
+		h := &heapProbe{}
+		var errb bytes.Buffer
+		if code := runCLI(t.Context(), append([]string{"inspect", p}, args...), h, &errb); code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errb.String())
+		}
+		if h.writes < n/2 {
+			t.Fatalf("%v: only %d writes for %d rows", args, h.writes, n)
+		}
+		if grown := int64(h.peak) - int64(base.HeapAlloc); grown > 32<<20 {
+			t.Errorf("%v: live heap grew by %d MB while printing %d rows", args, grown>>20, n)
+		}
+	}
+}

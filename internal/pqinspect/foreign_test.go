@@ -1,0 +1,342 @@
+package pqinspect_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	pq "github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
+	"coderflow/internal/pqinspect"
+	"coderflow/internal/testenv"
+)
+
+// duckWrite runs one COPY ... TO statement per (file, query) pair with DuckDB.
+const duckWriteJS = `
+const { DuckDBInstance } = require('@duckdb/node-api');
+(async () => {
+  const jobs = JSON.parse(process.argv[1]);
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  for (const [file, query, opts] of jobs) {
+    await con.run('COPY (' + query + ') TO \'' + file.replace(/'/g, "''") + '\' (FORMAT PARQUET' + (opts ? ', ' + opts : '') + ')');
+  }
+})().catch(e => { console.error(e); process.exit(1); });
+`
+
+func duckWrite(t *testing.T, jobs ...[3]string) {
+	t.Helper()
+	b, _ := json.Marshal(jobs)
+	testenv.DuckDB(t, duckWriteJS, string(b))
+}
+
+// roundTrip encodes v as JSON (as inspect --json does) and decodes it again.
+func roundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("invalid json %s: %v", b, err)
+	}
+	return out
+}
+
+// TestForeignDuckDB reads files DuckDB wrote: every type shows as the value
+// DuckDB holds, and every row survives JSON.
+func TestForeignDuckDB(t *testing.T) {
+	dir := t.TempDir()
+	zoo := filepath.Join(dir, "zoo.parquet")
+	duckWrite(t, [3]string{zoo, `SELECT i::INTEGER AS id,
+		CASE WHEN i%2=0 THEN NULL ELSE 'name'||i END AS opt_s,
+		[i, NULL]::INTEGER[] AS lst,
+		CASE WHEN i=0 THEN []::INTEGER[] WHEN i=1 THEN NULL ELSE [1]::INTEGER[] END AS l,
+		{'a': i, 'b': 'x'||i, 'c': [1.5, 2.5]} AS st,
+		MAP {'k': i} AS mp,
+		MAP {i + 7: 'v'} AS mpint,
+		(i/4.0 - 1)::DECIMAL(10,3) AS dec,
+		(-1.5)::DECIMAL(38,2) AS bigdec,
+		TIMESTAMP '2024-01-02 03:04:05.123456' AS ts,
+		TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tstz,
+		TIMESTAMP_MS '1960-01-02 03:04:05.123' AS tsms,
+		DATE '2024-05-06' AS d,
+		TIME '01:02:03' AS tm,
+		'573e0677-d727-487a-a67e-25611dc6456e'::UUID AS u,
+		'\x00\xFF\x80abc'::BLOB AS bin,
+		CASE i WHEN 0 THEN 'NaN'::DOUBLE WHEN 1 THEN 'Infinity'::DOUBLE WHEN 2 THEN '-Infinity'::DOUBLE ELSE 1.25 END AS f,
+		'NaN'::FLOAT AS f32,
+		CASE i%2 WHEN 0 THEN 'a' ELSE 'b' END AS dictstr,
+		[[1,2],[3]]::INTEGER[][] AS nested,
+		[{'x': 1, 'y': [NULL, 'q']}] AS lst_struct,
+		255::UTINYINT AS u8,
+		18446744073709551615::UBIGINT AS u64,
+		range(20)::INTEGER[] AS long
+		FROM range(4) t(i)`, ""})
+	rows, err := pqinspect.Head(zoo, 10, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("%d rows, want 4", len(rows))
+	}
+	var got []any
+	for _, r := range rows {
+		got = append(got, roundTrip(t, r))
+	}
+	want := []map[string]string{
+		{"id": "0", "opt_s": "null", "lst": "[0,null]", "l": "[]", "st": `{"a":0,"b":"x0","c":[1.5,2.5]}`, "mp": `{"k":0}`, "mpint": `{"7":"v"}`,
+			"dec": "-1", "bigdec": "-1.5", "ts": `"2024-01-02T03:04:05.123456"`, "tstz": `"2024-01-02T03:04:05Z"`, "tsms": `"1960-01-02T03:04:05.123"`,
+			"d": `"2024-05-06"`, "tm": `"01:02:03"`, "u": `"573e0677-d727-487a-a67e-25611dc6456e"`, "bin": `"0x00ff80616263"`,
+			"f": `"NaN"`, "f32": `"NaN"`, "dictstr": `"a"`, "nested": "[[1,2],[3]]", "lst_struct": `[{"x":1,"y":[null,"q"]}]`,
+			"u8": "255", "u64": "18446744073709551615", "long": `[0,1,2,3,4,5,6,7,"… (20 items)"]`},
+		{"opt_s": `"name1"`, "l": "null", "mpint": `{"8":"v"}`, "dec": "-0.75", "f": `"+Inf"`},
+		{"l": "[1]", "f": `"-Inf"`},
+		{"f": "1.25", "dictstr": `"b"`},
+	}
+	for i, w := range want {
+		for k, v := range w {
+			var wv any
+			if err := json.Unmarshal([]byte(v), &wv); err != nil {
+				t.Fatal(err)
+			}
+			g := got[i].(map[string]any)[k]
+			if fmt.Sprint(g) != fmt.Sprint(wv) {
+				t.Errorf("row %d %s = %#v, want %s", i, k, g, v)
+			}
+		}
+	}
+}
+
+// TestForeignShapes covers zero rows, many row groups, a wide file and no
+// key-value metadata, from DuckDB.
+func TestForeignShapes(t *testing.T) {
+	dir := t.TempDir()
+	zero, many, wide := filepath.Join(dir, "zero.parquet"), filepath.Join(dir, "many.parquet"), filepath.Join(dir, "wide.parquet")
+	var cols []string
+	for j := range 500 {
+		cols = append(cols, fmt.Sprintf("i+%d AS c%d", j, j))
+	}
+	duckWrite(t,
+		[3]string{zero, "SELECT 1::INTEGER AS a, [1] AS l WHERE false", ""},
+		[3]string{many, "SELECT i AS id, i::VARCHAR AS s FROM range(10000) t(i)", "ROW_GROUP_SIZE 1000"},
+		[3]string{wide, "SELECT " + strings.Join(cols, ", ") + " FROM range(3) t(i)", ""})
+	for _, tc := range []struct {
+		path       string
+		rows, head int
+	}{{zero, 0, 0}, {many, 10000, 2500}, {wide, 3, 3}} {
+		info, err := pqinspect.Describe(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Rows != int64(tc.rows) || len(info.Meta) != 0 {
+			t.Errorf("%s: %d rows, meta %v", tc.path, info.Rows, info.Meta)
+		}
+		roundTrip(t, info)
+		rows, err := pqinspect.Head(tc.path, 2500, 8)
+		if err != nil || len(rows) != tc.head {
+			t.Fatalf("%s: head %d rows, %v; want %d", tc.path, len(rows), err, tc.head)
+		}
+		if tc.path == many {
+			for i, r := range rows {
+				if r["id"] != int64(i) || r["s"] != fmt.Sprint(i) {
+					t.Fatalf("row %d across row groups: %v", i, r)
+				}
+			}
+		}
+		if tc.path == wide && (len(rows[2]) != 500 || rows[2]["c499"] != int64(501)) {
+			t.Fatalf("wide row: %d columns, c499 %v", len(rows[2]), rows[2]["c499"])
+		}
+	}
+}
+
+// TestInt96 reads an Arrow file with INT96 timestamps and binary values.
+func TestInt96(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "int96.parquet")
+	mem := memory.NewGoAllocator()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, Nullable: true},
+		{Name: "raw", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	when := time.Date(2001, 2, 3, 4, 5, 6, 789, time.UTC)
+	b.Field(0).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{arrow.Timestamp(when.UnixNano()), 0}, []bool{true, false})
+	b.Field(1).(*array.BinaryBuilder).AppendValues([][]byte{{0xff, 0}, []byte("ok")}, nil)
+	rec := b.NewRecord()
+	defer rec.Release()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithDeprecatedInt96Timestamps(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := pqinspect.Describe(p)
+	if err != nil || !strings.Contains(info.Schema, "int96 ts") {
+		t.Fatalf("%v %v", err, info)
+	}
+	rows, err := pqinspect.Head(p, 5, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0]["ts"] != "2001-02-03T04:05:06.000000789Z" || rows[1]["ts"] != nil || rows[0]["raw"] != "0xff00" || rows[1]["raw"] != "ok" {
+		t.Fatalf("int96/binary rows: %v", rows)
+	}
+}
+
+// TestLegacyRepeated reads a parquet-go file with a bare repeated column
+// (a 2-level list) and a map with integer keys.
+func TestLegacyRepeated(t *testing.T) {
+	dir := t.TempDir()
+
+	type legacy struct {
+		ID   int64            `parquet:"id"`
+		Tags []string         `parquet:"tags"` // repeated binary, no LIST group
+		M    map[int32]string `parquet:"m"`
+	}
+	lp := filepath.Join(dir, "legacy.parquet")
+	if err := pq.WriteFile(lp, []legacy{{1, []string{"a", "b"}, map[int32]string{-3: "neg", 66: "B"}}, {2, nil, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pqinspect.Head(lp, 5, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(roundTrip(t, rows))
+	if want := "[map[id:1 m:map[-3:neg 66:B] tags:[a b]] map[id:2 m:map[] tags:[]]]"; got != want {
+		t.Fatalf("legacy rows %s, want %s", got, want)
+	}
+}
+
+// badDecimalFooter rewrites the footer of data so that column id claims the
+// legacy DECIMAL annotation on a FIXED_LEN_BYTE_ARRAY without a length,
+// which parquet-go's OpenFile panics on.
+func badDecimalFooter(t *testing.T, data []byte) []byte {
+	t.Helper()
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
+		t.Fatal(err)
+	}
+	for i := range md.Schema {
+		if md.Schema[i].Name == "id" {
+			md.Schema[i].Type = thrift.New(format.FixedLenByteArray)
+			md.Schema[i].ConvertedType = thrift.New(deprecated.Decimal)
+			md.Schema[i].LogicalType = format.LogicalType{}
+			md.Schema[i].TypeLength = thrift.Null[int32]{}
+			md.Schema[i].Scale, md.Schema[i].Precision = thrift.New[int32](0), thrift.New[int32](5)
+		}
+	}
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(bytes.Clone(data[:len(data)-8-n]), footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
+	return append(out, "PAR1"...)
+}
+
+// TestMalformedMapGroup: a MAP group whose child is not named key_value
+// (parquet-go's row reconstruction panicked on it) still shows its rows.
+func TestMalformedMapGroup(t *testing.T) {
+	type kv struct {
+		ID int64            `parquet:"id"`
+		M  map[string]int32 `parquet:"m"`
+	}
+	p := filepath.Join(t.TempDir(), "m.parquet")
+	if err := pq.WriteFile(p, []kv{{1, map[string]int32{"a": 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil || !bytes.Contains(data, []byte("key_value")) {
+		t.Fatalf("fixture: %v", err)
+	}
+	if err := os.WriteFile(p, bytes.ReplaceAll(data, []byte("key_value"), []byte("key_valuX")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pqinspect.Head(p, 3, 8)
+	if err != nil || len(rows) != 1 || fmt.Sprint(rows[0]["m"]) != "map[a:1]" {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+}
+
+// TestDamagedFiles: truncated, empty, wrong magic, a footer length larger
+// than the file (which must not allocate that much) and a footer parquet-go's
+// OpenFile panics on all give an error naming the file.
+func TestDamagedFiles(t *testing.T) {
+	dir := t.TempDir()
+	type kv struct {
+		ID int64            `parquet:"id"`
+		M  map[string]int32 `parquet:"m"`
+	}
+	good := filepath.Join(dir, "good.parquet")
+	if err := pq.WriteFile(good, []kv{{1, map[string]int32{"a": 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badLen := bytes.Clone(data)
+	copy(badLen[len(badLen)-8:], []byte{0xff, 0xff, 0xff, 0x7f})
+	for name, b := range map[string][]byte{
+		"empty.parquet":     nil,
+		"truncated.parquet": data[:len(data)/2],
+		"tiny.parquet":      data[:5],
+		"magic.parquet":     append([]byte("XXXX"), data[4:]...),
+		"tail.parquet":      append(bytes.Clone(data[:len(data)-4]), "XXXX"...),
+		"footerlen.parquet": badLen,
+		"decimal.parquet":   badDecimalFooter(t, data),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: panic %v", name, r)
+				}
+			}()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, derr := pqinspect.Describe(p)
+			runtime.ReadMemStats(&after)
+			if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+				t.Errorf("%s: describing it allocated %d MB", name, d>>20)
+			}
+			_, herr := pqinspect.Head(p, 3, 8)
+			for _, err := range []error{derr, herr} {
+				if err == nil || !strings.Contains(err.Error(), p) {
+					t.Errorf("%s: error %v should name the file (describe %v, head %v)", name, err, derr, herr)
+				}
+			}
+		}()
+	}
+}

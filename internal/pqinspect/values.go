@@ -1,0 +1,364 @@
+package pqinspect
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// decoder turns one parquet.Row into JSON-safe Go values following the
+// file's schema (definition and repetition levels), so that any writer's
+// file displays faithfully: parquet-go's own reconstruction into map[string]any
+// turns integer map keys into runes and panics on unusual schemas.
+type decoder struct {
+	root    parquet.Node
+	maxList int
+	cols    [][]parquet.Value
+}
+
+func leafCount(n parquet.Node) int {
+	if n.Leaf() {
+		return 1
+	}
+	c := 0
+	for _, f := range n.Fields() {
+		c += leafCount(f)
+	}
+	return c
+}
+
+// row decodes one row into a map from top-level column name to value.
+func (d *decoder) row(row parquet.Row) (map[string]any, error) {
+	ncol := leafCount(d.root)
+	if cap(d.cols) < ncol {
+		d.cols = make([][]parquet.Value, ncol)
+	}
+	d.cols = d.cols[:ncol]
+	for i := range d.cols {
+		d.cols[i] = d.cols[i][:0]
+	}
+	for _, v := range row {
+		c := v.Column()
+		if c < 0 || c >= ncol {
+			return nil, fmt.Errorf("value for column %d, the schema has %d", c, ncol)
+		}
+		d.cols[c] = append(d.cols[c], v)
+	}
+	for i, c := range d.cols {
+		if len(c) == 0 {
+			return nil, fmt.Errorf("no value for column %d", i)
+		}
+	}
+	out := map[string]any{}
+	off := 0
+	for _, f := range d.root.Fields() {
+		k := leafCount(f)
+		v, err := d.field(f, 0, 0, d.cols[off:off+k])
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", f.Name(), err)
+		}
+		out[f.Name()] = v
+		off += k
+	}
+	return out, nil
+}
+
+// field decodes a node with its own repetition (optional, repeated).
+func (d *decoder) field(n parquet.Node, def, rep int, cols [][]parquet.Value) (any, error) {
+	switch {
+	case n.Repeated():
+		def++
+		rep++
+		if cols[0][0].DefinitionLevel() < def {
+			return []any{}, nil
+		}
+		// Split every column into the items of this repeated node: a new
+		// item starts where the repetition level is at most rep.
+		items := splitItems(cols[0], rep)
+		segs := make([][][]parquet.Value, len(items))
+		for i := range segs {
+			segs[i] = make([][]parquet.Value, len(cols))
+		}
+		for j, c := range cols {
+			parts := splitItems(c, rep)
+			if len(parts) != len(items) {
+				return nil, fmt.Errorf("inconsistent repetition levels")
+			}
+			for i, p := range parts {
+				segs[i][j] = p
+			}
+		}
+		out := make([]any, 0, len(items))
+		for i := range items {
+			v, err := d.value(n, def, rep, segs[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case n.Optional():
+		def++
+		if cols[0][0].DefinitionLevel() < def {
+			return nil, nil
+		}
+	}
+	return d.value(n, def, rep, cols)
+}
+
+func splitItems(c []parquet.Value, rep int) [][]parquet.Value {
+	var out [][]parquet.Value
+	start := 0
+	for i := 1; i <= len(c); i++ {
+		if i == len(c) || c[i].RepetitionLevel() <= rep {
+			out = append(out, c[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+// value decodes a node once its own repetition is accounted for.
+func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (any, error) {
+	if n.Leaf() {
+		return leafValue(n.Type(), cols[0][0]), nil
+	}
+	fields := n.Fields()
+	var isList, isMap bool
+	switch logical(n.Type()).(type) {
+	case *format.ListType:
+		isList = true
+	case *format.MapType:
+		isMap = true
+	}
+	if ct := n.Type().ConvertedType(); ct != nil {
+		isList = isList || *ct == deprecated.List
+		isMap = isMap || *ct == deprecated.Map || *ct == deprecated.MapKeyValue
+	}
+	if (isList || isMap) && len(fields) == 1 && fields[0].Repeated() {
+		v, err := d.field(fields[0], def, rep, cols)
+		if err != nil {
+			return nil, err
+		}
+		items := v.([]any)
+		inner := fields[0]
+		if isMap && !inner.Leaf() && len(inner.Fields()) == 2 {
+			return mapValue(items, inner.Fields()[0].Name(), inner.Fields()[1].Name()), nil
+		}
+		if !inner.Leaf() && len(inner.Fields()) == 1 {
+			name := inner.Fields()[0].Name()
+			for i, it := range items {
+				items[i] = it.(map[string]any)[name]
+			}
+		}
+		return d.cut(items), nil
+	}
+	out := make(map[string]any, len(fields))
+	off := 0
+	for _, f := range fields {
+		k := leafCount(f)
+		v, err := d.field(f, def, rep, cols[off:off+k])
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := v.([]any); ok && f.Repeated() {
+			v = d.cut(l)
+		}
+		out[f.Name()] = v
+		off += k
+	}
+	return out, nil
+}
+
+// cut abbreviates a list longer than maxList items.
+func (d *decoder) cut(l []any) []any {
+	if d.maxList > 0 && len(l) > d.maxList {
+		return append(l[:d.maxList:d.maxList], fmt.Sprintf("… (%d items)", len(l)))
+	}
+	return l
+}
+
+// mapValue renders MAP entries as a JSON object; keys that are not strings
+// are written in their JSON form ("7", "true"), and a key that is itself a
+// group keeps the entries as a list of {key, value} objects.
+func mapValue(items []any, kname, vname string) any {
+	out := make(map[string]any, len(items))
+	for _, it := range items {
+		kv := it.(map[string]any)
+		var key string
+		switch k := kv[kname].(type) {
+		case string:
+			key = k
+		case map[string]any, []any:
+			return items
+		default:
+			b, _ := json.Marshal(k)
+			key = string(b)
+		}
+		out[key] = kv[vname]
+	}
+	return out
+}
+
+// leafValue converts a primitive value by its physical and logical type.
+// Floats that JSON cannot hold (NaN, ±Inf) become strings, binary that is not
+// UTF-8 text becomes "0x…" hex, timestamps and dates become ISO 8601 strings,
+// decimals exact numbers, UUIDs their canonical form.
+func leafValue(t parquet.Type, v parquet.Value) any {
+	if v.IsNull() {
+		return nil
+	}
+	lv := logical(t)
+	dec, _ := lv.(*format.DecimalType)
+	ts, _ := lv.(*format.TimestampType)
+	tm, _ := lv.(*format.TimeType)
+	it, _ := lv.(*format.IntType)
+	_, isDate := lv.(*format.DateType)
+	_, isUUID := lv.(*format.UUIDType)
+	var isText bool
+	switch lv.(type) {
+	case *format.StringType, *format.EnumType, *format.JsonType:
+		isText = true
+	}
+	ct := t.ConvertedType()
+	is := func(c deprecated.ConvertedType) bool { return ct != nil && *ct == c }
+	switch v.Kind() {
+	case parquet.Boolean:
+		return v.Boolean()
+	case parquet.Int32:
+		x := v.Int32()
+		switch {
+		case isDate || is(deprecated.Date):
+			return time.Unix(int64(x)*86400, 0).UTC().Format("2006-01-02")
+		case tm != nil:
+			return timeOfDay(int64(x), tm.Unit)
+		case is(deprecated.TimeMillis):
+			return (time.Duration(x) * time.Millisecond).String()
+		case dec != nil:
+			return decimal(big.NewInt(int64(x)), dec.Scale)
+		case it != nil && !it.IsSigned, is(deprecated.Uint8), is(deprecated.Uint16), is(deprecated.Uint32):
+			return uint32(x)
+		}
+		return x
+	case parquet.Int64:
+		x := v.Int64()
+		switch {
+		case ts != nil:
+			return timestamp(x, ts.Unit, ts.IsAdjustedToUTC)
+		case is(deprecated.TimestampMillis):
+			return timestamp(x, format.TimeUnit{Value: &format.MilliSeconds{}}, true)
+		case is(deprecated.TimestampMicros):
+			return timestamp(x, format.TimeUnit{Value: &format.MicroSeconds{}}, true)
+		case tm != nil:
+			return timeOfDay(x, tm.Unit)
+		case is(deprecated.TimeMicros):
+			return (time.Duration(x) * time.Microsecond).String()
+		case dec != nil:
+			return decimal(big.NewInt(x), dec.Scale)
+		case it != nil && !it.IsSigned, is(deprecated.Uint64):
+			return uint64(x)
+		}
+		return x
+	case parquet.Int96:
+		// INT96 holds a legacy timestamp: nanoseconds of the day, then the Julian day.
+		i := v.Int96()
+		nanos := int64(uint64(i[1])<<32 | uint64(i[0]))
+		days := int64(i[2]) - 2440588
+		return time.Unix(days*86400, nanos).UTC().Format(time.RFC3339Nano)
+	case parquet.Float:
+		f := v.Float()
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return strconv.FormatFloat(float64(f), 'g', -1, 32)
+		}
+		return f
+	case parquet.Double:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		return f
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		b := v.ByteArray()
+		switch {
+		case isUUID && len(b) == 16:
+			h := hex.EncodeToString(b)
+			return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+		case dec != nil:
+			return decimal(twosComplement(b), dec.Scale)
+		case isText || is(deprecated.UTF8) || is(deprecated.Enum) || is(deprecated.Json):
+			return string(b)
+		case utf8.Valid(b) && v.Kind() == parquet.ByteArray:
+			return string(b)
+		}
+		return "0x" + hex.EncodeToString(b)
+	}
+	return v.String()
+}
+
+func unitNanos(u format.TimeUnit) int64 {
+	switch u.Value.(type) {
+	case *format.MilliSeconds:
+		return 1e6
+	case *format.MicroSeconds:
+		return 1e3
+	}
+	return 1
+}
+
+func timestamp(x int64, u format.TimeUnit, utc bool) string {
+	m := unitNanos(u)
+	t := time.Unix(x/(1e9/m), (x%(1e9/m))*m).UTC()
+	if utc {
+		return t.Format(time.RFC3339Nano)
+	}
+	return t.Format("2006-01-02T15:04:05.999999999")
+}
+
+func timeOfDay(x int64, u format.TimeUnit) string {
+	d := time.Duration(x * unitNanos(u))
+	return time.Unix(0, int64(d)).UTC().Format("15:04:05.999999999")
+}
+
+func twosComplement(b []byte) *big.Int {
+	x := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(len(b))*8))
+	}
+	return x
+}
+
+// decimal formats an unscaled integer with scale digits after the point as
+// an exact JSON number.
+func decimal(x *big.Int, scale int32) json.Number {
+	s := new(big.Int).Abs(x).String()
+	if scale > 0 {
+		if len(s) <= int(scale) {
+			s = strings.Repeat("0", int(scale)-len(s)+1) + s
+		}
+		s = s[:len(s)-int(scale)] + "." + s[len(s)-int(scale):]
+	} else if scale < 0 {
+		s += strings.Repeat("0", int(-scale))
+	}
+	if x.Sign() < 0 {
+		s = "-" + s
+	}
+	return json.Number(s)
+}
+
+// logical returns the logical type annotation of t, or nil.
+func logical(t parquet.Type) format.LogicalTypeValue {
+	if lt := t.LogicalType(); lt != nil {
+		return lt.Value
+	}
+	return nil
+}
