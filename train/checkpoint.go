@@ -15,9 +15,10 @@ import (
 // Checkpoint format: the line "coderflow-train-checkpoint\n", a little-endian
 // uint32 header length, the JSON header (ckptHeader), then the raw
 // little-endian data of every tensor and queue (keys as a (D, K) matrix,
-// then image ids) in header order. Version 2 ends with the little-endian
-// CRC-32 (IEEE) of every byte before it and nothing after; version 1 (no
-// checksum) is still read.
+// then image ids) in header order. Version 2 adds the little-endian CRC-32
+// (IEEE) of the JSON header right after it (checked before the model is
+// built from the header's config) and ends with the CRC-32 of every byte
+// before it, nothing after; version 1 (no checksums) is still read.
 const (
 	ckptMagic   = "coderflow-train-checkpoint\n"
 	ckptVersion = 2
@@ -103,6 +104,9 @@ func (m *Model) Save(w io.Writer) error {
 	if _, err := bw.Write(js); err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}
+	if err := binary.Write(bw, binary.LittleEndian, crc32.ChecksumIEEE(js)); err != nil {
+		return fmt.Errorf("train: writing checkpoint: %w", err)
+	}
 	for _, t := range ts {
 		if err := binary.Write(bw, binary.LittleEndian, t.Data()); err != nil {
 			return fmt.Errorf("train: writing checkpoint: %w", err)
@@ -152,6 +156,15 @@ func Load(r io.Reader, adj []float32) (*Model, error) {
 	}
 	if h.Version != 1 && h.Version != ckptVersion {
 		return nil, fmt.Errorf("train: checkpoint version %d, this build reads versions 1 and %d", h.Version, ckptVersion)
+	}
+	if h.Version >= 2 {
+		var want uint32
+		if err := binary.Read(br, binary.LittleEndian, &want); err != nil {
+			return nil, fmt.Errorf("train: reading checkpoint header checksum: %w", err)
+		}
+		if sum := crc32.ChecksumIEEE(js); sum != want {
+			return nil, fmt.Errorf("train: checkpoint header checksum %08x, the header's is %08x: the file is corrupted", want, sum)
+		}
 	}
 	if h.Steps < 0 || h.AdamT < 0 {
 		return nil, fmt.Errorf("train: checkpoint step counts %d, %d are negative", h.Steps, h.AdamT)

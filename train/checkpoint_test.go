@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -38,15 +39,26 @@ func TestLoadRejectsDamage(t *testing.T) {
 		{"truncated", good[:len(good)-3], false},
 		{"trailing-data", append(bytes.Clone(good), 0), false},
 		{"version-1", damage(func(b []byte) []byte {
-			b = b[:len(b)-4] // version 1 has no checksum
 			i := bytes.Index(b, []byte(`"version":2`))
 			if i < 0 {
 				return nil // not a version 2 checkpoint
 			}
 			b[i+len(`"version":`)] = '1'
-			return b
+			// version 1 has neither the header's nor the file's checksum
+			end := len(ckptMagic) + 4 + int(binary.LittleEndian.Uint32(b[len(ckptMagic):]))
+			return append(b[:end:end], b[end+4:len(b)-4]...)
 		}), true},
 	}
+	// A changed header config would make Load build a model of another
+	// size before the file's checksum is read: the header has its own.
+	header := damage(func(b []byte) []byte {
+		i := bytes.Index(b, []byte(`"Dim":8,`))
+		if i < 0 {
+			return nil
+		}
+		b[i+len(`"Dim":`)] = '9'
+		return b
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.data == nil {
@@ -70,4 +82,17 @@ func TestLoadRejectsDamage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("header-config", func(t *testing.T) {
+		if header == nil {
+			t.Fatal(`no "Dim":8 in the header`)
+		}
+		l, err := Load(bytes.NewReader(header), adj)
+		if err == nil {
+			l.Close()
+			t.Fatal("checkpoint with a changed header loaded")
+		}
+		if !strings.Contains(err.Error(), "header checksum") {
+			t.Errorf("error %q, want the header checksum's", err)
+		}
+	})
 }
