@@ -35,6 +35,9 @@ func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []in
 		if len(chunkPos) == 0 {
 			return nil
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		inst, conc, err := m.EncodeImages(chunk, len(chunkPos))
 		if err != nil {
 			return fmt.Errorf("encode images: %w", err)

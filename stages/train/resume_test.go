@@ -198,3 +198,41 @@ func TestFinishDamagedBest(t *testing.T) {
 		t.Error("epoch 1 still done after its checkpoint was found damaged")
 	}
 }
+
+// TestEncodeImagesCancelled checks that image encoding (dev evaluation,
+// embed) stops at the next batch once the context is cancelled, with cached
+// features as well as streamed ones.
+func TestEncodeImagesCancelled(t *testing.T) {
+	data := fixture(t)
+	files, _ := data.Table(table.Features)
+	cfg := coder.DefaultConfig()
+	cfg.ImageDim, cfg.Regions, cfg.VocabSize, cfg.MaxLen = fxDim, 1, 20, 4
+	cfg.Dim, cfg.WordDim, cfg.Queue, cfg.Prototypes, cfg.Concept = 8, 6, 0, 4, false
+	m, err := coder.NewModel(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	shape := featShape{Regions: 1, Dim: fxDim, Data: fxRegions}
+	l := newLoader(files, shape, &captionSet{}, 4, 4, 1, 1<<20, nil, &featCounts{})
+	l.cache = map[int64][]float32{}
+	var ids []int64
+	if err := eachFeature(t.Context(), files, readerOptions(1<<20), func(r featRow) error {
+		ids = append(ids, r.id)
+		dst := make([]float32, shape.floats())
+		l.cache[r.id] = dst
+		return shape.convert(r, dst, &featCounts{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for name, cache := range map[string]map[int64][]float32{"cached": l.cache, "streamed": nil} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := encodeImages(ctx, m, shape, ids, cache, files, readerOptions(1<<20), 4, &featCounts{})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+		})
+	}
+}
