@@ -215,6 +215,18 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 		return err
 	}
 	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		switch {
+		case schemaOnly:
+			return enc.Encode(struct {
+				Path    string   `json:"path"`
+				Schema  string   `json:"schema"`
+				Columns []string `json:"columns"`
+			}{info.Path, info.Schema, info.Columns})
+		case metaOnly:
+			return enc.Encode(info.Meta)
+		}
 		return inspectParquetJSON(out, info, head)
 	}
 	switch {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	cftable "coderflow/datasets/table"
 )
 
 type oddRow struct {
@@ -57,6 +59,25 @@ func TestInspectFileJSON(t *testing.T) {
 	code, out = cli(t, "inspect", p, "--json")
 	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
 		t.Fatalf("--json without --head: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+// TestInspectFileJSONParts: --schema and --meta keep their meaning with
+// --json (they were ignored and the whole description printed).
+func TestInspectFileJSONParts(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.parquet")
+	if err := cftable.WriteFile(p, nil, cftable.Vocab, cftable.Options{Meta: map[string]string{"dim": "7"}}, []cftable.VocabRow{{ID: 1, Token: "a", Count: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := cli(t, "inspect", p, "--meta", "--json")
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(out), &meta); code != 0 || err != nil || meta["dim"] != "7" || meta["rows"] != nil {
+		t.Fatalf("--meta --json: exit %d, %v\n%s", code, err, out)
+	}
+	code, out = cli(t, "inspect", p, "--schema", "--json")
+	var sch map[string]any
+	if err := json.Unmarshal([]byte(out), &sch); code != 0 || err != nil || !strings.Contains(sch["schema"].(string), "token") || sch["metadata"] != nil {
+		t.Fatalf("--schema --json: exit %d, %v\n%s", code, err, out)
 	}
 }
 
