@@ -3,10 +3,12 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +108,81 @@ func TestProgressTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, log, 20)
+}
+
+// fewerRegionsSpec copies the upstream features with one region less for
+// every image whose id is 1 mod 5 (the first image keeps all of them).
+var fewerRegionsSpec = pipeline.Spec{
+	Kind: "test.fewer_regions", Version: "1", Produces: []string{table.Features},
+	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+		files, _, err := env.InputTable(table.Features)
+		if err != nil {
+			return err
+		}
+		rows, err := table.ReadAll[table.FeatureRow](ctx, files...)
+		if err != nil {
+			return err
+		}
+		for i, r := range rows {
+			if i > 0 && r.ImageID%5 == 1 {
+				n := r.NRegions - 1
+				rows[i].NRegions, rows[i].Feats = n, r.Feats[:int(n)*int(r.Dim)]
+				if len(r.Boxes) > 0 {
+					rows[i].Boxes = r.Boxes[:4*n]
+				}
+			}
+		}
+		if err := table.WriteFile(env.Path("features.parquet"), env, table.Features, table.Options{RowGroupRows: 16}, rows); err != nil {
+			return err
+		}
+		env.AddTable(table.Features, int64(len(rows)), "features.parquet")
+		return nil
+	}),
+}
+
+// TestFeatureCountsOnce checks that the manifest's feature counts (images
+// whose regions were padded) count each image once: the same for cached and
+// streamed features and for an uninterrupted and a resumed run.
+func TestFeatureCountsOnce(t *testing.T) {
+	data := pipelinetest.RunStage(t, &fewerRegionsSpec, nil, fixture(t))
+	params := smallParams(map[string]any{"concept": false, "pooling": "attn"})
+	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
+	counts := func(a *pipeline.Artifact) string {
+		b, err := json.Marshal(a.Manifest.Info["features"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cached := pipelinetest.RunStage(t, &TrainSpec, params, data)
+	want := counts(cached)
+	if !strings.Contains(want, `"images_regions_padded":`) || strings.Contains(want, `"images_regions_padded":0`) {
+		t.Fatalf("cached run counts %s, want padded images", want)
+	}
+	budgetUnit = 1000 // feature_memory in kB: streaming mode
+	defer func() { budgetUnit = 1 << 20 }()
+	params["feature_memory"] = 3
+	full := pipelinetest.RunStage(t, &TrainSpec, params, data)
+	if got := counts(full); got != want {
+		t.Errorf("streaming run counts %s, cached run %s", got, want)
+	}
+	dir := filepath.Join(t.TempDir(), "killed")
+	ctx, cancel := context.WithCancel(t.Context())
+	afterEpoch = func(e int) {
+		if e == 2 {
+			cancel()
+		}
+	}
+	_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+	afterEpoch = nil
+	if err == nil {
+		t.Fatal("interrupted run did not fail")
+	}
+	resumed, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(resumed); got != want {
+		t.Errorf("resumed streaming run counts %s, cached run %s", got, want)
+	}
 }

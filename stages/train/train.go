@@ -299,6 +299,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	t0 := time.Now()
 	doneSteps := int64(0)
+	// The feature counts (info "features") count each image once, as the
+	// cached setup pass does: streamed epochs and evaluations convert the
+	// same images again, so only the first of each in this run counts
+	// (resumed and uninterrupted runs report the same).
+	evalCounts := fcounts
 	for e := last + 1; e <= epochs; e++ {
 		lr := learningRate(cfg.LR, lrs, e)
 		var sum coder.Losses
@@ -339,6 +344,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		if n == 0 {
 			return fmt.Errorf("epoch %d produced no batches", e)
 		}
+		ld.counts = &featCounts{}
 		if int64(n) != nb {
 			nb = int64(n)
 			prog.SetTotal(doneSteps + int64(epochs-e)*nb)
@@ -348,7 +354,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			LossConcept: sum.Concept / fn, LossPred: sum.Pred / fn, LossSwap: sum.Swap / fn}
 		st := epochState{Row: row}
 		if len(dev.images) > 0 && (e%p.Int("dev_every") == 0 || e == epochs) {
-			res, err := evaluate(ctx, m, shape, dev, caps, cd, devCache, ffiles, ropt, batch, maxLen, fcounts)
+			res, err := evaluate(ctx, m, shape, dev, caps, cd, devCache, ffiles, ropt, batch, maxLen, evalCounts)
 			if err != nil {
 				return fmt.Errorf("epoch %d: dev evaluation: %w", e, err)
 			}
@@ -357,6 +363,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			st.Row.DevR1T2I, st.Row.DevR5T2I, st.Row.DevR10T2I = r.R1T2I, r.R5T2I, r.R10T2I
 			st.Row.DevRSum = r.RSum
 			st.Evaluated = true
+			evalCounts = &featCounts{}
 		}
 		st.Row.Seconds = time.Since(estart).Seconds()
 		env.Log.Info("epoch done", "epoch", e, "loss", round(st.Row.Loss, 4), "dev_rsum", round(st.Row.DevRSum, 2),
