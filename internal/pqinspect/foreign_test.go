@@ -3,6 +3,7 @@ package pqinspect_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -369,5 +371,33 @@ func TestLZ4RawRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "LZ4_RAW") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestLongValuesCut: with abbreviation on, a 1 MB image stored as bytes (as
+// image-text data sets do) and a long caption are cut, not printed whole.
+func TestLongValuesCut(t *testing.T) {
+	type img struct {
+		Bytes []byte `parquet:"bytes"`
+		Text  string `parquet:"text"`
+	}
+	big := bytes.Repeat([]byte{0xff, 0xd8, 0x00}, 1<<20/3)
+	p := filepath.Join(t.TempDir(), "img.parquet")
+	if err := pq.WriteFile(p, []img{{big, strings.Repeat("é", 1000)}}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pqinspect.Head(p, 1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, txt := rows[0]["bytes"].(string), rows[0]["text"].(string)
+	if len(b) > 200 || !strings.HasPrefix(b, "0xffd800") || !strings.HasSuffix(b, fmt.Sprintf("(%d bytes)", len(big))) {
+		t.Errorf("bytes shown as %d chars: %.80s…", len(b), b)
+	}
+	if len(txt) > 600 || !strings.HasSuffix(txt, "(2000 bytes)") || !utf8.ValidString(txt) {
+		t.Errorf("text shown as %d bytes: %.80s…", len(txt), txt)
+	}
+	if rows, err = pqinspect.Head(p, 1, 0); err != nil || rows[0]["bytes"] != "0x"+hex.EncodeToString(big) {
+		t.Errorf("maxList 0 keeps values whole: %v", err)
 	}
 }

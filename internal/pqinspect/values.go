@@ -131,7 +131,7 @@ func splitItems(c []parquet.Value, rep int) [][]parquet.Value {
 // value decodes a node once its own repetition is accounted for.
 func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (any, error) {
 	if n.Leaf() {
-		return leafValue(n.Type(), cols[0][0]), nil
+		return leafValue(n.Type(), cols[0][0], d.maxList > 0), nil
 	}
 	fields := n.Fields()
 	var isList, isMap bool
@@ -210,11 +210,20 @@ func mapValue(items []any, kname, vname string) any {
 	return out
 }
 
+// Abbreviation limits of long values when lists are abbreviated (an image
+// stored as bytes would print megabytes of hex per row).
+const (
+	maxText   = 512
+	maxBinary = 32
+)
+
 // leafValue converts a primitive value by its physical and logical type.
 // Floats that JSON cannot hold (NaN, ±Inf) become strings, binary that is not
 // UTF-8 text becomes "0x…" hex, timestamps and dates become ISO 8601 strings,
-// decimals exact numbers, UUIDs their canonical form.
-func leafValue(t parquet.Type, v parquet.Value) any {
+// decimals exact numbers, UUIDs their canonical form. With cut, text longer
+// than maxText bytes and binary longer than maxBinary bytes are shortened
+// and followed by "… (N bytes)".
+func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
 	if v.IsNull() {
 		return nil
 	}
@@ -295,10 +304,19 @@ func leafValue(t parquet.Type, v parquet.Value) any {
 			return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 		case dec != nil:
 			return decimal(twosComplement(b), dec.Scale)
-		case isText || is(deprecated.UTF8) || is(deprecated.Enum) || is(deprecated.Json):
+		case isText || is(deprecated.UTF8) || is(deprecated.Enum) || is(deprecated.Json),
+			utf8.Valid(b) && v.Kind() == parquet.ByteArray:
+			if cut && len(b) > maxText {
+				k := maxText
+				for k > 0 && !utf8.RuneStart(b[k]) {
+					k--
+				}
+				return fmt.Sprintf("%s… (%d bytes)", b[:k], len(b))
+			}
 			return string(b)
-		case utf8.Valid(b) && v.Kind() == parquet.ByteArray:
-			return string(b)
+		}
+		if cut && len(b) > maxBinary {
+			return fmt.Sprintf("0x%s… (%d bytes)", hex.EncodeToString(b[:maxBinary]), len(b))
 		}
 		return "0x" + hex.EncodeToString(b)
 	}
