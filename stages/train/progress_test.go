@@ -186,3 +186,17 @@ func TestFeatureCountsOnce(t *testing.T) {
 		t.Errorf("resumed streaming run counts %s, cached run %s", got, want)
 	}
 }
+
+// TestStreamingFewerPairsThanBatch: 10 training captions with features and
+// 40 without, batch 16, streamed: the caption count passes the early check
+// and the epoch yields no batch; the error says why.
+func TestStreamingFewerPairsThanBatch(t *testing.T) {
+	data := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"train": 2})
+	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
+	budgetUnit = 1000 // feature_memory in kB: streaming mode
+	defer func() { budgetUnit = 1 << 20 }()
+	_, err := pipelinetest.RunStageErr(t, &TrainSpec, smallParams(map[string]any{"feature_memory": 1, "concept": false, "pooling": "attn"}), extra)
+	if err == nil || !strings.Contains(err.Error(), "fewer than one batch of 16 of the 50 training captions have image features") {
+		t.Errorf("err = %v, want the captions without features named", err)
+	}
+}

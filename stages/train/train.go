@@ -342,7 +342,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("epoch %d produced no batches", e)
+			return fmt.Errorf("epoch %d produced no batches: fewer than one batch of %d of the %d training captions have image features", e, batch, pairs)
 		}
 		ld.counts = &featCounts{}
 		if int64(n) != nb {
