@@ -401,3 +401,23 @@ func TestLongValuesCut(t *testing.T) {
 		t.Errorf("maxList 0 keeps values whole: %v", err)
 	}
 }
+
+// TestZeroRowsJSON: a file without row groups describes row_groups as an
+// empty JSON array, not null.
+func TestZeroRowsJSON(t *testing.T) {
+	type r struct {
+		ID int64 `parquet:"id"`
+	}
+	p := filepath.Join(t.TempDir(), "empty.parquet")
+	if err := pq.WriteFile(p, []r{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := pqinspect.Describe(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(info)
+	if !bytes.Contains(b, []byte(`"row_groups":[]`)) || !bytes.Contains(b, []byte(`"columns":["id"]`)) {
+		t.Fatalf("%s", b)
+	}
+}

@@ -115,7 +115,8 @@ func Describe(path string) (*Info, error) {
 	defer f.Close()
 	md := pf.Metadata()
 	info := &Info{Path: path, Size: pf.Size(), Rows: pf.NumRows(), CreatedBy: md.CreatedBy,
-		Schema: strings.TrimSpace(pf.Schema().String()), Meta: map[string]string{}}
+		Schema: strings.TrimSpace(pf.Schema().String()), Meta: map[string]string{},
+		Columns: []string{}, RowGroups: []RowGroup{}} // [] rather than null in JSON for a file without rows
 	for _, fld := range pf.Schema().Fields() {
 		info.Columns = append(info.Columns, fld.Name())
 	}
