@@ -1,6 +1,10 @@
 // Package pqinspect describes Parquet files for `coderflow inspect`: schema,
 // row groups with per-column codec and sizes, key-value metadata, and the
-// first rows (long lists abbreviated).
+// first rows (long lists, text and binary abbreviated). It reads files from
+// any writer (DuckDB, Arrow, Spark, parquet-go): rows are decoded from the
+// schema's repetition and definition levels into JSON-safe values (see
+// Rows), one row at a time. A damaged file is an error naming the file,
+// never a panic.
 package pqinspect
 
 import (
