@@ -237,10 +237,10 @@ func TestLegacyRepeated(t *testing.T) {
 	}
 }
 
-// badDecimalFooter rewrites the footer of data so that column id claims the
-// legacy DECIMAL annotation on a FIXED_LEN_BYTE_ARRAY without a length,
-// which parquet-go's OpenFile panics on.
-func badDecimalFooter(t *testing.T, data []byte) []byte {
+// rewriteFooter returns data with its footer decoded, changed by edit for
+// the schema element named col, and encoded again; noIndex drops the page
+// index (as DuckDB writes files).
+func rewriteFooter(t *testing.T, data []byte, col string, noIndex bool, edit func(*format.SchemaElement)) []byte {
 	t.Helper()
 	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
 	var md format.FileMetaData
@@ -248,12 +248,15 @@ func badDecimalFooter(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	for i := range md.Schema {
-		if md.Schema[i].Name == "id" {
-			md.Schema[i].Type = thrift.New(format.FixedLenByteArray)
-			md.Schema[i].ConvertedType = thrift.New(deprecated.Decimal)
-			md.Schema[i].LogicalType = format.LogicalType{}
-			md.Schema[i].TypeLength = thrift.Null[int32]{}
-			md.Schema[i].Scale, md.Schema[i].Precision = thrift.New[int32](0), thrift.New[int32](5)
+		if md.Schema[i].Name == col {
+			edit(&md.Schema[i])
+		}
+	}
+	for i := range md.RowGroups {
+		for j := range md.RowGroups[i].Columns {
+			if c := &md.RowGroups[i].Columns[j]; noIndex {
+				c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
+			}
 		}
 	}
 	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
@@ -315,7 +318,23 @@ func TestDamagedFiles(t *testing.T) {
 		"magic.parquet":     append([]byte("XXXX"), data[4:]...),
 		"tail.parquet":      append(bytes.Clone(data[:len(data)-4]), "XXXX"...),
 		"footerlen.parquet": badLen,
-		"decimal.parquet":   badDecimalFooter(t, data),
+		// The legacy DECIMAL annotation on a FIXED_LEN_BYTE_ARRAY without
+		// a length: parquet-go's OpenFile panics.
+		"decimal.parquet": rewriteFooter(t, data, "id", false, func(e *format.SchemaElement) {
+			e.Type = thrift.New(format.FixedLenByteArray)
+			e.ConvertedType = thrift.New(deprecated.Decimal)
+			e.LogicalType = format.LogicalType{}
+			e.TypeLength = thrift.Null[int32]{}
+			e.Scale, e.Precision = thrift.New[int32](0), thrift.New[int32](5)
+		}),
+		// A LIST annotation on a leaf: parquet-go's OpenFile panics, or
+		// without a page index its schema printing does.
+		"listleaf.parquet": rewriteFooter(t, data, "id", false, func(e *format.SchemaElement) {
+			e.LogicalType = format.LogicalType{Value: &format.ListType{}}
+		}),
+		"listleaf-noindex.parquet": rewriteFooter(t, data, "id", true, func(e *format.SchemaElement) {
+			e.LogicalType = format.LogicalType{Value: &format.ListType{}}
+		}),
 	} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o644); err != nil {

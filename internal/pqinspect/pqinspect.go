@@ -111,12 +111,19 @@ func checkCodecs(pf *parquet.File) error {
 }
 
 // Describe reads the footer of a Parquet file.
-func Describe(path string) (*Info, error) {
+func Describe(path string) (_ *Info, err error) {
 	pf, f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	// parquet-go's schema printing panics on some malformed schemas (a LIST
+	// annotation on a leaf column).
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed Parquet schema: %v", path, r)
+		}
+	}()
 	md := pf.Metadata()
 	info := &Info{Path: path, Size: pf.Size(), Rows: pf.NumRows(), CreatedBy: md.CreatedBy,
 		Schema: strings.TrimSpace(pf.Schema().String()), Meta: map[string]string{},
