@@ -288,7 +288,12 @@ func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
 	}
 	b = bytes.TrimSuffix(bytes.TrimRight(b, "\n"), []byte("}"))
 	b = bytes.TrimRight(b, "\n")
-	if _, err := fmt.Fprintf(out, "%s,\n  \"head\": [", b); err != nil {
+	// The description is written with the first row, so that an error before
+	// any row (a codec rows cannot be read with) leaves no partial JSON.
+	started := false
+	start := func() error {
+		started = true
+		_, err := fmt.Fprintf(out, "%s,\n  \"head\": [", b)
 		return err
 	}
 	sep := "\n    "
@@ -297,12 +302,22 @@ func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", info.Path, err)
 		}
+		if !started {
+			if err := start(); err != nil {
+				return err
+			}
+		}
 		_, err = fmt.Fprintf(out, "%s%s", sep, rb)
 		sep = ",\n    "
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if !started {
+		if err := start(); err != nil {
+			return err
+		}
 	}
 	_, err = fmt.Fprint(out, "\n  ]\n}\n")
 	return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/lz4"
 
 	cftable "coderflow/datasets/table"
 )
@@ -78,6 +79,28 @@ func TestInspectFileJSONParts(t *testing.T) {
 	var sch map[string]any
 	if err := json.Unmarshal([]byte(out), &sch); code != 0 || err != nil || !strings.Contains(sch["schema"].(string), "token") || sch["metadata"] != nil {
 		t.Fatalf("--schema --json: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+// TestInspectJSONNoPartialOutput: when rows cannot be read at all (LZ4_RAW,
+// refused by pqinspect) --json --head writes nothing to stdout rather than
+// the start of a JSON object.
+func TestInspectJSONNoPartialOutput(t *testing.T) {
+	type r struct {
+		ID int64 `parquet:"id"`
+	}
+	p := filepath.Join(t.TempDir(), "lz4.parquet")
+	if err := parquet.WriteFile(p, []r{{1}, {2}}, parquet.Compression(&lz4.Codec{Level: lz4.Fast})); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := runCLI(t.Context(), []string{"inspect", p, "--json", "--head", "2"}, &stdout, &stderr)
+	if code == 0 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "LZ4_RAW") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	code, out := cli(t, "inspect", p, "--json", "--meta")
+	if code != 0 || !json.Valid([]byte(out)) {
+		t.Fatalf("--meta of an LZ4_RAW file: exit %d\n%s", code, out)
 	}
 }
 
