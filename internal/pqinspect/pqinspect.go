@@ -203,6 +203,9 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 				}
 				done++
 			}
+			if k == 0 && rerr == nil {
+				rerr = errors.New("the reader returned no row and no error")
+			}
 			if rerr != nil {
 				if errors.Is(rerr, io.EOF) {
 					break
