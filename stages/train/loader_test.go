@@ -55,13 +55,21 @@ func traceEpochAhead(t *testing.T, l *loader, e, ahead int, ref map[int64][]floa
 	return tr
 }
 
-func TestLoaderModes(t *testing.T) {
+// loaderFixture returns the fixture data set, an Env reading it and its
+// captions of split (max_len 8).
+func loaderFixture(t *testing.T, split string) (*pipeline.Artifact, *pipeline.Env, *captionSet) {
+	t.Helper()
 	data := fixture(t)
 	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
-	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTrain)
+	caps, _, err := loadCaptions(t.Context(), env, 8, split)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data, env, caps
+}
+
+func TestLoaderModes(t *testing.T) {
+	data, env, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
 	cd, err := loadConcepts(t.Context(), envFinder(env), envFinder(env), func(int64) bool { return true })
 	if err != nil {
@@ -120,12 +128,7 @@ func TestLoaderModes(t *testing.T) {
 }
 
 func TestEvalLayout(t *testing.T) {
-	data := fixture(t)
-	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
-	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, caps := loaderFixture(t, table.SplitTest)
 	es := caps.evalLayout(table.SplitTest, nil, 0)
 	if len(es.images) != 11 || len(es.captions) != 55 || es.ImagesDropped != 1 || es.CaptionsDropped != 2 {
 		t.Fatalf("layout: %d images %d captions, dropped %d images %d captions", len(es.images), len(es.captions), es.ImagesDropped, es.CaptionsDropped)
@@ -148,12 +151,7 @@ func TestEvalLayout(t *testing.T) {
 // already built ahead are dropped) and the epoch ends with the context's
 // error.
 func TestLoaderCancelWithinBatch(t *testing.T) {
-	data := fixture(t)
-	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
-	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTrain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
 	shape := featShape{Regions: 1, Dim: fxDim}
 	for _, ahead := range []int{0, 1, 3} {
@@ -187,12 +185,7 @@ func TestLoaderCancelWithinBatch(t *testing.T) {
 // training pair is still emitted once per epoch, as in cached mode, which
 // keeps the first row of an image.
 func TestLoaderStreamingDuplicateImage(t *testing.T) {
-	data := fixture(t)
-	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
-	caps, _, err := loadCaptions(t.Context(), env, 8, table.SplitTrain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
 	files = append(slices.Clone(files), files[0])
 	shape := featShape{Regions: 1, Dim: fxDim}

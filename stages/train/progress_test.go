@@ -92,14 +92,10 @@ func TestProgressTotals(t *testing.T) {
 	check(t, log, 3*20)
 
 	dir := filepath.Join(t.TempDir(), "killed")
-	ctx, cancel := context.WithCancel(t.Context())
-	afterEpoch = func(e int) {
-		if e == 2 {
-			cancel()
-		}
-	}
-	_, err = run(ctx, dir)
-	afterEpoch = slowLast
+	err = cancelAfterEpoch(t.Context(), 2, func(ctx context.Context) error {
+		_, err := run(ctx, dir)
+		return err
+	})
 	if err == nil {
 		t.Fatal("interrupted run did not fail")
 	}
@@ -167,14 +163,10 @@ func TestFeatureCountsOnce(t *testing.T) {
 		t.Errorf("streaming run counts %s, cached run %s", got, want)
 	}
 	dir := filepath.Join(t.TempDir(), "killed")
-	ctx, cancel := context.WithCancel(t.Context())
-	afterEpoch = func(e int) {
-		if e == 2 {
-			cancel()
-		}
-	}
-	_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-	afterEpoch = nil
+	err := cancelAfterEpoch(t.Context(), 2, func(ctx context.Context) error {
+		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+		return err
+	})
 	if err == nil {
 		t.Fatal("interrupted run did not fail")
 	}

@@ -32,14 +32,10 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := filepath.Join(t.TempDir(), "killed")
-	ctx, cancel := context.WithCancel(t.Context())
-	afterEpoch = func(e int) {
-		if e == 2 {
-			cancel()
-		}
-	}
-	_, err = pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	afterEpoch = nil
+	err = cancelAfterEpoch(t.Context(), 2, func(ctx context.Context) error {
+		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
+		return err
+	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
 	}

@@ -151,14 +151,10 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 
 	killed := filepath.Join(t.TempDir(), "killed")
-	ctx, cancel := context.WithCancel(t.Context())
-	afterEpoch = func(e int) {
-		if e == 1 {
-			cancel()
-		}
-	}
-	_, err = pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	afterEpoch = nil
+	err = cancelAfterEpoch(t.Context(), 1, func(ctx context.Context) error {
+		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
+		return err
+	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
 	}
@@ -336,4 +332,19 @@ func TestNormalizedAdjacency(t *testing.T) {
 			t.Fatalf("A_hat = %v, want %v", got, want)
 		}
 	}
+}
+
+// cancelAfterEpoch runs run with a context cancelled once epoch e is
+// checkpointed, as a kill right after it would, and restores afterEpoch.
+func cancelAfterEpoch(parent context.Context, e int, run func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	prev := afterEpoch
+	defer func() { afterEpoch = prev }()
+	afterEpoch = func(done int) {
+		if done == e {
+			cancel()
+		}
+	}
+	return run(ctx)
 }
