@@ -47,7 +47,7 @@ func (g gemm) flops() float64 {
 // stepGEMMs lists the matrix products of one training step: forward,
 // backward (2 products per forward product whose operands both need a
 // gradient, 1 when one side is a no-gradient input), the momentum forward
-// pass and the Go-side DCL-weight and Sinkhorn products.
+// pass and the Go-side Sinkhorn product.
 func stepGEMMs(c Config, B int) []gemm {
 	D, N, M, P := c.Dim, B+c.Queue, c.Concepts, c.Prototypes
 	var gs []gemm
@@ -93,10 +93,8 @@ func stepGEMMs(c Config, B int) []gemm {
 	if c.Concept {
 		con = 4
 	}
+	// (the DCL weights are computed from these similarities in the head)
 	gs = append(gs, gemm{"similarities vs keys (graph)", B, D, N, con * 2})
-	if c.Beta > 0 && c.Loss == LossDCL {
-		gs = append(gs, gemm{"similarities vs keys (DCL weights, Go)", B, D, N, con})
-	}
 	if c.Clustering {
 		k := 2
 		if c.Concept {

@@ -13,11 +13,12 @@
 //
 // Everything that needs a gradient is one gorgonia graph per batch size
 // (built on first use). Everything without gradient (momentum forward pass,
-// queues, DCL weights and masks, Sinkhorn-Knopp codes) is computed in Go and
-// fed to that graph as inputs, because gorgonia has no stop-gradient op.
-// gorgonia's LogSumExp is broken, so the cross-entropies use LogSoftMax and
-// the contrastive heads an explicit log-sum-exp whose stabilising shift is
-// computed in Go and folded into the log-weights. Gradients are symbolic
+// queues, exclusion masks, Sinkhorn-Knopp codes) is computed in Go and fed
+// to that graph as inputs, because gorgonia has no stop-gradient op; the
+// DCL weights, which depend on the live similarities, are computed in Go
+// inside the contrastive head op, whose gradient treats them as constants.
+// gorgonia's LogSumExp is broken, so the contrastive heads use an explicit
+// log-sum-exp whose stabilising shift is folded into the log-weights. Gradients are symbolic
 // (G.Grad) nodes of a training graph compiled for the losses and parameter
 // gradients only; they are read after each run and never accumulate.
 //

@@ -134,8 +134,10 @@ func TestDCLHeadFwd32MatchesShifted(t *testing.T) {
 		ref.eb, ref.eq = make([]float32, B*B), make([]float32, B*K)
 		got, want := make([]float32, B), make([]float32, B)
 		gse, wse := make([]float64, B), make([]float64, B)
-		h.fwd32(got, gse, B, tau)
-		ref.fwd(want, wse, B, tau, expRow32)
+		for i := range B {
+			h.row32(got, gse, i, B, K, 1/tau)
+			ref.rowShifted(want, wse, i, B, K, 1/tau, expRow32)
+		}
 		for i := range B {
 			if math.Abs(float64(got[i]-want[i])) > 2e-6*math.Max(1, math.Abs(float64(want[i]))) {
 				t.Fatalf("K=%d row %d: loss %g, want %g", K, i, got[i], want[i])

@@ -62,7 +62,8 @@ type builder struct {
 	g     *G.ExprGraph
 	dt    tensor.Dtype
 	cfg   Config
-	heads int // contrastive heads built (each fused op is distinct)
+	heads int          // contrastive heads built (each fused op is distinct)
+	dcl   []*dclHeadOp // the DCL heads built
 }
 
 func build(f func()) (err error) {
@@ -206,8 +207,9 @@ func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Nod
 type dirInputs struct {
 	keys  *tensor.Dense // (D, B) momentum keys of the batch, transposed; nil for VSE++ (live batch keys)
 	queue *tensor.Dense // (D, K) the queue's own storage; nil when Queue = 0
-	lwB   *tensor.Dense // (B, B) shifted log-weights (DCL) or additive mask (VSE++) of the batch keys
-	lwQ   *tensor.Dense // (B, K) same for the queue keys; nil when Queue = 0
+	mask  *dclMask      // DCL: the step's exclusions (the head computes its weights); nil for VSE++
+	lwB   *tensor.Dense // VSE++: (B, B) additive mask of the batch keys; nil for DCL
+	lwQ   *tensor.Dense // VSE++: (B, K) same for the queue keys; nil when Queue = 0
 }
 
 // lossInputs are the no-gradient inputs of the loss heads of the training
@@ -219,20 +221,25 @@ type lossInputs struct {
 	target     *tensor.Dense // (B, B) identity: the positive of query i is batch key i
 	qSwap      *tensor.Dense // (2B, P) Sinkhorn codes [q_t; q_v] (targets of [v; t])
 	qPred      *tensor.Dense // (2B, P) Sinkhorn codes [q_v; q_t] (targets of [c_v; c_t])
-	sims       []float32     // (B, N) scratch: momentum similarities for the DCL weights
 }
 
 func (m *Model) newLossInputs(B int) *lossInputs {
 	cfg, dt := m.cfg, m.dt
 	K := cfg.Queue
 	nt := func(r, c int) *tensor.Dense { return tensor.New(tensor.Of(dt), tensor.WithShape(r, c)) }
+	vsepp := cfg.Loss == LossVSEPP
 	dir := func(q *queue) dirInputs {
-		d := dirInputs{lwB: nt(B, B)}
-		if cfg.Loss != LossVSEPP { // VSE++: live batch keys in the graph
-			d.keys = nt(cfg.Dim, B)
+		var d dirInputs
+		if vsepp { // live batch keys in the graph, masks from Go
+			d.lwB = nt(B, B)
+		} else {
+			d.keys, d.mask = nt(cfg.Dim, B), &dclMask{}
 		}
 		if K > 0 {
-			d.queue, d.lwQ = q.t, nt(B, K)
+			d.queue = q.t
+			if vsepp {
+				d.lwQ = nt(B, K)
+			}
 		}
 		return d
 	}
@@ -263,10 +270,11 @@ type lossNodes struct {
 // separately, the queue keys (no Concat: its backward pass costs two
 // strided copies of the (B, N) gradient per head in gorgonia).
 //
-// DCL: with s = S/tau + log w - m_i (m_i a per-query shift computed in Go,
-// see dclLogWeights; the loss does not depend on it),
-// L_i = log( sum_j exp(s_ij) ) - s_ii over batch and queue keys, which is
-// -LogSoftMax_j(S_ij/tau + log w_ij)[i].
+// DCL: with s = S/tau + log w - m_i (log w the DCL log-weights of the
+// live similarities S themselves, without gradient, and m_i a per-query
+// shift, both computed in the head, see dclHeadOp and dclLogWeights; the
+// loss does not depend on m_i), L_i = log( sum_j exp(s_ij) ) - s_ii over
+// batch and queue keys, which is -LogSoftMax_j(S_ij/tau + log w_ij)[i].
 // VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.
 //
 // live (VSE++ only, nil for DCL) are the live embeddings of the other
@@ -286,13 +294,13 @@ func (b *builder) contrastive(q, live *G.Node, d dirInputs, target *tensor.Dense
 	if d.queue != nil {
 		Sq = mul(q, b.input(d.queue, "queue"+tag)) // (B, K) with the queue
 	}
-	tg := b.input(target, "target"+tag)
-	lwB := b.input(d.lwB, "lwb"+tag)
-	var lwQ *G.Node
-	if d.lwQ != nil {
-		lwQ = b.input(d.lwQ, "lwq"+tag)
-	}
 	if b.cfg.Loss == LossVSEPP {
+		tg := b.input(target, "target"+tag)
+		lwB := b.input(d.lwB, "lwb"+tag)
+		var lwQ *G.Node
+		if d.lwQ != nil {
+			lwQ = b.input(d.lwQ, "lwq"+tag)
+		}
 		pos := G.Must(G.Sum(G.Must(G.HadamardProd(Sb, tg)), 1)) // (B)
 		hard := G.Must(G.Max(G.Must(G.Add(Sb, lwB)), 1))        // (B) hardest allowed negative
 		if Sq != nil {
@@ -301,13 +309,16 @@ func (b *builder) contrastive(q, live *G.Node, d dirInputs, target *tensor.Dense
 		h := G.Must(G.Rectify(G.Must(G.Add(G.Must(G.Sub(hard, pos)), b.c(b.cfg.Margin)))))
 		return b.scale(G.Must(G.Sum(h)), 1/B)
 	}
-	// one fused op for the per-query log-sum-exp minus the positive (dclHeadOp)
-	args := []*G.Node{Sb, lwB}
+	// one fused op for the DCL weights of the live similarities and the
+	// per-query log-sum-exp minus the positive (dclHeadOp)
+	args := []*G.Node{Sb}
 	if Sq != nil {
-		args = append(args, Sq, lwQ)
+		args = append(args, Sq)
 	}
 	b.heads++
-	l := G.Must(G.ApplyOp(newDCLHead(b.cfg.Tau, Sq != nil, b.heads), args...)) // (B)
+	op := newDCLHead(b.cfg.Tau, b.cfg.Beta, d.mask, Sq != nil, b.heads)
+	b.dcl = append(b.dcl, op)
+	l := G.Must(G.ApplyOp(op, args...)) // (B)
 	return b.scale(G.Must(G.Sum(l)), 1/B)
 }
 

@@ -42,7 +42,7 @@ func dot(a, b []float32) float64 {
 // keys of the same image; the DCL weights use q itself (live and momentum
 // queries are equal where the tests call it).
 func directContrastive(cfg Config, q, pk []float32, ids []int64, qu *queue) float64 {
-	return refContrastive(cfg, q, q, pk, ids, qu)
+	return refContrastive(cfg, q, pk, ids, qu)
 }
 
 // directCE is mean_i -sum_p q_ip log softmax_p(x_i . proto_p / tauP).
@@ -255,8 +255,8 @@ func TestDCLWeights(t *testing.T) {
 }
 
 // TestDCLLogWeightsFused compares dclLogWeights with its reference
-// logWeights + shiftLogWeights + splitFill, with and without a queue, on
-// enough rows for the row-parallel path.
+// logWeights + shiftLogWeights, with and without a queue, for float32 and
+// float64 similarities, on enough rows for the row-parallel path.
 func TestDCLLogWeightsFused(t *testing.T) {
 	const B, D = 70, 6
 	rng := rand.New(rand.NewSource(2))
@@ -287,26 +287,40 @@ func TestDCLLogWeightsFused(t *testing.T) {
 			sims := ks.sims(queries)
 			want := logWeights(queries, ks, ids, beta, false, sims)
 			shiftLogWeights(want, sims, B, ks.n(), 0.07)
-			wB, gB := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, B)), tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, B))
-			var wQ, gQ *tensor.Dense
-			if K > 0 {
-				wQ, gQ = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, K)), tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(B, K))
+			wB, wQ := make([]float32, B*B), make([]float32, B*K)
+			sb, sq := make([]float32, B*B), make([]float32, B*K)
+			N := ks.n()
+			for i := range B { // the head's inputs: batch and queue parts apart
+				copy(wB[i*B:(i+1)*B], want[i*N:])
+				copy(wQ[i*K:(i+1)*K], want[i*N+B:])
+				copy(sb[i*B:(i+1)*B], sims[i*N:])
+				copy(sq[i*K:(i+1)*K], sims[i*N+B:])
 			}
-			splitFill(wB, wQ, want, B, ks.n())
-			dclLogWeights(gB, gQ, sims, ks, beta, 0.07)
-			cmp := func(part string, w, g *tensor.Dense) {
-				if w == nil {
-					return
-				}
-				for k, x := range w.Data().([]float32) {
-					y := g.Data().([]float32)[k]
-					if (x == bigNeg) != (y == bigNeg) || math.Abs(float64(x-y)) > 2e-5*math.Max(1, math.Abs(float64(x))) {
+			mask := &dclMask{ex: dclExclusions(ks), ids: ids}
+			cmp := func(part string, w []float32, g []float64) {
+				for k, x := range w {
+					y := g[k]
+					if (x == bigNeg) != (y == bigNeg) || math.Abs(float64(x)-y) > 2e-5*math.Max(1, math.Abs(float64(x))) {
 						t.Fatalf("K %d beta %g: %s[%d] = %g, reference %g", K, beta, part, k, y, x)
 					}
 				}
 			}
-			cmp("batch", wB, gB)
-			cmp("queue", wQ, gQ)
+			f64 := func(x []float32) []float64 {
+				y := make([]float64, len(x))
+				for i, v := range x {
+					y[i] = float64(v)
+				}
+				return y
+			}
+			// float32 graphs, and float64 ones (similarities converted)
+			gB, gQ := make([]float32, B*B), make([]float32, B*K)
+			dclLogWeights(gB, gQ, sb, sq, mask, B, K, beta, 0.07)
+			cmp("batch", wB, f64(gB))
+			cmp("queue", wQ, f64(gQ))
+			hB, hQ := make([]float64, B*B), make([]float64, B*K)
+			dclLogWeights(hB, hQ, f64(sb), f64(sq), mask, B, K, beta, 0.07)
+			cmp("batch (float64)", wB, hB)
+			cmp("queue (float64)", wQ, hQ)
 		}
 	}
 }
@@ -558,6 +572,17 @@ func TestGradientCheck(t *testing.T) {
 				ana[i] = append([]float64(nil), g.Value().Data().([]float64)...)
 			}
 			tg.vm.Reset()
+			// the DCL weights are constants of the gradient (no gradient
+			// through them, CODER-METHOD.md section 2): the finite
+			// differences keep those of the unperturbed weights
+			for _, op := range tg.dcl {
+				op.frozen = true
+			}
+			defer func() {
+				for _, op := range tg.dcl {
+					op.frozen = false
+				}
+			}()
 			rng := rand.New(rand.NewSource(1))
 			const h = 1e-5
 			for i, name := range m.names {

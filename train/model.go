@@ -61,6 +61,7 @@ type trainGraph struct {
 	ln    lossNodes
 	grads []*G.Node // aligned with Model.names
 	mom   *fwdGraph
+	dcl   []*dclHeadOp // the DCL heads (tests freeze their weights)
 }
 
 // fwdGraph is a forward-only encoder graph.
@@ -230,6 +231,7 @@ func (m *Model) trainGraphFor(B int) (*trainGraph, error) {
 			panic(err)
 		}
 		tg.grads = grads
+		tg.dcl = b.dcl
 	})
 	if err != nil {
 		return nil, err

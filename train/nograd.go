@@ -12,7 +12,8 @@ import (
 )
 
 // This file holds everything computed without gradient, in plain Go: tensor
-// fills, the key queues, the DCL log-weights and masks, and Sinkhorn-Knopp.
+// fills, the key queues, the DCL log-weights (called by the DCL head) and
+// masks, and Sinkhorn-Knopp.
 
 // fill copies src into t, converting to t's dtype.
 func fill(t *tensor.Dense, src []float32) {
@@ -202,14 +203,11 @@ func (ks keySet) batchT() []float32 {
 	return out
 }
 
-// sims returns the (B, N) similarities of B queries (B*D) with all keys.
+// sims returns the (B, N) similarities of B queries (B*D) with all keys
+// (for logWeights, the reference of the DCL head's weights).
 func (ks keySet) sims(queries []float32) []float32 {
-	return ks.simsInto(make([]float32, ks.B*ks.n()), queries)
-}
-
-// simsInto is sims writing into out (B*N, overwritten).
-func (ks keySet) simsInto(out, queries []float32) []float32 {
 	B, N, D := ks.B, ks.n(), ks.D
+	out := make([]float32, B*N)
 	blas32.Gemm(blas.NoTrans, blas.Trans, 1,
 		blas32.General{Rows: B, Cols: D, Stride: D, Data: queries},
 		blas32.General{Rows: B, Cols: D, Stride: D, Data: ks.batch},
@@ -240,7 +238,7 @@ func (ks keySet) allowed(i, j int, ids []int64) bool {
 const dclEps = 1e-6
 
 // logWeights returns the (B, N) log-weights of the DCL loss for B queries
-// (queries B*D, the no-gradient query embeddings) against ks: 0 at the
+// (queries B*D) against ks (the reference of dclLogWeights): 0 at the
 // positive, bigNeg at excluded keys, and for negatives
 // log w_ij = log|N_i| + z_ij - log sum_j' exp z_ij', z_ij = beta (c_ij - mu_i)/(sigma_i + eps).
 // With vsepp set it returns the additive mask of the hinge loss instead
@@ -340,21 +338,26 @@ func logWeightRows(out, sim []float32, ks keySet, ids []int64, beta float64, vse
 	}
 }
 
-// dclLogWeights writes the DCL log-weights of B queries against ks, shifted
-// per query as the graph's log-sum-exp expects, straight into the graph
-// inputs lwB (B, B) and lwQ (B, K; nil without a queue): it is logWeights
-// followed by shiftLogWeights and splitFill (which the tests use as its
-// reference) in three passes per row and without (B, N) temporaries.
-// sims are the (B, N) similarities of the no-gradient queries with the keys.
-//
-// Per query i over the allowed negatives j (count n, similarities c):
-// z_j = beta (c_j - mu)/(sigma + eps), log w_j = log n + z_j - LSE_j z, and
-// the shift m_i = max(c_ii/tau, max_j c_j/tau + log w_j) is taken at the
-// largest c_j (c/tau + log w is increasing in c for beta >= 0).
-func dclLogWeights(lwB, lwQ *tensor.Dense, sims []float32, ks keySet, beta, tau float64) {
-	B, K, N := ks.B, ks.K, ks.n()
-	// The keys each query excludes: the empty queue slots (all queries) and
-	// the valid keys of the query's own image (a few per query).
+// dclMask is what a DCL head needs besides its similarities to weight
+// them: the keys of the step that are no negatives and the batch's image
+// ids. prepare sets it every step (the queue's ids change every step).
+type dclMask struct {
+	ex  dclExcluded
+	ids []int64
+}
+
+// dclExcluded lists the keys that are no negatives: invalid (empty queue
+// slots) for every query, same[id] for the queries of image id.
+type dclExcluded struct {
+	invalid []int32
+	same    map[int64][]int32
+}
+
+// dclExclusions returns the keys of ks that each query excludes: the empty
+// queue slots (all queries) and the valid keys of the query's own image (a
+// few per query; batch key i, the positive, is one of them).
+func dclExclusions(ks keySet) dclExcluded {
+	B, N := ks.B, ks.n()
 	var invalid []int32
 	same := make(map[int64][]int32, B)
 	for _, id := range ks.ids {
@@ -374,84 +377,84 @@ func dclLogWeights(lwB, lwQ *tensor.Dense, sims []float32, ks keySet, beta, tau 
 			same[id] = append(l, int32(j))
 		}
 	}
-	ex := dclExcluded{invalid: invalid, same: same}
-	switch db := lwB.Data().(type) {
-	case []float32:
-		var dq []float32
-		if lwQ != nil {
-			dq = lwQ.Data().([]float32)
+	return dclExcluded{invalid: invalid, same: same}
+}
+
+// dclLogWeights writes the DCL log-weights of B queries, shifted per query
+// as the DCL head's log-sum-exp expects, into db (B, B) for the batch keys
+// and dq (B, K; nil without a queue) for the queue keys, from the queries'
+// similarities with those keys, sb (B, B) and sq (B, K). It is logWeights
+// followed by shiftLogWeights and splitFill (which the tests use as its
+// reference) in three passes per row and without (B, N) temporaries. The
+// DCL head (dclHeadOp) calls dclWeightRow row by row on the similarities
+// of its own inputs.
+func dclLogWeights[T, S float](db, dq []T, sb, sq []S, m *dclMask, B, K int, beta, tau float64) {
+	parallelRows(B, func(lo, hi int) {
+		scratch := make([]float32, 2*(B+K))
+		for i := lo; i < hi; i++ {
+			dclWeightRow(db, dq, sb, sq, scratch, m, B, K, beta, tau, i)
 		}
-		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, ex, ks.ids, B, K, beta, tau, lo, hi) })
-	case []float64:
-		var dq []float64
-		if lwQ != nil {
-			dq = lwQ.Data().([]float64)
+	})
+}
+
+// dclWeightRow computes row i of dclLogWeights, with scratch (2 (B+K)
+// float32) for the row's similarities and its exponent arguments.
+//
+// Over the allowed negatives j of query i (count n, similarities c):
+// z_j = beta (c_j - mu)/(sigma + eps), log w_j = log n + z_j - LSE_j z, and
+// the shift m_i = max(c_ii/tau, max_j c_j/tau + log w_j) is taken at the
+// largest c_j (c/tau + log w is increasing in c for beta >= 0).
+//
+// The row's similarities are copied into the float32 scratch row (the
+// precision of the weights: the row kernels are float32) and its excluded
+// keys set to -Inf there, so that each pass tests the value it reads
+// instead of looking up validity and image ids per key.
+func dclWeightRow[T, S float](db, dq []T, sb, sq []S, scratch []float32, m *dclMask, B, K int, beta, tau float64, i int) {
+	row, args := scratch[:B+K], scratch[B+K:2*(B+K)]
+	copyRow(row[:B], sb[i*B:(i+1)*B])
+	copyRow(row[B:], sq[i*K:(i+1)*K])
+	negInf := float32(math.Inf(-1))
+	shift := float64(row[i]) / tau
+	for _, l := range [2][]int32{m.ex.invalid, m.ex.same[m.ids[i]]} {
+		for _, j := range l {
+			row[j] = negInf
 		}
-		parallelRows(B, func(lo, hi int) { dclWeightRows(db, dq, sims, ex, ks.ids, B, K, beta, tau, lo, hi) })
+	}
+	n, sum, sumSq, cmax := maskedStats(row)
+	var logN, inv, mu, lse float64
+	if n > 0 {
+		mu = sum / float64(n)
+		sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
+		inv = beta / (sigma + dclEps)
+		zmax := (cmax - mu) * inv
+		lse = zmax + math.Log(dclArgsExpSum(args, row, mu, inv, zmax))
+		logN = math.Log(float64(n))
+		shift = max(shift, cmax/tau+logN+zmax-lse)
+	}
+	// log w_j - shift = (c_j - mu) inv + off for the allowed keys
+	off := logN - mu*inv - lse - shift
+	write := func(dst []T, part []float32) {
+		if d, ok := any(dst).([]float32); ok {
+			dclWrite32(d, part, inv, off)
+			return
+		}
+		dclWriteRow(dst, part, inv, off)
+	}
+	write(db[i*B:(i+1)*B], row[:B])
+	db[i*B+i] = T(-shift)
+	if K > 0 {
+		write(dq[i*K:(i+1)*K], row[B:])
 	}
 }
 
-// dclExcluded lists the keys that are no negatives: invalid (empty queue
-// slots) for every query, same[id] for the queries of image id.
-type dclExcluded struct {
-	invalid []int32
-	same    map[int64][]int32
-}
-
-// dclWeightRows computes rows [lo, hi) of dclLogWeights. The excluded keys
-// of a row are marked by setting their similarity to -Inf for the duration
-// of the row (and restored after), so that each pass tests the value it
-// reads instead of looking up validity and image ids per key.
-func dclWeightRows[T float](db, dq []T, sims []float32, ex dclExcluded, ids []int64, B, K int, beta, tau float64, lo, hi int) {
-	N := B + K
-	negInf := float32(math.Inf(-1))
-	args := make([]float32, N) // exponent arguments of one row
-	var saved []float32
-	for i := lo; i < hi; i++ {
-		row := sims[i*N : (i+1)*N]
-		// Allowed negatives: valid keys of another image. Batch key i (the
-		// positive) has the query's own image id, so it is excluded too.
-		shift := float64(row[i]) / tau
-		same := ex.same[ids[i]]
-		saved = saved[:0]
-		for _, l := range [2][]int32{ex.invalid, same} {
-			for _, j := range l {
-				saved = append(saved, row[j])
-				row[j] = negInf
-			}
-		}
-		n, sum, sumSq, cmax := maskedStats(row)
-		var logN, inv, mu, lse float64
-		if n > 0 {
-			mu = sum / float64(n)
-			sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
-			inv = beta / (sigma + dclEps)
-			zmax := (cmax - mu) * inv
-			lse = zmax + math.Log(dclArgsExpSum(args, row, mu, inv, zmax))
-			logN = math.Log(float64(n))
-			shift = max(shift, cmax/tau+logN+zmax-lse)
-		}
-		// log w_j - shift = (c_j - mu) inv + off for the allowed keys
-		off := logN - mu*inv - lse - shift
-		write := func(dst []T, part []float32) {
-			if d, ok := any(dst).([]float32); ok {
-				dclWrite32(d, part, inv, off)
-				return
-			}
-			dclWriteRow(dst, part, inv, off)
-		}
-		write(db[i*B:(i+1)*B], row[:B])
-		db[i*B+i] = T(-shift)
-		if K > 0 {
-			write(dq[i*K:(i+1)*K], row[B:])
-		}
-		k := 0
-		for _, l := range [2][]int32{ex.invalid, same} {
-			for _, j := range l {
-				row[j] = saved[k]
-				k++
-			}
-		}
+// copyRow copies src into dst (equal lengths), converting to float32.
+func copyRow[S float](dst []float32, src []S) {
+	if s, ok := any(src).([]float32); ok {
+		copy(dst, s)
+		return
+	}
+	for j, x := range src {
+		dst[j] = float32(x)
 	}
 }
 

@@ -103,39 +103,48 @@ func denseInputs(vs []G.Value, n int) ([]*tensor.Dense, error) {
 // DCL contrastive head: the per-query loss over the batch part (and the
 // queue part) of the similarities.
 
-// dclHeadOp computes, for S_b (B, B) batch similarities with log-weights
-// lw_b (B, B) and optionally S_q (B, K) queue similarities with log-weights
-// lw_q (B, K), the (B) vector
+// dclHeadOp computes, for S_b (B, B) batch similarities and optionally S_q
+// (B, K) queue similarities of B live queries with their momentum keys, the
+// (B) vector
 //
 //	l_i = log( sum_j exp(s_ij) ) - s_ii,  s = S/tau + lw,
 //
-// over the keys of both parts (batch key i is query i's positive). It
-// replaces scale, add, Exp, Sum, Log and the positive's Hadamard product per
-// part. The log-sum-exp is shifted by the row maximum and accumulated in
-// float64; float32 graphs use expScaled32 (float64 graphs math.Exp). The shifted
-// exponentials e_ij = exp(s_ij - max_j s_ij) and row sums are kept in the
-// op for its gradient ops, which run after it in the same pass.
+// over the keys of both parts (batch key i is query i's positive), where
+// lw are the DCL log-weights (CODER-METHOD.md section 2), computed without
+// gradient from the op's own inputs: c_ij = v_i . t'_j are the live
+// queries' similarities (dclWeightRow, with the step's exclusions in mask).
+// It replaces scale, add, Exp, Sum, Log and the positive's Hadamard product
+// per part. The log-weights are shifted per row so that the row's largest
+// argument is 0 (up to rounding); the log-sum-exp is accumulated in
+// float64; float32 graphs use expScaled32 (float64 graphs math.Exp). The
+// shifted exponentials e_ij = exp(s_ij - max_j s_ij) and row sums are kept
+// in the op for its gradient ops, which run after it in the same pass; the
+// weights are constants of the gradient.
 type dclHeadOp struct {
 	opBase
-	tau   float64
-	queue bool
-	eb    *tensor.Dense // (B, B) shifted exponentials of the batch part
-	eq    *tensor.Dense // (B, K) of the queue part
-	se    []float64     // (B) row sums of eb and eq
+	tau, beta float64
+	queue     bool
+	mask      *dclMask      // the step's exclusions, set by prepare
+	frozen    bool          // tests: keep the log-weights of the last run
+	lb, lq    *tensor.Dense // (B, B), (B, K) shifted log-weights of the last run
+	eb        *tensor.Dense // (B, B) shifted exponentials of the batch part
+	eq        *tensor.Dense // (B, K) of the queue part
+	se        []float64     // (B) row sums of eb and eq
 }
 
-func newDCLHead(tau float64, queue bool, id int) *dclHeadOp {
-	return &dclHeadOp{opBase: opBase{name: fmt.Sprintf("dclHead%d(%g,%v)", id, tau, queue)}, tau: tau, queue: queue}
+func newDCLHead(tau, beta float64, mask *dclMask, queue bool, id int) *dclHeadOp {
+	return &dclHeadOp{opBase: opBase{name: fmt.Sprintf("dclHead%d(%g,%g,%v)", id, tau, beta, queue)},
+		tau: tau, beta: beta, mask: mask, queue: queue}
 }
 
 func (op *dclHeadOp) Arity() int {
 	if op.queue {
-		return 4
+		return 2
 	}
-	return 2
+	return 1
 }
 func (op *dclHeadOp) Type() hm.Type {
-	in := []int{2, 2, 2, 2}
+	in := []int{2, 2}
 	return fnType(in[:op.Arity()], 1)
 }
 func (op *dclHeadOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
@@ -146,10 +155,11 @@ func (op *dclHeadOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{s[0]}, nil
 }
 func (op *dclHeadOp) DiffWRT(n int) []bool {
-	if n == 4 {
-		return []bool{true, false, true, false}
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
 	}
-	return []bool{true, false}
+	return d
 }
 
 func (op *dclHeadOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -159,7 +169,7 @@ func (op *dclHeadOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		return nil, err
 	}
 	if op.queue {
-		if ret[2], err = G.ApplyOp(&dclHeadGradOp{opBase{name: op.name + "-grad-queue"}, op, true, in[2].Shape().Clone(), nil}, out, grad); err != nil {
+		if ret[1], err = G.ApplyOp(&dclHeadGradOp{opBase{name: op.name + "-grad-queue"}, op, true, in[1].Shape().Clone(), nil}, out, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -171,23 +181,25 @@ func (op *dclHeadOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error {
 }
 
 func (op *dclHeadOp) Do(vs ...G.Value) (G.Value, error) {
-	ts := make([]*tensor.Dense, len(vs))
-	for i, v := range vs {
-		d, err := dense(v)
-		if err != nil {
-			return nil, err
-		}
-		ts[i] = d
+	ts, err := denseInputs(vs, op.Arity())
+	if err != nil {
+		return nil, err
 	}
 	B, dt := ts[0].Shape()[0], ts[0].Dtype()
+	if op.mask == nil || len(op.mask.ids) != B {
+		return nil, fmt.Errorf("train: %s: no exclusions for a batch of %d", op.name, B)
+	}
+	weigh := !op.frozen || op.lb == nil
 	keep := func(p **tensor.Dense, like *tensor.Dense) {
 		if *p == nil || !(*p).Shape().Eq(like.Shape()) || (*p).Dtype() != dt {
 			*p = tensor.New(tensor.Of(dt), tensor.WithShape(like.Shape()...))
 		}
 	}
 	keep(&op.eb, ts[0])
+	keep(&op.lb, ts[0])
 	if op.queue {
-		keep(&op.eq, ts[2])
+		keep(&op.eq, ts[1])
+		keep(&op.lq, ts[1])
 	}
 	if len(op.se) != B {
 		op.se = make([]float64, B)
@@ -195,17 +207,13 @@ func (op *dclHeadOp) Do(vs ...G.Value) (G.Value, error) {
 	out := tensor.New(tensor.Of(dt), tensor.WithShape(B))
 	switch o := out.Data().(type) {
 	case []float32:
-		h := dclHalf[float32]{sb: ts[0].Data().([]float32), lb: ts[1].Data().([]float32), eb: op.eb.Data().([]float32)}
-		if op.queue {
-			h.sq, h.lq, h.eq = ts[2].Data().([]float32), ts[3].Data().([]float32), op.eq.Data().([]float32)
-		}
-		h.fwd32(o, op.se, B, op.tau)
+		h := newDCLHalf[float32](ts, op.lb, op.eb, op.lq, op.eq)
+		h.run(op, o, B, weigh, h.row32)
 	case []float64:
-		h := dclHalf[float64]{sb: ts[0].Data().([]float64), lb: ts[1].Data().([]float64), eb: op.eb.Data().([]float64)}
-		if op.queue {
-			h.sq, h.lq, h.eq = ts[2].Data().([]float64), ts[3].Data().([]float64), op.eq.Data().([]float64)
-		}
-		h.fwd(o, op.se, B, op.tau, expRow64)
+		h := newDCLHalf[float64](ts, op.lb, op.eb, op.lq, op.eq)
+		h.run(op, o, B, weigh, func(out []float64, se []float64, i, B, K int, inv float64) {
+			h.rowShifted(out, se, i, B, K, inv, expRow64)
+		})
 	default:
 		return nil, fmt.Errorf("train: dclHead: dtype %v", dt)
 	}
@@ -218,67 +226,85 @@ type dclHalf[T float] struct {
 	sq, lq, eq []T // (B, K)
 }
 
-// fwd writes l_i and the row sums se for all rows.
-func (h dclHalf[T]) fwd(out []T, se []float64, B int, tau float64, expRow func(e, s, lw []T, inv, m float64) float64) {
+func newDCLHalf[T float](ts []*tensor.Dense, lb, eb, lq, eq *tensor.Dense) dclHalf[T] {
+	h := dclHalf[T]{sb: ts[0].Data().([]T), lb: lb.Data().([]T), eb: eb.Data().([]T)}
+	if len(ts) > 1 {
+		h.sq, h.lq, h.eq = ts[1].Data().([]T), lq.Data().([]T), eq.Data().([]T)
+	}
+	return h
+}
+
+// run computes, row by row on GOMAXPROCS goroutines, the row's log-weights
+// (unless weigh is false) and then l_i and the row sum se_i by row (the
+// row's similarities are still in cache from the weights).
+func (h dclHalf[T]) run(op *dclHeadOp, out []T, B int, weigh bool, row func(out []T, se []float64, i, B, K int, inv float64)) {
 	K := len(h.sq) / B
-	inv := 1 / tau
+	inv := 1 / op.tau
 	parallelRows(B, func(lo, hi int) {
+		var scratch []float32
+		if weigh {
+			scratch = make([]float32, 2*(B+K))
+		}
 		for i := lo; i < hi; i++ {
-			rb, wb := h.sb[i*B:(i+1)*B], h.lb[i*B:(i+1)*B]
-			rq, wq := h.sq[i*K:(i+1)*K], h.lq[i*K:(i+1)*K]
-			m := math.Inf(-1)
-			for j, x := range rb {
-				if v := float64(x)*inv + float64(wb[j]); v > m {
-					m = v
-				}
+			if weigh {
+				dclWeightRow(h.lb, h.lq, h.sb, h.sq, scratch, op.mask, B, K, op.beta, op.tau, i)
 			}
-			for j, x := range rq {
-				if v := float64(x)*inv + float64(wq[j]); v > m {
-					m = v
-				}
-			}
-			s := expRow(h.eb[i*B:(i+1)*B], rb, wb, inv, m)
-			if K > 0 {
-				s += expRow(h.eq[i*K:(i+1)*K], rq, wq, inv, m)
-			}
-			se[i] = s
-			out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+			row(out, op.se, i, B, K, inv)
 		}
 	})
 }
 
-// fwd32 is fwd for float32 graphs. The log-weights from Go are shifted so
-// that each row's largest argument s_ij is near 0 (see dclLogWeights; the
-// live similarities differ from the momentum ones it used by a little), so
+// rowShifted writes l_i and se_i of row i, with the arguments shifted by
+// the row maximum: float64 graphs with expRow64 (the tests' reference for
+// row32 with expRow32).
+func (h dclHalf[T]) rowShifted(out []T, se []float64, i, B, K int, inv float64, expRow func(e, s, lw []T, inv, m float64) float64) {
+	rb, wb := h.sb[i*B:(i+1)*B], h.lb[i*B:(i+1)*B]
+	rq, wq := h.sq[i*K:(i+1)*K], h.lq[i*K:(i+1)*K]
+	m := math.Inf(-1)
+	for j, x := range rb {
+		if v := float64(x)*inv + float64(wb[j]); v > m {
+			m = v
+		}
+	}
+	for j, x := range rq {
+		if v := float64(x)*inv + float64(wq[j]); v > m {
+			m = v
+		}
+	}
+	s := expRow(h.eb[i*B:(i+1)*B], rb, wb, inv, m)
+	if K > 0 {
+		s += expRow(h.eq[i*K:(i+1)*K], rq, wq, inv, m)
+	}
+	se[i] = s
+	out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+}
+
+// row32 is rowShifted for float32 graphs. The log-weights are shifted so that
+// each row's largest argument s_ij is 0 up to rounding (dclWeightRow), so
 // the arguments are first exponentiated unshifted (m = 0), their maximum
 // taken in the same pass; only a row whose maximum is outside
-// [-dclNoShift, dclNoShift] is redone with the row maximum as shift. The
-// bound keeps the argument's float32 rounding error as small as with the
-// shift (below 1e-6 absolute near the maximum) and the exponentials far
-// from overflow and underflow.
-func (h dclHalf[T]) fwd32(out []float32, se []float64, B int, tau float64) {
+// [-dclNoShift, dclNoShift] (log-weights frozen by a test while the
+// similarities change) is redone with the row maximum as shift. The bound
+// keeps the argument's float32 rounding error as small as with the shift
+// (below 1e-6 absolute near the maximum) and the exponentials far from
+// overflow and underflow.
+func (h dclHalf[T]) row32(out []T, se []float64, i, B, K int, inv float64) {
 	hb := any(h).(dclHalf[float32])
-	K := len(hb.sq) / B
-	inv := 1 / tau
-	parallelRows(B, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			rb, wb, eb := hb.sb[i*B:(i+1)*B], hb.lb[i*B:(i+1)*B], hb.eb[i*B:(i+1)*B]
-			rq, wq, eq := hb.sq[i*K:(i+1)*K], hb.lq[i*K:(i+1)*K], hb.eq[i*K:(i+1)*K]
-			m := max(argsMax32(eb, rb, wb, inv), argsMax32(eq, rq, wq, inv))
-			var s float64
-			if m >= -dclNoShift && m <= dclNoShift {
-				m = 0
-				s = expSum32(eb) + expSum32(eq)
-			} else {
-				s = expRow32(eb, rb, wb, inv, m)
-				if K > 0 {
-					s += expRow32(eq, rq, wq, inv, m)
-				}
-			}
-			se[i] = s
-			out[i] = float32(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+	rb, wb, eb := hb.sb[i*B:(i+1)*B], hb.lb[i*B:(i+1)*B], hb.eb[i*B:(i+1)*B]
+	rq, wq, eq := hb.sq[i*K:(i+1)*K], hb.lq[i*K:(i+1)*K], hb.eq[i*K:(i+1)*K]
+	m := max(argsMax32(eb, rb, wb, inv), argsMax32(eq, rq, wq, inv))
+	var s float64
+	if m >= -dclNoShift && m <= dclNoShift {
+		m = 0
+		s = expSum32(eb) + expSum32(eq)
+	} else {
+		s = expRow32(eb, rb, wb, inv, m)
+		if K > 0 {
+			s += expRow32(eq, rq, wq, inv, m)
 		}
-	})
+	}
+	se[i] = s
+	out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
 }
 
 // dclNoShift bounds the row maximum of the DCL head's arguments up to which

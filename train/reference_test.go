@@ -288,8 +288,8 @@ func ahatOf(m *Model) []float32 {
 //   - that the queues receive the momentum encoders' keys of the batch
 //     (computed before the step's EMA), tagged with the batch's image ids;
 //   - every loss term against the definitions, with live queries, momentum
-//     keys, DCL weights from the momentum queries (the documented
-//     deviation), Sinkhorn codes of the momentum embeddings.
+//     keys, DCL weights from the live queries' similarities, Sinkhorn codes
+//     of the momentum embeddings.
 func TestMomentumUpdateAndKeys(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Momentum = 0.6
@@ -326,8 +326,8 @@ func TestMomentumUpdateAndKeys(t *testing.T) {
 	}
 	qv, qt := code(kv), code(kt)
 	var want Losses
-	want.Inst = 0.5 * (refContrastive(cfg, v, kv, kt, b.ImageIDs, m.qTxt) + refContrastive(cfg, tt, kt, kv, b.ImageIDs, m.qImg))
-	want.Concept = 0.5 * (refContrastive(cfg, cv, kcv, kct, b.ImageIDs, m.qcTxt) + refContrastive(cfg, ct, kct, kcv, b.ImageIDs, m.qcImg))
+	want.Inst = 0.5 * (refContrastive(cfg, v, kt, b.ImageIDs, m.qTxt) + refContrastive(cfg, tt, kv, b.ImageIDs, m.qImg))
+	want.Concept = 0.5 * (refContrastive(cfg, cv, kct, b.ImageIDs, m.qcTxt) + refContrastive(cfg, ct, kcv, b.ImageIDs, m.qcImg))
 	want.Swap = directCE(cfg, v, protos, qt) + directCE(cfg, tt, protos, qv)
 	want.Pred = directCE(cfg, cv, protos, qv) + directCE(cfg, ct, protos, qt)
 	want.Total = want.Inst + cfg.LambdaC*want.Concept + cfg.LambdaP*want.Pred + cfg.LambdaS*want.Swap
@@ -380,16 +380,16 @@ func TestMomentumUpdateAndKeys(t *testing.T) {
 }
 
 // refContrastive is one direction of the DCL / InfoNCE / VSE++ loss from
-// CODER-METHOD.md section 2 with live queries q, momentum queries mq (for
-// the DCL weights), batch keys pk and queue qu, excluding keys of the
-// query's image. pk are the momentum keys of the batch for DCL and the live
+// CODER-METHOD.md section 2 with live queries q (also those of the DCL
+// weights, c_ij = q_i . k_j), batch keys pk and queue qu, excluding keys of
+// the query's image. pk are the momentum keys of the batch for DCL and the live
 // embeddings of the other modality for VSE++.
-func refContrastive(cfg Config, q, mq, pk []float32, ids []int64, qu *queue) float64 {
+func refContrastive(cfg Config, q, pk []float32, ids []int64, qu *queue) float64 {
 	D := cfg.Dim
 	B := len(ids)
 	var total float64
 	for i := range B {
-		qi, mi := q[i*D:(i+1)*D], mq[i*D:(i+1)*D]
+		qi := q[i*D : (i+1)*D]
 		var negs [][]float32
 		for j := range B {
 			if ids[j] != ids[i] {
@@ -415,7 +415,7 @@ func refContrastive(cfg Config, q, mq, pk []float32, ids []int64, qu *queue) flo
 		c := make([]float64, len(negs))
 		var mu, sd float64
 		for j, k := range negs {
-			c[j] = dot(mi, k)
+			c[j] = dot(qi, k)
 			mu += c[j]
 		}
 		mu /= float64(len(c))

@@ -39,7 +39,8 @@ func (m *Model) checkBatch(b *Batch) error {
 }
 
 // prepare fills every input of the training graph for batch b: encoder
-// inputs, momentum forward pass, keys, log-weights/masks and codes.
+// inputs, momentum forward pass, keys, DCL exclusions or VSE++ masks, and
+// codes.
 func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	cfg := m.cfg
 	B, D := b.Size, cfg.Dim
@@ -64,25 +65,24 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 
 	li := tg.li
 	vsepp := cfg.Loss == LossVSEPP
-	dir := func(d dirInputs, queries, keys []float32, q *queue) {
+	dir := func(d dirInputs, keys []float32, q *queue) {
 		ks := keySet{B: B, K: cfg.Queue, D: D, batch: keys, ids: b.ImageIDs, q: q}
 		if vsepp {
 			// the batch keys are the live embeddings in the graph; only
 			// the mask (same-image exclusions, positive) comes from Go
-			splitFill(d.lwB, d.lwQ, logWeights(queries, ks, b.ImageIDs, 0, true, nil), B, ks.n())
+			splitFill(d.lwB, d.lwQ, logWeights(nil, ks, b.ImageIDs, 0, true, nil), B, ks.n())
 			return
 		}
+		// DCL: the keys, and the exclusions with which the head weighs
+		// the live similarities
 		fill(d.keys, ks.batchT())
-		if len(li.sims) != B*ks.n() {
-			li.sims = make([]float32, B*ks.n())
-		}
-		dclLogWeights(d.lwB, d.lwQ, ks.simsInto(li.sims, queries), ks, cfg.Beta, cfg.Tau)
+		d.mask.ex, d.mask.ids = dclExclusions(ks), b.ImageIDs
 	}
-	dir(li.i2t, mk.v, mk.t, m.qTxt)
-	dir(li.t2i, mk.t, mk.v, m.qImg)
+	dir(li.i2t, mk.t, m.qTxt)
+	dir(li.t2i, mk.v, m.qImg)
 	if cfg.Concept {
-		dir(li.ci2t, mk.cv, mk.ct, m.qcTxt)
-		dir(li.ct2i, mk.ct, mk.cv, m.qcImg)
+		dir(li.ci2t, mk.ct, m.qcTxt)
+		dir(li.ct2i, mk.cv, m.qcImg)
 	}
 	if cfg.Clustering {
 		P := cfg.Prototypes

@@ -34,7 +34,10 @@ var TrainSpec = pipeline.Spec{
 	// 4: loss=vsepp scores the live embeddings of the batch against each
 	// other (standard VSE++, gradients through both sides) instead of
 	// momentum batch keys: vsepp models differ entirely from version 3's.
-	Version: "4",
+	// 5: the DCL weights come from the live queries' similarities (c_ij =
+	// v_i . t'_j, CODER-METHOD.md section 2), computed in the loss head,
+	// instead of the momentum queries': dcl models differ from version 4's.
+	Version: "5",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
