@@ -2,11 +2,13 @@ package train
 
 import (
 	"context"
-
-	"golang.org/x/sync/errgroup"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
+	"coderflow/datasets/arrowfeat"
 	coder "coderflow/train"
 )
 
@@ -71,6 +73,30 @@ func (l *loader) fill(r featRow) error {
 	}
 	l.cache[r.id] = dst
 	return nil
+}
+
+// featurePairs counts the training pairs whose image has a feature row
+// (each image once), reading only the shards' image_id column: streaming
+// mode's exact pair count before its first epoch (cached mode counts its
+// cache, cachedPairs).
+func (l *loader) featurePairs(ctx context.Context) (int, error) {
+	seen := make(map[int64]struct{}, len(l.byImg))
+	n := 0
+	err := arrowfeat.ImageIDs(ctx, l.files, func(id int64) error {
+		caps, ok := l.byImg[id]
+		if !ok {
+			return nil
+		}
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			n += len(caps)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("features: %w", err)
+	}
+	return n, nil
 }
 
 // cachedPairs returns the canonical pair list of cached mode (captions whose

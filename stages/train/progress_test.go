@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -42,13 +43,18 @@ var extraCaptionsSpec = pipeline.Spec{
 	}),
 }
 
-// finishedRE matches the progress reporter's last line for the batches.
-var finishedRE = regexp.MustCompile(`msg=(\w+) work=batches done=(\d+) .*total=(\d+)`)
+// finishedRE matches the progress reporter's last line for the batches,
+// totalRE every line for them.
+var (
+	finishedRE = regexp.MustCompile(`msg=(\w+) work=batches done=(\d+) .*total=(\d+)`)
+	totalRE    = regexp.MustCompile(`work=batches .*total=(\d+)`)
+)
 
 // TestProgressTotals checks the batch progress of a streaming run whose
-// tokens have captions without features (the exact batch count is known
-// only after the first epoch) and of a resumed run: each ends "finished"
-// with done = total, the batches this run trained.
+// tokens have captions without features and of a resumed run: every
+// progress line's total is the batches this run trains (streaming mode
+// counts the pairs with features before the first epoch), and each ends
+// "finished" with done = total.
 func TestProgressTotals(t *testing.T) {
 	data := fixture(t)
 	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
@@ -80,9 +86,15 @@ func TestProgressTotals(t *testing.T) {
 		if m[1] != "finished" || done != want || total != want {
 			t.Errorf("last progress line %q, want finished with done = total = %d", m[0], want)
 		}
+		for _, m := range totalRE.FindAllStringSubmatch(log, -1) {
+			if total, _ := strconv.Atoi(m[1]); total != want {
+				t.Errorf("progress line %q, want total = %d throughout", m[0], want)
+			}
+		}
 	}
 	// 320 train pairs with features, batch 16: 20 batches per epoch (the
-	// 40 captions without features made the first estimate 22).
+	// 40 captions without features are not counted: until the pairs were
+	// counted from the shards' ids, the first estimate was 22).
 	afterEpoch = slowLast
 	defer func() { afterEpoch = nil }()
 	log, err := run(t.Context(), filepath.Join(t.TempDir(), "full"))
@@ -104,6 +116,40 @@ func TestProgressTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, log, 20)
+}
+
+// TestPairCountWithoutFeatures: with 40 of 360 train captions lacking
+// image features, streaming and cached runs both count 320 training pairs
+// before training, and cap a queue larger than that at 320 (streaming mode
+// counted 360 before it read the shards' ids).
+func TestPairCountWithoutFeatures(t *testing.T) {
+	data := fixture(t)
+	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
+	for _, mode := range []string{"streaming", "cached"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "streaming" {
+				budgetUnit = 1000 // feature_memory in kB
+				defer func() { budgetUnit = 1 << 20 }()
+			}
+			params := smallParams(map[string]any{"feature_memory": 3, "concept": false, "epochs": 1, "queue": 1000})
+			a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{extra},
+				filepath.Join(t.TempDir(), mode), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := a.Manifest.Info
+			if got := fmt.Sprint(info["loader"]); !strings.Contains(got, "mode:"+mode) || !strings.Contains(got, "train_pairs:320") ||
+				!strings.Contains(got, "batches_per_epoch:20") {
+				t.Errorf("loader %s, want %s mode with 320 train pairs, 20 batches per epoch", got, mode)
+			}
+			if got := fmt.Sprint(info["train_captions_without_features"]); got != "40" {
+				t.Errorf("train_captions_without_features %s, want 40", got)
+			}
+			if got := fmt.Sprint(info["queue_capped"]); !strings.Contains(got, "used:320") {
+				t.Errorf("queue_capped %s, want used 320", got)
+			}
+		})
+	}
 }
 
 // fewerRegionsSpec copies the upstream features with one region less for
@@ -180,15 +226,15 @@ func TestFeatureCountsOnce(t *testing.T) {
 }
 
 // TestStreamingFewerPairsThanBatch: 10 training captions with features and
-// 40 without, batch 16, streamed: the caption count passes the early check
-// and the epoch yields no batch; the error says why.
+// 40 without, batch 16, streamed: the check before training counts only the
+// captions with features (from the shards' ids) and says why it stops.
 func TestStreamingFewerPairsThanBatch(t *testing.T) {
 	data := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"train": 2})
 	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
 	budgetUnit = 1000 // feature_memory in kB: streaming mode
 	defer func() { budgetUnit = 1 << 20 }()
 	_, err := pipelinetest.RunStageErr(t, &TrainSpec, smallParams(map[string]any{"feature_memory": 1, "concept": false, "pooling": "attn"}), extra)
-	if err == nil || !strings.Contains(err.Error(), "fewer than one batch of 16 of the 50 training captions have image features") {
+	if err == nil || !strings.Contains(err.Error(), "only 10 of the 50 training captions have image features, fewer than one batch of 16") {
 		t.Errorf("err = %v, want the captions without features named", err)
 	}
 }

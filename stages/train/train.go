@@ -37,6 +37,8 @@ var TrainSpec = pipeline.Spec{
 	// 5: the DCL weights come from the live queries' similarities (c_ij =
 	// v_i . t'_j, CODER-METHOD.md section 2), computed in the loss head,
 	// instead of the momentum queries': dcl models differ from version 4's.
+	// Streaming mode counts the pairs with features before training (a
+	// queue larger than that is capped at it, not at all train captions).
 	Version: "5",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
@@ -185,12 +187,17 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		env.Log.Info("features loaded", "train_images", len(ld.cache), "dev_images", len(devCache),
 			"seconds", time.Since(start).Seconds())
 	}
-	pairs := ld.pairs()
+	var pairs int
 	if cached {
 		pairs = len(ld.cachedPairs())
-		info["train_captions_without_features"] = ld.pairs() - pairs
+	} else if pairs, err = ld.featurePairs(ctx); err != nil {
+		return err
 	}
+	info["train_captions_without_features"] = ld.pairs() - pairs
 	if pairs < batch {
+		if n := ld.pairs(); n > pairs {
+			return fmt.Errorf("only %d of the %d training captions have image features, fewer than one batch of %d", pairs, n, batch)
+		}
 		return fmt.Errorf("only %d training pairs, fewer than one batch of %d", pairs, batch)
 	}
 	mode := "streaming"
@@ -289,9 +296,9 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		step = states[len(states)-1].Row.Step
 	}
 	// Progress counts this run's batches only (a resumed run's rate and ETA
-	// are not inflated by the epochs it skipped). In streaming mode nb
-	// counts captions whose image may have no features; the first epoch
-	// gives the exact count and corrects the total and the ETA.
+	// are not inflated by the epochs it skipped). nb is exact in both
+	// modes (an epoch yields floor(pairs/batch) batches); the total is
+	// still corrected should an epoch yield another count.
 	prog := env.Progress("batches", int64(epochs-last)*nb)
 	defer prog.Done()
 	ropt := readerOptions(budget)
