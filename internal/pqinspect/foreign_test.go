@@ -237,28 +237,93 @@ func TestLegacyRepeated(t *testing.T) {
 	}
 }
 
-// rewriteFooter returns data with its footer decoded, changed by edit for
-// the schema element named col, and encoded again; noIndex drops the page
-// index (as DuckDB writes files).
+// TestLegacyListElement: a LIST whose repeated one-field group is named
+// "array" or "<list>_tuple" (old Avro and Thrift writers) holds structs of
+// that one field, by the format's backward-compatibility rules; any other
+// name is the standard 3-level wrapper of the element.
+func TestLegacyListElement(t *testing.T) {
+	type row struct {
+		Tags []string `parquet:"tags,list"`
+	}
+	p := filepath.Join(t.TempDir(), "l.parquet")
+	if err := pq.WriteFile(p, []row{{[]string{"a", "b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ inner, want string }{
+		{"list", "[map[tags:[a b]]]"},
+		{"array", "[map[tags:[map[element:a] map[element:b]]]]"},
+		{"tags_tuple", "[map[tags:[map[element:a] map[element:b]]]]"},
+		{"bag", "[map[tags:[a b]]]"},
+	} {
+		q := filepath.Join(t.TempDir(), tc.inner+".parquet")
+		if err := os.WriteFile(q, renameInFooter(t, data, "list", tc.inner), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := pqinspect.Head(q, 3, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(roundTrip(t, rows)); got != tc.want {
+			t.Errorf("repeated group %q: rows %s, want %s", tc.inner, got, tc.want)
+		}
+	}
+}
+
+// renameInFooter returns data with the schema element from (and the
+// column paths through it) renamed to.
+func renameInFooter(t *testing.T, data []byte, from, to string) []byte {
+	return editFooter(t, data, func(md *format.FileMetaData) {
+		for i := range md.Schema {
+			if md.Schema[i].Name == from {
+				md.Schema[i].Name = to
+			}
+		}
+		for i := range md.RowGroups {
+			for j := range md.RowGroups[i].Columns {
+				path := md.RowGroups[i].Columns[j].MetaData.PathInSchema
+				for k := range path {
+					if path[k] == from {
+						path[k] = to
+					}
+				}
+			}
+		}
+	})
+}
+
+// rewriteFooter returns data with its footer changed by edit for the schema
+// element named col; noIndex drops the page index (as DuckDB writes files).
 func rewriteFooter(t *testing.T, data []byte, col string, noIndex bool, edit func(*format.SchemaElement)) []byte {
+	return editFooter(t, data, func(md *format.FileMetaData) {
+		for i := range md.Schema {
+			if md.Schema[i].Name == col {
+				edit(&md.Schema[i])
+			}
+		}
+		for i := range md.RowGroups {
+			for j := range md.RowGroups[i].Columns {
+				if c := &md.RowGroups[i].Columns[j]; noIndex {
+					c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
+				}
+			}
+		}
+	})
+}
+
+// editFooter returns data with its footer decoded, changed by edit and
+// encoded again.
+func editFooter(t *testing.T, data []byte, edit func(*format.FileMetaData)) []byte {
 	t.Helper()
 	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
 	var md format.FileMetaData
 	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
 		t.Fatal(err)
 	}
-	for i := range md.Schema {
-		if md.Schema[i].Name == col {
-			edit(&md.Schema[i])
-		}
-	}
-	for i := range md.RowGroups {
-		for j := range md.RowGroups[i].Columns {
-			if c := &md.RowGroups[i].Columns[j]; noIndex {
-				c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
-			}
-		}
-	}
+	edit(&md)
 	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
 	if err != nil {
 		t.Fatal(err)

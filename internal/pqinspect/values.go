@@ -155,7 +155,7 @@ func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (a
 		if isMap && !inner.Leaf() && len(inner.Fields()) == 2 {
 			return mapValue(items, inner.Fields()[0].Name(), inner.Fields()[1].Name()), nil
 		}
-		if !inner.Leaf() && len(inner.Fields()) == 1 {
+		if !inner.Leaf() && len(inner.Fields()) == 1 && !legacyElement(n, inner) {
 			name := inner.Fields()[0].Name()
 			for i, it := range items {
 				items[i] = it.(map[string]any)[name]
@@ -178,6 +178,19 @@ func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (a
 		off += k
 	}
 	return out, nil
+}
+
+// legacyElement reports whether the repeated one-field group inner of the
+// LIST group list is itself the element (a struct of one field), not a
+// wrapper of it: by the Parquet format's backward-compatibility rules for
+// lists, when it is named "array" or the list's name followed by "_tuple"
+// (old Avro and Thrift writers).
+func legacyElement(list parquet.Node, inner parquet.Field) bool {
+	if inner.Name() == "array" {
+		return true
+	}
+	f, ok := list.(parquet.Field)
+	return ok && inner.Name() == f.Name()+"_tuple"
 }
 
 // cut abbreviates a list longer than maxList items.
