@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"coderflow/datasets/arrowfeat"
-	"coderflow/datasets/table"
 )
 
 // TestImageIDs reads the ids of shards with several row groups (and more
@@ -55,14 +54,7 @@ func TestImageIDs(t *testing.T) {
 func TestImageIDsErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := writeShards(t, dir, []int{20}, 3, 4, 7)[0]
-	garbage := filepath.Join(dir, "garbage.parquet")
-	if err := os.WriteFile(garbage, []byte("not a parquet file at all"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	captions := filepath.Join(dir, "captions.parquet")
-	if err := table.WriteFile(captions, nil, table.Captions, table.Options{}, []table.CaptionRow{{CaptionID: 1, Text: "a"}}); err != nil {
-		t.Fatal(err)
-	}
+	garbage, captions := badFiles(t, dir)
 	nop := func(int64) error { return nil }
 	for _, tc := range []struct {
 		files []string

@@ -233,17 +233,25 @@ func TestReaderCancelledContext(t *testing.T) {
 	rec.Release()
 }
 
-func TestReaderBadFiles(t *testing.T) {
-	dir := t.TempDir()
-	good := writeShards(t, dir, []int{3}, 1, 2, 3)[0]
-	garbage := filepath.Join(dir, "garbage.parquet")
+// badFiles writes two files in dir that are no feature shards: one not
+// Parquet at all, one a captions table.
+func badFiles(t *testing.T, dir string) (garbage, captions string) {
+	t.Helper()
+	garbage = filepath.Join(dir, "garbage.parquet")
 	if err := os.WriteFile(garbage, []byte("not a parquet file at all"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	captions := filepath.Join(dir, "captions.parquet")
+	captions = filepath.Join(dir, "captions.parquet")
 	if err := table.WriteFile(captions, nil, table.Captions, table.Options{}, []table.CaptionRow{{CaptionID: 1, Text: "a"}}); err != nil {
 		t.Fatal(err)
 	}
+	return garbage, captions
+}
+
+func TestReaderBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := writeShards(t, dir, []int{3}, 1, 2, 3)[0]
+	garbage, captions := badFiles(t, dir)
 	missing := filepath.Join(dir, "missing.parquet")
 	tests := []struct {
 		name  string
