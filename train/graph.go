@@ -272,7 +272,7 @@ type lossNodes struct {
 //
 // DCL: with s = S/tau + log w - m_i (log w the DCL log-weights of the
 // live similarities S themselves, without gradient, and m_i a per-query
-// shift, both computed in the head, see dclHeadOp and dclLogWeights; the
+// shift, both computed in the head, see dclHeadOp and dclWeightRow; the
 // loss does not depend on m_i), L_i = log( sum_j exp(s_ij) ) - s_ii over
 // batch and queue keys, which is -LogSoftMax_j(S_ij/tau + log w_ij)[i].
 // VSE++: [margin - S_ii + max(max_j (S_ij + mask_ij))]_+ over both parts.

@@ -254,7 +254,7 @@ func TestDCLWeights(t *testing.T) {
 	}
 }
 
-// TestDCLLogWeightsFused compares dclLogWeights with its reference
+// TestDCLLogWeightsFused compares dclWeightRow with its reference
 // logWeights + shiftLogWeights, with and without a queue, for float32 and
 // float64 similarities, on enough rows for the row-parallel path.
 func TestDCLLogWeightsFused(t *testing.T) {
@@ -325,7 +325,18 @@ func TestDCLLogWeightsFused(t *testing.T) {
 	}
 }
 
-// shiftLogWeights (reference for dclLogWeights) subtracts from every row i
+// dclLogWeights runs dclWeightRow on every row (split over goroutines as
+// the DCL head does).
+func dclLogWeights[T, S float](db, dq []T, sb, sq []S, m *dclMask, B, K int, beta, tau float64) {
+	parallelRows(B, func(lo, hi int) {
+		scratch := make([]float32, 2*(B+K))
+		for i := lo; i < hi; i++ {
+			dclWeightRow(db, dq, sb, sq, scratch, m, B, K, beta, tau, i)
+		}
+	})
+}
+
+// shiftLogWeights (reference for dclWeightRow) subtracts from every row i
 // of the (B, N) log-weights (bigNeg entries stay excluded) the shift
 // m_i = max_j (c_ij/tau + log w_ij) over the non-excluded keys.
 func shiftLogWeights(lw, sims []float32, B, N int, tau float64) {

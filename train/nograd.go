@@ -12,8 +12,8 @@ import (
 )
 
 // This file holds everything computed without gradient, in plain Go: tensor
-// fills, the key queues, the DCL log-weights (called by the DCL head) and
-// masks, and Sinkhorn-Knopp.
+// fills, the key queues, the DCL log-weights (a row at a time, called by the
+// DCL head) and masks, and Sinkhorn-Knopp.
 
 // fill copies src into t, converting to t's dtype.
 func fill(t *tensor.Dense, src []float32) {
@@ -238,7 +238,7 @@ func (ks keySet) allowed(i, j int, ids []int64) bool {
 const dclEps = 1e-6
 
 // logWeights returns the (B, N) log-weights of the DCL loss for B queries
-// (queries B*D) against ks (the reference of dclLogWeights): 0 at the
+// (queries B*D) against ks (the reference of dclWeightRow): 0 at the
 // positive, bigNeg at excluded keys, and for negatives
 // log w_ij = log|N_i| + z_ij - log sum_j' exp z_ij', z_ij = beta (c_ij - mu_i)/(sigma_i + eps).
 // With vsepp set it returns the additive mask of the hinge loss instead
@@ -380,25 +380,14 @@ func dclExclusions(ks keySet) dclExcluded {
 	return dclExcluded{invalid: invalid, same: same}
 }
 
-// dclLogWeights writes the DCL log-weights of B queries, shifted per query
-// as the DCL head's log-sum-exp expects, into db (B, B) for the batch keys
-// and dq (B, K; nil without a queue) for the queue keys, from the queries'
-// similarities with those keys, sb (B, B) and sq (B, K). It is logWeights
-// followed by shiftLogWeights and splitFill (which the tests use as its
-// reference) in three passes per row and without (B, N) temporaries. The
-// DCL head (dclHeadOp) calls dclWeightRow row by row on the similarities
-// of its own inputs.
-func dclLogWeights[T, S float](db, dq []T, sb, sq []S, m *dclMask, B, K int, beta, tau float64) {
-	parallelRows(B, func(lo, hi int) {
-		scratch := make([]float32, 2*(B+K))
-		for i := lo; i < hi; i++ {
-			dclWeightRow(db, dq, sb, sq, scratch, m, B, K, beta, tau, i)
-		}
-	})
-}
-
-// dclWeightRow computes row i of dclLogWeights, with scratch (2 (B+K)
-// float32) for the row's similarities and its exponent arguments.
+// dclWeightRow writes row i of the DCL log-weights of B queries, shifted
+// per query as the DCL head's log-sum-exp expects, into db (B, B) for the
+// batch keys and dq (B, K; nil without a queue) for the queue keys, from
+// the queries' similarities with those keys, sb (B, B) and sq (B, K), with
+// scratch (2 (B+K) float32) for the row's similarities and its exponent
+// arguments. Row by row it is logWeights followed by shiftLogWeights (the
+// tests' reference) in three passes and without (B, N) temporaries; the
+// DCL head (dclHeadOp) calls it on the similarities of its own inputs.
 //
 // Over the allowed negatives j of query i (count n, similarities c):
 // z_j = beta (c_j - mu)/(sigma + eps), log w_j = log n + z_j - LSE_j z, and

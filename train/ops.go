@@ -189,7 +189,8 @@ func (op *dclHeadOp) Do(vs ...G.Value) (G.Value, error) {
 	if op.mask == nil || len(op.mask.ids) != B {
 		return nil, fmt.Errorf("train: %s: no exclusions for a batch of %d", op.name, B)
 	}
-	weigh := !op.frozen || op.lb == nil
+	// frozen (tests) keeps the last run's weights, if it had this shape
+	weigh := !op.frozen || op.lb == nil || !op.lb.Shape().Eq(ts[0].Shape()) || op.lb.Dtype() != dt
 	keep := func(p **tensor.Dense, like *tensor.Dense) {
 		if *p == nil || !(*p).Shape().Eq(like.Shape()) || (*p).Dtype() != dt {
 			*p = tensor.New(tensor.Of(dt), tensor.WithShape(like.Shape()...))
