@@ -211,6 +211,66 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
+// BenchmarkProductsOfStep runs the products of one training step (stepGEMMs:
+// every shape its count of times, back to back, plain NoTrans calls on
+// cache-warm operands) and reports their time and "%-of-sgemm" against the
+// dominant shape's rate sampled in the same run: the ceiling of
+// BenchmarkStep's ratio, were everything but the products free.
+func BenchmarkProductsOfStep(b *testing.B) {
+	const B = 128
+	for _, bc := range benchConfigs() {
+		b.Run(bc.name+"/"+BLAS, func(b *testing.B) {
+			type op struct {
+				gemm
+				a, x, c []float32
+			}
+			var ops []op
+			var total float64
+			dom := gemm{}
+			// nonzero operands: gonum's kernels skip zero elements
+			fillNZ := func(n int) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(i%7+1) * 0.1
+				}
+				return x
+			}
+			for _, g := range stepGEMMs(bc.cfg, B) {
+				ops = append(ops, op{g, fillNZ(g.m * g.k), fillNZ(g.k * g.n), make([]float32, g.m*g.n)})
+				total += g.flops()
+				if g.flops() > dom.flops() {
+					dom = g
+				}
+			}
+			run := func() {
+				for _, o := range ops {
+					for range o.count {
+						blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+							blas32.General{Rows: o.m, Cols: o.k, Stride: o.k, Data: o.a},
+							blas32.General{Rows: o.k, Cols: o.n, Stride: o.n, Data: o.x},
+							0, blas32.General{Rows: o.m, Cols: o.n, Stride: o.n, Data: o.c})
+					}
+				}
+			}
+			run()
+			best := time.Duration(math.MaxInt64)
+			var rawBest float64
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				run()
+				best = min(best, time.Since(t0))
+				b.StopTimer()
+				rawBest = max(rawBest, sgemmRate(dom.m, dom.k, dom.n, 150*time.Millisecond))
+				b.StartTimer()
+			}
+			b.ReportMetric(best.Seconds()*1e3, "ms-products-best")
+			b.ReportMetric(100*total/best.Seconds()/1e9/rawBest, "%-of-sgemm")
+			b.ReportMetric(rawBest, "sgemm-GFLOP/s-best")
+		})
+	}
+}
+
 func ExampleDefaultConfig() {
 	c := DefaultConfig()
 	fmt.Println(c.Dim, c.TextEncoder, c.Loss, c.Queue, c.Tau, c.Momentum)
