@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
 )
@@ -37,10 +36,9 @@ func imageIDs(ctx context.Context, path string, ids []int64, def []int16, fn fun
 			err = corrupt(path, rg, p)
 		}
 	}()
-	props := parquet.NewReaderProperties(memory.NewGoAllocator())
-	pr, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
+	pr, err := openShard(path)
 	if err != nil {
-		return fmt.Errorf("arrowfeat: %s: %w", path, err)
+		return err
 	}
 	defer pr.Close()
 	if _, err := leaves(pr, path); err != nil { // a features table

@@ -159,8 +159,8 @@ func (r *Reader) Close() error {
 	return nil
 }
 
-// open opens one shard for reading with buffered column streams.
-func (r *Reader) open(path string) (*file.Reader, error) {
+// openShard opens one shard for reading with buffered column streams.
+func openShard(path string) (*file.Reader, error) {
 	// Page buffers come from Go's garbage-collected allocator, not r.mem:
 	// arrow-go v15's page reader keeps its current page when a column chunk
 	// is abandoned part-way (Close before the end, a cancelled context),
@@ -210,7 +210,7 @@ func (r *Reader) probe(path string) (_ *arrow.Schema, _ int, err error) {
 			err = corrupt(path, -1, p)
 		}
 	}()
-	pr, err := r.open(path)
+	pr, err := openShard(path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -496,7 +496,7 @@ func (r *Reader) work(ctx context.Context, jobs <-chan job, opt Options) {
 					pr = nil
 				}
 				var err error
-				if pr, err = r.open(j.path); err != nil {
+				if pr, err = openShard(j.path); err != nil {
 					return err
 				}
 				cur = j.path
