@@ -10,6 +10,13 @@ import (
 	"coderflow/train/eval"
 )
 
+// normTolerance is how far from 1 an embedding's L2 norm may be: float32
+// normalisation is exact to about 1e-7; anything beyond this tolerance was
+// not normalised (EVAL-PROTOCOL.md: similarities are dot products of
+// L2-normalised vectors), and ranking it would give numbers that are not the
+// protocol's.
+const normTolerance = 1e-3
+
 // testSet is one split's embeddings in protocol order.
 type testSet struct {
 	in         eval.Inputs
@@ -46,11 +53,17 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 			return fmt.Errorf("%s: %s row %d (id %d): vec/concept_vec lengths %d/%d, want %d/%d as in the first row",
 				file, what, off, r.ID, len(r.Vec), len(r.ConceptVec), dim, cdim)
 		}
-		for _, v := range [2][]float32{r.Vec, r.ConceptVec} {
+		for vi, v := range [2][]float32{r.Vec, r.ConceptVec} {
+			var ss float64
 			for k, x := range v {
 				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 					return fmt.Errorf("%s: %s row %d (id %d): value %d is %v", file, what, off, r.ID, k, x)
 				}
+				ss += float64(x) * float64(x)
+			}
+			if len(v) > 0 && math.Abs(math.Sqrt(ss)-1) > normTolerance {
+				return fmt.Errorf("%s: %s row %d (id %d): %s has L2 norm %.6g: the protocol ranks L2-normalised embeddings",
+					file, what, off, r.ID, [2]string{"vec", "concept_vec"}[vi], math.Sqrt(ss))
 			}
 		}
 		*vec = append(*vec, r.Vec...)

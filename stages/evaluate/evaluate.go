@@ -37,6 +37,12 @@ var Spec = pipeline.Spec{
 		{Name: "mem_budget", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
 			Doc: "bytes for one similarity block (0 = 256 MiB); changes speed, never the numbers"},
 	},
+	Validate: func(p pipeline.Params) error {
+		if a := p.Float("alpha"); a != modelAlpha && a < 0 {
+			return fmt.Errorf("alpha: %v: -1 (the model's alpha) or a value in [0, 1]", a)
+		}
+		return nil
+	},
 	Stage: pipeline.StageFunc(runEvaluate),
 }
 
@@ -69,6 +75,11 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	if a := model; a != nil {
 		mf.Model = &eval.ModelRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key(), Params: a.Manifest.Params}
 	}
+	if mf.DroppedUpstream = upstreamDropped(ts.source); mf.DroppedUpstream > 0 {
+		env.SetInfo("images_dropped_upstream", mf.DroppedUpstream)
+		env.Log.Warn("the stage that wrote the embeddings left images of the split out (no features, or fewer than 5 captions): "+
+			"the numbers are not those of the protocol's full test set", "split", split, "dropped", mf.DroppedUpstream, "folds", nf)
+	}
 	if err := eval.WriteMetricsFile(env.Path(eval.MetricsFileName), mf); err != nil {
 		return err
 	}
@@ -86,6 +97,9 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	foldNote := ""
 	if nf > 1 {
 		foldNote = fmt.Sprintf(", mean of %d folds", nf)
+	}
+	if mf.DroppedUpstream > 0 {
+		foldNote += fmt.Sprintf(" (%d dropped upstream: not the full test set)", mf.DroppedUpstream)
 	}
 	env.Summarize("%s %d images%s: rsum %.1f | i2t R@1 %.1f R@5 %.1f R@10 %.1f | t2i R@1 %.1f R@5 %.1f R@10 %.1f",
 		split, ts.in.N, foldNote, m.RSum, m.R1I2T, m.R5I2T, m.R10I2T, m.R1T2I, m.R5T2I, m.R10T2I)
@@ -115,6 +129,29 @@ func trainedAlpha(model *pipeline.Artifact) float64 {
 		}
 	}
 	return eval.DefaultAlpha
+}
+
+// upstreamDropped is the number of images of the evaluated split that the
+// artifact which wrote the embeddings left out, from the counts it records
+// (the embed stage's images_without_features and
+// images_fewer_than_5_captions). Such a test set is not the protocol's: with
+// folds, every fold after the first dropped image is shifted.
+func upstreamDropped(a *pipeline.Artifact) int {
+	if a == nil || a.Manifest == nil {
+		return 0
+	}
+	n := 0
+	for _, k := range []string{"images_without_features", "images_fewer_than_5_captions"} {
+		switch v := a.Manifest.Info[k].(type) {
+		case float64:
+			n += int(v)
+		case int:
+			n += v
+		case int64:
+			n += int(v)
+		}
+	}
+	return n
 }
 
 // modelSource returns the artifact whose params describe the evaluated

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -21,7 +23,9 @@ import (
 // "swap" swaps two caption rows, "capdim" gives one test caption a shorter
 // vec, "nocvec" drops the concept vectors of one test caption, "short"
 // drops the last test image's last caption, "nan" puts a NaN into one test
-// caption, "nocaps" writes no caption_embeddings table.
+// caption, "unnorm" doubles one test caption's vec, "nocaps" writes no
+// caption_embeddings table. dropped > 0 is recorded as the embed stage's
+// images_without_features count.
 var fakeEmbeddings = pipeline.Spec{
 	Kind: "test.embeddings", Version: "1",
 	Params: []pipeline.Param{
@@ -30,6 +34,7 @@ var fakeEmbeddings = pipeline.Spec{
 		{Name: "concept_dim", Type: pipeline.Int, Default: 0},
 		{Name: "mode", Type: pipeline.String, Default: "perfect"},
 		{Name: "seed", Type: pipeline.Int, Default: 1},
+		{Name: "dropped", Type: pipeline.Int, Default: 0}, // reported as images_without_features
 	},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		p := env.Params
@@ -80,6 +85,10 @@ var fakeEmbeddings = pipeline.Spec{
 						c.ConceptVec = nil
 					case "nan":
 						c.Vec[1] = float32(math.NaN())
+					case "unnorm":
+						for k := range c.Vec {
+							c.Vec[k] *= 2
+						}
 					}
 				}
 				caps = append(caps, c)
@@ -105,6 +114,9 @@ var fakeEmbeddings = pipeline.Spec{
 			return err
 		}
 		env.AddTable(table.ImageEmbeddings, int64(len(imgs)), "img.parquet")
+		if d := p.Int("dropped"); d > 0 {
+			env.SetInfo("images_without_features", d)
+		}
 		if mode == "nocaps" {
 			return nil
 		}
@@ -192,6 +204,8 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 		{map[string]any{"mode": "short"}, nil, "99 captions of split \"test\" for 20 images, want exactly 5 per image (image 119 has 4)"},
 		{map[string]any{"mode": "nan"}, nil, "cap-0.parquet: caption row 22 (id 1032): value 1 is NaN"},
 		{map[string]any{"mode": "nocaps"}, nil, `table "caption_embeddings"`},
+		{map[string]any{"mode": "unnorm"}, nil, "cap-0.parquet: caption row 22 (id 1032): vec has L2 norm 2: the protocol ranks L2-normalised"},
+		{map[string]any{"n": 20}, map[string]any{"alpha": -0.5}, "alpha: -0.5: -1 (the model's alpha) or a value in [0, 1]"},
 	} {
 		emb := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb)
 		_, err := pipelinetest.RunStageErr(t, &Spec, tc.with, emb)
@@ -273,5 +287,185 @@ func TestAlphaFromModel(t *testing.T) {
 				t.Errorf("rsum %v, with alpha %v given explicitly %v", got, tc.want, want)
 			}
 		})
+	}
+}
+
+// bruteForce computes the protocol's metrics directly from the embedding
+// rows of split, independently of train/eval: captions joined to images by
+// image_id and ordinal, float64 similarities, full stable sorts per query
+// (ties by index), K folds of consecutive images.
+func bruteForce(t *testing.T, imgRows, capRows []table.EmbeddingRow, split string, alpha float64, folds int) eval.Metrics {
+	t.Helper()
+	var imgs []table.EmbeddingRow
+	byImage := map[int64][]table.EmbeddingRow{}
+	for _, r := range imgRows {
+		if r.Split == split {
+			imgs = append(imgs, r)
+		}
+	}
+	sort.SliceStable(imgs, func(a, b int) bool { return imgs[a].ImageID < imgs[b].ImageID })
+	for _, c := range capRows {
+		if c.Split == split {
+			byImage[c.ImageID] = append(byImage[c.ImageID], c)
+		}
+	}
+	dot := func(a, b []float32) float64 {
+		var s float64
+		for k := range a {
+			s += float64(a[k]) * float64(b[k])
+		}
+		return s
+	}
+	sim := func(v, c table.EmbeddingRow) float64 {
+		if len(v.ConceptVec) == 0 {
+			return dot(v.Vec, c.Vec)
+		}
+		return alpha*dot(v.Vec, c.Vec) + (1-alpha)*dot(v.ConceptVec, c.ConceptVec)
+	}
+	// stats turns 0-based ranks into R@1/5/10, medr (numpy median) and meanr
+	stats := func(ranks []int) (r1, r5, r10, medr, meanr float64) {
+		s := slices.Clone(ranks)
+		slices.Sort(s)
+		var sum float64
+		for _, r := range s {
+			sum += float64(r)
+			for k, p := range []*float64{&r1, &r5, &r10} {
+				if r < []int{1, 5, 10}[k] {
+					*p += 100 / float64(len(s))
+				}
+			}
+		}
+		med := float64(s[len(s)/2])
+		if len(s)%2 == 0 {
+			med = (float64(s[len(s)/2-1]) + med) / 2
+		}
+		return r1, r5, r10, math.Floor(med) + 1, sum/float64(len(s)) + 1
+	}
+	folds = max(folds, 1)
+	n := len(imgs) / folds
+	var per []eval.Metrics
+	for f := range folds {
+		fi := imgs[f*n : (f+1)*n]
+		var caps []table.EmbeddingRow
+		var capImage []int // index in fi of each caption's image
+		for i, v := range fi {
+			cs := slices.Clone(byImage[v.ImageID])
+			sort.SliceStable(cs, func(a, b int) bool { return cs[a].Ordinal < cs[b].Ordinal })
+			if len(cs) != 5 {
+				t.Fatalf("image %d has %d captions", v.ImageID, len(cs))
+			}
+			for _, c := range cs {
+				caps = append(caps, c)
+				capImage = append(capImage, i)
+			}
+		}
+		var i2t, t2i []int
+		for i, v := range fi {
+			order := make([]int, len(caps))
+			for q := range order {
+				order[q] = q
+			}
+			sort.SliceStable(order, func(a, b int) bool { return sim(v, caps[order[a]]) > sim(v, caps[order[b]]) })
+			i2t = append(i2t, slices.IndexFunc(order, func(q int) bool { return capImage[q] == i }))
+		}
+		for q, c := range caps {
+			order := make([]int, len(fi))
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(a, b int) bool { return sim(fi[order[a]], c) > sim(fi[order[b]], c) })
+			t2i = append(t2i, slices.Index(order, capImage[q]))
+		}
+		var m eval.Metrics
+		m.R1I2T, m.R5I2T, m.R10I2T, m.MedrI2T, m.MeanrI2T = stats(i2t)
+		m.R1T2I, m.R5T2I, m.R10T2I, m.MedrT2I, m.MeanrT2I = stats(t2i)
+		per = append(per, m)
+	}
+	var mean eval.Metrics
+	for _, m := range per {
+		for _, p := range [][2]*float64{
+			{&mean.R1I2T, &m.R1I2T}, {&mean.R5I2T, &m.R5I2T}, {&mean.R10I2T, &m.R10I2T}, {&mean.MedrI2T, &m.MedrI2T}, {&mean.MeanrI2T, &m.MeanrI2T},
+			{&mean.R1T2I, &m.R1T2I}, {&mean.R5T2I, &m.R5T2I}, {&mean.R10T2I, &m.R10T2I}, {&mean.MedrT2I, &m.MedrT2I}, {&mean.MeanrT2I, &m.MeanrT2I},
+		} {
+			*p[0] += *p[1] / float64(len(per))
+		}
+	}
+	mean.RSum = mean.R1I2T + mean.R5I2T + mean.R10I2T + mean.R1T2I + mean.R5T2I + mean.R10T2I
+	return mean
+}
+
+// TestEvaluateStageMatchesBruteForce: the stage's numbers (tables read
+// through the pipeline, alpha resolved from the model, concept vectors
+// mixed in, folds) equal a direct computation from the embedding rows.
+func TestEvaluateStageMatchesBruteForce(t *testing.T) {
+	emb := map[string]any{"n": 60, "mode": "noisy", "dim": 8, "concept_dim": 8, "seed": 3}
+	for _, tc := range []struct {
+		name  string
+		emb   map[string]any
+		train map[string]any // nil: no training stage upstream
+		with  map[string]any
+		alpha float64 // the alpha the numbers must be those of
+		folds int
+	}{
+		{"instance only", map[string]any{"n": 60, "mode": "noisy", "dim": 8, "seed": 3}, nil, nil, 1, 0},
+		{"alpha 0.6", emb, nil, map[string]any{"alpha": 0.6}, 0.6, 0},
+		{"alpha 0.3, 5 folds", emb, nil, map[string]any{"alpha": 0.3, "folds": 5}, 0.3, 5},
+		{"alpha 0 (concept only)", emb, nil, map[string]any{"alpha": 0.0}, 0, 0},
+		{"alpha 1, 3 folds", emb, nil, map[string]any{"alpha": 1.0, "folds": 3}, 1, 3},
+		{"the model's alpha 0.6", emb, map[string]any{"alpha": 0.6}, nil, 0.6, 0},
+		{"no model: 0.9", emb, nil, nil, eval.DefaultAlpha, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []*pipeline.Artifact
+			if tc.train != nil {
+				in = append(in, pipelinetest.RunStage(t, &fakeTrain, tc.train))
+			}
+			e := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb, in...)
+			a := pipelinetest.RunStage(t, &Spec, tc.with, e)
+			mf, err := eval.ReadMetricsFile(a.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := func(tab string) []table.EmbeddingRow {
+				files, ok := e.Table(tab)
+				if !ok {
+					t.Fatalf("no %s table", tab)
+				}
+				rows, err := table.ReadAll[table.EmbeddingRow](t.Context(), files...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rows
+			}
+			want := bruteForce(t, read(table.ImageEmbeddings), read(table.CaptionEmbeddings), "test", tc.alpha, tc.folds)
+			if want.RSum <= 0 || want.RSum >= 600 {
+				t.Fatalf("brute force rsum %v: the fixture should be neither perfect nor hopeless", want.RSum)
+			}
+			got := mf.Mean.Named()
+			for k, nv := range want.Named() {
+				if math.Abs(got[k].Value-nv.Value) > 1e-9 {
+					t.Errorf("%s = %v, brute force %v", nv.Name, got[k].Value, nv.Value)
+				}
+			}
+		})
+	}
+}
+
+// TestDroppedUpstream: images the embedding stage left out are reported in
+// metrics.json, the manifest and the summary (the test set is then not the
+// protocol's); without any, nothing is said.
+func TestDroppedUpstream(t *testing.T) {
+	for _, dropped := range []int{0, 3} {
+		e := pipelinetest.RunStage(t, &fakeEmbeddings, map[string]any{"dropped": dropped})
+		a := pipelinetest.RunStage(t, &Spec, map[string]any{"folds": 2}, e)
+		mf, err := eval.ReadMetricsFile(a.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note := strings.Contains(a.Manifest.Summary, "3 dropped upstream: not the full test set")
+		_, info := a.Manifest.Info["images_dropped_upstream"]
+		if mf.DroppedUpstream != dropped || note != (dropped > 0) || info != (dropped > 0) {
+			t.Errorf("dropped %d: metrics.json %d, summary %q, manifest info %v", dropped, mf.DroppedUpstream, a.Manifest.Summary, a.Manifest.Info)
+		}
 	}
 }

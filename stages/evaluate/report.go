@@ -680,13 +680,18 @@ func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile,
 	if _, err := env.Input(table.ImageEmbeddings); errors.Is(err, pipeline.ErrNoInput) {
 		return nil, nil
 	}
-	split, alpha := table.SplitTest, eval.DefaultAlpha
+	// the split, alpha and folds of the evaluation; without one, the test
+	// split without folds and the model's alpha
+	split, alpha, folds := table.SplitTest, float64(modelAlpha), 0
 	if mf != nil {
-		split, alpha = mf.Split, mf.Alpha
+		split, alpha, folds = mf.Split, mf.Alpha, mf.Folds
 	}
 	ts, err := loadTestSet(ctx, env, split)
 	if err != nil {
 		return nil, fmt.Errorf("report: retrieval examples: %w", err)
+	}
+	if alpha == modelAlpha {
+		alpha = trainedAlpha(modelSource(ts.source))
 	}
 	k := env.Params.Int("top_k")
 	r := rand.New(rand.NewPCG(uint64(env.Params.Int("seed")), 0x5eed))
@@ -696,7 +701,7 @@ func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile,
 	sort.Ints(ex.t2i)
 	sort.Ints(ex.i2t)
 	for _, q := range ex.t2i {
-		hits, err := eval.TopImages(ts.in, alpha, q, k)
+		hits, err := eval.TopImages(ts.in, alpha, folds, q, k)
 		if err != nil {
 			return nil, err
 		}
@@ -707,7 +712,7 @@ func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile,
 		}
 	}
 	for _, i := range ex.i2t {
-		hits, err := eval.TopCaptions(ts.in, alpha, i, k)
+		hits, err := eval.TopCaptions(ts.in, alpha, folds, i, k)
 		if err != nil {
 			return nil, err
 		}

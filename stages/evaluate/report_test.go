@@ -386,12 +386,12 @@ var fakeFlickr = pipeline.Spec{
 			}
 			id := int64(len(imgs) + 1)
 			imgs = append(imgs, table.ImageRow{ImageID: id, Key: name, Split: "test", Path: path})
-			iv := []float32{float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64())}
+			iv := unit3(float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64()))
 			ie = append(ie, table.EmbeddingRow{ID: id, ImageID: id, Split: "test", Vec: iv})
 			for k := range 5 {
 				cid := id*10 + int64(k)
 				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: "test", Ordinal: int32(k), Text: texts[name][k]})
-				cv := []float32{iv[0] + float32(r.NormFloat64()*0.5), iv[1] + float32(r.NormFloat64()*0.5), iv[2] + float32(r.NormFloat64()*0.5)}
+				cv := unit3(iv[0]+float32(r.NormFloat64()*0.5), iv[1]+float32(r.NormFloat64()*0.5), iv[2]+float32(r.NormFloat64()*0.5))
 				ce = append(ce, table.EmbeddingRow{ID: cid, ImageID: id, Ordinal: int32(k), Split: "test", Vec: cv})
 			}
 		}
@@ -411,6 +411,12 @@ var fakeFlickr = pipeline.Spec{
 		env.AddTable(table.CaptionEmbeddings, int64(len(ce)), "ce.parquet")
 		return nil
 	}),
+}
+
+// unit3 is (x, y, z) scaled to unit L2 norm.
+func unit3(x, y, z float32) []float32 {
+	n := float32(math.Sqrt(float64(x*x + y*y + z*z)))
+	return []float32{x / n, y / n, z / n}
 }
 
 func TestReportRealPhotos(t *testing.T) {

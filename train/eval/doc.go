@@ -29,8 +29,10 @@
 //
 // Ties are broken by index, as a stable sort of the row (or column) would:
 // the position of entry q is the number of entries strictly greater plus the
-// number of equal entries with a smaller index. The ranks are therefore
-// exactly those of the reference scripts' stable argsort of -sims.
+// number of equal entries with a smaller index, as EVAL-PROTOCOL.md asks.
+// (The public VSE++/SCAN scripts use numpy's default argsort, which is not
+// stable, so on exact ties their ranks may differ from these; on data without
+// ties they are the same.)
 //
 // # Computation
 //
@@ -44,10 +46,12 @@
 //
 // A caption's positive score is only known once the block holding its image
 // has been computed, so text-to-image counting compares earlier blocks with a
-// float64 estimate of the positive score and a rigorous bound on the float32
-// GEMM's rounding error. Entries outside that window are counted (or not)
-// with certainty; the rare entries inside it are kept and compared with the
-// exact GEMM value at the end. If too many entries fall inside windows
+// float64 estimate of the positive score and an estimated bound on the
+// float32 GEMM's rounding error (not rigorous when alpha mixes two terms, and
+// not relied on: every positive's GEMM value is checked against its window at
+// the end, and a miss redoes the counts exactly). Entries outside that window
+// are counted (or not) with certainty; the rare entries inside it are kept and
+// compared with the exact GEMM value at the end. If too many entries fall inside windows
 // (degenerate data where most similarities are equal), the text-to-image
 // counts are redone in a second pass with the exact positive scores. Either
 // way, the result is exact with respect to the similarities the GEMM

@@ -43,8 +43,9 @@ type Metrics struct {
 }
 
 // Inputs are N images and 5N captions; caption 5i+k belongs to image i.
-// Vectors are row-major and should be L2-normalised (not checked: any finite
-// vectors are ranked by their dot products).
+// Vectors are row-major and should be L2-normalised, as the protocol says
+// (not checked here: any finite vectors are ranked by their dot products;
+// the evaluate stage rejects rows that are not normalised).
 type Inputs struct {
 	N          int
 	Dim        int

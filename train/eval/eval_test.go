@@ -436,7 +436,7 @@ func TestCancelled(t *testing.T) {
 
 func TestTopK(t *testing.T) {
 	in := simInputs(caseTies)
-	caps, err := TopCaptions(in, 0, 1, 3)
+	caps, err := TopCaptions(in, 0, 0, 1, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,15 +444,33 @@ func TestTopK(t *testing.T) {
 	if want := []Hit{{0, 0.5}, {5, 0.5}, {6, float64(float32(0.1))}}; !slices.Equal(caps, want) {
 		t.Errorf("TopCaptions = %v, want %v", caps, want)
 	}
-	imgs, err := TopImages(in, 0, 9, 5)
+	imgs, err := TopImages(in, 0, 0, 9, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []Hit{{0, 0.5}, {1, float64(float32(0.1))}}; !slices.Equal(imgs, want) {
 		t.Errorf("TopImages = %v, want %v", imgs, want)
 	}
-	if _, err := TopImages(in, 0, 10, 1); err == nil {
+	if _, err := TopImages(in, 0, 0, 10, 1); err == nil {
 		t.Error("caption out of range: want an error")
+	}
+	// 2 folds of one image: candidates come from the query's fold only
+	caps, err = TopCaptions(in, 0, 2, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Hit{{5, 0.5}, {6, float64(float32(0.1))}, {7, float64(float32(0.1))}}; !slices.Equal(caps, want) {
+		t.Errorf("TopCaptions, 2 folds = %v, want %v", caps, want)
+	}
+	imgs, err = TopImages(in, 0, 2, 9, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Hit{{1, float64(float32(0.1))}}; !slices.Equal(imgs, want) {
+		t.Errorf("TopImages, 2 folds = %v, want %v", imgs, want)
+	}
+	if _, err := TopImages(in, 0, 3, 0, 1); err == nil {
+		t.Error("3 folds of 2 images: want an error")
 	}
 }
 

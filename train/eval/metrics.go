@@ -48,6 +48,10 @@ type MetricsFile struct {
 	// Model is the upstream artifact that produced the embeddings, with its
 	// params: the report's ablation table shows the params that differ.
 	Model *ModelRef `json:"model,omitempty"`
+	// DroppedUpstream counts images of the split that the stage which wrote
+	// the embeddings left out (no features, fewer than 5 captions): when
+	// nonzero, the numbers are not those of the protocol's full test set.
+	DroppedUpstream int `json:"images_dropped_upstream,omitempty"`
 }
 
 // ModelRef names the artifact that produced the evaluated embeddings.

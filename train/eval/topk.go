@@ -12,22 +12,44 @@ type Hit struct {
 	Score float64
 }
 
-// TopCaptions returns the k captions most similar to image i, best first
-// (ties by index), with the similarity of [Evaluate] computed in float64.
-func TopCaptions(in Inputs, alpha float64, i, k int) ([]Hit, error) {
+// TopCaptions returns the k captions most similar to image i among the
+// captions of i's fold (folds as in [Options]: 0 or 1 means all captions),
+// best first (ties by index), with the similarity of [Evaluate] computed in
+// float64. [Evaluate] ranks float32 GEMM values, so two captions whose
+// similarities differ in the last float32 bits may be ordered differently
+// there.
+func TopCaptions(in Inputs, alpha float64, folds, i, k int) ([]Hit, error) {
 	if i < 0 || i >= in.N {
 		return nil, fmt.Errorf("eval: image %d out of range [0, %d)", i, in.N)
 	}
-	return topK(CaptionsPerImage*in.N, k, func(q int) float64 { return in.sim(alpha, i, q) }), nil
+	n, err := foldSize(in.N, folds)
+	if err != nil {
+		return nil, err
+	}
+	lo := CaptionsPerImage * (i / n * n)
+	return topK(lo, lo+CaptionsPerImage*n, k, func(q int) float64 { return in.sim(alpha, i, q) }), nil
 }
 
-// TopImages returns the k images most similar to caption q, best first
-// (ties by index).
-func TopImages(in Inputs, alpha float64, q, k int) ([]Hit, error) {
+// TopImages returns the k images most similar to caption q among the images
+// of q's fold, best first (ties by index); see [TopCaptions].
+func TopImages(in Inputs, alpha float64, folds, q, k int) ([]Hit, error) {
 	if q < 0 || q >= CaptionsPerImage*in.N {
 		return nil, fmt.Errorf("eval: caption %d out of range [0, %d)", q, CaptionsPerImage*in.N)
 	}
-	return topK(in.N, k, func(i int) float64 { return in.sim(alpha, i, q) }), nil
+	n, err := foldSize(in.N, folds)
+	if err != nil {
+		return nil, err
+	}
+	lo := q / CaptionsPerImage / n * n
+	return topK(lo, lo+n, k, func(i int) float64 { return in.sim(alpha, i, q) }), nil
+}
+
+// foldSize is the number of images per fold of N images in folds folds.
+func foldSize(N, folds int) (int, error) {
+	if folds < 0 || (folds > 1 && N%folds != 0) {
+		return 0, fmt.Errorf("eval: %d images cannot be split into %d equal folds", N, folds)
+	}
+	return N / max(folds, 1), nil
 }
 
 func (in *Inputs) sim(alpha float64, i, q int) float64 {
@@ -45,14 +67,15 @@ func (in *Inputs) sim(alpha float64, i, q int) float64 {
 	return s
 }
 
-// topK keeps the k best of n scores with a small sorted buffer.
-func topK(n, k int, score func(int) float64) []Hit {
-	k = min(k, n)
+// topK keeps the k best of the scores of lo..hi-1 with a small sorted
+// buffer.
+func topK(lo, hi, k int, score func(int) float64) []Hit {
+	k = min(k, hi-lo)
 	if k <= 0 {
 		return nil
 	}
 	top := make([]Hit, 0, k+1)
-	for j := range n {
+	for j := lo; j < hi; j++ {
 		s := score(j)
 		if len(top) == k && s <= top[k-1].Score {
 			continue // ties keep the earlier index
