@@ -32,7 +32,8 @@ type KeyInput struct {
 }
 
 // cacheParams returns the params that enter the key: NoCache params are
-// dropped and local Path params are replaced by their content digest.
+// dropped and local Path params are replaced by their content digest (and
+// their absolute location, for Located params).
 func cacheParams(p Params, external map[string]string) map[string]any {
 	out := map[string]any{}
 	for name, v := range p.values {
@@ -42,12 +43,27 @@ func cacheParams(p Params, external map[string]string) map[string]any {
 		}
 		if d.Type == Path {
 			if dg, ok := external[name]; ok {
-				v = "sha256:" + dg
+				s := "sha256:" + dg
+				if local, isLocal := IsLocalSource(v.(string)); isLocal && d.Located && isDirValue(v.(string), local) {
+					s += " at " + filepath.Clean(local)
+				}
+				v = s
 			}
 		}
 		out[name] = v
 	}
 	return out
+}
+
+// isDirValue reports whether a local Path value names a directory, which a
+// stage reads in place (a file is copied or read whole, so where it was
+// does not reach the output).
+func isDirValue(v, local string) bool {
+	if strings.HasPrefix(v, "dir:") {
+		return true
+	}
+	st, err := os.Stat(local)
+	return err == nil && st.IsDir()
 }
 
 // ComputeKey returns the hex sha256 cache key of one stage run.

@@ -59,6 +59,15 @@ type Param struct {
 	// Optional lets a param without a default be absent (its value is then the
 	// zero value of its type).
 	Optional bool
+	// Located marks a Path param whose place, not only its content, ends up
+	// in the stage's output: a directory read in place whose absolute file
+	// paths the artifact records (images tables, location.json). When the
+	// value names a directory (dir:PATH, or a plain path to one), the cache
+	// key covers its absolute location as well as its content digest, so
+	// moving the data runs the stage again instead of leaving a cached
+	// artifact that points at the old place. Files are copied or read whole,
+	// so for them the content digest alone stays the key.
+	Located bool
 }
 
 // Bound returns a pointer to v, for [Param.Min] and [Param.Max].

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -104,32 +105,35 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 		why = append(why, fmt.Sprintf("stage version %s -> %s", m.Version, n.Spec.Version))
 	}
 	cur := n.Params.Map()
-	names := n.Params.Names()
-	for _, name := range names {
+	for _, name := range n.Params.Names() {
 		d, _ := n.Params.Decl(name)
-		if d.NoCache || d.Type == Path {
+		if d.NoCache {
+			continue
+		}
+		if d.Type == Path {
+			if r := pathParamReason(name, m.Params[name], cur[name], externalRef(m.External, name), externalRef(st.External, name)); r != "" {
+				why = append(why, r)
+			}
 			continue
 		}
 		if !sameJSON(m.Params[name], cur[name]) {
 			why = append(why, fmt.Sprintf("param %s: %s -> %s", name, jsonText(m.Params[name]), jsonText(cur[name])))
 		}
 	}
-	for _, ref := range st.External {
-		found := false
-		for _, old := range m.External {
-			if old.Param == ref.Param {
-				found = true
-				if old.Digest != ref.Digest {
-					why = append(why, fmt.Sprintf("param %s: content of %s changed", ref.Param, ref.Source))
-				}
-			}
-		}
-		if !found {
-			why = append(why, fmt.Sprintf("param %s: now points at %s", ref.Param, ref.Source))
-		}
+	// inputs by stage id: the key covers them in declared order
+	var oldIDs, newIDs []string
+	oldKey := map[string]string{}
+	for _, in := range m.Inputs {
+		oldIDs = append(oldIDs, in.Stage)
+		oldKey[in.Stage] = in.Key
 	}
 	for i, in := range n.Inputs {
-		if i < len(m.Inputs) && m.Inputs[i].Key != st.InputKeys[i] {
+		newIDs = append(newIDs, in.ID)
+		k, ok := oldKey[in.ID]
+		switch {
+		case !ok:
+			why = append(why, fmt.Sprintf("input %s added to needs", in.ID))
+		case k != st.InputKeys[i]:
 			r := "changed"
 			if s := states[in.ID]; s != nil && s.Status != StatusCached {
 				r = "is " + s.Status
@@ -137,13 +141,49 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 			why = append(why, fmt.Sprintf("input %s %s", in.ID, r))
 		}
 	}
-	if len(m.Inputs) != len(n.Inputs) {
-		why = append(why, "needs changed")
+	for _, id := range oldIDs {
+		if !slices.Contains(newIDs, id) {
+			why = append(why, fmt.Sprintf("input %s removed from needs", id))
+		}
+	}
+	if len(oldIDs) == len(newIDs) && !slices.Equal(oldIDs, newIDs) && len(why) == 0 {
+		why = append(why, fmt.Sprintf("needs order %v -> %v (inputs enter the key in declared order)", oldIDs, newIDs))
 	}
 	if len(why) == 0 {
 		return "key changed since the last run"
 	}
 	return strings.Join(why, "; ")
+}
+
+// externalRef returns the digest record of param name, or nil.
+func externalRef(refs []ExternalRef, name string) *ExternalRef {
+	for i := range refs {
+		if refs[i].Param == name {
+			return &refs[i]
+		}
+	}
+	return nil
+}
+
+// pathParamReason explains how a Path param differs from the last run: its
+// value (as resolved: a moved or renamed source shows as a new value, and
+// whether its content is the same), or, for the same value, its content.
+func pathParamReason(name string, oldV, newV any, oldRef, newRef *ExternalRef) string {
+	if !sameJSON(oldV, newV) {
+		r := fmt.Sprintf("param %s: %s -> %s", name, jsonText(oldV), jsonText(newV))
+		if oldRef != nil && newRef != nil {
+			if oldRef.Digest == newRef.Digest {
+				r += " (same content)"
+			} else {
+				r += " (other content)"
+			}
+		}
+		return r
+	}
+	if oldRef != nil && newRef != nil && oldRef.Digest != newRef.Digest {
+		return fmt.Sprintf("param %s: content of %s changed", name, newRef.Source)
+	}
+	return ""
 }
 
 func sameJSON(a, b any) bool {

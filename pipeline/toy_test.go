@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +141,30 @@ func toyRegistry() *pipeline.Registry {
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 			var m map[string]int
 			m["boom"]++
+			return nil
+		}),
+	})
+	r.MustRegister(pipeline.Spec{
+		Kind: "toy.dir", Version: "1", Doc: "Lists a directory read in place, with absolute paths.",
+		Params: []pipeline.Param{
+			{Name: "dir", Type: pipeline.Path, Located: true, Doc: "the directory"},
+		},
+		Produces: []string{"text"},
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			countExec(env.StageID)
+			dir, _ := pipeline.IsLocalSource(env.Params.Path("dir"))
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			for _, e := range ents {
+				b.WriteString(filepath.Join(dir, e.Name()) + "\n")
+			}
+			if err := os.WriteFile(env.Path("out.txt"), []byte(b.String()), 0o644); err != nil {
+				return err
+			}
+			env.AddTable("text", 1, "out.txt")
 			return nil
 		}),
 	})
