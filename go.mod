@@ -8,6 +8,7 @@ require (
 	github.com/cayleygraph/quad v1.3.0
 	github.com/chewxy/hm v1.0.0
 	github.com/disintegration/imaging v1.6.2
+	github.com/goccy/go-yaml v1.19.2
 	github.com/hidal-go/hidalgo v0.3.0
 	github.com/klauspost/compress v1.19.2
 	github.com/parquet-go/parquet-go v0.32.0

@@ -1,7 +1,9 @@
 package pipeline_test
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,5 +74,35 @@ stages:
 	}
 	if recs[0].Status != pipeline.RunKilled || recs[0].Error == "" || recs[1].Status != "ok" {
 		t.Fatalf("statuses after the next run: %q (%q), %q", recs[0].Status, recs[0].Error, recs[1].Status)
+	}
+	if recs[0].End.Before(recs[0].Start) {
+		t.Errorf("a killed record's end %v is before its start %v (want the time it was last written)", recs[0].End, recs[0].Start)
+	}
+}
+
+// TestOtherWorkflowsKilledRecords: a run marks the records left running by
+// any workflow of its workdir (the lock is per workdir), not only its own.
+func TestOtherWorkflowsKilledRecords(t *testing.T) {
+	h := newHarness(t, diamond)
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	ghost := pipeline.RunRecord{ID: "20260101-000000-ghost", Workflow: "ghost", Status: pipeline.RunRunning, Start: start}
+	b, err := json.Marshal(ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(h.workdir, "runs", "ghost")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ghost.ID+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.run(pipeline.RunOptions{})
+	recs, err := pipeline.ListRuns(h.workdir, "ghost")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("ghost records: %d, %v", len(recs), err)
+	}
+	if r := recs[0]; r.Status != pipeline.RunKilled || r.End.Before(start) {
+		t.Errorf("another workflow's record left running: status %q, end %v (start %v); want killed with an end", r.Status, r.End, start)
 	}
 }

@@ -103,7 +103,7 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 
 	w := &Workflow{File: path, Name: fs.Name, Params: map[string]any{}, byID: map[string]*Node{}}
 	for _, k := range fs.ParamKeys {
-		v, err := substitute(fs.Params[k], &fileSpec{Params: map[string]*yaml.Node{}})
+		v, err := substitute(fs.Params[k], &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark})
 		if err != nil {
 			errs = append(errs, &SpecError{Pos: fs.ParamPos[k], Field: "params." + k, Err: errors.New("workflow params cannot reference other params")})
 		}
@@ -300,7 +300,7 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 		}
 		return out, nil
 	case yaml.ScalarNode:
-		s := restoreRefs(node.Value)
+		s := fs.mark.restore(node)
 		if !strings.Contains(s, "${") {
 			var v any
 			if err := node.Decode(&v); err != nil {
@@ -316,7 +316,7 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			// Workflow params cannot refer to params (that is reported
 			// where they are defined); resolving the value without them
 			// also ends a reference to itself.
-			v, err := substitute(ref, &fileSpec{Params: map[string]*yaml.Node{}})
+			v, err := substitute(ref, &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark})
 			if errors.Is(err, ErrUnresolved) {
 				return nil, fmt.Errorf("%w %s: workflow param %q refers to a param itself", ErrUnresolved, s, name)
 			}
@@ -360,9 +360,9 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 func literalScalars(node *yaml.Node, fs *fileSpec, v any) any {
 	switch node.Kind {
 	case yaml.ScalarNode:
-		s := restoreRefs(node.Value)
+		s := fs.mark.restore(node)
 		if name, ok := wholeRef(s); ok {
-			if ref, ok := fs.Params[name]; ok && !strings.Contains(restoreRefs(ref.Value), "${") {
+			if ref, ok := fs.Params[name]; ok && !strings.Contains(fs.mark.restore(ref), "${") {
 				return literalScalars(ref, fs, v)
 			}
 			return v

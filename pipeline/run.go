@@ -69,6 +69,7 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		return nil, err
 	}
 	if !opt.DryRun {
+		t0 := time.Now()
 		lock, err := AcquireLock(ctx, w.Workdir, opt.LockTimeout, func(holder string) {
 			log.Info("waiting for the workdir lock", "workdir", w.Workdir, "holder", holder)
 		})
@@ -76,12 +77,14 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 			return nil, err
 		}
 		defer lock.Release()
+		log.Debug("workdir locked", "workdir", w.Workdir, "waited_seconds", round(time.Since(t0).Seconds()))
 		sweepTrash(w.Workdir, log)
-		if err := markKilledRuns(w.Workdir, w.Name); err != nil {
+		if err := markKilledRuns(w.Workdir); err != nil {
 			log.Warn("could not mark the record of a killed run", "error", err)
 		}
 	}
 	dg := NewDigester(StatCachePath(w.Workdir))
+	t0 := time.Now()
 	states, err := w.StatesContext(ctx, dg)
 	if !opt.DryRun {
 		_ = dg.Save() // also after an interrupt: the digests made so far are kept
@@ -89,6 +92,7 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("cache checked", "stages", len(states), "files_hashed", dg.Reads, "seconds", round(time.Since(t0).Seconds()))
 	byID := map[string]*State{}
 	for _, s := range states {
 		byID[s.Stage] = s
@@ -96,6 +100,24 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	plan, forced, err := selectStages(w, byID, opt)
 	if err != nil {
 		return nil, err
+	}
+	if log.Enabled(ctx, slog.LevelDebug) {
+		for _, s := range states {
+			args := []any{"stage", s.Stage, "kind", s.Kind, "key", s.Key, "status", s.Status, "plan", plan[s.Stage]}
+			if s.Reason != "" {
+				args = append(args, "reason", s.Reason)
+			}
+			for i, k := range s.InputKeys {
+				args = append(args, "input."+w.byID[s.Stage].Inputs[i].ID, short(k))
+			}
+			for _, e := range s.External {
+				args = append(args, "external."+e.Param, e.Source+" sha256:"+short(e.Digest))
+			}
+			if forced[s.Stage] {
+				args = append(args, "forced", true)
+			}
+			log.Debug("stage state", args...)
+		}
 	}
 	res := &Result{States: states, Plan: plan, Artifacts: map[string]*Artifact{}}
 	if opt.DryRun {
@@ -468,6 +490,7 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	} else {
 		slog.Info("running", "key", short(s.Key))
 	}
+	slog.Debug("stage params", "kind", n.Kind, "version", n.Spec.Version, "params", n.Params.Map(), "work_dir", wd)
 	if err := runProtected(ctx, n.Spec, env); err != nil {
 		if cause := context.Cause(ctx); ctx.Err() != nil && cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%v)", err, cause)
@@ -494,6 +517,11 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 		return fail(err, start)
 	}
 	rec.Status, rec.Seconds, rec.Summary, rec.Metrics = RunRan, m.Seconds, m.Summary, m.Metrics
+	var size int64
+	for _, f := range m.Files {
+		size += f.Size
+	}
+	slog.Debug("artifact sealed", "dir", final, "files", len(m.Files), "bytes", size)
 	slog.Info("stage done", "seconds", round(m.Seconds), "summary", m.Summary)
 	return stageDone{id: n.ID, rec: rec, art: &Artifact{Stage: n.ID, Dir: final, Manifest: m, Inputs: inputs}}
 }

@@ -35,25 +35,47 @@ const RunRunning = "running"
 // run ended without finishing its record.
 const RunKilled = "killed"
 
-// markKilledRuns sets RunKilled on the records of workflow left at
-// RunRunning by runs that ended without finishing them. The caller holds
-// the workdir lock, so no run of this workdir is going on. It reads records
-// newest first and stops at the first finished one: an older record left
-// running was marked by an earlier run.
-func markKilledRuns(workdir, workflow string) error {
-	var err error
-	eachRunNewestFirst(workdir, workflow, func(r *RunRecord) bool {
-		if r.Status != RunRunning {
-			return false
+// markKilledRuns sets RunKilled on the records left at RunRunning by runs
+// that ended without finishing them, for every workflow of the workdir (the
+// lock is per workdir, so a record of another workflow left running is as
+// dead as one of this workflow's). The caller holds the workdir lock, so no
+// run of this workdir is going on. Per workflow it reads records newest
+// first and stops at the first finished one: an older record left running
+// was marked by an earlier run. End becomes the time the record was last
+// written, the last moment the run is known to have been alive.
+func markKilledRuns(workdir string) error {
+	ents, err := os.ReadDir(filepath.Join(workdir, runsDirName))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
 		}
-		r.Status = RunKilled
-		if r.Error == "" {
-			r.Error = "the run ended without finishing its record (SIGKILL, the OOM killer, a crash or power loss)"
+		return err
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
 		}
-		_, err = writeRun(workdir, r)
-		return err == nil
-	})
-	return err
+		eachRunNewestFirst(workdir, e.Name(), func(r *RunRecord) bool {
+			if r.Status != RunRunning {
+				return false
+			}
+			r.Status = RunKilled
+			if r.Error == "" {
+				r.Error = "the run ended without finishing its record (SIGKILL, the OOM killer, a crash or power loss)"
+			}
+			if r.End.IsZero() {
+				if st, serr := os.Stat(filepath.Join(runsDir(workdir, r.Workflow), r.ID+".json")); serr == nil {
+					r.End = st.ModTime().UTC()
+				}
+			}
+			_, err = writeRun(workdir, r)
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.

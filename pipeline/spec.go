@@ -1,13 +1,17 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
+	goyaml "github.com/goccy/go-yaml"
+	goyamlparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -90,6 +94,7 @@ type fileSpec struct {
 	ParamKeys []string
 	ParamPos  map[string]Pos
 	Stages    []*stageSpec
+	mark      refMarker // how ${...} references were protected while parsing
 }
 
 func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }
@@ -98,10 +103,15 @@ func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line,
 // structural problem it can find in one pass.
 func parseFile(file string, data []byte) (*fileSpec, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(protectRefs(data), &doc); err != nil {
-		return nil, &SpecError{Pos: Pos{File: file, Line: yamlErrLine(err), Column: 1}, Err: fmt.Errorf("invalid YAML: %s", trimYAMLErr(err))}
+	mark, ok := chooseRefMarker(data)
+	if !ok {
+		return nil, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1},
+			Err: errors.New(`the file uses "$(", "$<", "$^" and "$~" all as text: coderflow needs one of them to read ${...} references`)}
 	}
-	fs := &fileSpec{File: file, Params: map[string]*yaml.Node{}, ParamPos: map[string]Pos{}}
+	if err := yaml.Unmarshal(mark.protect(data), &doc); err != nil {
+		return nil, yamlSyntaxError(file, mark.protect(data), err)
+	}
+	fs := &fileSpec{File: file, Params: map[string]*yaml.Node{}, ParamPos: map[string]Pos{}, mark: mark}
 	budget := maxExpandedNodes
 	expanded, err := expandAliases(&doc, &budget)
 	if err != nil {
@@ -130,7 +140,7 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		seenTop[k.Value] = true
 		switch k.Value {
 		case "name":
-			if v.Kind != yaml.ScalarNode || !validID(v.Value) {
+			if v.Kind != yaml.ScalarNode || !nameRe.MatchString(v.Value) {
 				bad(v, "", "name", errors.New("want a name of letters, digits, '-', '_' and '.'"))
 			}
 			fs.Name = v.Value
@@ -186,7 +196,7 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		}
 		seen[id] = true
 		if !validID(id) {
-			bad(k, id, "", errors.New("stage ids are letters, digits, '-' and '_'"))
+			bad(k, id, "", errors.New("stage ids are letters, digits, '-' and '_' (no '.': --set STAGE.PARAM=V splits at the first dot)"))
 		}
 		st := &stageSpec{ID: id, Pos: posOf(file, k), With: map[string]*yaml.Node{}, WithPos: map[string]Pos{}}
 		if v.Kind != yaml.MappingNode {
@@ -354,9 +364,31 @@ func mergeKeys(m *yaml.Node) {
 	m.Content = out
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+// idRe is a stage id; nameRe a workflow name (a directory name under runs/,
+// where a dot does no harm).
+var (
+	idRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+	nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+)
 
 func validID(s string) bool { return idRe.MatchString(s) }
+
+// yamlSyntaxError turns a yaml.v3 parse error into a SpecError at the
+// problem's line and column. yaml.v3's messages only name a line, often the
+// line where the enclosing block started (and 0-based there), so the
+// position comes from goccy/go-yaml's parser, whose syntax errors carry the
+// offending token. Where that parser accepts what yaml.v3 refused, the
+// yaml.v3 line is kept.
+func yamlSyntaxError(file string, data []byte, err error) error {
+	if _, gerr := goyamlparser.ParseBytes(data, 0); gerr != nil {
+		var se *goyaml.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line > 0 {
+			return &SpecError{Pos: Pos{File: file, Line: se.Token.Position.Line, Column: se.Token.Position.Column},
+				Err: fmt.Errorf("invalid YAML: %s", se.Message)}
+		}
+	}
+	return &SpecError{Pos: Pos{File: file, Line: yamlErrLine(err), Column: 1}, Err: fmt.Errorf("invalid YAML: %s", trimYAMLErr(err))}
+}
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
@@ -385,19 +417,79 @@ func readWorkflowFile(path string) (*fileSpec, error) {
 
 // refRe matches ${...} references. YAML flow mappings such as
 // `with: {seed: ${params.seed}}` cannot hold braces in plain scalars, so
-// before parsing every reference is rewritten to the same-length form
-// $(...) — positions stay exact — and [restoreRefs] turns it back.
+// before parsing every reference is rewritten to a same-length form such as
+// $(...) (positions stay exact), and [refMarker.restore] turns it back. The
+// marker is one the file does not use as text, so a literal "$(x)" in a
+// value stays what it is.
 var refRe = regexp.MustCompile(`\$\{([A-Za-z0-9_.-]*)\}`)
 
-func protectRefs(data []byte) []byte {
-	return refRe.ReplaceAll(data, []byte("$$($1)"))
+// refMarker is the pair of characters that stand for { and } in protected
+// references. The zero value is "(" and ")".
+type refMarker struct{ open, close byte }
+
+// refMarkers are the candidates, in order: none is a YAML indicator.
+var refMarkers = []refMarker{{'(', ')'}, {'<', '>'}, {'^', '^'}, {'~', '~'}}
+
+// chooseRefMarker returns the first marker whose opening "$" + open does
+// not occur in data.
+func chooseRefMarker(data []byte) (refMarker, bool) {
+	for _, m := range refMarkers {
+		if !bytes.Contains(data, []byte{'$', m.open}) {
+			return m, true
+		}
+	}
+	return refMarker{}, false
 }
 
-var protectedRe = regexp.MustCompile(`\$\(([A-Za-z0-9_.-]*)\)`)
+func (m refMarker) orDefault() refMarker {
+	if m.open == 0 {
+		return refMarkers[0]
+	}
+	return m
+}
 
-func restoreRefs(s string) string {
-	if !strings.Contains(s, "$(") {
+func (m refMarker) protect(data []byte) []byte {
+	m = m.orDefault()
+	return refRe.ReplaceAllFunc(data, func(ref []byte) []byte {
+		out := slices.Clone(ref)
+		out[1], out[len(out)-1] = m.open, m.close
+		return out
+	})
+}
+
+// restore turns protected references in a scalar of the file back into
+// ${...}. Values given with --set (line 0) were never protected and are
+// returned as they are.
+func (m refMarker) restore(node *yaml.Node) string {
+	s := node.Value
+	if node.Line == 0 {
 		return s
 	}
-	return protectedRe.ReplaceAllString(s, "$${$1}")
+	m = m.orDefault()
+	if !strings.Contains(s, string([]byte{'$', m.open})) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, string([]byte{'$', m.open}))
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + 2
+		for j < len(s) && isRefNameByte(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == m.close {
+			b.WriteString(s[:i] + "${" + s[i+2:j] + "}")
+			s = s[j+1:]
+			continue
+		}
+		b.WriteString(s[:i+2])
+		s = s[i+2:]
+	}
+}
+
+func isRefNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
 }

@@ -1,0 +1,69 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"coderflow/pipeline"
+)
+
+// TestLiteralDollarParen: text that looks like the parser's protected form
+// of a reference ("$(x)") stays literal, in the file and in --set values,
+// while ${params.NAME} references next to it still resolve.
+func TestLiteralDollarParen(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "wf.yaml")
+	wf := `
+name: literal
+params:
+  n: 4
+stages:
+  a:
+    uses: toy.concat
+    with: {suffix: "price $(x) and $<y> for ${params.n}", local: ${params.n}}
+`
+	if err := os.WriteFile(f, []byte(wf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sets []string
+		want string
+	}{
+		{nil, "price $(x) and $<y> for 4"},
+		{[]string{"a.suffix=a $(b) c"}, "a $(b) c"},
+	} {
+		w, err := pipeline.Load(f, pipeline.LoadOptions{Registry: toyRegistry(), Sets: tc.sets, BaseDir: dir, Workdir: filepath.Join(dir, "wd")})
+		if err != nil {
+			t.Fatalf("sets %v: %v", tc.sets, err)
+		}
+		p := w.Stages[0].Params
+		if got := p.String("suffix"); got != tc.want {
+			t.Errorf("sets %v: suffix %q, want %q", tc.sets, got, tc.want)
+		}
+		if got := p.String("local"); got != "4" {
+			t.Errorf("sets %v: local %q, want the param's value 4", tc.sets, got)
+		}
+	}
+}
+
+// TestDebugLog: at debug level a run logs the cache check, every stage's
+// state and plan with its key inputs, each stage's params and the sealed
+// artifact (what `coderflow -v` shows); at info level none of it.
+func TestDebugLog(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		h := newHarness(t, diamond)
+		var buf bytes.Buffer
+		h.run(pipeline.RunOptions{Log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))})
+		out := buf.String()
+		for _, want := range []string{`msg="cache checked"`, `msg="stage state" stage=b kind=toy.concat`, "plan=run input.a=",
+			`msg="stage params" stage=b kind=toy.concat`, `msg="artifact sealed" stage=b`} {
+			if got := strings.Contains(out, want); got != (level == slog.LevelDebug) {
+				t.Errorf("level %v: %q in the log: %v\n%s", level, want, got, out)
+			}
+		}
+	}
+}
