@@ -159,7 +159,7 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 			}
 			v, err := substitute(node, fs)
 			if err != nil {
-				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: err})
+				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w%s", err, setOrigin(node, fs))})
 				continue
 			}
 			if spec == nil {
@@ -181,7 +181,7 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 			}
 			cv, err := convertParam(*decl, v)
 			if err != nil {
-				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
+				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w: %v%s", ErrBadValue, err, setOrigin(node, fs))})
 				continue
 			}
 			if decl.Type == Path {
@@ -200,7 +200,17 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 				}
 			} else if spec.Validate != nil {
 				if verr := spec.Validate(p); verr != nil {
-					errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: fmt.Errorf("%w: %v", ErrBadValue, verr)})
+					var given []string // values that came from --set
+					for _, k := range s.WithKeys {
+						if s.With[k].Line == 0 || setOrigin(s.With[k], fs) != "" {
+							given = append(given, k)
+						}
+					}
+					note := ""
+					if len(given) > 0 {
+						note = fmt.Sprintf(" (given with --set: %s)", strings.Join(given, ", "))
+					}
+					errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: fmt.Errorf("%w: %v%s", ErrBadValue, verr, note)})
 				}
 			}
 			n.Params = p
@@ -493,6 +503,44 @@ func uniq(xs []string) []string {
 }
 
 // applySets applies --set overrides to the parsed file.
+// setNode is the YAML node of a --set value: a flow sequence such as
+// "[color, hog]" is a list, anything else a string (converted to the
+// param's type like a value in the file). Its line is 0, which marks
+// values that came from the command line.
+func setNode(val string) *yaml.Node {
+	if strings.HasPrefix(strings.TrimSpace(val), "[") {
+		var doc yaml.Node
+		if yaml.Unmarshal([]byte(val), &doc) == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
+			seq := doc.Content[0]
+			seq.Line, seq.Column = 0, 0
+			ok := true
+			for _, c := range seq.Content {
+				ok = ok && c.Kind == yaml.ScalarNode
+				c.Line, c.Column = 0, 0
+			}
+			if ok {
+				return seq
+			}
+		}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}
+}
+
+// setOrigin notes, for a value that is a whole ${params.NAME} reference to a
+// workflow param given with --set, where the value came from (the error is
+// positioned where the reference is used).
+func setOrigin(node *yaml.Node, fs *fileSpec) string {
+	if node.Kind != yaml.ScalarNode {
+		return ""
+	}
+	if name, ok := wholeRef(fs.mark.restore(node)); ok {
+		if ref := fs.Params[name]; ref != nil && ref.Line == 0 && ref.Kind == yaml.ScalarNode {
+			return fmt.Sprintf(" (${params.%s} is --set params.%s=%s)", name, name, ref.Value)
+		}
+	}
+	return ""
+}
+
 func applySets(fs *fileSpec, byID map[string]*stageSpec, ids []string, sets []string, reg *Registry) []error {
 	var errs []error
 	for _, s := range sets {
@@ -502,7 +550,7 @@ func applySets(fs *fileSpec, byID map[string]*stageSpec, ids []string, sets []st
 			errs = append(errs, fmt.Errorf("--set %s: want STAGE.PARAM=VALUE or params.NAME=VALUE", s))
 			continue
 		}
-		node := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val, Line: 0, Column: 0}
+		node := setNode(val)
 		if stage == "params" {
 			if _, ok := fs.Params[param]; !ok {
 				errs = append(errs, fmt.Errorf("--set %s: no workflow param %q%s", s, param, didYouMean(param, fs.ParamKeys)))

@@ -2,9 +2,11 @@ package pipeline_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,6 +66,33 @@ func TestDebugLog(t *testing.T) {
 			if got := strings.Contains(out, want); got != (level == slog.LevelDebug) {
 				t.Errorf("level %v: %q in the log: %v\n%s", level, want, got, out)
 			}
+		}
+	}
+}
+
+// TestSetValues: a --set of a workflow param with a bad value names the
+// --set at the place the param is used; a YAML flow list on --set is a list.
+func TestSetValues(t *testing.T) {
+	h := newHarness(t, diamond)
+	_, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Workdir: h.workdir, Sets: []string{"params.base=abc"}})
+	if err == nil || !strings.Contains(err.Error(), `wf.yaml:8:`) || !strings.Contains(err.Error(), `bad value: want an integer, got "abc" (${params.base} is --set params.base=abc)`) {
+		t.Errorf("--set params.base=abc: %v", err)
+	}
+	reg := pipeline.NewRegistry()
+	reg.MustRegister(pipeline.Spec{Kind: "toy.list", Version: "1",
+		Params: []pipeline.Param{{Name: "parts", Type: pipeline.StringList, Default: []string{"x"}}},
+		Stage:  pipeline.StageFunc(func(context.Context, *pipeline.Env) error { return nil })})
+	f := filepath.Join(h.dir, "list.yaml")
+	if err := os.WriteFile(f, []byte("name: list\nstages:\n  a:\n    uses: toy.list\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for set, want := range map[string][]string{"a.parts=[color, hog]": {"color", "hog"}, "a.parts=[]": {}, "a.parts=[x": {"[x"}} {
+		w, err := pipeline.Load(f, pipeline.LoadOptions{Registry: reg, Workdir: h.workdir, Sets: []string{set}})
+		if err != nil {
+			t.Fatalf("--set %s: %v", set, err)
+		}
+		if got := w.Stages[0].Params.Strings("parts"); !slices.Equal(got, want) {
+			t.Errorf("--set %s: parts %q, want %q", set, got, want)
 		}
 	}
 }

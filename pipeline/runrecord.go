@@ -231,21 +231,30 @@ func FindRun(workdir, workflow, id string) (*RunRecord, error) {
 		}
 		return recs[len(recs)-1-back], nil
 	}
+	var hits []string
 	var hit *RunRecord
 	for _, r := range recs {
 		if strings.HasPrefix(r.ID, id) {
-			if hit != nil {
-				return nil, &ambiguousRun{id}
-			}
+			hits = append(hits, r.ID)
 			hit = r
 		}
 	}
-	if hit == nil {
+	switch len(hits) {
+	case 0:
 		return nil, os.ErrNotExist
+	case 1:
+		return hit, nil
 	}
-	return hit, nil
+	return nil, &AmbiguousRunError{ID: id, Matches: hits}
 }
 
-type ambiguousRun struct{ id string }
+// AmbiguousRunError is [FindRun]'s error for an id prefix that matches more
+// than one run; Matches lists their ids, oldest first.
+type AmbiguousRunError struct {
+	ID      string
+	Matches []string
+}
 
-func (e *ambiguousRun) Error() string { return "run id prefix " + e.id + " is ambiguous" }
+func (e *AmbiguousRunError) Error() string {
+	return fmt.Sprintf("run id prefix %q is ambiguous: it matches %d runs", e.ID, len(e.Matches))
+}

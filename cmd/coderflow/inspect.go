@@ -44,11 +44,14 @@ the key as run would.`,
 			if len(args) == 1 {
 				return inspectParquet(out, args[0], schema, meta, head, asJSON)
 			}
+			if isParquetFile(args[0]) {
+				return usageError{fmt.Errorf("%s is a Parquet file: inspect FILE.parquet takes no STAGE argument (got %q)", args[0], args[1])}
+			}
 			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
 				return err
 			}
-			a, err := stageArtifact(cmd.Context(), w, args[1], sets, run)
+			a, err := stageArtifact(cmd.Context(), w, args[1], sets, runFlag(cmd, run))
 			if err != nil {
 				return err
 			}
@@ -79,16 +82,44 @@ the key as run would.`,
 	return c
 }
 
+// runFlag returns the value of a command's --run flag, or "" when it was
+// not given.
+func runFlag(cmd *cobra.Command, run string) string {
+	if !cmd.Flags().Changed("run") {
+		return ""
+	}
+	return run
+}
+
 // stageArtifact finds a stage's artifact: by the key computed with the
-// overrides when --set is given, otherwise from the given (default latest) run.
+// overrides when --set is given, from run when it is not "", otherwise from
+// the latest run if it has the artifact and by the current key if not. A run
+// id that names no run, or several, is a usage error.
 func stageArtifact(ctx context.Context, w *pipeline.Workflow, stage string, sets []string, run string) (*pipeline.Artifact, error) {
 	n, ok := w.Stage(stage)
 	if !ok {
 		return nil, usageError{fmt.Errorf("workflow %s has no stage %q (stages: %s)", w.File, stage, strings.Join(w.StageIDs(), ", "))}
 	}
+	if run != "" && len(sets) > 0 {
+		return nil, usageError{errors.New("--run and --set cannot be combined: with --set the artifact is the one at the key run would compute now")}
+	}
 	key := ""
-	if len(sets) == 0 {
-		rec, err := pipeline.FindRun(w.Workdir, w.Name, run)
+	switch {
+	case run != "":
+		rec, err := findRun(w, run)
+		if err != nil {
+			return nil, err
+		}
+		s, ok := rec.Stage(stage)
+		if !ok {
+			return nil, fmt.Errorf("run %s has no record of stage %s", rec.ID, stage)
+		}
+		if s.Key == "" || s.Status == pipeline.RunFailed || s.Status == pipeline.RunSkipped {
+			return nil, fmt.Errorf("stage %s has no artifact in run %s (%s)", stage, rec.ID, s.Status)
+		}
+		key = s.Key
+	case len(sets) == 0:
+		rec, err := pipeline.FindRun(w.Workdir, w.Name, "latest")
 		if err == nil {
 			if s, ok := rec.Stage(stage); ok && s.Status != pipeline.RunFailed && s.Status != pipeline.RunSkipped {
 				key = s.Key
@@ -117,6 +148,22 @@ func stageArtifact(ctx context.Context, w *pipeline.Workflow, stage string, sets
 		return nil, err
 	}
 	return a, nil
+}
+
+// isParquetFile reports whether an inspect argument names a Parquet file:
+// by its extension, or by the "PAR1" magic its content starts with.
+func isParquetFile(p string) bool {
+	if strings.EqualFold(filepath.Ext(p), ".parquet") {
+		return true
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && string(magic[:]) == "PAR1"
 }
 
 // isWorkflowFile reports whether an inspect argument names a workflow file
@@ -210,6 +257,9 @@ func abbreviate(xs []string, n int) string {
 }
 
 func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head int, asJSON bool) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return usageError{err} // a missing file on the command line, as for a workflow file
+	}
 	info, err := pqinspect.Describe(path)
 	if err != nil {
 		return err

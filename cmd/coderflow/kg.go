@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"coderflow/kg"
+	"coderflow/pipeline"
+	stageskg "coderflow/stages/kg"
 )
 
 func newKGCmd(g *globalFlags) *cobra.Command {
@@ -30,7 +34,10 @@ with relation, direction and weight, heaviest first.`,
 			if err != nil {
 				return err
 			}
-			a, err := stageArtifact(cmd.Context(), w, args[1], sets, run)
+			if err := checkGraphStage(w, args[1]); err != nil {
+				return err
+			}
+			a, err := stageArtifact(cmd.Context(), w, args[1], sets, runFlag(cmd, run))
 			if err != nil {
 				return err
 			}
@@ -69,4 +76,29 @@ with relation, direction and weight, heaviest first.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many neighbours (0 = all)")
 	return c
+}
+
+// graphKinds are the stage kinds whose artifact holds a concept graph
+// (kg.StoreDirName) that the kg command can query.
+var graphKinds = []string{stageskg.ConceptNetSpec.Kind}
+
+// checkGraphStage returns a usage error when stage, a stage of w, is not of
+// a kind that stores a concept graph, naming the workflow's stages that do.
+func checkGraphStage(w *pipeline.Workflow, stage string) error {
+	n, ok := w.Stage(stage)
+	if !ok || slices.Contains(graphKinds, n.Kind) {
+		return nil // stageArtifact reports an unknown stage
+	}
+	var have []string
+	for _, m := range w.Stages {
+		if slices.Contains(graphKinds, m.Kind) {
+			have = append(have, m.ID)
+		}
+	}
+	hint := " (this workflow has none)"
+	if len(have) > 0 {
+		hint = " such as " + strings.Join(have, ", ")
+	}
+	return usageError{fmt.Errorf("stage %s (kind %s) has no concept graph; kg commands take a %s stage%s",
+		stage, n.Kind, strings.Join(graphKinds, " or "), hint)}
 }

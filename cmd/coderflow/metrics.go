@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,9 +52,16 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 				} else if err != nil {
 					return err
 				}
+				if asJSON {
+					return printRunsJSON(out, recs, bad)
+				}
 				var rows [][]string
 				for _, r := range recs {
-					rows = append(rows, []string{r.ID, r.Status, fmt.Sprint(r.Sets), fmtDuration(r.End.Sub(r.Start).Seconds())})
+					dur := "-"
+					if sec, ok := runSeconds(r); ok {
+						dur = fmtDuration(sec)
+					}
+					rows = append(rows, []string{r.ID, r.Status, fmt.Sprint(r.Sets), dur})
 				}
 				table(out, []string{"RUN", "STATUS", "SETS", "DURATION"}, rows)
 				return nil
@@ -129,12 +139,75 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 	return c
 }
 
+// findRun resolves a run id given on the command line. An id that names no
+// run, or a prefix of several, is a usage error (exit 2); failing to read the
+// runs directory is not.
 func findRun(w *pipeline.Workflow, id string) (*pipeline.RunRecord, error) {
 	r, err := pipeline.FindRun(w.Workdir, w.Name, id)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no run %q of workflow %s in %s (list them with --runs): %w", id, w.Name, w.Workdir, err)
+	if err == nil {
+		return r, nil
 	}
-	return r, err
+	if errors.Is(err, os.ErrNotExist) {
+		msg := fmt.Sprintf("no run %q of workflow %s in %s (list them with metrics --runs)", id, w.Name, w.Workdir)
+		if err != os.ErrNotExist { // it names unreadable records
+			msg += ": " + err.Error()
+		}
+		return nil, usageError{errors.New(msg)}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, err
+	}
+	var amb *pipeline.AmbiguousRunError
+	if errors.As(err, &amb) {
+		return nil, usageError{fmt.Errorf("run id prefix %q is ambiguous: it matches %s", id, abbreviate(amb.Matches, 5))}
+	}
+	return nil, usageError{err}
+}
+
+// runSeconds returns how long a run took, and false when its record has no
+// end (a run going on or killed) or an end before its start.
+func runSeconds(r *pipeline.RunRecord) (float64, bool) {
+	if r.Start.IsZero() || r.End.IsZero() || r.End.Before(r.Start) {
+		return 0, false
+	}
+	return r.End.Sub(r.Start).Seconds(), true
+}
+
+// runSummary is one run in metrics --runs --json.
+type runSummary struct {
+	ID      string     `json:"id"`
+	Status  string     `json:"status"`
+	Sets    []string   `json:"sets"`
+	Start   time.Time  `json:"start"`
+	End     *time.Time `json:"end"`     // null while running or when killed
+	Seconds *float64   `json:"seconds"` // null when End is
+	Error   string     `json:"error,omitempty"`
+}
+
+func printRunsJSON(out io.Writer, recs []*pipeline.RunRecord, bad *pipeline.UnreadableRunsError) error {
+	runs := make([]runSummary, 0, len(recs))
+	for _, r := range recs {
+		s := runSummary{ID: r.ID, Status: r.Status, Sets: r.Sets, Start: r.Start, Error: r.Error}
+		if s.Sets == nil {
+			s.Sets = []string{}
+		}
+		if sec, ok := runSeconds(r); ok {
+			end := r.End
+			s.End, s.Seconds = &end, &sec
+		}
+		runs = append(runs, s)
+	}
+	v := struct {
+		Runs       []runSummary `json:"runs"`
+		Unreadable []string     `json:"unreadable,omitempty"`
+	}{Runs: runs}
+	if bad != nil {
+		v.Unreadable = bad.Files
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }

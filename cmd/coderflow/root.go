@@ -32,6 +32,12 @@ func newRootCmd() *cobra.Command {
 		Short:         "Cached, inspectable workflows for CODER image-text retrieval",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Without a command: usage on stderr and exit 2. (With a RunE, cobra
+		// still reports an unknown command word as such.)
+		RunE: func(c *cobra.Command, args []string) error {
+			fmt.Fprint(c.ErrOrStderr(), c.UsageString())
+			return usageError{errors.New("missing command")}
+		},
 	}
 	root.PersistentFlags().StringVar(&g.workdir, "workdir", os.Getenv("CODERFLOW_WORKDIR"), "override the workflow's workdir (env CODERFLOW_WORKDIR)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -108,7 +108,29 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 	return c
 }
 
-func mermaidID(s string) string { return "s_" + strings.NewReplacer("-", "_", ".", "_").Replace(s) }
+// mermaidID turns a stage id into a Mermaid node id. Mermaid ids are
+// letters, digits and '_', so '_' is escaped as "__", '-' as "_h", '.' as
+// "_d" and any other byte as "_xHH": distinct stage ids (a-b, a_b, a.b) give
+// distinct node ids. The node's label shows the stage id as written.
+func mermaidID(s string) string {
+	var b strings.Builder
+	b.WriteString("s_")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_':
+			b.WriteString("__")
+		case c == '-':
+			b.WriteString("_h")
+		case c == '.':
+			b.WriteString("_d")
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "_x%02x", c)
+		}
+	}
+	return b.String()
+}
 
 func newStagesCmd() *cobra.Command {
 	return &cobra.Command{
@@ -194,6 +216,7 @@ func newVersionCmd() *cobra.Command {
 func newGCCmd(g *globalFlags) *cobra.Command {
 	var dry bool
 	var keepRuns int
+	var lockTimeout time.Duration
 	c := &cobra.Command{
 		Use:   "gc WORKFLOW.yaml",
 		Short: "Delete artifacts that no run record references and the workflow does not use now",
@@ -211,11 +234,19 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lock, err := pipeline.AcquireLock(cmd.Context(), w.Workdir, 0, nil)
-			if err != nil {
-				return err
+			// A dry run only reads, like status: it takes no lock (next to a
+			// running job it reports what gc would delete now) and creates
+			// nothing, not even the workdir.
+			if !dry {
+				log := newLogger(g, cmd.ErrOrStderr())
+				lock, err := pipeline.AcquireLock(cmd.Context(), w.Workdir, lockTimeout, func(holder string) {
+					log.Info("waiting for the workdir lock", "workdir", w.Workdir, "holder", holder)
+				})
+				if err != nil {
+					return err
+				}
+				defer lock.Release()
 			}
-			defer lock.Release()
 			states, err := workflowStates(cmd.Context(), w)
 			if err != nil {
 				return err
@@ -235,9 +266,9 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&dry, "dry-run", false, "only report")
+	c.Flags().BoolVar(&dry, "dry-run", false, "only report; takes no lock and writes nothing")
 	c.Flags().IntVar(&keepRuns, "keep-runs", 0, "let only the N newest run records of each workflow protect artifacts (0: all)")
-	_ = os.Stdout
+	c.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for a run on the same workdir (0: fail at once, negative: wait forever)")
 	return c
 }
 

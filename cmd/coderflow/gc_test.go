@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"coderflow/pipeline"
+)
+
+// TestGCDryRunWritesNothing: gc --dry-run creates neither the workdir nor
+// its lock file.
+func TestGCDryRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "mini.yaml")
+	os.WriteFile(wf, []byte(miniWF), 0o644)
+	wd := filepath.Join(dir, "wd")
+	code, out := cli(t, "gc", wf, "--workdir", wd, "--dry-run")
+	if code != 0 || !strings.Contains(out, "would delete 0 artifacts") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(wd); !os.IsNotExist(err) {
+		t.Errorf("gc --dry-run created %s (stat: %v)", wd, err)
+	}
+}
+
+// TestGCLock: next to a run holding the workdir lock, gc --dry-run reports
+// at once and gc waits up to --lock-timeout (it failed at once, "waited 0s").
+func TestGCLock(t *testing.T) {
+	wf, wdFlag, wd := runMini(t)
+	lock, err := pipeline.AcquireLock(t.Context(), wd, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+
+	if code, out := cli(t, "gc", wf, wdFlag, "--dry-run"); code != 0 || !strings.Contains(out, "would delete 0 artifacts") {
+		t.Errorf("gc --dry-run next to a run: exit %d\n%s", code, out)
+	}
+	if code, out := cli(t, "gc", wf, wdFlag, "--lock-timeout", "200ms"); code != exitFailed || !strings.Contains(out, "waited 200ms") {
+		t.Errorf("gc --lock-timeout 200ms: exit %d (want 1)\n%s", code, out)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		lock.Release()
+		close(released)
+	}()
+	code, out := cli(t, "gc", wf, wdFlag, "--lock-timeout", "1m")
+	<-released
+	if code != 0 || !strings.Contains(out, "waiting for the workdir lock") || !strings.Contains(out, "deleted 0 artifacts") {
+		t.Errorf("gc waiting for the lock: exit %d\n%s", code, out)
+	}
+}
