@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -16,11 +15,25 @@ const findDepth = 4
 // ErrNotFound is returned by [FindFile] and [FindDir] when nothing matches.
 var ErrNotFound = errors.New("not found")
 
+// ErrAmbiguous is returned by [FindFile] and [FindDir] when two different
+// files (or directories) match at the shallowest depth, e.g.
+// data/coco_precomp/train_caps.txt and data/f30k_precomp/train_caps.txt:
+// picking one would silently read the wrong data set. The message names
+// every candidate.
+var ErrAmbiguous = errors.New("ambiguous match")
+
 // FindFile returns the path of the shallowest regular file under root whose
-// base name is one of names (ties broken by path order), looking at most a
-// few directories deep. Archives unpack under differing top directories;
-// this finds "Flickr8k.token.txt" whether it sits in root, root/Flickr8k_text
-// or root/files/Flickr8k_text.
+// base name is one of names, looking at most a few directories deep.
+// Archives unpack under differing top directories; this finds
+// "Flickr8k.token.txt" whether it sits in root, root/Flickr8k_text or
+// root/files/Flickr8k_text.
+//
+// Symlinks are followed, to files and to directories (root included: users
+// link data directories into place), and each real directory is read once,
+// so a symlink loop ends. The returned path goes through the links as
+// found, not to their targets. Two different files matching at the same
+// shallowest depth are an error wrapping [ErrAmbiguous]; one file reached
+// through two paths (a link next to its target) is not.
 func FindFile(root string, names ...string) (string, error) {
 	return find(root, false, names)
 }
@@ -30,52 +43,94 @@ func FindDir(root string, names ...string) (string, error) {
 	return find(root, true, names)
 }
 
+// find reads the tree breadth first, one depth at a time, so the first
+// depth with a match is the shallowest, and a directory reachable through
+// several paths (symlinks) is entered through the shallowest one.
 func find(root string, dir bool, names []string) (string, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
-	var hits []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return err
-			}
-			return nil // unreadable subdirectory: ignore
-		}
-		rel, _ := filepath.Rel(root, p)
-		depth := 0
-		if rel != "." {
-			depth = strings.Count(rel, string(filepath.Separator)) + 1
-		}
-		if d.IsDir() && depth > findDepth {
-			return filepath.SkipDir
-		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), "__MACOSX") {
-			return filepath.SkipDir
-		}
-		if p != root && want[d.Name()] && d.IsDir() == dir {
-			if !dir && !d.Type().IsRegular() {
-				return nil
-			}
-			hits = append(hits, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
+	kind := "file"
+	if dir {
+		kind = "directory"
 	}
-	if len(hits) == 0 {
-		kind := "file"
-		if dir {
-			kind = "directory"
-		}
-		return "", fmt.Errorf("no %s named %s under %s: %w", kind, strings.Join(names, " or "), root, ErrNotFound)
+	// visited holds the real paths of directories already queued.
+	visited := map[string]bool{}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		visited[real] = true
 	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		return strings.Count(hits[i], string(filepath.Separator)) < strings.Count(hits[j], string(filepath.Separator))
-	})
-	return hits[0], nil
+	type hit struct {
+		path string
+		fi   fs.FileInfo
+	}
+	level := []string{root} // directories whose entries are at depth
+	for depth := 1; depth <= findDepth+1 && len(level) > 0; depth++ {
+		var next []string
+		var hits []hit
+		for _, d := range level {
+			ents, err := os.ReadDir(d)
+			if err != nil {
+				if d == root {
+					return "", err
+				}
+				continue // unreadable subdirectory: ignore
+			}
+			for _, e := range ents {
+				p := filepath.Join(d, e.Name())
+				mode := e.Type()
+				if mode&fs.ModeSymlink != 0 {
+					fi, err := os.Stat(p)
+					if err != nil {
+						continue // dangling link: nothing there
+					}
+					mode = fi.Mode().Type()
+				}
+				isDir := mode.IsDir()
+				if isDir && (depth > findDepth || strings.HasPrefix(e.Name(), "__MACOSX")) {
+					continue
+				}
+				if want[e.Name()] && isDir == dir && (dir || mode.IsRegular()) {
+					fi, err := os.Stat(p)
+					if err != nil {
+						continue
+					}
+					hits = append(hits, hit{p, fi})
+				}
+				if isDir {
+					real, err := filepath.EvalSymlinks(p)
+					if err != nil || visited[real] {
+						continue // unresolvable, or already read (a link to it, or a loop)
+					}
+					visited[real] = true
+					next = append(next, p)
+				}
+			}
+		}
+		// One file reached through two paths (a link beside its target) is
+		// one match, not two.
+		var paths []string
+		var uniq []hit
+	hits:
+		for _, h := range hits {
+			for _, u := range uniq {
+				if os.SameFile(u.fi, h.fi) {
+					continue hits
+				}
+			}
+			uniq = append(uniq, h)
+			paths = append(paths, h.path)
+		}
+		switch {
+		case len(uniq) == 1:
+			return uniq[0].path, nil
+		case len(uniq) > 1:
+			return "", fmt.Errorf("%d different %ss named %s, equally deep under %s: %s (point the source at the one to use): %w",
+				len(uniq), kind, strings.Join(names, " or "), root, strings.Join(paths, ", "), ErrAmbiguous)
+		}
+		level = next
+	}
+	return "", fmt.Errorf("no %s named %s under %s: %w", kind, strings.Join(names, " or "), root, ErrNotFound)
 }
 
 // IsDir reports whether p is an existing directory.

@@ -82,3 +82,95 @@ func TestReadersStripBOM(t *testing.T) {
 		t.Fatalf("list: %q, err %v", list, err)
 	}
 }
+
+// TestFindFollowsSymlinks: data reached through symlinks is found, as users
+// link data directories into place (ln -s /data/flickr8k f8k): a symlinked
+// root, symlinked subdirectories and symlinked files. A symlink loop ends,
+// and a link beside its target is one match, not an ambiguous two.
+func TestFindFollowsSymlinks(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	data := filepath.Join(base, "data", "flickr8k")
+	mk := func(rel string) {
+		p := filepath.Join(data, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		if err := os.Symlink(target, name); err != nil {
+			t.Skipf("symlinks unsupported: %v", err)
+		}
+	}
+	mk("Flickr8k_text/Flickr8k.token.txt")
+	mk("Flickr8k_text/Flickr_8k.trainImages.txt")
+	mk("images/a.jpg")
+	work := filepath.Join(base, "work")
+	os.MkdirAll(work, 0o755)
+	link(data, filepath.Join(work, "f8k"))                                        // symlinked root
+	link(filepath.Join(data, "images"), filepath.Join(work, "Flicker8k_Dataset")) // symlinked subdirectory
+	os.MkdirAll(filepath.Join(work, "text"), 0o755)
+	link(filepath.Join(data, "Flickr8k_text", "Flickr_8k.trainImages.txt"), filepath.Join(work, "text", "Flickr_8k.trainImages.txt")) // symlinked file
+	link("..", filepath.Join(data, "Flickr8k_text", "loop"))                                                                          // a loop
+
+	root := filepath.Join(work, "f8k")
+	if got, err := FindFile(root, "Flickr8k.token.txt"); err != nil || got != filepath.Join(root, "Flickr8k_text", "Flickr8k.token.txt") {
+		t.Errorf("symlinked root: got %q %v", got, err)
+	}
+	if got, err := FindFile(work, "a.jpg"); err != nil || got != filepath.Join(work, "Flicker8k_Dataset", "a.jpg") {
+		t.Errorf("symlinked subdirectory: got %q %v", got, err)
+	}
+	if got, err := FindDir(work, "Flicker8k_Dataset"); err != nil || got != filepath.Join(work, "Flicker8k_Dataset") {
+		t.Errorf("FindDir of a symlinked directory: got %q %v", got, err)
+	}
+	if got, err := FindFile(work, "Flickr_8k.trainImages.txt"); err != nil || got != filepath.Join(work, "text", "Flickr_8k.trainImages.txt") {
+		t.Errorf("symlinked file: got %q %v", got, err)
+	}
+	if _, err := FindFile(root, "nothing.txt"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("through a symlink loop: err %v, want ErrNotFound", err)
+	}
+	// A link to a directory beside the directory: the same files, one match.
+	link(filepath.Join(data, "images"), filepath.Join(data, "Images"))
+	if got, err := FindFile(root, "a.jpg"); err != nil || got != filepath.Join(root, "Images", "a.jpg") {
+		t.Errorf("link beside its target: got %q %v, want the first path in name order", got, err)
+	}
+	if got, err := FindDir(root, "images", "Images"); err != nil || got != filepath.Join(root, "Images") {
+		t.Errorf("FindDir, link beside its target: got %q %v", got, err)
+	}
+	// A dangling link is not a match.
+	link(filepath.Join(base, "gone"), filepath.Join(data, "dangling.txt"))
+	if _, err := FindFile(root, "dangling.txt"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("dangling link: err %v, want ErrNotFound", err)
+	}
+}
+
+// TestFindAmbiguous: two different matches equally deep (SCAN's data.zip
+// holds coco_precomp and f30k_precomp side by side) are an error naming
+// both, not a silent pick; a shallower match still wins.
+func TestFindAmbiguous(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, rel := range []string{"data/coco_precomp/train_caps.txt", "data/f30k_precomp/train_caps.txt", "data/coco_precomp/x/dev_caps.txt", "data/dev_caps.txt"} {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	_, err := FindFile(root, "train_caps.txt")
+	if !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("err = %v, want ErrAmbiguous", err)
+	}
+	for _, want := range []string{filepath.Join(root, "data", "coco_precomp", "train_caps.txt"), filepath.Join(root, "data", "f30k_precomp", "train_caps.txt")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if _, err := FindDir(root, "coco_precomp", "f30k_precomp"); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("FindDir: err = %v, want ErrAmbiguous", err)
+	}
+	if got, err := FindFile(root, "dev_caps.txt"); err != nil || got != filepath.Join(root, "data", "dev_caps.txt") {
+		t.Errorf("shallower match: got %q %v", got, err)
+	}
+}

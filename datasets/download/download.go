@@ -25,11 +25,16 @@
 //     mirror); other 4xx move to the next mirror at once.
 //   - Timeouts: Options.HeaderTimeout bounds connect + response headers,
 //     Options.IdleTimeout bounds any wait for the next body bytes (a stalled
-//     server), and ctx bounds everything.
+//     server), and ctx bounds everything. They time network waits only:
+//     the existing part is hashed before the request is sent.
 //   - Verification: SHA-256 (and MD5 if given, for catalogs that publish
 //     only MD5) and the size, when known. A mismatch deletes the partial file
 //     and tries the next mirror; when none is left the error wraps
-//     [ErrChecksum] and nothing is left behind.
+//     [ErrChecksum] and nothing is left behind. A part that still holds
+//     bytes the mirror did not send (an earlier run's, another mirror's)
+//     is not blamed on it: it is deleted and the file fetched once more
+//     from the start. Malformed expected digests are refused before any
+//     request ([ValidChecksum]).
 //   - An existing DEST that verifies (against whatever is known: digests,
 //     size) is kept without any request.
 //   - Progress: bytes are reported to Options.Progress as they arrive (the
@@ -163,6 +168,14 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 			return Result{}, err
 		}
 	}
+	// A malformed digest could never match: say so now, not after the
+	// whole file has been downloaded.
+	if err := ValidChecksum("sha256", req.SHA256); err != nil {
+		return Result{}, err
+	}
+	if err := ValidChecksum("md5", req.MD5); err != nil {
+		return Result{}, err
+	}
 	if err := os.MkdirAll(filepath.Dir(req.Dest), 0o755); err != nil {
 		return Result{}, err
 	}
@@ -210,6 +223,36 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 		removePart(part)
 	}
 	return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), errors.Join(errs...))
+}
+
+// ValidChecksum reports whether s is a well-formed expected digest of the
+// given kind ("sha256" or "md5"): 64 or 32 hexadecimal digits, either case.
+// The empty string (no digest given) is valid. Stages call it when they
+// read user params, so that a mistyped or truncated digest (or an MD5
+// given as SHA-256) fails at once, naming the param; [Fetch] calls it too,
+// before any request.
+func ValidChecksum(kind, s string) error {
+	var n int
+	switch strings.ToLower(kind) {
+	case "sha256", "sha-256":
+		n = 2 * sha256.Size
+	case "md5":
+		n = 2 * md5.Size
+	default:
+		return fmt.Errorf("download: unknown checksum kind %q (want sha256 or md5)", kind)
+	}
+	if s == "" {
+		return nil
+	}
+	if len(s) != n {
+		return fmt.Errorf("download: %s %q: want %d hex digits, got %d characters", kind, s, n, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return fmt.Errorf("download: %s %q: not a hex digit at position %d: %q", kind, s, i+1, c)
+		}
+	}
+	return nil
 }
 
 // validatorPath is where the If-Range validator of part is kept.
@@ -277,6 +320,10 @@ type partState struct {
 	hashed   int64
 	reported int64
 	progress Progress
+	// stale: the part holds bytes that were not fetched from the current
+	// mirror by this fetchOne (an earlier run's, or another mirror's).
+	// Cleared when the part is truncated.
+	stale bool
 }
 
 func newPartState(req Request, p Progress) *partState {
@@ -339,6 +386,12 @@ func (st *partState) catchUp(f *os.File, have int64) error {
 
 // fetchOne gets the file from one mirror into part, with retries, and
 // verifies it.
+//
+// A part that fails verification while it still holds bytes this mirror
+// did not send (left by an earlier run or another mirror, perhaps of
+// exactly the expected size so that no request was even made) does not
+// condemn the mirror: the part is deleted and the file fetched once more
+// from the start. Only a mismatch of bytes all sent by u fails it.
 func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res *Result) (Result, error) {
 	s, _ := scheme(u)
 	st := newPartState(req, opt.Progress)
@@ -346,6 +399,24 @@ func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res
 		res.Attempts++
 		return copyLocal(ctx, u, part, req, opt, st, res)
 	}
+	if fi, err := os.Stat(part); err == nil && fi.Size() > 0 {
+		st.stale = true
+	}
+	r, err := fetchHTTP(ctx, u, part, req, opt, res, st)
+	if errors.Is(err, ErrChecksum) && st.stale {
+		opt.Log.Warn("partial file from an earlier attempt does not verify; fetching it again from the start", "url", redact(u), "error", err)
+		removePart(part)
+		st.reset()
+		st.stale = false
+		res.Resumed = false // none of the earlier bytes are kept
+		r, err = fetchHTTP(ctx, u, part, req, opt, res, st)
+	}
+	return r, err
+}
+
+// fetchHTTP is fetchOne's retry loop: it fetches from u into part, resuming
+// what is there, and verifies the result.
+func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, res *Result, st *partState) (Result, error) {
 	var last error
 	for attempt := 0; attempt < opt.Retries; attempt++ {
 		if attempt > 0 && !errors.Is(last, errShortRange) {
@@ -417,6 +488,13 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			return false, false, err
 		}
 		have = 0
+		st.stale = false
+	}
+	// Hash the bytes already on disk now, before the request: it is local
+	// work (seconds for a large part) and must not run while the watchdog
+	// below times the wait for headers.
+	if err := st.catchUp(f, have); err != nil {
+		return false, false, err
 	}
 
 	actx, cancel := context.WithCancelCause(ctx)
@@ -476,6 +554,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 				return false, false, err
 			}
 			have = 0
+			st.stale = false
 		}
 		if err := saveValidator(part, resp); err != nil {
 			return false, false, err
@@ -492,6 +571,8 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		return false, retryableStatus(resp.StatusCode), &httpStatusError{resp.StatusCode, resp.Status}
 	}
 
+	// Already hashed before the request; this only resets the digests when
+	// the server sent the whole file and the part was truncated.
 	if err := st.catchUp(f, have); err != nil {
 		return false, false, err
 	}
@@ -502,9 +583,12 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	defer h.wait()
 	var n int64
 	for {
-		watchdog.Reset(opt.IdleTimeout)
+		// The watchdog times only the read: waiting for the hasher to free
+		// a buffer and writing to disk are local work.
 		buf := h.buffer()
+		watchdog.Reset(opt.IdleTimeout)
 		m, rerr := resp.Body.Read(buf)
+		watchdog.Stop()
 		if m > 0 {
 			if _, werr := f.Write(buf[:m]); werr != nil {
 				h.give(buf[:0])

@@ -478,3 +478,139 @@ func TestFetchIfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchStalePart: a .part left by an earlier run (or another mirror)
+// whose bytes do not verify is deleted and the file fetched again from the
+// start, once, instead of failing with a checksum mismatch blamed on a
+// mirror that sent none of those bytes. A fresh download that also
+// mismatches fails, naming the mirror.
+func TestFetchStalePart(t *testing.T) {
+	t.Parallel()
+	data := blob(300_000)
+	wrong := bytes.Repeat([]byte{0x5a}, len(data))
+	for _, tc := range []struct {
+		name       string
+		part       []byte
+		req        func(r *Request)
+		wantRanges []string // of the requests made
+		wantErr    bool
+	}{
+		{"complete part verifies: no request", data, func(r *Request) { r.Size = int64(len(data)) }, nil, false},
+		{"part of the expected size, wrong bytes", wrong, func(r *Request) { r.Size = int64(len(data)) }, []string{""}, false},
+		{"part of the whole size, size unknown (416)", wrong, func(r *Request) {}, []string{"bytes=300000-", ""}, false},
+		{"resumed part with a wrong prefix", wrong[:40_000], func(r *Request) {}, []string{"bytes=40000-", ""}, false},
+		{"fresh download mismatches too", wrong, func(r *Request) { r.Size, r.SHA256 = int64(len(data)), strings.Repeat("ab", 32) }, []string{""}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &counter{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }))
+			defer srv.Close()
+			dest := filepath.Join(t.TempDir(), "blob")
+			if err := os.WriteFile(dest+".part", tc.part, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			req := Request{URLs: []string{srv.URL + "/blob"}, Dest: dest, SHA256: sum(data)}
+			tc.req(&req)
+			res, err := Fetch(t.Context(), req, fast)
+			if !slices.Equal(c.ranges, tc.wantRanges) {
+				t.Errorf("requests with ranges %q, want %q", c.ranges, tc.wantRanges)
+			}
+			if _, serr := os.Stat(dest + ".part"); !os.IsNotExist(serr) {
+				t.Errorf(".part left behind")
+			}
+			if tc.wantErr {
+				if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), srv.URL+"/blob") {
+					t.Fatalf("err = %v, want ErrChecksum naming the mirror", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) || res.SHA256 != sum(data) {
+				t.Fatalf("wrong file: %d bytes, sha %s", len(got), res.SHA256)
+			}
+		})
+	}
+}
+
+// slowProgress is a Progress that takes 100 ms per MiB reported, standing
+// in for hashing a large partial file on a slow disk.
+type slowProgress struct{ progress }
+
+func (p *slowProgress) Add(n int64) {
+	time.Sleep(time.Duration(n) * 100 * time.Millisecond / (1 << 20))
+	p.progress.Add(n)
+}
+
+// TestFetchHashesPartBeforeRequest: resuming a large .part hashes its
+// existing bytes; that local work must not count against HeaderTimeout
+// (nor IdleTimeout), which bound network waits only. Here hashing the part
+// takes 500 ms and the header timeout is 250 ms: the resume must succeed
+// with a single request.
+func TestFetchHashesPartBeforeRequest(t *testing.T) {
+	t.Parallel()
+	data := blob(6 << 20)
+	c := &counter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, data) }))
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(dest+".part", data[:5<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opt := fast
+	opt.Retries = 1
+	opt.HeaderTimeout = 250 * time.Millisecond
+	opt.Progress = &slowProgress{}
+	res, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest, SHA256: sum(data)}, opt)
+	if err != nil {
+		t.Fatalf("err = %v, want the resume to succeed (hashing the part is not a wait for headers)", err)
+	}
+	if !res.Resumed || !slices.Equal(c.ranges, []string{"bytes=5242880-"}) {
+		t.Fatalf("resumed %v, ranges %q; want one request for bytes=5242880-", res.Resumed, c.ranges)
+	}
+}
+
+// TestValidChecksum: user-given digests are checked up front; Fetch
+// refuses a malformed one before any request instead of downloading the
+// whole file to report a mismatch.
+func TestValidChecksum(t *testing.T) {
+	t.Parallel()
+	good256, goodMD5 := strings.Repeat("ab", 32), strings.Repeat("0F", 16)
+	for _, tc := range []struct {
+		kind, s string
+		ok      bool
+	}{
+		{"sha256", good256, true},
+		{"SHA-256", strings.ToUpper(good256), true},
+		{"md5", goodMD5, true},
+		{"md5", "", true},
+		{"sha256", "", true},
+		{"sha256", good256[:63], false},
+		{"sha256", good256 + "0", false},
+		{"sha256", goodMD5, false}, // an MD5 given as SHA-256
+		{"sha256", strings.Repeat("g", 64), false},
+		{"sha256", " " + good256[1:], false},
+		{"md5", "none", false}, // "none" is the stage's keyword, resolved before
+		{"md5", goodMD5[:31] + "z", false},
+		{"sha1", strings.Repeat("a", 40), false},
+	} {
+		err := ValidChecksum(tc.kind, tc.s)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidChecksum(%q, %q) = %v, want ok %v", tc.kind, tc.s, err, tc.ok)
+		}
+	}
+	c := &counter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.see(r); serve(w, r, blob(10)) }))
+	defer srv.Close()
+	for _, req := range []Request{{SHA256: "abc"}, {MD5: "not-an-md5-value-not-an-md5-valu"}} {
+		req.URLs, req.Dest = []string{srv.URL}, filepath.Join(t.TempDir(), "f")
+		if _, err := Fetch(t.Context(), req, fast); err == nil || !strings.Contains(err.Error(), "hex") {
+			t.Errorf("%+v: err = %v, want a malformed-checksum error", req, err)
+		}
+	}
+	if c.requests != 0 {
+		t.Errorf("%d requests made for malformed checksums", c.requests)
+	}
+}

@@ -13,8 +13,9 @@
 //     [Result.SkippedLinks].
 //   - Bombs: extraction stops with [ErrBomb] as soon as the bytes written
 //     exceed Limits.MaxBytes, or Limits.MaxRatio times the archive size
-//     (plus 1 MiB of slack), or the entry count exceeds Limits.MaxFiles. The
-//     count is of bytes actually produced, so lying size headers do not help.
+//     (plus 1 MiB of slack), or the entry count (directories, links and
+//     skipped entries included) exceeds Limits.MaxFiles. The byte count is of
+//     bytes actually produced, so lying size headers do not help.
 //   - macOS archive metadata (entries under __MACOSX/, as in the Flickr8k
 //     zips) is skipped and counted in [Result.SkippedJunk].
 //   - tar.gz: the gzip trailer (CRC-32, size) of the stream is verified
@@ -34,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -181,6 +183,7 @@ type extractor struct {
 	lim     Limits
 	budget  int64 // bytes still allowed
 	res     Result
+	entries int             // entries read, of every kind (directories too)
 	written map[string]bool // cleaned relative names of regular files written
 }
 
@@ -237,22 +240,49 @@ func (x *extractor) linkTarget(entry, rel, target string, hard bool) (string, er
 
 // ensureDir creates the parent directories of abs, refusing to traverse an
 // existing symlink (none are created by this package, but the target
-// directory may be reused).
+// directory may be reused). It goes down from x.dir one component at a
+// time and checks each with Lstat before creating the next, so nothing is
+// created through a symlink (os.MkdirAll would follow one, and a check
+// afterwards would come too late).
 func (x *extractor) ensureDir(abs string) error {
-	parent := filepath.Dir(abs)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
+	rel, err := filepath.Rel(x.dir, filepath.Dir(abs))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("extract %s: %s is outside the target directory: %w", x.src, abs, ErrUnsafePath)
 	}
-	for p := parent; len(p) > len(x.dir); p = filepath.Dir(p) {
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+	if rel == "." {
+		return nil
+	}
+	p := x.dir
+	for _, el := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, el)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("extract %s: %w", x.src, err)
+			}
+			if fi, err = os.Lstat(p); err != nil { // created, or raced into existence
+				return fmt.Errorf("extract %s: %w", x.src, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("extract %s: %w", x.src, err)
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
 			return fmt.Errorf("extract %s: %s is a symlink: %w", x.src, p, ErrUnsafePath)
+		case !fi.IsDir():
+			return fmt.Errorf("extract %s: %s exists and is not a directory", x.src, p)
 		}
 	}
 	return nil
 }
 
+// countEntry counts one entry read from the archive, whatever its kind:
+// directory entries count too, since a small archive can hold millions of
+// them. It is called after the entry is read, so an archive of exactly
+// MaxFiles entries passes.
 func (x *extractor) countEntry() error {
-	if x.res.Files+x.res.SkippedLinks+x.res.SkippedJunk >= x.lim.MaxFiles {
+	x.entries++
+	if x.entries > x.lim.MaxFiles {
 		return fmt.Errorf("extract %s: more than %d entries: %w", x.src, x.lim.MaxFiles, ErrBomb)
 	}
 	return x.ctx.Err()
@@ -361,7 +391,7 @@ func (x *extractor) zip() error {
 func (x *extractor) tar(r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
-		if err := x.countEntry(); err != nil {
+		if err := x.ctx.Err(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
@@ -370,6 +400,9 @@ func (x *extractor) tar(r io.Reader) error {
 		}
 		if err != nil {
 			return fmt.Errorf("extract %s: %w", x.src, err)
+		}
+		if err := x.countEntry(); err != nil {
+			return err
 		}
 		rel, abs, err := x.target(h.Name)
 		if err != nil {

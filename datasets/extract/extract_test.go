@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,5 +286,92 @@ func TestExtractTarGzTrailer(t *testing.T) {
 		if res, err := Archive(t.Context(), q, filepath.Join(t.TempDir(), "out"), Limits{}); err != nil || res.Files != 2 {
 			t.Fatalf("intact archive: %+v %v", res, err)
 		}
+	}
+}
+
+// TestExtractCountsDirectories: directory entries count toward
+// Limits.MaxFiles (a tiny archive of many directory entries is a bomb of
+// inodes), and an archive of exactly MaxFiles entries is within the limit.
+func TestExtractCountsDirectories(t *testing.T) {
+	t.Parallel()
+	var dirs []entry
+	for i := range 10 {
+		dirs = append(dirs, entry{name: fmt.Sprintf("d%d/", i), kind: 'd'})
+	}
+	exact := []entry{{name: "top/", kind: 'd'}, {name: "top/a.txt", body: "a", kind: 'f'}, {name: "top/b.txt", body: "b", kind: 'f'}}
+	for _, f := range []string{"zip", "tar", "tar.gz"} {
+		t.Run(f, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			write := func(p string, entries []entry) {
+				if f == "zip" {
+					writeZip(t, p, entries)
+				} else {
+					writeTar(t, p, f == "tar.gz", entries)
+				}
+			}
+			many := filepath.Join(dir, "dirs")
+			write(many, dirs)
+			if _, err := Archive(t.Context(), many, filepath.Join(dir, "out1"), Limits{MaxFiles: 5}); !errors.Is(err, ErrBomb) {
+				t.Errorf("10 directory entries, MaxFiles 5: err = %v, want ErrBomb", err)
+			}
+			three := filepath.Join(dir, "three")
+			write(three, exact)
+			if res, err := Archive(t.Context(), three, filepath.Join(dir, "out2"), Limits{MaxFiles: 3}); err != nil || res.Files != 2 {
+				t.Errorf("3 entries, MaxFiles 3: %+v %v, want success", res, err)
+			}
+			if _, err := Archive(t.Context(), three, filepath.Join(dir, "out3"), Limits{MaxFiles: 2}); !errors.Is(err, ErrBomb) {
+				t.Errorf("3 entries, MaxFiles 2: err = %v, want ErrBomb", err)
+			}
+		})
+	}
+}
+
+// TestExtractNothingThroughSymlink: a symlink already in the target
+// directory (it may be reused) is never traversed, not even to create the
+// directories above an entry: evil -> ../outside plus the entry
+// evil/sub/f.txt fails without creating outside/sub.
+func TestExtractNothingThroughSymlink(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		format string
+		entry  entry
+	}{
+		{"zip", entry{name: "evil/sub/f.txt", body: "x", kind: 'f'}},
+		{"tar", entry{name: "evil/sub/f.txt", body: "x", kind: 'f'}},
+		{"tar.gz", entry{name: "evil/sub/deeper/", kind: 'd'}},
+		{"zip", entry{name: "evil/sub/", kind: 'd'}},
+		{"tar", entry{name: "ok/evil/sub/f.txt", body: "x", kind: 'f'}},
+	} {
+		t.Run(tc.format+"/"+tc.entry.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			outside := filepath.Join(dir, "outside")
+			linkDir := out // where the symlink evil sits
+			if strings.HasPrefix(tc.entry.name, "ok/") {
+				linkDir = filepath.Join(out, "ok")
+			}
+			for _, d := range []string{linkDir, outside} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(outside, filepath.Join(linkDir, "evil")); err != nil {
+				t.Skipf("symlinks unsupported: %v", err)
+			}
+			src := filepath.Join(dir, "a")
+			if tc.format == "zip" {
+				writeZip(t, src, []entry{tc.entry})
+			} else {
+				writeTar(t, src, tc.format == "tar.gz", []entry{tc.entry})
+			}
+			if _, err := Archive(t.Context(), src, out, Limits{}); !errors.Is(err, ErrUnsafePath) {
+				t.Fatalf("err = %v, want ErrUnsafePath", err)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Fatalf("created %s under the symlink's target", ents[0].Name())
+			}
+		})
 	}
 }
