@@ -2,6 +2,8 @@ package train
 
 import (
 	"math"
+	"math/rand"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -468,5 +470,181 @@ func TestClipScale(t *testing.T) {
 		if math.Abs(norm-tc.norm) > 1e-9*tc.norm || math.Abs(scale-tc.scl) > 1e-12 {
 			t.Errorf("%s: norm %g scale %g, want %g %g", tc.name, norm, scale, tc.norm, tc.scl)
 		}
+	}
+}
+
+// refBiGRU is the bi-GRU caption embedding of docs/train-model.md section 1
+// and CODER-METHOD.md section 1, computed for one caption from its
+// definition (float64, no masks: only the caption's L real tokens exist
+// here). w returns a weight by name (row-major). Per direction d in {f, b},
+// from h = 0:
+//
+//	z = sigmoid(x Wz + bz + h Uz), r = sigmoid(x Wr + br + h Ur)
+//	n = tanh(x Wn + bn + r * (h Un)), h = (1 - z) n + z h
+//
+// the forward direction over tokens 1..L, the backward one over L..1 (it
+// starts at the last real token); t = L2( 1/L sum_tau (h_f,tau + h_b,tau) / 2 ):
+// the masked mean over the tokens of the averaged directions, L2-normalised.
+func refBiGRU(cfg Config, w func(string) []float64, tokens []int32) []float64 {
+	D, Wd := cfg.Dim, cfg.WordDim
+	L := len(tokens)
+	E := w("txt.E")
+	sigmoid := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	// x W + b and h U for gate g of direction d (row vectors times matrices)
+	pre := func(d, g string, x []float64) []float64 {
+		W, b := w("gru."+d+".W"+g), w("gru."+d+".b"+g)
+		out := make([]float64, D)
+		for j := range D {
+			s := b[j]
+			for k := range Wd {
+				s += x[k] * W[k*D+j]
+			}
+			out[j] = s
+		}
+		return out
+	}
+	hU := func(d, g string, h []float64) []float64 {
+		U := w("gru." + d + ".U" + g)
+		out := make([]float64, D)
+		for j := range D {
+			for k := range D {
+				out[j] += h[k] * U[k*D+j]
+			}
+		}
+		return out
+	}
+	cell := func(d string, x, h []float64) []float64 {
+		xz, xr, xn := pre(d, "z", x), pre(d, "r", x), pre(d, "n", x)
+		uz, ur, un := hU(d, "z", h), hU(d, "r", h), hU(d, "n", h)
+		out := make([]float64, D)
+		for j := range D {
+			z := sigmoid(xz[j] + uz[j])
+			r := sigmoid(xr[j] + ur[j])
+			n := math.Tanh(xn[j] + r*un[j])
+			out[j] = (1-z)*n + z*h[j]
+		}
+		return out
+	}
+	x := make([][]float64, L)
+	for tau, tok := range tokens {
+		x[tau] = E[int(tok)*Wd : (int(tok)+1)*Wd]
+	}
+	hf, hb := make([][]float64, L), make([][]float64, L)
+	h := make([]float64, D)
+	for tau := 0; tau < L; tau++ {
+		h = cell("f", x[tau], h)
+		hf[tau] = h
+	}
+	h = make([]float64, D)
+	for tau := L - 1; tau >= 0; tau-- {
+		h = cell("b", x[tau], h)
+		hb[tau] = h
+	}
+	mean := make([]float64, D)
+	for tau := range L {
+		for j := range D {
+			mean[j] += (hf[tau][j] + hb[tau][j]) / 2 / float64(L)
+		}
+	}
+	return refL2(mean)
+}
+
+// TestBiGRUEncoderDirect checks the bi-GRU caption embedding end to end
+// against refBiGRU, a plain float64 computation from the definition: the
+// encoder the embed stage uses (EncodeCaptions, stages/train/encode.go), the
+// momentum encoder of a training step (the keys prepare computes, on the
+// momentum weights) and the live text embedding of the training graph,
+// for captions of every length 1..MaxLen padded with <pad> tokens, with
+// random weights (nonzero biases, different live and momentum weights), in
+// float32 and float64. It fails if the backward direction is not reversed,
+// if padding is not masked (the forward state runs on over the padding, the
+// backward one starts at the end of the padding) or if the output is not
+// L2-normalised.
+func TestBiGRUEncoderDirect(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		t.Run(dt.String(), func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.TextEncoder = TextBiGRU
+			m, err := newModel(cfg, adjFor(cfg), dt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			// random weights: the initial zero biases would hide their use
+			rng := rand.New(rand.NewSource(21))
+			for _, src := range []map[string]*tensor.Dense{m.w, m.mw} {
+				for _, name := range m.names { // a fixed order: reproducible weights
+					w := src[name]
+					if name != "txt.E" && !strings.HasPrefix(name, "gru.") {
+						continue
+					}
+					vals := make([]float32, w.Shape().TotalSize())
+					for i := range vals {
+						vals[i] = float32(rng.Float64()*1.6 - 0.8)
+					}
+					fill(w, vals)
+				}
+			}
+			T, V := cfg.MaxLen, cfg.VocabSize
+			lengths := []int32{3, 1, int32(T), 2, 4, 3}
+			n := len(lengths)
+			tokens := make([]int32, n*T) // padding: <pad> = 0
+			for i, L := range lengths {
+				for tau := range int(L) {
+					tokens[i*T+tau] = int32(1 + rng.Intn(V-1))
+				}
+			}
+			// caption 5 is caption 0 with one more token: the states of the
+			// shared prefix differ only through the backward direction
+			copy(tokens[5*T:5*T+3], tokens[0:3])
+			lengths[5] = 4
+			tokens[5*T+3] = int32(1 + rng.Intn(V-1))
+
+			want := func(src map[string]*tensor.Dense) []float64 {
+				cache := map[string][]float64{}
+				w := func(name string) []float64 {
+					if v, ok := cache[name]; ok {
+						return v
+					}
+					v := refFrom(denseF32(src[name]), 1, src[name].Shape().TotalSize()).v
+					cache[name] = v
+					return v
+				}
+				var out []float64
+				for i, L := range lengths {
+					out = append(out, refBiGRU(cfg, w, tokens[i*T:i*T+int(L)])...)
+				}
+				return out
+			}
+			wantLive, wantMom := want(m.w), want(m.mw)
+			const tol = 2e-6
+
+			// the embed stage's encoder
+			got, _, err := m.EncodeCaptions(tokens, lengths, nil, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nearDef(t, "EncodeCaptions", got, wantLive, tol)
+
+			// the training step's momentum keys and live embeddings
+			s := makeSynth(cfg, n, 4)
+			b := s.batch(cfg, 0, n)
+			b.Tokens, b.Lengths = tokens, lengths
+			tg, err := m.trainGraphFor(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mk, err := m.prepare(tg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nearDef(t, "momentum keys t'", mk.t, wantMom, tol)
+			if err := tg.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			live := values(tg.enc.t)
+			tg.vm.Reset()
+			nearDef(t, "training graph t", live, wantLive, tol)
+		})
 	}
 }

@@ -11,7 +11,9 @@ import (
 )
 
 // momentumKeys are the no-gradient embeddings of a batch by the momentum
-// encoders: the keys of the step (and the DCL weight / Sinkhorn queries).
+// encoders: the keys of the step and the inputs of the Sinkhorn codes. (The
+// DCL weights do not use them: since train.coder version 5 the DCL heads
+// compute the weights from the live queries' similarities.)
 type momentumKeys struct {
 	v, t, cv, ct []float32 // B*D each; cv, ct nil without concepts
 }
