@@ -50,6 +50,13 @@ func cacheParams(p Params, external map[string]string) map[string]any {
 				v = s
 			}
 		}
+		if d.Type == StringList && d.Set {
+			if l, ok := v.([]string); ok {
+				l = slices.Clone(l)
+				slices.Sort(l)
+				v = slices.Compact(l)
+			}
+		}
 		out[name] = v
 	}
 	return out

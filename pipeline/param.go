@@ -68,6 +68,10 @@ type Param struct {
 	// artifact that points at the old place. Files are copied or read whole,
 	// so for them the content digest alone stays the key.
 	Located bool
+	// Set marks a StringList param whose order and repeats do not matter to
+	// the stage: the cache key uses its sorted, deduplicated values, so
+	// [hog, color] and [color, hog, hog] share one artifact.
+	Set bool
 }
 
 // Bound returns a pointer to v, for [Param.Min] and [Param.Max].

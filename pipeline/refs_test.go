@@ -96,3 +96,25 @@ func TestSetValues(t *testing.T) {
 		}
 	}
 }
+
+// TestSetParamKey: a Set list param's key ignores order and repeats; a
+// plain list param's does not.
+func TestSetParamKey(t *testing.T) {
+	key := func(set bool, l []string) string {
+		decl := []pipeline.Param{{Name: "parts", Type: pipeline.StringList, Default: []string{"a"}, Set: set}}
+		p, err := pipeline.NewParams(decl, map[string]any{"parts": l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pipeline.ComputeKey(pipeline.KeyInput{Kind: "k", Version: "1", Params: p})
+	}
+	if key(true, []string{"hog", "color"}) != key(true, []string{"color", "hog", "hog"}) {
+		t.Error("Set list: [hog color] and [color hog hog] have different keys")
+	}
+	if key(true, []string{"hog"}) == key(true, []string{"color", "hog"}) {
+		t.Error("Set list: different sets share a key")
+	}
+	if key(false, []string{"hog", "color"}) == key(false, []string{"color", "hog"}) {
+		t.Error("plain list: order ignored")
+	}
+}

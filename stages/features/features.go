@@ -65,8 +65,9 @@ var Spec = pipeline.Spec{
 	Params: []pipeline.Param{
 		{Name: "regions", Type: pipeline.Int, Default: 36, Min: pipeline.Bound(1), Max: pipeline.Bound(descriptor.MaxRegions),
 			Doc: "boxes per image: the first N of the fixed 36-box list (1 = whole image, 5 = + 2x2 grid, 9 = + halves, 11 = + centre crops, 20 = + 3x3, 36 = + 4x4)"},
-		{Name: "parts", Type: pipeline.StringList, Default: slices.Clone(descriptor.Parts),
-			Doc: "descriptor parts: color (34), hog (36), lbp (10), colorpos (16), geom (8)"},
+		{Name: "parts", Type: pipeline.StringList, Default: slices.Clone(descriptor.Parts), Set: true,
+			Doc: "descriptor parts: color (34), hog (36), lbp (10), colorpos (16), geom (8); always written in this order, " +
+				"so the order and repeats of the list do not matter (nor change the cache key)"},
 		{Name: "short_side", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(16), Max: pipeline.Bound(4096),
 			Doc: "resize so the short side has this many pixels (long side capped at 4x)"},
 		{Name: "resample", Type: pipeline.String, Default: "approxbilinear", Enum: Resamplers,
@@ -87,6 +88,9 @@ var Spec = pipeline.Spec{
 			Doc: "images decoded in parallel, one per worker (0 = number of CPUs; at most 1024: each worker's scratch is allocated up front)"},
 	},
 	Validate: func(p pipeline.Params) error {
+		if len(p.Strings("parts")) == 0 {
+			return fmt.Errorf("parts: give at least one descriptor part (the default is all: %s)", strings.Join(descriptor.Parts, ", "))
+		}
 		return descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")}.Validate()
 	},
 	Stage: pipeline.StageFunc(run),

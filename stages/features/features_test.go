@@ -179,6 +179,14 @@ func TestParamsSelectPartsAndRegions(t *testing.T) {
 	if _, err := pipelinetest.RunStageErr(t, &Spec, map[string]any{"parts": []string{"sift"}}, in); err == nil {
 		t.Fatal("unknown part accepted")
 	}
+	if _, err := pipelinetest.RunStageErr(t, &Spec, map[string]any{"parts": []string{}}, in); err == nil || !strings.Contains(err.Error(), "at least one descriptor part") {
+		t.Fatalf("empty parts: %v", err)
+	}
+	// the same parts in another order, repeated: the same output, the same key
+	b := pipelinetest.RunStage(t, &Spec, map[string]any{"regions": 5, "parts": []string{"color", "hog", "hog"}, "compression": "snappy"}, in)
+	if b.Key() != a.Key() {
+		t.Errorf("parts [color hog hog]: key %s, [hog color]: %s", b.Key(), a.Key())
+	}
 }
 
 // TestResumeFromFinishedShards interrupts a run (an image is missing and the
