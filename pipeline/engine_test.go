@@ -169,6 +169,10 @@ func TestForceOnlyFromUntil(t *testing.T) {
 	if err != nil || res.Plan["a"] != pipeline.PlanRun || res.Plan["d"] != pipeline.PlanRun || res.Record != nil {
 		t.Fatalf("dry run: %v %v", err, res.Plan)
 	}
+	// --from after --until selects nothing: an error, not a silent no-op
+	if _, err := pipeline.Run(t.Context(), h.load(), pipeline.RunOptions{From: "c", Until: "b"}); !errors.Is(err, pipeline.ErrBadOptions) {
+		t.Fatalf("--from c --until b: %v", err)
+	}
 }
 
 func TestExternalFileEditAndTouch(t *testing.T) {

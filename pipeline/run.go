@@ -222,6 +222,9 @@ func selectStages(w *Workflow, st map[string]*State, opt RunOptions) (map[string
 		for id := range sel {
 			forced[id] = true
 		}
+		if len(sel) == 0 && opt.Until != "" && len(opt.Only) == 0 {
+			return nil, nil, fmt.Errorf("%w: --from %s --until %s select no stage (%s is not upstream of %s)", ErrBadOptions, opt.From, opt.Until, opt.From, opt.Until)
+		}
 	}
 	if len(opt.Only) > 0 {
 		sel = map[string]bool{}

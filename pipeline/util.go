@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// DidYouMean returns ` (did you mean "x"?)` for the candidate closest to s
+// (by edit distance, ignoring case), or "" when none is close: the hint the
+// workflow errors give, for commands that look names up themselves.
+func DidYouMean(s string, candidates []string) string { return didYouMean(s, candidates) }
+
 // didYouMean returns ` (did you mean "x"?)` for the closest candidate within
 // a small edit distance, or "".
 func didYouMean(s string, candidates []string) string {

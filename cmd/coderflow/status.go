@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -142,7 +143,7 @@ func newStagesCmd() *cobra.Command {
 			kinds := pipeline.Default.Kinds()
 			if len(args) == 1 {
 				if _, ok := pipeline.Default.Lookup(args[0]); !ok {
-					return usageError{fmt.Errorf("unknown stage kind %q", args[0])}
+					return usageError{fmt.Errorf("unknown stage kind %q%s (coderflow stages lists them)", args[0], pipeline.DidYouMean(args[0], kinds))}
 				}
 				kinds = args
 			}
@@ -208,7 +209,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the coderflow version and cache format",
 		Args:  exactArgs(0),
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "coderflow %s (cache %s)\n", version, pipeline.EngineSalt)
+			fmt.Fprintf(cmd.OutOrStdout(), "coderflow %s (cache %s)\n", versionString(), pipeline.EngineSalt)
 		},
 	}
 }
@@ -289,4 +290,36 @@ func printDropped(out io.Writer, w *pipeline.Workflow) {
 	if len(w.Dropped) > 0 {
 		fmt.Fprintf(out, "\nnot needed with these params (every stage that needs them reads a local source): %s\n", strings.Join(w.Dropped, ", "))
 	}
+}
+
+// versionString is the version set at link time, else the module version
+// the go command stamps (go install ...@vX, or the pseudo-version of a
+// build in a git checkout: date, commit and "+dirty" for uncommitted
+// changes), else "dev" with the VCS commit if one was stamped.
+func versionString() string {
+	v := version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		// a release version, or the pseudo-version of a build in a git
+		// checkout, which names the commit (and +dirty) already
+		return bi.Main.Version
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev[:min(12, len(rev))] + dirty
+	}
+	return v
 }
