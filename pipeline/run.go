@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"coderflow/internal/atomicfile"
 	"context"
 	"errors"
 	"fmt"
@@ -519,6 +520,7 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	if err := os.Rename(wd, final); err != nil {
 		return fail(err, start)
 	}
+	_ = atomicfile.SyncDir(filepath.Dir(final)) // the rename survives a power loss (best effort: the artifact is complete either way)
 	rec.Status, rec.Seconds, rec.Summary, rec.Metrics = RunRan, m.Seconds, m.Summary, m.Metrics
 	var size int64
 	for _, f := range m.Files {

@@ -47,6 +47,10 @@ func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
 			}
 		}
 	}
+	// the files' data is on disk before the manifest says they are complete
+	if err := atomicfile.SyncTree(env.Dir); err != nil {
+		return nil, fmt.Errorf("stage %q: syncing its files: %w", env.StageID, err)
+	}
 	m.Start, m.End = start, time.Now()
 	m.Seconds = m.End.Sub(start).Seconds()
 	b, err := json.MarshalIndent(&m, "", "  ")

@@ -115,3 +115,21 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	return f.Commit()
 }
+
+// SyncTree makes every file under dir durable, however it was written
+// (stages also write files with plain os.WriteFile, extract archives or keep
+// bolt stores that do not sync): on Linux one syncfs(2) of dir's
+// filesystem, elsewhere an fsync per file. Call it before recording a tree
+// as complete, so that a power loss cannot leave a record of files whose
+// data never reached the disk.
+func SyncTree(dir string) error { return syncFS(dir) }
+
+// SyncDir fsyncs a directory, making renames and creations in it durable.
+func SyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -61,3 +61,25 @@ func TestCommitAndAbort(t *testing.T) {
 		t.Fatalf("after Abort the directory holds %v, want only sub", names)
 	}
 }
+
+// TestSyncTree: SyncTree and SyncDir succeed on a tree of plain files and
+// report a missing directory (what they make durable cannot be observed
+// without pulling the power).
+func TestSyncTree(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncDir(filepath.Join(dir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if SyncTree(filepath.Join(dir, "missing")) == nil || SyncDir(filepath.Join(dir, "missing")) == nil {
+		t.Error("a missing directory: want an error")
+	}
+}
