@@ -34,5 +34,6 @@
 // [Lemmatizer] implements WordNet's morphy (exception lists, then detachment
 // rules) against the set of concepts present in a graph, and [Linker] links
 // token sequences to concepts, longest n-gram first (up to 3 words), never
-// linking stop words.
+// linking a stop word alone or at either end of an n-gram ("cup_of_tea"
+// links).
 package kg

@@ -10,9 +10,17 @@ type Linker struct {
 	has   func(string) bool
 	lemma *Lemmatizer
 	cache map[string]lemmaEntry
-	// starts, when not nil, holds the first words of the multi-word
-	// concepts: n-grams starting elsewhere are not tried.
-	starts map[string]bool
+	// starts and ends, when not nil, hold the first and last words of the
+	// multi-word concepts: n-grams starting elsewhere are not tried, and a
+	// last word is only lemmatised to a form that ends one.
+	starts, ends map[string]bool
+	// lastCands caches, per n-gram last word, its morphy candidates by
+	// part of speech that may end a multi-word concept (nil: none).
+	lastCands map[string][][]string
+	// prefix is the argument of the lemmaLast call running, read by
+	// lastKnown (a method value made once, not a closure per call).
+	prefix    string
+	lastKnown func(string) bool
 }
 
 type lemmaEntry struct {
@@ -23,17 +31,22 @@ type lemmaEntry struct {
 // NewLinker returns a linker against the concepts for which has is true,
 // lemmatising with WordNet's exception lists ex.
 func NewLinker(has func(string) bool, ex Exceptions) *Linker {
-	return &Linker{has: has, lemma: &Lemmatizer{Exc: ex, Has: has}, cache: map[string]lemmaEntry{}}
+	l := &Linker{has: has, lemma: &Lemmatizer{Exc: ex, Has: has}, cache: map[string]lemmaEntry{},
+		lastCands: map[string][][]string{}}
+	l.lastKnown = l.completesNGram
+	return l
 }
 
 // SetStarts restricts n-gram lookups to n-grams whose first word starts
 // some multi-word concept: an optimisation for large graphs; concepts
 // lists (a superset of) the multi-word concepts.
 func (l *Linker) SetStarts(concepts []string) {
-	l.starts = map[string]bool{}
+	l.starts, l.ends = map[string]bool{}, map[string]bool{}
+	clear(l.lastCands)
 	for _, c := range concepts {
 		if i := strings.IndexByte(c, '_'); i > 0 {
 			l.starts[c[:i]] = true
+			l.ends[c[strings.LastIndexByte(c, '_')+1:]] = true
 		}
 	}
 }
@@ -57,10 +70,12 @@ func (l *Linker) Lemma(w string) (string, bool) {
 
 // Link returns the concepts in words, in order, scanning left to right and
 // trying the longest n-gram first (MaxNGram down to 1). An n-gram of two or
-// more words links if it neither starts nor ends with a stop word and one of
-// these forms is a concept: the words joined with '_' ("fire_hydrant"), the
-// same with the last word lemmatised ("hot dogs" -> "hot_dog"). A single
-// word links through [Linker.Lemma]. Linked words are consumed.
+// more words links if it neither starts nor ends with a stop word (inner
+// stop words are fine: "cup of tea" -> "cup_of_tea") and one of these forms
+// is a concept: the words joined with '_' ("fire_hydrant"), the same with
+// the last word lemmatised ("hot dogs" -> "hot_dog", whether or not "dog"
+// alone is a concept). A single word links through [Linker.Lemma]. Linked
+// words are consumed.
 func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 	var sb strings.Builder
 	for i := 0; i < len(words); {
@@ -82,12 +97,9 @@ func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 			}
 			c := sb.String()
 			if !l.has(c) {
-				last, ok := l.Lemma(words[i+n-1])
-				if !ok || last == words[i+n-1] {
-					continue
-				}
-				c = c[:len(c)-len(words[i+n-1])] + last
-				if !l.has(c) {
+				var ok bool
+				last := words[i+n-1]
+				if c, ok = l.lemmaLast(c[:len(c)-len(last)], last); !ok {
 					continue
 				}
 			}
@@ -104,3 +116,41 @@ func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 		i++
 	}
 }
+
+// lemmaLast lemmatises the last word of an n-gram against the n-gram's
+// concepts: morphy over last's candidates (see [Lemmatizer]), where a
+// candidate is known when prefix+candidate is a concept and the candidate
+// is not a stop word, whether or not the candidate alone is a concept.
+// prefix is the n-gram's other words, each followed by '_'. The word as
+// written is not tried again (Link looked it up).
+func (l *Linker) lemmaLast(prefix, last string) (string, bool) {
+	cands, ok := l.lastCands[last]
+	if !ok {
+		// Keep only the candidates that can end a multi-word concept, so
+		// most words cost one map lookup here.
+		for i, cs := range l.lemma.posCandidates(last) {
+			for _, c := range cs {
+				if c != last && c != "" && (l.ends == nil || l.ends[c]) && !IsStopWord(c) {
+					if cands == nil {
+						cands = make([][]string, len(posOrder))
+					}
+					cands[i] = append(cands[i], c)
+				}
+			}
+		}
+		l.lastCands[last] = cands
+	}
+	if cands == nil {
+		return "", false
+	}
+	l.prefix = prefix
+	lem, ok := pickLemma(cands, l.lastKnown)
+	if !ok {
+		return "", false
+	}
+	return prefix + lem, true
+}
+
+// completesNGram reports whether c, a candidate for the last word of the
+// n-gram of the running lemmaLast call, makes the n-gram a concept.
+func (l *Linker) completesNGram(c string) bool { return l.has(l.prefix + c) }

@@ -83,3 +83,46 @@ func TestReadExceptionsMatchesEmbedded(t *testing.T) {
 		t.Error("a directory without exception lists must fail")
 	}
 }
+
+// TestLinkMultiWordLemma: the last word of an n-gram is lemmatised against
+// the multi-word concept, so "hot dogs" links to hot_dog even when dog
+// alone is not a concept of the graph (docs/kg.md: "with its last word
+// lemmatised").
+func TestLinkMultiWordLemma(t *testing.T) {
+	t.Parallel()
+	has := setOf("hot_dog", "man", "eat", "wine_glass", "cup_of_tea", "bird_of_prey", "man_of_war", "of")
+	l := NewLinker(has, EmbeddedExceptions())
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"a man eats two hot dogs", []string{"man", "eat", "hot_dog"}},
+		{"two wine glasses", []string{"wine_glass"}},
+		// an inner stop word is allowed; the longest n-gram wins over its words
+		{"a man holds a cup of tea", []string{"man", "cup_of_tea"}},
+		{"three birds of prey", nil}, // only the last word is lemmatised
+		{"a bird of prey over a man of war", []string{"bird_of_prey", "man_of_war"}},
+		{"a cup of", nil}, // ends with a stop word
+	} {
+		var got []string
+		l.Link(strings.Fields(c.in), func(concept string, start, n int) { got = append(got, concept) })
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Link(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// TestPickLemmaMatchesLemma: the grouped candidates the linker uses for an
+// n-gram's last word choose as Lemma does.
+func TestPickLemmaMatchesLemma(t *testing.T) {
+	t.Parallel()
+	has := setOf("dog", "dogs", "man", "box", "glass", "glasses", "child", "run", "running", "woman", "big", "mouse", "ride", "fly", "wear")
+	l := &Lemmatizer{Exc: EmbeddedExceptions(), Has: has}
+	for _, w := range []string{"dogs", "men", "boxes", "glasses", "children", "women", "mice", "rides", "flies",
+		"running", "ran", "bigger", "wore", "dog", "zebras", "the"} {
+		want, wok := l.Lemma(w)
+		if got, ok := pickLemma(l.posCandidates(w), has); got != want || ok != wok {
+			t.Errorf("%q: pickLemma = %q, %v; Lemma = %q, %v", w, got, ok, want, wok)
+		}
+	}
+}

@@ -100,6 +100,43 @@ func (l *Lemmatizer) Lemma(word string) (string, bool) {
 	return "", false
 }
 
+// posCandidates returns morphy's candidates for word by part of speech, in
+// the order noun, verb, adjective, adverb; each in the order Lemma tries
+// them: the exception-list bases, the word itself, the detachment-rule
+// outputs. pickLemma(posCandidates(w), Has) is Lemma(w) (tested); Lemma
+// itself allocates no groups, since it runs once per vocabulary word.
+func (l *Lemmatizer) posCandidates(word string) [][]string {
+	out := make([][]string, len(posOrder))
+	for i, p := range posOrder {
+		out[i] = append(out[i], l.Exc[p][word]...)
+		out[i] = append(out[i], word)
+		for _, r := range detach[p] {
+			if strings.HasSuffix(word, r[0]) && len(word) > len(r[0]) {
+				out[i] = append(out[i], word[:len(word)-len(r[0])]+r[1])
+			}
+		}
+	}
+	return out
+}
+
+// pickLemma is morphy's choice among candidates grouped by part of speech
+// (see [Lemmatizer]): the first group with a known candidate, and in it the
+// shortest known one (the first of equal length).
+func pickLemma(groups [][]string, known func(string) bool) (string, bool) {
+	for _, g := range groups {
+		best := ""
+		for _, c := range g {
+			if c != "" && (best == "" || len(c) < len(best)) && known(c) {
+				best = c
+			}
+		}
+		if best != "" {
+			return best, true
+		}
+	}
+	return "", false
+}
+
 // ReadExceptions reads the exception lists (noun.exc, verb.exc, adj.exc,
 // adv.exc) of a WordNet dictionary directory. A missing list is an error.
 func ReadExceptions(dir string) (Exceptions, error) {

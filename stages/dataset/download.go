@@ -6,6 +6,9 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,11 +47,11 @@ var DownloadSpec = pipeline.Spec{
 		"Readers (dataset.*) list this stage in needs and read files/.",
 	Params: []pipeline.Param{
 		{Name: "catalog", Type: pipeline.StringList, Default: []string{}, Doc: "catalog entries to fetch: " + strings.Join(datasets.CatalogNames(), ", ")},
-		{Name: "url", Type: pipeline.Path, Optional: true, Doc: "one source: https://, http://, file://PATH, a local path, or dir:PATH (used in place, nothing copied)"},
+		{Name: "url", Type: pipeline.Path, Optional: true, Located: true, Doc: "one source: https://, http://, file://PATH, a local path, or dir:PATH (used in place, nothing copied: the key then covers where it is)"},
 		{Name: "mirrors", Type: pipeline.StringList, Default: []string{}, Doc: "more URLs for the url, tried in order"},
-		{Name: "sha256", Type: pipeline.String, Optional: true, Doc: "expected SHA-256 of the url's file"},
-		{Name: "md5", Type: pipeline.String, Optional: true, Doc: "expected MD5 of the url's file (\"none\" also skips a catalog MD5)"},
-		{Name: "size", Type: pipeline.Int, Default: 0, Doc: "expected size of the url's file in bytes; 0 = unknown", Min: pipeline.Bound(0)},
+		{Name: "sha256", Type: pipeline.String, Optional: true, Doc: "expected SHA-256 (64 hex digits) of the url's file, or of the one catalog entry's (replacing the catalog's)"},
+		{Name: "md5", Type: pipeline.String, Optional: true, Doc: "expected MD5 (32 hex digits) of the url's file, or of the one catalog entry's (replacing the catalog's); \"none\" also skips catalog MD5s"},
+		{Name: "size", Type: pipeline.Int, Default: 0, Doc: "expected size in bytes of the url's file, or of the one catalog entry's; 0 = unknown (the catalog's, if any)", Min: pipeline.Bound(0)},
 		{Name: "name", Type: pipeline.String, Optional: true, Doc: "file name under files/ for the url; default: the URL's base name"},
 		{Name: "extract", Type: pipeline.Bool, Default: true, Doc: "unpack zip/tar/tar.gz files into files/"},
 		{Name: "keep_archives", Type: pipeline.Bool, Default: false, Doc: "keep archives after extracting them"},
@@ -59,21 +62,67 @@ var DownloadSpec = pipeline.Spec{
 		{Name: "header_timeout", Type: pipeline.Float, Default: 60.0, NoCache: true, Doc: "seconds to connect and get response headers", Min: pipeline.Bound(0.001)},
 		{Name: "backoff", Type: pipeline.Float, Default: 0.5, NoCache: true, Doc: "first retry delay in seconds (doubles, with jitter, up to 30s)", Min: pipeline.Bound(0)},
 	},
-	Validate: func(p pipeline.Params) error {
-		if len(p.Strings("catalog")) == 0 && p.Path("url") == "" {
-			return fmt.Errorf("download: give catalog entries or a url")
+	Validate: validateDownload,
+	Stage:    pipeline.StageFunc(runDownload),
+}
+
+// validateDownload checks the cross-param rules of the download stage and
+// reports every problem. The expectations sha256, md5 and size describe one
+// file: the url's, or else the single catalog entry's. With several catalog
+// entries and no url, or with a dir: url (nothing is fetched), they would
+// be ignored, so they are refused; md5: none (skip catalog MD5s) applies to
+// every file. Digests are checked for form here so that a typo fails at
+// plan time rather than after a full download.
+func validateDownload(p pipeline.Params) error {
+	var errs []error
+	catalog, u := p.Strings("catalog"), p.Path("url")
+	if len(catalog) == 0 && u == "" {
+		errs = append(errs, fmt.Errorf("download: give catalog entries or a url"))
+	}
+	for _, n := range catalog {
+		if _, err := datasets.Lookup(n); err != nil {
+			errs = append(errs, fmt.Errorf("params.catalog: %w", err))
 		}
-		for _, n := range p.Strings("catalog") {
-			if _, err := datasets.Lookup(n); err != nil {
-				return fmt.Errorf("params.catalog: %w", err)
-			}
+	}
+	dir := strings.HasPrefix(u, "dir:")
+	if dir && len(catalog) > 0 {
+		errs = append(errs, fmt.Errorf("download: a dir: url is used in place and cannot be combined with catalog entries"))
+	}
+	sha, md := p.String("sha256"), p.String("md5")
+	if sha != "" && !isHex(sha, sha256.Size) {
+		errs = append(errs, fmt.Errorf("params.sha256: %q is not a SHA-256 digest (64 hex digits)", sha))
+	}
+	if md != "" && !isHex(md, md5.Size) && !strings.EqualFold(md, "none") {
+		errs = append(errs, fmt.Errorf("params.md5: %q is not an MD5 digest (32 hex digits) or none", md))
+	}
+	expect := []struct {
+		name  string
+		given bool
+	}{
+		{"sha256", sha != ""},
+		{"md5", md != "" && !strings.EqualFold(md, "none")},
+		{"size", p.Int("size") > 0},
+	}
+	for _, e := range expect {
+		switch {
+		case !e.given:
+		case dir:
+			errs = append(errs, fmt.Errorf("params.%s: a dir: url is used in place, nothing is fetched to verify", e.name))
+		case u == "" && len(catalog) > 1:
+			errs = append(errs, fmt.Errorf("params.%s: applies to one file, but %d catalog entries are listed and no url: "+
+				"use one download stage per entry to give each its own %s", e.name, len(catalog), e.name))
 		}
-		if strings.HasPrefix(p.Path("url"), "dir:") && len(p.Strings("catalog")) > 0 {
-			return fmt.Errorf("download: a dir: url is used in place and cannot be combined with catalog entries")
-		}
-		return nil
-	},
-	Stage: pipeline.StageFunc(runDownload),
+	}
+	return errors.Join(errs...)
+}
+
+// isHex reports whether s is n bytes written as 2n hex digits (either case).
+func isHex(s string, n int) bool {
+	if len(s) != 2*n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // fetchItem is one file the stage fetches.
@@ -117,9 +166,23 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 		if err != nil {
 			return err
 		}
-		md5 := s.MD5
 		items = append(items, fetchItem{name: s.File, archive: s.Archive,
-			req: download.Request{URLs: s.URLs, SHA256: s.SHA256, MD5: md5, Size: s.Size}})
+			req: download.Request{URLs: s.URLs, SHA256: s.SHA256, MD5: s.MD5, Size: s.Size}})
+	}
+	if p.Path("url") == "" && len(items) == 1 {
+		// The workflow's expectations describe the one catalog file (see
+		// validateDownload) and take precedence over the catalog's: a
+		// publisher may have replaced the file since the catalog was written.
+		r := &items[0].req
+		if v := p.String("sha256"); v != "" {
+			r.SHA256 = v
+		}
+		if v := p.String("md5"); v != "" {
+			r.MD5 = v // "none" is cleared below
+		}
+		if v := int64(p.Int("size")); v > 0 {
+			r.Size = v
+		}
 	}
 	if u := p.Path("url"); u != "" {
 		if local, ok := pipeline.IsLocalSource(u); ok {

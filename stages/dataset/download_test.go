@@ -3,17 +3,20 @@ package dataset
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"coderflow/datasets"
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
@@ -172,5 +175,103 @@ func TestDownloadCorruptArchiveRefetched(t *testing.T) {
 	}
 	if _, err := os.Stat(dl.Path("files/Flickr8k_text/Flickr8k.token.txt")); err != nil || n.Load() != 2 {
 		t.Fatalf("rerun did not fetch and extract again (%d requests): %v", n.Load(), err)
+	}
+}
+
+// TestDownloadValidateChecksums: sha256/md5 (and size) describe one file,
+// so they are refused with several catalog entries or a dir: url (where
+// they would be ignored), and a malformed digest is refused before
+// anything is fetched.
+func TestDownloadValidateChecksums(t *testing.T) {
+	t.Parallel()
+	sha := strings.Repeat("ab", 32)
+	md := strings.Repeat("cd", 16)
+	two := []string{"flickr8k-images", "flickr8k-text"}
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		want []string // substrings of the error; nil = valid
+	}{
+		{"one catalog entry and sha256", map[string]any{"catalog": []string{"flickr8k-text"}, "sha256": sha}, nil},
+		{"one catalog entry and md5", map[string]any{"catalog": []string{"flickr8k-text"}, "md5": strings.ToUpper(md)}, nil},
+		{"md5 none with several entries", map[string]any{"catalog": two, "md5": "None"}, nil},
+		{"url and catalog: the digest is the url's", map[string]any{"catalog": two, "url": "https://example.com/x.zip", "sha256": sha}, nil},
+		{"several entries and sha256", map[string]any{"catalog": two, "sha256": sha}, []string{"params.sha256", "one file", "2 catalog entries"}},
+		{"several entries and md5", map[string]any{"catalog": two, "md5": md}, []string{"params.md5", "one file"}},
+		{"several entries and size", map[string]any{"catalog": two, "size": 10}, []string{"params.size", "one file"}},
+		{"dir: url and sha256", map[string]any{"url": "dir:/data", "sha256": sha}, []string{"params.sha256", "dir:"}},
+		{"short sha256", map[string]any{"url": "https://example.com/x.zip", "sha256": sha[:63]}, []string{"params.sha256", "64 hex"}},
+		{"md5 given as sha256", map[string]any{"url": "https://example.com/x.zip", "sha256": md}, []string{"params.sha256", "64 hex"}},
+		{"sha256 not hex", map[string]any{"url": "https://example.com/x.zip", "sha256": "z" + sha[1:]}, []string{"params.sha256"}},
+		{"md5 not hex", map[string]any{"catalog": []string{"flickr8k-text"}, "md5": "g" + md[1:]}, []string{"params.md5", "32 hex", "none"}},
+		{"both malformed: both reported", map[string]any{"url": "https://example.com/x.zip", "sha256": "x", "md5": "y"}, []string{"params.sha256", "params.md5"}},
+	} {
+		p, err := pipeline.NewParams(DownloadSpec.Params, c.raw)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		err = DownloadSpec.Validate(p)
+		switch {
+		case c.want == nil && err != nil:
+			t.Errorf("%s: unexpected error %v", c.name, err)
+		case c.want != nil && err == nil:
+			t.Errorf("%s: no error, want one with %q", c.name, c.want)
+		case err != nil:
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error %q lacks %q", c.name, err, w)
+				}
+			}
+		}
+	}
+}
+
+// TestDownloadCatalogChecksum: a sha256 or md5 given with one catalog entry
+// verifies that entry's file (instead of being ignored). It is not
+// parallel: it points two catalog entries at a test server by replacing
+// the package-level datasets.Catalog, and restores it before any parallel
+// test of the package resumes.
+func TestDownloadCatalogChecksum(t *testing.T) {
+	archive := zipDir(t, fakeFlickr8k(t, ""))
+	sha := sha256.Sum256(archive)
+	md := md5.Sum(archive)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "f8k.zip", time.Unix(0, 0), bytes.NewReader(archive))
+	}))
+	defer srv.Close()
+	saved := datasets.Catalog
+	defer func() { datasets.Catalog = saved }()
+	datasets.Catalog = append(slices.Clip(saved),
+		datasets.Source{Name: "test-f8k", URLs: []string{srv.URL + "/f8k.zip"}, File: "f8k.zip", MD5: hex.EncodeToString(md[:]), Archive: true, Doc: "test"},
+		datasets.Source{Name: "test-f8k-nomd5", URLs: []string{srv.URL + "/f8k.zip"}, File: "f8k.zip", Archive: true, Doc: "test"})
+
+	run := func(raw map[string]any) (*pipeline.Artifact, error) {
+		return pipeline.RunStandalone(t.Context(), &DownloadSpec, "dl", raw, nil, filepath.Join(t.TempDir(), "art"), nil)
+	}
+	wrongSHA, wrongMD5 := strings.Repeat("0", 64), strings.Repeat("0", 32)
+	for _, c := range []struct {
+		name    string
+		raw     map[string]any
+		wantErr string // "" = success
+	}{
+		{"right sha256", map[string]any{"catalog": []string{"test-f8k-nomd5"}, "sha256": hex.EncodeToString(sha[:])}, ""},
+		{"wrong sha256", map[string]any{"catalog": []string{"test-f8k-nomd5"}, "sha256": wrongSHA}, "checksum mismatch: sha256"},
+		{"wrong sha256, catalog md5 right", map[string]any{"catalog": []string{"test-f8k"}, "sha256": wrongSHA}, "checksum mismatch: sha256"},
+		{"wrong md5 overrides the catalog's", map[string]any{"catalog": []string{"test-f8k"}, "md5": wrongMD5}, "checksum mismatch: md5"},
+		{"wrong size", map[string]any{"catalog": []string{"test-f8k"}, "size": len(archive) + 1}, "checksum mismatch: size"},
+		{"md5 none skips the catalog's", map[string]any{"catalog": []string{"test-f8k"}, "md5": "none", "sha256": hex.EncodeToString(sha[:])}, ""},
+	} {
+		a, err := run(c.raw)
+		if c.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			} else if _, err := os.Stat(a.Path("files/Flickr8k_text/Flickr8k.token.txt")); err != nil {
+				t.Errorf("%s: not extracted: %v", c.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.wantErr)
+		}
 	}
 }

@@ -14,17 +14,21 @@ import (
 
 func init() { pipeline.Default.MustRegister(Flickr8kSpec) }
 
+const flickr8kKind = "dataset.flickr8k"
+
 // Flickr8kSpec is the dataset.flickr8k stage kind.
 var Flickr8kSpec = pipeline.Spec{
-	Kind:    "dataset.flickr8k",
+	Kind:    flickr8kKind,
 	Version: "2",
 	Doc: "Read Flickr8k (Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt and the image directory) " +
 		"from an unpacked copy or upstream download stages into the images and captions tables. " +
-		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues) unless strict.",
+		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues) unless strict; " +
+		"the stage fails when more than max_missing_fraction of the listed images are missing or unreadable, or none is left.",
 	Produces: []string{table.Images, table.Captions},
 	Params: []pipeline.Param{
 		sourceParam,
 		strictParam,
+		maxMissingParam,
 		workersParam,
 	},
 	InputsUnused: sourceGiven,
@@ -137,6 +141,13 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 	if err != nil {
 		return err
 	}
+	chk := newImageCheck()
+	for i, p := range paths {
+		chk.add(p, dm[i])
+	}
+	if err := chk.check(flickr8kKind, env.Params.Float(maxMissingParam.Name)); err != nil {
+		return err
+	}
 
 	out, err := newOutput(env)
 	if err != nil {
@@ -184,6 +195,9 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 			captionID++
 		}
 		imageID++
+	}
+	if imageID == 0 {
+		return noImagesLeft(flickr8kKind, int64(len(order)), imgDir, iss)
 	}
 	if err := out.close(); err != nil {
 		return err

@@ -192,3 +192,46 @@ func diskInfo(t *testing.T, a *pipeline.Artifact) map[string]any {
 	}
 	return m.Info
 }
+
+// TestFlickr8kMissingFraction: a run where most listed images are missing
+// or unreadable (here: a wrong image directory) fails with an error naming
+// the directory and some of the files, instead of writing nearly empty
+// tables that only tokenize would trip over; max_missing_fraction lets it
+// through, counted; no image left always fails.
+func TestFlickr8kMissingFraction(t *testing.T) {
+	t.Parallel()
+	root := fakeFlickr8k(t, "")
+	imgDir := filepath.Join(root, "Flicker8k_Dataset")
+	// 7 listed images: e.jpg is absent already; remove three more and make
+	// one unreadable, 5 of 7 bad.
+	for _, n := range []string{"a.jpg", "b.jpg", "c.jpg"} {
+		if err := os.Remove(filepath.Join(imgDir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(imgDir, "d.jpg"), []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pipelinetest.RunStageErr(t, &Flickr8kSpec, map[string]any{"source": root})
+	for _, want := range []string{"dataset.flickr8k: 5 of 7 listed images are missing or unreadable", "max_missing_fraction 0.25",
+		"missing: 4, unreadable: 1", imgDir, "a.jpg (missing)", "d.jpg (unreadable: "} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to contain %q", err, want)
+		}
+	}
+	a := pipelinetest.RunStage(t, &Flickr8kSpec, map[string]any{"source": root, "max_missing_fraction": 0.75})
+	if got := a.TableRows(table.Images); got != 1 { // f.jpg; h.jpg has no captions
+		t.Errorf("images = %d, want 1", got)
+	}
+
+	// Every image missing: an error even when any fraction is allowed.
+	for _, n := range []string{"d.jpg", "f.jpg", "g.jpg", "h.jpg"} {
+		os.Remove(filepath.Join(imgDir, n))
+	}
+	_, err = pipelinetest.RunStageErr(t, &Flickr8kSpec, map[string]any{"source": root, "max_missing_fraction": 1})
+	for _, want := range []string{"no image left of 7 listed", "missing_images: 7", imgDir} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("max_missing_fraction 1, no image on disk: err = %v, want it to contain %q", err, want)
+		}
+	}
+}

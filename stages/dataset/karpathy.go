@@ -3,8 +3,10 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,6 +42,7 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 		{Name: "check_images", Type: pipeline.Bool, Default: true,
 			Doc: "require each image file and read its size; false = trust the JSON (width/height 0, for precomputed features)"},
 		strictParam,
+		maxMissingParam,
 		workersParam,
 	}
 	if k.name == "coco" {
@@ -158,6 +161,8 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	var chunk []pending
 	seenFile := map[string]bool{}
 	var imageID, captionID int64
+	var listed int64 // images queued for the tables (after split and duplicate checks)
+	chk := newImageCheck()
 	prog := env.Progress("images", 0)
 	defer prog.Done()
 	flush := func() error {
@@ -178,6 +183,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		for i, c := range chunk {
 			var w, h int
 			if check {
+				chk.add(c.path, dm[i])
 				if bad, err := noteBadImage(iss, dm[i], c.path); bad || err != nil {
 					if err != nil {
 						return err
@@ -274,6 +280,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			path = filepath.Join(dir, im.Filename)
 		}
 		chunk = append(chunk, pending{im: im, split: split, path: path})
+		listed++
 		if len(chunk) >= karpathyChunk {
 			return flush()
 		}
@@ -299,6 +306,20 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	kind := "dataset." + k.name
+	if err := chk.check(kind, p.Float(maxMissingParam.Name)); err != nil {
+		return err
+	}
+	if imageID == 0 {
+		where := jsonPath
+		if len(cocoCaps) > 0 {
+			where = strings.Join(cocoCaps, ", ")
+		}
+		if len(dirs) > 0 {
+			where = strings.Join(slices.Compact(slices.Sorted(maps.Values(dirs))), ", ")
+		}
+		return noImagesLeft(kind, listed, where, iss)
 	}
 	if err := out.close(); err != nil {
 		return err

@@ -250,3 +250,39 @@ func TestKarpathyImageDirErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestKarpathyMissingFraction: a COCO copy without val2014's images (5 of
+// the 7 listed images) fails naming the directory; max_missing_fraction
+// lets it through; a Flickr30K run left with no image always fails.
+func TestKarpathyMissingFraction(t *testing.T) {
+	t.Parallel()
+	root := fakeKarpathy(t, "dataset_coco.json", true)
+	val := filepath.Join(root, "val2014")
+	des, _ := os.ReadDir(val)
+	for _, de := range des {
+		os.Remove(filepath.Join(val, de.Name()))
+	}
+	_, err := pipelinetest.RunStageErr(t, &COCOSpec, map[string]any{"source": root})
+	for _, want := range []string{"dataset.coco: 5 of 7 listed images are missing or unreadable", "max_missing_fraction 0.25",
+		"(missing: 5)", val, "COCO_val2014_3.jpg (missing)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to contain %q", err, want)
+		}
+	}
+	a := pipelinetest.RunStage(t, &COCOSpec, map[string]any{"source": root, "max_missing_fraction": 0.8})
+	if got := a.TableRows(table.Images); got != 2 {
+		t.Errorf("images = %d, want the 2 of train2014", got)
+	}
+
+	f30k := fakeKarpathy(t, "dataset_flickr30k.json", false)
+	imgs := filepath.Join(f30k, "flickr30k-images")
+	for _, n := range []string{"1.jpg", "2.jpg", "3.jpg"} {
+		os.Remove(filepath.Join(imgs, n))
+	}
+	_, err = pipelinetest.RunStageErr(t, &F30KSpec, map[string]any{"source": f30k, "max_missing_fraction": 1})
+	for _, want := range []string{"dataset.f30k: no image left of 3 listed", "missing_images: 3", imgs} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no image on disk: err = %v, want it to contain %q", err, want)
+		}
+	}
+}

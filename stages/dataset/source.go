@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -18,9 +19,10 @@ const DownloadFilesDir = "files"
 const downloadKind = "download"
 
 // sourceParam is the reader param naming a local copy of the data set.
-var sourceParam = pipeline.Param{Name: "source", Type: pipeline.Path, Optional: true,
+var sourceParam = pipeline.Param{Name: "source", Type: pipeline.Path, Optional: true, Located: true,
 	Doc: "local copy of the data set: dir:PATH (unpacked, read in place) or a plain path; " +
-		"empty = the files of the upstream download stages"}
+		"empty = the files of the upstream download stages (the tables record absolute image paths, " +
+		"so the key covers where the copy is as well as its content)"}
 
 // sourceGiven reports whether a reader was given a local `source`: it then
 // reads nothing from its upstream download stages, which the engine leaves
@@ -79,6 +81,9 @@ func findFile(roots []string, names ...string) (string, error) {
 		if err == nil {
 			return p, nil
 		}
+		if errors.Is(err, datasets.ErrAmbiguous) {
+			return "", err // a later root must not hide the choice this one needs
+		}
 		if firstErr == nil {
 			firstErr = err
 		}
@@ -93,6 +98,9 @@ func findDir(roots []string, names ...string) (string, error) {
 		p, err := datasets.FindDir(r, names...)
 		if err == nil {
 			return p, nil
+		}
+		if errors.Is(err, datasets.ErrAmbiguous) {
+			return "", err // a later root must not hide the choice this one needs
 		}
 		if firstErr == nil {
 			firstErr = err

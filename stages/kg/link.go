@@ -36,8 +36,10 @@ const (
 
 // LinkSpec is the kg.link stage kind.
 var LinkSpec = pipeline.Spec{
-	Kind:    "kg.link",
-	Version: "1",
+	Kind: "kg.link",
+	// 2: multi-word concepts with inner stop words (cup_of_tea) link, and
+	// an n-gram's last word is lemmatised against the n-gram.
+	Version: "2",
 	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
 		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
 		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
@@ -128,9 +130,17 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 	}
 	ex := kg.EmbeddedExceptions()
 	lem := &kg.Lemmatizer{Exc: ex}
+	// forms: what a content word may link as (itself or a morphy form);
+	// inner: what may stand inside a multi-word concept, which the linker
+	// takes as written, stop words included ("cup_of_tea").
 	forms := map[string]bool{}
+	inner := map[string]bool{}
 	for _, w := range vocab {
-		if w == "" || kg.IsStopWord(w) {
+		if w == "" {
+			continue
+		}
+		inner[w] = true
+		if kg.IsStopWord(w) {
 			continue
 		}
 		for _, c := range lem.Candidates(w) {
@@ -151,8 +161,8 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 				continue
 			}
 			ok := true
-			for _, p := range parts {
-				if !forms[p] {
+			for i, p := range parts {
+				if !forms[p] && (i == 0 || i == len(parts)-1 || !inner[p]) {
 					ok = false
 					break
 				}

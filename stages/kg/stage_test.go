@@ -364,3 +364,63 @@ func TestLinkConceptsBound(t *testing.T) {
 		t.Fatalf("concepts = MaxConcepts+1: err %v, want an error naming %q", err, ParamConcepts)
 	}
 }
+
+// TestLinkMultiWordConcepts: multi-word concepts with a stop word inside
+// (cup_of_tea, bird_of_prey, man_of_war) are loaded and linked, longest
+// n-gram first, so "cup of tea" is cup_of_tea and not cup + tea; and the
+// last word of an n-gram is lemmatised against the n-gram ("hot dogs" ->
+// hot_dog) although dog alone is not in this graph.
+func TestLinkMultiWordConcepts(t *testing.T) {
+	t.Parallel()
+	var csv strings.Builder
+	for _, e := range [][2]string{
+		{"cup_of_tea", "drink"}, {"tea", "drink"}, {"cup", "container"}, {"bird_of_prey", "bird"},
+		{"man_of_war", "ship"}, {"man", "person"}, {"hot_dog", "food"}, {"sea", "water"},
+	} {
+		fmt.Fprintf(&csv, "/a/[/r/IsA/,/c/en/%s/,/c/en/%s/]\t/r/IsA\t/c/en/%s/n\t/c/en/%s\t{\"dataset\": \"/d/test\", \"weight\": 1.0}\n",
+			e[0], e[1], e[0], e[1])
+	}
+	src := filepath.Join(t.TempDir(), "mini.csv")
+	if err := os.WriteFile(src, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caps := []string{
+		"train|1|a man holds a cup of tea",
+		"train|2|a bird of prey over the sea",
+		"train|3|two hot dogs and a man of war",
+		"train|4|a cup and some tea",
+		"train|5|a cup of",
+	}
+	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
+	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": src})
+	a := pipelinetest.RunStage(t, &LinkSpec, nil, tok, graph)
+	files, _ := a.Table(table.Concepts)
+	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ = a.Table(table.CaptionConcepts)
+	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"man", "cup_of_tea"},
+		{"bird_of_prey", "sea"},
+		{"hot_dog", "man_of_war"},
+		{"cup", "tea"},
+		{"cup"},
+	}
+	if len(cc) != len(want) {
+		t.Fatalf("%d caption_concepts rows, want %d", len(cc), len(want))
+	}
+	for i, r := range cc {
+		var got []string
+		for _, id := range r.ConceptIDs {
+			got = append(got, strings.ReplaceAll(concepts[id].Label, " ", "_"))
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("%q: concepts %v, want %v", caps[i], got, want[i])
+		}
+	}
+}
