@@ -162,6 +162,9 @@ func TestForceOnlyFromUntil(t *testing.T) {
 	wantStatuses(t, res, map[string]string{"a": "cached", "b": "ran", "c": "cached", "d": "cached"})
 	res = h.run(pipeline.RunOptions{From: "b"})
 	wantStatuses(t, res, map[string]string{"a": "cached", "b": "ran", "c": "ran", "d": "cached"})
+	if r := res.Record; r.From != "b" || r.Until != "" || r.Only != nil || r.Force != nil {
+		t.Errorf("the run record's selection: from %q until %q only %v force %v, want from b", r.From, r.Until, r.Only, r.Force)
+	}
 	if _, err := pipeline.Run(t.Context(), h.load(), pipeline.RunOptions{Only: []string{"x"}}); !errors.Is(err, pipeline.ErrUnknownStage) {
 		t.Fatalf("unknown --only stage: %v", err)
 	}
@@ -274,10 +277,15 @@ stages:
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	_, err := pipeline.Run(ctx, h.load(), pipeline.RunOptions{})
+	res, err := pipeline.Run(ctx, h.load(), pipeline.RunOptions{})
 	if err == nil || time.Since(canceledAt) > 2*time.Second {
 		t.Fatalf("cancel: err=%v, returned %s after cancellation", err, time.Since(canceledAt))
 	}
+	// the record says the run and its stage were canceled, not failed
+	if res == nil || res.Record == nil || res.Record.Status != "canceled" {
+		t.Fatalf("record after cancel: %+v", res)
+	}
+	wantStatuses(t, res, map[string]string{"s": pipeline.RunCanceled})
 	// the finished shard survives for the next run
 	resetExec()
 	h.run(pipeline.RunOptions{}, "s.sleep_ms=0")

@@ -125,7 +125,8 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 		return res, nil
 	}
 	start := time.Now()
-	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning}
+	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning,
+		Only: opt.Only, From: opt.From, Until: opt.Until, Force: opt.Force}
 	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec)
 	rec.End = time.Now()
 	rec.Status = "ok"
@@ -469,6 +470,11 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	fail := func(err error, start time.Time) stageDone {
 		rec.Seconds = time.Since(start).Seconds()
 		rec.Error = err.Error()
+		if ctx.Err() != nil {
+			rec.Status = RunCanceled
+			slog.Warn("stage canceled", "err", err, "seconds", round(rec.Seconds))
+			return stageDone{id: n.ID, rec: rec, err: err}
+		}
 		slog.Error("stage failed", "err", err, "seconds", round(rec.Seconds))
 		return stageDone{id: n.ID, rec: rec, err: err}
 	}

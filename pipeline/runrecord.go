@@ -22,6 +22,10 @@ const (
 	RunCached  = "cached"
 	RunFailed  = "failed"
 	RunSkipped = "skipped" // not selected, or not reached because another stage failed
+	// RunCanceled: the stage was stopped before it finished, by an interrupt
+	// (Ctrl-C, SIGTERM) or because another stage failed; its committed
+	// shards are kept for the next run.
+	RunCanceled = "canceled"
 )
 
 // RunRunning is the status of a run record while its run goes on. The
@@ -84,6 +88,11 @@ type RunRecord struct {
 	Workflow string         `json:"workflow"`
 	File     string         `json:"file"`
 	Sets     []string       `json:"sets,omitempty"`
+	// the stage selection the run was started with (--only, --from, --until, --force)
+	Only  []string `json:"only,omitempty"`
+	From  string   `json:"from,omitempty"`
+	Until string   `json:"until,omitempty"`
+	Force []string `json:"force,omitempty"`
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
 	Status   string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)

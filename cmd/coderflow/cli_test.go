@@ -131,3 +131,16 @@ func TestDagTextColumns(t *testing.T) {
 		t.Fatalf("kind columns at %d and %d:\n%s", a, b, out)
 	}
 }
+
+// TestDagSet: dag --set shows the graph those params give: a reader given a
+// local source reads nothing from its download stage, which is left out.
+func TestDagSet(t *testing.T) {
+	code, out := cli(t, "dag", "../../workflows/flickr8k.yaml", "--set", "data.source=dir:"+t.TempDir())
+	if code != 0 || !strings.Contains(out, "(not needed with these params: fetch)") || strings.Contains(out, "<- fetch") || strings.Contains(out, "fetch    download") {
+		t.Fatalf("dag --set data.source: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "dag", "../../workflows/flickr8k.yaml", "--format", "dot")
+	if code != 0 || !strings.Contains(out, `"fetch" -> "data"`) {
+		t.Fatalf("dag without --set: exit %d\n%s", code, out)
+	}
+}

@@ -114,14 +114,14 @@ func stageArtifact(ctx context.Context, w *pipeline.Workflow, stage string, sets
 		if !ok {
 			return nil, fmt.Errorf("run %s has no record of stage %s", rec.ID, stage)
 		}
-		if s.Key == "" || s.Status == pipeline.RunFailed || s.Status == pipeline.RunSkipped {
+		if s.Key == "" || (s.Status != pipeline.RunRan && s.Status != pipeline.RunCached) {
 			return nil, fmt.Errorf("stage %s has no artifact in run %s (%s)", stage, rec.ID, s.Status)
 		}
 		key = s.Key
 	case len(sets) == 0:
 		rec, err := pipeline.FindRun(w.Workdir, w.Name, "latest")
 		if err == nil {
-			if s, ok := rec.Stage(stage); ok && s.Status != pipeline.RunFailed && s.Status != pipeline.RunSkipped {
+			if s, ok := rec.Stage(stage); ok && (s.Status == pipeline.RunRan || s.Status == pipeline.RunCached) {
 				key = s.Key
 			}
 		}

@@ -101,7 +101,7 @@ func printRunTable(out io.Writer, res *pipeline.Result) {
 	var rows [][]string
 	for _, s := range res.Record.Stages {
 		dur := ""
-		if s.Status == pipeline.RunRan || s.Status == pipeline.RunFailed {
+		if s.Status == pipeline.RunRan || s.Status == pipeline.RunFailed || s.Status == pipeline.RunCanceled {
 			dur = fmtDuration(s.Seconds)
 		}
 		note := s.Summary

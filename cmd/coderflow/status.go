@@ -55,12 +55,13 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 
 func newDagCmd(g *globalFlags) *cobra.Command {
 	var format string
+	var sets []string
 	c := &cobra.Command{
 		Use:   "dag WORKFLOW.yaml",
 		Short: "Print the stage graph as text, Graphviz dot or Mermaid",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := loadWorkflow(g, args[0], nil)
+			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
 				return err
 			}
@@ -70,13 +71,16 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 				tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
 				for _, n := range w.Stages {
 					deps := "(no inputs)"
-					if len(n.Needs) > 0 {
-						deps = "<- " + strings.Join(n.Needs, ", ")
+					if ins := inputIDs(n); len(ins) > 0 {
+						deps = "<- " + strings.Join(ins, ", ")
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", n.ID, n.Kind, deps)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
+				}
+				if len(w.Dropped) > 0 {
+					fmt.Fprintf(out, "(not needed with these params: %s)\n", strings.Join(w.Dropped, ", "))
 				}
 			case "dot":
 				fmt.Fprintf(out, "digraph %q {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", w.Name)
@@ -84,7 +88,7 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 					fmt.Fprintf(out, "  %q [label=\"%s\\n%s\"];\n", n.ID, n.ID, n.Kind)
 				}
 				for _, n := range w.Stages {
-					for _, in := range n.Needs {
+					for _, in := range inputIDs(n) {
 						fmt.Fprintf(out, "  %q -> %q;\n", in, n.ID)
 					}
 				}
@@ -95,7 +99,7 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 					fmt.Fprintf(out, "  %s[\"%s<br/><small>%s</small>\"]\n", mermaidID(n.ID), n.ID, n.Kind)
 				}
 				for _, n := range w.Stages {
-					for _, in := range n.Needs {
+					for _, in := range inputIDs(n) {
 						fmt.Fprintf(out, "  %s --> %s\n", mermaidID(in), mermaidID(n.ID))
 					}
 				}
@@ -106,7 +110,18 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "text, dot or mermaid")
+	c.Flags().StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set (a local source drops the download stages it replaces)")
 	return c
+}
+
+// inputIDs are the stages n reads from with the workflow's params (needs
+// less the stages a local source made unnecessary).
+func inputIDs(n *pipeline.Node) []string {
+	var ids []string
+	for _, in := range n.Inputs {
+		ids = append(ids, in.ID)
+	}
+	return ids
 }
 
 // mermaidID turns a stage id into a Mermaid node id. Mermaid ids are
