@@ -84,21 +84,21 @@ func markKilledRuns(workdir string) error {
 
 // RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.
 type RunRecord struct {
-	ID       string         `json:"id"`
-	Workflow string         `json:"workflow"`
-	File     string         `json:"file"`
-	Sets     []string       `json:"sets,omitempty"`
+	ID       string   `json:"id"`
+	Workflow string   `json:"workflow"`
+	File     string   `json:"file"`
+	Sets     []string `json:"sets,omitempty"`
 	// the stage selection the run was started with (--only, --from, --until, --force)
-	Only  []string `json:"only,omitempty"`
-	From  string   `json:"from,omitempty"`
-	Until string   `json:"until,omitempty"`
-	Force []string `json:"force,omitempty"`
-	Start    time.Time      `json:"start"`
-	End      time.Time      `json:"end"`
-	Status   string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)
-	Error    string         `json:"error,omitempty"`
-	Stages   []StageRecord  `json:"stages"`
-	Params   map[string]any `json:"params,omitempty"` // workflow params
+	Only   []string       `json:"only,omitempty"`
+	From   string         `json:"from,omitempty"`
+	Until  string         `json:"until,omitempty"`
+	Force  []string       `json:"force,omitempty"`
+	Start  time.Time      `json:"start"`
+	End    time.Time      `json:"end"`
+	Status string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)
+	Error  string         `json:"error,omitempty"`
+	Stages []StageRecord  `json:"stages"`
+	Params map[string]any `json:"params,omitempty"` // workflow params
 }
 
 // StageRecord is one stage's line in a run record.
