@@ -172,3 +172,22 @@ func recallAt1(t *testing.T, m *Model, s *synth) float64 {
 	}
 	return 100 * float64(hits) / float64(s.n)
 }
+
+// runTrainGraph prepares m's training graph for b (momentum keys, DCL
+// exclusions, Sinkhorn codes) and runs it forward and backward, without an
+// update: its losses and gradients are then those the next Step(b, .)
+// would compute.
+func runTrainGraph(t *testing.T, m *Model, b *Batch) *trainGraph {
+	t.Helper()
+	tg, err := m.trainGraphFor(b.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.prepare(tg, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}

@@ -118,16 +118,7 @@ func TestLossTermsDirect(t *testing.T) {
 			s := makeSynth(cfg, B, 2)
 			s.ids[3] = s.ids[1] // two captions of one image in the batch
 			b := s.batch(cfg, 0, B)
-			tg, err := m.trainGraphFor(B)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.prepare(tg, b); err != nil {
-				t.Fatal(err)
-			}
-			if err := tg.vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
+			tg := runTrainGraph(t, m, b)
 			got := tg.losses()
 			tg.vm.Reset()
 

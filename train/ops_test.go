@@ -39,16 +39,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 				}
 				defer m.Close()
 				prefillQueues(m, 30, 6)
-				tg, err := m.trainGraphFor(B)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := m.prepare(tg, s.batch(cfg, 0, B)); err != nil {
-					t.Fatal(err)
-				}
-				if err := tg.vm.RunAll(); err != nil {
-					t.Fatal(err)
-				}
+				tg := runTrainGraph(t, m, s.batch(cfg, 0, B))
 				var r result
 				r.l = tg.losses()
 				for _, g := range tg.grads {

@@ -119,16 +119,7 @@ func f64Of(data any) []float64 {
 // deterministic; the tests check that Step saw the same ones).
 func stepGrads(t *testing.T, m *Model, b *Batch) [][]float64 {
 	t.Helper()
-	tg, err := m.trainGraphFor(b.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.prepare(tg, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	tg := runTrainGraph(t, m, b)
 	out := make([][]float64, len(tg.grads))
 	for i, g := range tg.grads {
 		out[i] = f64Of(g.Value().Data())
