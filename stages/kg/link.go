@@ -451,7 +451,10 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 // Adjacency returns A_hat = D^-1/2 (A + I) D^-1/2 for m concepts and edges
 // (row-major, m*m): A_ij = max over graph edges between i and j of
 // weight / (largest graph weight), plus the /r/CoOccurs weight; A is made
-// symmetric.
+// symmetric. Edges that are self loops or name an id outside [0, m) are
+// ignored. This is the concept branch's adjacency: kg.link writes it as
+// adjacency.f32 and train.coder computes it from concept_edges with this
+// function. Memory: one m*m float64 scratch matrix besides the result.
 func Adjacency(m int, edges []table.ConceptEdgeRow) []float32 {
 	maxW := float32(0)
 	for _, e := range edges {
@@ -459,34 +462,32 @@ func Adjacency(m int, edges []table.ConceptEdgeRow) []float32 {
 			maxW = max(maxW, e.Weight)
 		}
 	}
-	kgA := make([]float64, m*m)
-	co := make([]float64, m*m)
+	a := make([]float64, m*m) // the graph part, then A + I
+	co := map[int]float64{}   // the /r/CoOccurs part, by i*m+j (sparse)
 	for _, e := range edges {
 		i, j := int(e.Src), int(e.Dst)
 		if i == j || i < 0 || j < 0 || i >= m || j >= m {
 			continue
 		}
 		if e.Rel == RelCoOccurs {
-			co[i*m+j] = max(co[i*m+j], float64(e.Weight))
-			co[j*m+i] = co[i*m+j]
+			w := max(co[i*m+j], float64(e.Weight))
+			co[i*m+j], co[j*m+i] = w, w
 			continue
 		}
 		if maxW > 0 {
 			w := float64(e.Weight / maxW)
-			kgA[i*m+j] = max(kgA[i*m+j], w)
-			kgA[j*m+i] = kgA[i*m+j]
+			a[i*m+j] = max(a[i*m+j], w)
+			a[j*m+i] = a[i*m+j]
 		}
 	}
-	a := make([]float64, m*m)
+	for k, w := range co { // each pair once: the order does not matter
+		a[k] += w
+	}
 	deg := make([]float64, m)
 	for i := 0; i < m; i++ {
+		a[i*m+i] = 1
 		for j := 0; j < m; j++ {
-			v := kgA[i*m+j] + co[i*m+j]
-			if i == j {
-				v = 1
-			}
-			a[i*m+j] = v
-			deg[i] += v
+			deg[i] += a[i*m+j]
 		}
 	}
 	out := make([]float32, m*m)

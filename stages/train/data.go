@@ -1,6 +1,7 @@
 package train
 
 import (
+	kgstage "coderflow/stages/kg"
 	"context"
 	"errors"
 	"fmt"
@@ -283,7 +284,7 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 	if files, err = find(table.ConceptEdges); err != nil {
 		return nil, err
 	}
-	a := make([]float64, M*M)
+	var edges []table.ConceptEdgeRow
 	err = table.Scan(ctx, files, 4096, func(rows []table.ConceptEdgeRow) error {
 		for _, r := range rows {
 			if r.Src < 0 || r.Dst < 0 || int(r.Src) >= M || int(r.Dst) >= M || r.Src == r.Dst ||
@@ -291,7 +292,7 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 				cd.Counts.EdgesSkipped++
 				continue
 			}
-			a[int(r.Src)*M+int(r.Dst)] += float64(r.Weight)
+			edges = append(edges, table.ConceptEdgeRow{Src: r.Src, Dst: r.Dst, Rel: r.Rel, Weight: r.Weight})
 			cd.Counts.Edges++
 		}
 		return nil
@@ -299,7 +300,9 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 	if err != nil {
 		return nil, fmt.Errorf("concept_edges: %w", err)
 	}
-	cd.adj = normalizedAdjacency(a, M)
+	// the adjacency kg.link writes (adjacency.f32) and docs/kg.md defines:
+	// one definition for the stored matrix and the one training uses
+	cd.adj = kgstage.Adjacency(M, edges)
 	if files, err = labelsFind(table.CaptionConcepts); err != nil {
 		return nil, err
 	}
@@ -326,34 +329,6 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 		return nil, fmt.Errorf("caption_concepts: %w", err)
 	}
 	return cd, nil
-}
-
-// normalizedAdjacency symmetrises the summed edge weights a (M*M, a[i][j]
-// = sum of weights of edges i->j) with max(a_ij, a_ji), adds self loops and
-// returns A_hat = D^-1/2 (A+I) D^-1/2 with D the row sums of A+I.
-func normalizedAdjacency(a []float64, m int) []float32 {
-	for i := range m {
-		for j := i + 1; j < m; j++ {
-			w := max(a[i*m+j], a[j*m+i])
-			a[i*m+j], a[j*m+i] = w, w
-		}
-		a[i*m+i] = 1
-	}
-	dinv := make([]float64, m)
-	for i := range m {
-		s := 0.0
-		for j := range m {
-			s += a[i*m+j]
-		}
-		dinv[i] = 1 / math.Sqrt(s)
-	}
-	out := make([]float32, m*m)
-	for i := range m {
-		for j := range m {
-			out[i*m+j] = float32(dinv[i] * a[i*m+j] * dinv[j])
-		}
-	}
-	return out
 }
 
 // multiHot writes the labels of caption id into dst (len M).

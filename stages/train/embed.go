@@ -19,7 +19,9 @@ var EmbedSpec = pipeline.Spec{
 	// 4: with train.coder version 4 (VSE++ on live batch keys); no
 	// change in the encoding itself, so that no vsepp embedding of a
 	// version 3 model is reused.
-	Version: "4",
+	// 5: with train.coder version 6: the concept adjacency the GCN encodes
+	// with is kg.link's, as in training.
+	Version: "5",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +

@@ -39,7 +39,9 @@ var TrainSpec = pipeline.Spec{
 	// instead of the momentum queries': dcl models differ from version 4's.
 	// Streaming mode counts the pairs with features before training (a
 	// queue larger than that is capped at it, not at all train captions).
-	Version: "5",
+	// 6: the concept adjacency is kg.link's (kgstage.Adjacency: largest graph
+	// weight per pair, scaled, plus co-occurrence), not a sum over relations.
+	Version: "6",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +

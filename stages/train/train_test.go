@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	kgstage "coderflow/stages/kg"
 	"context"
 	"errors"
 	"fmt"
@@ -321,16 +322,56 @@ func TestLRSchedule(t *testing.T) {
 	}
 }
 
-func TestNormalizedAdjacency(t *testing.T) {
-	// 3 concepts, one edge 0->1 of weight 2 (and 1->0 of weight 1: max wins).
-	a := []float64{0, 2, 0, 1, 0, 0, 0, 0, 0}
-	got := normalizedAdjacency(a, 3)
-	// A+I = [[1,2,0],[2,1,0],[0,0,1]], degrees 3,3,1.
-	want := []float64{1.0 / 3, 2.0 / 3, 0, 2.0 / 3, 1.0 / 3, 0, 0, 0, 1}
-	for i := range want {
-		if math.Abs(float64(got[i])-want[i]) > 1e-6 {
-			t.Fatalf("A_hat = %v, want %v", got, want)
+// TestConceptAdjacency: training's A_hat is the one kg.link stores and
+// docs/kg.md defines (largest graph weight per pair over all relations,
+// scaled by the largest graph weight, plus the /r/CoOccurs weight, then self
+// loops and D^-1/2 (A+I) D^-1/2), not a sum over relations; bad edges are
+// skipped and counted.
+func TestConceptAdjacency(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, rows any) string {
+		t.Helper()
+		p := filepath.Join(dir, name+".parquet")
+		var err error
+		switch r := rows.(type) {
+		case []table.ConceptRow:
+			err = table.WriteFile(p, nil, name, table.Options{}, r)
+		case []table.ConceptEdgeRow:
+			err = table.WriteFile(p, nil, name, table.Options{}, r)
+		case []table.CaptionConceptRow:
+			err = table.WriteFile(p, nil, name, table.Options{}, r)
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	files := map[string]string{
+		table.Concepts: write(table.Concepts, []table.ConceptRow{{ConceptID: 0, Label: "a"}, {ConceptID: 1, Label: "b"}, {ConceptID: 2, Label: "c"}}),
+		table.ConceptEdges: write(table.ConceptEdges, []table.ConceptEdgeRow{
+			{Src: 0, Dst: 1, Rel: "/r/Synonym", Weight: 2}, {Src: 1, Dst: 0, Rel: "/r/Synonym", Weight: 2},
+			{Src: 0, Dst: 1, Rel: "/r/SimilarTo", Weight: 2}, {Src: 1, Dst: 2, Rel: "/r/IsA", Weight: 2},
+			{Src: 0, Dst: 2, Rel: kgstage.RelCoOccurs, Weight: 0.5},
+			{Src: 0, Dst: 0, Rel: "/r/IsA", Weight: 1}, {Src: 0, Dst: 7, Rel: "/r/IsA", Weight: 1}, {Src: 1, Dst: 2, Rel: "/r/IsA", Weight: -1},
+		}),
+		table.CaptionConcepts: write(table.CaptionConcepts, []table.CaptionConceptRow{{CaptionID: 1, ConceptIDs: []int32{0, 2}}}),
+	}
+	find := func(name string) ([]string, error) { return []string{files[name]}, nil }
+	cd, err := loadConcepts(t.Context(), find, find, func(int64) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// by hand: graph part A_01 = A_12 = 2/2 = 1, co-occurrence A_02 = 0.5;
+	// A+I rows [1 1 .5] [1 1 1] [.5 1 1], degrees 2.5, 3, 2.5
+	s := math.Sqrt
+	want := []float64{1 / 2.5, 1 / s(7.5), 0.5 / 2.5, 1 / s(7.5), 1.0 / 3, 1 / s(7.5), 0.5 / 2.5, 1 / s(7.5), 1 / 2.5}
+	for i := range want {
+		if math.Abs(float64(cd.adj[i])-want[i]) > 1e-6 {
+			t.Fatalf("A_hat = %v, want %v", cd.adj, want)
+		}
+	}
+	if cd.Counts.Edges != 5 || cd.Counts.EdgesSkipped != 3 {
+		t.Errorf("edges %d, skipped %d; want 5 and 3", cd.Counts.Edges, cd.Counts.EdgesSkipped)
 	}
 }
 
