@@ -160,6 +160,12 @@ func (d *Digester) Digest(path string) (string, error) {
 
 // digest is Digest that stops with ctx's cause when ctx is done.
 func (d *Digester) digest(ctx context.Context, path string) (string, error) {
+	return d.digestExcept(ctx, path, nil)
+}
+
+// digestExcept is digest that leaves out the directories in skip (cleaned
+// absolute paths) when path is a directory.
+func (d *Digester) digestExcept(ctx context.Context, path string, skip map[string]bool) (string, error) {
 	if ctx.Err() != nil {
 		return "", context.Cause(ctx)
 	}
@@ -200,6 +206,9 @@ func (d *Digester) digest(ctx context.Context, path string) (string, error) {
 			if fi.IsDir() {
 				if slices.ContainsFunc(chain, func(a fs.FileInfo) bool { return os.SameFile(a, fi) }) {
 					continue // a symlink loop
+				}
+				if abs, _ := filepath.Abs(p); skip[abs] {
+					continue
 				}
 				if err := walk(p, r, append(chain, fi)); err != nil {
 					return err
@@ -282,8 +291,10 @@ func (d *Digester) Save() error {
 	return os.Rename(tmp, d.file)
 }
 
-// externalDigests digests every local Path param of p.
-func externalDigests(ctx context.Context, p Params, dg *Digester) (map[string]string, []ExternalRef, error) {
+// externalDigests digests every local Path param of p. inputDirs are the
+// artifact directories of the stage's inputs, left out of the digest of
+// SkipInputs params.
+func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []string) (map[string]string, []ExternalRef, error) {
 	ext := map[string]string{}
 	var refs []ExternalRef
 	for _, name := range p.Names() {
@@ -296,7 +307,15 @@ func externalDigests(ctx context.Context, p Params, dg *Digester) (map[string]st
 		if !ok {
 			continue
 		}
-		sum, err := dg.digest(ctx, local)
+		var skip map[string]bool
+		if d.SkipInputs {
+			skip = map[string]bool{}
+			for _, dir := range inputDirs {
+				abs, _ := filepath.Abs(dir)
+				skip[abs] = true
+			}
+		}
+		sum, err := dg.digestExcept(ctx, local, skip)
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}

@@ -102,3 +102,30 @@ stages:
 		}
 	}
 }
+
+// TestSkipInputsDir: a directory param that will hold the stage's own
+// input artifacts (a report's runs_dir at the workdir's cache) leaves them
+// out of its digest: the run that makes the input does not change the key,
+// so the next run is fully cached; another artifact landing there does.
+func TestSkipInputsDir(t *testing.T) {
+	h := newHarness(t, `
+name: runs
+stages:
+  a:
+    uses: toy.source
+  r:
+    uses: toy.runs
+    needs: [a]
+    with: {runs: "dir:wd/cache/toy.source"}
+`)
+	if err := os.MkdirAll(filepath.Join(h.workdir, "cache", "toy.source"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wantStatuses(t, h.run(pipeline.RunOptions{}), map[string]string{"a": "ran", "r": "ran"})
+	wantStatuses(t, h.run(pipeline.RunOptions{}), map[string]string{"a": "cached", "r": "cached"})
+	// a second source artifact (another param) lands in the directory: r's
+	// comparison set changed
+	wantStatuses(t, h.run(pipeline.RunOptions{}, "a.n=2"), map[string]string{"a": "ran", "r": "ran"})
+	wantStatuses(t, h.run(pipeline.RunOptions{}), map[string]string{"a": "cached", "r": "ran"})
+	wantStatuses(t, h.run(pipeline.RunOptions{}), map[string]string{"a": "cached", "r": "cached"})
+}

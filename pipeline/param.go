@@ -72,6 +72,12 @@ type Param struct {
 	// the stage: the cache key uses its sorted, deduplicated values, so
 	// [hog, color] and [color, hog, hog] share one artifact.
 	Set bool
+	// SkipInputs marks a directory Path param that may hold the artifacts
+	// of the stage's own inputs (a report's runs_dir pointing at the
+	// workdir's cache of evaluate artifacts): their directories are left out
+	// of its digest, so the key does not change once the inputs computed in
+	// this run land there (the stage reads them as inputs anyway).
+	SkipInputs bool
 }
 
 // Bound returns a pointer to v, for [Param.Min] and [Param.Max].

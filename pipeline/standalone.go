@@ -28,7 +28,11 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 		return nil, err
 	}
 	dg := NewDigester("")
-	ext, refs, err := externalDigests(ctx, params, dg)
+	var inDirs []string
+	for _, a := range inputs {
+		inDirs = append(inDirs, a.Dir)
+	}
+	ext, refs, err := externalDigests(ctx, params, dg, inDirs)
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: %w", stageID, err)
 	}

@@ -48,16 +48,17 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 	states := map[string]*State{}
 	var out []*State
 	for _, n := range w.Stages {
-		ext, refs, err := externalDigests(ctx, n.Params, dg)
+		var inKeys, inDirs []string
+		for _, in := range n.Inputs {
+			inKeys = append(inKeys, states[in.ID].Key)
+			inDirs = append(inDirs, states[in.ID].Dir)
+		}
+		ext, refs, err := externalDigests(ctx, n.Params, dg, inDirs)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		if err != nil {
 			return nil, &SpecError{Pos: n.Pos, Stage: n.ID, Err: err}
-		}
-		var inKeys []string
-		for _, in := range n.Inputs {
-			inKeys = append(inKeys, states[in.ID].Key)
 		}
 		key := ComputeKey(KeyInput{Kind: n.Kind, Version: n.Spec.Version, Params: n.Params, Inputs: inKeys, External: ext})
 		st := &State{Stage: n.ID, Kind: n.Kind, Key: key, InputKeys: inKeys, External: refs, Dir: ArtifactDir(w.Workdir, n.Kind, key)}

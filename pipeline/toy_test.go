@@ -168,5 +168,15 @@ func toyRegistry() *pipeline.Registry {
 			return nil
 		}),
 	})
+	r.MustRegister(pipeline.Spec{
+		Kind: "toy.runs", Version: "1", Doc: "Counts the files of a directory that may hold its inputs' artifacts.",
+		Params: []pipeline.Param{
+			{Name: "runs", Type: pipeline.Path, SkipInputs: true, Doc: "the directory"},
+		},
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			countExec(env.StageID)
+			return os.WriteFile(env.Path("out.txt"), []byte("ok"), 0o644)
+		}),
+	})
 	return r
 }

@@ -50,8 +50,9 @@ var ReportSpec = pipeline.Spec{
 		{Name: "runs", Type: pipeline.StringList, Default: []string{},
 			Doc: "other runs to compare: metrics.json files or evaluate artifact directories (their content is not " +
 				"part of the cache key: prefer runs_dir, or --force the report)"},
-		{Name: "runs_dir", Type: pipeline.Path, Optional: true,
-			Doc: "a directory searched recursively for metrics.json files to compare, e.g. <workdir>/cache/evaluate"},
+		{Name: "runs_dir", Type: pipeline.Path, Optional: true, SkipInputs: true,
+			Doc: "a directory searched recursively for metrics.json files to compare, e.g. <workdir>/cache/evaluate " +
+				"(the report's own evaluate input is left out of its cache key, so the run that makes it does not change the key)"},
 		{Name: "title", Type: pipeline.String, Default: "", Doc: "page title (default: coderflow report: <stage>)"},
 	},
 	Stage: pipeline.StageFunc(runReport),
@@ -537,6 +538,7 @@ func addDataStats(ctx context.Context, env *pipeline.Env, page *reportPage, ex *
 				if ex != nil {
 					if _, ok := ex.captions[r.CaptionID]; ok {
 						ex.captions[r.CaptionID] = r.Text
+						ex.found[r.CaptionID] = true
 					}
 				}
 			}
@@ -668,6 +670,7 @@ type examples struct {
 	topCap   [][]eval.Hit
 	images   map[int64]imageRef // image id -> where its file is
 	captions map[int64]string   // caption id -> text
+	found    map[int64]bool     // caption ids found in the captions table
 	thumbs   int
 	missing  int
 }
@@ -695,7 +698,7 @@ func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile,
 	}
 	k := env.Params.Int("top_k")
 	r := rand.New(rand.NewPCG(uint64(env.Params.Int("seed")), 0x5eed))
-	ex := &examples{ts: ts, images: map[int64]imageRef{}, captions: map[int64]string{}}
+	ex := &examples{ts: ts, images: map[int64]imageRef{}, captions: map[int64]string{}, found: map[int64]bool{}}
 	ex.t2i = r.Perm(len(ts.captionIDs))[:min(n, len(ts.captionIDs))]
 	ex.i2t = r.Perm(ts.in.N)[:min(n, ts.in.N)]
 	sort.Ints(ex.t2i)
@@ -741,8 +744,8 @@ func (ex *examples) render(page *reportPage, size int) {
 		return t
 	}
 	text := func(id int64) string {
-		if s := ex.captions[id]; s != "" {
-			return s
+		if ex.found[id] {
+			return ex.captions[id] // possibly empty: tokenize keeps empty captions
 		}
 		return fmt.Sprintf("(caption %d: text not found in the captions table)", id)
 	}

@@ -37,6 +37,7 @@ var fakeWorld = pipeline.Spec{
 		{Name: "n", Type: pipeline.Int, Default: 12},
 		{Name: "noise", Type: pipeline.Float, Default: 0.35},
 		{Name: "lr", Type: pipeline.Float, Default: 2e-4},
+		{Name: "empty_text", Type: pipeline.Bool, Default: false}, // every caption's text is ""
 	},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		n, noise := env.Params.Int("n"), env.Params.Float("noise")
@@ -87,8 +88,11 @@ var fakeWorld = pipeline.Spec{
 			ie = append(ie, table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: iv})
 			for k := range 5 {
 				cid := id*10 + int64(k)
-				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: split, Ordinal: int32(k),
-					Text: fmt.Sprintf("a <b>photo</b> number %d, caption %d", id, k)})
+				text := fmt.Sprintf("a <b>photo</b> number %d, caption %d", id, k)
+				if env.Params.Bool("empty_text") {
+					text = ""
+				}
+				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: split, Ordinal: int32(k), Text: text})
 				ce = append(ce, table.EmbeddingRow{ID: cid, ImageID: id, Ordinal: int32(k), Split: split, Vec: unit(iv, noise)})
 			}
 			return nil
@@ -183,6 +187,21 @@ func TestReportStage(t *testing.T) {
 	}
 	checkSelfContained(t, html)
 	checkChromium(t, path)
+}
+
+// TestReportEmptyCaptions: captions whose text is empty (tokenize keeps
+// them) are shown empty, not as missing from the captions table.
+func TestReportEmptyCaptions(t *testing.T) {
+	world := pipelinetest.RunStage(t, &fakeWorld, map[string]any{"empty_text": true})
+	ev := pipelinetest.RunStage(t, &Spec, nil, world)
+	rep := pipelinetest.RunStage(t, &ReportSpec, map[string]any{"examples": 4}, ev)
+	page, err := os.ReadFile(rep.Path(ReportFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(page), "text not found") || !strings.Contains(string(page), "Text → Image") {
+		t.Error("empty captions reported as not found in the captions table (or no examples)")
+	}
 }
 
 func TestReportWithoutOptionalTables(t *testing.T) {

@@ -30,10 +30,12 @@ func lineChart(title, xLabel, yLabel string, ss []series) string {
 	if math.IsInf(xmin, 0) {
 		return ""
 	}
-	if xmax == xmin {
+	// a span within rounding of zero (two epochs whose rSum differ in the
+	// last bits) is a constant series: no ticks can be placed inside it
+	if nearlyEqual(xmin, xmax) {
 		xmin, xmax = xmin-1, xmax+1
 	}
-	if ymax == ymin {
+	if nearlyEqual(ymin, ymax) {
 		d := math.Abs(ymin) * 0.5
 		if d == 0 {
 			d = 1
@@ -83,9 +85,18 @@ func lineChart(title, xLabel, yLabel string, ss []series) string {
 	return b.String()
 }
 
-// ticks returns about n round values in [lo, hi].
+// nearlyEqual reports whether a and b are equal up to a relative 1e-9.
+func nearlyEqual(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+// ticks returns about n round values in [lo, hi] (at most 4n+1, and none
+// when the span is too small for a step that moves a float64).
 func ticks(lo, hi float64, n int) []float64 {
 	span := hi - lo
+	if !(span > 0) || math.IsInf(span, 0) || n < 1 {
+		return nil
+	}
 	step := math.Pow(10, math.Floor(math.Log10(span/float64(n))))
 	for _, m := range []float64{1, 2, 5, 10} {
 		if span/(step*m) <= float64(n) {
@@ -94,7 +105,10 @@ func ticks(lo, hi float64, n int) []float64 {
 		}
 	}
 	var out []float64
-	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9; t += step {
+	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9 && len(out) <= 4*n; t += step {
+		if len(out) > 0 && t == out[len(out)-1] {
+			break // the step is below the values' precision
+		}
 		out = append(out, t)
 	}
 	return out
