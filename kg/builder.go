@@ -263,22 +263,64 @@ func cmpQuad(a, b quadRec) int {
 	return cmp.Compare(a.l, b.l)
 }
 
+// BulkLogTimestamp is the timestamp the bulk loader writes into every
+// primitive of Cayley's log bucket. Cayley (the pinned version) sets the
+// field when it writes and never reads it, so a fixed value keeps the store
+// byte-reproducible; 0 is omitted from the protobuf encoding, as Cayley's
+// own marshaller omits a zero field. Cayley's QuadWriter (LoaderQuadWriter)
+// still writes wall-clock nanoseconds.
+const BulkLogTimestamp = 0
+
 // putsPerTx bounds the dirty pages a bolt transaction holds in memory.
 const putsPerTx = 1 << 20
 
 // boltWriter writes keys in ascending order into bolt buckets, committing
-// every putsPerTx puts.
+// every putsPerTx puts and whenever it leaves a bucket too large to be
+// stored inline in its parent.
+//
+// The second rule makes the file reproducible: at commit, bolt spills the
+// dirty child buckets in Go map order (bbolt Bucket.spill ranges over a
+// map) and allocates their pages in that order, so two non-inline buckets
+// written in one transaction land on different pages from run to run.
+// With at most one non-inline bucket per transaction, page allocation
+// depends only on the input. (Inline buckets are serialised into the
+// parent's leaf in key order and allocate nothing.)
 type boltWriter struct {
 	db   *bolt.DB
 	tx   *bolt.Tx
 	puts int
 	name []byte // bucket of the last put, cached
 	last *bolt.Bucket
+	// size is bolt's inline size of the current bucket (its
+	// Bucket.inlineable arithmetic: page header plus, per key, leaf
+	// element header, key and value); maxInline is bolt's limit
+	// (page size / 4).
+	size, maxInline int
+}
+
+// Sizes from bbolt's page layout (page.go: pageHeaderSize,
+// leafPageElementSize), used to tell whether a bucket stays inline.
+const (
+	boltPageHeaderSize      = 16
+	boltLeafPageElementSize = 16
+)
+
+func newBoltWriter(db *bolt.DB) *boltWriter {
+	return &boltWriter{db: db, maxInline: db.Info().PageSize / 4}
 }
 
 func (w *boltWriter) bucket(name []byte) (*bolt.Bucket, error) {
 	if w.tx != nil && w.last != nil && bytes.Equal(name, w.name) {
 		return w.last, nil
+	}
+	if !bytes.Equal(name, w.name) {
+		if w.size > w.maxInline {
+			// The bucket just finished is not inline: commit it alone.
+			if err := w.commit(); err != nil {
+				return nil, err
+			}
+		}
+		w.size = boltPageHeaderSize
 	}
 	if w.tx == nil {
 		tx, err := w.db.Begin(true)
@@ -305,6 +347,7 @@ func (w *boltWriter) put(name, k, v []byte) error {
 	if err := bk.Put(k, v); err != nil {
 		return err
 	}
+	w.size += boltLeafPageElementSize + len(k) + len(v)
 	w.puts++
 	if w.puts >= putsPerTx {
 		return w.commit()
@@ -389,7 +432,7 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 	if err != nil {
 		return BuildStats{}, fmt.Errorf("kg: open %s: %w", b.dir, err)
 	}
-	w := &boltWriter{db: db}
+	w := newBoltWriter(db)
 	fail := func(err error) (BuildStats, error) {
 		if w.tx != nil {
 			w.tx.Rollback()
@@ -397,7 +440,7 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 		db.Close()
 		return BuildStats{}, fmt.Errorf("kg: write store %s: %w", b.dir, err)
 	}
-	ts := time.Now().UnixNano()
+	ts := int64(BulkLogTimestamp)
 	var key [24]byte
 	var val []byte
 

@@ -20,14 +20,18 @@
 //
 //	</c/en/start> </r/Rel> </c/en/end> <d#w=W>
 //
-// (the label carries the dataset and the weight; see [EncodeLabel]). It opens
-// with Cayley's own API (cayley.NewGraph("bbolt", dir, nil)). [BuildStore]
+// (the label carries the dataset and the weight; see [EncodeLabel]). [OpenStore]
+// opens it read-only (bolt's shared lock: many readers at once), and
+// [Store.QuadStore] runs Cayley queries on it. Cayley's own opener
+// (cayley.NewGraph("bbolt", dir, nil), and the cayley CLI) has no read-only
+// mode: it locks the file exclusively, without a timeout, so it and
+// coderflow's readers wait for each other; see docs/kg.md. [NewBuilder]
 // loads edges either through Cayley's bulk QuadWriter in large batches
 // ([LoaderQuadWriter]; memory bounded by one batch) or by building the
 // store's key-value layout in memory and writing every bucket once in key
 // order ([LoaderBulk]; about 40 bytes per edge plus the node names in
-// memory, several times faster). Both produce the same graph, which a test
-// checks through Cayley's API.
+// memory, several times faster; its file is byte-reproducible). Both
+// produce the same graph, which a test checks through Cayley's API.
 //
 // # Linking
 //

@@ -18,9 +18,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Backend is the Cayley backend name of stores written here ("bbolt"):
-// open one with cayley.NewGraph(kg.Backend, dir, nil) after importing
-// github.com/cayleygraph/cayley/graph/kv/bbolt.
+// Backend is the Cayley backend name of stores written here ("bbolt").
+// Cayley opens one with cayley.NewGraph(kg.Backend, dir, nil) after
+// importing github.com/cayleygraph/cayley/graph/kv/bbolt, but read-write
+// with an exclusive lock and no timeout (the backend has no read-only
+// option), which blocks, and is blocked by, every [OpenStore] reader; to
+// query alongside coderflow use [OpenStore] and [Store.QuadStore].
 const Backend = cbbolt.Type
 
 // StoreDirName is the directory of the graph store inside a kg.conceptnet
@@ -63,17 +66,30 @@ func ResolveStoreDir(dir string) (string, error) {
 	return "", fmt.Errorf("kg: no graph store (%s) in %s or %s", BoltFile, dir, filepath.Join(dir, StoreDirName))
 }
 
+// openTimeout bounds how long OpenStore waits for the bolt file's shared
+// lock (a variable for tests).
+var openTimeout = 10 * time.Second
+
 // OpenStore opens the graph of a kg.conceptnet artifact directory (or a store
 // directory) read-only through Cayley's KV quad store. Several processes may
-// open the same store at once.
+// open the same store at once (bolt's shared file lock). A process holding
+// the file read-write (Cayley's own bbolt backend: cayley.NewGraph, the
+// cayley CLI) holds it exclusively; OpenStore then fails after 10 s with an
+// error that wraps bolt.ErrTimeout.
 func OpenStore(artifactDir string) (*Store, error) {
 	dir, err := ResolveStoreDir(artifactDir)
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	file := filepath.Join(dir, BoltFile)
+	db, err := bolt.Open(file, 0o444, &bolt.Options{ReadOnly: true, Timeout: openTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("kg: open %s: no shared lock on the file after %v: another process probably has "+
+			"the store open read-write (a cayley shell or `cayley query`/`repl`/`http`/`dump`, or a program "+
+			"using cayley.NewGraph on it); close it, or point Cayley at a copy of the store: %w", file, openTimeout, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("kg: open %s: %w", dir, err)
+		return nil, fmt.Errorf("kg: open %s: %w", file, err)
 	}
 	// no_bloom: the existence bloom filter only speeds up writes, and
 	// building it would scan the whole store.
@@ -230,6 +246,9 @@ func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, 
 		if err != nil {
 			return "", err
 		}
+		if v == nil { // Cayley's KV store: an id with no node in the log
+			return "", fmt.Errorf("node %v has no value", r.Key())
+		}
 		n := iriString(v)
 		names[r.Key()] = n
 		return n, nil
@@ -250,40 +269,27 @@ func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, 
 		}
 		it := s.qs.QuadIterator(quad.Subject, r).Iterate()
 		for it.Next(ctx) {
-			q := it.Result()
-			o, err := s.qs.QuadDirection(q, quad.Object)
-			if err != nil || o == nil {
-				continue
+			e, ok, err := s.edgeFrom(it.Result(), idx, name)
+			if err != nil {
+				it.Close()
+				return nil, fmt.Errorf("kg: edges among %d terms: quad from %q: %w", len(terms), terms[i], err)
 			}
-			j, ok := idx[o.Key()]
 			if !ok {
 				continue
 			}
-			pr, _ := s.qs.QuadDirection(q, quad.Predicate)
-			lr, _ := s.qs.QuadDirection(q, quad.Label)
-			rel, err := name(pr)
-			if err != nil {
-				it.Close()
-				return nil, err
-			}
-			lab, err := name(lr)
-			if err != nil {
-				it.Close()
-				return nil, err
-			}
-			ds, w := DecodeLabel(lab)
-			k := key{int32(i), j, rel}
-			if e, ok := best[k]; !ok {
+			e.Src = int32(i)
+			k := key{e.Src, e.Dst, e.Rel}
+			if b, ok := best[k]; !ok {
 				order = append(order, k)
-				best[k] = IndexedEdge{Src: k.src, Dst: j, Rel: rel, Weight: w, Dataset: ds}
-			} else if w > e.Weight {
-				best[k] = IndexedEdge{Src: k.src, Dst: j, Rel: rel, Weight: w, Dataset: ds}
+				best[k] = e
+			} else if e.Weight > b.Weight {
+				best[k] = e
 			}
 		}
 		err := it.Err()
 		it.Close()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("kg: edges among %d terms: quads from %q: %w", len(terms), terms[i], err)
 		}
 	}
 	out := make([]IndexedEdge, len(order))
@@ -301,6 +307,47 @@ func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, 
 		return x.Rel < y.Rel
 	})
 	return out, nil
+}
+
+// edgeFrom decodes the quad q of a subject's index walk for EdgesAmong: ok
+// is false when its object is not one of the terms (idx). Dst, Rel, Weight
+// and Dataset are set; Src is left to the caller. A quad without a label
+// has dataset "" and weight 1, as in Neighbors; a quad without an object or
+// a predicate, and every lookup error, is an error: skipping it would drop
+// or mislabel an edge silently.
+func (s *Store) edgeFrom(q graph.Ref, idx map[any]int32, name func(graph.Ref) (string, error)) (IndexedEdge, bool, error) {
+	o, err := s.qs.QuadDirection(q, quad.Object)
+	if err != nil {
+		return IndexedEdge{}, false, fmt.Errorf("object: %w", err)
+	}
+	if o == nil {
+		return IndexedEdge{}, false, errors.New("quad without object")
+	}
+	j, ok := idx[o.Key()]
+	if !ok {
+		return IndexedEdge{}, false, nil
+	}
+	pr, err := s.qs.QuadDirection(q, quad.Predicate)
+	if err != nil {
+		return IndexedEdge{}, false, fmt.Errorf("predicate: %w", err)
+	}
+	if pr == nil {
+		return IndexedEdge{}, false, errors.New("quad without predicate")
+	}
+	lr, err := s.qs.QuadDirection(q, quad.Label)
+	if err != nil {
+		return IndexedEdge{}, false, fmt.Errorf("label: %w", err)
+	}
+	rel, err := name(pr)
+	if err != nil {
+		return IndexedEdge{}, false, fmt.Errorf("predicate: %w", err)
+	}
+	lab, err := name(lr) // "" for a quad without label
+	if err != nil {
+		return IndexedEdge{}, false, fmt.Errorf("label: %w", err)
+	}
+	ds, w := DecodeLabel(lab)
+	return IndexedEdge{Dst: j, Rel: rel, Weight: w, Dataset: ds}, true, nil
 }
 
 // IndexedEdge is an edge between two terms of a list, by index.

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cayleygraph/cayley"
 	"github.com/cayleygraph/cayley/graph"
+	"github.com/cayleygraph/cayley/graph/kv"
 	cproto "github.com/cayleygraph/cayley/graph/proto"
 	"github.com/cayleygraph/quad"
 	bolt "go.etcd.io/bbolt"
@@ -264,5 +266,82 @@ func TestEdgesAmong(t *testing.T) {
 		}) {
 			t.Errorf("EdgesAmong lacks %+v", w)
 		}
+	}
+}
+
+// faultyQS is a quad store whose QuadDirection or NameOf misbehaves.
+type faultyQS struct {
+	graph.QuadStore
+	dir    quad.Direction // QuadDirection(_, dir) fails or returns ref
+	ref    graph.Ref      // returned instead of an error when err is nil
+	err    error
+	nameOf error // NameOf fails
+}
+
+func (f faultyQS) QuadDirection(r graph.Ref, d quad.Direction) (graph.Ref, error) {
+	if f.dir != quad.Any && d == f.dir {
+		return f.ref, f.err
+	}
+	return f.QuadStore.QuadDirection(r, d)
+}
+
+func (f faultyQS) NameOf(r graph.Ref) (quad.Value, error) {
+	if f.nameOf != nil {
+		return nil, f.nameOf
+	}
+	return f.QuadStore.NameOf(r)
+}
+
+// TestEdgesAmongErrors: a failed or empty lookup of a quad's object,
+// predicate or label is an error naming the term, never a dropped edge or
+// an edge with an empty relation.
+func TestEdgesAmongErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	buildStore(t, dir, LoaderBulk, readSample(t), 0)
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	terms := []string{"test", "trial", "quiz", "examination"}
+	if e, err := s.EdgesAmong(t.Context(), terms); err != nil || len(e) == 0 {
+		t.Fatalf("EdgesAmong: %v, %v", e, err)
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name string
+		f    faultyQS
+		want string
+	}{
+		{"ObjectError", faultyQS{dir: quad.Object, err: boom}, "object: boom"},
+		{"ObjectNil", faultyQS{dir: quad.Object}, "quad without object"},
+		{"PredicateError", faultyQS{dir: quad.Predicate, err: boom}, "predicate: boom"},
+		{"PredicateNil", faultyQS{dir: quad.Predicate}, "quad without predicate"},
+		{"PredicateNoValue", faultyQS{dir: quad.Predicate, ref: kv.Int64Value(1 << 40)}, "has no value"},
+		{"LabelError", faultyQS{dir: quad.Label, err: boom}, "label: boom"},
+		{"LabelNoValue", faultyQS{dir: quad.Label, ref: kv.Int64Value(1 << 40)}, "has no value"},
+		{"NameOfError", faultyQS{dir: quad.Any, nameOf: boom}, "predicate: boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			f.QuadStore = s.qs
+			fs := &Store{qs: f, dir: s.dir}
+			e, err := fs.EdgesAmong(t.Context(), terms)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `quad from "test"`) {
+				t.Fatalf("EdgesAmong = %v, %v; want an error with %q", e, err, tc.want)
+			}
+			if tc.f.err != nil && !errors.Is(err, tc.f.err) {
+				t.Errorf("%v does not wrap %v", err, tc.f.err)
+			}
+		})
+	}
+	// A closed store is an error too.
+	s2, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	if e, err := s2.EdgesAmong(t.Context(), terms); err == nil {
+		t.Errorf("EdgesAmong on a closed store: %v, no error", e)
 	}
 }

@@ -56,6 +56,9 @@ with relation, direction and weight, heaviest first.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
+				if ns == nil {
+					ns = []kg.Neighbor{} // an unknown term: [], not null
+				}
 				return json.NewEncoder(out).Encode(ns)
 			}
 			if len(ns) == 0 {

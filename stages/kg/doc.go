@@ -13,8 +13,10 @@
 // if a source is empty, or if no English edge remains.
 //
 // Output: graph/indexes.bolt, a Cayley KV quad store in bbolt (see package
-// coderflow/kg for the quad layout; open it with [kg.OpenStore] or
-// cayley.NewGraph("bbolt", dir+"/graph", nil)), and the kg_nodes table
+// coderflow/kg for the quad layout; open it read-only with [kg.OpenStore],
+// whose QuadStore takes Cayley queries; cayley.NewGraph("bbolt",
+// dir+"/graph", nil) opens it read-write with an exclusive lock, which
+// blocks coderflow's readers), and the kg_nodes table
 // (nodes.parquet: concept, degree).
 //
 // # kg.link

@@ -424,3 +424,20 @@ func TestLinkMultiWordConcepts(t *testing.T) {
 		}
 	}
 }
+
+// TestConceptNetReproducible: two runs of the default kg.conceptnet stage
+// (embedded edges, bulk loader) in fresh workdirs write byte-identical
+// files, the bolt store included (no wall-clock timestamps in Cayley's log
+// bucket, and a page layout that does not depend on Go's map order).
+func TestConceptNetReproducible(t *testing.T) {
+	a := pipelinetest.RunStage(t, &ConceptNetSpec, nil)
+	b := pipelinetest.RunStage(t, &ConceptNetSpec, nil)
+	if len(a.Manifest.Files) == 0 || len(a.Manifest.Files) != len(b.Manifest.Files) {
+		t.Fatalf("files: %d vs %d", len(a.Manifest.Files), len(b.Manifest.Files))
+	}
+	for i, f := range a.Manifest.Files {
+		if g := b.Manifest.Files[i]; g.Path != f.Path || g.SHA256 != f.SHA256 {
+			t.Errorf("%s (sha256 %.12s) vs %s (sha256 %.12s)", f.Path, f.SHA256, g.Path, g.SHA256)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"coderflow/kg"
+)
+
+// TestKGNeighborsJSON: `kg ... neighbors TERM --json` prints a JSON array,
+// [] for a term that is not in the graph (not null).
+func TestKGNeighborsJSON(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "kgwf.yaml")
+	os.WriteFile(wf, []byte("name: kgwf\nstages:\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
+	wd := "--workdir=" + filepath.Join(dir, "wd")
+	if code, out := cli(t, "run", wf, wd, "--no-progress"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	code, out := cli(t, "kg", wf, "graph", "neighbors", "no_such_concept_xyz", wd, "--json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("unknown term --json: exit %d, output %q, want []", code, out)
+	}
+	code, out = cli(t, "kg", wf, "graph", "neighbors", "crimson", wd, "--json", "--rel", "IsA")
+	var ns []kg.Neighbor
+	if err := json.Unmarshal([]byte(out), &ns); code != 0 || err != nil || len(ns) == 0 {
+		t.Fatalf("crimson --json: exit %d, %v\n%s", code, err, out)
+	}
+	for _, n := range ns {
+		if n.Rel != "/r/IsA" || n.Concept == "" || n.Weight <= 0 {
+			t.Errorf("crimson --json --rel IsA: %+v", n)
+		}
+	}
+	code, out = cli(t, "kg", wf, "graph", "neighbors", "no_such_concept_xyz", wd)
+	if code != 0 || !strings.Contains(out, `no neighbours of "no_such_concept_xyz"`) {
+		t.Errorf("unknown term, table: exit %d\n%s", code, out)
+	}
+}
