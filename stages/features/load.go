@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"image"
 	_ "image/gif" // register GIF
-	_ "image/jpeg"
-	_ "image/png"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -15,9 +15,9 @@ import (
 	"strings"
 
 	"github.com/disintegration/imaging"
-	_ "golang.org/x/image/bmp" // register BMP (imaging registers it too)
+	"golang.org/x/image/bmp" // registers BMP (imaging registers it too)
 	"golang.org/x/image/draw"
-	_ "golang.org/x/image/tiff" // register TIFF (imaging registers it too)
+	"golang.org/x/image/tiff"   // registers TIFF (imaging registers it too)
 	_ "golang.org/x/image/webp" // register WebP
 )
 
@@ -26,7 +26,7 @@ const (
 	ReasonMissing     = "missing"     // the file does not exist
 	ReasonUnreadable  = "unreadable"  // it exists but cannot be read (permissions, a directory, I/O)
 	ReasonEmpty       = "empty"       // zero bytes
-	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF, WebP, BMP or TIFF by content
+	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF, WebP, BMP or TIFF by content, or a feature the decoder lacks (CMYK TIFF, 12-bit JPEG, ...)
 	ReasonTooLarge    = "too_large"   // width*height above max_pixels (decompression-bomb guard)
 	ReasonCorrupt     = "corrupt"     // header or pixel data cannot be decoded (truncated, damaged)
 )
@@ -95,6 +95,9 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		if errors.Is(err, image.ErrFormat) {
 			return nil, skip(ReasonUnsupported, "%s: not a JPEG, PNG, GIF, WebP, BMP or TIFF image", path)
 		}
+		if unsupportedFeature(err) {
+			return nil, skip(ReasonUnsupported, "%s: %s header: %v", path, format, err)
+		}
 		return nil, skip(ReasonCorrupt, "%s: header: %v", path, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
@@ -109,6 +112,9 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	br.Reset(f)
 	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
 	if err != nil {
+		if unsupportedFeature(err) {
+			return nil, skip(ReasonUnsupported, "%s: %s data: %v", path, format, err)
+		}
 		return nil, skip(ReasonCorrupt, "%s: %s data: %v", path, format, err)
 	}
 	d := &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height}
@@ -120,6 +126,20 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		}
 	}
 	return d, nil
+}
+
+// unsupportedFeature reports whether err is a decoder's "valid but
+// unsupported" error: the file is a JPEG, PNG, BMP or TIFF image that uses a
+// feature the decoder does not implement (a CMYK or Lab TIFF, a 12-bit or
+// arithmetic-coded JPEG, an OS/2 bitmap, ...), rather than a damaged one.
+// GIF and WebP have no such error.
+func unsupportedFeature(err error) bool {
+	var (
+		je jpeg.UnsupportedError
+		pe png.UnsupportedError
+		te tiff.UnsupportedError
+	)
+	return errors.As(err, &je) || errors.As(err, &pe) || errors.As(err, &te) || errors.Is(err, bmp.ErrUnsupported)
 }
 
 // targetSize returns the size of img resized to shortSide on its short

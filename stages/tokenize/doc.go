@@ -11,7 +11,9 @@
 //     the text is put in Unicode NFC and lower-cased ([Normalize]).
 //  2. The text is split into sentences (an approximation of NLTK's Punkt
 //     model, see sentence.go: a word ending in ".", "?" or "!" ends a
-//     sentence unless it is an abbreviation, an initial or a number).
+//     sentence unless it is an abbreviation, an initial or a number). As
+//     in Punkt, the next sentence starts at its first token, without the
+//     whitespace before it.
 //  3. Each sentence goes through NLTKWordTokenizer's rewrite cascade,
 //     reimplemented without regular expressions and with Python's Unicode
 //     \w \d \s: an opening double quote becomes two backticks and a

@@ -1,6 +1,9 @@
 package tokenize
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Sentence splitting. nltk.word_tokenize first splits text into sentences
 // with the Punkt model (sent_tokenize) and tokenizes each sentence; that
@@ -25,7 +28,8 @@ var abbreviations = map[string]bool{
 }
 
 // sentenceEnd returns the length of the first sentence of b: up to the end
-// of the word that ends it, or len(b).
+// of the word that ends it, or len(b). The next sentence starts after the
+// whitespace that follows (see skipSpace), as in Punkt's slicing.
 func sentenceEnd(b []byte) int {
 	for off := 0; off < len(b); {
 		p := bytes.IndexAny(b[off:], ".?!")
@@ -56,15 +60,31 @@ func sentenceEnd(b []byte) int {
 	return len(b)
 }
 
-func hasWordAfter(b []byte) bool {
+func hasWordAfter(b []byte) bool { return skipSpace(b) < len(b) }
+
+// skipSpace returns the length of the leading whitespace (Python's \s) of b.
+func skipSpace(b []byte) int {
 	for i := 0; i < len(b); {
 		sp, sz := spaceAt(b, i)
 		if !sp {
-			return true
+			return i
 		}
 		i += sz
 	}
-	return false
+	return len(b)
+}
+
+// trimSpaceEnd returns the length of b without its trailing whitespace.
+func trimSpaceEnd(b []byte) int {
+	end := len(b)
+	for end > 0 {
+		_, sz := utf8.DecodeLastRune(b[:end])
+		if sp, _ := spaceAt(b, end-sz); !sp {
+			break
+		}
+		end -= sz
+	}
+	return end
 }
 
 func isCloser(r rune) bool {

@@ -49,8 +49,10 @@ func init() { pipeline.Default.MustRegister(Spec) }
 
 // Spec declares the tokenize stage kind.
 var Spec = pipeline.Spec{
-	Kind:    "tokenize",
-	Version: "1",
+	Kind: "tokenize",
+	// 2: a sentence after the first starts at its first token, as in
+	// Punkt: a '"' opening it after a newline or tab becomes `` (it was '').
+	Version: "2",
 	Doc: "Tokenizes the nearest upstream captions table like SCAN (NLTK word_tokenize of the " +
 		"lower-cased, NFC-normalised caption), builds the vocabulary from the training captions only " +
 		"(<pad>=0 <start>=1 <end>=2 <unk>=3, then count desc, token asc) and writes the vocab table " +
@@ -113,6 +115,8 @@ func newStats() *stats {
 		FirstEmptyID: -1, FirstInvalidID: -1}
 }
 
+// add adds o's counts to s. o must cover captions that come after s's in
+// caption order: the first empty and invalid ids of s win when set.
 func (s *stats) add(o *stats) {
 	s.Captions += o.Captions
 	s.Tokens += o.Tokens
@@ -309,7 +313,7 @@ type encJob struct {
 // an interrupted attempt are skipped (their statistics come from the stats
 // sidecar). It returns the totals and the number of shards.
 func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vocab, opt encodeOptions, pr pipeline.Progress) (*stats, int, error) {
-	resumed := newStats()          // owned by the reader goroutine
+	resumed := map[int64]*stats{}  // shard -> its statistics; owned by the reader goroutine
 	doneShards := map[int64]bool{} // shard -> finished by an earlier attempt
 	resumedRows := map[int64]int64{}
 	var nShards int64
@@ -321,7 +325,7 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 		if env.ShardDone(ShardFile(int(k))) {
 			if st, rows, err := readShardStats(env, int(k)); err == nil {
 				d = true
-				resumed.add(st)
+				resumed[k] = st
 				resumedRows[k] = rows
 				env.Log.Info("shard already done", "shard", ShardFile(int(k)), "rows", rows)
 			}
@@ -343,7 +347,7 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 			return nil
 		})
 	}
-	w := &shardWriter{env: env, opt: opt, shard: -1, totals: newStats(), rows: map[int64]int64{}}
+	w := &shardWriter{env: env, opt: opt, shard: -1, stats: map[int64]*stats{}, rows: map[int64]int64{}}
 	g.Go(func() error {
 		for j := range order {
 			select {
@@ -392,16 +396,22 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 	}
 	for k, n := range resumedRows {
 		w.rows[k] = n
+		w.stats[k] = resumed[k]
 	}
+	// Merge the shards' statistics in shard order, whichever were resumed,
+	// so that the first empty and invalid caption ids are the first in
+	// caption order, as in an uninterrupted run.
+	totals := newStats()
 	for k := range nShards {
 		n, ok := w.rows[k]
-		if !ok {
+		st := w.stats[k]
+		if !ok || st == nil {
 			return nil, 0, fmt.Errorf("internal error: shard %s was neither written nor resumed", ShardFile(int(k)))
 		}
 		env.AddTable(table.Tokens, n, ShardFile(int(k)))
+		totals.add(st)
 	}
-	w.totals.add(resumed)
-	return w.totals, int(nShards), nil
+	return totals, int(nShards), nil
 }
 
 // encodeBatch tokenizes and encodes j.caps into j.rows and j.st.
@@ -456,13 +466,13 @@ func encodeBatch(t *Tokenizer, vocab *Vocab, maxLen int, j *encJob) {
 
 // shardWriter writes encoded batches, in stream order, into shard files.
 type shardWriter struct {
-	env    *pipeline.Env
-	opt    encodeOptions
-	shard  int64
-	w      *table.Writer[table.TokenRow]
-	st     *stats
-	totals *stats
-	rows   map[int64]int64 // rows of each shard written
+	env   *pipeline.Env
+	opt   encodeOptions
+	shard int64
+	w     *table.Writer[table.TokenRow]
+	st    *stats
+	stats map[int64]*stats // statistics of each shard written
+	rows  map[int64]int64  // rows of each shard written
 }
 
 func (s *shardWriter) write(j *encJob) error {
@@ -502,7 +512,7 @@ func (s *shardWriter) close() error {
 		return err
 	}
 	s.rows[s.shard] = rows
-	s.totals.add(s.st)
+	s.stats[s.shard] = s.st
 	if testAfterShardCommit != nil {
 		return testAfterShardCommit(k)
 	}

@@ -281,3 +281,52 @@ func TestStageResume(t *testing.T) {
 		t.Error("resumed output differs from a clean run")
 	}
 }
+
+// TestStageResumeFirstOdd checks that the first empty and invalid caption
+// ids after a resume are the first in caption order, as in a clean run, and
+// not those of a shard written after the resume.
+func TestStageResumeFirstOdd(t *testing.T) {
+	var rows []table.CaptionRow
+	for i := range 50 {
+		rows = append(rows, caps("train", int64(i), fmt.Sprintf("a dog %d runs", i%7))...)
+	}
+	rows[7].Text, rows[8].Text = "", "a \xff dog"   // shard 0, resumed
+	rows[35].Text, rows[36].Text = "", "a \xff cat" // shard 3, written by the rerun
+	in := pipelinetest.RunStage(t, captionsSpec(rows, 13), nil)
+	params := map[string]any{"shard_rows": 10, "min_count": 1, "workers": 2}
+	clean := pipelinetest.RunStage(t, &Spec, params, in)
+
+	dir := filepath.Join(t.TempDir(), "work")
+	errStop := errors.New("simulated crash")
+	var written []int
+	testAfterShardCommit = func(k int) error {
+		written = append(written, k)
+		if k == 1 {
+			return errStop
+		}
+		return nil
+	}
+	defer func() { testAfterShardCommit = nil }()
+	if _, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil); !errors.Is(err, errStop) {
+		t.Fatalf("first attempt: err = %v, want the simulated crash", err)
+	}
+	written = nil
+	a, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(written, []int{2, 3, 4}) {
+		t.Fatalf("resumed attempt wrote shards %v, want [2 3 4]", written)
+	}
+	for key, want := range map[string]float64{
+		"first_empty_caption_id": 7, "first_invalid_utf8_caption_id": 8,
+		"empty_captions": 2, "invalid_utf8_captions": 2, "invalid_utf8_bytes": 2,
+	} {
+		if got := info(t, clean, key); got != want {
+			t.Errorf("clean: info.%s = %v, want %v", key, got, want)
+		}
+		if got := info(t, a, key); got != want {
+			t.Errorf("resumed: info.%s = %v, want %v", key, got, want)
+		}
+	}
+}

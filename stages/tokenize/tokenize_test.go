@@ -72,6 +72,20 @@ func TestTokenize(t *testing.T) {
 		{"two sentences", "A dog. A cat.", []string{"a", "dog", ".", "a", "cat", "."}},
 		{"abbreviation", "St. Mary's", []string{"st.", "mary", "'s"}},
 		{"question", "why? because!", []string{"why", "?", "because", "!"}},
+		// Punkt starts a sentence at its first token, so a quote that opens
+		// it after a newline or tab is a starting quote; the text's own
+		// leading whitespace stays (NLTK 3.8: sent_tokenize, then
+		// NLTKWordTokenizer on each sentence).
+		{"quote after newline", "dog.\n\"hi\" there", []string{"dog", ".", "``", "hi", "''", "there"}},
+		{"quote after tab", "dog.\t\"hi\" there", []string{"dog", ".", "``", "hi", "''", "there"}},
+		{"quote after blank lines", "dog.\n\n  \"hi\" there  \n", []string{"dog", ".", "``", "hi", "''", "there"}},
+		{"closing then opening quote", "dog.\"\n\"hi\" there", []string{"dog", ".", "''", "``", "hi", "''", "there"}},
+		{"leading newline kept", "\n\"hi\" there. a cat", []string{"''", "hi", "''", "there", ".", "a", "cat"}},
+		// and it ends the last sentence at its last token: trailing
+		// whitespace goes, so a final 's is split off (NLTK 3.8)
+		{"trailing newline", "a dog's\n", []string{"a", "dog", "'s"}},
+		{"trailing spaces", "a dog's \t\n", []string{"a", "dog", "'s"}},
+		{"trailing nbsp", "a dog's\u00a0", []string{"a", "dog", "'s"}},
 		{"empty", "", nil},
 		{"blank", " \t\n ", nil},
 		{"mixed case", "MiXeD CaSe", []string{"mixed", "case"}},

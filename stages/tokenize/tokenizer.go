@@ -133,12 +133,21 @@ func (t *Tokenizer) normalize(s string) []byte {
 // tokenize fills t.out and t.spans with the tokens of s.
 func (t *Tokenizer) tokenize(s string) {
 	b := t.normalize(s)
+	// Punkt's last sentence ends at the text's last token: trailing
+	// whitespace is dropped, so a final "'s" is split off as at the end of
+	// the text ("a dog's\n" -> a dog 's).
+	b = b[:trimSpaceEnd(b)]
 	t.out = t.out[:0]
 	t.spans = t.spans[:0]
 	for len(b) > 0 {
 		end := sentenceEnd(b)
 		t.w.x = append(t.w.x[:0], b[:end]...)
+		// Punkt starts the next sentence at its first token: its leading
+		// whitespace is dropped, so that rules anchored at the start of
+		// the text (a starting '"' becomes ``) apply to it. The text's own
+		// leading whitespace stays with the first sentence, as in Punkt.
 		b = b[end:]
+		b = b[skipSpace(b):]
 		t.w.treebank()
 		t.collect(t.w.x)
 	}
