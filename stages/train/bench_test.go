@@ -18,12 +18,12 @@ import (
 func BenchmarkLoaderVsStep(b *testing.B) {
 	data := pipelinetest.RunStage(b, &fixtureSpec, map[string]any{"train": 512, "dev": 0, "test": 0, "regions": 36, "dim": 512})
 	env := pipeline.NewEnv("b", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, b.TempDir(), nil)
-	caps, _, err := loadCaptions(b.Context(), env, 16, table.SplitTrain)
+	caps, _, err := loadCaptions(b.Context(), env, 16, vocabRange{}, table.SplitTrain)
 	if err != nil {
 		b.Fatal(err)
 	}
 	files, _ := data.Table(table.Features)
-	vocab, err := readVocabSize(b.Context(), env)
+	vocab, _, err := readVocabSize(b.Context(), env)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,10 +37,18 @@ type captionCounts struct {
 	NoOrdinal int64 `json:"no_ordinal"`
 }
 
+// vocabRange is the token ids loadCaptions accepts, [0, size) (size 0:
+// every id); what names the vocabulary in the error.
+type vocabRange struct {
+	size int
+	what string
+}
+
 // loadCaptions reads the tokens table (and, when an upstream stage has it,
 // the captions table for ordinals) keeping the splits asked for. Captions
-// are truncated to maxLen tokens; empty ones are skipped and counted.
-func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...string) (*captionSet, captionCounts, error) {
+// are truncated to maxLen tokens; empty ones are skipped and counted. A
+// kept token id outside vocab is an error naming the caption and its file.
+func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, vocab vocabRange, splits ...string) (*captionSet, captionCounts, error) {
 	var cnt captionCounts
 	want := map[string]uint8{}
 	for i, s := range splits {
@@ -51,31 +59,10 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...
 		return nil, cnt, err
 	}
 	cs := &captionSet{bySplit: map[string][]int{}}
-	err = table.Scan(ctx, files, 4096, func(rows []table.TokenRow) error {
-		for _, r := range rows {
-			si, ok := want[r.Split]
-			if !ok {
-				continue
-			}
-			n := int(r.Length)
-			if n > len(r.IDs) || n <= 0 {
-				n = len(r.IDs)
-			}
-			if n == 0 {
-				cnt.Empty++
-				continue
-			}
-			if n > maxLen {
-				n = maxLen
-				cnt.Truncated++
-			}
-			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n), split: si})
-			cs.ids = append(cs.ids, r.IDs[:n]...)
+	for _, file := range files {
+		if err := cs.scanTokens(ctx, file, maxLen, vocab, want, &cnt); err != nil {
+			return nil, cnt, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, cnt, fmt.Errorf("tokens: %w", err)
 	}
 	if err := cs.setOrdinals(ctx, env, &cnt); err != nil {
 		return nil, cnt, err
@@ -95,6 +82,50 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, splits ...
 		cs.bySplit[s] = append(cs.bySplit[s], i)
 	}
 	return cs, cnt, nil
+}
+
+// scanTokens adds the captions of one tokens file (the splits in want).
+func (cs *captionSet) scanTokens(ctx context.Context, file string, maxLen int, vocab vocabRange, want map[string]uint8, cnt *captionCounts) error {
+	var bad error
+	err := table.Scan(ctx, []string{file}, 4096, func(rows []table.TokenRow) error {
+		for _, r := range rows {
+			si, ok := want[r.Split]
+			if !ok {
+				continue
+			}
+			n := int(r.Length)
+			if n > len(r.IDs) || n <= 0 {
+				n = len(r.IDs)
+			}
+			if n == 0 {
+				cnt.Empty++
+				continue
+			}
+			if n > maxLen {
+				n = maxLen
+				cnt.Truncated++
+			}
+			if vocab.size > 0 {
+				for _, id := range r.IDs[:n] {
+					if id < 0 || int(id) >= vocab.size {
+						bad = fmt.Errorf("tokens: caption %d (image %d, split %s) in %s: token id %d outside %s",
+							r.CaptionID, r.ImageID, r.Split, file, id, vocab.what)
+						return bad
+					}
+				}
+			}
+			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n), split: si})
+			cs.ids = append(cs.ids, r.IDs[:n]...)
+		}
+		return nil
+	})
+	if bad != nil {
+		return bad
+	}
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	return nil
 }
 
 // setOrdinals fills each caption's ordinal from the captions table when an
@@ -160,11 +191,13 @@ type evalSet struct {
 	// counts
 	ImagesDropped   int64 `json:"images_fewer_than_5_captions"`
 	CaptionsDropped int64 `json:"captions_beyond_5"`
+	NoFeatures      int64 `json:"images_without_features"`
+	noFeatureID     int64 // an example of them
 }
 
 // evalLayout keeps images of split with at least 5 captions (the first 5 by
-// ordinal), optionally only those with features (has != nil) and at most
-// limit images (0 = all).
+// ordinal), optionally only those with features (has != nil; the others
+// are counted in NoFeatures) and at most limit images (0 = all).
 func (cs *captionSet) evalLayout(split string, has func(int64) bool, limit int) *evalSet {
 	es := &evalSet{}
 	idx := cs.bySplit[split]
@@ -176,7 +209,10 @@ func (cs *captionSet) evalLayout(split string, has func(int64) bool, limit int) 
 		img := cs.caps[idx[i]].image
 		switch {
 		case has != nil && !has(img):
-			// counted by the caller as "no features"
+			if es.NoFeatures == 0 {
+				es.noFeatureID = img
+			}
+			es.NoFeatures++
 		case j-i < 5:
 			es.ImagesDropped++
 		case limit > 0 && len(es.images) >= limit:
@@ -190,27 +226,56 @@ func (cs *captionSet) evalLayout(split string, has func(int64) bool, limit int) 
 	return es
 }
 
-// readVocabSize returns max id + 1 of the vocab table.
-func readVocabSize(ctx context.Context, env *pipeline.Env) (int, error) {
+// maxWordValues bounds the word embedding matrix, vocabulary size x
+// word_dim values: 2^28 (1 GiB of float32; the model keeps it with its
+// momentum copy, two Adam moments and a gradient, about 5 GiB at the
+// limit). It turns a stray huge vocab id into an error instead of an
+// allocation of tens of GB (or a makeslice panic).
+const maxWordValues = 1 << 28
+
+// readVocabSize returns max id + 1 of the vocab table and the file holding
+// the largest id.
+func readVocabSize(ctx context.Context, env *pipeline.Env) (int, string, error) {
 	files, _, err := env.InputTable(table.Vocab)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	maxID := int32(-1)
-	err = table.Scan(ctx, files, 4096, func(rows []table.VocabRow) error {
-		for _, r := range rows {
-			maxID = max(maxID, r.ID)
+	maxID, maxFile := int32(-1), ""
+	for _, file := range files {
+		err = table.Scan(ctx, []string{file}, 4096, func(rows []table.VocabRow) error {
+			for _, r := range rows {
+				if r.ID > maxID {
+					maxID, maxFile = r.ID, file
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, "", fmt.Errorf("vocab: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("vocab: %w", err)
 	}
 	if maxID < 0 {
-		return 0, fmt.Errorf("vocab: table %v is empty", files)
+		return 0, "", fmt.Errorf("vocab: table %v is empty", files)
 	}
-	return int(maxID) + 1, nil
+	return int(maxID) + 1, maxFile, nil
 }
+
+// checkWordMatrix rejects a vocabulary whose word embedding matrix would
+// exceed maxWordValues, naming the largest vocab id and its file.
+func checkWordMatrix(vocab, wordDim int, file string) error {
+	if n := int64(vocab) * int64(wordDim); n > maxWordValues {
+		return fmt.Errorf("vocab: vocab id %d (the largest, in %s) makes a word embedding matrix of %d words x word_dim %d = %d values, "+
+			"more than the %d supported: a stray id, or lower word_dim", vocab-1, file, vocab, wordDim, n, maxWordValues)
+	}
+	return nil
+}
+
+// maxConcepts bounds the concept vocabulary M = max concept id + 1: the
+// concept branch holds dense M x M matrices (A_hat in the stage and in the
+// model, float64 while it is built: 12-16 M^2 bytes, 3-4 GiB at the limit;
+// kg.link selects at most 10,000 concepts). A stray huge id is an error,
+// not a makeslice panic or an allocation of tens of GB.
+const maxConcepts = 16384
 
 // conceptData is what the concept branch needs from the kg stages.
 type conceptData struct {
@@ -266,18 +331,26 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 	if err != nil {
 		return nil, err
 	}
-	maxID := int32(-1)
-	err = table.Scan(ctx, files, 4096, func(rows []table.ConceptRow) error {
-		for _, r := range rows {
-			maxID = max(maxID, r.ConceptID)
+	maxID, maxFile := int32(-1), ""
+	for _, file := range files {
+		err = table.Scan(ctx, []string{file}, 4096, func(rows []table.ConceptRow) error {
+			for _, r := range rows {
+				if r.ConceptID > maxID {
+					maxID, maxFile = r.ConceptID, file
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("concepts: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("concepts: %w", err)
 	}
 	if maxID < 0 {
 		return nil, fmt.Errorf("concepts: table %v is empty; the concept branch needs concepts", files)
+	}
+	if int64(maxID)+1 > maxConcepts {
+		return nil, fmt.Errorf("concepts: concept id %d (the largest, in %s) makes M = %d concepts (max id + 1), more than the %d the concept branch supports "+
+			"(it holds dense M x M adjacencies, 12 M^2 bytes while A_hat is built)", maxID, maxFile, int64(maxID)+1, maxConcepts)
 	}
 	cd.M = int(maxID) + 1
 	M := cd.M

@@ -76,9 +76,10 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 	if err != nil {
 		return err
 	}
+	vocab := vocabRange{size: cfg.VocabSize, what: fmt.Sprintf("the model's vocabulary (size %d)", cfg.VocabSize)}
 	var cd *conceptData
 	if cfg.Concept {
-		caps0, _, err := loadCaptions(ctx, env, cfg.MaxLen, split)
+		caps0, _, err := loadCaptions(ctx, env, cfg.MaxLen, vocab, split)
 		if err != nil {
 			return err
 		}
@@ -104,17 +105,13 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 	}
 	defer m.Close()
 	cfg = m.Config()
+	vocab = vocabRange{size: cfg.VocabSize, what: fmt.Sprintf("the model's vocabulary (size %d)", cfg.VocabSize)}
 
-	caps, ccount, err := loadCaptions(ctx, env, cfg.MaxLen, split)
+	caps, ccount, err := loadCaptions(ctx, env, cfg.MaxLen, vocab, split)
 	if err != nil {
 		return err
 	}
 	env.SetInfo("captions", ccount)
-	for _, id := range caps.ids {
-		if id < 0 || int(id) >= cfg.VocabSize {
-			return fmt.Errorf("tokens: token id %d outside the model's vocabulary (size %d)", id, cfg.VocabSize)
-		}
-	}
 	ffiles, _, err := env.InputTable(table.Features)
 	if err != nil {
 		return err
@@ -122,7 +119,8 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 	if _, fdim, id, err := probeFeatures(ctx, ffiles); err != nil {
 		return err
 	} else if fdim != cfg.ImageDim {
-		return fmt.Errorf("features have dim %d (image %d), the model was trained on dim %d", fdim, id, cfg.ImageDim)
+		shard, row := shardOfRow(ffiles, 0)
+		return fmt.Errorf("features have dim %d (image %d, shard %s, row %d), the model was trained on dim %d", fdim, id, shard, row, cfg.ImageDim)
 	}
 	shape := featShape{Regions: cfg.Regions, Dim: cfg.ImageDim}
 

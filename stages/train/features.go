@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
 
 	"coderflow/datasets/arrowfeat"
 )
@@ -43,13 +44,15 @@ func readerOptions(budget int64) arrowfeat.Options {
 
 // eachFeature streams the feature shards in the given order and calls fn for
 // every row. The row's feats alias Arrow memory that is released after fn
-// returns.
+// returns. A *featureError (a malformed row, or one returned by fn) gets the
+// shard file and the row in it.
 func eachFeature(ctx context.Context, files []string, opt arrowfeat.Options, fn func(featRow) error) error {
 	r, err := arrowfeat.NewReader(memory.DefaultAllocator, files, opt)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	defer r.Close()
+	var base int64 // rows before rec in this pass
 	for {
 		rec, err := r.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -58,15 +61,73 @@ func eachFeature(ctx context.Context, files []string, opt arrowfeat.Options, fn 
 		if err != nil {
 			return fmt.Errorf("features: %w", err)
 		}
-		err = eachRow(rec, fn)
+		err = eachRow(rec, base, fn)
+		base += rec.NumRows()
 		rec.Release()
 		if err != nil {
-			return err
+			return placeError(files, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+}
+
+// featureError is bad data in one image's feature row. eachRow records
+// the row's position in the pass; eachFeature turns it into the shard file
+// and the row in that file.
+type featureError struct {
+	msg  string // names the image
+	at   int64  // row in the pass over the files, -1 when not known
+	file string // shard, "" when not known
+	row  int64  // row in file
+}
+
+func badFeatures(format string, args ...any) *featureError {
+	return &featureError{msg: fmt.Sprintf(format, args...), at: -1}
+}
+
+func (e *featureError) Error() string {
+	if e.file == "" {
+		return "features: " + e.msg
+	}
+	return fmt.Sprintf("features: %s (shard %s, row %d)", e.msg, e.file, e.row)
+}
+
+// placeError fills in the shard file of a *featureError in err. The
+// Reader hands out the rows in file order, so the file is found from the
+// files' row counts (their Parquet footers, read only on this error path).
+func placeError(files []string, err error) error {
+	var fe *featureError
+	if errors.As(err, &fe) && fe.file == "" && fe.at >= 0 {
+		fe.file, fe.row = shardOfRow(files, fe.at)
+	}
+	return err
+}
+
+// shardOfRow returns the file holding row at of a pass over files in
+// order, and the row in it ("" when a footer cannot be read).
+func shardOfRow(files []string, at int64) (string, int64) {
+	for _, path := range files {
+		n, err := parquetRows(path)
+		if err != nil {
+			return "", 0
+		}
+		if at < n {
+			return path, at
+		}
+		at -= n
+	}
+	return "", 0
+}
+
+func parquetRows(path string) (int64, error) {
+	pr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return 0, err
+	}
+	defer pr.Close()
+	return pr.NumRows(), nil
 }
 
 func column(rec arrow.Record, name string) (arrow.Array, error) {
@@ -77,7 +138,9 @@ func column(rec arrow.Record, name string) (arrow.Array, error) {
 	return rec.Column(idx[0]), nil
 }
 
-func eachRow(rec arrow.Record, fn func(featRow) error) error {
+// eachRow calls fn for the rows of rec, the rows from base on of the pass;
+// a *featureError gets its position in the pass.
+func eachRow(rec arrow.Record, base int64, fn func(featRow) error) error {
 	var cols [4]arrow.Array
 	for i, name := range []string{"image_id", "n_regions", "dim", "feats"} {
 		c, err := column(rec, name)
@@ -102,9 +165,15 @@ func eachRow(rec arrow.Record, fn func(featRow) error) error {
 		s, e := feats.ValueOffsets(i)
 		row := featRow{id: ids.Value(i), n: int(ns.Value(i)), dim: int(dims.Value(i)), feats: all[s:e]}
 		if row.n <= 0 || row.dim <= 0 || len(row.feats) != row.n*row.dim {
-			return fmt.Errorf("features: image %d: n_regions %d x dim %d does not match %d values", row.id, row.n, row.dim, len(row.feats))
+			fe := badFeatures("image %d: n_regions %d x dim %d does not match %d values", row.id, row.n, row.dim, len(row.feats))
+			fe.at = base + int64(i)
+			return fe
 		}
 		if err := fn(row); err != nil {
+			var fe *featureError
+			if errors.As(err, &fe) && fe.at < 0 && fe.file == "" {
+				fe.at = base + int64(i)
+			}
 			return err
 		}
 	}
@@ -129,10 +198,13 @@ func probeFeatures(ctx context.Context, files []string) (n, dim int, id int64, e
 
 // convert writes the model input of row into dst (len s.floats()): the mean
 // of its regions when s.Regions == 1, otherwise its first s.Regions regions,
-// repeated cyclically when the image has fewer.
+// repeated cyclically when the image has fewer. A NaN or infinite value
+// among those it uses is an error naming the image and the value (checked
+// on dst, which a NaN or infinity reaches, so valid rows cost one pass over
+// dst).
 func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
 	if r.dim != s.Dim {
-		return fmt.Errorf("features: image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
+		return badFeatures("image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
 	}
 	d := s.Dim
 	if s.Regions == 1 {
@@ -147,6 +219,9 @@ func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
 		for j := range dst {
 			dst[j] *= inv
 		}
+		if !allFinite(dst) {
+			return nonFinite(r)
+		}
 		return nil
 	}
 	switch {
@@ -159,5 +234,30 @@ func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
 		src := k % r.n
 		copy(dst[k*d:(k+1)*d], r.feats[src*d:(src+1)*d])
 	}
+	if !allFinite(dst) {
+		return nonFinite(r)
+	}
 	return nil
+}
+
+// allFinite reports whether no value of v is NaN or infinite (x*0 is 0
+// for finite x and NaN otherwise).
+func allFinite(v []float32) bool {
+	var z float32
+	for _, x := range v {
+		z += x * 0
+	}
+	return z == 0
+}
+
+// nonFinite is the error for a row whose converted features are not
+// finite: its first NaN or infinite value, or (all values finite) the sum
+// of its regions overflowing float32.
+func nonFinite(r featRow) error {
+	for i, v := range r.feats {
+		if v-v != 0 {
+			return badFeatures("image %d: value %d (region %d, element %d) is %v", r.id, i, i/r.dim, i%r.dim, v)
+		}
+	}
+	return badFeatures("image %d: the sum of its %d regions overflows float32 (values of magnitude near 3.4e38)", r.id, r.n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
@@ -39,6 +40,13 @@ var fixtureSpec = pipeline.Spec{
 		// bad-input variants
 		{Name: "omit", Type: pipeline.StringList, Default: []string{}, Doc: "tables not to declare"},
 		{Name: "odd_dim", Type: pipeline.Int, Default: -1, Doc: "index of an image whose features get dim+1 (-1: none)"},
+		{Name: "bad_image", Type: pipeline.Int, Default: -1, Doc: "index of an image whose feature value 1*dim+3 (region 1, element 3) is bad_value (-1: none)"},
+		{Name: "bad_value", Type: pipeline.String, Default: "NaN", Doc: "the value put there (strconv.ParseFloat: NaN, +Inf, -Inf, 1e30)"},
+		{Name: "no_features_first", Type: pipeline.Int, Default: -1, Doc: "index of the first image without a feature row (-1: none)"},
+		{Name: "no_features", Type: pipeline.Int, Default: 0, Doc: "number of images from no_features_first on without a feature row"},
+		{Name: "bad_token", Type: pipeline.Int, Default: -1, Doc: "index of a caption (in generation order) whose first token id becomes 9999 (-1: none)"},
+		{Name: "concept_id", Type: pipeline.Int, Default: -1, Doc: "id of an extra concept row (-1: none)"},
+		{Name: "vocab_id", Type: pipeline.Int, Default: -1, Doc: "id of an extra vocab row (-1: none)"},
 	},
 	Stage: pipeline.StageFunc(runFixture),
 }
@@ -88,7 +96,16 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 					fr.Feats = append(fr.Feats, protos[cls][j%fDim]+0.5*float32(rng.NormFloat64()))
 				}
 			}
-			feats[id%2] = append(feats[id%2], fr)
+			if int(imageID-1) == p.Int("bad_image") {
+				v, err := strconv.ParseFloat(p.String("bad_value"), 32)
+				if err != nil {
+					return err
+				}
+				fr.Feats[dim+3] = float32(v)
+			}
+			if first := p.Int("no_features_first"); first < 0 || int(imageID-1) < first || int(imageID-1) >= first+p.Int("no_features") {
+				feats[id%2] = append(feats[id%2], fr)
+			}
 			nc := 5
 			if s.name == table.SplitTest && i == fxShortImage {
 				nc = 3
@@ -108,6 +125,9 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 						ids = append(ids, int32(fxSpecialToken+fxClasses*fxWordsPerCls+rng.IntN(fxCommonWords)))
 					}
 				}
+				if int(captionN-1) == p.Int("bad_token") {
+					ids[0] = 9999
+				}
 				toks = append(toks, table.TokenRow{CaptionID: cid, ImageID: id, Split: s.name, IDs: ids, Length: int32(n)})
 				capRows = append(capRows, table.CaptionRow{CaptionID: cid, ImageID: id, Split: s.name, Ordinal: int32(k), Text: fmt.Sprint(ids)})
 				ccRows = append(ccRows, table.CaptionConceptRow{CaptionID: cid, ConceptIDs: []int32{int32(cls), int32(fxClasses + rng.IntN(2))}})
@@ -119,10 +139,16 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 	for i := range vocabN {
 		vocab = append(vocab, table.VocabRow{ID: int32(i), Token: fmt.Sprintf("w%d", i), Count: 1})
 	}
+	if id := p.Int("vocab_id"); id >= 0 {
+		vocab = append(vocab, table.VocabRow{ID: int32(id), Token: "stray", Count: 1})
+	}
 	// Concepts: one per class plus two generic ones; a ring of edges.
 	var concepts []table.ConceptRow
 	for i := range fxClasses + 2 {
 		concepts = append(concepts, table.ConceptRow{ConceptID: int32(i), URI: fmt.Sprintf("/c/en/c%d", i), Label: fmt.Sprintf("c%d", i), Freq: 1})
+	}
+	if id := p.Int("concept_id"); id >= 0 {
+		concepts = append(concepts, table.ConceptRow{ConceptID: int32(id), URI: "/c/en/stray", Label: "stray", Freq: 1})
 	}
 	var edges []table.ConceptEdgeRow
 	for i := range fxClasses {

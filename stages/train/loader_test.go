@@ -61,7 +61,7 @@ func loaderFixture(t *testing.T, split string) (*pipeline.Artifact, *pipeline.En
 	t.Helper()
 	data := fixture(t)
 	env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
-	caps, _, err := loadCaptions(t.Context(), env, 8, split)
+	caps, _, err := loadCaptions(t.Context(), env, 8, vocabRange{}, split)
 	if err != nil {
 		t.Fatal(err)
 	}
