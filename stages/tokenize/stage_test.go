@@ -242,29 +242,17 @@ func TestStageResume(t *testing.T) {
 	clean := pipelinetest.RunStage(t, &Spec, params, in)
 
 	dir := filepath.Join(t.TempDir(), "work")
-	errStop := errors.New("simulated crash")
-	var written []int
-	testAfterShardCommit = func(k int) error {
-		written = append(written, k)
-		if k == 1 {
-			return errStop
-		}
-		return nil
+	written := crashAfterShard1(t, params, in, dir)
+	if !slices.Equal(*written, []int{0, 1}) {
+		t.Fatalf("first attempt wrote shards %v", *written)
 	}
-	defer func() { testAfterShardCommit = nil }()
-	if _, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil); !errors.Is(err, errStop) {
-		t.Fatalf("first attempt: err = %v, want the simulated crash", err)
-	}
-	if !slices.Equal(written, []int{0, 1}) {
-		t.Fatalf("first attempt wrote shards %v", written)
-	}
-	written = nil
+	*written = nil
 	a, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(written, []int{2, 3, 4}) {
-		t.Errorf("resumed attempt wrote shards %v, want [2 3 4]", written)
+	if !slices.Equal(*written, []int{2, 3, 4}) {
+		t.Errorf("resumed attempt wrote shards %v, want [2 3 4]", *written)
 	}
 	for _, key := range []string{"captions", "tokens", "empty_captions", "unk_tokens", "shards"} {
 		if g, w := info(t, a, key), info(t, clean, key); g != w {
@@ -297,26 +285,14 @@ func TestStageResumeFirstOdd(t *testing.T) {
 	clean := pipelinetest.RunStage(t, &Spec, params, in)
 
 	dir := filepath.Join(t.TempDir(), "work")
-	errStop := errors.New("simulated crash")
-	var written []int
-	testAfterShardCommit = func(k int) error {
-		written = append(written, k)
-		if k == 1 {
-			return errStop
-		}
-		return nil
-	}
-	defer func() { testAfterShardCommit = nil }()
-	if _, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil); !errors.Is(err, errStop) {
-		t.Fatalf("first attempt: err = %v, want the simulated crash", err)
-	}
-	written = nil
+	written := crashAfterShard1(t, params, in, dir)
+	*written = nil
 	a, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(written, []int{2, 3, 4}) {
-		t.Fatalf("resumed attempt wrote shards %v, want [2 3 4]", written)
+	if !slices.Equal(*written, []int{2, 3, 4}) {
+		t.Fatalf("resumed attempt wrote shards %v, want [2 3 4]", *written)
 	}
 	for key, want := range map[string]float64{
 		"first_empty_caption_id": 7, "first_invalid_utf8_caption_id": 8,
@@ -329,4 +305,26 @@ func TestStageResumeFirstOdd(t *testing.T) {
 			t.Errorf("resumed: info.%s = %v, want %v", key, got, want)
 		}
 	}
+}
+
+// crashAfterShard1 runs the stage into dir and stops it, as a crash would,
+// right after shard 1 is committed. The returned list records the shards
+// committed from then on (the caller resets it before the rerun); the hook
+// is removed when the test ends.
+func crashAfterShard1(t *testing.T, params map[string]any, in *pipeline.Artifact, dir string) *[]int {
+	t.Helper()
+	errStop := errors.New("simulated crash")
+	written := new([]int)
+	testAfterShardCommit = func(k int) error {
+		*written = append(*written, k)
+		if k == 1 {
+			return errStop
+		}
+		return nil
+	}
+	t.Cleanup(func() { testAfterShardCommit = nil })
+	if _, err := pipeline.RunStandalone(t.Context(), &Spec, "tok", params, []*pipeline.Artifact{in}, dir, nil); !errors.Is(err, errStop) {
+		t.Fatalf("first attempt: err = %v, want the simulated crash", err)
+	}
+	return written
 }

@@ -15,7 +15,6 @@ import (
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
-	coder "coderflow/train"
 )
 
 // streamed makes feature_memory count bytes, so that feature_memory 1 streams
@@ -252,14 +251,7 @@ func TestTrainingLogEachEpoch(t *testing.T) {
 // a tie, and a tie goes to the earlier epoch; a difference of one hit
 // still picks the better epoch.
 func TestBestEpochTie(t *testing.T) {
-	cfg := coder.DefaultConfig()
-	cfg.ImageDim, cfg.Regions, cfg.VocabSize, cfg.MaxLen = 8, 1, 20, 4
-	cfg.Dim, cfg.WordDim, cfg.Queue, cfg.Prototypes, cfg.Concept = 8, 6, 0, 4, false
-	m, err := coder.NewModel(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	cfg, m := tinyModel(t)
 	for _, tc := range []struct {
 		rsums []float64
 		want  int

@@ -159,14 +159,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 func TestFinishDamagedBest(t *testing.T) {
 	dir := t.TempDir()
 	env := pipeline.NewEnv("train", KindTrain, pipeline.MustParams(TrainSpec.Params, map[string]any{"concept": false}), nil, dir, nil)
-	cfg := coder.DefaultConfig()
-	cfg.ImageDim, cfg.Regions, cfg.VocabSize, cfg.MaxLen = 8, 1, 20, 4
-	cfg.Dim, cfg.WordDim, cfg.Queue, cfg.Prototypes, cfg.Concept = 8, 6, 0, 4, false
-	m, err := coder.NewModel(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	cfg, m := tinyModel(t)
 	var states []epochState
 	for e := 1; e <= 2; e++ {
 		st := epochState{Row: table.CurveRow{Epoch: int32(e), Step: int64(e), DevRSum: float64(300 - e)}, Evaluated: true}
@@ -231,4 +224,20 @@ func TestEncodeImagesCancelled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tinyModel is a small concept-free model for tests of the stage's
+// bookkeeping (checkpoints, best-epoch selection); it is closed when the
+// test ends.
+func tinyModel(t *testing.T) (coder.Config, *coder.Model) {
+	t.Helper()
+	cfg := coder.DefaultConfig()
+	cfg.ImageDim, cfg.Regions, cfg.VocabSize, cfg.MaxLen = 8, 1, 20, 4
+	cfg.Dim, cfg.WordDim, cfg.Queue, cfg.Prototypes, cfg.Concept = 8, 6, 0, 4, false
+	m, err := coder.NewModel(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return cfg, m
 }
