@@ -233,6 +233,26 @@ func (cs *captionSet) evalLayout(split string, has func(int64) bool, limit int) 
 // allocation of tens of GB (or a makeslice panic).
 const maxWordValues = 1 << 28
 
+// maxIDIn returns the largest id of the rows of files (-1 for none) and the
+// file that holds it (for error messages).
+func maxIDIn[T any](ctx context.Context, files []string, id func(T) int32) (int32, string, error) {
+	maxID, maxFile := int32(-1), ""
+	for _, file := range files {
+		err := table.Scan(ctx, []string{file}, 4096, func(rows []T) error {
+			for _, r := range rows {
+				if v := id(r); v > maxID {
+					maxID, maxFile = v, file
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, "", err
+		}
+	}
+	return maxID, maxFile, nil
+}
+
 // readVocabSize returns max id + 1 of the vocab table and the file holding
 // the largest id.
 func readVocabSize(ctx context.Context, env *pipeline.Env) (int, string, error) {
@@ -240,19 +260,9 @@ func readVocabSize(ctx context.Context, env *pipeline.Env) (int, string, error) 
 	if err != nil {
 		return 0, "", err
 	}
-	maxID, maxFile := int32(-1), ""
-	for _, file := range files {
-		err = table.Scan(ctx, []string{file}, 4096, func(rows []table.VocabRow) error {
-			for _, r := range rows {
-				if r.ID > maxID {
-					maxID, maxFile = r.ID, file
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, "", fmt.Errorf("vocab: %w", err)
-		}
+	maxID, maxFile, err := maxIDIn(ctx, files, func(r table.VocabRow) int32 { return r.ID })
+	if err != nil {
+		return 0, "", fmt.Errorf("vocab: %w", err)
 	}
 	if maxID < 0 {
 		return 0, "", fmt.Errorf("vocab: table %v is empty", files)
@@ -331,19 +341,9 @@ func loadConcepts(ctx context.Context, find inputFinder, labelsFind inputFinder,
 	if err != nil {
 		return nil, err
 	}
-	maxID, maxFile := int32(-1), ""
-	for _, file := range files {
-		err = table.Scan(ctx, []string{file}, 4096, func(rows []table.ConceptRow) error {
-			for _, r := range rows {
-				if r.ConceptID > maxID {
-					maxID, maxFile = r.ConceptID, file
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("concepts: %w", err)
-		}
+	maxID, maxFile, err := maxIDIn(ctx, files, func(r table.ConceptRow) int32 { return r.ConceptID })
+	if err != nil {
+		return nil, fmt.Errorf("concepts: %w", err)
 	}
 	if maxID < 0 {
 		return nil, fmt.Errorf("concepts: table %v is empty; the concept branch needs concepts", files)
