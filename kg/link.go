@@ -60,6 +60,11 @@ func (l *Linker) Lemma(w string) (string, bool) {
 	var e lemmaEntry
 	if !IsStopWord(w) {
 		e.lemma, e.ok = l.lemma.Lemma(w)
+		if !e.ok && strings.Contains(w, "-") {
+			// ConceptNet splits words at hyphens in its URIs ("t-shirt" is
+			// /c/en/t_shirt) while the tokenizer keeps them whole
+			e.lemma, e.ok = l.lemma.Lemma(HyphensToUnderscores(w))
+		}
 		if e.ok && IsStopWord(e.lemma) {
 			e = lemmaEntry{}
 		}
@@ -67,6 +72,10 @@ func (l *Linker) Lemma(w string) (string, bool) {
 	l.cache[w] = e
 	return e.lemma, e.ok
 }
+
+// HyphensToUnderscores writes a hyphenated word the way ConceptNet's URIs
+// write it: "t-shirt" -> "t_shirt".
+func HyphensToUnderscores(w string) string { return strings.ReplaceAll(w, "-", "_") }
 
 // Link returns the concepts in words, in order, scanning left to right and
 // trying the longest n-gram first (MaxNGram down to 1). An n-gram of two or

@@ -112,6 +112,30 @@ func TestLinkMultiWordLemma(t *testing.T) {
 	}
 }
 
+// TestLinkHyphenated: a hyphenated word links to the concept ConceptNet
+// writes with an underscore ("t-shirt" -> t_shirt), plurals too, while a
+// graph that keeps the hyphen (WordNet's "t-shirt") links it as written.
+func TestLinkHyphenated(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		has  []string
+		in   string
+		want []string
+	}{
+		{[]string{"t_shirt", "man"}, "a man in a t-shirt", []string{"man", "t_shirt"}},
+		{[]string{"t_shirt", "x_ray"}, "two t-shirts and an x-ray", []string{"t_shirt", "x_ray"}},
+		{[]string{"t-shirt", "t_shirt"}, "a t-shirt", []string{"t-shirt"}},
+		{[]string{"shirt"}, "a t-shirt", nil},
+	} {
+		l := NewLinker(setOf(c.has...), EmbeddedExceptions())
+		var got []string
+		l.Link(strings.Fields(c.in), func(concept string, start, n int) { got = append(got, concept) })
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("graph %v: Link(%q) = %v, want %v", c.has, c.in, got, c.want)
+		}
+	}
+}
+
 // TestPickLemmaMatchesLemma: the grouped candidates the linker uses for an
 // n-gram's last word choose as Lemma does.
 func TestPickLemmaMatchesLemma(t *testing.T) {

@@ -145,6 +145,9 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 		}
 		for _, c := range lem.Candidates(w) {
 			forms[c] = true
+			if strings.Contains(c, "-") {
+				forms[kg.HyphensToUnderscores(c)] = true // what Linker.Lemma also tries
+			}
 		}
 	}
 	known := map[string]bool{}
