@@ -213,6 +213,25 @@ func TestDevImagesWithoutFeatures(t *testing.T) {
 	}
 }
 
+// TestFewDevImagesWarn: a dev set under 10 images (where R@10 is 100 by
+// construction) is warned about and noted in the manifest; 10 is not.
+func TestFewDevImagesWarn(t *testing.T) {
+	data := pipelinetest.RunStage(t, &fixtureSpec, nil)
+	for _, n := range []int{5, 10} {
+		var buf bytes.Buffer
+		params := smallParams(map[string]any{"epochs": 1, "concept": false, "dev_images": n})
+		a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, filepath.Join(t.TempDir(), "run"), slog.New(slog.NewTextHandler(&buf, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, noted := a.Manifest.Info["dev_warning"]
+		warned := strings.Contains(buf.String(), "few dev images")
+		if noted != (n < 10) || warned != (n < 10) {
+			t.Errorf("dev_images %d: manifest note %v, warning %v", n, noted, warned)
+		}
+	}
+}
+
 // TestTrainingLogEachEpoch: the "training" line (steps/s, loss terms, ETA)
 // is logged at least once per epoch, at its end with the epoch's mean loss
 // terms, even when an epoch takes far less than the 30 s log interval.

@@ -91,6 +91,10 @@ func ckptName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.bin", e) }
 func sideName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.json", e) }
 func shardName(e int) string { return fmt.Sprintf("epoch-%d", e) }
 
+// minDevImages is the dev set size below which the stage warns that dev
+// Recall@10 cannot discriminate (every image is within the top 10).
+const minDevImages = 10
+
 func runTrain(ctx context.Context, env *pipeline.Env) error {
 	p := env.Params
 	if env.ShardDone(finalShard) {
@@ -223,6 +227,13 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	if len(dev.images) == 0 {
 		env.Log.Warn("no dev images with 5 captions: model selection falls back to the last epoch")
+	} else if len(dev.images) < minDevImages {
+		// with fewer than 10 images every caption's image is in its top 10:
+		// R@10 is 100 by construction and the rSum that picks the best
+		// epoch says little
+		env.Log.Warn("few dev images: R@10 is 100 by construction and the dev rSum is a weak model selector",
+			"dev_images", len(dev.images), "want_at_least", minDevImages)
+		info["dev_warning"] = fmt.Sprintf("only %d dev images: R@10 is 100 by construction", len(dev.images))
 	}
 
 	// Model config.
