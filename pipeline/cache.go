@@ -54,6 +54,19 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 	if m.Key != key {
 		return nil, fmt.Errorf("manifest key %s does not match %s", short(m.Key), short(key))
 	}
+	// every table file must be a listed file (seal guarantees it; a
+	// hand-edited manifest may not)
+	listed := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		listed[f.Path] = true
+	}
+	for _, t := range m.Tables {
+		for _, f := range t.Files {
+			if !listed[f] {
+				return nil, fmt.Errorf("table %s file %s is not among the manifest's files", t.Name, f)
+			}
+		}
+	}
 	stats := statFiles(dir, m.Files)
 	buf := make([]byte, 256<<10)
 	for i, f := range m.Files {
@@ -61,6 +74,11 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 		st := stats[i]
 		if st == nil {
 			return nil, fmt.Errorf("file %s is missing", f.Path)
+		}
+		if !st.Mode().IsRegular() {
+			// a directory, FIFO or device where a file was: opening a FIFO
+			// to rehash it would block
+			return nil, fmt.Errorf("file %s is not a regular file (%v)", f.Path, st.Mode().Type())
 		}
 		if st.Size() != f.Size {
 			return nil, fmt.Errorf("file %s is corrupted (size %d, manifest says %d)", f.Path, st.Size(), f.Size)

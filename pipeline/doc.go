@@ -12,7 +12,10 @@
 //   - Env.Input(table): the nearest upstream artifact declaring that table.
 //   - Env.Dir: the work directory. Everything the stage writes goes here; it
 //     becomes the artifact only when Run returns nil (renamed into the cache).
-//   - Env.AddTable(name, rows, files...): declares the tables written.
+//   - Env.Path(rel) and Env.AddTable(name, rows, files...): files of the
+//     artifact, relative to Dir; a path that leaves Dir (absolute, or "..")
+//     fails the stage. A metric that is NaN or infinite is not stored (the
+//     manifest's info names it: metrics_not_finite).
 //   - Env.ShardDone / Env.CommitShard: resumable shards. The work directory of
 //     an interrupted run with the same key is kept, so a rerun skips shards
 //     already committed. Write a shard atomically, then commit it.

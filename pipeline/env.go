@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -40,6 +41,8 @@ type Env struct {
 	metrics map[string]float64
 	info    map[string]any
 	summary string
+	// badTables are AddTable files outside the artifact: seal fails on them
+	badTables []string
 }
 
 // NewEnv makes an Env for running a stage outside the scheduler (tests and
@@ -102,9 +105,25 @@ func (e *Env) InputTable(table string) ([]string, *Artifact, error) {
 // Path returns the absolute path of rel inside the work directory,
 // creating its parent directory.
 func (e *Env) Path(rel string) string {
-	p := filepath.Join(e.Dir, filepath.FromSlash(rel))
+	clean, ok := artifactRel(rel)
+	if !ok {
+		// a stage bug, not bad input: runProtected turns it into the
+		// stage's error before anything is written outside the artifact
+		panic(fmt.Sprintf("Env.Path(%q): the path leaves the artifact directory", rel))
+	}
+	p := filepath.Join(e.Dir, filepath.FromSlash(clean))
 	_ = os.MkdirAll(filepath.Dir(p), 0o755)
 	return p
+}
+
+// artifactRel cleans a slash-separated path relative to an artifact
+// directory, and reports false for one that is absolute or leaves it.
+func artifactRel(rel string) (string, bool) {
+	c := path.Clean(filepath.ToSlash(rel))
+	if path.IsAbs(c) || filepath.IsAbs(rel) || c == ".." || strings.HasPrefix(c, "../") {
+		return "", false
+	}
+	return c, true
 }
 
 // AddTable declares a table written by the stage: its files relative to Dir
@@ -119,7 +138,12 @@ func (e *Env) AddTable(name string, rows int64, files ...string) {
 		e.tables[name] = t
 	}
 	for _, f := range files {
-		t.Files = append(t.Files, filepath.ToSlash(f))
+		c, ok := artifactRel(f)
+		if !ok {
+			e.badTables = append(e.badTables, fmt.Sprintf("table %q file %q is outside the artifact directory", name, f))
+			continue
+		}
+		t.Files = append(t.Files, c)
 	}
 	t.Rows += rows
 }
@@ -149,18 +173,7 @@ func (e *Env) Summarize(format string, args ...any) {
 
 // ShardDone reports whether shard name was committed by an earlier,
 // interrupted attempt of this same run (same key) and its file still exists.
-func (e *Env) ShardDone(name string) bool {
-	b, err := os.ReadFile(e.shardMarker(name))
-	if err != nil {
-		return false
-	}
-	rel := strings.TrimSpace(string(b))
-	if rel == "" {
-		return true
-	}
-	_, err = os.Stat(filepath.Join(e.Dir, filepath.FromSlash(rel)))
-	return err == nil
-}
+func (e *Env) ShardDone(name string) bool { return shardDone(e.Dir, name) }
 
 // CommitShard marks shard name finished. file is the shard's file relative to
 // Dir (it must be complete: write it with [atomicfile] or rename it into
@@ -178,21 +191,39 @@ func (e *Env) CommitShard(name, file string) error {
 func (e *Env) CommittedShards() []string { return committedShards(e.Dir) }
 
 // committedShards returns the names of the shards committed in the work
-// directory dir, sorted.
+// directory dir that a rerun will reuse ([Env.ShardDone]: the marker and,
+// if it names one, the shard's file), sorted.
 func committedShards(dir string) []string {
 	ents, _ := os.ReadDir(filepath.Join(dir, doneDir))
 	var out []string
 	for _, en := range ents {
-		if !strings.HasPrefix(en.Name(), ".") {
-			out = append(out, unescapeShard(en.Name()))
+		if name := unescapeShard(en.Name()); !strings.HasPrefix(en.Name(), ".") && shardDone(dir, name) {
+			out = append(out, name)
 		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-func (e *Env) shardMarker(name string) string {
-	return filepath.Join(e.Dir, doneDir, escapeShard(name))
+// shardDone reports whether shard name of the work directory dir is
+// committed and its file (if it has one) is there.
+func shardDone(dir, name string) bool {
+	b, err := os.ReadFile(shardMarker(dir, name))
+	if err != nil {
+		return false
+	}
+	rel := strings.TrimSpace(string(b))
+	if rel == "" {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+	return err == nil
+}
+
+func (e *Env) shardMarker(name string) string { return shardMarker(e.Dir, name) }
+
+func shardMarker(dir, name string) string {
+	return filepath.Join(dir, doneDir, escapeShard(name))
 }
 
 func escapeShard(s string) string   { return strings.ReplaceAll(s, "/", "%2F") }

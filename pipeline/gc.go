@@ -54,6 +54,9 @@ func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
 	keepKey := map[string]bool{} // keys mentioned by unreadable run records, any kind
 	wfs, _ := os.ReadDir(filepath.Join(workdir, runsDirName))
 	for _, wf := range wfs {
+		if !wf.IsDir() {
+			continue // a stray file (notes.txt): not a workflow's records
+		}
 		recs, err := ListRuns(workdir, wf.Name())
 		var bad *UnreadableRunsError
 		if errors.As(err, &bad) {

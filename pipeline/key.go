@@ -174,6 +174,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 		return "", err
 	}
 	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file or a directory (%v)", path, st.Mode().Type())
+		}
 		return d.fileDigest(ctx, path, st)
 	}
 	type ent struct {
@@ -214,6 +217,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 					return err
 				}
 				continue
+			}
+			if !fi.Mode().IsRegular() {
+				continue // a FIFO, socket or device: no content to digest, and opening a FIFO blocks
 			}
 			sum, err := d.fileDigest(ctx, p, fi)
 			if err != nil {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"go.yaml.in/yaml/v3"
 	"math"
 	"path/filepath"
 	"sort"
@@ -176,9 +177,12 @@ func convertParam(d Param, v any) (any, error) {
 			if x != math.Trunc(x) {
 				return nil, fmt.Errorf("want an integer, got %v", x)
 			}
+			if x < math.MinInt64 || x >= math.MaxInt64 { // float64(MaxInt64) is 2^63, out of range
+				return nil, fmt.Errorf("want an integer, got %v (out of the int64 range)", x)
+			}
 			n = int64(x)
 		case string:
-			i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			i, err := parseIntLikeYAML(x)
 			if err != nil {
 				return nil, fmt.Errorf("want an integer, got %q", x)
 			}
@@ -396,4 +400,29 @@ func absSource(v, base string) string {
 		return "file://" + abs
 	}
 	return abs
+}
+
+// parseIntLikeYAML parses a --set value as the YAML parser reads the same
+// text in a workflow file (0x10, 0o10, 1_000, and 010 as octal 8), so that a
+// value means the same number on the command line and in the file.
+func parseIntLikeYAML(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && !(len(s) > 1 && s[0] == '0') {
+		return i, nil
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err != nil {
+		return 0, err
+	}
+	switch x := v.(type) {
+	case int:
+		return int64(x), nil
+	case int64:
+		return x, nil
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x), nil
+		}
+	}
+	return 0, fmt.Errorf("not an integer: %q", s)
 }

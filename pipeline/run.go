@@ -249,6 +249,19 @@ func selectStages(w *Workflow, st map[string]*State, opt RunOptions) (map[string
 			plan[n.ID] = PlanSkip
 		}
 	}
+	// A cached stage that shares its key with a forced one would read the
+	// directory the forced run replaces: it runs too, which makes it wait
+	// for the forced run and take its artifact (one run per key).
+	for _, x := range w.Stages {
+		if !forced[x.ID] || plan[x.ID] != PlanRun {
+			continue
+		}
+		for _, y := range w.Stages {
+			if y.ID != x.ID && plan[y.ID] == PlanCached && st[y.ID].Key == st[x.ID].Key {
+				plan[y.ID] = PlanRun
+			}
+		}
+	}
 	// Ancestors of stages that run must be cached or run too: a stage
 	// reads tables through its inputs into their ancestors, so a cached
 	// input whose own input is gone is not enough. They are pulled in,
@@ -511,7 +524,7 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	for _, a := range inputs {
 		inRefs = append(inRefs, InputRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key()})
 	}
-	m, err := seal(env, Manifest{Engine: EngineSalt, Stage: n.ID, Kind: n.Kind, Version: n.Spec.Version, Key: s.Key,
+	m, err := seal(ctx, env, Manifest{Engine: EngineSalt, Stage: n.ID, Kind: n.Kind, Version: n.Spec.Version, Key: s.Key,
 		Params: n.Params.Map(), Inputs: inRefs, External: s.External}, start)
 	if err != nil {
 		return fail(err, start)

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,13 +19,19 @@ import (
 	"coderflow/internal/atomicfile"
 )
 
-// seal finishes a successful stage run: it removes shard markers, digests
-// every file under env.Dir, checks that declared tables exist, and writes the
-// manifest last. base carries the identity fields (engine, stage, kind,
-// version, key, params, inputs, external).
-func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
-	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
-		return nil, err
+// seal finishes a successful stage run: it digests every file under env.Dir,
+// checks that declared tables exist, makes the files durable, removes the
+// shard markers and writes the manifest last. Until the markers go, a kill
+// or a failure (also ctx's cancellation, honoured while hashing) leaves
+// the committed shards for the next run to resume from. base carries the
+// identity fields (engine, stage, kind, version, key, params, inputs,
+// external).
+func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manifest, error) {
+	env.mu.Lock()
+	bad := slices.Clone(env.badTables)
+	env.mu.Unlock()
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("stage %q: %s", env.StageID, strings.Join(bad, "; "))
 	}
 	m := base
 	tables, metrics, info, summary := env.results()
@@ -31,7 +39,22 @@ func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
 	if m.Tables == nil {
 		m.Tables = []TableEntry{}
 	}
-	files, err := digestTree(env.Dir)
+	// JSON has no NaN or Inf: such a metric is named in the info instead
+	var nonFinite []string
+	for k, v := range m.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			nonFinite = append(nonFinite, k)
+			delete(m.Metrics, k)
+		}
+	}
+	if len(nonFinite) > 0 {
+		sort.Strings(nonFinite)
+		if m.Info == nil {
+			m.Info = map[string]any{}
+		}
+		m.Info["metrics_not_finite"] = nonFinite
+	}
+	files, err := digestTree(ctx, env.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +80,9 @@ func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: encoding manifest: %w", env.StageID, err)
 	}
+	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
+		return nil, err
+	}
 	if err := atomicfile.WriteFile(filepath.Join(env.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
 		return nil, err
 	}
@@ -67,7 +93,7 @@ func seal(env *Env, base Manifest, start time.Time) (*Manifest, error) {
 // size and sha256. Temporary files of atomic writes (".tmp-" in the name)
 // are deleted: the stage has returned, so any left are partial files of a
 // killed earlier attempt, which would otherwise stay in the artifact.
-func digestTree(dir string) ([]FileEntry, error) {
+func digestTree(ctx context.Context, dir string) ([]FileEntry, error) {
 	var out []FileEntry
 	buf := make([]byte, 1<<20)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -75,6 +101,9 @@ func digestTree(dir string) ([]FileEntry, error) {
 			return err
 		}
 		if d.IsDir() {
+			if p == filepath.Join(dir, doneDir) {
+				return filepath.SkipDir // shard markers: removed just before the manifest is written
+			}
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
@@ -88,7 +117,7 @@ func digestTree(dir string) ([]FileEntry, error) {
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%s: artifacts may only contain regular files", p)
 		}
-		sum, size, err := hashFile(context.Background(), p, buf)
+		sum, size, err := hashFile(ctx, p, buf)
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 	if err := runProtected(ctx, spec, env); err != nil {
 		return nil, err
 	}
-	m, err := seal(env, Manifest{Engine: EngineSalt, Stage: stageID, Kind: spec.Kind, Version: spec.Version,
+	m, err := seal(ctx, env, Manifest{Engine: EngineSalt, Stage: stageID, Kind: spec.Kind, Version: spec.Version,
 		Key: key, Params: params.Map(), Inputs: inRefs, External: refs}, start)
 	if err != nil {
 		return nil, err
