@@ -315,10 +315,11 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	}
 	// Rows are printed as they are read: --head with a large N streams.
 	fmt.Fprintf(out, "first %d rows:\n", min(int64(head), info.Rows))
+	keys := pqinspect.Keys(info.Columns) // a repeated column name shows as name#2
 	return pqinspect.Rows(path, head, 8, func(r map[string]any) error {
 		var parts []string
-		for _, c := range info.Columns {
-			parts = append(parts, c+"="+plainJSON(r[c]))
+		for _, k := range keys {
+			parts = append(parts, k+"="+plainJSON(r[k]))
 		}
 		_, err := fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
 		return err
@@ -327,6 +328,9 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 
 // inspectParquetJSON writes the description as one JSON object; with
 // head > 0 its "head" array is written row by row as the rows are read.
+// When reading fails after the first row, the array is closed and an
+// "error" field holds the error, which is also returned: the output is
+// valid JSON either way. An error before the first row writes nothing.
 func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
@@ -361,13 +365,22 @@ func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
 		sep = ",\n    "
 		return err
 	})
-	if err != nil {
+	if err != nil && !started {
 		return err
 	}
 	if !started {
 		if err := start(); err != nil {
 			return err
 		}
+	}
+	if err != nil {
+		// Reading failed after the first row: close the array and say why,
+		// so stdout stays valid JSON (the error still ends the command).
+		eb, _ := json.Marshal(err.Error())
+		if _, werr := fmt.Fprintf(out, "\n  ],\n  \"error\": %s\n}\n", eb); werr != nil {
+			return errors.Join(err, werr)
+		}
+		return err
 	}
 	_, err = fmt.Fprint(out, "\n  ]\n}\n")
 	return err

@@ -15,11 +15,14 @@
 //	boxes     list<float32>   n_regions*4 values: normalised x0,y0,x1,y1
 //	feats     list<float32>   n_regions*dim values, row-major
 //
-// Memory. The decoded size of a row is estimated from each file's footer
-// (uncompressed column-chunk bytes per row). The batch size is the smaller
-// of [Options.BatchRows] and what fits [Options.MemoryBudget] divided by the
-// number of batches that can be alive at once: per decoder one being decoded
-// and one waiting, one in the hand-off slot, and one held by the caller.
+// Memory. The decoded size of a row is estimated from each file's footer:
+// the number of values of each column chunk times the size of its type,
+// plus list offsets, per row (not the chunks' encoded sizes, which for
+// dictionary- or run-length-encoded feature values are a small fraction of
+// the decoded ones). The batch size is the smaller of [Options.BatchRows]
+// and what fits [Options.MemoryBudget] divided by the number of batches that
+// can be alive at once: per decoder one being decoded and one waiting, one
+// in the hand-off slot, and one held by the caller.
 // Column chunks are read through a buffered stream, never loaded whole, so
 // memory is bounded by the budget plus page buffers, independent of the
 // number and size of the shards — provided the caller releases each batch
@@ -28,6 +31,13 @@
 // Stopping early (Close, a cancelled context) lets each decoder finish the
 // row group it is in, releasing its batches: arrow-go v15 leaks the column
 // readers' buffers of a row group abandoned half-way.
+//
+// NULLs. Shards written by Arrow or DuckDB mark every column nullable; they
+// read like parquet-go's as long as they hold no NULL. A NULL image_id,
+// n_regions, dim, box or feature list, or a NULL box or feature value is an
+// error naming the file, row group, column and row (the values under a NULL
+// are whatever the buffer holds), checked per batch with the arrays' null
+// counts.
 //
 // [NewView] wraps a batch for zero-copy typed access: IDs, NRegions, Dim
 // as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch. It

@@ -302,17 +302,41 @@ func sameType(a, b arrow.DataType) bool {
 	return arrow.TypeEqual(a, b)
 }
 
-// rowBytes estimates the decoded bytes of one row from the footer.
-func rowBytes(pr *file.Reader) int64 {
+// rowBytes estimates the decoded bytes of one row of the columns cols
+// from the footer: per row group, each column chunk's number of values
+// times the size of its type (8 for int64, 4 for int32 and float32), plus
+// 4 bytes of list offsets per row of a list column, and the largest over
+// the row groups. The encoded sizes (TotalByteSize) are no measure: a
+// dictionary- or run-length-encoded chunk of feature values can be a
+// hundredth of its decoded size.
+func rowBytes(pr *file.Reader, cols []int) int64 {
 	md := pr.MetaData()
+	sc := md.Schema
 	var best int64 = 64
 	for g := 0; g < pr.NumRowGroups(); g++ {
 		rg := md.RowGroup(g)
-		if rg.NumRows() == 0 {
+		rows := rg.NumRows()
+		if rows <= 0 {
 			continue
 		}
-		b := rg.TotalByteSize()/rg.NumRows() + 32 // + offsets and validity slack
-		if b > best {
+		var total int64
+		for _, c := range cols {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				continue
+			}
+			d := sc.Column(c)
+			switch size := int64(d.PhysicalType().ByteSize()); {
+			case size > 0:
+				total += cc.NumValues() * size
+			default: // byte arrays: their decoded bytes are unknown, take the raw pages'
+				total += cc.TotalUncompressedSize()
+			}
+			if d.MaxRepetitionLevel() > 0 {
+				total += 4 * rows
+			}
+		}
+		if b := total/rows + 32; b > best { // + validity and slack
 			best = b
 		}
 	}
@@ -507,7 +531,7 @@ func (r *Reader) work(ctx context.Context, jobs <-chan job, opt Options) {
 				// pqarrow would decode the columns on goroutines of its
 				// own, where a panic on damaged pages cannot be recovered
 				// and ends the process.
-				props := pqarrow.ArrowReadProperties{BatchSize: batchRows(opt, rowBytes(pr))}
+				props := pqarrow.ArrowReadProperties{BatchSize: batchRows(opt, rowBytes(pr, cols))}
 				if fr, err = pqarrow.NewFileReader(pr, props, r.mem); err != nil {
 					return fmt.Errorf("arrowfeat: %s: %w", j.path, err)
 				}
@@ -533,13 +557,24 @@ func (r *Reader) decode(ctx context.Context, fr *pqarrow.FileReader, cols []int,
 		return fmt.Errorf("arrowfeat: %s: row group %d: %w", j.path, j.rg, err)
 	}
 	defer rr.Release()
+	md := fr.ParquetReader().MetaData()
+	var row int64 // the file's row of the batch's first
+	for g := 0; g < j.rg; g++ {
+		row += md.RowGroup(g).NumRows()
+	}
+	var nullErr error
 	for rr.Next() {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || nullErr != nil {
 			// Read the row group to its end: arrow-go v15 leaks the
 			// column readers' buffers of an abandoned row group.
 			continue
 		}
 		rec := rr.Record()
+		if nullErr = checkNulls(rec, row); nullErr != nil {
+			nullErr = fmt.Errorf("arrowfeat: %s: row group %d: %w", j.path, j.rg, nullErr)
+			continue
+		}
+		row += rec.NumRows()
 		out := array.NewRecord(r.schema, rec.Columns(), rec.NumRows())
 		select {
 		case j.out <- result{rec: out}:
@@ -550,7 +585,42 @@ func (r *Reader) decode(ctx context.Context, fr *pqarrow.FileReader, cols []int,
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("arrowfeat: %s: row group %d: %w", j.path, j.rg, err)
 	}
+	if nullErr != nil {
+		return nullErr
+	}
 	return ctx.Err()
+}
+
+// checkNulls returns an error naming the column and row of the first NULL
+// in rec, whose first row is the file's row first: a column, list or list
+// element of a nullable column (as Arrow and DuckDB write every column)
+// that is NULL. The View's slices would show the bytes under a NULL as a
+// value (a NULL image_id read as another row's id).
+func checkNulls(rec arrow.Record, first int64) error {
+	for i, col := range rec.Columns() {
+		name := rec.ColumnName(i)
+		if col.NullN() > 0 {
+			for k := range col.Len() {
+				if col.IsNull(k) {
+					return fmt.Errorf("column %q is NULL at row %d", name, first+int64(k))
+				}
+			}
+		}
+		l, ok := col.(*array.List)
+		if !ok || l.ListValues().NullN() == 0 {
+			continue
+		}
+		vals := l.ListValues()
+		for k := range l.Len() {
+			s, e := l.ValueOffsets(k)
+			for v := s; v < e; v++ {
+				if vals.IsNull(int(v)) {
+					return fmt.Errorf("column %q has a NULL at row %d (value %d of the row)", name, first+int64(k), v-s)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // send hands res to Next, or releases it when the reader is stopping.

@@ -11,6 +11,19 @@
 // complete. Readers stream in batches: memory depends on the batch size, not
 // on the file size.
 //
+// Readers check each file's schema against the row type before the first
+// row: every column of the row type must be in the file with the same
+// physical type and repetition, and with a logical type whose values read
+// correctly into the field (integers that fit, text into strings; not a
+// DECIMAL, TIMESTAMP, DATE or TIME into an integer field). Writers such as
+// DuckDB and Arrow mark every column nullable: their files read as long as
+// they hold no NULL where a field cannot hold one (a field that is not a
+// pointer, a list or its elements); a NULL there is an error naming the
+// file, column and row, never a zero value. Column chunks whose statistics
+// count no NULL are not read for that check; the others (NULLs, empty lists,
+// which the count includes, or no statistics) have their definition levels
+// read first.
+//
 // Paths in the images table are either absolute or relative to the directory
 // of the artifact that holds the table (see [ResolvePath]).
 package table

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -302,7 +301,11 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := checkSchema[T](pf); err != nil {
+	nullable, err := checkSchema[T](pf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkNulls(pf, nullable); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	r := parquet.NewGenericReader[T](pf)
@@ -347,37 +350,6 @@ func read[T any](r *parquet.GenericReader[T], buf []T) (n int, err error) {
 		}
 	}()
 	return r.Read(buf)
-}
-
-// checkSchema verifies that every column of T is in the file with the same
-// physical type: parquet-go would otherwise fill a column the file lacks
-// with zero values and read, say, a captions file as an images table
-// without a word. Extra columns in the file are fine (T may read a subset).
-func checkSchema[T any](pf *parquet.File) error {
-	want := parquet.SchemaOf(new(T))
-	have := pf.Schema()
-	for _, path := range want.Columns() {
-		w, _ := want.Lookup(path...)
-		h, ok := have.Lookup(path...)
-		if !ok {
-			return fmt.Errorf("no column %q: the file does not hold %s rows (its columns: %s)",
-				strings.Join(path, "."), want.Name(), columnList(have))
-		}
-		if wk, hk := w.Node.Type().Kind(), h.Node.Type().Kind(); wk != hk || w.MaxRepetitionLevel != h.MaxRepetitionLevel {
-			return fmt.Errorf("column %q is %s (repetition level %d), want %s (repetition level %d) for %s rows",
-				strings.Join(path, "."), hk, h.MaxRepetitionLevel, wk, w.MaxRepetitionLevel, want.Name())
-		}
-	}
-	return nil
-}
-
-// columnList names the columns of s, comma-separated.
-func columnList(s *parquet.Schema) string {
-	var names []string
-	for _, p := range s.Columns() {
-		names = append(names, strings.Join(p, "."))
-	}
-	return strings.Join(names, ", ")
 }
 
 // ReadAll reads every row of files. Use it only for tables that are small by

@@ -81,6 +81,8 @@ func TestForeignDuckDB(t *testing.T) {
 		TIMESTAMP_MS '1960-01-02 03:04:05.123' AS tsms,
 		DATE '2024-05-06' AS d,
 		TIME '01:02:03' AS tm,
+		TIMETZ '01:02:03+00' AS tmtz,
+		INTERVAL '14 months 3 days 1 hour 2 minutes 3.004 seconds' AS iv,
 		'573e0677-d727-487a-a67e-25611dc6456e'::UUID AS u,
 		'\x00\xFF\x80abc'::BLOB AS bin,
 		CASE i WHEN 0 THEN 'NaN'::DOUBLE WHEN 1 THEN 'Infinity'::DOUBLE WHEN 2 THEN '-Infinity'::DOUBLE ELSE 1.25 END AS f,
@@ -106,7 +108,7 @@ func TestForeignDuckDB(t *testing.T) {
 	want := []map[string]string{
 		{"id": "0", "opt_s": "null", "lst": "[0,null]", "l": "[]", "st": `{"a":0,"b":"x0","c":[1.5,2.5]}`, "mp": `{"k":0}`, "mpint": `{"7":"v"}`,
 			"dec": "-1", "bigdec": "-1.5", "ts": `"2024-01-02T03:04:05.123456"`, "tstz": `"2024-01-02T03:04:05Z"`, "tsms": `"1960-01-02T03:04:05.123"`,
-			"d": `"2024-05-06"`, "tm": `"01:02:03"`, "u": `"573e0677-d727-487a-a67e-25611dc6456e"`, "bin": `"0x00ff80616263"`,
+			"d": `"2024-05-06"`, "tm": `"01:02:03"`, "tmtz": `"01:02:03Z"`, "iv": `"P1Y2M3DT1H2M3.004S"`, "u": `"573e0677-d727-487a-a67e-25611dc6456e"`, "bin": `"0x00ff80616263"`,
 			"f": `"NaN"`, "f32": `"NaN"`, "dictstr": `"a"`, "nested": "[[1,2],[3]]", "lst_struct": `[{"x":1,"y":[null,"q"]}]`,
 			"u8": "255", "u64": "18446744073709551615", "long": `[0,1,2,3,4,5,6,7,"… (20 items)"]`},
 		{"opt_s": `"name1"`, "l": "null", "mpint": `{"8":"v"}`, "dec": "-0.75", "f": `"+Inf"`},

@@ -160,13 +160,16 @@ func Head(path string, n, maxList int) ([]map[string]any, error) {
 
 // Rows calls fn with each of the first n rows, reading one page at a time so
 // that memory does not grow with n or with the file. A row is a map from
-// top-level column name to a JSON-safe value: groups are maps, lists are
-// slices, MAP columns are objects (non-string keys in their JSON form),
-// NaN and ±Inf are the strings "NaN", "+Inf", "-Inf", binary that is not
-// UTF-8 text is "0x…" hex, timestamps (also INT96), dates and times are ISO
-// 8601 strings, decimals exact numbers, UUIDs canonical strings. Lists
-// longer than maxList items are cut to their first maxList items followed by
-// a "… (N items)" marker (maxList <= 0 keeps them whole).
+// top-level column name (see [Keys] for names that repeat) to a JSON-safe
+// value: groups are maps, lists are slices, MAP columns are objects
+// (non-string keys in their JSON form), NaN and ±Inf are the strings "NaN",
+// "+Inf", "-Inf", binary that is not UTF-8 text (STRING, ENUM and JSON
+// values included) is "0x…" hex, timestamps (also INT96), dates and times
+// are ISO 8601 strings (a time adjusted to UTC ends in Z), INTERVALs ISO
+// 8601 durations ("P1Y2M3DT4H5M6.007S"), FLOAT16 values numbers, decimals
+// exact numbers, UUIDs canonical strings. Lists, top-level repeated columns
+// included, longer than maxList items are cut to their first maxList items
+// followed by a "… (N items)" marker (maxList <= 0 keeps them whole).
 func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error) {
 	pf, f, err := open(path)
 	if err != nil {
@@ -182,7 +185,11 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 	if err := checkCodecs(pf); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	d := &decoder{root: pf.Schema(), maxList: maxList}
+	var names []string
+	for _, f := range pf.Schema().Fields() {
+		names = append(names, f.Name())
+	}
+	d := &decoder{root: pf.Schema(), maxList: maxList, keys: Keys(names), raw: leafElements(pf)}
 	buf := make([]parquet.Row, 1)
 	for gi, rg := range pf.RowGroups() {
 		if done >= n {
@@ -219,4 +226,50 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 		}
 	}
 	return nil
+}
+
+// Keys returns the keys of the top-level columns named columns in the rows
+// [Rows] returns. A column's key is its name, but Arrow lets several
+// top-level columns share a name: the second and later of a name are
+// name#2, name#3, … (skipping a key another column has as its name), so no
+// column's values are lost.
+func Keys(columns []string) []string {
+	taken := make(map[string]bool, len(columns))
+	for _, c := range columns {
+		taken[c] = true
+	}
+	seen := make(map[string]bool, len(columns))
+	keys := make([]string, len(columns))
+	for i, c := range columns {
+		if !seen[c] {
+			seen[c] = true
+			keys[i] = c
+			continue
+		}
+		k := 2
+		for taken[fmt.Sprintf("%s#%d", c, k)] {
+			k++
+		}
+		keys[i] = fmt.Sprintf("%s#%d", c, k)
+		taken[keys[i]] = true
+	}
+	return keys
+}
+
+// leafElements returns the footer's schema elements of the leaf columns,
+// by column index: parquet-go's types drop logical types it does not know
+// (FLOAT16), which the elements keep. It returns nil when the elements do
+// not match the schema's leaves.
+func leafElements(pf *parquet.File) []*format.SchemaElement {
+	els := pf.Metadata().Schema
+	var out []*format.SchemaElement
+	for i := 1; i < len(els); i++ {
+		if els[i].NumChildren.V == 0 && els[i].Type.Valid {
+			out = append(out, &els[i])
+		}
+	}
+	if len(out) != len(pf.Schema().Columns()) {
+		return nil
+	}
+	return out
 }

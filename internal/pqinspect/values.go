@@ -1,6 +1,7 @@
 package pqinspect
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 type decoder struct {
 	root    parquet.Node
 	maxList int
+	keys    []string                // keys of the top-level columns (see Keys)
+	raw     []*format.SchemaElement // footer elements of the leaves, or nil
 	cols    [][]parquet.Value
 }
 
@@ -61,13 +64,16 @@ func (d *decoder) row(row parquet.Row) (map[string]any, error) {
 	}
 	out := map[string]any{}
 	off := 0
-	for _, f := range d.root.Fields() {
+	for i, f := range d.root.Fields() {
 		k := leafCount(f)
 		v, err := d.field(f, 0, 0, d.cols[off:off+k])
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", f.Name(), err)
 		}
-		out[f.Name()] = v
+		if l, ok := v.([]any); ok && f.Repeated() {
+			v = d.cut(l) // a bare repeated column (protobuf style)
+		}
+		out[d.keys[i]] = v
 		off += k
 	}
 	return out, nil
@@ -131,7 +137,12 @@ func splitItems(c []parquet.Value, rep int) [][]parquet.Value {
 // value decodes a node once its own repetition is accounted for.
 func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (any, error) {
 	if n.Leaf() {
-		return leafValue(n.Type(), cols[0][0], d.maxList > 0), nil
+		v := cols[0][0]
+		var raw *format.SchemaElement
+		if c := v.Column(); c >= 0 && c < len(d.raw) {
+			raw = d.raw[c]
+		}
+		return leafValue(n.Type(), raw, v, d.maxList > 0), nil
 	}
 	fields := n.Fields()
 	var isList, isMap bool
@@ -230,17 +241,23 @@ const (
 	maxBinary = 32
 )
 
-// leafValue converts a primitive value by its physical and logical type.
-// Floats that JSON cannot hold (NaN, ±Inf) become strings, binary that is not
-// UTF-8 text becomes "0x…" hex, timestamps and dates become ISO 8601 strings,
-// decimals exact numbers, UUIDs their canonical form. With cut, text longer
-// than maxText bytes and binary longer than maxBinary bytes are shortened
-// and followed by "… (N bytes)".
-func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
+// leafValue converts a primitive value by its physical and logical type (raw,
+// the column's footer element, when known, for logical types parquet-go
+// drops). Floats that JSON cannot hold (NaN, ±Inf) become strings, binary
+// that is not UTF-8 text becomes "0x…" hex, timestamps, dates, times and
+// intervals become ISO 8601 strings, FLOAT16 values float32, decimals exact
+// numbers, UUIDs their canonical form. With cut, text longer than maxText
+// bytes and binary longer than maxBinary bytes are shortened and followed by
+// "… (N bytes)".
+func leafValue(t parquet.Type, raw *format.SchemaElement, v parquet.Value, cut bool) any {
 	if v.IsNull() {
 		return nil
 	}
 	lv := logical(t)
+	if lv == nil && raw != nil {
+		lv = raw.LogicalType.Value
+	}
+	_, isFloat16 := lv.(*format.Float16Type)
 	dec, _ := lv.(*format.DecimalType)
 	ts, _ := lv.(*format.TimestampType)
 	tm, _ := lv.(*format.TimeType)
@@ -263,9 +280,9 @@ func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
 		case isDate || is(deprecated.Date):
 			return time.Unix(int64(x)*86400, 0).UTC().Format("2006-01-02")
 		case tm != nil:
-			return timeOfDay(int64(x), tm.Unit)
-		case is(deprecated.TimeMillis):
-			return (time.Duration(x) * time.Millisecond).String()
+			return timeOfDay(int64(x), tm.Unit, tm.IsAdjustedToUTC)
+		case is(deprecated.TimeMillis): // adjusted to UTC, by the format's rules
+			return timeOfDay(int64(x), format.TimeUnit{Value: &format.MilliSeconds{}}, true)
 		case dec != nil:
 			return decimal(big.NewInt(int64(x)), dec.Scale)
 		case it != nil && !it.IsSigned, is(deprecated.Uint8), is(deprecated.Uint16), is(deprecated.Uint32):
@@ -282,9 +299,9 @@ func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
 		case is(deprecated.TimestampMicros):
 			return timestamp(x, format.TimeUnit{Value: &format.MicroSeconds{}}, true)
 		case tm != nil:
-			return timeOfDay(x, tm.Unit)
+			return timeOfDay(x, tm.Unit, tm.IsAdjustedToUTC)
 		case is(deprecated.TimeMicros):
-			return (time.Duration(x) * time.Microsecond).String()
+			return timeOfDay(x, format.TimeUnit{Value: &format.MicroSeconds{}}, true)
 		case dec != nil:
 			return decimal(big.NewInt(x), dec.Scale)
 		case it != nil && !it.IsSigned, is(deprecated.Uint64):
@@ -298,11 +315,7 @@ func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
 		days := int64(i[2]) - 2440588
 		return time.Unix(days*86400, nanos).UTC().Format(time.RFC3339Nano)
 	case parquet.Float:
-		f := v.Float()
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return strconv.FormatFloat(float64(f), 'g', -1, 32)
-		}
-		return f
+		return float32Value(v.Float())
 	case parquet.Double:
 		f := v.Double()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -317,8 +330,14 @@ func leafValue(t parquet.Type, v parquet.Value, cut bool) any {
 			return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 		case dec != nil:
 			return decimal(twosComplement(b), dec.Scale)
-		case isText || is(deprecated.UTF8) || is(deprecated.Enum) || is(deprecated.Json),
-			utf8.Valid(b) && v.Kind() == parquet.ByteArray:
+		case isFloat16 && len(b) == 2:
+			return float32Value(float16(binary.LittleEndian.Uint16(b)))
+		case is(deprecated.Interval) && len(b) == 12:
+			return isoDuration(binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:]))
+		case utf8.Valid(b) && (v.Kind() == parquet.ByteArray || isText ||
+			is(deprecated.UTF8) || is(deprecated.Enum) || is(deprecated.Json)):
+			// Text that is not UTF-8, even annotated STRING, ENUM or JSON,
+			// is shown as hex below (string(b) would turn it into U+FFFD).
 			if cut && len(b) > maxText {
 				k := maxText
 				for k > 0 && !utf8.RuneStart(b[k]) {
@@ -355,9 +374,79 @@ func timestamp(x int64, u format.TimeUnit, utc bool) string {
 	return t.Format("2006-01-02T15:04:05.999999999")
 }
 
-func timeOfDay(x int64, u format.TimeUnit) string {
+// timeOfDay formats a TIME value; one adjusted to UTC ends in Z.
+func timeOfDay(x int64, u format.TimeUnit, utc bool) string {
 	d := time.Duration(x * unitNanos(u))
-	return time.Unix(0, int64(d)).UTC().Format("15:04:05.999999999")
+	s := time.Unix(0, int64(d)).UTC().Format("15:04:05.999999999")
+	if utc {
+		s += "Z"
+	}
+	return s
+}
+
+// float32Value is f, or for NaN and ±Inf, which JSON cannot hold, the
+// strings "NaN", "+Inf" and "-Inf".
+func float32Value(f float32) any {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return strconv.FormatFloat(float64(f), 'g', -1, 32)
+	}
+	return f
+}
+
+// float16 converts IEEE 754 half-precision bits to a float32 (exactly: every
+// half-precision value is a float32 value).
+func float16(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h & 0x3ff)
+	switch exp {
+	case 0x1f: // ±Inf, NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case 0: // ±0, subnormal: frac × 2^-24
+		f := float32(frac) / (1 << 24)
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | (exp-15+127)<<23 | frac<<13)
+}
+
+// isoDuration formats a Parquet INTERVAL (months, days and milliseconds,
+// kept apart as the format does) as an ISO 8601 duration: 14 months, 3 days
+// and 3,723,004 ms are "P1Y2M3DT1H2M3.004S", zero is "PT0S". Months become
+// years and milliseconds hours and minutes, which are exact; days are not
+// turned into months nor milliseconds into days, which are not.
+func isoDuration(months, days, millis uint32) string {
+	var b strings.Builder
+	b.WriteByte('P')
+	if y := months / 12; y > 0 {
+		fmt.Fprintf(&b, "%dY", y)
+	}
+	if m := months % 12; m > 0 {
+		fmt.Fprintf(&b, "%dM", m)
+	}
+	if days > 0 {
+		fmt.Fprintf(&b, "%dD", days)
+	}
+	if millis > 0 {
+		b.WriteByte('T')
+		if h := millis / 3_600_000; h > 0 {
+			fmt.Fprintf(&b, "%dH", h)
+		}
+		if m := millis / 60_000 % 60; m > 0 {
+			fmt.Fprintf(&b, "%dM", m)
+		}
+		if s, ms := millis/1000%60, millis%1000; ms > 0 {
+			fmt.Fprintf(&b, "%sS", strings.TrimRight(fmt.Sprintf("%d.%03d", s, ms), "0"))
+		} else if s > 0 {
+			fmt.Fprintf(&b, "%dS", s)
+		}
+	}
+	if b.Len() == 1 {
+		return "PT0S"
+	}
+	return b.String()
 }
 
 func twosComplement(b []byte) *big.Int {
