@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"coderflow/internal/testenv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -108,20 +109,8 @@ func TestInspectDuplicateColumns(t *testing.T) {
 	b.Field(1).(*array.StringBuilder).Append("seven")
 	rec := b.NewRecord()
 	defer rec.Release()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, apq.NewWriterProperties(apq.WithAllocator(mem)), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	testenv.WriteArrowParquet(t, p, rec, apq.NewWriterProperties(apq.WithAllocator(mem)), &aprops)
 	code, out := cli(t, "inspect", p, "--head", "1")
 	if code != 0 || !strings.Contains(out, `x=7 x#2="seven"`) {
 		t.Fatalf("text: exit %d\n%s", code, out)

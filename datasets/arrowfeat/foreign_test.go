@@ -1,6 +1,7 @@
 package arrowfeat_test
 
 import (
+	"coderflow/internal/testenv"
 	"errors"
 	"fmt"
 	"io"
@@ -82,23 +83,8 @@ func arrowShard(t *testing.T, path string, ids []int64, n, dim int, rowGroup int
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := pqarrow.NewFileWriter(schema, f,
-		parquet.NewWriterProperties(parquet.WithAllocator(mem), parquet.WithMaxRowGroupLength(rowGroup), parquet.WithDictionaryDefault(true)),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	testenv.WriteArrowParquet(t, path, rec, parquet.NewWriterProperties(parquet.WithAllocator(mem), parquet.WithMaxRowGroupLength(rowGroup), parquet.WithDictionaryDefault(true)), &aprops)
 }
 
 func seq(n int) []int64 {

@@ -2,7 +2,6 @@ package table_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,21 +72,8 @@ func writeTokens(t *testing.T, path string, ids [][]int32, valid [][]bool) {
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := pqarrow.NewFileWriter(schema, f, apq.NewWriterProperties(apq.WithAllocator(mem)), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	testenv.WriteArrowParquet(t, path, rec, apq.NewWriterProperties(apq.WithAllocator(mem)), &aprops)
 }
 
 // TestScanNullable reads files whose columns are nullable where the row

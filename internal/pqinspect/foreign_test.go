@@ -187,21 +187,8 @@ func TestInt96(t *testing.T) {
 	b.Field(1).(*array.BinaryBuilder).AppendValues([][]byte{{0xff, 0}, []byte("ok")}, nil)
 	rec := b.NewRecord()
 	defer rec.Release()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithDeprecatedInt96Timestamps(true)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithDeprecatedInt96Timestamps(true))
+	testenv.WriteArrowParquet(t, p, rec, parquet.NewWriterProperties(), &aprops)
 	info, err := pqinspect.Describe(p)
 	if err != nil || !strings.Contains(info.Schema, "int96 ts") {
 		t.Fatalf("%v %v", err, info)

@@ -1,6 +1,7 @@
 package pqinspect_test
 
 import (
+	"coderflow/internal/testenv"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -102,20 +103,8 @@ func TestDuplicateColumnNames(t *testing.T) {
 	b.Field(3).(*array.BooleanBuilder).Append(true)
 	rec := b.NewRecord()
 	defer rec.Release()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(parquet.WithAllocator(mem)), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
+	testenv.WriteArrowParquet(t, p, rec, parquet.NewWriterProperties(parquet.WithAllocator(mem)), &aprops)
 	info, err := pqinspect.Describe(p)
 	if err != nil {
 		t.Fatal(err)
