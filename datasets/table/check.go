@@ -206,52 +206,36 @@ func annotationOf(t parquet.Type) annotation {
 	if ct == nil {
 		return annotation{}
 	}
-	intType := func(bits int, signed bool) annotation {
-		return annotation{name: "INT", text: fmt.Sprintf("INT(%d,%t)", bits, signed), bits: bits, signed: signed}
-	}
-	switch *ct {
-	case deprecated.Int8:
-		return intType(8, true)
-	case deprecated.Int16:
-		return intType(16, true)
-	case deprecated.Int32:
-		return intType(32, true)
-	case deprecated.Int64:
-		return intType(64, true)
-	case deprecated.Uint8:
-		return intType(8, false)
-	case deprecated.Uint16:
-		return intType(16, false)
-	case deprecated.Uint32:
-		return intType(32, false)
-	case deprecated.Uint64:
-		return intType(64, false)
-	case deprecated.UTF8:
-		return annotation{name: "STRING", text: "STRING"}
-	case deprecated.Enum:
-		return annotation{name: "ENUM", text: "ENUM"}
-	case deprecated.Json:
-		return annotation{name: "JSON", text: "JSON"}
-	case deprecated.Bson:
-		return annotation{name: "BSON", text: "BSON"}
-	case deprecated.Decimal:
-		return annotation{name: "DECIMAL", text: "DECIMAL"}
-	case deprecated.Date:
-		return annotation{name: "DATE", text: "DATE"}
-	case deprecated.TimeMillis:
-		return annotation{name: "TIME", text: "TIME_MILLIS"}
-	case deprecated.TimeMicros:
-		return annotation{name: "TIME", text: "TIME_MICROS"}
-	case deprecated.TimestampMillis:
-		return annotation{name: "TIMESTAMP", text: "TIMESTAMP_MILLIS"}
-	case deprecated.TimestampMicros:
-		return annotation{name: "TIMESTAMP", text: "TIMESTAMP_MICROS"}
-	case deprecated.Interval:
-		return annotation{name: "INTERVAL", text: "INTERVAL"}
+	if a, ok := convertedTypes[*ct]; ok {
+		return a
 	}
 	s := fmt.Sprintf("converted type %d", *ct)
 	return annotation{name: s, text: s}
 }
+
+// convertedTypes annotates the legacy converted types (files whose writers
+// predate logical types).
+var convertedTypes = func() map[deprecated.ConvertedType]annotation {
+	m := map[deprecated.ConvertedType]annotation{
+		deprecated.UTF8: {name: "STRING", text: "STRING"}, deprecated.Enum: {name: "ENUM", text: "ENUM"},
+		deprecated.Json: {name: "JSON", text: "JSON"}, deprecated.Bson: {name: "BSON", text: "BSON"},
+		deprecated.Decimal: {name: "DECIMAL", text: "DECIMAL"}, deprecated.Date: {name: "DATE", text: "DATE"},
+		deprecated.TimeMillis: {name: "TIME", text: "TIME_MILLIS"}, deprecated.TimeMicros: {name: "TIME", text: "TIME_MICROS"},
+		deprecated.TimestampMillis: {name: "TIMESTAMP", text: "TIMESTAMP_MILLIS"},
+		deprecated.TimestampMicros: {name: "TIMESTAMP", text: "TIMESTAMP_MICROS"},
+		deprecated.Interval:        {name: "INTERVAL", text: "INTERVAL"},
+	}
+	for ct, it := range map[deprecated.ConvertedType]struct {
+		bits   int
+		signed bool
+	}{
+		deprecated.Int8: {8, true}, deprecated.Int16: {16, true}, deprecated.Int32: {32, true}, deprecated.Int64: {64, true},
+		deprecated.Uint8: {8, false}, deprecated.Uint16: {16, false}, deprecated.Uint32: {32, false}, deprecated.Uint64: {64, false},
+	} {
+		m[ct] = annotation{name: "INT", text: fmt.Sprintf("INT(%d,%t)", it.bits, it.signed), bits: it.bits, signed: it.signed}
+	}
+	return m
+}()
 
 // fits reports whether values of a column annotated a read correctly into a
 // field annotated want, of physical kind k: integers of a width and
