@@ -80,6 +80,14 @@ func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manif
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: encoding manifest: %w", env.StageID, err)
 	}
+	if sealHook != nil {
+		sealHook(env.Dir)
+	}
+	// the last point where a cancellation stops the stage: after this the
+	// markers go and the artifact is complete
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
 		return nil, err
 	}
@@ -88,6 +96,11 @@ func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manif
 	}
 	return &m, nil
 }
+
+// sealHook, when set (by tests), is called in the middle of sealing, after
+// the files are hashed and synced and before the shard markers are removed,
+// with the work directory.
+var sealHook func(dir string)
 
 // digestTree lists every regular file under dir except the manifest, with
 // size and sha256. Temporary files of atomic writes (".tmp-" in the name)
