@@ -4,23 +4,29 @@ import (
 	"testing"
 )
 
+// TestIntSpellingsFileAndSet: an int param means the same number written
+// in the file and given with --set (YAML's spellings: 010 is octal 8), and a
+// float beyond the int64 range is an error in both, not MinInt64.
 func TestIntSpellingsFileAndSet(t *testing.T) {
-	for _, v := range []string{"010", "0x10", "1_000", "1e20", "9.3e18", "-1e19"} {
-		h := newHarness(t, "name: toy\nstages:\n  a:\n    uses: toy.source\n    with: {n: "+v+"}\n")
-		w, err := pipelineLoad(h)
-		if err != nil {
-			t.Logf("file  n: %-6s -> error %v", v, err)
-		} else {
+	for v, want := range map[string]int64{"010": 8, "0x10": 16, "1_000": 1000, "12": 12, "1e20": -1, "9.3e18": -1, "-1e19": -1} {
+		get := func(h *harness, sets ...string) (int64, error) {
+			w, err := pipelineLoad(h, sets...)
+			if err != nil {
+				return -1, err
+			}
 			n, _ := w.Stage("a")
-			t.Logf("file  n: %-6s -> %d", v, n.Params.Int("n"))
+			return int64(n.Params.Int("n")), nil
 		}
-		h2 := newHarness(t, "name: toy\nstages:\n  a:\n    uses: toy.source\n")
-		w2, err := pipelineLoad(h2, "a.n="+v)
-		if err != nil {
-			t.Logf("--set a.n=%-6s -> error %v", v, err)
-		} else {
-			n, _ := w2.Stage("a")
-			t.Logf("--set a.n=%-6s -> %d", v, n.Params.Int("n"))
+		file, ferr := get(newHarness(t, "name: toy\nstages:\n  a:\n    uses: toy.source\n    with: {n: "+v+"}\n"))
+		set, serr := get(newHarness(t, "name: toy\nstages:\n  a:\n    uses: toy.source\n"), "a.n="+v)
+		if want < 0 {
+			if ferr == nil || serr == nil {
+				t.Errorf("n: %s: file %d (%v), --set %d (%v); want errors", v, file, ferr, set, serr)
+			}
+			continue
+		}
+		if ferr != nil || serr != nil || file != want || set != want {
+			t.Errorf("n: %s: file %d (%v), --set %d (%v); want %d in both", v, file, ferr, set, serr, want)
 		}
 	}
 }

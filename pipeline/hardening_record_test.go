@@ -10,6 +10,8 @@ import (
 	"coderflow/pipeline"
 )
 
+// TestRecordOnDiskDuringRun: while a run goes on, its record on disk says
+// running and holds the stages finished so far (a stage can read it).
 func TestRecordOnDiskDuringRun(t *testing.T) {
 	r := schedRegistry()
 	var seen []pipeline.StageRecord
@@ -26,8 +28,11 @@ func TestRecordOnDiskDuringRun(t *testing.T) {
 	h := newHarness(t, "name: rec\nstages:\n  a:\n    uses: toy.sleep\n    with: {ms: 10, id: a}\n  b:\n    uses: toy.sleep\n    with: {ms: 50, id: b}\n  c:\n    uses: toy.peek\n    needs: [a, b]\n  d:\n    uses: toy.sleep\n    with: {ms: 10, id: d}\n")
 	h.reg = r
 	h.run(pipeline.RunOptions{Jobs: 1})
-	t.Logf("record seen by c: status %s, stages %d", status, len(seen))
+	ran := map[string]bool{}
 	for _, s := range seen {
-		t.Logf("  %s %s", s.Stage, s.Status)
+		ran[s.Stage] = s.Status == pipeline.RunRan
+	}
+	if status != pipeline.RunRunning || !ran["a"] || !ran["b"] {
+		t.Errorf("record seen by c: status %q, stages %+v; want running with a and b ran", status, seen)
 	}
 }
