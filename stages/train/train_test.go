@@ -151,14 +151,7 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	killed := filepath.Join(t.TempDir(), "killed")
-	err = cancelAfterEpoch(t.Context(), 1, func(ctx context.Context) error {
-		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-		return err
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
-	}
+	killed := killAfterEpoch(t, 1, params, data, log)
 	if _, err := os.Stat(filepath.Join(killed, ckptName(2))); !os.IsNotExist(err) {
 		t.Fatalf("epoch 2 checkpoint exists after a kill at epoch 1")
 	}
@@ -373,6 +366,22 @@ func TestConceptAdjacency(t *testing.T) {
 	if cd.Counts.Edges != 5 || cd.Counts.EdgesSkipped != 3 {
 		t.Errorf("edges %d, skipped %d; want 5 and 3", cd.Counts.Edges, cd.Counts.EdgesSkipped)
 	}
+}
+
+// killAfterEpoch runs the train stage with params into a fresh directory
+// and stops it right after epoch e is checkpointed, as a kill would; it
+// returns the directory, for a rerun to resume from.
+func killAfterEpoch(t *testing.T, e int, params map[string]any, data *pipeline.Artifact, log *slog.Logger) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "killed")
+	err := cancelAfterEpoch(t.Context(), e, func(ctx context.Context) error {
+		_, err := pipeline.RunStandalone(ctx, &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	return dir
 }
 
 // cancelAfterEpoch runs run with a context cancelled once epoch e is
