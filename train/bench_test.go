@@ -68,14 +68,15 @@ func stepGEMMs(c Config, B int) []gemm {
 			gs = append(gs, gemm{"image proj (pre-pooled)", B, c.ImageDim, D, bw(false)})
 		}
 		if c.TextEncoder == TextBiGRU {
-			// per direction and gate (gruSeqOp): the input projection of all
-			// T steps (forward, dW, dX); per time step but the first (zero
-			// state) the recurrent product (forward, dh); dU of all steps.
+			// per direction (gruSeqOp), the three gates side by side: the
+			// input projection of all T steps X [Wz Wr Wn] (forward, dW,
+			// dX); per time step but the first (zero state) the recurrent
+			// product h [Uz Ur Un] (forward, dh); dU of all steps.
 			T := c.MaxLen
-			gs = append(gs, gemm{"gru input (all steps)", T * B, c.WordDim, D, 2 * 3 * bw(true)},
-				gemm{"gru recurrent", B, D, D, 2 * 3 * (T - 1) * min(bw(true), 2)})
+			gs = append(gs, gemm{"gru input (all steps)", T * B, c.WordDim, 3 * D, 2 * bw(true)},
+				gemm{"gru recurrent", B, D, 3 * D, 2 * (T - 1) * min(bw(true), 2)})
 			if train {
-				gs = append(gs, gemm{"gru dU (all steps)", D, (T - 1) * B, D, 2 * 3})
+				gs = append(gs, gemm{"gru dU (all steps)", D, (T - 1) * B, 3 * D, 2})
 			}
 		} else {
 			gs = append(gs, gemm{"text mean+proj", B, c.WordDim, D, bw(true)})

@@ -5,12 +5,15 @@ package train
 /*
 void openblas_read_env(void);
 void blas_thread_shutdown_(void);
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 */
 import "C"
 
 import (
 	"os"
 	"strconv"
+	"sync"
 
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
@@ -39,3 +42,38 @@ func init() {
 	os.Unsetenv("OPENBLAS_THREAD_TIMEOUT") // not inherited by child processes
 	C.blas_thread_shutdown_()
 }
+
+// serialBLAS runs f with OpenBLAS's thread count at 1, so that each BLAS
+// call of f runs on its calling thread alone: f's callers run several
+// independent chains of small products side by side (biGRUOp), one per
+// core. The thread count is process-wide; nested and concurrent calls
+// share one setting, restored when the last of them returns. A BLAS call
+// of another goroutine in that window runs single-threaded too (slower,
+// the same result).
+func serialBLAS(f func()) {
+	serialMu.Lock()
+	if serialUsers == 0 {
+		serialSaved = C.openblas_get_num_threads()
+		C.openblas_set_num_threads(1)
+	}
+	serialUsers++
+	serialMu.Unlock()
+	defer func() {
+		serialMu.Lock()
+		serialUsers--
+		if serialUsers == 0 {
+			C.openblas_set_num_threads(serialSaved)
+		}
+		serialMu.Unlock()
+	}()
+	f()
+}
+
+var (
+	serialMu    sync.Mutex
+	serialUsers int
+	serialSaved C.int
+)
+
+// blasThreads returns OpenBLAS's thread count.
+func blasThreads() int { return int(C.openblas_get_num_threads()) }

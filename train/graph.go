@@ -190,17 +190,18 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 // bigru is a batched bidirectional GRU (hidden D) over the embedded tokens
 // emb ((T*B, Wd), time-major); it returns the sum over valid time steps of
 // forward + backward states, which equals the masked mean up to a per-row
-// factor that the following L2 normalisation removes. Each direction is one
-// fused op (gruSeqOp, see gru.go) with one weight matrix per gate.
+// factor that the following L2 normalisation removes. Both directions are
+// one fused op (biGRUOp, see bigru.go; each direction a gruSeqOp, see
+// gru.go) with one weight matrix per gate.
 func (b *builder) bigru(in *encInputs, emb *G.Node, w map[string]*G.Node) *G.Node {
 	T, B, D, Wd := b.cfg.MaxLen, in.B, b.cfg.Dim, b.cfg.WordDim
-	mask := b.input(in.mask, "mask")
-	dir := func(d string, reverse bool) *G.Node {
-		p := func(n string) *G.Node { return w["gru."+d+"."+n] }
-		op := newGRUSeq(T, B, D, Wd, reverse, d)
-		return G.Must(G.ApplyOp(op, emb, mask, p("Wz"), p("Wr"), p("Wn"), p("bz"), p("br"), p("bn"), p("Uz"), p("Ur"), p("Un")))
+	args := G.Nodes{emb, b.input(in.mask, "mask")}
+	for _, d := range []string{"f", "b"} {
+		for _, n := range []string{"Wz", "Wr", "Wn", "bz", "br", "bn", "Uz", "Ur", "Un"} {
+			args = append(args, w["gru."+d+"."+n])
+		}
 	}
-	return G.Must(G.Add(dir("f", false), dir("b", true)))
+	return G.Must(G.ApplyOp(newBiGRU(T, B, D, Wd, "fb"), args...))
 }
 
 // dirInputs are the no-gradient inputs of one query direction.

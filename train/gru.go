@@ -56,19 +56,38 @@ type gruSeqOp struct {
 	T, B, D, Wd int
 	reverse     bool
 	c           *gruCache
+	// serial runs the row passes on the calling goroutine (biGRUOp runs
+	// the two directions side by side, one per core).
+	serial bool
 }
 
-// gruCache holds one run's intermediate values, each (T*B*D) in the
-// graph's dtype: the input projections (reused as their gradients), the
-// gates z, r, n, a = h Un, and the states h_t.
+// rows runs f over [0, n): split over GOMAXPROCS goroutines, or on the
+// calling goroutine when the op is serial. Rows are independent, so the
+// result is the same either way.
+func (op *gruSeqOp) rows(n int, f func(lo, hi int)) {
+	if op.serial {
+		f(0, n)
+		return
+	}
+	parallelRows(n, f)
+}
+
+// gruCache holds one run's intermediate values in the graph's dtype. The
+// three gates sit side by side in the (*, 3D) arrays, in the order z, r, n,
+// so that the products shared by the gates run as one.
 type gruCache struct {
-	xp   [3]*tensor.Dense
-	z, r *tensor.Dense
-	n, a *tensor.Dense
-	h    *tensor.Dense
-	hu   [2]*tensor.Dense         // (B, D) h Uz, h Ur of the current step
-	dh   [2]*tensor.Dense         // (B, D) state gradients (backward)
-	grad [gruInputs]*tensor.Dense // written by gruBwdOp, returned by it (X) and by gruGradOps
+	xp         *tensor.Dense            // (T*B, 3D) input projections X [Wz Wr Wn] (without the biases); the backward pass overwrites them with their gradients
+	z, r, n, a *tensor.Dense            // (T*B, D) gates, a = h Un
+	h          *tensor.Dense            // (T*B, D) states
+	wcat       *tensor.Dense            // (Wd, 3D) [Wz Wr Wn], filled by each forward run
+	ucat       *tensor.Dense            // (D, 3D) [Uz Ur Un], filled by each forward run
+	hu         *tensor.Dense            // (B, 3D) h [Uz Ur Un] of the current step
+	dcat       *tensor.Dense            // (T*B, 3D) gradients of h [Uz Ur Un] (backward)
+	dwcat      *tensor.Dense            // (Wd, 3D) gradient of [Wz Wr Wn] (backward)
+	ducat      *tensor.Dense            // (D, 3D) gradient of [Uz Ur Un] (backward)
+	dbcat      *tensor.Dense            // (1, 3D) gradient of [bz br bn] (backward)
+	dh         [2]*tensor.Dense         // (B, D) state gradients (backward)
+	grad       [gruInputs]*tensor.Dense // written by the backward op, returned by it (X) and by gruGradOps
 }
 
 func newGRUSeq(T, B, D, Wd int, reverse bool, id string) *gruSeqOp {
@@ -123,17 +142,36 @@ func (op *gruSeqOp) cache(dt tensor.Dtype) *gruCache {
 		return op.c
 	}
 	TB, D := op.T*op.B, op.D
-	c := &gruCache{}
-	for g := range c.xp {
-		c.xp[g] = newLike(dt, TB, D)
-	}
+	c := &gruCache{xp: newLike(dt, TB, 3*D), dcat: newLike(dt, TB, 3*D)}
 	c.z, c.r, c.n, c.a, c.h = newLike(dt, TB, D), newLike(dt, TB, D), newLike(dt, TB, D), newLike(dt, TB, D), newLike(dt, TB, D)
-	for k := range c.hu {
-		c.hu[k] = newLike(dt, op.B, D)
+	c.wcat, c.ucat, c.hu = newLike(dt, op.Wd, 3*D), newLike(dt, D, 3*D), newLike(dt, op.B, 3*D)
+	c.dwcat, c.ducat, c.dbcat = newLike(dt, op.Wd, 3*D), newLike(dt, D, 3*D), newLike(dt, 1, 3*D)
+	for k := range c.dh {
 		c.dh[k] = newLike(dt, op.B, D)
 	}
 	op.c = c
 	return c
+}
+
+// sideBySide writes the (rows, D) matrices ms into dst (rows, len(ms) D),
+// matrix g in columns [g D, (g+1) D).
+func sideBySide[T float](dst []T, rows, D int, ms ...[]T) {
+	w := len(ms) * D
+	for i := range rows {
+		for g, m := range ms {
+			copy(dst[i*w+g*D:i*w+(g+1)*D], m[i*D:(i+1)*D])
+		}
+	}
+}
+
+// splitColumns is the inverse of sideBySide.
+func splitColumns[T float](src []T, rows, D int, ms ...[]T) {
+	w := len(ms) * D
+	for i := range rows {
+		for g, m := range ms {
+			copy(m[i*D:(i+1)*D], src[i*w+g*D:i*w+(g+1)*D])
+		}
+	}
 }
 
 func (op *gruSeqOp) Do(vs ...G.Value) (G.Value, error) {
@@ -211,78 +249,123 @@ func (op *gruSeqOp) order(k int) int {
 
 func gruForward[T float](op *gruSeqOp, c *gruCache, in [][]T, out []T) {
 	T_, B, D, Wd := op.T, op.B, op.D, op.Wd
-	TB := T_ * B
+	TB, D3 := T_*B, 3*D
 	x, mask := in[gruX], in[gruMask]
-	xp := [3][]T{data[T](c.xp[0]), data[T](c.xp[1]), data[T](c.xp[2])}
-	// input projections of all steps, one product per gate, plus bias
-	for g := range 3 {
-		gemmT(false, false, TB, D, Wd, 1, x, Wd, in[gruWz+g], D, 0, xp[g], D)
-		bias := in[gruBz+g]
-		parallelRows(TB, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row := xp[g][i*D : (i+1)*D]
-				for k := range row {
-					row[k] += bias[k]
-				}
-			}
-		})
-	}
+	xp, wcat, ucat, hu := data[T](c.xp), data[T](c.wcat), data[T](c.ucat), data[T](c.hu)
+	// The input projections of all steps and gates are one product,
+	// X [Wz Wr Wn], plus the biases; the three recurrent products of a step
+	// share their left operand h, so they are one product too, h [Uz Ur Un].
+	sideBySide(wcat, Wd, D, in[gruWz], in[gruWr], in[gruWn])
+	sideBySide(ucat, D, D, in[gruUz], in[gruUr], in[gruUn])
+	gemmT(false, false, TB, D3, Wd, 1, x, Wd, wcat, D3, 0, xp, D3)
+	bias := [3][]T{in[gruBz], in[gruBr], in[gruBn]}
 	z, r, n, a, h := data[T](c.z), data[T](c.r), data[T](c.n), data[T](c.a), data[T](c.h)
-	hz, hr := data[T](c.hu[0]), data[T](c.hu[1])
 	clear(out)
 	var prev []T // previous state (nil: zero)
 	for k := range T_ {
 		t := op.order(k)
-		rows := func(s []T) []T { return s[t*B*D : (t+1)*B*D] }
-		at := rows(a)
 		if prev != nil {
-			gemmT(false, false, B, D, D, 1, prev, D, in[gruUz], D, 0, hz, D)
-			gemmT(false, false, B, D, D, 1, prev, D, in[gruUr], D, 0, hr, D)
-			gemmT(false, false, B, D, D, 1, prev, D, in[gruUn], D, 0, at, D)
-		} else {
-			clear(at)
+			gemmT(false, false, B, D3, D, 1, prev, D, ucat, D3, 0, hu, D3)
 		}
-		xz, xr, xn := rows(xp[0]), rows(xp[1]), rows(xp[2])
-		zt, rt, nt, ht := rows(z), rows(r), rows(n), rows(h)
 		hp := prev
-		parallelRows(B, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				lo, hi := i*D, (i+1)*D
-				zr, rr, nr := zt[lo:hi], rt[lo:hi], nt[lo:hi]
-				copy(zr, xz[lo:hi])
-				copy(rr, xr[lo:hi])
-				if hp != nil {
-					for j, v := range hz[lo:hi] {
-						zr[j] += v
-					}
-					for j, v := range hr[lo:hi] {
-						rr[j] += v
-					}
-				}
-				sigmoidRows(zr)
-				sigmoidRows(rr)
-				for j, v := range xn[lo:hi] {
-					nr[j] = v + rr[j]*at[lo+j]
-				}
-				tanhRows(nr)
-				m := mask[t*B+i]
-				hr, or := ht[lo:hi], out[lo:hi]
-				for j, nn := range nr {
-					var hpj T
-					if hp != nil {
-						hpj = hp[lo+j]
-					}
-					hv := hpj + m*(nn+zr[j]*(hpj-nn)-hpj)
-					hr[j] = hv
-					if op.reverse {
-						or[j] += hv
-					} else {
-						or[j] += m * hv
-					}
-				}
+		op.rows(B, func(lo, hi int) {
+			s := func(x []T, off, w int) []T { return x[off+lo*w : off+hi*w] } // rows [lo, hi)
+			g := &gruRows[T]{m: s(mask, t*B, 1), maskOut: !op.reverse, xp: s(xp, t*B*D3, D3), b: bias,
+				z: s(z, t*B*D, D), r: s(r, t*B*D, D), n: s(n, t*B*D, D), a: s(a, t*B*D, D), h: s(h, t*B*D, D),
+				out: s(out, 0, D), D: D}
+			if hp != nil {
+				g.hu, g.hp = s(hu, 0, D3), s(hp, 0, D)
 			}
+			gruFwdRows(g)
 		})
-		prev = ht
+		prev = h[t*B*D : (t+1)*B*D]
+	}
+}
+
+// gruRows are the rows of one time step that gruFwdRows runs, each of
+// them as gruFwdRow.
+type gruRows[T float] struct {
+	m                  []T // (rows) token mask
+	maskOut            bool
+	xp, hu             []T // (rows, 3D); hu nil at the first step
+	hp                 []T // (rows, D) previous state; nil at the first step
+	b                  [3][]T
+	z, r, n, a, h, out []T // (rows, D)
+	D                  int
+}
+
+// gruFwdRows runs gruFwdRow on the rows of g (float32: gruFwdRows32, in
+// SSE2 C in the openblas build, the same bits).
+func gruFwdRows[T float](g *gruRows[T]) {
+	if g32, ok := any(g).(*gruRows[float32]); ok {
+		gruFwdRows32(g32)
+		return
+	}
+	g.fwd()
+}
+
+// fwd is gruFwdRows in Go.
+func (g *gruRows[T]) fwd() {
+	D := g.D
+	for i, m := range g.m {
+		row := func(x []T) []T { return x[i*D : (i+1)*D] }
+		var hu, hp []T
+		if g.hu != nil {
+			hu, hp = g.hu[i*3*D:(i+1)*3*D], row(g.hp)
+		}
+		gruFwdRow(m, g.maskOut, g.xp[i*3*D:(i+1)*3*D], &g.b, hu, hp, row(g.z), row(g.r), row(g.n), row(g.a), row(g.h), row(g.out))
+	}
+}
+
+// gruFwdRow runs one sequence's row of one time step: from the row's input
+// projections xp = x [Wz Wr Wn] (3D), the biases b, the recurrent products
+// hu = h [Uz Ur Un] (3D; nil at the first step, where the previous state hp
+// is zero too) and the token mask m it writes the gates z, r, n, a = h Un
+// and the new state h, and adds the state to out (m times the state when
+// maskOut).
+func gruFwdRow[T float](m T, maskOut bool, xp []T, b *[3][]T, hu, hp, z, r, n, a, h, out []T) {
+	D := len(z)
+	xz, xr, xn := xp[:D], xp[D:2*D], xp[2*D:3*D]
+	bz, br, bn := b[0][:D], b[1][:D], b[2][:D]
+	r, n, a, h, out = r[:D], n[:D], a[:D], h[:D], out[:D]
+	if hu != nil {
+		hz, hr, hn := hu[:D], hu[D:2*D], hu[2*D:3*D]
+		for j := range z {
+			z[j] = xz[j] + bz[j] + hz[j]
+			r[j] = xr[j] + br[j] + hr[j]
+		}
+		copy(a, hn)
+	} else {
+		for j := range z {
+			z[j] = xz[j] + bz[j]
+			r[j] = xr[j] + br[j]
+		}
+		clear(a)
+	}
+	sigmoidRows(z)
+	sigmoidRows(r)
+	for j, v := range xn {
+		n[j] = v + bn[j] + r[j]*a[j]
+	}
+	tanhRows(n)
+	om := m
+	if !maskOut {
+		om = 1
+	}
+	if hp == nil {
+		for j, nn := range n {
+			hv := m * (nn + z[j]*(0-nn))
+			h[j] = hv
+			out[j] += om * hv
+		}
+		return
+	}
+	hp = hp[:D]
+	for j, nn := range n {
+		hpj := hp[j]
+		hv := hpj + m*(nn+z[j]*(hpj-nn)-hpj)
+		h[j] = hv
+		out[j] += om * hv
 	}
 }
 
@@ -291,7 +374,8 @@ func gruForward[T float](op *gruSeqOp, c *gruCache, in [][]T, out []T) {
 // op's cache (read by gruGradOps) and returns the gradient of X. Inputs:
 // (output, gradient, X, mask, Wz, Wr, Wn, Uz, Ur, Un); the dependency on the
 // output orders it after the forward op, and taking X as an input keeps
-// the tape machine from reusing X's memory before it runs.
+// the tape machine from reusing X's memory before it runs. The weights'
+// values are read from the forward run's side-by-side copies (wcat, ucat).
 type gruBwdOp struct {
 	opBase
 	fwd *gruSeqOp
@@ -329,14 +413,7 @@ func (op *gruBwdOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("train: %s: the forward op has not run", op.name)
 	}
 	dt := ts[gbGrad].Dtype()
-	if c.grad[gruX] == nil {
-		c.grad[gruX] = newLike(dt, f.T*f.B, f.Wd)
-		for g := range 3 {
-			c.grad[gruWz+g] = newLike(dt, f.Wd, f.D)
-			c.grad[gruBz+g] = newLike(dt, 1, f.D)
-			c.grad[gruUz+g] = newLike(dt, f.D, f.D)
-		}
-	}
+	f.grads(dt)
 	switch dt {
 	case tensor.Float32:
 		gruBackward(f, c, f32s(ts[:]))
@@ -348,102 +425,137 @@ func (op *gruBwdOp) Do(vs ...G.Value) (G.Value, error) {
 	return c.grad[gruX], nil
 }
 
+// gruBwdRow backpropagates one sequence's row of one time step: given the
+// output gradient g (scaled by the mask m when maskG, as the forward
+// direction's output sums m h), the state gradient dh from the later
+// steps, the previous state hp (zeros at the first step) and the step's
+// gates z, r, n
+// and a = h Un, it writes the gradients of the input projections [z r n]
+// into dxp (3D), of the previous state into dhp, and of h [Uz Ur Un] into
+// dc (3D).
+func gruBwdRow[T float](m T, maskG bool, g, dh, hp, z, r, n, a, dxp, dhp, dc []T) {
+	D := len(dh)
+	g, z, r, n, a, dhp = g[:D], z[:D], r[:D], n[:D], a[:D], dhp[:D]
+	dz, dr, dn := dxp[:D], dxp[D:2*D], dxp[2*D:3*D]
+	dcz, dcr, dca := dc[:D], dc[D:2*D], dc[2*D:3*D]
+	gm := T(1)
+	if maskG {
+		gm = m
+	}
+	if m == 0 { // padding: the state passes through, the gates get nothing
+		for j, v := range dh {
+			dhp[j] = v + g[j]*gm
+		}
+		clear(dxp[:3*D])
+		clear(dc[:3*D])
+		return
+	}
+	hp = hp[:D]
+	for j, v := range dh {
+		d := v + g[j]*gm
+		zz, rr, nn := z[j], r[j], n[j]
+		dhn := m * d
+		dpn := dhn * (1 - zz) * (1 - nn*nn)
+		dpr := dpn * a[j] * rr * (1 - rr)
+		dpz := dhn * (hp[j] - nn) * zz * (1 - zz)
+		dhp[j] = (1-m)*d + dhn*zz
+		dz[j], dr[j], dn[j] = dpz, dpr, dpn
+		dcz[j], dcr[j], dca[j] = dpz, dpr, dpn*rr
+	}
+}
+
+// grads allocates the gradient tensors of the op's cache on first use.
+func (op *gruSeqOp) grads(dt tensor.Dtype) {
+	c := op.c
+	if c.grad[gruX] != nil {
+		return
+	}
+	c.grad[gruX] = newLike(dt, op.T*op.B, op.Wd)
+	for g := range 3 {
+		c.grad[gruWz+g] = newLike(dt, op.Wd, op.D)
+		c.grad[gruBz+g] = newLike(dt, 1, op.D)
+		c.grad[gruUz+g] = newLike(dt, op.D, op.D)
+	}
+}
+
 func gruBackward[T float](op *gruSeqOp, c *gruCache, in [][]T) {
 	T_, B, D, Wd := op.T, op.B, op.D, op.Wd
-	TB := T_ * B
+	TB, D3 := T_*B, 3*D
 	gout, mask, x := in[gbGrad], in[gbMask], in[gbX]
-	xp := [3][]T{data[T](c.xp[0]), data[T](c.xp[1]), data[T](c.xp[2])} // become dXP
+	xp := data[T](c.xp) // becomes the gradient of the input projections
 	z, r, n, a, h := data[T](c.z), data[T](c.r), data[T](c.n), data[T](c.a), data[T](c.h)
 	dh, dhp := data[T](c.dh[0]), data[T](c.dh[1])
+	wcat, ucat, dcat := data[T](c.wcat), data[T](c.ucat), data[T](c.dcat) // wcat, ucat: as the forward run left them
+	zeroRow := make([]T, D)
 	clear(dh)
 	for k := T_ - 1; k >= 0; k-- {
 		t := op.order(k)
-		rows := func(s []T) []T { return s[t*B*D : (t+1)*B*D] }
-		var hp []T
+		var hp []T // the previous states; nil (zero) before the first step
 		if k > 0 {
 			hp = rows2(h, op.order(k-1), B, D)
 		}
-		zt, rt, nt, at := rows(z), rows(r), rows(n), rows(a)
-		dz, dr, dn := rows(xp[0]), rows(xp[1]), rows(xp[2])
-		parallelRows(B, func(lo, hi int) {
+		op.rows(B, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				m := float64(mask[t*B+i])
-				for j := i * D; j < (i+1)*D; j++ {
-					gj := float64(gout[j])
-					if !op.reverse {
-						gj *= m
-					}
-					d := float64(dh[j]) + gj
-					var hpj float64
-					if hp != nil {
-						hpj = float64(hp[j])
-					}
-					zz, rr, nn, aa := float64(zt[j]), float64(rt[j]), float64(nt[j]), float64(at[j])
-					dhn := m * d
-					dprev := (1-m)*d + dhn*zz
-					dnn := dhn * (1 - zz)
-					dzz := dhn * (hpj - nn)
-					dpn := dnn * (1 - nn*nn)
-					dpr := dpn * aa * rr * (1 - rr)
-					dpz := dzz * zz * (1 - zz)
-					dz[j], dr[j], dn[j] = T(dpz), T(dpr), T(dpn)
-					at[j] = T(dpn * rr) // d(h Un)
-					dhp[j] = T(dprev)
+				row := (t*B + i) * D
+				r1 := func(s []T) []T { return s[row : row+D] }
+				hpr := zeroRow
+				if hp != nil {
+					hpr = hp[i*D : (i+1)*D]
 				}
+				gruBwdRow(mask[t*B+i], !op.reverse, gout[i*D:(i+1)*D], dh[i*D:(i+1)*D], hpr,
+					r1(z), r1(r), r1(n), r1(a), xp[row*3:(row+D)*3], dhp[i*D:(i+1)*D], dcat[row*3:(row+D)*3])
 			}
 		})
 		if k > 0 {
-			gemmT(false, true, B, D, D, 1, dz, D, in[gbU+0], D, 1, dhp, D)
-			gemmT(false, true, B, D, D, 1, dr, D, in[gbU+1], D, 1, dhp, D)
-			gemmT(false, true, B, D, D, 1, at, D, in[gbU+2], D, 1, dhp, D)
+			// dh_prev += [dz dr d(h Un)] [Uz Ur Un]^T: one product, (B, 3D) x (3D, D)
+			gemmT(false, true, B, D, D3, 1, dcat[t*B*D3:], D3, ucat, D3, 1, dhp, D)
 		}
 		dh, dhp = dhp, dh
 	}
-	// weight gradients over all steps: dU = sum_t h_prev^T dHU_t over the
-	// steps with a previous state, dW = X^T dXP, db = column sums of dXP.
+	// weight gradients over all steps, one product each for the three
+	// gates: d[Uz Ur Un] = sum_t h_prev^T d(h [Uz Ur Un])_t over the steps
+	// with a previous state, d[Wz Wr Wn] = X^T dXP, d[bz br bn] = column
+	// sums of dXP; dX = dXP [Wz Wr Wn]^T.
+	ducat, dwcat, dbcat := data[T](c.ducat), data[T](c.dwcat), data[T](c.dbcat)
 	if T_ > 1 {
-		hs, ds := 0, B*D // forward: h_{t-1} = rows t-1, steps t = 1..T-1
+		hs, ds := 0, B*D3 // forward: h_{t-1} = rows t-1, steps t = 1..T-1
 		if op.reverse {
 			hs, ds = B*D, 0 // backward: h_{t+1} = rows t+1, steps t = 0..T-2
 		}
-		n := (T_ - 1) * B
-		dsrc := [3][]T{xp[0], xp[1], a}
-		for g := range 3 {
-			gemmT(true, false, D, D, n, 1, h[hs:], D, dsrc[g][ds:], D, 0, data[T](c.grad[gruUz+g]), D)
-		}
+		gemmT(true, false, D, D3, (T_-1)*B, 1, h[hs:], D, dcat[ds:], D3, 0, ducat, D3)
 	} else {
-		for g := range 3 {
-			clear(data[T](c.grad[gruUz+g]))
-		}
+		clear(ducat)
 	}
-	dx := data[T](c.grad[gruX])
-	for g := range 3 {
-		gemmT(true, false, Wd, D, TB, 1, x, Wd, xp[g], D, 0, data[T](c.grad[gruWz+g]), D)
-		db := data[T](c.grad[gruBz+g])
-		colSums(db, xp[g], TB, D)
-		beta := 1.0
-		if g == 0 {
-			beta = 0
-		}
-		gemmT(false, true, TB, Wd, D, 1, xp[g], D, in[gbW+g], D, beta, dx, Wd)
+	splitColumns(ducat, D, D, data[T](c.grad[gruUz]), data[T](c.grad[gruUr]), data[T](c.grad[gruUn]))
+	gemmT(true, false, Wd, D3, TB, 1, x, Wd, xp, D3, 0, dwcat, D3)
+	splitColumns(dwcat, Wd, D, data[T](c.grad[gruWz]), data[T](c.grad[gruWr]), data[T](c.grad[gruWn]))
+	if op.serial {
+		colSumsIn(dbcat, xp, TB, D3, 0, D3)
+	} else {
+		colSums(dbcat, xp, TB, D3)
 	}
+	splitColumns(dbcat, 1, D, data[T](c.grad[gruBz]), data[T](c.grad[gruBr]), data[T](c.grad[gruBn]))
+	gemmT(false, true, TB, Wd, D3, 1, xp, D3, wcat, D3, 0, data[T](c.grad[gruX]), Wd)
 }
 
 // colSums writes the column sums of x (n, D) into out (D), accumulated in
 // float64 in row order; column blocks run on GOMAXPROCS goroutines (each
 // sum is the same whatever the split).
 func colSums[T float](out, x []T, n, D int) {
-	parallelRange(D, 64, func(lo, hi int) {
-		acc := make([]float64, hi-lo)
-		for i := range n {
-			for k, v := range x[i*D+lo : i*D+hi] {
-				acc[k] += float64(v)
-			}
+	parallelRange(D, 64, func(lo, hi int) { colSumsIn(out, x, n, D, lo, hi) })
+}
+
+// colSumsIn is colSums of the columns [lo, hi).
+func colSumsIn[T float](out, x []T, n, D, lo, hi int) {
+	acc := make([]float64, hi-lo)
+	for i := range n {
+		for k, v := range x[i*D+lo : i*D+hi] {
+			acc[k] += float64(v)
 		}
-		for k := range acc {
-			out[lo+k] = T(acc[k])
-		}
-	})
+	}
+	for k := range acc {
+		out[lo+k] = T(acc[k])
+	}
 }
 
 func rows2[T float](s []T, t, B, D int) []T { return s[t*B*D : (t+1)*B*D] }

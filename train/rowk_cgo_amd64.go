@@ -283,6 +283,51 @@ static void coder_pool(float *dst, const float *img, long R, long d, float inv) 
 // 8) elements: the same operations per lane (AVX2 without FMA, so no
 // contraction), element j's partial sum in lane j mod 4 added in order of j,
 // as the SSE2 code and sum4.
+// gruFwdRow (gru.go) on rows rows of one time step, D a multiple of 4: the
+// same float32 operations in the same order per element. hu and hp are NULL
+// at the first step (zero previous state).
+static void coder_gru_fwd(long rows, long D, const float *m, int maskOut, const float *xp,
+		const float *bz, const float *br, const float *bn, const float *hu, const float *hp,
+		float *z, float *r, float *n, float *a, float *h, float *out, const unsigned *t) {
+	coder_expk k;
+	coder_expk_load(&k, t);
+	const __m128 one = _mm_set1_ps(1.0f), two = _mm_set1_ps(2.0f), neg1 = _mm_set1_ps(-1.0f),
+		neg2 = _mm_set1_ps(-2.0f), zero = _mm_setzero_ps();
+	for (long i = 0; i < rows; i++) {
+		const float *xz = xp + i * 3 * D, *xr = xz + D, *xn = xr + D;
+		const float *hz = hu ? hu + i * 3 * D : 0, *hpi = hp ? hp + i * D : 0;
+		float *zi = z + i * D, *ri = r + i * D, *ni = n + i * D, *ai = a + i * D, *hi = h + i * D, *oi = out + i * D;
+		const __m128 mi = _mm_set1_ps(m[i]), om = maskOut ? mi : one;
+		for (long j = 0; j < D; j += 4) {
+			__m128 zz = _mm_add_ps(_mm_loadu_ps(xz + j), _mm_loadu_ps(bz + j));
+			__m128 rr = _mm_add_ps(_mm_loadu_ps(xr + j), _mm_loadu_ps(br + j));
+			__m128 aa = zero;
+			if (hz) {
+				zz = _mm_add_ps(zz, _mm_loadu_ps(hz + j));
+				rr = _mm_add_ps(rr, _mm_loadu_ps(hz + D + j));
+				aa = _mm_loadu_ps(hz + 2 * D + j);
+			}
+			zz = _mm_div_ps(one, _mm_add_ps(one, coder_exp4(&k, _mm_mul_ps(zz, neg1))));
+			rr = _mm_div_ps(one, _mm_add_ps(one, coder_exp4(&k, _mm_mul_ps(rr, neg1))));
+			__m128 nn = _mm_add_ps(_mm_add_ps(_mm_loadu_ps(xn + j), _mm_loadu_ps(bn + j)), _mm_mul_ps(rr, aa));
+			nn = _mm_sub_ps(_mm_div_ps(two, _mm_add_ps(one, coder_exp4(&k, _mm_mul_ps(nn, neg2)))), one);
+			__m128 hv;
+			if (hpi) {
+				__m128 hp4 = _mm_loadu_ps(hpi + j);
+				hv = _mm_add_ps(hp4, _mm_mul_ps(mi, _mm_sub_ps(_mm_add_ps(nn, _mm_mul_ps(zz, _mm_sub_ps(hp4, nn))), hp4)));
+			} else {
+				hv = _mm_mul_ps(mi, _mm_add_ps(nn, _mm_mul_ps(zz, _mm_sub_ps(zero, nn))));
+			}
+			_mm_storeu_ps(zi + j, zz);
+			_mm_storeu_ps(ri + j, rr);
+			_mm_storeu_ps(ni + j, nn);
+			_mm_storeu_ps(ai + j, aa);
+			_mm_storeu_ps(hi + j, hv);
+			_mm_storeu_ps(oi + j, _mm_add_ps(_mm_loadu_ps(oi + j), _mm_mul_ps(om, hv)));
+		}
+	}
+}
+
 static int coder_has_avx2(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2");
@@ -606,4 +651,28 @@ func poolImage32(dst, img []float32, R, d int, inv float32) {
 	}
 	_, _ = dst[d-1], img[R*d-1]
 	C.coder_pool(f32p(dst), f32p(img), C.long(R), C.long(d), C.float(inv))
+}
+
+// gruFwdRows32 is gruFwdRows on float32 rows: SSE2 C when D is a multiple
+// of 4, bit for bit the Go code.
+func gruFwdRows32(g *gruRows[float32]) {
+	rows, D := len(g.m), g.D
+	if rows == 0 || D%4 != 0 || D < 4 {
+		g.fwd()
+		return
+	}
+	// bounds, checked here once for the C code
+	_, _, _, _ = g.xp[rows*3*D-1], g.b[0][D-1], g.b[1][D-1], g.b[2][D-1]
+	_, _, _, _, _, _ = g.z[rows*D-1], g.r[rows*D-1], g.n[rows*D-1], g.a[rows*D-1], g.h[rows*D-1], g.out[rows*D-1]
+	var hu, hp *C.float
+	if g.hu != nil {
+		_, _ = g.hu[rows*3*D-1], g.hp[rows*D-1]
+		hu, hp = f32p(g.hu), f32p(g.hp)
+	}
+	maskOut := C.int(0)
+	if g.maskOut {
+		maskOut = 1
+	}
+	C.coder_gru_fwd(C.long(rows), C.long(D), f32p(g.m), maskOut, f32p(g.xp), f32p(g.b[0]), f32p(g.b[1]), f32p(g.b[2]),
+		hu, hp, f32p(g.z), f32p(g.r), f32p(g.n), f32p(g.a), f32p(g.h), f32p(g.out), expTabP())
 }

@@ -37,3 +37,5 @@ func embedBwd32(out, g []float32, tok []int, w []float32, B, T, Wd, lo, hi int) 
 }
 
 func poolImage32(dst, img []float32, R, d int, inv float32) { poolImage32Go(dst, img, R, d, inv) }
+
+func gruFwdRows32(g *gruRows[float32]) { g.fwd() }

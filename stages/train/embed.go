@@ -21,7 +21,10 @@ var EmbedSpec = pipeline.Spec{
 	// version 3 model is reused.
 	// 5: with train.coder version 6: the concept adjacency the GCN encodes
 	// with is kg.link's, as in training.
-	Version: "5",
+	// 6: with train.coder version 7: the bi-GRU's input projections of the
+	// three gates are one product, and its directions run single-threaded
+	// BLAS side by side (the encodings may differ in the last bits).
+	Version: "6",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +

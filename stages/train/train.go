@@ -42,7 +42,10 @@ var TrainSpec = pipeline.Spec{
 	// queue larger than that is capped at it, not at all train captions).
 	// 6: the concept adjacency is kg.link's (kgstage.Adjacency: largest graph
 	// weight per pair, scaled, plus co-occurrence), not a sum over relations.
-	Version: "6",
+	// 7: the bi-GRU runs its three gates' products as one and backpropagates
+	// in float32 (not float64) per element: bigru models differ in the last
+	// bits (mean models are unchanged).
+	Version: "7",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
