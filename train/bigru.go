@@ -134,16 +134,22 @@ func (op *biGRUOp) Do(vs ...G.Value) (G.Value, error) {
 // bothDirections runs f(1) on a new goroutine and f(0) on the caller's,
 // with single-threaded BLAS calls, and returns when both are done.
 func bothDirections(f func(d int)) {
+	var p workerPanic
 	serialBLAS(func() {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer p.catch()
 			f(1)
 		}()
-		f(0)
+		func() {
+			defer p.catch()
+			f(0)
+		}()
 		wg.Wait()
 	})
+	p.rethrow()
 }
 
 // addInto sets dst = a + b.

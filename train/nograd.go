@@ -1,8 +1,10 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -271,16 +273,49 @@ func parallelRange(n, minN int, f func(lo, hi int)) {
 	}
 	// ranges 1..w-1 on new goroutines, range 0 on the caller's
 	var wg sync.WaitGroup
+	var p workerPanic
 	for k := 1; k < w; k++ {
 		lo, hi := k*n/w, (k+1)*n/w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer p.catch()
 			f(lo, hi)
 		}()
 	}
-	f(0, n/w)
-	wg.Wait()
+	func() {
+		defer p.catch()
+		f(0, n/w)
+	}()
+	wg.Wait() // also after a panic of range 0: no worker outlives the call
+	p.rethrow()
+}
+
+// workerPanic carries a panic of a worker goroutine (or of the caller's
+// own share of the work) to the goroutine that waits for the workers, where the train stage's recovery turns it into an error of
+// the stage; a panic left in a worker goroutine would end the process.
+type workerPanic struct {
+	mu    sync.Mutex
+	v     any
+	stack []byte
+}
+
+// catch records the panic of the calling goroutine, if any; defer it.
+func (p *workerPanic) catch() {
+	if r := recover(); r != nil {
+		p.mu.Lock()
+		if p.v == nil {
+			p.v, p.stack = r, debug.Stack()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// rethrow panics with the recorded panic, if any, and its worker's stack.
+func (p *workerPanic) rethrow() {
+	if p.v != nil {
+		panic(fmt.Sprintf("%v (in a worker goroutine)\n%s", p.v, p.stack))
+	}
 }
 
 // logWeightRows computes rows [lo, hi) of logWeights.

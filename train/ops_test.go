@@ -1,8 +1,13 @@
 package train
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 )
@@ -132,5 +137,58 @@ func TestMeanTextEncoder(t *testing.T) {
 				t.Fatalf("caption %d dim %d: %g, want %g", i, o, got[i*D+o], want)
 			}
 		}
+	}
+}
+
+// TestWorkerPanicReachesCaller checks that a panic in a worker goroutine of
+// parallelRange or bothDirections reaches the caller (where the train
+// stage's recovery makes it an error) after every worker has stopped,
+// instead of ending the process.
+func TestWorkerPanicReachesCaller(t *testing.T) {
+	for name, run := range map[string]func(done *atomic.Int32){
+		"parallelRange": func(done *atomic.Int32) {
+			parallelRange(1000, 1, func(lo, hi int) {
+				defer done.Add(1)
+				if lo > 0 {
+					panic("boom")
+				}
+			})
+		},
+		"bothDirections": func(done *atomic.Int32) {
+			bothDirections(func(d int) {
+				defer done.Add(1)
+				if d == 1 {
+					panic("boom")
+				}
+			})
+		},
+		"caller's share": func(done *atomic.Int32) {
+			bothDirections(func(d int) {
+				defer done.Add(1)
+				if d == 0 {
+					panic("boom")
+				}
+				time.Sleep(20 * time.Millisecond)
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if runtime.GOMAXPROCS(0) < 2 && name == "parallelRange" {
+				t.Skip("parallelRange runs inline with GOMAXPROCS 1")
+			}
+			var done atomic.Int32
+			func() {
+				defer func() {
+					r := recover()
+					if r == nil || !strings.Contains(fmt.Sprint(r), "boom") {
+						t.Errorf("recovered %v, want the worker's panic", r)
+					}
+					if n := done.Load(); n < 2 {
+						t.Errorf("%d of the 2 shares had finished when the panic reached the caller", n)
+					}
+				}()
+				run(&done)
+			}()
+		})
 	}
 }
