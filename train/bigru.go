@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -131,26 +130,8 @@ func (op *biGRUOp) Do(vs ...G.Value) (G.Value, error) {
 	return res, nil
 }
 
-// bothDirections runs f(1) on a new goroutine and f(0) on the caller's,
-// with single-threaded BLAS calls, and returns when both are done.
-func bothDirections(f func(d int)) {
-	var p workerPanic
-	serialBLAS(func() {
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer p.catch()
-			f(1)
-		}()
-		func() {
-			defer p.catch()
-			f(0)
-		}()
-		wg.Wait()
-	})
-	p.rethrow()
-}
+// bothDirections runs pair(f) with single-threaded BLAS calls.
+func bothDirections(f func(d int)) { serialBLAS(func() { pair(f) }) }
 
 // addInto sets dst = a + b.
 func addInto[T float](dst, a, b []T) {

@@ -291,6 +291,25 @@ func parallelRange(n, minN int, f func(lo, hi int)) {
 	p.rethrow()
 }
 
+// pair runs f(1) on a new goroutine and f(0) on the caller's and returns
+// when both are done; a panic of either reaches the caller then.
+func pair(f func(k int)) {
+	var wg sync.WaitGroup
+	var p workerPanic
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer p.catch()
+		f(1)
+	}()
+	func() {
+		defer p.catch()
+		f(0)
+	}()
+	wg.Wait()
+	p.rethrow()
+}
+
 // workerPanic carries a panic of a worker goroutine (or of the caller's
 // own share of the work) to the goroutine that waits for the workers, where the train stage's recovery turns it into an error of
 // the stage; a panic left in a worker goroutine would end the process.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -93,15 +92,9 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 		// [B, 2B) text), the two Sinkhorn runs on two goroutines
 		qs := make([]float32, 0, 2*B*D)
 		z := matmulT(append(append(qs, mk.v...), mk.t...), 2*B, protos, P, D)
-		var qv []float32
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			qv = sinkhorn(z[:B*P], B, P, cfg.SinkhornEps, cfg.SinkhornIters)
-		}()
-		qt := sinkhorn(z[B*P:], B, P, cfg.SinkhornEps, cfg.SinkhornIters)
-		wg.Wait()
+		var q [2][]float32 // image, text
+		pair(func(k int) { q[k] = sinkhorn(z[k*B*P:(k+1)*B*P], B, P, cfg.SinkhornEps, cfg.SinkhornIters) })
+		qv, qt := q[0], q[1]
 		fill(li.qSwap, append(append(make([]float32, 0, 2*B*P), qt...), qv...))
 		fill(li.qPred, append(append(make([]float32, 0, 2*B*P), qv...), qt...))
 	}
