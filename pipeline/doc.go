@@ -32,5 +32,14 @@
 // affect output (NoCache params dropped; local Path params replaced by the
 // digest of their content), input artifact keys in `needs` order). External
 // file digests are remembered by path, size and mtime, so an unchanged file is
-// never reread.
+// never reread. A directory param marked [Param.SkipInputs] leaves the
+// stage's input artifacts out of its digest, and one marked
+// [Param.MissingIsEmpty] digests as an empty directory while it does not
+// exist (a report's runs_dir: ${workdir}/cache/evaluate).
+//
+// # Workflow references
+//
+// Values under `with:` and workflow params may use ${workdir}, the
+// workflow's absolute workdir; values under `with:` may use
+// ${params.NAME}. Any other ${...} is a validation error at file:line:col.
 package pipeline

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -297,6 +298,9 @@ func (d *Digester) Save() error {
 	return os.Rename(tmp, d.file)
 }
 
+// emptyTreeDigest is the digest of an empty directory (sha256 of nothing).
+const emptyTreeDigest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 // externalDigests digests every local Path param of p. inputDirs are the
 // artifact directories of the stage's inputs, left out of the digest of
 // SkipInputs params.
@@ -321,7 +325,15 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 				skip[abs] = true
 			}
 		}
-		sum, err := dg.digestExcept(ctx, local, skip)
+		missing := false
+		if d.MissingIsEmpty {
+			_, serr := os.Stat(local)
+			missing = errors.Is(serr, fs.ErrNotExist)
+		}
+		sum, err := emptyTreeDigest, error(nil) // a missing MissingIsEmpty directory reads as an empty one
+		if !missing {
+			sum, err = dg.digestExcept(ctx, local, skip)
+		}
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}

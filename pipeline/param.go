@@ -77,8 +77,18 @@ type Param struct {
 	// of the stage's own inputs (a report's runs_dir pointing at the
 	// workdir's cache of evaluate artifacts): their directories are left out
 	// of its digest, so the key does not change once the inputs computed in
-	// this run land there (the stage reads them as inputs anyway).
+	// this run land there (the stage reads them as inputs anyway). Only the
+	// direct inputs are left out: keys are computed before the run, so an
+	// artifact of the same run that is not a direct input and lands in the
+	// directory (a stage further upstream, or one that is not upstream at
+	// all) is not in this run's key, and is in the next run's.
 	SkipInputs bool
+	// MissingIsEmpty marks a directory Path param that may not exist yet
+	// (a report's runs_dir at the workdir's cache of evaluate artifacts,
+	// before the first evaluation): a local value that does not exist is
+	// digested as an empty directory instead of being an error. The stage
+	// must read it so too.
+	MissingIsEmpty bool
 }
 
 // Bound returns a pointer to v, for [Param.Min] and [Param.Max].

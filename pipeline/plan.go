@@ -102,13 +102,6 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 	errs = append(errs, setErrs...)
 
 	w := &Workflow{File: path, Name: fs.Name, Params: map[string]any{}, byID: map[string]*Node{}}
-	for _, k := range fs.ParamKeys {
-		v, err := substitute(fs.Params[k], &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark})
-		if err != nil {
-			errs = append(errs, &SpecError{Pos: fs.ParamPos[k], Field: "params." + k, Err: errors.New("workflow params cannot reference other params")})
-		}
-		w.Params[k] = v
-	}
 	wd := opt.Workdir
 	if wd == "" {
 		wd = fs.Workdir
@@ -120,6 +113,14 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 		wd = filepath.Join(base, wd)
 	}
 	w.Workdir = wd
+	fs.workdir = wd // the value of ${workdir}
+	for _, k := range fs.ParamKeys {
+		v, err := substitute(fs.Params[k], fs.paramScope())
+		if err != nil {
+			errs = append(errs, &SpecError{Pos: fs.ParamPos[k], Field: "params." + k, Err: errors.New("workflow params cannot reference other params")})
+		}
+		w.Params[k] = v
+	}
 
 	nodes := map[string]*Node{}
 	for _, s := range fs.Stages {
@@ -294,9 +295,10 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// substitute decodes node into a Go value, replacing ${params.NAME}
-// references. A scalar that is exactly one reference takes the referenced
-// value with its type; references inside longer strings are interpolated.
+// substitute decodes node into a Go value, replacing ${params.NAME} and
+// ${workdir} references. A scalar that is exactly one reference takes the
+// referenced value with its type (${workdir}: the absolute workdir, a
+// string); references inside longer strings are interpolated.
 func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 	switch node.Kind {
 	case yaml.SequenceNode:
@@ -318,6 +320,9 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			}
 			return v, nil
 		}
+		if isWorkdirRef(s) {
+			return fs.workdirValue(s)
+		}
 		if name, ok := wholeRef(s); ok {
 			ref, ok := fs.Params[name]
 			if !ok {
@@ -326,7 +331,7 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			// Workflow params cannot refer to params (that is reported
 			// where they are defined); resolving the value without them
 			// also ends a reference to itself.
-			v, err := substitute(ref, &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark})
+			v, err := substitute(ref, fs.paramScope())
 			if errors.Is(err, ErrUnresolved) {
 				return nil, fmt.Errorf("%w %s: workflow param %q refers to a param itself", ErrUnresolved, s, name)
 			}
@@ -344,6 +349,16 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 				return nil, fmt.Errorf("%w: unterminated %q", ErrUnresolved, s[i:])
 			}
 			ref := s[i : i+j+1]
+			if isWorkdirRef(ref) {
+				wd, err := fs.workdirValue(ref)
+				if err != nil {
+					return nil, err
+				}
+				b.WriteString(s[:i])
+				b.WriteString(wd)
+				s = s[i+j+1:]
+				continue
+			}
 			name, ok := wholeRef(ref)
 			pn := fs.Params[name]
 			if ok && pn != nil && pn.Kind != yaml.ScalarNode {
@@ -353,7 +368,15 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 				return nil, unresolved(ref, fs)
 			}
 			b.WriteString(s[:i])
-			b.WriteString(pn.Value)
+			text := pn.Value
+			if strings.Contains(fs.mark.restore(pn), "${workdir}") {
+				// a workflow param built from ${workdir}; any other
+				// reference in it is reported where it is defined
+				if v, err := substitute(pn, fs.paramScope()); err == nil {
+					text = fmt.Sprint(v)
+				}
+			}
+			b.WriteString(text)
 			s = s[i+j+1:]
 		}
 		return b.String(), nil
@@ -407,12 +430,34 @@ func wholeRef(s string) (string, bool) {
 	return name, name != "" && !strings.ContainsAny(name, "${} ")
 }
 
+// workdirRef is the reference to the workflow's absolute workdir.
+const workdirRef = "${workdir}"
+
+func isWorkdirRef(s string) bool { return strings.TrimSpace(s) == workdirRef }
+
+// workdirValue is the value of a ${workdir} reference.
+func (fs *fileSpec) workdirValue(ref string) (string, error) {
+	if fs.workdir == "" {
+		return "", fmt.Errorf("%w %s: the workdir is not known here", ErrUnresolved, strings.TrimSpace(ref))
+	}
+	return fs.workdir, nil
+}
+
 func unresolved(ref string, fs *fileSpec) error {
 	name, _ := wholeRef(ref)
 	if name == "" {
-		return fmt.Errorf("%w %s (only ${params.NAME} references are supported)", ErrUnresolved, ref)
+		hint := ""
+		inner := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(ref), "${"), "}")
+		if didYouMean(inner, []string{"workdir"}) != "" {
+			hint = " (did you mean " + workdirRef + "?)"
+		}
+		return fmt.Errorf("%w %s (only ${params.NAME} and %s references are supported)%s", ErrUnresolved, ref, workdirRef, hint)
 	}
-	return fmt.Errorf("%w %s: no workflow param %q%s", ErrUnresolved, ref, name, didYouMean(name, fs.ParamKeys))
+	hint := didYouMean(name, fs.ParamKeys)
+	if hint == "" && name == "workdir" {
+		hint = " (the workdir is " + workdirRef + ")"
+	}
+	return fmt.Errorf("%w %s: no workflow param %q%s", ErrUnresolved, ref, name, hint)
 }
 
 // topoOrder returns a topological order that keeps file order among ready

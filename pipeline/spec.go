@@ -95,6 +95,15 @@ type fileSpec struct {
 	ParamPos  map[string]Pos
 	Stages    []*stageSpec
 	mark      refMarker // how ${...} references were protected while parsing
+	// workdir is the absolute workdir, the value of ${workdir} references
+	// (set by [LoadBytes] once it is resolved).
+	workdir string
+}
+
+// paramScope is the scope workflow params are resolved in: ${workdir} but
+// no ${params.NAME} (workflow params cannot reference params).
+func (fs *fileSpec) paramScope() *fileSpec {
+	return &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark, workdir: fs.workdir}
 }
 
 func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }

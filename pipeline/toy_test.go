@@ -169,6 +169,37 @@ func toyRegistry() *pipeline.Registry {
 		}),
 	})
 	r.MustRegister(pipeline.Spec{
+		Kind: "toy.rundir", Version: "1",
+		Doc: "Lists the artifacts in a directory that may not exist yet and may hold its inputs' artifacts.",
+		Params: []pipeline.Param{
+			{Name: "runs", Type: pipeline.Path, SkipInputs: true, MissingIsEmpty: true, Doc: "the directory"},
+		},
+		Produces: []string{"text"},
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
+			countExec(env.StageID)
+			dir, _ := pipeline.IsLocalSource(env.Params.Path("runs"))
+			ents, err := os.ReadDir(dir)
+			if err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			var b strings.Builder
+			for _, e := range ents {
+				own := false
+				for _, in := range env.Inputs {
+					own = own || filepath.Base(in.Dir) == e.Name()
+				}
+				if !own {
+					b.WriteString(e.Name() + "\n")
+				}
+			}
+			if err := os.WriteFile(env.Path("out.txt"), []byte(b.String()), 0o644); err != nil {
+				return err
+			}
+			env.AddTable("text", 1, "out.txt")
+			return nil
+		}),
+	})
+	r.MustRegister(pipeline.Spec{
 		Kind: "toy.runs", Version: "1", Doc: "Counts the files of a directory that may hold its inputs' artifacts.",
 		Params: []pipeline.Param{
 			{Name: "runs", Type: pipeline.Path, SkipInputs: true, Doc: "the directory"},

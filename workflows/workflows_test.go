@@ -43,6 +43,12 @@ func TestShippedWorkflowsValidate(t *testing.T) {
 					t.Errorf("stage %s: plan %q", id, res.Plan[id])
 				}
 			}
+			// the report compares with the workdir's earlier runs of the
+			// same data (the directory does not exist yet: an empty one)
+			rep, _ := w.Stage("report")
+			if got, want := rep.Params.Path("runs_dir"), filepath.Join(w.Workdir, "cache", "evaluate"); got != want {
+				t.Errorf("report runs_dir %q, want %q", got, want)
+			}
 		})
 	}
 }
@@ -149,6 +155,12 @@ func TestCOCOMiniatureSCAN(t *testing.T) {
 		if s.Status != want {
 			t.Errorf("after --set train.epochs=1: %s %s, want %s", s.Stage, s.Status, want)
 		}
+	}
+	// its report compares the 1K and 5K evaluations of both runs (the same
+	// test data; the earlier run's two are found in runs_dir)
+	info := res.Artifacts["report"].Manifest.Info
+	if got := fmt.Sprint(info["runs_compared"], " ", info["runs_found"], " ", info["runs_left_out_other_data"]); got != "4 2 0" {
+		t.Errorf("after --set train.epochs=1: report runs_compared, runs_found, runs_left_out_other_data = %s, want 4 2 0", got)
 	}
 }
 

@@ -22,7 +22,8 @@ var Spec = pipeline.Spec{
 	// 2: metrics.json's model is the training artifact upstream of the
 	// embeddings (its params), not the embedding stage; alpha defaults to
 	// the model's.
-	Version: "2",
+	// 3: metrics.json's data: the identity of the evaluated test data.
+	Version: "3",
 	Doc: "Recall@K image-text retrieval (VSE++/SCAN protocol) on the image_embeddings and caption_embeddings " +
 		"of one split: 5 captions per image, i2t and t2i R@1/5/10, medr, meanr, rsum, optional K folds " +
 		"(folds: 5 is COCO 1K). Writes metrics.json and the metrics table.",
@@ -79,6 +80,11 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 		env.SetInfo("images_dropped_upstream", mf.DroppedUpstream)
 		env.Log.Warn("the stage that wrote the embeddings left images of the split out (no features, or fewer than 5 captions): "+
 			"the numbers are not those of the protocol's full test set", "split", split, "dropped", mf.DroppedUpstream, "folds", nf)
+	}
+	mf.Data = dataIdentity(ts)
+	if mf.Data == nil {
+		env.Log.Info("no images or captions table upstream of the embeddings: metrics.json has no data identity, " +
+			"so reports leave this evaluation out of their runs_dir comparison")
 	}
 	if err := eval.WriteMetricsFile(env.Path(eval.MetricsFileName), mf); err != nil {
 		return err

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -32,9 +34,13 @@ const ReportFileName = "report.html"
 var ReportSpec = pipeline.Spec{
 	Kind: "report",
 	// 2: every other evaluate stage upstream joins the run comparison.
-	Version: "2",
+	// 3: runs_dir runs are compared only when they evaluated the same test
+	// data (metrics.json's data identity); the page and the manifest info
+	// count those found and left out; a missing runs_dir is an empty one.
+	Version: "3",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
-		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs, runs_dir), training " +
+		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
+		"same test data, e.g. the workflow's earlier runs with other params), training " +
 		"curves (train_curve), data set and concept graph statistics (images, captions, concepts, concept_edges) " +
 		"and retrieval examples (top-k images for sample captions, top-k captions for sample images). " +
 		"Every other evaluate stage upstream (e.g. COCO 5K next to 1K) joins the comparison. " +
@@ -50,9 +56,11 @@ var ReportSpec = pipeline.Spec{
 		{Name: "runs", Type: pipeline.StringList, Default: []string{},
 			Doc: "other runs to compare: metrics.json files or evaluate artifact directories (their content is not " +
 				"part of the cache key: prefer runs_dir, or --force the report)"},
-		{Name: "runs_dir", Type: pipeline.Path, Optional: true, SkipInputs: true,
-			Doc: "a directory searched recursively for metrics.json files to compare, e.g. <workdir>/cache/evaluate " +
-				"(the report's own evaluate input is left out of its cache key, so the run that makes it does not change the key)"},
+		{Name: "runs_dir", Type: pipeline.Path, Optional: true, SkipInputs: true, MissingIsEmpty: true,
+			Doc: "a directory searched recursively for metrics.json files, e.g. ${workdir}/cache/evaluate (the shipped " +
+				"workflows' setting): those of the same test data as this run are compared, the others counted as left out; " +
+				"a missing directory is an empty one. Its content is part of the cache key, except the report's own " +
+				"evaluate inputs (the run that makes them does not change the key)"},
 		{Name: "title", Type: pipeline.String, Default: "", Doc: "page title (default: coderflow report: <stage>)"},
 	},
 	Stage: pipeline.StageFunc(runReport),
@@ -65,6 +73,7 @@ type reportPage struct {
 	Main     []metricCell
 	FoldRows []foldRow
 	Runs     *runTable
+	RunsNote string // what runs_dir held: found, compared, left out
 	Charts   []template.HTML
 	Curve    []curveCell
 	Splits   []splitRow
@@ -146,15 +155,31 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 	} else {
 		page.Notes = append(page.Notes, "No evaluate stage upstream: no retrieval metrics.")
 	}
-	// comparison: the other evaluations upstream (COCO's 1K and 5K), then runs and runs_dir
-	runs, err := collectRuns(mf, append(otherUpstreamMetrics(env), p.Strings("runs")...), p.Path("runs_dir"))
+	// comparison: the other evaluations upstream (COCO's 1K and 5K), then
+	// runs, then the runs of the same test data in runs_dir
+	var inputDirs []string
+	for _, a := range env.Inputs {
+		inputDirs = append(inputDirs, a.Dir)
+	}
+	comp, err := collectRuns(mf, append(otherUpstreamMetrics(env), p.Strings("runs")...), p.Path("runs_dir"), inputDirs)
 	if err != nil {
 		return err
 	}
+	runs := comp.runs
 	if len(runs) > 1 {
 		page.Runs = buildRunTable(runs, mf)
 	}
 	env.SetInfo("runs_compared", len(runs))
+	if d := comp.dir; d != nil {
+		page.RunsNote = d.text(mf != nil && mf.Data != nil)
+		env.SetInfo("runs_found", d.found)
+		env.SetInfo("runs_left_out_other_data", d.otherData)
+		env.SetInfo("runs_left_out_no_data_identity", d.noData)
+		if d.otherData+d.noData > 0 {
+			env.Log.Info("runs_dir: evaluations of other or unknown test data left out of the comparison",
+				"found", d.found, "other_data", d.otherData, "no_data_identity", d.noData)
+		}
+	}
 	// curves
 	if err := addCurves(ctx, env, page); err != nil {
 		return err
@@ -189,6 +214,9 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 	}
 	if len(runs) > 1 {
 		sum += fmt.Sprintf(", %d runs compared", len(runs))
+	}
+	if d := comp.dir; d != nil && d.otherData+d.noData > 0 {
+		sum += fmt.Sprintf(" (%d of other or unknown test data left out)", d.otherData+d.noData)
 	}
 	env.Summarize("%s", sum)
 	return nil
@@ -226,6 +254,7 @@ func mainCells(m eval.Metrics) []metricCell {
 type runInfo struct {
 	label   string
 	current bool
+	note    string // e.g. "other test data" for a listed run
 	mf      *eval.MetricsFile
 }
 
@@ -236,6 +265,7 @@ type runTable struct {
 
 type runRow struct {
 	Label   string
+	Note    string
 	Current bool
 	Best    bool
 	Params  []string
@@ -263,61 +293,187 @@ func otherUpstreamMetrics(env *pipeline.Env) []string {
 	return dirs
 }
 
-// collectRuns returns the current run first, then the others (deduplicated
-// by evaluate key), sorted by label.
-func collectRuns(cur *eval.MetricsFile, files []string, dir string) ([]runInfo, error) {
-	var runs []runInfo
+// comparison is the outcome of collectRuns.
+type comparison struct {
+	runs []runInfo // the current run first, then the others sorted by label
+	dir  *dirCount // what runs_dir held; nil without runs_dir
+}
+
+// dirCount counts the distinct evaluations (by evaluate key) found in
+// runs_dir, apart from the report's own inputs: found = compared + shown +
+// otherData + noData.
+type dirCount struct {
+	found     int
+	compared  int // added to the table: the same test data as this run
+	shown     int // already in the table: an evaluation upstream or one listed in runs
+	otherData int // left out: another test data identity
+	noData    int // left out: no data identity in the file, or none in this run's
+}
+
+// text describes c for the page. curData says whether this run has a data
+// identity to compare with.
+func (c *dirCount) text(curData bool) string {
+	if c.found == 0 {
+		return "runs_dir: no other evaluations found yet."
+	}
+	var parts []string
+	if c.shown > 0 {
+		parts = append(parts, fmt.Sprintf("%d already shown (an evaluation upstream or one listed in runs)", c.shown))
+	}
+	if c.compared > 0 {
+		parts = append(parts, fmt.Sprintf("%d of the same test data compared", c.compared))
+	}
+	if c.otherData > 0 {
+		parts = append(parts, fmt.Sprintf("%d left out because %s other test data (another data set, size, seed or split): "+
+			"their numbers are not comparable", c.otherData, plural(c.otherData, "it evaluated", "they evaluated")))
+	}
+	if c.noData > 0 {
+		why := "their metrics.json has no data identity (written by an older evaluate stage)"
+		if !curData {
+			why = "this run's evaluation has no data identity to compare with"
+		}
+		parts = append(parts, fmt.Sprintf("%d left out because %s", c.noData, why))
+	}
+	return fmt.Sprintf("runs_dir: %d other %s found: %s.", c.found, plural(c.found, "evaluation", "evaluations"), strings.Join(parts, "; "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// collectRuns returns the runs to compare: the current run first, then the
+// others (deduplicated by evaluate key), sorted by label. The runs in files
+// (the evaluations upstream and those listed in runs) are always shown;
+// those found in dir only when they evaluated the same test data as the
+// current run (cur). A missing dir is an empty one, and the
+// report's input artifacts in it (inputDirs) are not looked at: the engine
+// leaves them out of runs_dir's digest (SkipInputs), so what the report
+// reads there is exactly what its cache key covers.
+func collectRuns(cur *eval.MetricsFile, files []string, dir string, inputDirs []string) (*comparison, error) {
+	c := &comparison{}
 	seen := map[string]bool{}
 	if cur != nil {
-		runs = append(runs, runInfo{label: runLabel(cur, ""), current: true, mf: cur})
+		c.runs = append(c.runs, runInfo{label: runLabel(cur, ""), current: true, mf: cur})
 		seen[cur.Key] = true
 	}
-	add := func(path string) error {
-		mf, err := eval.ReadMetricsFile(path)
-		if err != nil {
-			return fmt.Errorf("report: run %s: %w", path, err)
-		}
-		id := mf.Key
-		if id == "" {
-			id = path
-		}
-		if seen[id] {
-			return nil
-		}
+	add := func(id, label string, mf *eval.MetricsFile) {
 		seen[id] = true
-		runs = append(runs, runInfo{label: runLabel(mf, path), mf: mf})
-		return nil
+		r := runInfo{label: runLabel(mf, label), mf: mf}
+		if cur != nil && cur.Data != nil && !eval.SameData(cur, mf) {
+			r.note = "other test data"
+			if mf.Data == nil {
+				r.note = "test data unknown"
+			}
+		}
+		c.runs = append(c.runs, r)
 	}
 	for _, f := range files {
-		if err := add(f); err != nil {
-			return nil, err
+		mf, err := eval.ReadMetricsFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("report: run %s: %w", f, err)
+		}
+		id := cmp.Or(mf.Key, f)
+		if !seen[id] {
+			add(id, f, mf)
 		}
 	}
 	if local, ok := pipeline.IsLocalSource(dir); ok && local != "" {
-		var found []string
-		err := filepath.WalkDir(local, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && d.Name() == eval.MetricsFileName {
-				found = append(found, path)
-			}
-			return nil
-		})
+		c.dir = &dirCount{}
+		found, err := findMetricsFiles(local, inputDirs)
 		if err != nil {
 			return nil, fmt.Errorf("report: runs_dir: %w", err)
 		}
-		sort.Strings(found)
-		for _, f := range found {
-			if err := add(f); err != nil {
-				return nil, err
+		counted := map[string]bool{}
+		for _, rel := range found {
+			mf, err := eval.ReadMetricsFile(filepath.Join(local, filepath.FromSlash(rel)))
+			if err != nil {
+				return nil, fmt.Errorf("report: runs_dir: %w", err)
+			}
+			// a file without a key is named by its place in runs_dir (not
+			// by where runs_dir is: that is not part of the cache key)
+			id := cmp.Or(mf.Key, "runs_dir/"+rel)
+			if counted[id] {
+				continue
+			}
+			counted[id] = true
+			c.dir.found++
+			switch {
+			case seen[id]:
+				c.dir.shown++
+			case cur == nil || cur.Data == nil || mf.Data == nil:
+				c.dir.noData++
+			case !eval.SameData(cur, mf):
+				c.dir.otherData++
+			default:
+				c.dir.compared++
+				add(id, "runs_dir/"+rel, mf)
 			}
 		}
 	}
-	if len(runs) > 1 {
-		sort.SliceStable(runs[1:], func(i, j int) bool { return runs[1+i].label < runs[1+j].label })
+	if len(c.runs) > 1 {
+		sort.SliceStable(c.runs[1:], func(i, j int) bool { return c.runs[1+i].label < c.runs[1+j].label })
 	}
-	return runs, nil
+	return c, nil
+}
+
+// findMetricsFiles returns the metrics.json files under dir (slash-separated
+// paths relative to it, sorted). A missing dir holds none. It walks the tree
+// as the engine digests it (symlinks followed, loops cut), except that the
+// directories in skip and those the engine renames aside while it deletes
+// an artifact (*.trash-*) are not looked into.
+func findMetricsFiles(dir string, skip []string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	skipped := map[string]bool{}
+	for _, s := range skip {
+		abs, _ := filepath.Abs(s)
+		skipped[abs] = true
+	}
+	var found []string
+	var walk func(d, rel string, chain []fs.FileInfo) error
+	walk = func(d, rel string, chain []fs.FileInfo) error {
+		des, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, de := range des {
+			p, r := filepath.Join(d, de.Name()), path.Join(rel, de.Name())
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			switch {
+			case fi.IsDir():
+				abs, _ := filepath.Abs(p)
+				if skipped[abs] || strings.Contains(de.Name(), ".trash-") ||
+					slices.ContainsFunc(chain, func(a fs.FileInfo) bool { return os.SameFile(a, fi) }) {
+					continue
+				}
+				if err := walk(p, r, append(chain, fi)); err != nil {
+					return err
+				}
+			case fi.Mode().IsRegular() && de.Name() == eval.MetricsFileName:
+				found = append(found, r)
+			}
+		}
+		return nil
+	}
+	if err := walk(dir, "", []fs.FileInfo{st}); err != nil {
+		return nil, err
+	}
+	sort.Strings(found)
+	return found, nil
 }
 
 func runLabel(mf *eval.MetricsFile, path string) string {
@@ -376,7 +532,7 @@ func buildRunTable(runs []runInfo, cur *eval.MetricsFile) *runTable {
 		}
 	}
 	for i, r := range runs {
-		row := runRow{Label: r.label, Current: r.current, Best: i == best, N: r.mf.Images, Folds: r.mf.Folds,
+		row := runRow{Label: r.label, Note: r.note, Current: r.current, Best: i == best, N: r.mf.Images, Folds: r.mf.Folds,
 			Alpha: "—", Cells: cells(r.mf.Mean)}
 		if r.mf.ConceptDim > 0 {
 			row.Alpha = fmt.Sprint(r.mf.Alpha)

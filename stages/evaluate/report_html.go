@@ -69,12 +69,16 @@ Embedding size {{.Dim}}{{if gt .ConceptDim 0}}, concept size {{.ConceptDim}}, si
 {{with .Runs}}
 <h2>Run comparison</h2>
 <p class="sub">{{len .Rows}} evaluations; the highlighted row is this run, the bold rSum the best. Columns between “run” and “N” are the model-stage params that differ between runs.</p>
+{{if $.RunsNote}}<p class="note" id="runs-found">{{$.RunsNote}}</p>{{end}}
 <table id="runs">
 <tr><th class="l">run</th>{{range .Params}}<th>{{.}}</th>{{end}}<th>N</th><th>folds</th><th>alpha</th><th>i2t R@1</th><th>R@5</th><th>R@10</th><th>medr</th><th>meanr</th><th>t2i R@1</th><th>R@5</th><th>R@10</th><th>medr</th><th>meanr</th><th>rSum</th></tr>
-{{range .Rows}}<tr class="{{if .Current}}cur{{end}}{{if .Best}} best{{end}}"><td class="l">{{.Label}}{{if .Current}} (this run){{end}}</td>{{range .Params}}<td>{{.}}</td>{{end}}<td>{{.N}}</td><td>{{.Folds}}</td><td>{{.Alpha}}</td>{{range $i, $c := .Cells}}<td{{if eq $i 10}} class="rsum"{{end}}>{{$c}}</td>{{end}}</tr>
+{{range .Rows}}<tr class="{{if .Current}}cur{{end}}{{if .Best}} best{{end}}"><td class="l">{{.Label}}{{if .Current}} (this run){{end}}{{if .Note}} <span class="note">({{.Note}})</span>{{end}}</td>{{range .Params}}<td>{{.}}</td>{{end}}<td>{{.N}}</td><td>{{.Folds}}</td><td>{{.Alpha}}</td>{{range $i, $c := .Cells}}<td{{if eq $i 10}} class="rsum"{{end}}>{{$c}}</td>{{end}}</tr>
 {{end}}
 </table>
-{{end}}
+{{else}}{{if .RunsNote}}
+<h2>Run comparison</h2>
+<p class="note" id="runs-found">{{.RunsNote}} Runs of the same test data appear here once there are several (rerun the workflow with other params).</p>
+{{end}}{{end}}
 
 {{if .Charts}}
 <h2>Training</h2>

@@ -52,6 +52,53 @@ type MetricsFile struct {
 	// the embeddings left out (no features, fewer than 5 captions): when
 	// nonzero, the numbers are not those of the protocol's full test set.
 	DroppedUpstream int `json:"images_dropped_upstream,omitempty"`
+	// Data identifies the evaluated test data (evaluate version 3 and
+	// later; nil in older files and when no images or captions table is
+	// upstream): reports compare only runs on the same data.
+	Data *DataIdentity `json:"data,omitempty"`
+}
+
+// DataIdentity identifies the test data an evaluation ran on. Two
+// evaluations ran on the same data when they evaluated the same split and
+// their identities are equal (see SameData): the same artifacts provided the
+// images and captions tables, and the same image and caption ids were
+// ranked in the same order. Runs on other data (another data set, another
+// size or seed of the synthetic one, images dropped by other feature
+// settings) have numbers that are not comparable.
+type DataIdentity struct {
+	// Images and Captions are the nearest artifacts upstream of the
+	// embeddings that declare the images and captions tables (the data set
+	// stage); at least one is set.
+	Images   *ArtifactRef `json:"images,omitempty"`
+	Captions *ArtifactRef `json:"captions,omitempty"`
+	// IDs is "sha256:" and the hex SHA-256 of the evaluated ids in protocol
+	// order: one line "image <id>" per image row, then one line
+	// "caption <id>" per caption row, each ending in "\n".
+	IDs string `json:"ids"`
+}
+
+// ArtifactRef names an upstream artifact: its stage id in the workflow that
+// made it, its kind and its cache key (the key alone identifies it).
+type ArtifactRef struct {
+	Stage string `json:"stage"`
+	Kind  string `json:"kind"`
+	Key   string `json:"key"`
+}
+
+// SameData reports whether two evaluations ran on the same test data: both
+// have a data identity, the split is the same and the identities are equal
+// (artifact keys and ids; stage names do not matter).
+func SameData(a, b *MetricsFile) bool {
+	if a == nil || b == nil || a.Data == nil || b.Data == nil || a.Split != b.Split {
+		return false
+	}
+	same := func(x, y *ArtifactRef) bool {
+		if x == nil || y == nil {
+			return x == y
+		}
+		return x.Key == y.Key
+	}
+	return a.Data.IDs == b.Data.IDs && same(a.Data.Images, b.Data.Images) && same(a.Data.Captions, b.Data.Captions)
 }
 
 // ModelRef names the artifact that produced the evaluated embeddings.
@@ -116,6 +163,9 @@ func ReadMetricsFile(path string) (*MetricsFile, error) {
 	}
 	if len(f.PerFold) == 0 {
 		return nil, errors.New(path + ": no per-fold metrics")
+	}
+	if f.Data != nil && f.Data.Images == nil && f.Data.Captions == nil {
+		f.Data = nil // without the tables' artifacts the ids do not tell data sets apart
 	}
 	return &f, nil
 }
