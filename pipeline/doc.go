@@ -39,7 +39,9 @@
 //
 // # Workflow references
 //
-// Values under `with:` and workflow params may use ${workdir}, the
-// workflow's absolute workdir; values under `with:` may use
-// ${params.NAME}. Any other ${...} is a validation error at file:line:col.
+// Values under `with:` and workflow params (also when given with --set,
+// lists included) may use ${workdir}, the workflow's absolute workdir
+// (cleaned: no trailing slash); values under `with:` may use
+// ${params.NAME}. Any other ${...} is a validation error at file:line:col,
+// and so is any reference in `workdir:` itself.
 package pipeline

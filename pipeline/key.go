@@ -161,12 +161,30 @@ func (d *Digester) Digest(path string) (string, error) {
 
 // digest is Digest that stops with ctx's cause when ctx is done.
 func (d *Digester) digest(ctx context.Context, path string) (string, error) {
-	return d.digestExcept(ctx, path, nil)
+	return d.digestExcept(ctx, path, treeOpts{})
 }
 
-// digestExcept is digest that leaves out the directories in skip (cleaned
-// absolute paths) when path is a directory.
-func (d *Digester) digestExcept(ctx context.Context, path string, skip map[string]bool) (string, error) {
+// treeOpts select what the digest of a directory leaves out.
+type treeOpts struct {
+	// skip holds directories (cleaned absolute paths) left out.
+	skip map[string]bool
+	// skipTrash leaves out the directories removeAll renames aside while it
+	// deletes an artifact (*.trash-*): a directory of artifacts (a
+	// [Param.SkipInputs] param) is read without them, and a run sweeps
+	// them before it computes keys, so `status` must not count them either.
+	skipTrash bool
+	// ignoreMissing leaves out entries that do not exist when they are
+	// looked at (a [Param.MissingIsEmpty] param): a dangling symlink, or an
+	// artifact that gc deleted while `status` walked the tree (it takes no
+	// lock). The stage reads them so too.
+	ignoreMissing bool
+}
+
+// digestExcept is digest that leaves out what opt says when path is a
+// directory.
+func (d *Digester) digestExcept(ctx context.Context, path string, opt treeOpts) (string, error) {
+	skip := opt.skip
+	gone := func(err error) bool { return opt.ignoreMissing && errors.Is(err, fs.ErrNotExist) }
 	if ctx.Err() != nil {
 		return "", context.Cause(ctx)
 	}
@@ -192,6 +210,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 	walk = func(dir, rel string, chain []fs.FileInfo) error {
 		des, err := os.ReadDir(dir)
 		if err != nil {
+			if rel != "" && gone(err) {
+				return nil // removed since it was listed
+			}
 			return err
 		}
 		for _, de := range des {
@@ -205,6 +226,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 			}
 			fi, err := os.Stat(p)
 			if err != nil {
+				if gone(err) {
+					continue
+				}
 				return err
 			}
 			if fi.IsDir() {
@@ -212,6 +236,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 					continue // a symlink loop
 				}
 				if abs, _ := filepath.Abs(p); skip[abs] {
+					continue
+				}
+				if opt.skipTrash && isTrash(de.Name()) {
 					continue
 				}
 				if err := walk(p, r, append(chain, fi)); err != nil {
@@ -224,6 +251,9 @@ func (d *Digester) digestExcept(ctx context.Context, path string, skip map[strin
 			}
 			sum, err := d.fileDigest(ctx, p, fi)
 			if err != nil {
+				if ctx.Err() == nil && gone(err) {
+					continue
+				}
 				return err
 			}
 			ents = append(ents, ent{r, sum, fi.Size()})
@@ -317,12 +347,12 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 		if !ok {
 			continue
 		}
-		var skip map[string]bool
+		opt := treeOpts{skipTrash: d.SkipInputs, ignoreMissing: d.MissingIsEmpty}
 		if d.SkipInputs {
-			skip = map[string]bool{}
+			opt.skip = map[string]bool{}
 			for _, dir := range inputDirs {
 				abs, _ := filepath.Abs(dir)
-				skip[abs] = true
+				opt.skip[abs] = true
 			}
 		}
 		missing := false
@@ -332,7 +362,7 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 		}
 		sum, err := emptyTreeDigest, error(nil) // a missing MissingIsEmpty directory reads as an empty one
 		if !missing {
-			sum, err = dg.digestExcept(ctx, local, skip)
+			sum, err = dg.digestExcept(ctx, local, opt)
 		}
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)

@@ -5,6 +5,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"math"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,13 +82,17 @@ type Param struct {
 	// direct inputs are left out: keys are computed before the run, so an
 	// artifact of the same run that is not a direct input and lands in the
 	// directory (a stage further upstream, or one that is not upstream at
-	// all) is not in this run's key, and is in the next run's.
+	// all) is not in this run's key, and is in the next run's. Directories
+	// that the engine renames aside while it deletes an artifact
+	// (*.trash-*) are left out too.
 	SkipInputs bool
 	// MissingIsEmpty marks a directory Path param that may not exist yet
 	// (a report's runs_dir at the workdir's cache of evaluate artifacts,
 	// before the first evaluation): a local value that does not exist is
-	// digested as an empty directory instead of being an error. The stage
-	// must read it so too.
+	// digested as an empty directory instead of being an error, and so is
+	// an entry under it that does not exist when it is looked at (a dangling
+	// symlink, or an artifact deleted while `status` walks the tree). The
+	// stage must read it so too.
 	MissingIsEmpty bool
 }
 
@@ -379,7 +384,8 @@ func (p Params) Names() []string {
 
 // IsLocalSource reports whether a Path value names a local file or directory
 // and returns its filesystem path ("dir:PATH", "file://PATH" or a plain path).
-// URLs such as https://... are not local.
+// URLs such as https://... are not local; a path that only contains "://"
+// further on (/data/exp://cache, from ${workdir}) is.
 func IsLocalSource(v string) (string, bool) {
 	switch {
 	case v == "":
@@ -388,13 +394,17 @@ func IsLocalSource(v string) (string, bool) {
 		return strings.TrimPrefix(v, "dir:"), true
 	case strings.HasPrefix(v, "file://"):
 		return strings.TrimPrefix(v, "file://"), true
-	case strings.Contains(v, "://"):
+	case urlRe.MatchString(v):
 		return "", false
 	case v == "embedded" || strings.HasPrefix(v, "embedded:"):
 		return "", false
 	}
 	return v, true
 }
+
+// urlRe matches the scheme of a URL (RFC 3986: a letter, then letters,
+// digits, "+", "-" or ".") and "://".
+var urlRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // absSource makes a local Path value absolute against base, keeping its prefix.
 func absSource(v, base string) string {

@@ -112,12 +112,22 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 	if !filepath.IsAbs(wd) {
 		wd = filepath.Join(base, wd)
 	}
+	// Clean: ${workdir} is spliced into longer paths, where a trailing
+	// slash (--workdir /data/exp:/) would make "exp://cache" look like a URL.
+	wd = filepath.Clean(wd)
 	w.Workdir = wd
 	fs.workdir = wd // the value of ${workdir}
 	for _, k := range fs.ParamKeys {
 		v, err := substitute(fs.Params[k], fs.paramScope())
 		if err != nil {
-			errs = append(errs, &SpecError{Pos: fs.ParamPos[k], Field: "params." + k, Err: errors.New("workflow params cannot reference other params")})
+			if errors.Is(err, errParamInParam) {
+				err = errParamInParam
+			}
+			pos := fs.ParamPos[k]
+			if fs.Params[k].Line == 0 {
+				pos = Pos{File: "--set params." + k} // the value came from the command line
+			}
+			errs = append(errs, &SpecError{Pos: pos, Field: "params." + k, Err: err})
 		}
 		w.Params[k] = v
 	}
@@ -332,10 +342,14 @@ func substitute(node *yaml.Node, fs *fileSpec) (any, error) {
 			// where they are defined); resolving the value without them
 			// also ends a reference to itself.
 			v, err := substitute(ref, fs.paramScope())
-			if errors.Is(err, ErrUnresolved) {
+			if errors.Is(err, errParamInParam) {
 				return nil, fmt.Errorf("%w %s: workflow param %q refers to a param itself", ErrUnresolved, s, name)
 			}
-			return v, err
+			if err != nil {
+				// e.g. a misspelt ${workdir} in the param's value
+				return nil, fmt.Errorf("workflow param %q: %w", name, err)
+			}
+			return v, nil
 		}
 		var b strings.Builder
 		for {
@@ -443,8 +457,15 @@ func (fs *fileSpec) workdirValue(ref string) (string, error) {
 	return fs.workdir, nil
 }
 
+// errParamInParam is the error of a ${params.NAME} reference in the value
+// of a workflow param.
+var errParamInParam = errors.New("workflow params cannot reference other params")
+
 func unresolved(ref string, fs *fileSpec) error {
 	name, _ := wholeRef(ref)
+	if name != "" && fs.inParams {
+		return fmt.Errorf("%w %s: %w", ErrUnresolved, ref, errParamInParam)
+	}
 	if name == "" {
 		hint := ""
 		inner := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(ref), "${"), "}")
@@ -555,13 +576,17 @@ func uniq(xs []string) []string {
 func setNode(val string) *yaml.Node {
 	if strings.HasPrefix(strings.TrimSpace(val), "[") {
 		var doc yaml.Node
-		if yaml.Unmarshal([]byte(val), &doc) == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
+		// references are protected as in a file: "[${workdir}/a, b]"
+		// is not valid YAML as written (braces in a flow sequence)
+		mark, markOK := chooseRefMarker([]byte(val))
+		if markOK && yaml.Unmarshal(mark.protect([]byte(val)), &doc) == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
 			seq := doc.Content[0]
 			seq.Line, seq.Column = 0, 0
 			ok := true
 			for _, c := range seq.Content {
 				ok = ok && c.Kind == yaml.ScalarNode
 				c.Line, c.Column = 0, 0
+				c.Value = mark.restoreText(c.Value)
 			}
 			if ok {
 				return seq

@@ -98,12 +98,14 @@ type fileSpec struct {
 	// workdir is the absolute workdir, the value of ${workdir} references
 	// (set by [LoadBytes] once it is resolved).
 	workdir string
+	// inParams is set in the scope of workflow params' values.
+	inParams bool
 }
 
 // paramScope is the scope workflow params are resolved in: ${workdir} but
 // no ${params.NAME} (workflow params cannot reference params).
 func (fs *fileSpec) paramScope() *fileSpec {
-	return &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark, workdir: fs.workdir}
+	return &fileSpec{Params: map[string]*yaml.Node{}, mark: fs.mark, workdir: fs.workdir, inParams: true}
 }
 
 func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }
@@ -156,6 +158,11 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		case "workdir":
 			if v.Kind != yaml.ScalarNode || v.Value == "" {
 				bad(v, "", "workdir", errors.New("want a directory path"))
+			} else if strings.Contains(mark.restore(v), "${") {
+				// protected while parsing, a reference would otherwise
+				// become a directory literally named "$(workdir)"
+				bad(v, "", "workdir", fmt.Errorf("%w %s: references are not supported in workdir: (${workdir} is its value; "+
+					"use --workdir or CODERFLOW_WORKDIR for a computed one)", ErrUnresolved, mark.restore(v)))
 			}
 			fs.Workdir = v.Value
 		case "params":
@@ -470,10 +477,14 @@ func (m refMarker) protect(data []byte) []byte {
 // ${...}. Values given with --set (line 0) were never protected and are
 // returned as they are.
 func (m refMarker) restore(node *yaml.Node) string {
-	s := node.Value
 	if node.Line == 0 {
-		return s
+		return node.Value
 	}
+	return m.restoreText(node.Value)
+}
+
+// restoreText turns the protected references in s back into ${...}.
+func (m refMarker) restoreText(s string) string {
 	m = m.orDefault()
 	if !strings.Contains(s, string([]byte{'$', m.open})) {
 		return s

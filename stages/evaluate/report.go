@@ -423,7 +423,9 @@ func collectRuns(cur *eval.MetricsFile, files []string, dir string, inputDirs []
 // paths relative to it, sorted). A missing dir holds none. It walks the tree
 // as the engine digests it (symlinks followed, loops cut), except that the
 // directories in skip and those the engine renames aside while it deletes
-// an artifact (*.trash-*) are not looked into.
+// an artifact (*.trash-*) are not looked into. As in the digest
+// (MissingIsEmpty), an entry that does not exist when it is looked at (a
+// dangling symlink) is not there.
 func findMetricsFiles(dir string, skip []string) ([]string, error) {
 	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -445,11 +447,17 @@ func findMetricsFiles(dir string, skip []string) ([]string, error) {
 	walk = func(d, rel string, chain []fs.FileInfo) error {
 		des, err := os.ReadDir(d)
 		if err != nil {
+			if rel != "" && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		for _, de := range des {
 			p, r := filepath.Join(d, de.Name()), path.Join(rel, de.Name())
 			fi, err := os.Stat(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			if err != nil {
 				return err
 			}

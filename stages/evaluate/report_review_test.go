@@ -1,0 +1,46 @@
+package evaluate
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"coderflow/pipeline"
+)
+
+// TestReportRunsDirDanglingLink: a dangling symlink in the workdir's
+// evaluate cache (a link to an evaluation that gc deleted) is not there:
+// the workflow's status and run keep working, its report stays cached,
+// and a report that runs does not fail on it (it used to stop every
+// shipped workflow at planning: "params.runs_dir: stat ...: no such file
+// or directory").
+func TestReportRunsDirDanglingLink(t *testing.T) {
+	h := newTiny(t)
+	h.run()
+	res, _ := h.run("train.lr=0.002")
+	link := filepath.Join(h.workdir, "cache", "evaluate", "latest")
+	if err := os.Symlink(filepath.Join(h.workdir, "cache", "evaluate", "deleted"), link); err != nil {
+		t.Fatal(err)
+	}
+	w, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Sets: []string{"train.lr=0.002"}, BaseDir: filepath.Dir(h.file)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := w.States(pipeline.NewDigester(""))
+	if err != nil {
+		t.Fatalf("status with a dangling link in runs_dir: %v", err)
+	}
+	if s := states[len(states)-1]; s.Stage != "report" || s.Status != pipeline.StatusCached || s.Key != res.Artifacts["report"].Key() {
+		t.Errorf("status: %s %s (%s), want report cached", s.Stage, s.Status, s.Reason)
+	}
+	res, _ = h.run("train.lr=0.002")
+	if stageStatus(res, "report") != pipeline.RunCached {
+		t.Errorf("report %s, want cached", stageStatus(res, "report"))
+	}
+	// a report that runs reads the directory as its key covers it
+	res, _ = h.run("train.lr=0.003")
+	if stageStatus(res, "report") != pipeline.RunRan || info(res, "runs_found") != "2" || info(res, "runs_compared") != "3" {
+		t.Errorf("third params: report %s, runs_found %s, runs_compared %s; want ran, 2, 3",
+			stageStatus(res, "report"), info(res, "runs_found"), info(res, "runs_compared"))
+	}
+}
