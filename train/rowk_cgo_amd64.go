@@ -284,8 +284,10 @@ static void coder_pool(float *dst, const float *img, long R, long d, float inv) 
 // contraction), element j's partial sum in lane j mod 4 added in order of j,
 // as the SSE2 code and sum4.
 // gruFwdRow (gru.go) on rows rows of one time step, D a multiple of 4: the
-// same float32 operations in the same order per element. hu and hp are NULL
-// at the first step (zero previous state).
+// same float32 operations in the same order per element, so the same bits
+// for every result that is not NaN (a NaN may differ in sign or payload:
+// GCC turns x * -1 into a sign flip, and which NaN operand survives differs
+// from Go's). hu and hp are NULL at the first step (zero previous state).
 static void coder_gru_fwd(long rows, long D, const float *m, int maskOut, const float *xp,
 		const float *bz, const float *br, const float *bn, const float *hu, const float *hp,
 		float *z, float *r, float *n, float *a, float *h, float *out, const unsigned *t) {

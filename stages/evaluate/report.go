@@ -175,9 +175,14 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 		env.SetInfo("runs_found", d.found)
 		env.SetInfo("runs_left_out_other_data", d.otherData)
 		env.SetInfo("runs_left_out_no_data_identity", d.noData)
+		env.SetInfo("runs_left_out_unreadable", d.unreadable)
 		if d.otherData+d.noData > 0 {
 			env.Log.Info("runs_dir: evaluations of other or unknown test data left out of the comparison",
 				"found", d.found, "other_data", d.otherData, "no_data_identity", d.noData)
+		}
+		if d.unreadable > 0 {
+			env.Log.Warn("runs_dir: unreadable metrics.json files left out of the comparison",
+				"count", d.unreadable, "first", d.firstBad)
 		}
 	}
 	// curves
@@ -308,6 +313,10 @@ type dirCount struct {
 	shown     int // already in the table: an evaluation upstream or one listed in runs
 	otherData int // left out: another test data identity
 	noData    int // left out: no data identity in the file, or none in this run's
+	// unreadable counts the metrics.json files that could not be read or are
+	// not coderflow metrics files (left out; firstBad names the first).
+	unreadable int
+	firstBad   string
 }
 
 // text describes c for the page. curData says whether this run has a data
@@ -333,6 +342,10 @@ func (c *dirCount) text(curData bool) string {
 			why = "this run's evaluation has no data identity to compare with"
 		}
 		parts = append(parts, fmt.Sprintf("%d left out because %s", c.noData, why))
+	}
+	if c.unreadable > 0 {
+		parts = append(parts, fmt.Sprintf("%d unreadable metrics.json %s left out (%s)", c.unreadable,
+			plural(c.unreadable, "file", "files"), c.firstBad))
 	}
 	return fmt.Sprintf("runs_dir: %d other %s found: %s.", c.found, plural(c.found, "evaluation", "evaluations"), strings.Join(parts, "; "))
 }
@@ -390,7 +403,17 @@ func collectRuns(cur *eval.MetricsFile, files []string, dir string, inputDirs []
 		for _, rel := range found {
 			mf, err := eval.ReadMetricsFile(filepath.Join(local, filepath.FromSlash(rel)))
 			if err != nil {
-				return nil, fmt.Errorf("report: runs_dir: %w", err)
+				// runs_dir is a directory of other runs, by default the
+				// workdir's whole evaluate cache: one damaged or foreign
+				// file there must not fail every report, so it is counted
+				// and named (runs listed in runs are the user's choice and
+				// fail the report instead)
+				c.dir.found++
+				c.dir.unreadable++
+				if c.dir.firstBad == "" {
+					c.dir.firstBad = "runs_dir/" + rel + ": " + strings.TrimPrefix(err.Error(), local+string(filepath.Separator))
+				}
+				continue
 			}
 			// a file without a key is named by its place in runs_dir (not
 			// by where runs_dir is: that is not part of the cache key)

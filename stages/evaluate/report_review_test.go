@@ -3,6 +3,7 @@ package evaluate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"coderflow/pipeline"
@@ -42,5 +43,33 @@ func TestReportRunsDirDanglingLink(t *testing.T) {
 	if stageStatus(res, "report") != pipeline.RunRan || info(res, "runs_found") != "2" || info(res, "runs_compared") != "3" {
 		t.Errorf("third params: report %s, runs_found %s, runs_compared %s; want ran, 2, 3",
 			stageStatus(res, "report"), info(res, "runs_found"), info(res, "runs_compared"))
+	}
+}
+
+// TestReportRunsDirUnreadableFile: a damaged or foreign metrics.json in the
+// workdir's evaluate cache (runs_dir) is counted and named, not an error:
+// runs_dir is on in every shipped workflow, and one bad file used to fail
+// the report of every workflow in the workdir. A run listed in `runs` that
+// cannot be read still fails the report (the user asked for it).
+func TestReportRunsDirUnreadableFile(t *testing.T) {
+	h := newTiny(t)
+	h.run()
+	bad := filepath.Join(h.workdir, "cache", "evaluate", "foreign")
+	if err := os.MkdirAll(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "metrics.json"), []byte(`{"format":"other"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, page := h.run("train.lr=0.002")
+	if stageStatus(res, "report") != pipeline.RunRan || info(res, "runs_left_out_unreadable") != "1" || info(res, "runs_compared") != "2" {
+		t.Errorf("report %s, unreadable %s, compared %s; want ran, 1, 2",
+			stageStatus(res, "report"), info(res, "runs_left_out_unreadable"), info(res, "runs_compared"))
+	}
+	if !strings.Contains(page, "1 unreadable metrics.json file left out (runs_dir/foreign/metrics.json:") {
+		t.Errorf("the page does not name the unreadable file")
+	}
+	if _, err := h.runErr("train.lr=0.002", "report.runs=["+filepath.Join(bad, "metrics.json")+"]"); err == nil {
+		t.Error("an unreadable file listed in runs: want the report to fail")
 	}
 }

@@ -204,15 +204,7 @@ func newTiny(t *testing.T) *tinyHarness {
 // report's page.
 func (h *tinyHarness) run(sets ...string) (*pipeline.Result, string) {
 	h.t.Helper()
-	w, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Sets: sets, BaseDir: filepath.Dir(h.file)})
-	if err != nil {
-		h.t.Fatalf("load: %v", err)
-	}
-	if w.Workdir != filepath.Join(filepath.Dir(h.file), ".coderflow") {
-		h.t.Fatalf("workdir %s", w.Workdir)
-	}
-	h.workdir = w.Workdir
-	res, err := pipeline.Run(h.t.Context(), w, pipeline.RunOptions{})
+	res, err := h.runErr(sets...)
 	if err != nil {
 		h.t.Fatalf("run %v: %v", sets, err)
 	}
@@ -221,6 +213,20 @@ func (h *tinyHarness) run(sets ...string) (*pipeline.Result, string) {
 		h.t.Fatal(err)
 	}
 	return res, string(b)
+}
+
+// runErr runs the workflow with --set values and returns the run's error.
+func (h *tinyHarness) runErr(sets ...string) (*pipeline.Result, error) {
+	h.t.Helper()
+	w, err := pipeline.Load(h.file, pipeline.LoadOptions{Registry: h.reg, Sets: sets, BaseDir: filepath.Dir(h.file)})
+	if err != nil {
+		h.t.Fatalf("load: %v", err)
+	}
+	if w.Workdir != filepath.Join(filepath.Dir(h.file), ".coderflow") {
+		h.t.Fatalf("workdir %s", w.Workdir)
+	}
+	h.workdir = w.Workdir
+	return pipeline.Run(h.t.Context(), w, pipeline.RunOptions{})
 }
 
 func stageStatus(res *pipeline.Result, id string) string {
