@@ -30,7 +30,7 @@ func TestEmbedMeanSplitMatchesSerial(t *testing.T) {
 		for i := range g {
 			g[i] = float32(rng.NormFloat64())
 		}
-		// serial references
+		// serial references (products converted: never fused into FMAs)
 		wantF := make([]float32, B*Wd)
 		wantB := make([]float32, V*Wd)
 		for i := range B {
@@ -41,8 +41,8 @@ func TestEmbedMeanSplitMatchesSerial(t *testing.T) {
 				}
 				r := tok[i*T+tt]
 				for k := range Wd {
-					wantF[i*Wd+k] += a * e[r*Wd+k]
-					wantB[r*Wd+k] += a * g[i*Wd+k]
+					wantF[i*Wd+k] += float32(a * e[r*Wd+k])
+					wantB[r*Wd+k] += float32(a * g[i*Wd+k])
 				}
 			}
 		}

@@ -22,6 +22,14 @@ import (
 // nonlinearities in one pass over the (B, D) state, and backpropagates
 // through time by hand (gruBwdOp), with the weight gradients of all time
 // steps in one product per gate.
+//
+// The row code (gruFwdRow, gruBwdRow, expScaledGo) converts every product
+// that is added to or subtracted from something, T(x*y) or float32(x*y):
+// the conversion rounds the product, so the compiler cannot fuse it with
+// the addition into an FMA (which the Go spec allows and GOAMD64=v3 does).
+// The SSE kernels of gruFwdRow and expScaledGo never fuse; the conversions
+// keep the Go code their bit-for-bit twin at every GOAMD64 level and change
+// nothing where no FMA is used.
 
 // GRU input order of gruSeqOp.
 const (
@@ -345,7 +353,7 @@ func gruFwdRow[T float](m T, maskOut bool, xp []T, b *[3][]T, hu, hp, z, r, n, a
 	sigmoidRows(z)
 	sigmoidRows(r)
 	for j, v := range xn {
-		n[j] = v + bn[j] + r[j]*a[j]
+		n[j] = v + bn[j] + T(r[j]*a[j])
 	}
 	tanhRows(n)
 	om := m
@@ -354,18 +362,18 @@ func gruFwdRow[T float](m T, maskOut bool, xp []T, b *[3][]T, hu, hp, z, r, n, a
 	}
 	if hp == nil {
 		for j, nn := range n {
-			hv := m * (nn + z[j]*(0-nn))
+			hv := m * (nn + T(z[j]*(0-nn)))
 			h[j] = hv
-			out[j] += om * hv
+			out[j] += T(om * hv)
 		}
 		return
 	}
 	hp = hp[:D]
 	for j, nn := range n {
 		hpj := hp[j]
-		hv := hpj + m*(nn+z[j]*(hpj-nn)-hpj)
+		hv := hpj + T(m*(nn+T(z[j]*(hpj-nn))-hpj))
 		h[j] = hv
-		out[j] += om * hv
+		out[j] += T(om * hv)
 	}
 }
 
@@ -444,7 +452,7 @@ func gruBwdRow[T float](m T, maskG bool, g, dh, hp, z, r, n, a, dxp, dhp, dc []T
 	}
 	if m == 0 { // padding: the state passes through, the gates get nothing
 		for j, v := range dh {
-			dhp[j] = v + g[j]*gm
+			dhp[j] = v + T(g[j]*gm)
 		}
 		clear(dxp[:3*D])
 		clear(dc[:3*D])
@@ -452,13 +460,13 @@ func gruBwdRow[T float](m T, maskG bool, g, dh, hp, z, r, n, a, dxp, dhp, dc []T
 	}
 	hp = hp[:D]
 	for j, v := range dh {
-		d := v + g[j]*gm
+		d := v + T(g[j]*gm)
 		zz, rr, nn := z[j], r[j], n[j]
 		dhn := m * d
-		dpn := dhn * (1 - zz) * (1 - nn*nn)
+		dpn := dhn * (1 - zz) * (1 - T(nn*nn))
 		dpr := dpn * a[j] * rr * (1 - rr)
 		dpz := dhn * (hp[j] - nn) * zz * (1 - zz)
-		dhp[j] = (1-m)*d + dhn*zz
+		dhp[j] = T((1-m)*d) + T(dhn*zz)
 		dz[j], dr[j], dn[j] = dpz, dpr, dpn
 		dcz[j], dcr[j], dca[j] = dpz, dpr, dpn*rr
 	}
@@ -596,7 +604,7 @@ func expScaledGo(x []float32, s float32) {
 		magic = 12582912 // 1.5 * 2^23: adding it rounds to an integer
 	)
 	for i, v := range x {
-		v *= s
+		v = float32(v * s)
 		if v < -87 {
 			x[i] = 0
 			continue
@@ -604,11 +612,12 @@ func expScaledGo(x []float32, s float32) {
 		if v > 88 {
 			v = 88
 		}
-		t := v*log2e + magic
+		t := float32(v*log2e) + magic
 		k := t - magic
-		r := v - k*c1 - k*c2
+		r := v - float32(k*c1) - float32(k*c2)
 		r2 := r * r
-		p := (1 + r) + r2*(5.0000001201e-1+r*1.6666665459e-1) + r2*r2*((4.1665795894e-2+r*8.3334519073e-3)+r2*(1.3981999507e-3+r*1.9875691500e-4))
+		p := (1 + r) + float32(r2*(5.0000001201e-1+float32(r*1.6666665459e-1))) +
+			float32(r2*r2*((4.1665795894e-2+float32(r*8.3334519073e-3))+float32(r2*(1.3981999507e-3+float32(r*1.9875691500e-4)))))
 		x[i] = p * math.Float32frombits((math.Float32bits(t)-0x4b400000+127)<<23)
 	}
 }

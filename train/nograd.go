@@ -469,7 +469,7 @@ func dclWeightRow[T, S float](db, dq []T, sb, sq []S, scratch []float32, m *dclM
 		mu = sum / float64(n)
 		sigma := math.Sqrt(max(sumSq/float64(n)-mu*mu, 0))
 		inv = beta / (sigma + dclEps)
-		zmax := (cmax - mu) * inv
+		zmax := float64((cmax - mu) * inv) // rounded (never fused): the kernels get this value
 		lse = zmax + math.Log(dclArgsExpSum(args, row, mu, inv, zmax))
 		logN = math.Log(float64(n))
 		shift = max(shift, cmax/tau+logN+zmax-lse)
@@ -519,20 +519,22 @@ func sum4[T float](x []T) float64 {
 }
 
 // dot4 is the float64 dot product of x and y (len(x) elements) over four
-// interleaved partial sums.
+// interleaved partial sums. Each product is converted (rounded) before it
+// is added, so that no GOAMD64 level fuses them into FMAs: dot4 is the Go
+// twin of the C kernel behind dot32, bit for bit (see rowk.go).
 func dot4[T float](x, y []T) float64 {
 	y = y[:len(x)]
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
 		a, b := x[i:i+4:i+4], y[i:i+4:i+4]
-		s0 += float64(a[0]) * float64(b[0])
-		s1 += float64(a[1]) * float64(b[1])
-		s2 += float64(a[2]) * float64(b[2])
-		s3 += float64(a[3]) * float64(b[3])
+		s0 += float64(float64(a[0]) * float64(b[0]))
+		s1 += float64(float64(a[1]) * float64(b[1]))
+		s2 += float64(float64(a[2]) * float64(b[2]))
+		s3 += float64(float64(a[3]) * float64(b[3]))
 	}
 	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(y[i])
+		s0 += float64(float64(x[i]) * float64(y[i]))
 	}
 	return (s0 + s1) + (s2 + s3)
 }

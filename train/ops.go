@@ -258,17 +258,22 @@ func (h dclHalf[T]) run(op *dclHeadOp, out []T, B int, weigh bool, row func(out 
 // rowShifted writes l_i and se_i of row i, with the arguments shifted by
 // the row maximum: float64 graphs with expRow64 (the tests' reference for
 // row32 with expRow32).
+//
+// In rowShifted, row32 and expRow32 the products s_ij inv are converted
+// (rounded) before log w_ij is added, as the argsMax32 kernel computes the
+// arguments: never fused into an FMA (as GOAMD64=v3 may), so the arguments,
+// the positive's in l_i among them, are the kernel's at every GOAMD64 level.
 func (h dclHalf[T]) rowShifted(out []T, se []float64, i, B, K int, inv float64, expRow func(e, s, lw []T, inv, m float64) float64) {
 	rb, wb := h.sb[i*B:(i+1)*B], h.lb[i*B:(i+1)*B]
 	rq, wq := h.sq[i*K:(i+1)*K], h.lq[i*K:(i+1)*K]
 	m := math.Inf(-1)
 	for j, x := range rb {
-		if v := float64(x)*inv + float64(wb[j]); v > m {
+		if v := float64(float64(x)*inv) + float64(wb[j]); v > m {
 			m = v
 		}
 	}
 	for j, x := range rq {
-		if v := float64(x)*inv + float64(wq[j]); v > m {
+		if v := float64(float64(x)*inv) + float64(wq[j]); v > m {
 			m = v
 		}
 	}
@@ -277,7 +282,7 @@ func (h dclHalf[T]) rowShifted(out []T, se []float64, i, B, K int, inv float64, 
 		s += expRow(h.eq[i*K:(i+1)*K], rq, wq, inv, m)
 	}
 	se[i] = s
-	out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+	out[i] = T(m + math.Log(s) - (float64(float64(rb[i])*inv) + float64(wb[i])))
 }
 
 // row32 is rowShifted for float32 graphs. The log-weights are shifted so that
@@ -305,7 +310,7 @@ func (h dclHalf[T]) row32(out []T, se []float64, i, B, K int, inv float64) {
 		}
 	}
 	se[i] = s
-	out[i] = T(m + math.Log(s) - (float64(rb[i])*inv + float64(wb[i])))
+	out[i] = T(m + math.Log(s) - (float64(float64(rb[i])*inv) + float64(wb[i])))
 }
 
 // dclNoShift bounds the row maximum of the DCL head's arguments up to which
@@ -316,7 +321,7 @@ const dclNoShift = 16
 // the exponential by expScaled32) and returns their sum in float64 (sum4).
 func expRow32(e, s, lw []float32, inv, m float64) float64 {
 	for j, x := range s {
-		e[j] = float32(float64(x)*inv + float64(lw[j]) - m)
+		e[j] = float32(float64(float64(x)*inv) + float64(lw[j]) - m)
 	}
 	return expSum32(e)
 }

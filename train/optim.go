@@ -60,18 +60,25 @@ func clipScale(grads []tensor.Tensor, maxNorm float64) (norm, scale float64) {
 // sumSq is the sum of squares of x in float64, over four interleaved
 // partial sums (independent add chains: the single-chain loop was bound by
 // the add latency), combined in a fixed order.
+//
+// Here and in fusedRange every product that is added to something is
+// converted, float64(x*y) or T(x*y): the conversion rounds the product, so
+// the compiler cannot fuse it with the addition into an FMA (which the Go
+// spec allows and GOAMD64=v3 does). The SSE kernels (sumSq32's C, adamSSE)
+// never fuse; the conversions keep this code their bit-for-bit twin at every
+// GOAMD64 level and change nothing where no FMA is used.
 func sumSq[T float](x []T) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
 		y := x[i : i+4 : i+4]
-		s0 += float64(y[0]) * float64(y[0])
-		s1 += float64(y[1]) * float64(y[1])
-		s2 += float64(y[2]) * float64(y[2])
-		s3 += float64(y[3]) * float64(y[3])
+		s0 += float64(float64(y[0]) * float64(y[0]))
+		s1 += float64(float64(y[1]) * float64(y[1]))
+		s2 += float64(float64(y[2]) * float64(y[2]))
+		s3 += float64(float64(y[3]) * float64(y[3]))
 	}
 	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(x[i])
+		s0 += float64(float64(x[i]) * float64(x[i]))
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -133,10 +140,10 @@ func fusedRange[T float](w, g, m, v, mw []T, clip, lr, c1, c2, mu float64) {
 			if scaled {
 				gi = T(float64(gi) * clip)
 			}
-			mi := b1*m[i] + ob1*gi
-			vi := b2*v[i] + ob2*gi*gi
+			mi := T(b1*m[i]) + T(ob1*gi)
+			vi := T(b2*v[i]) + T(ob2*gi*gi)
 			m[i], v[i] = mi, vi
-			w[i] -= step * mi / (T(math.Sqrt(float64(vi)))*sc2 + eps)
+			w[i] -= step * mi / (T(T(math.Sqrt(float64(vi)))*sc2) + eps)
 		}
 		return
 	}
@@ -147,11 +154,11 @@ func fusedRange[T float](w, g, m, v, mw []T, clip, lr, c1, c2, mu float64) {
 		if scaled {
 			gi = T(float64(gi) * clip)
 		}
-		mi := b1*m[i] + ob1*gi
-		vi := b2*v[i] + ob2*gi*gi
+		mi := T(b1*m[i]) + T(ob1*gi)
+		vi := T(b2*v[i]) + T(ob2*gi*gi)
 		m[i], v[i] = mi, vi
-		wi := w[i] - step*mi/(T(math.Sqrt(float64(vi)))*sc2+eps)
+		wi := w[i] - step*mi/(T(T(math.Sqrt(float64(vi)))*sc2)+eps)
 		w[i] = wi
-		mw[i] = a*mw[i] + b*wi
+		mw[i] = T(a*mw[i]) + T(b*wi)
 	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // refUpdate is clipping, Adam and EMA as three separate passes (the
-// definition fusedRange must reproduce bit for bit).
+// definition fusedRange must reproduce bit for bit; its products are
+// converted, so never fused into FMAs, as in fusedRange).
 func refUpdate(w, g, m, v, mw []float32, clip, lr, c1, c2, mu float64) {
 	for i := range g {
 		if clip != 1 {
@@ -21,14 +22,14 @@ func refUpdate(w, g, m, v, mw []float32, clip, lr, c1, c2, mu float64) {
 	step := float32(lr / c1)
 	sc2 := float32(1 / math.Sqrt(c2))
 	for i := range w {
-		m[i] = b1*m[i] + (1-b1)*g[i]
-		v[i] = b2*v[i] + (1-b2)*g[i]*g[i]
-		w[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i])))*sc2 + float32(adamEps))
+		m[i] = float32(b1*m[i]) + float32((1-b1)*g[i])
+		v[i] = float32(b2*v[i]) + float32((1-b2)*g[i]*g[i])
+		w[i] -= step * m[i] / (float32(float32(math.Sqrt(float64(v[i])))*sc2) + float32(adamEps))
 	}
 	if mw != nil {
 		a, b := float32(mu), float32(1-mu)
 		for i := range w {
-			mw[i] = a*mw[i] + b*w[i]
+			mw[i] = float32(a*mw[i]) + float32(b*w[i])
 		}
 	}
 }

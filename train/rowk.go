@@ -11,6 +11,13 @@ import "math"
 // (openblas) build (rowk_cgo_amd64.go), with the same operations in the same
 // order per element and the same partial sums, so the same bits
 // (TestRowKernelsMatchGo).
+//
+// Every product here that is added to or subtracted from something is
+// converted, float64(x*y) or F(x*y): the conversion rounds the product, so
+// the compiler cannot fuse it with the addition into an FMA (which the Go
+// spec allows and GOAMD64=v3 does). The C kernels never fuse, so the Go
+// code stays their bit-for-bit twin at every GOAMD64 level; without FMA the
+// conversions change nothing.
 
 // maskedStatsGo returns the count, sum, sum of squares (in float64) and
 // maximum of the entries of row that are not -Inf, over four interleaved
@@ -27,7 +34,7 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 			c0++
 			v := float64(x)
 			s0 += v
-			q0 += v * v
+			q0 += float64(v * v)
 			if x > m0 {
 				m0 = x
 			}
@@ -36,7 +43,7 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 			c1++
 			v := float64(x)
 			s1 += v
-			q1 += v * v
+			q1 += float64(v * v)
 			if x > m1 {
 				m1 = x
 			}
@@ -45,7 +52,7 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 			c2++
 			v := float64(x)
 			s2 += v
-			q2 += v * v
+			q2 += float64(v * v)
 			if x > m2 {
 				m2 = x
 			}
@@ -54,7 +61,7 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 			c3++
 			v := float64(x)
 			s3 += v
-			q3 += v * v
+			q3 += float64(v * v)
 			if x > m3 {
 				m3 = x
 			}
@@ -65,7 +72,7 @@ func maskedStatsGo(row []float32) (n int, sum, sumSq, cmax float64) {
 			c0++
 			v := float64(x)
 			s0 += v
-			q0 += v * v
+			q0 += float64(v * v)
 			if x > m0 {
 				m0 = x
 			}
@@ -86,7 +93,7 @@ func dclArgsExpSumGo(args, row []float32, mu, inv, zmax float64) float64 {
 		if c == negInf {
 			args[j] = negInf // exp gives 0
 		} else {
-			args[j] = float32((float64(c)-mu)*inv - zmax)
+			args[j] = float32(float64((float64(c)-mu)*inv) - zmax)
 		}
 	}
 	expScaled32(args, 1)
@@ -105,7 +112,7 @@ func dclWriteRow[F float](dst []F, part []float32, inv, off float64) {
 		if c == negInf {
 			dst[k] = bigNeg
 		} else {
-			dst[k] = F(float64(c)*inv + off)
+			dst[k] = F(float64(float64(c)*inv) + off)
 		}
 	}
 }
@@ -116,7 +123,7 @@ func argsMax32Go(e, s, lw []float32, inv float64) float64 {
 	e, lw = e[:len(s)], lw[:len(s)]
 	m := math.Inf(-1)
 	for j, x := range s {
-		a := float64(x)*inv + float64(lw[j])
+		a := float64(float64(x)*inv) + float64(lw[j])
 		if a > m {
 			m = a
 		}
@@ -145,7 +152,7 @@ func softmaxRow32Go(o, x []float32, s float64) (m, se float64) {
 	}
 	o = o[:len(x)]
 	for k, v := range x {
-		o[k] = float32(s*float64(v) - m)
+		o[k] = float32(float64(s*float64(v)) - m)
 	}
 	se = expSum32Go(o)
 	scaleRow32Go(o, o, 1/se)
@@ -164,7 +171,7 @@ func scaleRow32Go(o, x []float32, f float64) {
 func l2BwdRow32Go(o, y, g []float32, yg, inv float64) {
 	o, g = o[:len(y)], g[:len(y)]
 	for k, v := range y {
-		o[k] = float32((float64(g[k]) - float64(v)*yg) * inv)
+		o[k] = float32((float64(g[k]) - float64(float64(v)*yg)) * inv)
 	}
 }
 
@@ -192,7 +199,7 @@ func embedRowsGo[F float](out, e []F, tok []int, w []F, T, Wd, lo, hi int) {
 			}
 			row := e[tok[i*T+t]*Wd : (tok[i*T+t]+1)*Wd]
 			for k, v := range row {
-				o[k] += a * v
+				o[k] += F(a * v)
 			}
 		}
 	}
@@ -216,7 +223,7 @@ func embedBwdRows[F float](out, g []F, tok []int, w []F, B, T, Wd, lo, hi int) {
 			r := tok[i*T+t]
 			row := out[r*Wd+lo : r*Wd+hi]
 			for k, v := range gi {
-				row[k] += a * v
+				row[k] += F(a * v)
 			}
 		}
 	}

@@ -440,7 +440,7 @@ func maskedStats(row []float32) (n int, sum, sumSq, cmax float64) {
 			c++
 			v := float64(x)
 			sq[0] += v
-			sq[4] += v * v
+			sq[4] += float64(v * v) // converted, never fused: see rowk.go
 			if x > mx[0] {
 				mx[0] = x
 			}
@@ -550,7 +550,7 @@ func softmaxRow32(o, x []float32, s float64) (m, se float64) {
 	var s4 [4]float64
 	C.coder_shift_exp_sum(f32p(o), f32p(x), C.long(n4), C.double(s), C.double(m), expTabP(), (*C.double)(unsafe.Pointer(&s4[0])))
 	for k, v := range x[n4:] {
-		o[n4+k] = float32(s*float64(v) - m)
+		o[n4+k] = float32(float64(s*float64(v)) - m)
 	}
 	expScaledGo(o[n4:], 1)
 	for _, v := range o[n4:] { // the tail on chain 0, as sum4
@@ -576,7 +576,7 @@ func scaleRow32(o, x []float32, f float64) {
 // products x_k y_k (k >= n4) on chain 0.
 func dotTail(s4 [4]float64, x, y []float32, n4 int) float64 {
 	for k := n4; k < len(x); k++ {
-		s4[0] += float64(x[k]) * float64(y[k])
+		s4[0] += float64(float64(x[k]) * float64(y[k]))
 	}
 	return (s4[0] + s4[1]) + (s4[2] + s4[3])
 }
