@@ -153,16 +153,7 @@ stages:
 // and creating the empty directory keeps the key. A Path param without the
 // flag that names a missing path is still an error.
 func TestMissingIsEmptyDir(t *testing.T) {
-	h := newHarness(t, `
-name: runs
-stages:
-  a:
-    uses: toy.source
-  r:
-    uses: toy.rundir
-    needs: [a]
-    with: {runs: "${workdir}/cache/toy.source"}
-`)
+	h := newHarness(t, runsWorkflow)
 	// a dry run on an empty workdir computes every key
 	res, err := pipeline.Run(t.Context(), h.load(), pipeline.RunOptions{DryRun: true})
 	if err != nil {

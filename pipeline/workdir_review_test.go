@@ -85,16 +85,7 @@ func TestWorkdirFieldRejectsRefs(t *testing.T) {
 // path (it used to read "exp://cache", a URL, so the runs directory was
 // neither digested nor read).
 func TestWorkdirRefTrailingSlash(t *testing.T) {
-	h := newHarness(t, `
-name: runs
-stages:
-  a:
-    uses: toy.source
-  r:
-    uses: toy.rundir
-    needs: [a]
-    with: {runs: "${workdir}/cache/toy.source"}
-`)
+	h := newHarness(t, runsWorkflow)
 	clean := filepath.Join(h.dir, "exp:")
 	h.workdir = clean + "/"
 	w := h.load()
