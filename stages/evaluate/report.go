@@ -306,7 +306,7 @@ type comparison struct {
 
 // dirCount counts the distinct evaluations (by evaluate key) found in
 // runs_dir, apart from the report's own inputs: found = compared + shown +
-// otherData + noData.
+// otherData + noData + unreadable.
 type dirCount struct {
 	found     int
 	compared  int // added to the table: the same test data as this run
