@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -8,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image"
 	"image/jpeg"
+	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -37,7 +40,10 @@ var ReportSpec = pipeline.Spec{
 	// 3: runs_dir runs are compared only when they evaluated the same test
 	// data (metrics.json's data identity); the page and the manifest info
 	// count those found and left out; a missing runs_dir is an empty one.
-	Version: "3",
+	// 4: thumbnails of images whose header declares more than max_pixels
+	// pixels are refused before decoding (a placeholder, a page note and
+	// the thumbnails_too_large info).
+	Version: "4",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +
@@ -52,6 +58,9 @@ var ReportSpec = pipeline.Spec{
 			Doc: "results shown per sample query"},
 		{Name: "thumb_size", Type: pipeline.Int, Default: 160, Min: pipeline.Bound(16), Max: pipeline.Bound(1024),
 			Doc: "thumbnail bounding box in pixels"},
+		{Name: "max_pixels", Type: pipeline.Int, Default: 50_000_000, Min: pipeline.Bound(1),
+			Doc: "thumbnails: images whose header declares more pixels are not decoded (decompression-bomb guard, as " +
+				"features.regions' max_pixels); they get a placeholder, a note naming the file and the thumbnails_too_large info"},
 		{Name: "seed", Type: pipeline.Int, Default: 0, Doc: "seed for choosing the sample queries"},
 		{Name: "runs", Type: pipeline.StringList, Default: []string{},
 			Doc: "other runs to compare: metrics.json files or evaluate artifact directories (their content is not " +
@@ -202,9 +211,20 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	if ex != nil {
-		ex.render(page, p.Int("thumb_size"))
+		if err := ex.render(ctx, page, p.Int("thumb_size"), int64(p.Int("max_pixels"))); err != nil {
+			return err
+		}
 		env.SetInfo("thumbnails", ex.thumbs)
 		env.SetInfo("thumbnails_missing", ex.missing)
+		env.SetInfo("thumbnails_too_large", len(ex.tooLarge))
+		for _, msg := range ex.tooLarge {
+			env.Log.Warn("report: thumbnail refused: " + msg)
+		}
+		if k := len(ex.tooLarge); k > 0 {
+			page.Notes = append(page.Notes, fmt.Sprintf("%d %s not decoded for a thumbnail because %s header %s more than "+
+				"max_pixels pixels (decompression-bomb guard); first: %s.", k, plural(k, "image was", "images were"),
+				plural(k, "its", "their"), plural(k, "declares", "declare"), ex.tooLarge[0]))
+		}
 	}
 	var buf bytes.Buffer
 	if err := reportTmpl.Execute(&buf, page); err != nil {
@@ -859,7 +879,8 @@ type examples struct {
 	captions map[int64]string   // caption id -> text
 	found    map[int64]bool     // caption ids found in the captions table
 	thumbs   int
-	missing  int
+	missing  int      // thumbnails not made, tooLarge included
+	tooLarge []string // one message naming the file per image refused for max_pixels
 }
 
 func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile, page *reportPage) (*examples, error) {
@@ -915,13 +936,13 @@ func buildExamples(ctx context.Context, env *pipeline.Env, mf *eval.MetricsFile,
 	return ex, nil
 }
 
-func (ex *examples) render(page *reportPage, size int) {
+func (ex *examples) render(ctx context.Context, page *reportPage, size int, maxPixels int64) error {
 	cache := map[int64]thumb{}
 	th := func(id int64) thumb {
 		if t, ok := cache[id]; ok {
 			return t
 		}
-		t := ex.thumbnail(id, size)
+		t := ex.thumbnail(id, size, maxPixels)
 		cache[id] = t
 		if t.Src != "" {
 			ex.thumbs++
@@ -937,6 +958,9 @@ func (ex *examples) render(page *reportPage, size int) {
 		return fmt.Sprintf("(caption %d: text not found in the captions table)", id)
 	}
 	for k, q := range ex.t2i {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		e := t2iExample{Caption: text(ex.ts.captionIDs[q])}
 		for _, h := range ex.topImg[k] {
 			e.Hits = append(e.Hits, imageHit{Thumb: th(ex.ts.imageIDs[h.Index]), Score: fmt.Sprintf("%.3f", h.Score),
@@ -945,6 +969,9 @@ func (ex *examples) render(page *reportPage, size int) {
 		page.T2I = append(page.T2I, e)
 	}
 	for k, i := range ex.i2t {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		e := i2tExample{Thumb: th(ex.ts.imageIDs[i])}
 		for _, h := range ex.topCap[k] {
 			e.Hits = append(e.Hits, captionHit{Text: text(ex.ts.captionIDs[h.Index]), Score: fmt.Sprintf("%.3f", h.Score),
@@ -952,11 +979,15 @@ func (ex *examples) render(page *reportPage, size int) {
 		}
 		page.I2T = append(page.I2T, e)
 	}
+	return nil
 }
 
 // thumbnail returns the image downscaled into a size x size box as a JPEG
-// data URI, or a reason why it is missing.
-func (ex *examples) thumbnail(id int64, size int) thumb {
+// data URI, or a reason why it is missing. The header is read first: an
+// image that declares more than maxPixels pixels is not decoded (a
+// decompression bomb would otherwise allocate width*height pixels), and a
+// message naming its file is added to ex.tooLarge.
+func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 	ref := ex.images[id]
 	t := thumb{Label: fmt.Sprintf("image %d", id), W: size, H: size * 3 / 4}
 	if ref.key != "" {
@@ -967,11 +998,39 @@ func (ex *examples) thumbnail(id int64, size int) thumb {
 		return t
 	}
 	path := table.ResolvePath(ref.dir, ref.path)
-	if _, err := os.Stat(path); err != nil {
+	st, err := os.Stat(path)
+	if err != nil {
 		t.Missing = "image file not found"
 		return t
 	}
-	img, err := imaging.Open(path, imaging.AutoOrientation(true))
+	if !st.Mode().IsRegular() {
+		t.Missing = "not a regular file" // a FIFO would block the open forever
+		return t
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Missing = "cannot read the image file"
+		return t
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	cfg, _, err := image.DecodeConfig(br)
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		t.Missing = "cannot decode the image"
+		return t
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
+		t.Missing = fmt.Sprintf("image too large: %dx%d pixels", cfg.Width, cfg.Height)
+		ex.tooLarge = append(ex.tooLarge, fmt.Sprintf("%s (%s): header declares %dx%d = %d pixels, above max_pixels %d: not decoded",
+			t.Label, ref.path, cfg.Width, cfg.Height, px, maxPixels))
+		return t
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Missing = "cannot read the image file"
+		return t
+	}
+	br.Reset(f)
+	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
 	if err != nil {
 		t.Missing = "cannot decode the image"
 		return t

@@ -38,6 +38,9 @@ var fakeWorld = pipeline.Spec{
 		{Name: "noise", Type: pipeline.Float, Default: 0.35},
 		{Name: "lr", Type: pipeline.Float, Default: 2e-4},
 		{Name: "empty_text", Type: pipeline.Bool, Default: false}, // every caption's text is ""
+		{Name: "huge", Type: pipeline.Int, Default: -1},           // this image's file is a PNG header declaring 100000x100000 pixels
+		{Name: "hostile", Type: pipeline.Bool, Default: false},    // captions and image keys hold markup that must not inject
+		{Name: "fifo", Type: pipeline.String, Default: ""},        // image 103's path (absolute, outside the artifact)
 	},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		n, noise := env.Params.Int("n"), env.Params.Float("noise")
@@ -65,6 +68,12 @@ var fakeWorld = pipeline.Spec{
 			rel := fmt.Sprintf("img/%d.png", id)
 			if id == 101 {
 				rel = "img/missing.png"
+			} else if p := env.Params.String("fifo"); p != "" && id == 103 {
+				rel = p
+			} else if id == int64(env.Params.Int("huge")) {
+				if err := os.WriteFile(env.Path(rel), hugePNG(100000, 100000), 0o644); err != nil {
+					return err
+				}
 			} else {
 				m := image.NewRGBA(image.Rect(0, 0, 64, 48))
 				for y := range 48 {
@@ -83,7 +92,11 @@ var fakeWorld = pipeline.Spec{
 					return err
 				}
 			}
-			imgs = append(imgs, table.ImageRow{ImageID: id, Key: fmt.Sprintf("photo_%d.png", id), Split: split, Path: rel, Width: 64, Height: 48})
+			key := fmt.Sprintf("photo_%d.png", id)
+			if env.Params.Bool("hostile") {
+				key = fmt.Sprintf(`"><script>alert(%d)</script><img src="x.png`, id)
+			}
+			imgs = append(imgs, table.ImageRow{ImageID: id, Key: key, Split: split, Path: rel, Width: 64, Height: 48})
 			iv := unit(nil, 1)
 			ie = append(ie, table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: iv})
 			for k := range 5 {
@@ -91,6 +104,9 @@ var fakeWorld = pipeline.Spec{
 				text := fmt.Sprintf("a <b>photo</b> number %d, caption %d", id, k)
 				if env.Params.Bool("empty_text") {
 					text = ""
+				}
+				if env.Params.Bool("hostile") {
+					text = fmt.Sprintf(`</div></li><script>alert("caption %d")</script><a href="https://evil.example/">%d`, cid, cid)
 				}
 				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: split, Ordinal: int32(k), Text: text})
 				ce = append(ce, table.EmbeddingRow{ID: cid, ImageID: id, Ordinal: int32(k), Split: split, Vec: unit(iv, noise)})

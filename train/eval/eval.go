@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -44,8 +45,9 @@ type Metrics struct {
 
 // Inputs are N images and 5N captions; caption 5i+k belongs to image i.
 // Vectors are row-major and should be L2-normalised, as the protocol says
-// (not checked here: any finite vectors are ranked by their dot products;
-// the evaluate stage rejects rows that are not normalised).
+// (not checked here: any finite vectors are ranked by their dot products,
+// as long as no similarity can overflow float32 (see [Evaluate]); the
+// evaluate stage rejects rows that are not normalised).
 type Inputs struct {
 	N          int
 	Dim        int
@@ -85,8 +87,11 @@ type Result struct {
 var ambiguousCap = 1 << 21
 
 // Evaluate runs the Recall@K protocol (see the package documentation) on in.
-// It returns an error for inconsistent shapes, non-finite values, an Alpha
-// outside [0, 1], a fold count that does not divide N, or ctx's error.
+// It returns an error for inconsistent shapes, non-finite values, values so
+// large that a similarity could overflow float32 (Dim * max|image value| *
+// max|caption value|, summed over the weighted terms, above MaxFloat32/2),
+// an Alpha outside [0, 1], a fold count that does not divide N, or ctx's
+// error.
 func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -102,8 +107,8 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("eval: %d images cannot be split into %d equal folds", in.N, folds)
 	}
 	useConcept := in.ConceptDim > 0
-	if useConcept && (opt.Alpha < 0 || opt.Alpha > 1 || math.IsNaN(opt.Alpha)) {
-		return nil, fmt.Errorf("eval: alpha = %v, want a value in [0, 1]", opt.Alpha)
+	if err := in.checkAlpha(opt.Alpha); err != nil {
+		return nil, err
 	}
 	if opt.BlockRows < 0 || opt.MemBudget < 0 {
 		return nil, errors.New("eval: negative BlockRows or MemBudget")
@@ -134,6 +139,9 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 			terms = append(terms, term{w: a, dim: in.ConceptDim, img: in.ImageC, cap: in.CaptionC})
 		}
 	}
+	if err := checkOverflow(terms); err != nil {
+		return nil, err
+	}
 
 	ev := &evaluator{n: n, c: c, rows: rows, buf: make([]float32, rows*c)}
 	res := &Result{}
@@ -155,6 +163,29 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 }
 
 func (in *Inputs) validate() error {
+	if err := in.checkShape(); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		name string
+		v    []float32
+		dim  int
+	}{{"image", in.Images, in.Dim}, {"caption", in.Captions, in.Dim},
+		{"image concept", in.ImageC, in.ConceptDim}, {"caption concept", in.CaptionC, in.ConceptDim}} {
+		if allFinite(s.v) {
+			continue
+		}
+		for i, x := range s.v {
+			if x*0 != 0 {
+				return fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(s.dim, 1), x)
+			}
+		}
+	}
+	return nil
+}
+
+// checkShape checks N, the dimensions and the lengths of the vectors.
+func (in *Inputs) checkShape() error {
 	if in.N <= 0 || in.Dim <= 0 {
 		return fmt.Errorf("eval: N = %d, Dim = %d, want both > 0", in.N, in.Dim)
 	}
@@ -174,22 +205,51 @@ func (in *Inputs) validate() error {
 				len(in.ImageC), len(in.CaptionC), in.N*in.ConceptDim, nc*in.ConceptDim)
 		}
 	}
-	for _, s := range []struct {
-		name string
-		v    []float32
-		dim  int
-	}{{"image", in.Images, in.Dim}, {"caption", in.Captions, in.Dim},
-		{"image concept", in.ImageC, in.ConceptDim}, {"caption concept", in.CaptionC, in.ConceptDim}} {
-		if allFinite(s.v) {
-			continue
-		}
-		for i, x := range s.v {
-			if x*0 != 0 {
-				return fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(s.dim, 1), x)
-			}
-		}
+	return nil
+}
+
+// checkAlpha checks alpha when it is used (with concept vectors).
+func (in *Inputs) checkAlpha(alpha float64) error {
+	if in.ConceptDim > 0 && (alpha < 0 || alpha > 1 || math.IsNaN(alpha)) {
+		return fmt.Errorf("eval: alpha = %v, want a value in [0, 1]", alpha)
 	}
 	return nil
+}
+
+// checkOverflow returns an error when a similarity could overflow float32:
+// |s(i, q)| <= sum over terms of w * dim * max|img| * max|cap|, and a GEMM
+// value that overflows (or an Inf - Inf partial sum, NaN) would be ranked
+// by comparisons that are all false. Finite inputs below the bound (any
+// L2-normalised ones) are ranked as given.
+func checkOverflow(terms []term) error {
+	var bound float64
+	var desc []string
+	for _, t := range terms {
+		a, b := maxAbs(t.img), maxAbs(t.cap)
+		bound += float64(t.w) * float64(t.dim) * a * b
+		desc = append(desc, fmt.Sprintf("%d dimensions with values up to %g (images) and %g (captions)", t.dim, a, b))
+	}
+	if bound > math.MaxFloat32/2 {
+		return fmt.Errorf("eval: similarities could overflow float32 (bound %g): %s; the protocol ranks L2-normalised vectors",
+			bound, strings.Join(desc, ", "))
+	}
+	return nil
+}
+
+// maxAbs returns the largest |x| of v (v finite).
+func maxAbs(v []float32) float64 {
+	var mu sync.Mutex
+	var m float32
+	parallelRange(len(v), 1<<16, func(lo, hi int) {
+		var a float32
+		for _, x := range v[lo:hi] {
+			a = max(a, x, -x)
+		}
+		mu.Lock()
+		m = max(m, a)
+		mu.Unlock()
+	})
+	return float64(m)
 }
 
 // allFinite reports whether v has no NaN or ±Inf. x*0 is 0 for finite x and

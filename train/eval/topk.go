@@ -17,8 +17,13 @@ type Hit struct {
 // best first (ties by index), with the similarity of [Evaluate] computed in
 // float64. [Evaluate] ranks float32 GEMM values, so two captions whose
 // similarities differ in the last float32 bits may be ordered differently
-// there.
+// there. It returns an error for inconsistent shapes (as [Evaluate]; the
+// values are not checked), an alpha outside [0, 1] with concept vectors, a
+// fold count that does not divide N or an i out of range.
 func TopCaptions(in Inputs, alpha float64, folds, i, k int) ([]Hit, error) {
+	if err := in.checkTop(alpha); err != nil {
+		return nil, err
+	}
 	if i < 0 || i >= in.N {
 		return nil, fmt.Errorf("eval: image %d out of range [0, %d)", i, in.N)
 	}
@@ -33,6 +38,9 @@ func TopCaptions(in Inputs, alpha float64, folds, i, k int) ([]Hit, error) {
 // TopImages returns the k images most similar to caption q among the images
 // of q's fold, best first (ties by index); see [TopCaptions].
 func TopImages(in Inputs, alpha float64, folds, q, k int) ([]Hit, error) {
+	if err := in.checkTop(alpha); err != nil {
+		return nil, err
+	}
 	if q < 0 || q >= CaptionsPerImage*in.N {
 		return nil, fmt.Errorf("eval: caption %d out of range [0, %d)", q, CaptionsPerImage*in.N)
 	}
@@ -42,6 +50,15 @@ func TopImages(in Inputs, alpha float64, folds, q, k int) ([]Hit, error) {
 	}
 	lo := q / CaptionsPerImage / n * n
 	return topK(lo, lo+n, k, func(i int) float64 { return in.sim(alpha, i, q) }), nil
+}
+
+// checkTop checks the shapes of in and alpha (not the values: that is
+// linear in the data, and TopCaptions and TopImages are called per query).
+func (in *Inputs) checkTop(alpha float64) error {
+	if err := in.checkShape(); err != nil {
+		return err
+	}
+	return in.checkAlpha(alpha)
 }
 
 // foldSize is the number of images per fold of N images in folds folds.
