@@ -63,8 +63,11 @@ func (t *TSVReader) readLine() ([]byte, error) {
 		if err == io.EOF && len(t.buf) > 0 {
 			break
 		}
-		if err != nil {
+		if err == io.EOF {
 			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading line %d: %w", t.file, t.line+1, err)
 		}
 		break
 	}
@@ -139,8 +142,10 @@ func (t *TSVReader) parse(line []byte) (BUTDRecord, error) {
 	if r.Features, err = decodeF32(f[5]); err != nil {
 		return r, lineErr(t.file, t.line, "features: %v", err)
 	}
-	if len(r.Boxes) != 4*r.NumBoxes {
-		return r, lineErr(t.file, t.line, "boxes hold %d floats, want 4 x num_boxes = %d", len(r.Boxes), 4*r.NumBoxes)
+	// Not len != 4*NumBoxes: that product wraps around for a huge
+	// num_boxes (2^62 gave 0, matching empty boxes).
+	if len(r.Boxes)%4 != 0 || len(r.Boxes)/4 != r.NumBoxes {
+		return r, lineErr(t.file, t.line, "boxes hold %d floats, want 4 x num_boxes (%d)", len(r.Boxes), r.NumBoxes)
 	}
 	if r.NumBoxes == 0 {
 		if len(r.Features) != 0 {

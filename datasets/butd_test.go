@@ -37,6 +37,9 @@ func TestTSVReaderErrors(t *testing.T) {
 		{"1\t1\t1\t1\t!!!!\tAAAA\n", "bad base64"},
 		{"1\t1\t1\t2\tAAAAAAAAAAAAAAAAAAAAAA==\tAAAAAA==\n", "boxes hold 4 floats"},
 		{"1\t1\t1\t1\tAAAAAAAAAAAAAAAAAAAAAA==\tAAA=\n", "not a whole number"},
+		// 4 x num_boxes wraps around to 0 in an int: empty boxes matched it.
+		{"1\t1\t1\t4611686018427387904\t\t\n", "boxes hold 0 floats"},
+		{"1\t1\t1\t9223372036854775807\t\t\n", "boxes hold 0 floats"},
 	} {
 		r := NewTSVReader(strings.NewReader(good.String()+tc.line), "f.tsv", 1, 0)
 		r.Next()

@@ -3,6 +3,7 @@ package datasets
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		if errors.Is(err, bufio.ErrTooLong) {
 			return lineErr(file, n+1, "line longer than %d bytes", maxLine)
 		}
-		return err
+		return fmt.Errorf("%s: reading line %d: %w", file, n+1, err)
 	}
 	return nil
 }
@@ -109,7 +110,7 @@ func ReadLines(r io.Reader, file string, fn func(line int, s string) error) erro
 		if errors.Is(err, bufio.ErrTooLong) {
 			return lineErr(file, n+1, "line longer than %d bytes", maxLine)
 		}
-		return err
+		return fmt.Errorf("%s: reading line %d: %w", file, n+1, err)
 	}
 	return nil
 }

@@ -390,20 +390,27 @@ func (r *Reader) produce(ctx context.Context, files []string, opt Options) {
 		defer close(jobs)
 		r.dispatch(ctx, files, jobs, order)
 	}()
-	r.forward(ctx, order)
+	cur := r.forward(ctx, order)
 	// Stop and wait for everyone, then release what was decoded but not
-	// forwarded (nobody sends any more, so a non-blocking drain is complete).
+	// forwarded (nobody sends any more, so a non-blocking drain is
+	// complete): in the row group forward stopped in (its decoder may
+	// have sent another batch after forward drained it) and in those
+	// still queued.
 	cancel()
 	workers.Wait()
 	<-dispatched
+	if cur != nil {
+		drain(cur)
+	}
 	for j := range order {
 		drain(j.out)
 	}
 }
 
 // forward hands the batches of the jobs in order to r.ch until the last
-// job, an error or cancellation.
-func (r *Reader) forward(ctx context.Context, order <-chan job) {
+// job, an error or cancellation. It returns the batches of the job it
+// stopped in, or nil after the last job.
+func (r *Reader) forward(ctx context.Context, order <-chan job) chan result {
 	for j := range order {
 		for {
 			var res result
@@ -412,17 +419,18 @@ func (r *Reader) forward(ctx context.Context, order <-chan job) {
 			case res, ok = <-j.out:
 			case <-ctx.Done():
 				drain(j.out)
-				return
+				return j.out
 			}
 			if !ok {
 				break
 			}
 			if !r.send(ctx, res) || res.err != nil {
 				drain(j.out)
-				return
+				return j.out
 			}
 		}
 	}
+	return nil
 }
 
 // drain releases the batches waiting in out without blocking.

@@ -7,7 +7,9 @@
 //     a bare word) is refused with [ErrScheme]; "dir:PATH" (an unpacked local
 //     copy used in place) is a reader concern and is refused here too.
 //   - The file is written to DEST.part and renamed to DEST only after it is
-//     complete and verified, so DEST never holds a partial or corrupt file.
+//     complete, verified and synced to disk (the directory too, after the
+//     rename), so DEST never holds a partial or corrupt file, even after a
+//     power loss.
 //   - Resume: an existing DEST.part is continued with a Range request. A
 //     206 that ends before its Content-Range total is followed by the next
 //     range request (a short range is progress, not a failed attempt). A
@@ -19,7 +21,10 @@
 //     DEST.part.validator and sent as If-Range when resuming, so a file that
 //     changed on the server since is fetched whole (200) instead of being
 //     spliced onto the old bytes. Without a validator the server gave none,
-//     and only the size and digests, when known, catch such a change.
+//     and only the size and digests, when known, catch such a change. A
+//     416 answer is taken as "the part is already whole" (and verified)
+//     unless its Content-Range names another size: then the part is not
+//     this file and it is fetched again from the start.
 //   - Retries: connection errors, timeouts, 408, 429 and 5xx are retried with
 //     exponential backoff and full jitter (Options.Retries attempts per
 //     mirror); other 4xx move to the next mirror at once.
@@ -62,6 +67,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"coderflow/internal/atomicfile"
 )
 
 // Errors returned (wrapped) by [Fetch].
@@ -184,10 +191,13 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 	if _, err := os.Stat(req.Dest); err == nil {
 		// Finished by an earlier run: keep it if it verifies.
 		st := newPartState(req, opt.Progress)
-		r, err := verify(req.Dest, req, "file://"+req.Dest, &res, st)
+		r, err := verify(ctx, req.Dest, req, "file://"+req.Dest, &res, st)
 		if err == nil {
 			r.Path = req.Dest
 			return r, nil
+		}
+		if ctx.Err() != nil { // stopped while hashing: the file may be good
+			return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), context.Cause(ctx))
 		}
 		opt.Log.Warn("existing file does not verify; fetching again", "path", req.Dest, "error", err)
 		if err := os.Remove(req.Dest); err != nil {
@@ -201,9 +211,19 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 		}
 		r, err := fetchOne(ctx, u, part, req, opt, &res)
 		if err == nil {
+			// Durable before it looks complete: after a crash DEST holds
+			// the verified bytes or does not exist (a file renamed
+			// unsynced could come back empty or short after a power loss,
+			// which nothing checks when no size or digest is known).
+			if err := syncFile(part); err != nil {
+				return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), err)
+			}
 			if err := os.Rename(part, req.Dest); err != nil {
 				removePart(part)
 				return Result{}, err
+			}
+			if err := atomicfile.SyncDir(filepath.Dir(req.Dest)); err != nil {
+				return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), err)
 			}
 			os.Remove(validatorPath(part))
 			r.Path = req.Dest
@@ -253,6 +273,23 @@ func ValidChecksum(kind, s string) error {
 		}
 	}
 	return nil
+}
+
+// writebackChunk is how many bytes of a response are written before the
+// kernel is asked to start writing them to disk.
+const writebackChunk = 8 << 20
+
+// syncFile flushes the file at p to stable storage.
+func syncFile(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // validatorPath is where the If-Range validator of part is kept.
@@ -359,8 +396,10 @@ func (st *partState) report(have int64) {
 	st.reported = have
 }
 
-// catchUp makes the digests cover the first have bytes of f.
-func (st *partState) catchUp(f *os.File, have int64) error {
+// catchUp makes the digests cover the first have bytes of f. It stops
+// with ctx's cause when ctx is done (hashing a part of gigabytes takes
+// seconds).
+func (st *partState) catchUp(ctx context.Context, f *os.File, have int64) error {
 	if st.hashed > have {
 		st.reset()
 	}
@@ -368,6 +407,9 @@ func (st *partState) catchUp(f *os.File, have int64) error {
 		buf := make([]byte, 1<<20)
 		r := io.NewSectionReader(f, st.hashed, have-st.hashed)
 		for {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			n, err := r.Read(buf)
 			if n > 0 {
 				st.write(buf[:n])
@@ -418,8 +460,9 @@ func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res
 // what is there, and verifies the result.
 func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, res *Result, st *partState) (Result, error) {
 	var last error
+	restarted := false
 	for attempt := 0; attempt < opt.Retries; attempt++ {
-		if attempt > 0 && !errors.Is(last, errShortRange) {
+		if attempt > 0 && !errors.Is(last, errShortRange) && !errors.Is(last, errRestart) {
 			d := backoff(opt, attempt)
 			opt.Log.Warn("retrying download", "url", redact(u), "attempt", attempt+1, "in", d.Round(time.Millisecond), "error", last)
 			t := time.NewTimer(d)
@@ -433,11 +476,16 @@ func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, re
 		res.Attempts++
 		done, retry, err := attemptHTTP(ctx, u, part, req, opt, res, st)
 		if err == nil && done {
-			return verify(part, req, u, res, st)
+			return verify(ctx, part, req, u, res, st)
 		}
 		last = err
 		if errors.Is(err, errShortRange) {
 			attempt-- // progress, not a failure
+			continue
+		}
+		if errors.Is(err, errRestart) && !restarted {
+			restarted = true // once: the part is empty now
+			attempt--
 			continue
 		}
 		if !retry {
@@ -493,7 +541,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	// Hash the bytes already on disk now, before the request: it is local
 	// work (seconds for a large part) and must not run while the watchdog
 	// below times the wait for headers.
-	if err := st.catchUp(f, have); err != nil {
+	if err := st.catchUp(ctx, f, have); err != nil {
 		return false, false, err
 	}
 
@@ -565,6 +613,21 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
 		// The partial file may already be whole (size unknown to us): let
 		// verification decide; on mismatch it is deleted and refetched.
+		// A 416 that names the file's size ("bytes */SIZE") says more: a
+		// part of another size is not this file (it changed, or the part
+		// is another's), whatever verification could check.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		if size, ok := unsatisfiedSize(resp.Header.Get("Content-Range")); ok && size != have {
+			opt.Log.Warn("partial file is longer than the file on the server; restarting", "url", redact(u), "had", have, "size", size)
+			if err := truncate(f); err != nil {
+				return false, false, err
+			}
+			if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, false, err
+			}
+			st.stale = false
+			return false, true, fmt.Errorf("%w: part of %d bytes, the server's file has %d", errRestart, have, size)
+		}
 		return true, false, nil
 	default:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
@@ -573,7 +636,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 
 	// Already hashed before the request; this only resets the digests when
 	// the server sent the whole file and the part was truncated.
-	if err := st.catchUp(f, have); err != nil {
+	if err := st.catchUp(ctx, f, have); err != nil {
 		return false, false, err
 	}
 	inBody.Store(true)
@@ -581,7 +644,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	// two buffers rotate between the reader and the hasher.
 	h := st.async(opt.BufferSize)
 	defer h.wait()
-	var n int64
+	var n, flushed int64 // flushed: bytes of this response handed to writeback
 	for {
 		// The watchdog times only the read: waiting for the hasher to free
 		// a buffer and writing to disk are local work.
@@ -595,6 +658,12 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 				return false, false, werr
 			}
 			n += int64(m)
+			if n-flushed >= writebackChunk {
+				// start the disk writes now, so that the fsync before
+				// the rename waits for the tail only
+				atomicfile.StartWriteback(f, have+flushed, n-flushed)
+				flushed = n
+			}
 		}
 		h.give(buf[:m])
 		if rerr == io.EOF {
@@ -623,6 +692,20 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		return false, true, fmt.Errorf("empty range response at byte %d of %d", have, total)
 	}
 	return true, false, nil
+}
+
+// errRestart marks a part that was found not to be a prefix of the file
+// and emptied: the next request, from byte 0, follows at once.
+var errRestart = errors.New("partial file does not match the server's file")
+
+// unsatisfiedSize parses the "bytes */SIZE" Content-Range of a 416.
+func unsatisfiedSize(s string) (int64, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "bytes */")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // errShortRange marks a range response that ended before the file did but
@@ -754,12 +837,12 @@ func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st
 		os.Remove(part)
 		return Result{}, err
 	}
-	return verify(part, req, u, res, st)
+	return verify(ctx, part, req, u, res, st)
 }
 
 // verify checks the complete part file against req, with the digests
 // computed as it streamed in (topped up from disk if needed).
-func verify(part string, req Request, u string, res *Result, st *partState) (Result, error) {
+func verify(ctx context.Context, part string, req Request, u string, res *Result, st *partState) (Result, error) {
 	f, err := os.Open(part)
 	if err != nil {
 		return Result{}, err
@@ -770,7 +853,7 @@ func verify(part string, req Request, u string, res *Result, st *partState) (Res
 		return Result{}, err
 	}
 	n := fi.Size()
-	if err := st.catchUp(f, n); err != nil {
+	if err := st.catchUp(ctx, f, n); err != nil {
 		return Result{}, err
 	}
 	sum := hex.EncodeToString(st.hs.Sum(nil))

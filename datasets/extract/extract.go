@@ -9,7 +9,7 @@
 //     Nothing is ever written through a symlink.
 //   - Links inside the directory: the artifacts coderflow writes hold only
 //     regular files, so a hardlink to an earlier entry is materialised as a
-//     copy, and a symlink (even a safe one) is skipped and counted in
+//     copy (a hardlink to itself leaves the file as it is), and a symlink (even a safe one) is skipped and counted in
 //     [Result.SkippedLinks].
 //   - Bombs: extraction stops with [ErrBomb] as soon as the bytes written
 //     exceed Limits.MaxBytes, or Limits.MaxRatio times the archive size
@@ -20,7 +20,9 @@
 //     zips) is skipped and counted in [Result.SkippedJunk].
 //   - tar.gz: the gzip trailer (CRC-32, size) of the stream is verified
 //     even though the tar end marker comes before it; a damaged or cut
-//     archive is an error, never a silent partial extraction.
+//     archive is an error, never a silent partial extraction. A tar (plain
+//     or in the gzip stream) must end with its end-of-archive zero blocks
+//     (one is enough): a tar cut at an entry boundary is an error too.
 //   - Formats are recognised by content (zip "PK", gzip 1f 8b, "ustar" at
 //     offset 257), not by file name.
 //   - Errors name the archive and the entry.
@@ -389,13 +391,23 @@ func (x *extractor) zip() error {
 }
 
 func (x *extractor) tar(r io.Reader) error {
-	tr := tar.NewReader(r)
+	z := &zeroTail{r: r}
+	tr := tar.NewReader(z)
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
+			// archive/tar reports a clean io.EOF also when the stream
+			// ends right after an entry, without the end-of-archive
+			// zero blocks: a tar cut at an entry boundary (a cut
+			// download ends on one 1 time in 512) would extract
+			// partially without a word. One zero block is accepted,
+			// as archive/tar and GNU tar do.
+			if z.zeros < 512 {
+				return fmt.Errorf("extract %s: tar ends at byte %d without its end-of-archive blocks: the archive is cut short", x.src, z.n)
+			}
 			return nil
 		}
 		if err != nil {
@@ -434,6 +446,12 @@ func (x *extractor) tar(r io.Reader) error {
 			if !x.written[tgt] {
 				return fmt.Errorf("extract %s: hardlink %q -> %q: target is not an earlier regular file: %w", x.src, h.Name, h.Linkname, ErrUnsafePath)
 			}
+			if tgt == rel {
+				// A link to itself (GNU tar stores a file of several
+				// links named twice so): the file is there already, and
+				// copying it onto itself would truncate it.
+				continue
+			}
 			src, err := os.Open(filepath.Join(x.dir, filepath.FromSlash(tgt)))
 			if err != nil {
 				return err
@@ -467,6 +485,29 @@ func (x *extractor) gzipTrailer(zr *gzip.Reader) error {
 
 // junk reports whether rel is macOS archive metadata.
 func junk(rel string) bool { return rel == "__MACOSX" || strings.HasPrefix(rel, "__MACOSX/") }
+
+// zeroTail reads r, counting the bytes read and the zero bytes that end
+// them (the tar end-of-archive blocks, when the tar reader stops).
+type zeroTail struct {
+	r     io.Reader
+	n     int64 // bytes read
+	zeros int64 // trailing zero bytes of those
+}
+
+func (z *zeroTail) Read(b []byte) (int, error) {
+	n, err := z.r.Read(b)
+	z.n += int64(n)
+	i := n - 1
+	for i >= 0 && b[i] == 0 {
+		i--
+	}
+	if i >= 0 {
+		z.zeros = int64(n - 1 - i)
+	} else {
+		z.zeros += int64(n)
+	}
+	return n, err
+}
 
 type ctxReader struct {
 	ctx      context.Context

@@ -345,7 +345,7 @@ func (r *Reader) Close() error { return r.f.Close() }
 
 // Skip moves forward n rows without reading them.
 func (r *Reader) Skip(n int) error {
-	if n < 0 || r.row+n > r.h.Rows() {
+	if n < 0 || n > r.h.Rows()-r.row { // not r.row+n, which can wrap around
 		return fmt.Errorf("npy: %s: cannot skip %d rows from row %d of %d", r.file, n, r.row, r.h.Rows())
 	}
 	r.row += n

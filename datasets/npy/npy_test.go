@@ -192,6 +192,10 @@ func TestWriteRoundTripAndSkip(t *testing.T) {
 	if err := r.Skip(1); err == nil {
 		t.Fatal("skip past the end: want an error")
 	}
+	// row+n wrapped around for a huge n and passed the bounds check.
+	if err := r.Skip(math.MaxInt); err == nil {
+		t.Fatal("skip of MaxInt rows: want an error")
+	}
 }
 
 // BenchmarkReadVsRaw streams a 400x36x2048 float32 .npy (SCAN's layout,

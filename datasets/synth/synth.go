@@ -42,7 +42,8 @@ func (c Config) Validate() error {
 	if c.MinSize < 32 || c.MaxSize > 4096 || c.MinSize > c.MaxSize {
 		errs = append(errs, fmt.Errorf("size range [%d, %d]: want 32 <= min_size <= max_size <= 4096", c.MinSize, c.MaxSize))
 	}
-	if c.DevFraction < 0 || c.TestFraction < 0 || c.DevFraction+c.TestFraction >= 1 {
+	// Written so that NaN, which fails every comparison, is refused too.
+	if !(c.DevFraction >= 0 && c.TestFraction >= 0 && c.DevFraction+c.TestFraction < 1) {
 		errs = append(errs, fmt.Errorf("dev fraction %v + test fraction %v: each must be >= 0 and their sum < 1", c.DevFraction, c.TestFraction))
 	}
 	return errors.Join(errs...)

@@ -142,6 +142,10 @@ func TestValidate(t *testing.T) {
 		{Images: 0, MinSize: 128, MaxSize: 192},
 		{Images: 10, MinSize: 200, MaxSize: 192},
 		{Images: 10, MinSize: 128, MaxSize: 192, DevFraction: 0.6, TestFraction: 0.5},
+		// NaN fails every comparison: it passed, and SplitCounts made
+		// int(NaN) image counts of it.
+		{Images: 10, MinSize: 128, MaxSize: 192, DevFraction: math.NaN(), TestFraction: 0.1},
+		{Images: 10, MinSize: 128, MaxSize: 192, DevFraction: 0.1, TestFraction: math.NaN()},
 	}
 	for _, c := range bad {
 		if c.Validate() == nil {

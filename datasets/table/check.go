@@ -1,12 +1,14 @@
 package table
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -107,11 +109,19 @@ func repLevel(nodes []parquet.Node) int {
 
 // checkNulls verifies that the file holds no NULL in the columns cols,
 // where T cannot hold one. A column chunk whose statistics say it has no
-// NULL (a null_count of 0 next to min/max values: writers that write
-// statistics write the count) is not read; the others (a NULL, an empty
-// list, which the count includes too, or no statistics) have their
-// definition levels read, page by page. DuckDB and Arrow mark every column
-// nullable, so files of theirs without NULL read as they are.
+// NULL (a null_count of 0 the footer holds, next to min/max values) is not
+// read; the others (a NULL, an empty list, which the count includes too, no
+// statistics, or statistics without a null_count) have their definition
+// levels read, page by page. DuckDB and Arrow mark every column nullable,
+// so files of theirs without NULL read as they are.
+//
+// parquet-go's format.Statistics holds null_count as a plain int64, so an
+// absent count (the field is optional in parquet.thrift; a writer may
+// write min/max without it) reads as 0, like a count of 0. Whether the
+// count is there is read from the footer itself ([nullCountsIn]), only
+// when some chunk's statistics read as "no NULL": a file without such
+// chunks, or without nullable columns (every file coderflow writes), costs
+// nothing more.
 func checkNulls(pf *parquet.File, cols []nullable) (err error) {
 	if len(cols) == 0 {
 		return nil
@@ -122,13 +132,20 @@ func checkNulls(pf *parquet.File, cols []nullable) (err error) {
 		}
 	}()
 	md := pf.Metadata()
+	var counted [][]bool // counted[g][c]: the footer holds chunk c's null_count in row group g
+	footerRead := false
 	var first int64 // index of the row group's first row in the file
 	for g, rg := range pf.RowGroups() {
 		chunks := rg.ColumnChunks()
 		for _, c := range cols {
 			if st := md.RowGroups[g].Columns[c.leaf].MetaData.Statistics; st.NullCount == 0 &&
 				(len(st.MinValue) > 0 || len(st.MaxValue) > 0 || len(st.Min) > 0 || len(st.Max) > 0) {
-				continue
+				if !footerRead {
+					counted, footerRead = nullCountsIn(pf), true
+				}
+				if g < len(counted) && c.leaf < len(counted[g]) && counted[g][c.leaf] {
+					continue
+				}
 			}
 			if err := c.scan(chunks[c.leaf], first, g); err != nil {
 				return err
@@ -137,6 +154,66 @@ func checkNulls(pf *parquet.File, cols []nullable) (err error) {
 		first += rg.NumRows()
 	}
 	return nil
+}
+
+// The footer as far as [nullCountsIn] reads it: thrift skips the other
+// fields, and a pointer field is nil when the input lacks it.
+type (
+	footerMeta struct {
+		RowGroups []footerRowGroup `thrift:"4"`
+	}
+	footerRowGroup struct {
+		Columns []footerChunk `thrift:"1"`
+	}
+	footerChunk struct {
+		MetaData *footerChunkMeta `thrift:"3"`
+	}
+	footerChunkMeta struct {
+		Statistics *footerStats `thrift:"12"`
+	}
+	footerStats struct {
+		NullCount *int64 `thrift:"3"`
+	}
+)
+
+// nullCountsIn reads pf's footer again and reports, per row group and
+// column chunk, whether the chunk's statistics hold a null_count. It
+// returns nil (no count trusted: every chunk is scanned) when the footer
+// cannot be read that way: an encrypted footer, a signed plaintext footer,
+// column metadata stored encrypted or in another file.
+func nullCountsIn(pf *parquet.File) [][]bool {
+	size := pf.Size()
+	if size < 12 {
+		return nil
+	}
+	var tail [8]byte
+	if _, err := pf.ReadAt(tail[:], size-8); err != nil || string(tail[4:]) != "PAR1" {
+		return nil
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if n <= 0 || n > size-12 {
+		return nil
+	}
+	buf := make([]byte, n)
+	if _, err := pf.ReadAt(buf, size-8-n); err != nil {
+		return nil
+	}
+	var fm footerMeta
+	if err := thrift.Unmarshal(&thrift.CompactProtocol{}, buf, &fm); err != nil {
+		return nil
+	}
+	md := pf.Metadata()
+	if len(fm.RowGroups) != len(md.RowGroups) {
+		return nil
+	}
+	out := make([][]bool, len(fm.RowGroups))
+	for g, rg := range fm.RowGroups {
+		out[g] = make([]bool, len(rg.Columns))
+		for c, ch := range rg.Columns {
+			out[g][c] = ch.MetaData != nil && ch.MetaData.Statistics != nil && ch.MetaData.Statistics.NullCount != nil
+		}
+	}
+	return out
 }
 
 // scan reads the definition levels of a column chunk and reports the first

@@ -21,8 +21,9 @@
 // pointer, a list or its elements); a NULL there is an error naming the
 // file, column and row, never a zero value. Column chunks whose statistics
 // count no NULL are not read for that check; the others (NULLs, empty lists,
-// which the count includes, or no statistics) have their definition levels
-// read first.
+// which the count includes, no statistics, or statistics without a
+// null_count, which parquet-go reads as a count of 0) have their definition
+// levels read first.
 //
 // Paths in the images table are either absolute or relative to the directory
 // of the artifact that holds the table (see [ResolvePath]).

@@ -68,6 +68,16 @@ func (f *File) StartWriteback() {
 	f.flushed = off
 }
 
+// StartWriteback asks the kernel to start writing n bytes of f from offset
+// off to disk without waiting (the [File.StartWriteback] of a file that is
+// not an atomicfile, e.g. a resumable download's part file): a later
+// fsync then has little left to wait for.
+func StartWriteback(f *os.File, off, n int64) {
+	if n > 0 {
+		startWriteback(f, off, n)
+	}
+}
+
 // Commit flushes, closes and renames the file to its target.
 func (f *File) Commit() error {
 	if f.done {
