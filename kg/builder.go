@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,8 +29,11 @@ const (
 	// order, into bolt. Memory: about 40 bytes per edge plus the node names.
 	LoaderBulk = "bulk"
 	// LoaderQuadWriter streams edges through Cayley's bulk QuadWriter
-	// (QuadStore.NewQuadWriter().WriteQuads) in batches. Memory is bounded
-	// by a batch; it is several times slower.
+	// (QuadStore.NewQuadWriter().WriteQuads) in batches. It drops repeated
+	// edges itself (Cayley's writer drops a repeat only within one
+	// WriteQuads call), keeping a 16-byte hash per distinct edge; besides
+	// that, memory is bounded by a batch and Cayley's own buffers. It is
+	// several times slower.
 	LoaderQuadWriter = "quadwriter"
 )
 
@@ -38,7 +43,7 @@ var Loaders = []string{LoaderBulk, LoaderQuadWriter}
 // BuildStats describes a finished store.
 type BuildStats struct {
 	Edges    int64 `json:"edges"`    // edges received
-	Quads    int64 `json:"quads"`    // quads stored (the QuadWriter may keep a few duplicates)
+	Quads    int64 `json:"quads"`    // distinct quads stored (a repeated edge is stored once)
 	Nodes    int64 `json:"nodes"`    // nodes (concepts, relations and labels); 0 if unknown (LoaderQuadWriter)
 	Concepts int64 `json:"concepts"` // concept nodes
 }
@@ -54,8 +59,13 @@ type Builder interface {
 	// Add stores a batch of edges (the slice may be reused afterwards).
 	Add(edges []Edge) error
 	// Close finishes the store and returns its stats; it fails with
-	// ErrEmptyGraph if no edge was added.
+	// ErrEmptyGraph if no edge was added. It is CloseContext with a
+	// context that is never done.
 	Close() (BuildStats, error)
+	// CloseContext is Close that stops with ctx's error when ctx is done
+	// (the bulk loader writes the whole store here: seconds to a minute
+	// for ConceptNet). The directory then holds a partial store.
+	CloseContext(ctx context.Context) (BuildStats, error)
 	// Concepts calls fn for every concept with its degree, after Close.
 	Concepts(fn func(NodeDegree) error) error
 	// Abort releases resources after an error; the directory may hold a
@@ -89,7 +99,8 @@ func NewBuilder(dir, loader string, batch int) (Builder, error) {
 		if batch <= 0 {
 			batch = 10000
 		}
-		return &qwBuilder{h: h, w: w, batch: batch, deg: map[string]int64{}}, nil
+		return &qwBuilder{h: h, w: w, batch: batch, deg: map[string]int64{}, seen: map[edgeHash]struct{}{},
+			seed: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}, nil
 	}
 	return nil, fmt.Errorf("kg: unknown loader %q (want %s or %s)", loader, LoaderBulk, LoaderQuadWriter)
 }
@@ -104,6 +115,39 @@ type qwBuilder struct {
 	deg   map[string]int64
 	edges int64
 	done  bool
+	// seen holds the edges already written, so that a repeated edge is
+	// stored and counted once, as the bulk loader does: Cayley's writer
+	// drops a repeat only when both copies are in one WriteQuads call
+	// (and counts the node references of both even then).
+	seen map[edgeHash]struct{}
+	seed [2]maphash.Seed
+}
+
+// edgeHash identifies a distinct edge (start, rel, end, dataset, weight):
+// two independent 64-bit hashes, so a collision (which would drop an edge)
+// has probability about n^2 / 2^129.
+type edgeHash [2]uint64
+
+func (b *qwBuilder) hash(e Edge) edgeHash {
+	var h edgeHash
+	for i, seed := range b.seed {
+		var m maphash.Hash
+		m.SetSeed(seed)
+		for _, s := range [...]string{e.Start, e.Rel, e.End, e.Dataset} {
+			m.WriteString(s)
+			m.WriteByte(0)
+		}
+		// The weight as the bulk loader compares it (==): -0 is 0.
+		w := e.Weight
+		if w == 0 {
+			w = 0
+		}
+		var wb [4]byte
+		binary.LittleEndian.PutUint32(wb[:], math.Float32bits(w))
+		m.Write(wb[:])
+		h[i] = m.Sum64()
+	}
+	return h
 }
 
 // EdgeQuad returns the quad that stores e.
@@ -114,10 +158,15 @@ func EdgeQuad(e Edge) quad.Quad {
 
 func (b *qwBuilder) Add(edges []Edge) error {
 	for _, e := range edges {
+		b.edges++
+		k := b.hash(e)
+		if _, dup := b.seen[k]; dup {
+			continue
+		}
+		b.seen[k] = struct{}{}
 		b.buf = append(b.buf, EdgeQuad(e))
 		b.deg[e.Start]++
 		b.deg[e.End]++
-		b.edges++
 		if len(b.buf) >= b.batch {
 			if _, err := b.w.WriteQuads(b.buf); err != nil {
 				return fmt.Errorf("kg: write quads: %w", err)
@@ -128,8 +177,15 @@ func (b *qwBuilder) Add(edges []Edge) error {
 	return nil
 }
 
-func (b *qwBuilder) Close() (BuildStats, error) {
+func (b *qwBuilder) Close() (BuildStats, error) { return b.CloseContext(context.Background()) }
+
+func (b *qwBuilder) CloseContext(ctx context.Context) (BuildStats, error) {
+	if err := ctx.Err(); err != nil {
+		b.Abort()
+		return BuildStats{}, err
+	}
 	b.done = true
+	b.seen = nil
 	if len(b.buf) > 0 {
 		if _, err := b.w.WriteQuads(b.buf); err != nil {
 			b.w.Close()
@@ -286,9 +342,11 @@ const putsPerTx = 1 << 20
 // depends only on the input. (Inline buckets are serialised into the
 // parent's leaf in key order and allocate nothing.)
 type boltWriter struct {
+	ctx  context.Context // checked every ctxEvery puts
 	db   *bolt.DB
 	tx   *bolt.Tx
 	puts int
+	all  int    // puts in all transactions
 	name []byte // bucket of the last put, cached
 	last *bolt.Bucket
 	// size is bolt's inline size of the current bucket (its
@@ -305,8 +363,12 @@ const (
 	boltLeafPageElementSize = 16
 )
 
-func newBoltWriter(db *bolt.DB) *boltWriter {
-	return &boltWriter{db: db, maxInline: db.Info().PageSize / 4}
+// ctxEvery is how many puts boltWriter makes between two checks of its
+// context (a variable for tests).
+var ctxEvery = 1 << 14
+
+func newBoltWriter(ctx context.Context, db *bolt.DB) *boltWriter {
+	return &boltWriter{ctx: ctx, db: db, maxInline: db.Info().PageSize / 4}
 }
 
 func (w *boltWriter) bucket(name []byte) (*bolt.Bucket, error) {
@@ -349,6 +411,11 @@ func (w *boltWriter) put(name, k, v []byte) error {
 	}
 	w.size += boltLeafPageElementSize + len(k) + len(v)
 	w.puts++
+	if w.all++; w.all%ctxEvery == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	if w.puts >= putsPerTx {
 		return w.commit()
 	}
@@ -364,9 +431,14 @@ func (w *boltWriter) commit() error {
 	return err
 }
 
-func (b *bulkBuilder) Close() (BuildStats, error) {
+func (b *bulkBuilder) Close() (BuildStats, error) { return b.CloseContext(context.Background()) }
+
+func (b *bulkBuilder) CloseContext(ctx context.Context) (BuildStats, error) {
 	if b.edges == 0 {
 		return BuildStats{}, ErrEmptyGraph
+	}
+	if err := ctx.Err(); err != nil {
+		return BuildStats{}, err
 	}
 	// Distinct quads in (s,p,o,l) order: that is the "sp" index order.
 	slices.SortFunc(b.quads, cmpQuad)
@@ -432,7 +504,7 @@ func (b *bulkBuilder) Close() (BuildStats, error) {
 	if err != nil {
 		return BuildStats{}, fmt.Errorf("kg: open %s: %w", b.dir, err)
 	}
-	w := newBoltWriter(db)
+	w := newBoltWriter(ctx, db)
 	fail := func(err error) (BuildStats, error) {
 		if w.tx != nil {
 			w.tx.Rollback()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"unicode/utf8"
@@ -83,6 +84,11 @@ func (o ReadOptions) batch() int {
 	return o.Batch
 }
 
+// newBatch returns the readers' batch slice: its capacity is bounded, so
+// that a huge Batch is reached by growing with the data, not allocated up
+// front (1<<40 edges made the runtime abort, out of memory).
+func (o ReadOptions) newBatch() []Edge { return make([]Edge, 0, min(o.batch(), 1<<16)) }
+
 func (o ReadOptions) relSet() map[string]bool {
 	if len(o.Relations) == 0 {
 		return nil
@@ -124,7 +130,7 @@ func ReadConceptNet(ctx context.Context, r io.Reader, name string, opt ReadOptio
 		br = bufio.NewReaderSize(zr, 1<<20)
 	}
 	rels := opt.relSet()
-	batch := make([]Edge, 0, opt.batch())
+	batch, size := opt.newBatch(), opt.batch()
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -170,7 +176,7 @@ func ReadConceptNet(ctx context.Context, r io.Reader, name string, opt ReadOptio
 			if e, ok := parseAssertion(b, rels, &st, name, line); ok {
 				batch = append(batch, e)
 				st.Edges++
-				if len(batch) == cap(batch) {
+				if len(batch) >= size {
 					if ferr := flush(); ferr != nil {
 						return st, ferr
 					}
@@ -264,6 +270,11 @@ func parseAssertion(b []byte, rels map[string]bool, st *ReadStats, name string, 
 	w, ok := jsonNumber(js, keyWeight)
 	if !ok {
 		st.bad(name, line, "no numeric \"weight\" in the JSON")
+		return Edge{}, false
+	}
+	if math.IsInf(float64(float32(w)), 0) {
+		// An infinite weight would make every weight / max weight NaN.
+		st.bad(name, line, "\"weight\" %g is out of float32 range", w)
 		return Edge{}, false
 	}
 	ds, _ := jsonString(js, keyDataset)

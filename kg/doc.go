@@ -27,11 +27,14 @@
 // mode: it locks the file exclusively, without a timeout, so it and
 // coderflow's readers wait for each other; see docs/kg.md. [NewBuilder]
 // loads edges either through Cayley's bulk QuadWriter in large batches
-// ([LoaderQuadWriter]; memory bounded by one batch) or by building the
-// store's key-value layout in memory and writing every bucket once in key
-// order ([LoaderBulk]; about 40 bytes per edge plus the node names in
-// memory, several times faster; its file is byte-reproducible). Both
-// produce the same graph, which a test checks through Cayley's API.
+// ([LoaderQuadWriter]; memory: one batch, Cayley's buffers and a 16-byte
+// hash per distinct edge) or by building the store's key-value layout in
+// memory and writing every bucket once in key order ([LoaderBulk]; about 40
+// bytes per edge plus the node names in memory, several times faster; its
+// file is byte-reproducible). Both produce the same graph, storing and
+// counting an edge that is asserted more than once once (same quads, node
+// reference counts and [Builder.Concepts] degrees), which tests check
+// through Cayley's API.
 //
 // # Linking
 //

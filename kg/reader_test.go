@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -291,5 +292,70 @@ func TestPipe(t *testing.T) {
 	}
 	if werr := wait(); !errors.Is(werr, boom) || (err != nil && !errors.Is(err, boom)) {
 		t.Fatalf("add %v, wait %v", err, werr)
+	}
+}
+
+// TestReadWordNetOrder: ReadWordNet emits its edges in the same order on
+// every read (synsets in file order). It used to range over a map, so the
+// order changed from run to run, and with it the batches a loader saw
+// (with loader quadwriter, before it dropped repeats itself, the duplicate
+// quads Cayley's writer kept, under one cache key).
+func TestReadWordNetOrder(t *testing.T) {
+	read := func() []Edge {
+		var edges []Edge
+		if _, err := ReadWordNet(t.Context(), "testdata/wordnet-mini", ReadOptions{Batch: 3}, func(b []Edge) error {
+			edges = append(edges, b...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return edges
+	}
+	first := read()
+	for i := range 30 {
+		if got := read(); !slices.Equal(got, first) {
+			t.Fatalf("read %d: edges in another order:\n%v\nfirst read:\n%v", i+2, got, first)
+		}
+	}
+	// File order: the first synset of data.noun (domestic_animal) comes first.
+	if first[0] != (Edge{Rel: "/r/Synonym", Start: "domestic_animal", End: "domesticated_animal", Weight: WordNetWeight, Dataset: WordNetDataset}) {
+		t.Errorf("first edge %+v, want domestic_animal's synonym pair", first[0])
+	}
+}
+
+// TestReadConceptNetWeightRange: a weight that is not a finite float32
+// (1e39 overflows to +Inf) is a malformed line with its line number: an
+// infinite weight made the kg.link adjacency NaN (weight / max weight).
+func TestReadConceptNetWeightRange(t *testing.T) {
+	line := func(w string) string {
+		return "/a/x\t/r/IsA\t/c/en/dog\t/c/en/animal\t{\"dataset\": \"/d/x\", \"weight\": " + w + "}\n"
+	}
+	edges, st, err := readAll(t, []byte(line("1.5")+line("1e39")+line("-1e39")+line("3.4e38")), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edges) != 2 || edges[0].Weight != 1.5 || edges[1].Weight != 3.4e38 {
+		t.Errorf("edges %+v, want the weights 1.5 and 3.4e38", edges)
+	}
+	if st.Bad != 2 || len(st.Samples) != 2 || st.Samples[0].Line != 2 || st.Samples[1].Line != 3 ||
+		!strings.Contains(st.Samples[0].Reason, "weight") {
+		t.Errorf("stats %+v, want lines 2 and 3 malformed (weight)", st)
+	}
+}
+
+// TestReadHugeBatch: a huge batch size (the kg.conceptnet param batch has
+// no upper bound) is not allocated up front: the readers used to make a
+// slice of that capacity, which panicked ("cap out of range") or ran out of
+// memory before reading a line.
+func TestReadHugeBatch(t *testing.T) {
+	opt := ReadOptions{Batch: 1 << 40}
+	line := "/a/x\t/r/IsA\t/c/en/dog\t/c/en/animal\t{\"dataset\": \"/d/x\", \"weight\": 1}\n"
+	edges, _, err := readAll(t, []byte(line+strings.ReplaceAll(line, "animal", "pet")), opt)
+	if err != nil || len(edges) != 2 {
+		t.Errorf("ReadConceptNet: %d edges, %v", len(edges), err)
+	}
+	calls, n := 0, 0
+	if _, err := ReadWordNet(t.Context(), "testdata/wordnet-mini", opt, func(b []Edge) error { calls++; n += len(b); return nil }); err != nil || calls != 1 || n == 0 {
+		t.Errorf("ReadWordNet: %d calls, %d edges, %v", calls, n, err)
 	}
 }

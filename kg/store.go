@@ -122,7 +122,9 @@ func NormalizeRel(rel string) string {
 }
 
 // Neighbors returns the edges at term (a concept such as "dog" or
-// "hot_dog", or a URI "/c/en/dog/n"), both directions, optionally only
+// "hot_dog", or a URI "/c/en/dog/n"; case and spaces as a caption writes
+// it, "Hot Dog", and a hyphenated word, "t-shirt", are found too), both
+// directions, optionally only
 // relation rel ("IsA" or "/r/IsA"). Assertions of the same edge from several
 // datasets are merged, keeping the largest weight. The result is sorted by
 // weight (descending), then relation, direction and concept. An unknown term
@@ -131,9 +133,14 @@ func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neigh
 	if t, ok := NormalizeConcept(term); ok {
 		term = t
 	}
-	term = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(term)), " ", "_")
+	term = strings.Join(strings.Fields(strings.ToLower(term)), "_")
 	rel = NormalizeRel(rel)
 	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	if err == nil && ref == nil && strings.Contains(term, "-") {
+		// ConceptNet writes "t-shirt" as /c/en/t_shirt.
+		term = HyphensToUnderscores(term)
+		ref, err = s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
 	}

@@ -87,9 +87,7 @@ func allQuads(t *testing.T, dir string) []string {
 		out = append(out, fmt.Sprintf("%v %v", q, q.Label))
 	}
 	slices.Sort(out)
-	// Cayley's QuadWriter may store a duplicate quad when both copies arrive
-	// in different WriteQuads calls before its index buffer is flushed.
-	return slices.Compact(out)
+	return out
 }
 
 // bucketDump returns key->value of the hash-keyed refcount buckets, which do
@@ -125,23 +123,9 @@ func TestLoadersAgree(t *testing.T) {
 	edges = append(edges, edges[0], edges[1])
 	dirs := map[string]string{}
 	stats := map[string]BuildStats{}
-	// Cayley's writer counts node references per input quad, duplicates
-	// included, so it gets distinct edges; the bulk loader gets duplicates.
-	var distinct []Edge
-	seenEdge := map[Edge]bool{}
-	for _, e := range edges {
-		if !seenEdge[e] {
-			seenEdge[e] = true
-			distinct = append(distinct, e)
-		}
-	}
 	for _, l := range Loaders {
 		dirs[l] = filepath.Join(t.TempDir(), l)
-		in := edges
-		if l == LoaderQuadWriter {
-			in = distinct
-		}
-		stats[l] = buildStore(t, dirs[l], l, in, 10000)
+		stats[l] = buildStore(t, dirs[l], l, edges, 10000)
 	}
 	// Several small WriteQuads batches give the same graph.
 	small := filepath.Join(t.TempDir(), "small")
@@ -343,5 +327,143 @@ func TestEdgesAmongErrors(t *testing.T) {
 	s2.Close()
 	if e, err := s2.EdgesAmong(t.Context(), terms); err == nil {
 		t.Errorf("EdgesAmong on a closed store: %v, no error", e)
+	}
+}
+
+// degrees lists what a closed builder reports through Concepts.
+func degrees(t *testing.T, b Builder) []NodeDegree {
+	t.Helper()
+	var out []NodeDegree
+	if err := b.Concepts(func(n NodeDegree) error { out = append(out, n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLoadersCountDuplicatesAlike: an edge asserted more than once (WordNet
+// repeats 18,610 of its edges) is stored and counted once by both loaders,
+// whatever the batch size: same quad count, same kg_nodes degrees, same
+// quads and node reference counts in the store. Cayley's QuadWriter alone
+// drops a repeat only within one WriteQuads call (and even then counts the
+// node references of every copy), so the QuadWriter loader used to count
+// every copy in the degrees and keep a batch-dependent number of duplicate
+// quads.
+func TestLoadersCountDuplicatesAlike(t *testing.T) {
+	edges := readSample(t)[:40]
+	// Repeats right after the original (one batch) and far from it
+	// (another batch), and one twice.
+	in := slices.Clone(edges)
+	in = slices.Insert(in, 1, edges[0])
+	in = append(in, edges[5], edges[7], edges[5])
+	build := func(loader string, batch int) (string, BuildStats, []NodeDegree) {
+		dir := filepath.Join(t.TempDir(), loader)
+		b, err := NewBuilder(dir, loader, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(in); i += 3 {
+			if err := b.Add(in[i:min(i+3, len(in))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, st, degrees(t, b)
+	}
+	bdir, bst, bdeg := build(LoaderBulk, 0)
+	if want := int64(len(qbWant(in))); bst.Quads != want || bst.Edges != int64(len(in)) {
+		t.Fatalf("bulk: %+v, want %d quads from %d edges", bst, want, len(in))
+	}
+	for _, batch := range []int{1, 2, 5, 10000} {
+		qdir, qst, qdeg := build(LoaderQuadWriter, batch)
+		if qst.Quads != bst.Quads || qst.Edges != bst.Edges {
+			t.Errorf("batch %d: quadwriter stats %+v, bulk %+v", batch, qst, bst)
+		}
+		if !slices.Equal(qdeg, bdeg) {
+			t.Errorf("batch %d: quadwriter degrees %v, bulk %v", batch, qdeg, bdeg)
+		}
+		// Every quad stored once (allQuads lists stored duplicates).
+		if a, b := allQuads(t, qdir), allQuads(t, bdir); !reflect.DeepEqual(a, b) {
+			t.Errorf("batch %d: quads differ: quadwriter %d, bulk %d", batch, len(a), len(b))
+		}
+		if rq, rb := refcounts(t, qdir), refcounts(t, bdir); !reflect.DeepEqual(rq, rb) {
+			t.Errorf("batch %d: node reference counts differ from bulk's", batch)
+		}
+	}
+}
+
+// laterCtx is a context that is done from its n-th Err call on.
+type laterCtx struct {
+	context.Context
+	n, calls int
+}
+
+func (c *laterCtx) Err() error {
+	if c.calls++; c.calls >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCloseContext: both builders stop with the context's error when it is
+// done before Close or while the bulk loader writes the store, instead of
+// writing the whole store first.
+func TestCloseContext(t *testing.T) {
+	edges := readSample(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, l := range Loaders {
+		b, err := NewBuilder(filepath.Join(t.TempDir(), l), l, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(edges); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := b.CloseContext(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: CloseContext with a cancelled context: %+v, %v", l, st, err)
+		}
+	}
+	// Done in the middle of writing the bulk store: the bolt writer checks
+	// the context every ctxEvery puts (the sample makes fewer puts: check
+	// from the first put on).
+	old := ctxEvery
+	t.Cleanup(func() { ctxEvery = old })
+	ctxEvery = 1
+	b, err := NewBuilder(filepath.Join(t.TempDir(), "mid"), LoaderBulk, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(edges); err != nil {
+		t.Fatal(err)
+	}
+	lc := &laterCtx{Context: t.Context(), n: 10}
+	if st, err := b.CloseContext(lc); !errors.Is(err, context.Canceled) || lc.calls != lc.n {
+		t.Errorf("bulk: CloseContext with a context done after %d checks: %+v, %v (%d checks)", lc.n, st, err, lc.calls)
+	}
+}
+
+// TestNeighborsTermSpelling: a term is found however a caption writes it:
+// "Hot  Dog" (case, repeated spaces) and "t-shirt" (ConceptNet writes
+// hyphenated words with underscores: /c/en/t_shirt, as Linker.Lemma
+// assumes) have the neighbours of hot_dog and t_shirt.
+func TestNeighborsTermSpelling(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	buildStore(t, dir, LoaderBulk, []Edge{
+		{Rel: "/r/IsA", Start: "hot_dog", End: "food", Weight: 1, Dataset: "/d/x"},
+		{Rel: "/r/IsA", Start: "t_shirt", End: "garment", Weight: 1, Dataset: "/d/x"},
+	}, 0)
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for term, want := range map[string]string{"hot dog": "food", "Hot  Dog": "food", " hot_dog ": "food", "t-shirt": "garment", "T-Shirt": "garment", "/c/en/t_shirt/n": "garment"} {
+		ns, err := s.Neighbors(t.Context(), term, "")
+		if err != nil || len(ns) != 1 || ns[0].Concept != want {
+			t.Errorf("Neighbors(%q) = %v, %v; want %s", term, ns, err, want)
+		}
 	}
 }

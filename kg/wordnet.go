@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,14 +74,14 @@ func ReadWordNet(ctx context.Context, dir string, opt ReadOptions, fn func([]Edg
 		synsets[p.Code[0]] = m
 	}
 	rels := opt.relSet()
-	batch := make([]Edge, 0, opt.batch())
+	batch, size := opt.newBatch(), opt.batch()
 	emit := func(rel, a, b string) error {
 		if a == b || (rels != nil && !rels[rel]) {
 			return nil
 		}
 		batch = append(batch, Edge{Rel: rel, Start: a, End: b, Weight: WordNetWeight, Dataset: WordNetDataset})
 		st.Edges++
-		if len(batch) == cap(batch) {
+		if len(batch) >= size {
 			err := fn(batch)
 			batch = batch[:0]
 			return err
@@ -87,7 +89,12 @@ func ReadWordNet(ctx context.Context, dir string, opt ReadOptions, fn func([]Edg
 		return nil
 	}
 	for _, p := range WordNetPOS {
-		for _, ss := range synsets[p.Code[0]] {
+		// Synsets in offset order, which is file order (offsets are
+		// zero-padded byte offsets): the edge order, and with it the
+		// batches a loader sees, must not change from run to run.
+		m := synsets[p.Code[0]]
+		for _, off := range slices.Sorted(maps.Keys(m)) {
+			ss := m[off]
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}

@@ -50,7 +50,10 @@ var ConceptNetSpec = pipeline.Spec{
 	Kind: "kg.conceptnet",
 	// The embedded edge file is not a local Path, so its content enters the
 	// cache key through the version: regenerating it invalidates artifacts.
-	Version: "1-" + embeddedDigest(),
+	// 2: the quadwriter loader stores and counts a repeated edge once, as
+	// bulk does (its kg_nodes degrees and quads no longer count copies); a
+	// weight beyond float32's range is a malformed line (it was +Inf).
+	Version: "2-" + embeddedDigest(),
 	Doc: "Builds the knowledge graph: reads ConceptNet 5 assertions (CSV or CSV.gz), a WordNet 3.0 dictionary " +
 		"directory, or the embedded WordNet-derived edge file; keeps English-to-English edges with normalised concepts, " +
 		"relation, weight and dataset; loads them into a Cayley quad store in bolt (graph/indexes.bolt) and writes the " +
@@ -68,18 +71,17 @@ var ConceptNetSpec = pipeline.Spec{
 			Doc: "keep only these relations (e.g. [/r/IsA, /r/Synonym] or [IsA, Synonym]); empty keeps all"},
 		{Name: ParamMaxBad, Type: pipeline.Float, Default: DefaultMaxBad, Min: pipeline.Bound(0), Max: pipeline.Bound(1),
 			Doc: "fail if more than this fraction of input lines are malformed (they are skipped and reported otherwise)"},
-		// Not NoCache: the loaders differ on duplicate assertions (bulk
-		// stores and counts an edge once; Cayley's QuadWriter path counts
-		// every assertion in the degrees and quad count), so the loader is
-		// part of the cache key.
+		// Not NoCache: both loaders store the same graph and count a
+		// repeated edge once (same kg_nodes, same quads), but their
+		// indexes.bolt files differ (node and quad ids, Cayley's
+		// wall-clock log timestamps), so the loader is part of the key.
 		{Name: ParamLoader, Type: pipeline.String, Default: kg.LoaderBulk, Enum: kg.Loaders,
 			Doc: "bulk: build the store layout in memory and write it once (fast); quadwriter: stream through Cayley's QuadWriter " +
-				"(memory bounded by a batch; an edge asserted twice counts twice in kg_nodes degrees)"},
-		// batch is in the cache key too: Cayley's QuadWriter drops a repeated
-		// edge only when both copies are in one batch, so with quadwriter the
-		// batch size changes which duplicate quads the store keeps.
+				"(slower; memory: a batch, Cayley's buffers and 16 bytes per distinct edge). Both store and count an edge asserted twice once"},
+		// batch stays in the cache key (it was when it decided which repeated
+		// edges Cayley's writer kept; it changes no output any more).
 		{Name: ParamBatch, Type: pipeline.Int, Default: DefaultBatchSize, Min: pipeline.Bound(1),
-			Doc: "edges per read batch and per Cayley WriteQuads call (with quadwriter it decides which repeated edges are stored twice)"},
+			Doc: "edges per read batch and per Cayley WriteQuads call"},
 	},
 	// Without upstream the stage reads nothing from its needs, so the engine
 	// leaves an unused download stage out (an offline run never downloads).
@@ -194,7 +196,7 @@ func runConceptNet(ctx context.Context, env *pipeline.Env) error {
 		return fmt.Errorf("kg.conceptnet: no English-to-English edges in %s (%d lines: %d skipped as other-language, external or filtered, %d malformed)",
 			strings.Join(sources, ", "), total.Lines, total.Skipped, total.Bad)
 	}
-	bs, err := b.Close()
+	bs, err := b.CloseContext(ctx)
 	closed = true
 	if err != nil {
 		return err

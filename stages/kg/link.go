@@ -117,12 +117,13 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("kg.link: vocab: %w", err)
 	}
-	maxID := int32(-1)
+	// Ids are 0..n-1 (as tokenize.NewVocab requires): a negative id would
+	// index out of range, and a huge one size the slice.
+	vocab := make([]string, len(vrows))
 	for _, r := range vrows {
-		maxID = max(maxID, r.ID)
-	}
-	vocab := make([]string, maxID+1)
-	for _, r := range vrows {
+		if r.ID < 0 || int(r.ID) >= len(vrows) {
+			return nil, nil, fmt.Errorf("kg.link: vocab %s: id %d (token %q) is outside 0..%d", strings.Join(vfiles, ", "), r.ID, r.Token, len(vrows)-1)
+		}
 		vocab[r.ID] = r.Token
 	}
 	nfiles, kgArt, err := env.InputTable(TableNodes)

@@ -54,6 +54,9 @@
 // a caption with invalid UTF-8 is tokenized with U+FFFD in place of the bad
 // bytes and counted in info.invalid_utf8_captions. Memory is bounded by the
 // vocabulary and a few batches per worker, not by the number of captions.
-// Each shard is committed with [pipeline.Env.CommitShard], so a rerun after
-// a crash skips the shards already written.
+// Each shard is committed with [pipeline.Env.CommitShard] once all its
+// rows are written (never when the run stops in its middle), so a rerun
+// after a crash or a cancellation skips the shards already written; a
+// committed shard whose row count is not the one the captions table gives
+// it is written again.
 package tokenize

@@ -182,7 +182,7 @@ func run(ctx context.Context, env *pipeline.Env) error {
 
 	// Pass 2: encode every caption into shards.
 	pr = env.Progress("captions", total)
-	st, shards, err := encodeAll(ctx, env, files, vocab, encodeOptions{maxLen: maxLen, shardRows: shardRows, workers: workers, table: opt}, pr)
+	st, shards, err := encodeAll(ctx, env, files, vocab, encodeOptions{maxLen: maxLen, shardRows: shardRows, workers: workers, table: opt, total: total}, pr)
 	pr.Done()
 	if err != nil {
 		return err
@@ -296,6 +296,18 @@ type encodeOptions struct {
 	shardRows int64
 	workers   int
 	table     table.Options
+	// total is the number of captions (the captions table's row count), so
+	// that a resumed shard is checked to hold all of its rows; 0: unknown.
+	total int64
+}
+
+// wantRows returns how many rows shard k has, or -1 if opt.total is
+// unknown.
+func (opt encodeOptions) wantRows(k int64) int64 {
+	if opt.total <= 0 {
+		return -1
+	}
+	return max(0, min(opt.shardRows, opt.total-k*opt.shardRows))
 }
 
 // encJob is one batch of captions on its way through the encoders to the
@@ -323,7 +335,15 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 		}
 		d := false
 		if env.ShardDone(ShardFile(int(k))) {
-			if st, rows, err := readShardStats(env, int(k)); err == nil {
+			st, rows, err := readShardStats(env, int(k))
+			switch want := opt.wantRows(k); {
+			case err != nil:
+			case want >= 0 && rows != want:
+				// Committed with part of its rows (an earlier version
+				// committed the shard in progress when a run was
+				// cancelled): write it again.
+				env.Log.Warn("committed shard lacks rows: writing it again", "shard", ShardFile(int(k)), "rows", rows, "want", want)
+			default:
 				d = true
 				resumed[k] = st
 				resumedRows[k] = rows
@@ -348,6 +368,11 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 		})
 	}
 	w := &shardWriter{env: env, opt: opt, shard: -1, stats: map[int64]*stats{}, rows: map[int64]int64{}}
+	// scanned is set by the reader, before it closes order, when it has
+	// read every caption. Without it the writer, seeing order closed after
+	// a read error or a cancellation, would finish and commit the shard in
+	// progress with only part of its rows, and a rerun would skip it.
+	scanned := false
 	g.Go(func() error {
 		for j := range order {
 			select {
@@ -360,13 +385,16 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 			}
 			pr.Add(int64(len(j.caps)))
 		}
+		if !scanned {
+			return nil // the reader's error is the group's; the caller aborts the open shard
+		}
 		return w.close()
 	})
 	g.Go(func() error {
 		defer close(jobs)
 		defer close(order)
 		var idx int64
-		return table.Scan(gctx, files, scanBatch, func(rows []table.CaptionRow) error {
+		err := table.Scan(gctx, files, scanBatch, func(rows []table.CaptionRow) error {
 			// Split the batch at shard boundaries and drop finished shards.
 			for len(rows) > 0 {
 				k := idx / opt.shardRows
@@ -389,6 +417,8 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 			}
 			return nil
 		})
+		scanned = err == nil
+		return err
 	})
 	if err := g.Wait(); err != nil {
 		w.abort()
