@@ -265,6 +265,12 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 					}
 					return err
 				}
+				// The extracted files are durable before the shard is
+				// marked done: after a power loss a rerun would otherwise
+				// skip the archive and keep empty or short files.
+				if err := atomicfile.SyncTree(env.Path(DownloadFilesDir)); err != nil {
+					return fmt.Errorf("sync %s: %w", DownloadFilesDir, err)
+				}
 				di.Extracted, di.Links, di.Junk = xr.Files, xr.SkippedLinks, xr.SkippedJunk
 				env.Log.Info("extracted", "archive", it.name, "format", format, "files", xr.Files, "bytes", xr.Bytes)
 				if !p.Bool("keep_archives") {

@@ -83,7 +83,12 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range names {
+		for i, n := range names {
+			if !filepath.IsLocal(n) {
+				// "../x.jpg" or "/etc/x" would be read from outside the
+				// image directory
+				return fmt.Errorf("%s: image %d of the list, %q: not a file name inside the image directory", p, i+1, n)
+			}
 			if prev, dup := splitOf[n]; dup {
 				if err := iss.note("duplicate_listed_images", fmt.Sprintf("%s in %s and %s", n, prev, l.split)); err != nil {
 					return err

@@ -51,6 +51,15 @@ func imageDims(ctx context.Context, paths []string, workers int, prog pipeline.P
 }
 
 func readDims(p string) dims {
+	// Stat before opening: opening a named pipe blocks until a writer
+	// appears, which would hang the stage for good.
+	if st, err := os.Stat(p); err != nil {
+		return dims{err: err}
+	} else if st.IsDir() {
+		return dims{err: fmt.Errorf("%s: is a directory", p)}
+	} else if !st.Mode().IsRegular() {
+		return dims{err: fmt.Errorf("%s: not a regular file (mode %v)", p, st.Mode())}
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return dims{err: err}

@@ -140,6 +140,9 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		var d string
 		var err error
 		if fp != "" {
+			if !filepath.IsLocal(fp) {
+				return "", fmt.Errorf("filepath %q: not a directory name inside the data set", fp)
+			}
 			d, err = findDir(roots, fp)
 		} else if len(k.imageDirs) > 0 {
 			d, err = findDir(roots, k.imageDirs...)
@@ -276,6 +279,11 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			dir, err := imageDir(im.Filepath)
 			if err != nil {
 				return fmt.Errorf("%s: image %q: %w", curFile, im.Filename, err)
+			}
+			if !filepath.IsLocal(im.Filename) {
+				// "../x.jpg" or "/etc/x" would be read from outside the
+				// image directory
+				return fmt.Errorf("%s: image %q: not a file name inside the image directory", curFile, im.Filename)
 			}
 			path = filepath.Join(dir, im.Filename)
 		}

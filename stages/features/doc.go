@@ -10,7 +10,11 @@
 //     exceeds max_pixels are refused before any pixel is decoded.
 //  2. imaging.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content, whatever
 //     the extension; a mismatching extension is counted) with EXIF
-//     orientation applied.
+//     orientation applied; a GIF's first frame is placed on its logical
+//     screen (transparent where the frame does not reach); a sequential
+//     JPEG whose data is complete but whose end-of-image marker is missing
+//     is decoded as libjpeg would (a file cut inside its data, or a
+//     progressive one cut between scans, stays corrupt).
 //  3. The image is resized so its short side is short_side (long side
 //     capped at 4x) into a per-worker buffer: JPEG's YCbCr is resized by a
 //     bilinear fast path that converts each output pixel to RGB once;

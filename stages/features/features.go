@@ -46,8 +46,11 @@ const maxListedFailures = 1000
 var Spec = pipeline.Spec{
 	Kind: "features.regions",
 	// 2: the last two row groups share a remainder; no min/max statistics
-	// for boxes and feats.
-	Version: "2",
+	// for boxes and feats. 3: HOG is unsigned at 180 degrees too (a
+	// gradient pointing left went to the last bin instead of bin 0); a GIF
+	// whose first frame is offset is described on its whole logical screen;
+	// a sequential JPEG missing only its end marker is decoded, not skipped.
+	Version: "3",
 	// The working set is bounded (a few row groups and a pool of vectors),
 	// the garbage large and pointer-free (decoded images, pages): collecting
 	// at +25 % keeps peak memory flat in the number of images (with the

@@ -2,6 +2,7 @@ package features
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -26,7 +27,7 @@ const (
 	ReasonMissing     = "missing"     // the file does not exist
 	ReasonUnreadable  = "unreadable"  // it exists but cannot be read (permissions, a directory, I/O)
 	ReasonEmpty       = "empty"       // zero bytes
-	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF, WebP, BMP or TIFF by content, or a feature the decoder lacks (CMYK TIFF, 12-bit JPEG, ...)
+	ReasonUnsupported = "unsupported" // not JPEG, PNG, GIF, WebP, BMP or TIFF by content, or a feature the decoder lacks (CMYK TIFF, 12-bit JPEG, animated WebP, ...)
 	ReasonTooLarge    = "too_large"   // width*height above max_pixels (decompression-bomb guard)
 	ReasonCorrupt     = "corrupt"     // header or pixel data cannot be decoded (truncated, damaged)
 )
@@ -56,6 +57,9 @@ var formatExt = map[string][]string{
 	"tiff": {".tif", ".tiff"},
 }
 
+// jpegEOI is the JPEG end-of-image marker.
+var jpegEOI = []byte{0xFF, 0xD9}
+
 // decoded is a loaded image with facts for the manifest.
 type decoded struct {
 	img          image.Image
@@ -68,6 +72,21 @@ type decoded struct {
 // then decodes with EXIF orientation applied. Every failure is a *loadError.
 // br, if not nil, is a reusable read buffer (reset here).
 func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
+	// Stat before opening: opening a named pipe blocks until a writer
+	// appears, which would hang the worker for good.
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, skip(ReasonMissing, "%s: no such file", path)
+		}
+		return nil, skip(ReasonUnreadable, "%v", err)
+	}
+	if st.IsDir() {
+		return nil, skip(ReasonUnreadable, "%s: is a directory", path)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, skip(ReasonUnreadable, "%s: not a regular file (mode %v)", path, st.Mode())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -76,12 +95,8 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		return nil, skip(ReasonUnreadable, "%v", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return nil, skip(ReasonUnreadable, "%v", err)
-	}
-	if st.IsDir() {
-		return nil, skip(ReasonUnreadable, "%s: is a directory", path)
 	}
 	if st.Size() == 0 {
 		return nil, skip(ReasonEmpty, "%s: zero-byte file", path)
@@ -111,11 +126,36 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	}
 	br.Reset(f)
 	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
+	if err != nil && format == "jpeg" && errors.Is(err, io.ErrUnexpectedEOF) {
+		// A sequential JPEG whose pixel data is complete but whose
+		// end-of-image marker is missing: libjpeg (PIL, OpenCV, browsers)
+		// shows it, image/jpeg stops at EOF. Decode it again with the
+		// marker appended: a sequential file cut inside its pixel data
+		// still fails. (A progressive file cut between two scans would
+		// decode, blurred, so it stays corrupt.)
+		if _, serr := f.Seek(0, io.SeekStart); serr == nil {
+			br.Reset(f)
+			if jpegSequential(br) {
+				if _, serr := f.Seek(0, io.SeekStart); serr == nil {
+					br.Reset(f)
+					if im, rerr := imaging.Decode(io.MultiReader(br, bytes.NewReader(jpegEOI)), imaging.AutoOrientation(true)); rerr == nil {
+						img, err = im, nil
+					}
+				}
+			}
+		}
+	}
 	if err != nil {
 		if unsupportedFeature(err) {
 			return nil, skip(ReasonUnsupported, "%s: %s data: %v", path, format, err)
 		}
+		if format == "webp" && webpAnimated(f) {
+			return nil, skip(ReasonUnsupported, "%s: animated WebP (the decoder reads still images only): %v", path, err)
+		}
 		return nil, skip(ReasonCorrupt, "%s: %s data: %v", path, format, err)
+	}
+	if p, ok := img.(*image.Paletted); ok && format == "gif" {
+		img = onScreen(p, cfg.Width, cfg.Height)
 	}
 	d := &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height}
 	ext := strings.ToLower(filepath.Ext(path))
@@ -126,6 +166,72 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		}
 	}
 	return d, nil
+}
+
+// jpegSequential reports whether the JPEG read from r declares a
+// sequential (baseline or extended Huffman, SOF0 or SOF1) frame: it walks
+// the marker segments up to the first start-of-frame.
+func jpegSequential(r *bufio.Reader) bool {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil || hdr != [2]byte{0xFF, 0xD8} {
+		return false
+	}
+	for {
+		b, err := r.ReadByte()
+		if err != nil || b != 0xFF {
+			return false
+		}
+		m, err := r.ReadByte()
+		for err == nil && m == 0xFF { // fill bytes
+			m, err = r.ReadByte()
+		}
+		switch {
+		case err != nil:
+			return false
+		case m == 0xC0 || m == 0xC1:
+			return true
+		case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC, m == 0xDA, m == 0xD9:
+			return false // another frame type, or a scan or the end before any frame
+		case m == 0x01 || m >= 0xD0 && m <= 0xD7:
+			continue // markers without a segment
+		}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return false
+		}
+		n := int(hdr[0])<<8 | int(hdr[1])
+		if n < 2 {
+			return false
+		}
+		if _, err := r.Discard(n - 2); err != nil {
+			return false
+		}
+	}
+}
+
+// webpAnimated reports whether the WebP file f declares an animation in
+// its VP8X header, which x/image/webp cannot decode (it reports "invalid
+// format", as for a damaged file).
+func webpAnimated(f io.ReaderAt) bool {
+	var h [21]byte // RIFF, size, WEBP, VP8X, chunk size, flags
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return false
+	}
+	return string(h[0:4]) == "RIFF" && string(h[8:12]) == "WEBP" && string(h[12:16]) == "VP8X" && h[20]&(1<<1) != 0
+}
+
+// onScreen returns a GIF's first frame as shown: on its w x h logical
+// screen, transparent where the frame does not reach. image/gif returns the
+// frame with its own bounds, which an offset or smaller first frame leaves
+// short of the screen (the picture would be described as the crop).
+func onScreen(frame *image.Paletted, w, h int) image.Image {
+	screen := image.Rect(0, 0, w, h)
+	if frame.Rect == screen {
+		return frame
+	}
+	canvas := image.NewRGBA(screen)
+	r := frame.Rect.Intersect(screen)
+	draw.Draw(canvas, r, frame, r.Min, draw.Src)
+	return canvas
 }
 
 // unsupportedFeature reports whether err is a decoder's "valid but

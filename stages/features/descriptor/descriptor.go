@@ -423,9 +423,15 @@ func initTables() {
 			for gy := -255; gy <= 255; gy++ {
 				k := (gx+255)*511 + (gy + 255)
 				magLUT[k] = uint16(math.Round(8 * math.Hypot(float64(gx), float64(gy))))
+				// Unsigned orientation in [0, pi): a gradient and its
+				// negative share a bin. atan2 gives (-pi, pi]; pi itself
+				// (gx < 0, gy = 0) is 0, not the last bin.
 				th := math.Atan2(float64(gy), float64(gx))
 				if th < 0 {
 					th += math.Pi
+				}
+				if th >= math.Pi {
+					th -= math.Pi
 				}
 				bin := int(th / math.Pi * oriBins)
 				if bin >= oriBins {
