@@ -38,13 +38,14 @@ func TestFindFile(t *testing.T) {
 
 func TestReadFlickr8kTokens(t *testing.T) {
 	t.Parallel()
-	in := "a.jpg#0\tA dog .\r\n\n a.jpg#1\tA cat\nb.jpg#0\t  trimmed  \n"
+	// "c#d.jpg#2": the number follows the last '#'; "e.jpg #0": no space in the name
+	in := "a.jpg#0\tA dog .\r\n\n a.jpg#1\tA cat\nb.jpg#0\t  trimmed  \nc#d.jpg#2\tx\ne.jpg #0\ty\n"
 	var got []string
 	err := ReadFlickr8kTokens(strings.NewReader(in), "t.txt", func(line int, name string, k int, text string) error {
 		got = append(got, strings.Join([]string{name, string(rune('0' + k)), text}, "|"))
 		return nil
 	})
-	want := []string{"a.jpg|0|A dog .", "a.jpg|1|A cat", "b.jpg|0|trimmed"}
+	want := []string{"a.jpg|0|A dog .", "a.jpg|1|A cat", "b.jpg|0|trimmed", "c#d.jpg|2|x", "e.jpg|0|y"}
 	if err != nil || strings.Join(got, ";") != strings.Join(want, ";") {
 		t.Fatalf("got %q %v", got, err)
 	}

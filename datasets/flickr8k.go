@@ -46,7 +46,10 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		if !ok {
 			return lineErr(file, n, "want NAME#K<TAB>caption, found no tab")
 		}
-		name, ks, ok := strings.Cut(strings.TrimSpace(id), "#")
+		// the caption number follows the last '#' (a name may hold one)
+		id = strings.TrimSpace(id)
+		i := strings.LastIndexByte(id, '#')
+		name, ks, ok := strings.TrimSpace(id[:max(i, 0)]), id[i+1:], i >= 0
 		if !ok || name == "" {
 			return lineErr(file, n, "want NAME#K before the tab, got %q", id)
 		}
