@@ -298,7 +298,7 @@ func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
 	if fi, err := os.Lstat(abs); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("extract %s: entry %q: existing non-regular file: %w", x.src, entry, ErrUnsafePath)
 	}
-	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, 0o644)
 	if err != nil {
 		return err
 	}
