@@ -1,6 +1,7 @@
 package table
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -122,7 +123,7 @@ func repLevel(nodes []parquet.Node) int {
 // when some chunk's statistics read as "no NULL": a file without such
 // chunks, or without nullable columns (every file coderflow writes), costs
 // nothing more.
-func checkNulls(pf *parquet.File, cols []nullable) (err error) {
+func checkNulls(ctx context.Context, pf *parquet.File, cols []nullable) (err error) {
 	if len(cols) == 0 {
 		return nil
 	}
@@ -147,7 +148,7 @@ func checkNulls(pf *parquet.File, cols []nullable) (err error) {
 					continue
 				}
 			}
-			if err := c.scan(chunks[c.leaf], first, g); err != nil {
+			if err := c.scan(ctx, chunks[c.leaf], first, g); err != nil {
 				return err
 			}
 		}
@@ -218,11 +219,14 @@ func nullCountsIn(pf *parquet.File) [][]bool {
 
 // scan reads the definition levels of a column chunk and reports the first
 // NULL T cannot hold.
-func (c nullable) scan(chunk parquet.ColumnChunk, first int64, group int) error {
+func (c nullable) scan(ctx context.Context, chunk parquet.ColumnChunk, first int64, group int) error {
 	pages := chunk.Pages()
 	defer pages.Close()
 	row := first - 1
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		p, err := pages.ReadPage()
 		if err == io.EOF {
 			return nil

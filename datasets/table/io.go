@@ -305,7 +305,7 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := checkNulls(pf, nullable); err != nil {
+	if err := checkNulls(ctx, pf, nullable); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	r := parquet.NewGenericReader[T](pf)
