@@ -3,6 +3,9 @@ package train
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -95,4 +98,51 @@ func TestLoadRejectsDamage(t *testing.T) {
 			t.Errorf("error %q, want the header checksum's", err)
 		}
 	})
+}
+
+// TestAcceptedConfigsSave: every config NewModel accepts can be saved and
+// loads back as the same config. Validate used to accept NaN and infinite
+// float fields (NaN passes the `< 0` checks, +Inf the `> 0` ones, and the
+// fields of switched-off branches are not checked at all), e.g. ClipNorm
+// = +Inf as "no clipping": such a model trained, and then every Save
+// failed on its JSON header (json: unsupported value), so no checkpoint
+// could be written; a NaN field also made the config differ from itself,
+// which the train stage's resume check reads as another config.
+func TestAcceptedConfigsSave(t *testing.T) {
+	base := tinyConfig()
+	base.Concept = false
+	base.Concepts = 0
+	rv := reflect.ValueOf(base)
+	for i := range rv.NumField() {
+		if rv.Field(i).Kind() != reflect.Float64 {
+			continue
+		}
+		name := rv.Type().Field(i).Name
+		for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			t.Run(fmt.Sprintf("%s=%v", name, v), func(t *testing.T) {
+				cfg := base
+				reflect.ValueOf(&cfg).Elem().Field(i).SetFloat(v)
+				m, err := NewModel(cfg, nil)
+				if err != nil {
+					if !strings.Contains(err.Error(), name) {
+						t.Errorf("error %q does not name %s", err, name)
+					}
+					return
+				}
+				defer m.Close()
+				var buf bytes.Buffer
+				if err := m.Save(&buf); err != nil {
+					t.Fatalf("NewModel accepted the config but Save fails: %v", err)
+				}
+				l, err := Load(&buf, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Close()
+				if l.Config() != cfg {
+					t.Errorf("loaded config %+v, saved %+v", l.Config(), cfg)
+				}
+			})
+		}
+	}
 }

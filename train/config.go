@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Config holds every switch and hyper-parameter of CODER-METHOD.md.
@@ -111,6 +112,20 @@ func (c Config) Validate() error {
 	posf := func(name string, v float64) {
 		if !(v > 0) {
 			errs = append(errs, fmt.Errorf("train: %s must be > 0, got %g", name, v))
+		}
+	}
+	// Every float field must be finite, whether its branch is on or not:
+	// NaN slips through the range checks below, +Inf through the "> 0"
+	// ones, and Save cannot write either in its JSON header.
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Margin", c.Margin}, {"Beta", c.Beta}, {"Tau", c.Tau}, {"Momentum", c.Momentum},
+		{"SinkhornEps", c.SinkhornEps}, {"TauP", c.TauP}, {"Lambda", c.Lambda}, {"Rho", c.Rho},
+		{"LambdaC", c.LambdaC}, {"LambdaP", c.LambdaP}, {"LambdaS", c.LambdaS}, {"Alpha", c.Alpha},
+		{"LR", c.LR}, {"ClipNorm", c.ClipNorm}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			errs = append(errs, fmt.Errorf("train: %s must be finite, got %g", f.name, f.v))
 		}
 	}
 	pos("ImageDim", c.ImageDim)

@@ -130,15 +130,18 @@ func (l *loader) epochPrefetch(ctx context.Context, e, ahead int, step func(*cod
 		free <- l.newBatch()
 	}
 	ready := make(chan *coder.Batch, ahead)
+	// Both goroutines stop on gctx, which the errgroup cancels only after
+	// it has recorded the first error: a failing step's error is therefore
+	// what the epoch returns, not the cancellation it causes in the builder.
+	g, gctx := errgroup.WithContext(ctx)
 	bb := &batchBuilder{l: l, get: func() *coder.Batch {
 		select {
 		case b := <-free:
 			return b
-		case <-ctx.Done():
+		case <-gctx.Done():
 			return nil
 		}
 	}}
-	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(ready)
 		return l.epochWith(gctx, e, bb, func(b *coder.Batch) error {
@@ -155,13 +158,12 @@ func (l *loader) epochPrefetch(ctx context.Context, e, ahead int, step func(*cod
 	})
 	g.Go(func() error {
 		for b := range ready {
-			// A cancelled run stops here: the batches built ahead are
-			// dropped, not trained on.
-			if err := ctx.Err(); err != nil {
+			// A cancelled run (or a failed builder) stops here: the
+			// batches built ahead are dropped, not trained on.
+			if err := gctx.Err(); err != nil {
 				return err
 			}
 			if err := step(b); err != nil {
-				cancel()
 				return err
 			}
 			free <- b

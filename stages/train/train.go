@@ -77,6 +77,11 @@ var budgetUnit int64 = 1 << 20
 type epochState struct {
 	Row       table.CurveRow `json:"row"`
 	Evaluated bool           `json:"evaluated"`
+	// Features are the run's feature counts (info "features") when the
+	// epoch was checkpointed: a rerun that trains no epoch (killed after
+	// the last checkpoint) converts too few images to count them itself.
+	// Only in the sidecar, not in StateFile.
+	Features *featCounts `json:"features,omitempty"`
 }
 
 // trainState is written to StateFile at the end.
@@ -409,6 +414,8 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			evalCounts = &featCounts{}
 		}
 		st.Row.Seconds = time.Since(estart).Seconds()
+		fc := *fcounts
+		st.Features = &fc
 		env.Log.Info("epoch done", "epoch", e, "loss", round(st.Row.Loss, 4), "dev_rsum", round(st.Row.DevRSum, 2),
 			"seconds", round(st.Row.Seconds, 1))
 		if err := checkpoint(env, m, e, st); err != nil {
@@ -423,6 +430,10 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 	}
 	info["features"] = fcounts
+	if last == epochs && states[last-1].Features != nil {
+		// this run trained no epoch: the counts of the run that did
+		info["features"] = states[last-1].Features
+	}
 	return finish(env, m.Config(), adj, states, info)
 }
 
@@ -555,7 +566,12 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 	if err := table.WriteFile(env.Path(curveFile), env, table.TrainCurve, table.Options{}, rows); err != nil {
 		return err
 	}
-	ts := trainState{Epochs: states, BestEpoch: best, BestRSum: bestRSum, Data: info}
+	eps := make([]epochState, len(states))
+	for i, st := range states {
+		st.Features = nil // in info["features"]
+		eps[i] = st
+	}
+	ts := trainState{Epochs: eps, BestEpoch: best, BestRSum: bestRSum, Data: info}
 	b, err := json.MarshalIndent(ts, "", "  ")
 	if err != nil {
 		return err
