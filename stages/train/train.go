@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"coderflow/datasets/arrowfeat"
@@ -284,6 +285,14 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	// on: resume falls back to the previous epoch, down to a fresh start.
 	var m *coder.Model
 	for last > 0 {
+		if _, serr := os.Stat(env.Path(ckptName(last))); os.IsNotExist(serr) && !slices.Contains(rejected, last) {
+			// pruned (pruneCheckpoints): an earlier kept checkpoint
+			// continues with the same result
+			env.Log.Info("checkpoint pruned, resuming from an earlier epoch", "epoch", last)
+			last--
+			states = states[:last]
+			continue
+		}
 		m, err = loadModel(env.Path(ckptName(last)), adj)
 		if err == nil && m.Config() != cfg {
 			m.Close()
@@ -422,6 +431,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 		states = append(states, st)
+		if !p.Bool("keep_checkpoints") {
+			if err := pruneCheckpoints(env, states); err != nil {
+				return err
+			}
+		}
 		if afterEpoch != nil {
 			afterEpoch(e)
 		}
@@ -521,17 +535,7 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 	if len(states) == 0 {
 		return errors.New("no finished epoch")
 	}
-	best, bestRSum := len(states), math.Inf(-1)
-	evaluated := false
-	for _, st := range states {
-		r := st.Row.DevRSum
-		if st.Evaluated && (evaluated && betterRSum(r, bestRSum) || !evaluated && r > bestRSum) {
-			best, bestRSum, evaluated = int(st.Row.Epoch), r, true
-		}
-	}
-	if !evaluated {
-		bestRSum = 0
-	}
+	best, bestRSum := bestEpoch(states)
 	// The best epoch's checkpoint was written by this or an earlier
 	// attempt and not read since: a damaged one is removed (its epoch is no
 	// longer done, so the rerun retrains from the epoch before it, with the
@@ -547,7 +551,7 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 		if rerr := os.Remove(env.Path(ckptName(best))); rerr != nil && !os.IsNotExist(rerr) {
 			return fmt.Errorf("checkpoint of the best epoch %d is unusable (%w); removing it: %v", best, err, rerr)
 		}
-		return fmt.Errorf("checkpoint of the best epoch %d is unusable and was removed: rerun to retrain from epoch %d: %w", best, best-1, err)
+		return fmt.Errorf("checkpoint of the best epoch %d is unusable and was removed: rerun to retrain it from the last checkpoint before it: %w", best, err)
 	}
 	if err := copyFile(env.Path(ckptName(best)), env.Path(ModelFile)); err != nil {
 		return fmt.Errorf("model.bin: %w", err)
@@ -583,6 +587,52 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 		return err
 	}
 	return publish(env, &ts)
+}
+
+// bestEpoch returns the best epoch of states by dev rSum (ties: the
+// earlier, see [betterRSum]) and its rSum; without an evaluated epoch, the
+// last epoch and 0.
+func bestEpoch(states []epochState) (int, float64) {
+	best, bestRSum := len(states), math.Inf(-1)
+	evaluated := false
+	for _, st := range states {
+		r := st.Row.DevRSum
+		if st.Evaluated && (evaluated && betterRSum(r, bestRSum) || !evaluated && r > bestRSum) {
+			best, bestRSum, evaluated = int(st.Row.Epoch), r, true
+		}
+	}
+	if !evaluated {
+		bestRSum = 0
+	}
+	return best, bestRSum
+}
+
+// pruneCheckpoints removes the checkpoints of the finished epochs (states)
+// that neither a resume (the last epoch's) nor model.bin (the best epoch's
+// so far: later epochs can only replace it) can need, so that disk use does
+// not grow with the number of epochs. A pruned epoch's shard is committed
+// again with its sidecar as its file first, so it stays done; a resume
+// whose last checkpoint does not load falls back through the pruned epochs
+// to the best one kept (or a fresh start), with the same result.
+func pruneCheckpoints(env *pipeline.Env, states []epochState) error {
+	best, _ := bestEpoch(states)
+	last := len(states)
+	for e := 1; e < last; e++ {
+		if e == best {
+			continue
+		}
+		ck := env.Path(ckptName(e))
+		if _, err := os.Stat(ck); err != nil {
+			continue // pruned before, or never written by this attempt
+		}
+		if err := env.CommitShard(shardName(e), sideName(e)); err != nil {
+			return err
+		}
+		if err := os.Remove(ck); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("prune %s: %w", ckptName(e), err)
+		}
+	}
+	return nil
 }
 
 // betterRSum reports whether rSum a beats b by more than rounding: equal
