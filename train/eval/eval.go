@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -93,7 +92,8 @@ var ambiguousCap = 1 << 21
 // an Alpha outside [0, 1], a fold count that does not divide N, or ctx's
 // error.
 func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
-	if err := in.validate(); err != nil {
+	mx, err := in.validate()
+	if err != nil {
 		return nil, err
 	}
 	folds := opt.Folds
@@ -129,17 +129,21 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 	rows = min(rows, n)
 
 	var terms []term
+	var maxes [][2]float64 // per term: max |image value|, max |caption value|
 	if !useConcept {
 		terms = []term{{w: 1, dim: in.Dim, img: in.Images, cap: in.Captions}}
+		maxes = [][2]float64{{mx[0], mx[1]}}
 	} else {
 		if a := float32(opt.Alpha); a != 0 {
 			terms = append(terms, term{w: a, dim: in.Dim, img: in.Images, cap: in.Captions})
+			maxes = append(maxes, [2]float64{mx[0], mx[1]})
 		}
 		if a := float32(1 - opt.Alpha); a != 0 {
 			terms = append(terms, term{w: a, dim: in.ConceptDim, img: in.ImageC, cap: in.CaptionC})
+			maxes = append(maxes, [2]float64{mx[2], mx[3]})
 		}
 	}
-	if err := checkOverflow(terms); err != nil {
+	if err := checkOverflow(terms, maxes); err != nil {
 		return nil, err
 	}
 
@@ -162,26 +166,29 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 	return res, nil
 }
 
-func (in *Inputs) validate() error {
+func (in *Inputs) validate() ([4]float64, error) {
+	var mx [4]float64 // max |x| of images, captions, image concepts, caption concepts
 	if err := in.checkShape(); err != nil {
-		return err
+		return mx, err
 	}
-	for _, s := range []struct {
+	for k, s := range []struct {
 		name string
 		v    []float32
 		dim  int
 	}{{"image", in.Images, in.Dim}, {"caption", in.Captions, in.Dim},
 		{"image concept", in.ImageC, in.ConceptDim}, {"caption concept", in.CaptionC, in.ConceptDim}} {
-		if allFinite(s.v) {
+		b := maxAbsBits(s.v)
+		if b < infBits {
+			mx[k] = float64(math.Float32frombits(b))
 			continue
 		}
 		for i, x := range s.v {
 			if x*0 != 0 {
-				return fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(s.dim, 1), x)
+				return mx, fmt.Errorf("eval: %s vectors: value %d (row %d) is %v", s.name, i, i/max(s.dim, 1), x)
 			}
 		}
 	}
-	return nil
+	return mx, nil
 }
 
 // checkShape checks N, the dimensions and the lengths of the vectors.
@@ -217,15 +224,16 @@ func (in *Inputs) checkAlpha(alpha float64) error {
 }
 
 // checkOverflow returns an error when a similarity could overflow float32:
-// |s(i, q)| <= sum over terms of w * dim * max|img| * max|cap|, and a GEMM
-// value that overflows (or an Inf - Inf partial sum, NaN) would be ranked
-// by comparisons that are all false. Finite inputs below the bound (any
-// L2-normalised ones) are ranked as given.
-func checkOverflow(terms []term) error {
+// |s(i, q)| <= sum over terms of w * dim * max|img| * max|cap| (maxes, per
+// term, from validate), and a GEMM value that overflows (or an Inf - Inf
+// partial sum, NaN) would be ranked by comparisons that are all false.
+// Finite inputs below the bound (any L2-normalised ones) are ranked as
+// given.
+func checkOverflow(terms []term, maxes [][2]float64) error {
 	var bound float64
 	var desc []string
-	for _, t := range terms {
-		a, b := maxAbs(t.img), maxAbs(t.cap)
+	for i, t := range terms {
+		a, b := maxes[i][0], maxes[i][1]
 		bound += float64(t.w) * float64(t.dim) * a * b
 		desc = append(desc, fmt.Sprintf("%d dimensions with values up to %g (images) and %g (captions)", t.dim, a, b))
 	}
@@ -236,45 +244,35 @@ func checkOverflow(terms []term) error {
 	return nil
 }
 
-// maxAbs returns the largest |x| of v (v finite).
-func maxAbs(v []float32) float64 {
-	var mu sync.Mutex
-	var m float32
-	parallelRange(len(v), 1<<16, func(lo, hi int) {
-		var a float32
-		for _, x := range v[lo:hi] {
-			a = max(a, x, -x)
-		}
-		mu.Lock()
-		m = max(m, a)
-		mu.Unlock()
-	})
-	return float64(m)
-}
+// infBits is the bit pattern of +Inf: |x|'s bits are below it exactly when
+// x is finite (NaNs are above).
+const infBits = 0x7f800000
 
-// allFinite reports whether v has no NaN or ±Inf. x*0 is 0 for finite x and
-// NaN otherwise, so one multiply-add per value suffices; four accumulators
-// and all CPUs keep it memory-bound.
-func allFinite(v []float32) bool {
-	var bad atomic.Bool
+// maxAbsBits returns the largest bit pattern of |x| over v (sign bit
+// cleared): below infBits when every value is finite, and then the bits of
+// max |x| (the order of non-negative floats is that of their bits). One
+// pass, four integer-max chains per range.
+func maxAbsBits(v []float32) uint32 {
+	var mu sync.Mutex
+	var m uint32
 	parallelRange(len(v), 1<<16, func(lo, hi int) {
-		var z0, z1, z2, z3 float32
+		var m0, m1, m2, m3 uint32
 		x := v[lo:hi]
 		for len(x) >= 4 {
-			z0 += x[0] * 0
-			z1 += x[1] * 0
-			z2 += x[2] * 0
-			z3 += x[3] * 0
+			m0 = max(m0, math.Float32bits(x[0])&^(1<<31))
+			m1 = max(m1, math.Float32bits(x[1])&^(1<<31))
+			m2 = max(m2, math.Float32bits(x[2])&^(1<<31))
+			m3 = max(m3, math.Float32bits(x[3])&^(1<<31))
 			x = x[4:]
 		}
 		for _, y := range x {
-			z0 += y * 0
+			m0 = max(m0, math.Float32bits(y)&^(1<<31))
 		}
-		if z0+z1+z2+z3 != 0 {
-			bad.Store(true)
-		}
+		mu.Lock()
+		m = max(m, m0, m1, m2, m3)
+		mu.Unlock()
 	})
-	return !bad.Load()
+	return m
 }
 
 // parallelRange splits [0, n) into one contiguous range per CPU (fewer when

@@ -474,19 +474,30 @@ func TestTopK(t *testing.T) {
 	}
 }
 
-func TestAllFinite(t *testing.T) {
+func TestMaxAbsBits(t *testing.T) {
 	v := make([]float32, 300_001)
-	if !allFinite(v) {
-		t.Fatal("zeros: want finite")
+	if maxAbsBits(v) != 0 {
+		t.Fatal("zeros: want 0")
 	}
-	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+	for _, at := range []int{0, 150_000, len(v) - 1} {
+		v[at] = -3.5
+		if got := math.Float32frombits(maxAbsBits(v)); got != 3.5 {
+			t.Errorf("-3.5 at %d: max |x| = %v", at, got)
+		}
+		v[at] = 0
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -float32(math.NaN())} {
 		for _, at := range []int{0, 150_000, len(v) - 1} {
 			v[at] = bad
-			if allFinite(v) {
+			if maxAbsBits(v) < infBits {
 				t.Errorf("%v at %d: want not finite", bad, at)
 			}
 			v[at] = 0
 		}
+	}
+	v[7] = math.MaxFloat32
+	if maxAbsBits(v) >= infBits {
+		t.Error("MaxFloat32: want finite")
 	}
 }
 
