@@ -86,6 +86,8 @@ func trainParams() []pipeline.Param {
 			Doc: "MiB of converted image features the loader may hold: all training features stay in memory when they fit, otherwise shards are streamed through a shuffle buffer of this size (changes the batch order, so it is part of the key)"},
 		{Name: "keep_checkpoints", Type: pipeline.Bool, Default: false,
 			Doc: "keep every epoch checkpoint (ckpt/epoch-NNNN.bin) in the artifact instead of only model.bin"},
+		{Name: "checkpoint_minutes", Type: pipeline.Int, Default: 10, Min: pipeline.Bound(0), NoCache: true,
+			Doc: "also checkpoint within an epoch when this many minutes passed since the last checkpoint (and before a dev evaluation), so a killed run loses at most that much training; 0 = at epoch ends only; does not change results"},
 		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), Max: pipeline.Bound(64), NoCache: true,
 			Doc: "batches the loader builds ahead of the model in a background goroutine (0 = 2; at most 64: each one is held in memory); does not change results"},
 	}

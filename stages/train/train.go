@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,6 +96,30 @@ type trainState struct {
 
 // curveFile is the train_curve table's file.
 const curveFile = "train_curve.parquet"
+
+// partialState is the sidecar of a checkpoint within an epoch
+// (partialSide): the epoch, how many of its batches are trained and the
+// running sums the epoch's curve row needs. Its checkpoint file is named
+// by it, so that a kill between writing the two never pairs a sidecar with
+// another checkpoint.
+type partialState struct {
+	Epoch   int          `json:"epoch"`
+	Batches int          `json:"batches"`
+	Step    int64        `json:"step"`
+	Sum     coder.Losses `json:"sum"`
+	Seconds float64      `json:"seconds"`
+	File    string       `json:"file"`
+}
+
+// partialSide is the sidecar of the latest checkpoint within an epoch.
+const partialSide = "ckpt/partial.json"
+
+func partialName(e, n int) string { return fmt.Sprintf("ckpt/partial-%04d-%d.bin", e, n) }
+
+// midCheckpointDue, when set (tests), replaces the checkpoint_minutes
+// clock: it is asked after every step of epoch e (n batches trained) and
+// once more before a dev evaluation (then final is true).
+var midCheckpointDue func(e, n int, final bool) bool
 
 func ckptName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.bin", e) }
 func sideName(e int) string  { return fmt.Sprintf("ckpt/epoch-%04d.json", e) }
@@ -321,13 +346,37 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 	}
-	defer m.Close()
+	defer func() { m.Close() }()
+
+	// A checkpoint within epoch last+1, if it loads and matches: its
+	// batches are skipped (the epoch's batches are built again in the same
+	// order, and only the rest are trained).
+	var part *partialState
+	if last < epochs {
+		if ps, pm := loadPartial(env, last+1, cfg, adj); pm != nil {
+			m.Close()
+			m, part = pm, ps
+			env.Log.Info("resuming within an epoch", "epoch", ps.Epoch, "after_batch", ps.Batches)
+			info["resumed_in_epoch"] = map[string]int{"epoch": ps.Epoch, "batches": ps.Batches}
+		}
+	}
 
 	// Loop.
 	nb := int64(pairs / batch)
 	step := int64(last) * nb
 	if len(states) > 0 {
 		step = states[len(states)-1].Row.Step
+	}
+	if part != nil {
+		step = part.Step
+	}
+	every := time.Duration(p.Int("checkpoint_minutes")) * time.Minute
+	lastCkpt := time.Now()
+	due := func(e, n int, final bool) bool {
+		if midCheckpointDue != nil {
+			return midCheckpointDue(e, n, final)
+		}
+		return every > 0 && time.Since(lastCkpt) >= every
 	}
 	// Progress counts this run's batches only (a resumed run's rate and ETA
 	// are not inflated by the epochs it skipped). nb is exact in both
@@ -367,9 +416,19 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	for e := last + 1; e <= epochs; e++ {
 		lr := learningRate(cfg.LR, lrs, e)
 		var sum coder.Losses
-		n := 0
+		n, skip := 0, 0
 		estart := time.Now()
+		if part != nil && part.Epoch == e {
+			sum, n, skip = part.Sum, part.Batches, part.Batches
+			estart = estart.Add(-time.Duration(part.Seconds * float64(time.Second)))
+		}
+		saved := n // batches of this epoch in the latest checkpoint
 		err := ld.epochPrefetch(ctx, e, ahead, func(b *coder.Batch) error {
+			if skip > 0 { // trained before the partial checkpoint
+				skip--
+				prog.Add(1)
+				return nil
+			}
 			ls, err := m.Step(b, lr)
 			// Step stops before the update at a NaN or infinite loss and
 			// returns the losses with its error. The features are checked
@@ -392,10 +451,20 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			if time.Since(lastLog) > trainLogEvery {
 				logTraining(e, n, sum)
 			}
+			if due(e, n, false) {
+				if err := checkpointPartial(env, m, partialState{Epoch: e, Batches: n, Step: step, Sum: sum,
+					Seconds: time.Since(estart).Seconds()}); err != nil {
+					return err
+				}
+				lastCkpt, saved = time.Now(), n
+			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if skip > 0 {
+			return fmt.Errorf("epoch %d: the checkpoint within it counts %d batches, but the epoch has only %d", e, part.Batches, part.Batches-skip)
 		}
 		if n == 0 {
 			return fmt.Errorf("epoch %d produced no batches: fewer than one batch of %d of the %d training captions have image features", e, batch, pairs)
@@ -411,6 +480,14 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			LossConcept: sum.Concept / fn, LossPred: sum.Pred / fn, LossSwap: sum.Swap / fn}
 		st := epochState{Row: row}
 		if len(dev.images) > 0 && (e%p.Int("dev_every") == 0 || e == epochs) {
+			// a long dev evaluation would lose the epoch's training if killed
+			if saved < n && due(e, n, true) {
+				if err := checkpointPartial(env, m, partialState{Epoch: e, Batches: n, Step: step, Sum: sum,
+					Seconds: time.Since(estart).Seconds()}); err != nil {
+					return err
+				}
+				lastCkpt = time.Now()
+			}
 			res, err := evaluate(ctx, m, shape, dev, caps, cd, devCache, ffiles, ropt, batch, maxLen, evalCounts)
 			if err != nil {
 				return fmt.Errorf("epoch %d: dev evaluation: %w", e, err)
@@ -430,6 +507,8 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		if err := checkpoint(env, m, e, st); err != nil {
 			return err
 		}
+		lastCkpt = time.Now()
+		removePartial(env)
 		states = append(states, st)
 		if !p.Bool("keep_checkpoints") {
 			if err := pruneCheckpoints(env, states); err != nil {
@@ -527,6 +606,94 @@ func loadModel(path string, adj []float32) (*coder.Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// checkpointPartial writes a checkpoint within an epoch: the model to its
+// own file, then the sidecar naming it (both atomic), then removes the
+// previous one. A kill at any point leaves the previous pair or the new
+// one usable.
+func checkpointPartial(env *pipeline.Env, m *coder.Model, ps partialState) error {
+	ps.File = partialName(ps.Epoch, ps.Batches)
+	prev, _ := readPartial(env)
+	f, err := atomicfile.Create(env.Path(ps.File))
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := m.Save(w); err != nil {
+		return fmt.Errorf("checkpoint in epoch %d: %w", ps.Epoch, err)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Commit(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(env.Path(partialSide), b, 0o644); err != nil {
+		return err
+	}
+	if prev != nil && prev.File != ps.File {
+		os.Remove(env.Path(prev.File))
+	}
+	env.Log.Info("checkpoint within the epoch", "epoch", ps.Epoch, "batches", ps.Batches)
+	return nil
+}
+
+// readPartial reads the sidecar of the checkpoint within an epoch, if any.
+func readPartial(env *pipeline.Env) (*partialState, error) {
+	b, err := os.ReadFile(env.Path(partialSide))
+	if err != nil {
+		return nil, err
+	}
+	var ps partialState
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, fmt.Errorf("%s: %w", partialSide, err)
+	}
+	if ps.File != partialName(ps.Epoch, ps.Batches) || ps.Batches <= 0 {
+		return nil, fmt.Errorf("%s: inconsistent (%+v)", partialSide, ps)
+	}
+	return &ps, nil
+}
+
+// loadPartial returns the checkpoint within epoch e and its sidecar, when
+// there is one that loads and holds this run's config; a damaged one is
+// logged and removed (the epoch then starts from its beginning).
+func loadPartial(env *pipeline.Env, e int, cfg coder.Config, adj []float32) (*partialState, *coder.Model) {
+	ps, err := readPartial(env)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var m *coder.Model
+	if err == nil && ps.Epoch != e {
+		err = fmt.Errorf("%s: it is in epoch %d, the run resumes at epoch %d", partialSide, ps.Epoch, e)
+	}
+	if err == nil {
+		m, err = loadModel(env.Path(ps.File), adj)
+		if err == nil && m.Config() != cfg {
+			m.Close()
+			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ps.File)
+		}
+	}
+	if err != nil {
+		env.Log.Warn("checkpoint within an epoch unusable, the epoch starts over", "err", err)
+		removePartial(env)
+		return nil, nil
+	}
+	return ps, m
+}
+
+// removePartial removes the checkpoints within an epoch.
+func removePartial(env *pipeline.Env) {
+	os.Remove(env.Path(partialSide))
+	old, _ := filepath.Glob(filepath.Join(env.Dir, "ckpt", "partial-*.bin"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 }
 
 // finish picks the best epoch, writes model.bin, the curve table, the state
