@@ -83,14 +83,16 @@ func HyphensToUnderscores(w string) string { return strings.ReplaceAll(w, "-", "
 // stop words are fine: "cup of tea" -> "cup_of_tea") and one of these forms
 // is a concept: the words joined with '_' ("fire_hydrant"), the same with
 // the last word lemmatised ("hot dogs" -> "hot_dog", whether or not "dog"
-// alone is a concept). A single word links through [Linker.Lemma]. Linked
+// alone is a concept), and, for n-grams with a hyphenated word, both again
+// with the hyphens written as ConceptNet writes them ("x-ray machines" ->
+// "x_ray_machine"). A single word links through [Linker.Lemma]. Linked
 // words are consumed.
 func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 	var sb strings.Builder
 	for i := 0; i < len(words); {
 		linked := false
 		maxN := min(MaxNGram, len(words)-i)
-		if l.starts != nil && !l.starts[words[i]] {
+		if l.starts != nil && !l.starts[words[i]] && !l.starts[firstPart(words[i])] {
 			maxN = 1
 		}
 		for n := maxN; n >= 2 && !linked; n-- {
@@ -104,13 +106,14 @@ func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 				}
 				sb.WriteString(words[i+k])
 			}
-			c := sb.String()
-			if !l.has(c) {
-				var ok bool
-				last := words[i+n-1]
-				if c, ok = l.lemmaLast(c[:len(c)-len(last)], last); !ok {
-					continue
-				}
+			c, ok := l.ngram(sb.String(), words[i+n-1])
+			if !ok && strings.Contains(c, "-") {
+				// as ConceptNet writes hyphenated words: "x-ray machine"
+				// is /c/en/x_ray_machine
+				c, ok = l.ngram(HyphensToUnderscores(c), HyphensToUnderscores(words[i+n-1]))
+			}
+			if !ok {
+				continue
 			}
 			fn(c, i, n)
 			i += n
@@ -124,6 +127,28 @@ func (l *Linker) Link(words []string, fn func(concept string, start, n int)) {
 		}
 		i++
 	}
+}
+
+// ngram returns the concept the n-gram c (its words joined with '_', the
+// last one last) links to: c itself, or c with its last word lemmatised.
+func (l *Linker) ngram(c, last string) (string, bool) {
+	if l.has(c) {
+		return c, true
+	}
+	if lc, ok := l.lemmaLast(c[:len(c)-len(last)], last); ok {
+		return lc, true
+	}
+	return c, false
+}
+
+// firstPart returns a hyphenated word's part before its first hyphen ("x"
+// of "x-ray"), the first word of the concepts it may start; "" for other
+// words.
+func firstPart(w string) string {
+	if i := strings.IndexByte(w, '-'); i > 0 {
+		return w[:i]
+	}
+	return ""
 }
 
 // lemmaLast lemmatises the last word of an n-gram against the n-gram's

@@ -126,12 +126,22 @@ func TestLinkHyphenated(t *testing.T) {
 		{[]string{"t_shirt", "x_ray"}, "two t-shirts and an x-ray", []string{"t_shirt", "x_ray"}},
 		{[]string{"t-shirt", "t_shirt"}, "a t-shirt", []string{"t-shirt"}},
 		{[]string{"shirt"}, "a t-shirt", nil},
+		// inside n-grams too, the last word lemmatised or not
+		{[]string{"x_ray_machine", "x_ray"}, "an x-ray machine", []string{"x_ray_machine"}},
+		{[]string{"x_ray_machine", "x_ray"}, "two x-ray machines", []string{"x_ray_machine"}},
+		{[]string{"man_in_t_shirt"}, "a man in t-shirt", []string{"man_in_t_shirt"}},
+		{[]string{"x-ray_machine", "x_ray_machine"}, "an x-ray machine", []string{"x-ray_machine"}},
 	} {
-		l := NewLinker(setOf(c.has...), EmbeddedExceptions())
-		var got []string
-		l.Link(strings.Fields(c.in), func(concept string, start, n int) { got = append(got, concept) })
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("graph %v: Link(%q) = %v, want %v", c.has, c.in, got, c.want)
+		for _, starts := range []bool{false, true} {
+			l := NewLinker(setOf(c.has...), EmbeddedExceptions())
+			if starts { // as kg.link runs it: n-grams only from first words of concepts
+				l.SetStarts(c.has)
+			}
+			var got []string
+			l.Link(strings.Fields(c.in), func(concept string, start, n int) { got = append(got, concept) })
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("graph %v (starts %v): Link(%q) = %v, want %v", c.has, starts, c.in, got, c.want)
+			}
 		}
 	}
 }

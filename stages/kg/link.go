@@ -40,7 +40,8 @@ var LinkSpec = pipeline.Spec{
 	// 2: multi-word concepts with inner stop words (cup_of_tea) link, and
 	// an n-gram's last word is lemmatised against the n-gram.
 	// 3: a hyphenated word also links as ConceptNet writes it (t_shirt).
-	Version: "3",
+	// 4: inside n-grams too (x-ray machine -> x_ray_machine).
+	Version: "4",
 	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
 		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
 		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
