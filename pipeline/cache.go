@@ -19,7 +19,7 @@ import (
 //	tmp/<kind>/<key>/         work directories of running or interrupted runs;
 //	                          kept so that a rerun with the same key resumes
 //	runs/<workflow>/<id>.json run records
-//	statcache                 path+size+mtime -> sha256 of external files
+//	statcache                 path+size+mtime+ctime -> sha256 of external files
 //	lock                      the workdir lock
 const (
 	cacheDirName = "cache"

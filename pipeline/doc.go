@@ -31,8 +31,9 @@
 // key = sha256(EngineSalt, kind, Version, canonical JSON of the params that
 // affect output (NoCache params dropped; local Path params replaced by the
 // digest of their content), input artifact keys in `needs` order). External
-// file digests are remembered by path, size and mtime, so an unchanged file is
-// never reread. A directory param marked [Param.SkipInputs] leaves the
+// file digests are remembered by path, size, mtime and (Linux) ctime, so an
+// unchanged file is never reread and one replaced with a copied mtime is.
+// A directory param marked [Param.SkipInputs] leaves the
 // stage's input artifacts out of its digest, and one marked
 // [Param.MissingIsEmpty] digests as an empty directory while it does not
 // exist (a report's runs_dir: ${workdir}/cache/evaluate).

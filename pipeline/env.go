@@ -43,6 +43,9 @@ type Env struct {
 	summary string
 	// badTables are AddTable files outside the artifact: seal fails on them
 	badTables []string
+	// progs are the progress reporters the stage started, finished by
+	// the engine when the stage returns (see finishProgress)
+	progs []Progress
 }
 
 // NewEnv makes an Env for running a stage outside the scheduler (tests and
@@ -232,10 +235,30 @@ func unescapeShard(s string) string { return strings.ReplaceAll(s, "%2F", "/") }
 // Progress starts a progress reporter for a unit of work of total items
 // (0 if unknown). Call Done when finished.
 func (e *Env) Progress(label string, total int64) Progress {
+	var p Progress
 	if e.progress == nil {
-		return newLogProgress(e.Log, label, total)
+		p = newLogProgress(e.Log, label, total)
+	} else {
+		p = e.progress.Start(e.StageID, label, total)
 	}
-	return e.progress.Start(e.StageID, label, total)
+	e.mu.Lock()
+	e.progs = append(e.progs, p)
+	e.mu.Unlock()
+	return p
+}
+
+// finishProgress calls Done on every progress reporter the stage started
+// (Done is idempotent): a stage that failed or panicked before calling it
+// would otherwise leave a log reporter logging for the rest of the run, or
+// a terminal bar drawn as if it still ran.
+func (e *Env) finishProgress() {
+	e.mu.Lock()
+	progs := e.progs
+	e.progs = nil
+	e.mu.Unlock()
+	for _, p := range progs {
+		p.Done()
+	}
 }
 
 // results returns what the stage declared, for the manifest.

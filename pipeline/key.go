@@ -88,8 +88,12 @@ func ComputeKey(in KeyInput) string {
 }
 
 // Digester computes content digests of external files and directories. It
-// remembers (path, size, mtime) -> sha256 so that an unchanged file is never
-// read twice, across runs when a cache file is given.
+// remembers (path, size, mtime, ctime) -> sha256 so that an unchanged file
+// is never read twice, across runs when a cache file is given. The ctime
+// (inode change time, Linux) is there because the mtime can be set back: a
+// file replaced by one of the same size with a copied mtime (rsync -t,
+// cp -p, tar x, touch -r) would otherwise keep the old digest, and the
+// stage's old artifact would be taken for the new content.
 type Digester struct {
 	mu    sync.Mutex
 	file  string // persisted stat cache, "" for memory only
@@ -102,6 +106,7 @@ type Digester struct {
 type statEntry struct {
 	Size   int64
 	MTime  int64
+	CTime  int64 // 0 where not known (not Linux)
 	SHA256 string
 }
 
@@ -109,10 +114,11 @@ type statEntry struct {
 func StatCachePath(workdir string) string { return filepath.Join(workdir, "statcache") }
 
 // statCacheHeader is the first line of a stat cache file. The lines after
-// it are "sha256<TAB>size<TAB>mtime-ns<TAB>absolute path": a plain format
-// that loads ten thousand entries in about a millisecond, where JSON took
-// a third of a cached run's check.
-const statCacheHeader = "coderflow statcache 1\n"
+// it are "sha256<TAB>size<TAB>mtime-ns<TAB>ctime-ns<TAB>absolute path": a
+// plain format that loads ten thousand entries in about a millisecond,
+// where JSON took a third of a cached run's check. A file of an older
+// format (version 1 had no ctime) is ignored: its files are read once more.
+const statCacheHeader = "coderflow statcache 2\n"
 
 // NewDigester returns a digester whose stat cache lives in file ("" for
 // none). A missing, foreign or damaged cache file only costs rereads: lines
@@ -138,16 +144,18 @@ func parseStatCache(b []byte) map[string]statEntry {
 		rest = tail
 		sum, line, ok1 := bytes.Cut(line, []byte{'\t'})
 		size, line, ok2 := bytes.Cut(line, []byte{'\t'})
-		mtime, path, ok3 := bytes.Cut(line, []byte{'\t'})
-		if !ok1 || !ok2 || !ok3 || len(sum) != 2*sha256.Size || len(path) == 0 {
+		mtime, line, ok3 := bytes.Cut(line, []byte{'\t'})
+		ctime, path, ok4 := bytes.Cut(line, []byte{'\t'})
+		if !ok1 || !ok2 || !ok3 || !ok4 || len(sum) != 2*sha256.Size || len(path) == 0 {
 			continue
 		}
 		sz, err1 := strconv.ParseInt(string(size), 10, 64)
 		mt, err2 := strconv.ParseInt(string(mtime), 10, 64)
-		if err1 != nil || err2 != nil {
+		ct, err3 := strconv.ParseInt(string(ctime), 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
 			continue
 		}
-		m[string(path)] = statEntry{Size: sz, MTime: mt, SHA256: string(sum)}
+		m[string(path)] = statEntry{Size: sz, MTime: mt, CTime: ct, SHA256: string(sum)}
 	}
 	return m
 }
@@ -276,7 +284,8 @@ func (d *Digester) fileDigest(ctx context.Context, p string, st fs.FileInfo) (st
 	d.mu.Lock()
 	e, ok := d.cache[abs]
 	d.mu.Unlock()
-	if ok && e.Size == st.Size() && e.MTime == st.ModTime().UnixNano() {
+	ct := changeTime(st)
+	if ok && e.Size == st.Size() && e.MTime == st.ModTime().UnixNano() && e.CTime == ct {
 		return e.SHA256, nil
 	}
 	sum, _, err := hashFile(ctx, p, make([]byte, 256<<10))
@@ -285,7 +294,7 @@ func (d *Digester) fileDigest(ctx context.Context, p string, st fs.FileInfo) (st
 	}
 	d.mu.Lock()
 	d.Reads++
-	d.cache[abs] = statEntry{Size: st.Size(), MTime: st.ModTime().UnixNano(), SHA256: sum}
+	d.cache[abs] = statEntry{Size: st.Size(), MTime: st.ModTime().UnixNano(), CTime: ct, SHA256: sum}
 	d.dirty = true
 	d.mu.Unlock()
 	return sum, nil
@@ -314,6 +323,8 @@ func (d *Digester) Save() error {
 		b = append(b, '\t')
 		b = strconv.AppendInt(b, e.MTime, 10)
 		b = append(b, '\t')
+		b = strconv.AppendInt(b, e.CTime, 10)
+		b = append(b, '\t')
 		b = append(b, p...)
 		b = append(b, '\n')
 	}
@@ -333,8 +344,9 @@ const emptyTreeDigest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991
 
 // externalDigests digests every local Path param of p. inputDirs are the
 // artifact directories of the stage's inputs, left out of the digest of
-// SkipInputs params.
-func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []string) (map[string]string, []ExternalRef, error) {
+// SkipInputs params. workdir ("" for none) is left out of every directory
+// that holds it (see [externalOpts]).
+func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []string, workdir string) (map[string]string, []ExternalRef, error) {
 	ext := map[string]string{}
 	var refs []ExternalRef
 	for _, name := range p.Names() {
@@ -347,14 +359,7 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 		if !ok {
 			continue
 		}
-		opt := treeOpts{skipTrash: d.SkipInputs, ignoreMissing: d.MissingIsEmpty}
-		if d.SkipInputs {
-			opt.skip = map[string]bool{}
-			for _, dir := range inputDirs {
-				abs, _ := filepath.Abs(dir)
-				opt.skip[abs] = true
-			}
-		}
+		opt := externalOpts(d, inputDirs, workdir)
 		missing := false
 		if d.MissingIsEmpty {
 			_, serr := os.Stat(local)
@@ -374,4 +379,60 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 		refs = append(refs, ExternalRef{Param: name, Source: v, Digest: sum})
 	}
 	return ext, refs, nil
+}
+
+// externalOpts returns what the digest of the directory of Path param d
+// leaves out: the input artifacts of a SkipInputs param, and the workdir
+// wherever it lies inside the tree (a data directory holding the default
+// workdir, `--set data.source=dir:.`): its lock, stat cache, run records,
+// work directories and artifacts change with every run, so digesting them
+// would change the stage's key on every run.
+func externalOpts(d Param, inputDirs []string, workdir string) treeOpts {
+	opt := treeOpts{skipTrash: d.SkipInputs, ignoreMissing: d.MissingIsEmpty, skip: map[string]bool{}}
+	if d.SkipInputs {
+		for _, dir := range inputDirs {
+			abs, _ := filepath.Abs(dir)
+			opt.skip[abs] = true
+		}
+	}
+	if workdir != "" {
+		abs, _ := filepath.Abs(workdir)
+		opt.skip[abs] = true
+	}
+	return opt
+}
+
+// externalChanged digests again the local Path params whose digests (refs)
+// entered the stage's key, after the stage has run, and returns an error
+// naming the first whose content is not the one the key was computed from:
+// a file edited after the keys were computed (while an upstream stage ran,
+// or while this one read it) gave the stage other data than its key says,
+// and its output must not be cached under that key (once the file is back
+// to the old content, the stage would be found cached with an output of
+// other data). Through the stat cache an unchanged file costs a stat.
+// SkipInputs and MissingIsEmpty directories are not checked: artifacts of
+// this very run may land in them (see [Param.SkipInputs]).
+func externalChanged(ctx context.Context, p Params, dg *Digester, refs []ExternalRef, workdir string) error {
+	for _, r := range refs {
+		d, ok := p.decl[r.Param]
+		if !ok || d.SkipInputs || d.MissingIsEmpty {
+			continue
+		}
+		local, ok := IsLocalSource(r.Source)
+		if !ok {
+			continue
+		}
+		sum, err := dg.digestExcept(ctx, local, externalOpts(d, nil, workdir))
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err != nil || sum != r.Digest {
+			why := "its content is not the one the cache key was computed from"
+			if err != nil {
+				why = err.Error()
+			}
+			return fmt.Errorf("params.%s: %s changed while the workflow ran (%s); the output is not cached: run again", r.Param, local, why)
+		}
+	}
+	return nil
 }

@@ -75,8 +75,12 @@ func lockHolder(p string) string {
 	if s == "" {
 		return "holder unknown"
 	}
-	if f := strings.Fields(s); len(f) > 1 {
-		if pid, err := strconv.Atoi(f[1]); err == nil && syscall.Kill(pid, 0) != nil {
+	// "pid N on HOST since T": a pid is only looked up on its own host (on
+	// a workdir shared over NFS the holder may be another machine's
+	// process, which no local pid says anything about)
+	if f := strings.Fields(s); len(f) > 3 && f[2] == "on" {
+		host, _ := os.Hostname()
+		if pid, err := strconv.Atoi(f[1]); err == nil && f[3] == host && syscall.Kill(pid, 0) == syscall.ESRCH {
 			return s + " (no longer running)"
 		}
 	}

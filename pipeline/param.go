@@ -443,6 +443,12 @@ func parseIntLikeYAML(s string) (int64, error) {
 		if x <= math.MaxInt64 {
 			return int64(x), nil
 		}
+	case float64:
+		// 1e3 or 1000.0: a whole number in the file's float spelling,
+		// which an int param takes there too
+		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
+			return int64(x), nil
+		}
 	}
 	return 0, fmt.Errorf("not an integer: %q", s)
 }

@@ -12,7 +12,10 @@ import (
 type Progress interface {
 	Add(n int64)          // n more items done
 	SetTotal(total int64) // total became known or changed
-	Done()                // the work finished (or stopped)
+	// Done: the work finished (or stopped). The engine calls it again
+	// when the stage returns (a stage that failed or panicked may not
+	// have), so it must do nothing the second time.
+	Done()
 }
 
 // ProgressFactory makes progress reporters; the engine picks a terminal

@@ -127,7 +127,8 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	start := time.Now()
 	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning,
 		Only: opt.Only, From: opt.From, Until: opt.Until, Force: opt.Force}
-	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec)
+	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec, dg)
+	_ = dg.Save() // the digests of the checks after each stage
 	rec.End = time.Now()
 	rec.Status = "ok"
 	if runErr != nil {
@@ -299,7 +300,7 @@ type stageDone struct {
 // execute runs the planned stages in dependency order with at most Jobs in
 // flight.
 func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[string]string, forced map[string]bool,
-	opt RunOptions, log *slog.Logger, res *Result, rec *RunRecord) error {
+	opt RunOptions, log *slog.Logger, res *Result, rec *RunRecord, dg *Digester) error {
 	jobs := opt.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -423,7 +424,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 				running++
 				ins := inputsOf(n)
 				go func() {
-					results <- runStage(ctx, w, n, st[n.ID], ins, forced[n.ID], opt, log)
+					results <- runStage(ctx, w, n, st[n.ID], ins, forced[n.ID], opt, log, dg)
 				}()
 			}
 		}
@@ -476,8 +477,9 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 }
 
 // runStage runs one stage into its work directory and moves the sealed
-// result into the cache.
-func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Artifact, force bool, opt RunOptions, log *slog.Logger) stageDone {
+// result into the cache. dg digests the stage's external files again once
+// it has run (see [externalChanged]).
+func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Artifact, force bool, opt RunOptions, log *slog.Logger, dg *Digester) stageDone {
 	slog := log.With("stage", n.ID)
 	rec := StageRecord{Stage: n.ID, Kind: n.Kind, Key: s.Key, Status: RunFailed, Params: n.Params.Map()}
 	fail := func(err error, start time.Time) stageDone {
@@ -505,6 +507,17 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	if err := os.MkdirAll(wd, 0o755); err != nil {
 		return fail(err, start)
 	}
+	if resumed {
+		// An earlier attempt killed between sealing its work directory
+		// (manifest written, shard markers removed) and renaming it into
+		// the cache left a complete artifact here: move it, rather than
+		// run the stage again from scratch.
+		if m, err := verifyArtifact(ctx, wd, s.Key, dg); err == nil {
+			_ = os.RemoveAll(filepath.Join(wd, doneDir)) // markers of a later attempt killed in turn
+			slog.Info("found the sealed work directory of an interrupted earlier run: moving it into the cache", "key", short(s.Key))
+			return publish(n, s, wd, m, inputs, rec, slog, start, fail)
+		}
+	}
 	env := NewEnv(n.ID, n.Kind, n.Params, inputs, wd, slog)
 	env.Key = s.Key
 	env.progress = opt.Progress
@@ -520,6 +533,9 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 		}
 		return fail(err, start)
 	}
+	if err := externalChanged(ctx, n.Params, dg, s.External, w.Workdir); err != nil {
+		return fail(fmt.Errorf("stage %q: %w", n.ID, err), start)
+	}
 	var inRefs []InputRef
 	for _, a := range inputs {
 		inRefs = append(inRefs, InputRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key()})
@@ -529,6 +545,12 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	if err != nil {
 		return fail(err, start)
 	}
+	return publish(n, s, wd, m, inputs, rec, slog, start, fail)
+}
+
+// publish moves the sealed work directory wd of stage n into the cache.
+func publish(n *Node, s *State, wd string, m *Manifest, inputs []*Artifact, rec StageRecord, slog *slog.Logger,
+	start time.Time, fail func(error, time.Time) stageDone) stageDone {
 	final := s.Dir
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return fail(err, start)

@@ -205,7 +205,7 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(stagesNode.Content); i += 2 {
 		k, v := stagesNode.Content[i], stagesNode.Content[i+1]
-		id := k.Value
+		id := mark.restore(k) // as written: a "${...}" id is reported so, not in its protected spelling
 		if seen[id] {
 			bad(k, id, "", fmt.Errorf("%w stage id", ErrDuplicate))
 			continue
@@ -233,17 +233,27 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 					bad(sv, id, "uses", errors.New("want a stage kind name"))
 					continue
 				}
+				if err := refNotHere(mark, sv); err != nil {
+					bad(sv, id, "uses", err)
+					continue
+				}
 				st.Uses, st.UsesPos = sv.Value, posOf(file, sv)
 			case "needs":
 				switch sv.Kind {
 				case yaml.ScalarNode:
-					if sv.Value != "" {
+					if err := refNotHere(mark, sv); err != nil {
+						bad(sv, id, "needs", err)
+					} else if sv.Value != "" {
 						st.Needs, st.NeedsPos = []string{sv.Value}, []Pos{posOf(file, sv)}
 					}
 				case yaml.SequenceNode:
 					for _, n := range sv.Content {
 						if n.Kind != yaml.ScalarNode {
 							bad(n, id, "needs", errors.New("want stage ids"))
+							continue
+						}
+						if err := refNotHere(mark, n); err != nil {
+							bad(n, id, "needs", err)
 							continue
 						}
 						st.Needs = append(st.Needs, n.Value)
@@ -261,13 +271,14 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 				}
 				for m := 0; m+1 < len(sv.Content); m += 2 {
 					wk, wv := sv.Content[m], sv.Content[m+1]
-					if _, dup := st.With[wk.Value]; dup {
-						bad(wk, id, "with."+wk.Value, fmt.Errorf("%w key", ErrDuplicate))
+					name := mark.restore(wk) // as written, for messages
+					if _, dup := st.With[name]; dup {
+						bad(wk, id, "with."+name, fmt.Errorf("%w key", ErrDuplicate))
 						continue
 					}
-					st.With[wk.Value] = wv
-					st.WithKeys = append(st.WithKeys, wk.Value)
-					st.WithPos[wk.Value] = posOf(file, wk)
+					st.With[name] = wv
+					st.WithKeys = append(st.WithKeys, name)
+					st.WithPos[name] = posOf(file, wk)
 				}
 			default:
 				bad(sk, id, sk.Value, fmt.Errorf("unknown stage key%s (want uses, needs, with)",
@@ -283,6 +294,16 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		bad(stagesNode, "", "stages", errors.New("a workflow needs at least one stage"))
 	}
 	return fs, joinErrs(errs)
+}
+
+// refNotHere returns an ErrUnresolved error for a ${...} reference in a
+// scalar where none is read (uses, needs): such a value names no stage
+// kind or stage, and the message shows it as written.
+func refNotHere(mark refMarker, n *yaml.Node) error {
+	if v := mark.restore(n); strings.Contains(v, "${") {
+		return fmt.Errorf("%w %s: references are read only in with: values and workflow params", ErrUnresolved, v)
+	}
+	return nil
 }
 
 // maxExpandedNodes bounds the nodes alias expansion may produce, so that a

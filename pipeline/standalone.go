@@ -32,7 +32,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 	for _, a := range inputs {
 		inDirs = append(inDirs, a.Dir)
 	}
-	ext, refs, err := externalDigests(ctx, params, dg, inDirs)
+	ext, refs, err := externalDigests(ctx, params, dg, inDirs, "")
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: %w", stageID, err)
 	}
@@ -60,6 +60,7 @@ func RunStandalone(ctx context.Context, spec *Spec, stageID string, raw map[stri
 // runProtected runs the stage and turns a panic into an error.
 func runProtected(ctx context.Context, spec *Spec, env *Env) (err error) {
 	defer memSettings.enter(env, spec.GCPercent)()
+	defer env.finishProgress() // after the recover below
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("stage %q panicked: %v (stack trace in the debug log, -v)", env.StageID, r)

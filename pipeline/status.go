@@ -53,7 +53,7 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 			inKeys = append(inKeys, states[in.ID].Key)
 			inDirs = append(inDirs, states[in.ID].Dir)
 		}
-		ext, refs, err := externalDigests(ctx, n.Params, dg, inDirs)
+		ext, refs, err := externalDigests(ctx, n.Params, dg, inDirs, w.Workdir)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
