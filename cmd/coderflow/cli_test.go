@@ -59,6 +59,23 @@ func TestCLIEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "coderflow.kind = tokenize") || !strings.Contains(out, `token="<pad>"`) {
 		t.Fatalf("inspect parquet: %d\n%s", code, out)
 	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		// flags of the other form of inspect were silently ignored
+		{[]string{"inspect", wf, "tokens", "--head", "3"}, 2, "--head: only for inspect FILE.parquet; the Parquet files of stage tokens are " + filepath.Join(dir, "wd", "cache", "tokenize")},
+		{[]string{"inspect", wf, "data", "--schema", "--meta"}, 2, "--schema, --meta: only for inspect FILE.parquet"},
+		{[]string{"inspect", vocab, "--path"}, 2, "--path: only for inspect WORKFLOW.yaml STAGE"},
+		{[]string{"inspect", vocab, "--set", "tokens.min_count=2"}, 2, "--set: only for inspect WORKFLOW.yaml STAGE"},
+		{[]string{"inspect", vocab, "--head", "-1"}, 2, "--head -1: want a number of rows"},
+	} {
+		code, out := cli(t, append(tc.args, wd)...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d (want %d), want %q in\n%s", tc.args, code, tc.code, tc.want, out)
+		}
+	}
 	code, out = cli(t, "run", wf, wd, "--set", "tokens.min_count=2", "--only", "tokens")
 	if code != 0 || !strings.Contains(out, "tokens") {
 		t.Fatalf("--only: %d\n%s", code, out)
@@ -83,6 +100,11 @@ func TestCLIEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "images") {
 		t.Fatalf("stages: %d\n%s", code, out)
 	}
+	// a list default as a workflow writes it (it was [train restval])
+	code, out = cli(t, "stages", "tokenize")
+	if code != 0 || !strings.Contains(out, "default [train, restval];") {
+		t.Fatalf("stages tokenize: %d\n%s", code, out)
+	}
 }
 
 func TestCLIExitCodes(t *testing.T) {
@@ -105,6 +127,9 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run"}, 2, "accepts 1 arg"},
 		{[]string{"version"}, 0, "coderflow"},
+		{[]string{"--version"}, 0, "coderflow "},
+		{[]string{"run", good, wd, "-j", "-2"}, 2, "--jobs -2: want 1 or more"},
+		{[]string{"kg", good, "tokens", "neighbors", "dog", wd, "--limit", "-1"}, 2, "--limit -1: want 0 (all) or more"},
 		{[]string{"inspect", good, wd}, 2, "needs a STAGE: one of data, tokens"},
 		{[]string{"gc", good, wd, "--keep-runs", "-1"}, 2, "--keep-runs -1: want 0 (all runs) or more"},
 		{[]string{"gc", good, wd, "--keep-runs", "1", "--dry-run"}, 0, "would delete 0 artifacts"},

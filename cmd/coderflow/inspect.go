@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -26,11 +27,13 @@ func newInspectCmd(g *globalFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "inspect FILE.parquet | inspect WORKFLOW.yaml STAGE",
 		Short: "Describe a Parquet file, or a stage's artifact",
-		Long: `inspect FILE.parquet shows the row count, row groups (per-column codec and
-sizes), key-value metadata, schema and first rows of any Parquet file.
-inspect WORKFLOW.yaml STAGE shows the stage's artifact: path, manifest and files.
-Without --set it shows the artifact of the latest run; with --set it computes
-the key as run would.`,
+		Long: `inspect FILE.parquet [--schema] [--meta] [--head N] [--json] shows the row
+count, row groups (per-column codec and sizes), key-value metadata, schema and
+first rows of any Parquet file.
+
+inspect WORKFLOW.yaml STAGE [--path] [--json] [--run ID | --set S.P=V] shows the
+stage's artifact: path, manifest and files. Without --set it shows the artifact
+of the latest run; with --set it computes the key as run would.`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
@@ -42,6 +45,12 @@ the key as run would.`,
 				return usageError{fmt.Errorf("inspect %s needs a STAGE: one of %s", args[0], strings.Join(w.StageIDs(), ", "))}
 			}
 			if len(args) == 1 {
+				if fl := changedFlags(cmd, "path", "run", "set"); fl != "" {
+					return usageError{fmt.Errorf("%s: only for inspect WORKFLOW.yaml STAGE, not for a Parquet file", fl)}
+				}
+				if head < 0 {
+					return usageError{fmt.Errorf("--head %d: want a number of rows, 0 or more", head)}
+				}
 				return inspectParquet(out, args[0], schema, meta, head, asJSON)
 			}
 			if isParquetFile(args[0]) {
@@ -54,6 +63,10 @@ the key as run would.`,
 			a, err := stageArtifact(cmd.Context(), w, args[1], sets, runFlag(cmd, run))
 			if err != nil {
 				return err
+			}
+			if fl := changedFlags(cmd, "head", "schema", "meta"); fl != "" {
+				// they were silently ignored: name the files they work on
+				return usageError{fmt.Errorf("%s: only for inspect FILE.parquet; the Parquet files of stage %s are %s", fl, args[1], parquetFiles(a))}
 			}
 			if pathOnly {
 				fmt.Fprintln(out, a.Dir)
@@ -72,14 +85,41 @@ the key as run would.`,
 		},
 	}
 	f := c.Flags()
-	f.BoolVar(&schema, "schema", false, "print only the schema")
-	f.BoolVar(&meta, "meta", false, "print only the key-value metadata")
-	f.IntVar(&head, "head", 0, "print the first N rows")
+	f.BoolVar(&schema, "schema", false, "print only the schema (FILE.parquet)")
+	f.BoolVar(&meta, "meta", false, "print only the key-value metadata (FILE.parquet)")
+	f.IntVar(&head, "head", 0, "print the first N rows (FILE.parquet)")
 	f.BoolVar(&asJSON, "json", false, "machine-readable output")
-	f.BoolVar(&pathOnly, "path", false, "print only the artifact directory")
+	f.BoolVar(&pathOnly, "path", false, "print only the artifact directory (WORKFLOW.yaml STAGE)")
 	f.StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set")
 	f.StringVar(&run, "run", "latest", "run id (prefix) whose artifact to show, when no --set is given")
 	return c
+}
+
+// changedFlags returns the flags among names given on the command line,
+// as "--a, --b", or "".
+func changedFlags(cmd *cobra.Command, names ...string) string {
+	var on []string
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			on = append(on, "--"+n)
+		}
+	}
+	return strings.Join(on, ", ")
+}
+
+// parquetFiles lists an artifact's Parquet files (at most 3, with their
+// full paths) for a hint.
+func parquetFiles(a *pipeline.Artifact) string {
+	var ps []string
+	for _, f := range a.Manifest.Files {
+		if strings.HasSuffix(f.Path, ".parquet") {
+			ps = append(ps, a.Path(f.Path))
+		}
+	}
+	if len(ps) == 0 {
+		return "none (it has no Parquet file)"
+	}
+	return abbreviate(ps, 3)
 }
 
 // runFlag returns the value of a command's --run flag, or "" when it was
@@ -257,8 +297,10 @@ func abbreviate(xs []string, n int) string {
 }
 
 func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head int, asJSON bool) error {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if st, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return usageError{err} // a missing file on the command line, as for a workflow file
+	} else if err == nil && st.IsDir() {
+		return usageError{fmt.Errorf("%s is a directory: inspect takes one Parquet file (such as %s)", path, filepath.Join(path, "part-00000.parquet"))}
 	}
 	info, err := pqinspect.Describe(path)
 	if err != nil {
@@ -295,7 +337,7 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	fmt.Fprintf(out, "created by: %s\n", info.CreatedBy)
 	fmt.Fprintln(out, "metadata:")
 	for _, k := range sortedKeysS(info.Meta) {
-		fmt.Fprintf(out, "  %s = %s\n", k, info.Meta[k])
+		fmt.Fprintf(out, "  %s = %s\n", k, cutMeta(info.Meta[k]))
 	}
 	fmt.Fprintf(out, "row groups: %d\n", len(info.RowGroups))
 	for i, rg := range info.RowGroups {
@@ -384,6 +426,22 @@ func inspectParquetJSON(out io.Writer, info *pqinspect.Info, head int) error {
 	}
 	_, err = fmt.Fprint(out, "\n  ]\n}\n")
 	return err
+}
+
+// maxMetaText is how much of a key-value metadata value the description
+// shows: Arrow's ARROW:schema (base64) and pandas' column JSON run to
+// kilobytes and buried the rest. --meta shows values whole.
+const maxMetaText = 200
+
+func cutMeta(v string) string {
+	if len(v) <= maxMetaText {
+		return v
+	}
+	k := maxMetaText
+	for k > 0 && !utf8.RuneStart(v[k]) {
+		k--
+	}
+	return fmt.Sprintf("%s… (%d bytes; --meta shows it whole)", v[:k], len(v))
 }
 
 func sortedKeysS(m map[string]string) []string {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/lz4"
@@ -143,5 +144,27 @@ func TestInspectHeadStreams(t *testing.T) {
 		if grown > 32<<20 {
 			t.Errorf("%v: live heap grew by %d MB while printing %d rows", args, grown>>20, n)
 		}
+	}
+}
+
+// TestInspectLongMetadata: the description cuts a long key-value metadata
+// value (Arrow writes its schema as kilobytes of base64 under ARROW:schema)
+// and --meta shows it whole.
+func TestInspectLongMetadata(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "meta.parquet")
+	long := "x" + strings.Repeat("é", 1950) // byte 200 is inside an é
+	if err := parquet.WriteFile(p, []oddRow{{ID: 1}}, parquet.KeyValueMetadata("ARROW:schema", long), parquet.KeyValueMetadata("short", "v")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := cli(t, "inspect", p)
+	if code != 0 || strings.Contains(out, long) || !strings.Contains(out, "… (3901 bytes; --meta shows it whole)") || !strings.Contains(out, "  short = v\n") || !utf8.ValidString(out) {
+		t.Errorf("description: exit %d\n%s", code, out)
+	}
+	if len(out) > 2000 {
+		t.Errorf("description of a one-column file is %d bytes", len(out))
+	}
+	code, out = cli(t, "inspect", p, "--meta")
+	if code != 0 || !strings.Contains(out, "ARROW:schema = "+long+"\n") {
+		t.Errorf("--meta: exit %d\n%.300s", code, out)
 	}
 }

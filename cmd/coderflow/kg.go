@@ -23,10 +23,18 @@ func newKGCmd(g *globalFlags) *cobra.Command {
 		Use:   "kg WORKFLOW.yaml STAGE neighbors TERM",
 		Short: "Query the knowledge graph stored by a kg.conceptnet stage",
 		Long: `kg opens the Cayley graph in the artifact of a kg.conceptnet stage and prints
-the neighbours of a concept (a word or a multi-word term such as "hot dog")
-with relation, direction and weight, heaviest first.`,
-		Args: exactArgs(4),
+the neighbours of a concept (a word or a multi-word term such as "hot dog",
+quoted or not) with relation, direction and weight, heaviest first.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.MinimumNArgs(4)(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit %d: want 0 (all) or more", limit)}
+			}
 			if args[2] != "neighbors" {
 				return usageError{fmt.Errorf("unknown kg query %q (want neighbors)", args[2])}
 			}
@@ -46,7 +54,8 @@ with relation, direction and weight, heaviest first.`,
 				return fmt.Errorf("stage %s: %w", args[1], err)
 			}
 			defer st.Close()
-			ns, err := st.Neighbors(cmd.Context(), args[3], rel)
+			term := strings.Join(args[3:], " ") // neighbors hot dog: the term "hot dog"
+			ns, err := st.Neighbors(cmd.Context(), term, rel)
 			if err != nil {
 				return err
 			}
@@ -62,7 +71,7 @@ with relation, direction and weight, heaviest first.`,
 				return json.NewEncoder(out).Encode(ns)
 			}
 			if len(ns) == 0 {
-				fmt.Fprintf(out, "no neighbours of %q in the graph\n", args[3])
+				fmt.Fprintf(out, "no neighbours of %q in the graph\n", term)
 				return nil
 			}
 			var rows [][]string

@@ -39,3 +39,27 @@ func TestKGNeighborsJSON(t *testing.T) {
 		t.Errorf("unknown term, table: exit %d\n%s", code, out)
 	}
 }
+
+// TestKGMultiWordTerm: `neighbors body part` unquoted asks for the term
+// "body part" (it was a usage error: accepts 4 args, received 5).
+func TestKGMultiWordTerm(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "kgwf.yaml")
+	os.WriteFile(wf, []byte("name: kgwf\nstages:\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
+	wd := "--workdir=" + filepath.Join(dir, "wd")
+	if code, out := cli(t, "run", wf, wd, "--no-progress"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	code, quoted := cli(t, "kg", wf, "graph", "neighbors", "body part", wd, "--json")
+	var ns []kg.Neighbor
+	if err := json.Unmarshal([]byte(quoted), &ns); code != 0 || err != nil || len(ns) == 0 {
+		t.Fatalf(`"body part": exit %d, %v\n%s`, code, err, quoted)
+	}
+	code, unquoted := cli(t, "kg", wf, "graph", "neighbors", "body", "part", wd, "--json")
+	if code != 0 || unquoted != quoted {
+		t.Errorf("body part unquoted: exit %d\n%s\nwant\n%s", code, unquoted, quoted)
+	}
+	if code, out := cli(t, "kg", wf, "graph", "neighbors", wd); code != exitUsage {
+		t.Errorf("no term: exit %d, want 2\n%s", code, out)
+	}
+}

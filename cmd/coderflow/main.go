@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	_ "coderflow/stages/all"
@@ -35,10 +36,52 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
-	ctx, stop := interruptContext(os.Stderr)
-	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(mainCode(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// mainCode is main without the exit: the command line args, with Ctrl-C
+// handling, and the exit code.
+func mainCode(args []string, stdout, stderr *os.File) int {
+	notices := &noticeWriter{w: stderr}
+	ctx, stop := interruptContext(notices)
+	defer stop()
+	return runCLI(context.WithValue(ctx, noticeKey{}, notices), args, stdout, stderr)
+}
+
+// noticeWriter is where the interrupt notice goes: stderr, or, while run
+// draws progress bars on it, the bars' writer, which prints lines above the
+// bars (a line written straight to the terminal is erased by the bars'
+// next redraw, so the notice would only flash).
+type noticeWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (n *noticeWriter) Write(p []byte) (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.w.Write(p)
+}
+
+// redirect sends notices to w until restore is called.
+func (n *noticeWriter) redirect(w io.Writer) (restore func()) {
+	n.mu.Lock()
+	old := n.w
+	n.w = w
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		n.w = old
+		n.mu.Unlock()
+	}
+}
+
+type noticeKey struct{}
+
+// noticesFrom returns the notice writer main put in ctx, or nil.
+func noticesFrom(ctx context.Context) *noticeWriter {
+	n, _ := ctx.Value(noticeKey{}).(*noticeWriter)
+	return n
 }
 
 // interruptContext returns a context canceled by the first SIGINT or

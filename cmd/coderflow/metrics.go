@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sort"
 	"time"
@@ -124,7 +125,7 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 				}
 				sort.Strings(keys)
 				for _, k := range keys {
-					rows = append(rows, []string{s.Stage, k, fmt.Sprintf("%.4g", s.Metrics[k])})
+					rows = append(rows, []string{s.Stage, k, fmtMetric(s.Metrics[k], false)})
 				}
 			}
 			table(out, []string{"STAGE", "METRIC", "VALUE"}, rows)
@@ -216,14 +217,31 @@ func optF(v float64, ok bool) string {
 	if !ok {
 		return "-"
 	}
-	return fmt.Sprintf("%.4g", v)
+	return fmtMetric(v, false)
 }
 
 func deltaF(m pipeline.MetricDiff) string {
 	if !m.HasA || !m.HasB {
 		return "-"
 	}
-	return fmt.Sprintf("%+.4g", m.B-m.A)
+	return fmtMetric(m.B-m.A, true)
+}
+
+// fmtMetric formats a metric for a table: a whole number (a count of
+// images, captions, edges) in full, since %.4g turned 616435 captions into
+// 6.164e+05 and hid a difference of one between two runs; other values to
+// 4 significant digits.
+func fmtMetric(v float64, sign bool) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		if sign {
+			return fmt.Sprintf("%+d", int64(v))
+		}
+		return fmt.Sprintf("%d", int64(v))
+	}
+	if sign {
+		return fmt.Sprintf("%+.4g", v)
+	}
+	return fmt.Sprintf("%.4g", v)
 }
 
 // metricsForKeys prints the metrics recorded in the manifests of the
@@ -250,7 +268,7 @@ func metricsForKeys(cmd *cobra.Command, w *pipeline.Workflow, asJSON bool) error
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			rows = append(rows, []string{s.Stage, k, fmt.Sprintf("%.4g", s.Manifest.Metrics[k])})
+			rows = append(rows, []string{s.Stage, k, fmtMetric(s.Manifest.Metrics[k], false)})
 		}
 	}
 	if asJSON {

@@ -39,6 +39,10 @@ func newRootCmd() *cobra.Command {
 			return usageError{errors.New("missing command")}
 		},
 	}
+	// --version as well as the version command: the flag users of other
+	// tools try first
+	root.Version = versionString()
+	root.SetVersionTemplate(fmt.Sprintf("coderflow {{.Version}} (cache %s)\n", pipeline.EngineSalt))
 	root.PersistentFlags().StringVar(&g.workdir, "workdir", os.Getenv("CODERFLOW_WORKDIR"), "override the workflow's workdir (env CODERFLOW_WORKDIR)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "only warnings and errors")
@@ -81,6 +85,20 @@ func loadWorkflow(g *globalFlags, file string, sets []string) (*pipeline.Workflo
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// drawable reports whether progress bars can be drawn on f: a terminal
+// with a size that moves its cursor. A terminal of 0 columns or rows (a
+// pseudo-terminal nobody sized, as some CI runners and editors give) would
+// show no bar at all, and no progress either, and one with TERM=dumb (an
+// editor's shell) would show the cursor controls as junk, so these get the
+// plain log lines.
+func drawable(f *os.File) bool {
+	if !isTerminal(f) || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	w, h, err := term.GetSize(int(f.Fd()))
+	return err == nil && w > 0 && h > 0
+}
 
 func newLogger(g *globalFlags, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo

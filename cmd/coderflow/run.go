@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ not in the cache, in dependency order, independent stages in parallel.
   --set S.P=V  override param P of stage S (or params.NAME=V for a workflow param)`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opt.Jobs < 0 {
+				return usageError{fmt.Errorf("--jobs %d: want 1 or more (0: the number of CPUs)", opt.Jobs)}
+			}
 			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
 				return err
@@ -39,14 +43,19 @@ not in the cache, in dependency order, independent stages in parallel.
 			opt.Sets = sets
 			stderr := cmd.ErrOrStderr()
 			var bars *termprogress.Bars
-			if f, ok := stderr.(*os.File); ok && !noProgress && !opt.DryRun && isTerminal(f) {
+			restoreNotices := func() {}
+			if f, ok := stderr.(*os.File); ok && !noProgress && !opt.DryRun && drawable(f) {
 				bars = termprogress.New(f)
 				stderr = bars.Writer()
 				opt.Progress = bars
+				if n := noticesFrom(cmd.Context()); n != nil {
+					restoreNotices = n.redirect(bars.Writer())
+				}
 			}
 			opt.Log = newLogger(g, stderr)
 			start := time.Now()
 			res, err := pipeline.Run(cmd.Context(), w, opt)
+			restoreNotices()
 			if bars != nil {
 				bars.Wait()
 			}
@@ -54,6 +63,9 @@ not in the cache, in dependency order, independent stages in parallel.
 				var se *pipeline.SpecError
 				if errors.Is(err, pipeline.ErrUnknownStage) || errors.Is(err, pipeline.ErrNotCached) || errors.Is(err, pipeline.ErrBadOptions) || errors.As(err, &se) {
 					return usageError{err}
+				}
+				if cmd.Context().Err() != nil {
+					return fmt.Errorf("interrupted (%v) before any stage ran", context.Cause(cmd.Context()))
 				}
 				return err
 			}
@@ -66,6 +78,11 @@ not in the cache, in dependency order, independent stages in parallel.
 			printDropped(out, w)
 			fmt.Fprintf(out, "\nrun %s: %s in %s (record: %s)\n", res.Record.ID, res.Record.Status, fmtDuration(time.Since(start).Seconds()), res.RecordPath)
 			printHighlights(out, res)
+			if err != nil && res.Record.Status == pipeline.RunCanceled && cmd.Context().Err() != nil {
+				// not "stage failed: ... context canceled": say what happened
+				// and what the next run does
+				return fmt.Errorf("interrupted (%v): finished stages and committed shards are kept; run the same command again to resume", context.Cause(cmd.Context()))
+			}
 			return err
 		},
 	}
@@ -77,7 +94,7 @@ not in the cache, in dependency order, independent stages in parallel.
 	f.StringArrayVar(&sets, "set", nil, "override a param: `STAGE.PARAM=VALUE` or params.NAME=VALUE (repeatable)")
 	f.IntVarP(&opt.Jobs, "jobs", "j", 0, "stages run in parallel (default: number of CPUs)")
 	f.BoolVar(&opt.DryRun, "dry-run", false, "show what would run, run nothing")
-	f.DurationVar(&opt.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for another run on the same workdir")
+	f.DurationVar(&opt.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for another run on the same workdir (0: fail at once, negative: wait forever)")
 	f.BoolVar(&noProgress, "no-progress", false, "plain log lines even on a terminal")
 	return c
 }

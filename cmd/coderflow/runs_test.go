@@ -181,3 +181,31 @@ func TestBadRunID(t *testing.T) {
 		t.Errorf("--run latest~1: exit %d: %q, want %q", code, out, old)
 	}
 }
+
+// TestMetricsWholeNumbers: counts print in full in the metrics tables
+// (%.4g printed 616435 as 6.164e+05, and a diff of two runs whose counts
+// differ by one as 6.164e+05, 6.164e+05, +1).
+func TestMetricsWholeNumbers(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "count.yaml")
+	os.WriteFile(wf, []byte("name: count\nstages:\n  hold:\n    uses: clitest.wait\n    with: {nonce: 616435, ms: 0}\n"), 0o644)
+	wd := "--workdir=" + filepath.Join(dir, "wd")
+	for _, nonce := range []string{"616435", "616436"} {
+		if code, out := cli(t, "run", wf, wd, "--no-progress", "--set", "hold.nonce="+nonce); code != 0 {
+			t.Fatalf("run: exit %d\n%s", code, out)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"metrics", wf, wd}, "hold   nonce   616436"},
+		{[]string{"metrics", wf, wd, "--set", "hold.nonce=616435"}, "hold   nonce   616435"},
+		{[]string{"metrics", wf, wd, "--diff", "latest~1", "latest"}, "hold   nonce   616435  616436  +1"},
+	} {
+		code, out := cli(t, tc.args...)
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %q in\n%s", tc.args[1:], code, tc.want, out)
+		}
+	}
+}

@@ -2,20 +2,29 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"coderflow/pipeline"
 )
 
 // TestMain doubles as a subprocess entry point: with CODERFLOW_SIGNAL_HELPER
 // set, the test binary installs the CLI's signal handling and then behaves
-// like a stage that does not stop when canceled.
+// like a stage that does not stop when canceled; with CODERFLOW_MAIN_HELPER
+// it runs the CLI as main does (see mainHelper).
 func TestMain(m *testing.M) {
+	if os.Getenv("CODERFLOW_MAIN_HELPER") != "" {
+		mainHelper()
+	}
 	if os.Getenv("CODERFLOW_SIGNAL_HELPER") != "" {
 		ctx, stop := interruptContext(os.Stderr)
 		defer stop()
@@ -74,5 +83,29 @@ func TestSecondInterruptQuits(t *testing.T) {
 			t.Fatal("a second SIGINT did not end a process whose stage ignores cancellation")
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// TestInterruptedWhileWaitingForTheLock: a run interrupted while it waits
+// for another run's workdir lock exits 1 saying it was interrupted before
+// any stage ran (it said only "interrupt signal received").
+func TestInterruptedWhileWaitingForTheLock(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "mini.yaml")
+	os.WriteFile(wf, []byte(miniWF), 0o644)
+	wd := filepath.Join(dir, "wd")
+	lock, err := pipeline.AcquireLock(t.Context(), wd, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	ctx, cancel := context.WithCancelCause(t.Context())
+	var out bytes.Buffer
+	done := make(chan int)
+	go func() { done <- runCLI(ctx, []string{"run", wf, "--workdir", wd, "--no-progress"}, &out, &out) }()
+	time.Sleep(300 * time.Millisecond) // usually waiting for the lock by now; earlier is fine too
+	cancel(errors.New("interrupt signal received"))
+	if code := <-done; code != exitFailed || !strings.Contains(out.String(), "coderflow: interrupted (interrupt signal received) before any stage ran") {
+		t.Errorf("exit %d (want 1), output:\n%s", code, out.String())
 	}
 }

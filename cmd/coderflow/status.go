@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -180,7 +181,7 @@ func newStagesCmd() *cobra.Command {
 					def := "required"
 					switch {
 					case p.Default != nil:
-						def = fmt.Sprintf("default %v", p.Default)
+						def = "default " + fmtDefault(p.Default)
 					case p.Optional:
 						def = "optional"
 					}
@@ -197,6 +198,21 @@ func newStagesCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// fmtDefault formats a param's default as it is written in a workflow: a
+// list in YAML's flow form, [train, restval] (%v printed [train restval],
+// which YAML reads as one string).
+func fmtDefault(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return fmt.Sprint(v)
+	}
+	items := make([]string, rv.Len())
+	for i := range items {
+		items[i] = fmt.Sprint(rv.Index(i).Interface())
+	}
+	return "[" + strings.Join(items, ", ") + "]"
 }
 
 func wrap(s string, width int, indent string) string {

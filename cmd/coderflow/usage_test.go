@@ -36,6 +36,7 @@ func TestUsageErrors(t *testing.T) {
 		{"NoCommand", nil, "Usage:"},
 		{"OnlyFlags", []string{"-v"}, "missing command"},
 		{"MissingParquet", []string{"inspect", filepath.Join(dir, "nonexist.parquet")}, "no such file"},
+		{"Directory", []string{"inspect", dir}, "is a directory: inspect takes one Parquet file"},
 		{"ParquetWithStage", []string{"inspect", pq, "extra"}, "inspect FILE.parquet takes no STAGE argument"},
 		{"ParquetMagicWithStage", []string{"inspect", noExt, "extra"}, "data.bin is a Parquet file"},
 		{"KGOnDataStage", []string{"kg", kgwf, "data", "neighbors", "dog", wd}, "stage data (kind dataset.synth) has no concept graph; kg commands take a kg.conceptnet stage such as graph"},

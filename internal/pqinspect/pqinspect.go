@@ -59,7 +59,7 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 	}
 	if err := checkFooter(f, st.Size()); err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// parquet-go panics on some malformed footers (a MAP group without
 	// key_value, a DECIMAL without a length): report those as errors too.
@@ -77,19 +77,40 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 	return pf, f, nil
 }
 
-// checkFooter rejects a footer length that does not fit in the file before
-// parquet-go allocates a buffer of that length (up to 4 GB for a damaged
-// file).
+// checkFooter says what is wrong with a file that is not Parquet (no PAR1
+// magic at its start or end) or was cut short, and rejects a footer length
+// that does not fit in the file before parquet-go allocates a buffer of
+// that length (up to 4 GB for a damaged file).
 func checkFooter(f *os.File, size int64) error {
+	var head [4]byte
+	if size >= 4 {
+		if _, err := f.ReadAt(head[:], 0); err != nil {
+			return fmt.Errorf("not a readable Parquet file: %w", err)
+		}
+	}
 	if size < 12 {
-		return fmt.Errorf("%d bytes is too short for a Parquet file", size)
+		if size >= 4 && string(head[:]) != "PAR1" {
+			return errors.New("not a Parquet file (it does not start with the PAR1 magic)")
+		}
+		return fmt.Errorf("not a readable Parquet file: %d bytes is too short for one", size)
 	}
 	var tail [8]byte
 	if _, err := f.ReadAt(tail[:], size-8); err != nil {
-		return err
+		return fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	okHead, okTail := string(head[:]) == "PAR1", string(tail[4:]) == "PAR1"
+	switch {
+	case string(head[:]) == "PARE" || string(tail[4:]) == "PARE":
+		return errors.New("an encrypted Parquet file (PARE magic), which inspect cannot read")
+	case !okHead && !okTail:
+		return errors.New("not a Parquet file (it neither starts nor ends with the PAR1 magic)")
+	case !okHead:
+		return errors.New("not a Parquet file, or a corrupted one: it does not start with the PAR1 magic")
+	case !okTail:
+		return errors.New("a truncated or corrupted Parquet file: it starts with the PAR1 magic but does not end with it (an interrupted write or copy?)")
 	}
 	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
-		return fmt.Errorf("footer length %d does not fit in the file (%d bytes): truncated or corrupted", n, size)
+		return fmt.Errorf("not a readable Parquet file: footer length %d does not fit in the file (%d bytes): truncated or corrupted", n, size)
 	}
 	return nil
 }
@@ -194,6 +215,12 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 	for gi, rg := range pf.RowGroups() {
 		if done >= n {
 			break
+		}
+		if rg.NumRows() == 0 {
+			// Arrow writes a row group for a record of no rows, and
+			// parquet-go fails to read rows from one with a nested column
+			// ("Seek: invalid offset"): there is nothing to read.
+			continue
 		}
 		rows := rg.Rows()
 		for done < n {
