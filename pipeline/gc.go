@@ -14,9 +14,20 @@ import (
 type GCStats struct {
 	Artifacts, WorkDirs, Kept int
 	Bytes                     int64
+	// Deleted lists what was deleted (with DryRun: what would be), in
+	// directory order: artifacts first, then work directories.
+	Deleted []GCItem
 	// Unreadable names run records that could not be decoded; every
 	// artifact key found in their text was kept.
 	Unreadable []string
+}
+
+// GCItem is one artifact or work directory [GC] deletes.
+type GCItem struct {
+	Kind, Key string
+	WorkDir   bool   // an interrupted run's work directory, not an artifact
+	Dir       string // its path
+	Bytes     int64
 }
 
 // GCOptions select what [GC] deletes.
@@ -93,8 +104,10 @@ func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
 				continue
 			}
 			dir := filepath.Join(workdir, cacheDirName, k.Name(), key.Name())
-			st.Bytes += dirSize(dir)
+			n := dirSize(dir)
+			st.Bytes += n
 			st.Artifacts++
+			st.Deleted = append(st.Deleted, GCItem{Kind: k.Name(), Key: key.Name(), Dir: dir, Bytes: n})
 			if !dryRun {
 				if err := removeAll(dir); err != nil {
 					return st, err
@@ -107,8 +120,10 @@ func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
 		keys, _ := os.ReadDir(filepath.Join(workdir, tmpDirName, k.Name()))
 		for _, key := range keys {
 			dir := filepath.Join(workdir, tmpDirName, k.Name(), key.Name())
-			st.Bytes += dirSize(dir)
+			n := dirSize(dir)
+			st.Bytes += n
 			st.WorkDirs++
+			st.Deleted = append(st.Deleted, GCItem{Kind: k.Name(), Key: key.Name(), WorkDir: true, Dir: dir, Bytes: n})
 			if !dryRun {
 				if err := os.RemoveAll(dir); err != nil {
 					return st, err

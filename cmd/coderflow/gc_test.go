@@ -54,3 +54,40 @@ func TestGCLock(t *testing.T) {
 		t.Errorf("gc waiting for the lock: exit %d\n%s", code, out)
 	}
 }
+
+// TestGCListsWhatItDeletes: gc --dry-run names every artifact it would
+// delete (kind, key, size, path), deletes none of them, and gc then deletes
+// exactly those and lists them the same way.
+func TestGCListsWhatItDeletes(t *testing.T) {
+	// three runs with other tokenize params: with --keep-runs 1 the
+	// second run's tokens artifact is neither protected by the last run
+	// nor used by the workflow as written
+	wf, wdFlag, wd := runMini(t, []string{"--set", "tokens.min_count=2"}, []string{"--set", "tokens.min_count=3"})
+	old, _ := filepath.Glob(filepath.Join(wd, "cache", "tokenize", "*"))
+	if len(old) != 3 {
+		t.Fatalf("want 3 tokenize artifacts, found %v", old)
+	}
+	code, out := cli(t, "gc", wf, wdFlag, "--keep-runs", "1", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would delete 1 artifacts") {
+		t.Fatalf("gc --dry-run: exit %d\n%s", code, out)
+	}
+	var listed string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "would delete artifact tokenize/") {
+			listed = line[strings.LastIndex(line, ": ")+2:]
+		}
+	}
+	if listed == "" {
+		t.Fatalf("gc --dry-run does not list the artifact:\n%s", out)
+	}
+	if _, err := os.Stat(listed); err != nil {
+		t.Fatalf("gc --dry-run deleted or misnamed %s: %v", listed, err)
+	}
+	code, out = cli(t, "gc", wf, wdFlag, "--keep-runs", "1")
+	if code != 0 || !strings.Contains(out, "deleted artifact tokenize/") || !strings.Contains(out, listed) || !strings.Contains(out, "deleted 1 artifacts") {
+		t.Fatalf("gc: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(listed); !os.IsNotExist(err) {
+		t.Errorf("%s still there after gc (stat: %v)", listed, err)
+	}
+}

@@ -294,6 +294,15 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 			if dry {
 				verb = "would delete"
 			}
+			// one line per item, as git clean -n and rsync --dry-run list
+			// theirs, then the totals
+			for _, it := range st.Deleted {
+				what := "artifact"
+				if it.WorkDir {
+					what = "work directory"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s/%s (%.1f MB): %s\n", verb, what, it.Kind, pipeline.ShortKey(it.Key), float64(it.Bytes)/1e6, it.Dir)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %d artifacts and %d work directories (%.1f MB); kept %d\n", verb, st.Artifacts, st.WorkDirs, float64(st.Bytes)/1e6, st.Kept)
 			return nil
 		},
