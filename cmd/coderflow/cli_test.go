@@ -50,6 +50,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "s_data --> s_tokens") {
 		t.Fatalf("dag: %d\n%s", code, out)
 	}
+	code, out = cli(t, "dag", wf, wd, "--format", "DOT") // as Graphviz users write it
+	if code != 0 || !strings.Contains(out, `"data" -> "tokens"`) {
+		t.Fatalf("dag --format DOT: %d\n%s", code, out)
+	}
 	code, out = cli(t, "inspect", wf, "tokens", wd, "--path")
 	if code != 0 || !strings.Contains(out, filepath.Join("cache", "tokenize")) {
 		t.Fatalf("inspect --path: %d\n%s", code, out)

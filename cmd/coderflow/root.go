@@ -47,6 +47,12 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "only warnings and errors")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if g.quiet && g.verbose {
+			return usageError{errors.New("--quiet and --verbose exclude each other")}
+		}
+		return nil
+	}
 	root.AddCommand(newRunCmd(g), newStatusCmd(g), newDagCmd(g), newInspectCmd(g), newStagesCmd(),
 		newGCCmd(g), newMetricsCmd(g), newKGCmd(g), newVersionCmd())
 	return root

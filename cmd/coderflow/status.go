@@ -67,7 +67,7 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			switch format {
+			switch strings.ToLower(format) {
 			case "text":
 				tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
 				for _, n := range w.Stages {

@@ -34,6 +34,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"NoCommand", nil, "Usage:"},
+		{"QuietAndVerbose", []string{"status", mini, wd, "-q", "-v"}, "--quiet and --verbose exclude each other"},
 		{"OnlyFlags", []string{"-v"}, "missing command"},
 		{"MissingParquet", []string{"inspect", filepath.Join(dir, "nonexist.parquet")}, "no such file"},
 		{"Directory", []string{"inspect", dir}, "is a directory: inspect takes one Parquet file"},
