@@ -5,6 +5,7 @@ package termprogress
 
 import (
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
@@ -31,11 +32,12 @@ func (b *Bars) Writer() io.Writer { return b.p }
 func (b *Bars) Start(stage, label string, total int64) pipeline.Progress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	bp := &barProgress{total: total}
 	bar := b.p.AddBar(total,
 		mpb.PrependDecorators(
 			decor.Name(stage+" ", decor.WC{W: 10, C: decor.DindentRight}),
 			decor.Name(label+" ", decor.WC{W: 12, C: decor.DindentRight}),
-			decor.CountersNoUnit("%d/%d", decor.WCSyncWidth),
+			decor.Any(bp.counters, decor.WCSyncWidth),
 		),
 		mpb.AppendDecorators(
 			decor.AverageSpeed(0, " %.1f/s", decor.WCSyncWidth),
@@ -43,7 +45,8 @@ func (b *Bars) Start(stage, label string, total int64) pipeline.Progress {
 		),
 		mpb.BarRemoveOnComplete(),
 	)
-	return &barProgress{bar: bar, total: total}
+	bp.bar = bar
+	return bp
 }
 
 // Wait stops rendering once every bar is done.
@@ -57,6 +60,18 @@ type barProgress struct {
 }
 
 func (p *barProgress) Add(n int64) { p.bar.IncrInt64(n) }
+
+// counters renders "done/total", or only "done" while the total is
+// unknown (0: "n/0" read as if nothing were left).
+func (p *barProgress) counters(s decor.Statistics) string {
+	p.mu.Lock()
+	total := p.total
+	p.mu.Unlock()
+	if total <= 0 {
+		return strconv.FormatInt(s.Current, 10)
+	}
+	return strconv.FormatInt(s.Current, 10) + "/" + strconv.FormatInt(s.Total, 10)
+}
 
 func (p *barProgress) SetTotal(total int64) {
 	p.mu.Lock()
