@@ -21,8 +21,13 @@ type Source struct {
 
 // Catalog lists the real public sources coderflow knows. Sizes and digests
 // are recorded only where they have been published or measured; a missing
-// one means "unknown", never a guess. MD5 values are the ones the COCO and
-// Flickr8k loaders of torchvision, LAVIS and others have checked for years.
+// one means "unknown", never a guess. The MD5 values were not measured here
+// (no download was made for this catalog): they are the ones public loaders
+// have checked for years, the COCO ones in Salesforce LAVIS's download
+// scripts and COCO builders, the Flickr8k ones in the Flickr8k dataset of
+// the R torchvision package (mlverse) and CMake download scripts. Approx
+// sizes marked "reported" in the comments come from others' downloads, not
+// from this project's.
 var Catalog = []Source{
 	{
 		Name:    "coco2014-train-images",
@@ -52,6 +57,9 @@ var Catalog = []Source{
 		Doc:     "COCO 2014 annotations, including captions_train2014.json and captions_val2014.json",
 	},
 	{
+		// The R torchvision package checks caption_datasets.zip from the
+		// Stanford URL against MD5 4fa8c08369d22fe16e41dc124bd1adc2; it is
+		// not recorded here because the mirror's copy was never compared.
 		Name: "karpathy-splits",
 		URLs: []string{"https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip",
 			"https://huggingface.co/datasets/gpantaz/karpathy_split/resolve/main/caption_datasets.zip"},
@@ -78,24 +86,40 @@ var Catalog = []Source{
 		Doc:     "Flickr8k captions (Flickr8k.token.txt) and the train/dev/test image lists",
 	},
 	{
+		// SCAN's data.zip (kuanghuei/SCAN README): first on
+		// scanproject.blob.core.windows.net, then on
+		// iudata.blob.core.windows.net. Both have been reported unreachable
+		// (SCAN issues #40, #45, #53, #58); since 2023 SCAN's README points
+		// to Kaggle (kaggle.com/datasets/kuanghueilee/scan-features), which
+		// needs a Kaggle account and so cannot be a URL here: fetch it by
+		// hand and read it with dataset.precomp source: dir:PATH. Size 34 GB
+		// as reported in SCAN issues #5 and #53 (not measured here); the
+		// .npy files unpack to about 45 GB (COCO's train_ims.npy alone is
+		// 113,287 x 36 x 2048 float32 = 33.4 GB).
 		Name:    "scan-precomp",
-		URLs:    []string{"https://scanproject.blob.core.windows.net/scan-data/data.zip"},
+		URLs:    []string{"https://iudata.blob.core.windows.net/scan/data.zip", "https://scanproject.blob.core.windows.net/scan-data/data.zip"},
 		File:    "scan-data.zip",
+		Approx:  "34 GB",
 		Archive: true,
-		Doc:     "SCAN's precomputed bottom-up-attention features for COCO and Flickr30K ({split}_ims.npy, {split}_caps.txt, {split}_ids.txt)",
+		Doc:     "SCAN's precomputed bottom-up-attention features for COCO and Flickr30K ({split}_ims.npy, {split}_caps.txt, {split}_ids.txt); the Azure links have been reported dead, the files are on Kaggle (kuanghueilee/scan-features, account needed: download by hand, then source: dir:PATH)",
 	},
 	{
+		// Same hosts and history as scan-precomp.
 		Name:    "scan-vocab",
-		URLs:    []string{"https://scanproject.blob.core.windows.net/scan-data/vocab.zip"},
+		URLs:    []string{"https://iudata.blob.core.windows.net/scan/vocab.zip", "https://scanproject.blob.core.windows.net/scan-data/vocab.zip"},
 		File:    "scan-vocab.zip",
 		Archive: true,
-		Doc:     "SCAN's vocabularies for COCO and Flickr30K",
+		Doc:     "SCAN's vocabularies for COCO and Flickr30K (coderflow builds its own with tokenize; kept for comparison)",
 	},
 	{
-		Name: "conceptnet-5.7",
-		URLs: []string{"https://s3.amazonaws.com/conceptnet/downloads/2019/edges/conceptnet-assertions-5.7.0.csv.gz"},
-		File: "conceptnet-assertions-5.7.0.csv.gz",
-		Doc:  "ConceptNet 5.7 assertions, gzipped tab-separated (uri, rel, start, end, json); 34,074,917 edges",
+		// Reported size (others' HTTP HEAD): 497,963,447 bytes; not recorded
+		// as Size because it was not measured here. 34,074,917 lines
+		// (assertions), as ConceptNet 5.7 is widely counted.
+		Name:   "conceptnet-5.7",
+		URLs:   []string{"https://s3.amazonaws.com/conceptnet/downloads/2019/edges/conceptnet-assertions-5.7.0.csv.gz"},
+		File:   "conceptnet-assertions-5.7.0.csv.gz",
+		Approx: "0.5 GB",
+		Doc:    "ConceptNet 5.7 assertions, gzipped tab-separated (uri, rel, start, end, json); 34,074,917 edges",
 	},
 }
 

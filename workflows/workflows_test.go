@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"coderflow/datasets/npy"
+	"coderflow/internal/testenv"
 	"coderflow/pipeline"
 	_ "coderflow/stages/all"
 )
@@ -185,4 +186,160 @@ func must(t *testing.T, w *pipeline.Workflow) *pipeline.Result {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// methodTrain is every train.coder param that shared/CODER-METHOD.md (and
+// the paper's setting as it gives it) fixes, with the value coco.yaml and
+// f30k.yaml must train with. The epoch count, max_len, pooling, tau_p,
+// concept_emb and dev_images are not given by the method; their values are
+// the documented choices in the workflow files' comments.
+var methodTrain = map[string]any{
+	// section 5: optimiser and schedule
+	"lr": 2e-4, "batch": 128, "clip": 2.0,
+	"epochs": 30, "lr_step": 0, // 0 = lr x 0.1 after half the epochs
+	// section 1: encoders, momentum, queues
+	"dim": 1024, "word_dim": 300, "text_encoder": "bigru", "pooling": "mean",
+	"momentum": 0.995, "queue": 4096, "max_len": 32,
+	// section 2: DCL
+	"loss": "dcl", "tau": 0.07, "beta": 1.0,
+	// section 3: online clustering
+	"clustering": true, "prototypes": 256, "sinkhorn_eps": 0.05, "sinkhorn_iters": 3, "tau_p": 0.1,
+	// section 4: concept branch
+	"concept": true, "lambda": 10.0, "rho": 0.4, "concept_emb": 300,
+	// section 5: loss weights, test similarity, model selection
+	"lambda_c": 1.0, "lambda_p": 0.5, "lambda_s": 0.5, "alpha": 0.9,
+	"dev_images": 1000, "dev_every": 1, "seed": 1,
+}
+
+// TestPaperSettings checks that coco.yaml and f30k.yaml train and evaluate
+// with the settings their comments claim: the method's hyper-parameters
+// (every one pinned in the file, so a change of the stage defaults cannot
+// move them), SCAN's features and splits, M = 300 concepts, and the
+// evaluation protocol of shared/EVAL-PROTOCOL.md (COCO: 1K as 5 folds and
+// 5K over testall; Flickr30K: the 1,000-image test split, no folds).
+func TestPaperSettings(t *testing.T) {
+	type eval struct {
+		split string
+		folds int
+	}
+	cases := []struct {
+		file, dataset string
+		splits        []string
+		embed         string
+		evals         map[string]eval
+	}{
+		{"coco.yaml", "coco", []string{"train", "dev", "testall"}, "testall",
+			map[string]eval{"evaluate": {"testall", 5}, "evaluate_5k": {"testall", 0}}},
+		{"f30k.yaml", "f30k", []string{"train", "dev", "test"}, "test",
+			map[string]eval{"evaluate": {"test", 0}}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			w := load(t, c.file, t.TempDir())
+			node := func(id string) *pipeline.Node {
+				n, ok := w.Stage(id)
+				if !ok {
+					t.Fatalf("no stage %q", id)
+				}
+				return n
+			}
+			// the pinned values are in the file itself, not stage defaults
+			raw, err := os.ReadFile(c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := node("train")
+			for name, want := range methodTrain {
+				var got any
+				switch want.(type) {
+				case int:
+					got = tr.Params.Int(name)
+				case float64:
+					got = tr.Params.Float(name)
+				case string:
+					got = tr.Params.String(name)
+				case bool:
+					got = tr.Params.Bool(name)
+				}
+				if got != want {
+					t.Errorf("train.%s = %v, want %v", name, got, want)
+				}
+				if name != "seed" && !strings.Contains(string(raw), "\n      "+name+": ") {
+					t.Errorf("train.%s is not written in %s (a stage default could move it)", name, c.file)
+				}
+			}
+			if got := tr.Params.Map()["seed"]; fmt.Sprint(got) != "1" || !strings.Contains(string(raw), "seed: ${params.seed}") {
+				t.Errorf("train.seed = %v, want ${params.seed} (1)", got)
+			}
+			d := node("data")
+			if d.Kind != "dataset.precomp" || d.Params.String("format") != "scan" || d.Params.String("dataset") != c.dataset ||
+				strings.Join(d.Params.Strings("splits"), ",") != strings.Join(c.splits, ",") {
+				t.Errorf("data: %s %v, want SCAN precomp %s %v", d.Kind, d.Params.Map(), c.dataset, c.splits)
+			}
+			if got := node("tokens").Params.Int("min_count"); got != 4 {
+				t.Errorf("tokens.min_count = %d, want SCAN's 4", got)
+			}
+			if got := node("link").Params.Int("concepts"); got != 300 {
+				t.Errorf("link.concepts = %d, want M = 300", got)
+			}
+			if got := node("embed").Params.String("split"); got != c.embed {
+				t.Errorf("embed.split = %q, want %q", got, c.embed)
+			}
+			for id, want := range c.evals {
+				e := node(id)
+				if got := (eval{e.Params.String("split"), e.Params.Int("folds")}); got != want {
+					t.Errorf("%s: split %q folds %d, want %q %d", id, got.split, got.folds, want.split, want.folds)
+				}
+				if a := e.Params.Float("alpha"); a != -1 {
+					t.Errorf("%s.alpha = %v, want -1 (the model's alpha)", id, a)
+				}
+			}
+			for _, n := range w.Stages {
+				if _, ok := c.evals[n.ID]; n.Kind == "evaluate" && !ok {
+					t.Errorf("evaluate stage %q is not checked by this test", n.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestFlickr8kOffline runs flickr8k.yaml as the README's offline command
+// does (data.source=dir:../shared/data/flickr8k-1k, WordNet graph when
+// installed) with two cheap epochs: the download stage is left out, every
+// stage runs on the 875 real photos, and the 57-image test split is
+// evaluated without folds.
+func TestFlickr8kOffline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end real-data run")
+	}
+	src := testenv.SharedData(t, "flickr8k-1k")
+	sets := []string{"data.source=dir:" + src, "train.epochs=2", "train.lr_step=1", "train.dim=64", "train.word_dim=32",
+		"train.concept_emb=32", "train.queue=256", "train.prototypes=16"}
+	if _, err := os.Stat("/usr/share/wordnet"); err != nil {
+		sets = append(sets, "kg.source=embedded") // the shipped graph needs Debian's wordnet-base
+	}
+	w := load(t, "flickr8k.yaml", t.TempDir(), sets...)
+	if strings.Join(w.Dropped, ",") != "fetch" {
+		t.Fatalf("with a local source the download should be left out, dropped = %v", w.Dropped)
+	}
+	res := must(t, w)
+	if got := res.Artifacts["data"].TableRows("images"); got != 875 {
+		t.Errorf("images rows %d, want the 875 of flickr8k-1k", got)
+	}
+	s, _ := res.Record.Stage("evaluate")
+	if s.Status != pipeline.RunRan || s.Metrics["rsum"] <= 0 {
+		t.Fatalf("evaluate: %+v", s)
+	}
+	var m struct {
+		Folds  int     `json:"folds"`
+		Images int     `json:"images"`
+		Alpha  float64 `json:"alpha"`
+	}
+	b, err := os.ReadFile(res.Artifacts["evaluate"].Path("metrics.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("metrics.json: %v %s", err, b)
+	}
+	if m.Folds != 1 || m.Images != 57 || m.Alpha != 0.9 {
+		t.Errorf("evaluation: folds %d, images %d, alpha %v; want the 57 test images, no folds, the model's alpha 0.9", m.Folds, m.Images, m.Alpha)
+	}
 }
