@@ -58,14 +58,7 @@ func TestCheckpointsPruned(t *testing.T) {
 	if got := fmt.Sprint(b.Manifest.Info["resumed_after_epoch"]); got != "4" {
 		t.Errorf("resumed_after_epoch = %v, want 4 (every finished epoch stays done)", got)
 	}
-	x, err1 := os.ReadFile(a.Path(ModelFile))
-	y, err2 := os.ReadFile(b.Path(ModelFile))
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	if !bytes.Equal(x, y) {
-		t.Errorf("model.bin differs between the uninterrupted and the resumed run")
-	}
+	sameModel(t, a, b)
 	if _, err := os.Stat(b.Path("ckpt")); !os.IsNotExist(err) {
 		t.Errorf("ckpt/ left in the artifact without keep_checkpoints (stat: %v)", err)
 	}
@@ -86,16 +79,7 @@ func TestResumeFallsBackOverPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := killAfterEpoch(t, 3, params, data, log)
-	// damage the last checkpoint
-	p := filepath.Join(killed, ckptName(3))
-	buf, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf[len(buf)/2] ^= 1
-	if err := os.WriteFile(p, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipByte(t, filepath.Join(killed, ckptName(3))) // damage the last checkpoint
 	logs.Reset()
 	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
 	if err != nil {
@@ -104,9 +88,32 @@ func TestResumeFallsBackOverPruned(t *testing.T) {
 	if got := fmt.Sprint(b.Manifest.Info["checkpoints_rejected"]); got != "[3]" {
 		t.Errorf("checkpoints_rejected = %s, want [3] (pruned epochs are not rejections)", got)
 	}
-	x, _ := os.ReadFile(a.Path(ModelFile))
-	y, _ := os.ReadFile(b.Path(ModelFile))
-	if len(x) == 0 || !bytes.Equal(x, y) {
+	sameModel(t, a, b)
+}
+
+// flipByte flips one bit in the middle of the file at p (a damaged
+// checkpoint that the checksum catches).
+func flipByte(t *testing.T, p string) {
+	t.Helper()
+	buf, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf[len(buf)/2] ^= 1
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameModel fails t unless the artifacts a and b hold the same model.bin.
+func sameModel(t *testing.T, a, b *pipeline.Artifact) {
+	t.Helper()
+	x, err1 := os.ReadFile(a.Path(ModelFile))
+	y, err2 := os.ReadFile(b.Path(ModelFile))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if !bytes.Equal(x, y) {
 		t.Errorf("model.bin differs between the uninterrupted and the resumed run")
 	}
 }

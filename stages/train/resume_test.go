@@ -161,15 +161,8 @@ func TestFinishDamagedBest(t *testing.T) {
 		}
 		states = append(states, st)
 	}
-	b, err := os.ReadFile(env.Path(ckptName(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 1
-	if err := os.WriteFile(env.Path(ckptName(1)), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err = finish(env, cfg, nil, states, map[string]any{})
+	flipByte(t, env.Path(ckptName(1)))
+	err := finish(env, cfg, nil, states, map[string]any{})
 	if err == nil || !strings.Contains(err.Error(), "best epoch 1") {
 		t.Fatalf("finish over a damaged best checkpoint: err = %v", err)
 	}

@@ -568,22 +568,27 @@ func checkpoint(env *pipeline.Env, m *coder.Model, e int, st epochState) error {
 	if err := atomicfile.WriteFile(env.Path(sideName(e)), b, 0o644); err != nil {
 		return err
 	}
-	f, err := atomicfile.Create(env.Path(ckptName(e)))
+	if err := saveModel(env.Path(ckptName(e)), m); err != nil {
+		return fmt.Errorf("checkpoint epoch %d: %w", e, err)
+	}
+	return env.CommitShard(shardName(e), ckptName(e))
+}
+
+// saveModel writes m's checkpoint to path atomically.
+func saveModel(path string, m *coder.Model) error {
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := m.Save(w); err != nil {
-		return fmt.Errorf("checkpoint epoch %d: %w", e, err)
+		return err
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if err := f.Commit(); err != nil {
-		return err
-	}
-	return env.CommitShard(shardName(e), ckptName(e))
+	return f.Commit()
 }
 
 func readSide(path string) (epochState, error) {
@@ -615,20 +620,8 @@ func loadModel(path string, adj []float32) (*coder.Model, error) {
 func checkpointPartial(env *pipeline.Env, m *coder.Model, ps partialState) error {
 	ps.File = partialName(ps.Epoch, ps.Batches)
 	prev, _ := readPartial(env)
-	f, err := atomicfile.Create(env.Path(ps.File))
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := m.Save(w); err != nil {
+	if err := saveModel(env.Path(ps.File), m); err != nil {
 		return fmt.Errorf("checkpoint in epoch %d: %w", ps.Epoch, err)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Commit(); err != nil {
-		return err
 	}
 	b, err := json.Marshal(ps)
 	if err != nil {
