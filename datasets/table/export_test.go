@@ -1,6 +1,6 @@
 package table
 
-import "os"
+import "github.com/parquet-go/parquet-go"
 
 // Idle returns how many encoders and buffers r holds between writers.
 func (r *Reuse) Idle() (encoders, buffers int) {
@@ -16,20 +16,5 @@ func (r *Reuse) Taken() int {
 	return r.taken
 }
 
-// NullCountsIn opens the Parquet file at path and returns [nullCountsIn].
-func NullCountsIn(path string) ([][]bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := openFile(f, st.Size())
-	if err != nil {
-		return nil, err
-	}
-	return nullCountsIn(pf), nil
-}
+// NullCountsIn is [nullCountsIn].
+func NullCountsIn(pf *parquet.File) [][]bool { return nullCountsIn(pf) }
