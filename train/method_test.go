@@ -28,23 +28,6 @@ func methodVecs(x []float32, d int) [][]float64 {
 	return out
 }
 
-func methodDot(a, b []float64) float64 {
-	var s float64
-	for k := range a {
-		s += a[k] * b[k]
-	}
-	return s
-}
-
-func methodUnit(x []float64) []float64 {
-	n := math.Sqrt(methodDot(x, x))
-	out := make([]float64, len(x))
-	for k, v := range x {
-		out[k] = v / n
-	}
-	return out
-}
-
 // methodKey is a key with the image id it belongs to.
 type methodKey struct {
 	k  []float64
@@ -76,16 +59,16 @@ func methodQueueKeys(q *queue) []methodKey {
 func methodContrastive(cfg Config, queries, batchKeys [][]float64, ids []int64, queue []methodKey) float64 {
 	var total float64
 	for i, q := range queries {
-		pos := methodDot(q, batchKeys[i])
+		pos := refDot(q, batchKeys[i])
 		var c []float64 // similarities with the negatives
 		for j, k := range batchKeys {
 			if ids[j] != ids[i] {
-				c = append(c, methodDot(q, k))
+				c = append(c, refDot(q, k))
 			}
 		}
 		for _, e := range queue {
 			if e.id != ids[i] {
-				c = append(c, methodDot(q, e.k))
+				c = append(c, refDot(q, e.k))
 			}
 		}
 		if cfg.Loss == LossVSEPP {
@@ -173,7 +156,7 @@ func methodScores(x, protos [][]float64) [][]float64 {
 	for i, xi := range x {
 		out[i] = make([]float64, len(protos))
 		for p, c := range protos {
-			out[i][p] = methodDot(xi, c)
+			out[i][p] = refDot(xi, c)
 		}
 	}
 	return out
@@ -250,7 +233,7 @@ func TestLossHyperParametersDirect(t *testing.T) {
 			kv, kcv, kt, kct := encodeBatch(t, mc, b)
 			protos := methodVecs(denseF32(m.w["proto"]), D)
 			for p := range P {
-				protos[p] = methodUnit(protos[p])
+				protos[p] = refL2(protos[p])
 			}
 			ids := b.ImageIDs
 			// batch keys: momentum (DCL) or live (VSE++)
@@ -333,7 +316,7 @@ func methodGCN(A, X, W1, W2 [][]float64) [][]float64 {
 	}
 	h = mul(A, mul(h, W2))
 	for i := range h {
-		h[i] = methodUnit(h[i])
+		h[i] = refL2(h[i])
 	}
 	return h
 }
@@ -358,7 +341,7 @@ func methodDescriptors(x [][]float64, C [][]float64, labels [][]float64, lambda,
 	out := make([][]float64, len(x))
 	for i, xi := range x {
 		a := softmax(methodScores([][]float64{xi}, C)[0])
-		if labels != nil && methodDot(labels[i], labels[i]) > 0 {
+		if labels != nil && refDot(labels[i], labels[i]) > 0 {
 			y := softmax(labels[i])
 			for k := range a {
 				a[k] = rho*y[k] + (1-rho)*a[k]
@@ -370,7 +353,7 @@ func methodDescriptors(x [][]float64, C [][]float64, labels [][]float64, lambda,
 				c[j] += w * v
 			}
 		}
-		out[i] = methodUnit(c)
+		out[i] = refL2(c)
 	}
 	return out
 }
