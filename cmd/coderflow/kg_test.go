@@ -13,13 +13,7 @@ import (
 // TestKGNeighborsJSON: `kg ... neighbors TERM --json` prints a JSON array,
 // [] for a term that is not in the graph (not null).
 func TestKGNeighborsJSON(t *testing.T) {
-	dir := t.TempDir()
-	wf := filepath.Join(dir, "kgwf.yaml")
-	os.WriteFile(wf, []byte("name: kgwf\nstages:\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
-	wd := "--workdir=" + filepath.Join(dir, "wd")
-	if code, out := cli(t, "run", wf, wd, "--no-progress"); code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, out)
-	}
+	wf, wd := runKG(t)
 	code, out := cli(t, "kg", wf, "graph", "neighbors", "no_such_concept_xyz", wd, "--json")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("unknown term --json: exit %d, output %q, want []", code, out)
@@ -43,13 +37,7 @@ func TestKGNeighborsJSON(t *testing.T) {
 // TestKGMultiWordTerm: `neighbors body part` unquoted asks for the term
 // "body part" (it was a usage error: accepts 4 args, received 5).
 func TestKGMultiWordTerm(t *testing.T) {
-	dir := t.TempDir()
-	wf := filepath.Join(dir, "kgwf.yaml")
-	os.WriteFile(wf, []byte("name: kgwf\nstages:\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
-	wd := "--workdir=" + filepath.Join(dir, "wd")
-	if code, out := cli(t, "run", wf, wd, "--no-progress"); code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, out)
-	}
+	wf, wd := runKG(t)
 	code, quoted := cli(t, "kg", wf, "graph", "neighbors", "body part", wd, "--json")
 	var ns []kg.Neighbor
 	if err := json.Unmarshal([]byte(quoted), &ns); code != 0 || err != nil || len(ns) == 0 {
@@ -62,4 +50,19 @@ func TestKGMultiWordTerm(t *testing.T) {
 	if code, out := cli(t, "kg", wf, "graph", "neighbors", wd); code != exitUsage {
 		t.Errorf("no term: exit %d, want 2\n%s", code, out)
 	}
+}
+
+// runKG runs a workflow with one kg.conceptnet stage (graph, the embedded
+// graph) into a fresh workdir and returns the workflow file and the
+// --workdir flag.
+func runKG(t *testing.T) (wf, wdFlag string) {
+	t.Helper()
+	dir := t.TempDir()
+	wf = filepath.Join(dir, "kgwf.yaml")
+	os.WriteFile(wf, []byte("name: kgwf\nstages:\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
+	wdFlag = "--workdir=" + filepath.Join(dir, "wd")
+	if code, out := cli(t, "run", wf, wdFlag, "--no-progress"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	return wf, wdFlag
 }
