@@ -148,17 +148,7 @@ func TestLossTermsDirect(t *testing.T) {
 			want.Swap = directCE(cfg, v, protos, qt) + directCE(cfg, tt, protos, qv)
 			want.Pred = directCE(cfg, cv, protos, qv) + directCE(cfg, ct, protos, qt)
 			want.Total = want.Inst + cfg.LambdaC*want.Concept + cfg.LambdaP*want.Pred + cfg.LambdaS*want.Swap
-			for _, c := range []struct {
-				name      string
-				got, want float64
-			}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred}, {"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
-				if math.Abs(c.got-c.want) > 1e-3*math.Max(1, math.Abs(c.want)) {
-					t.Errorf("%s = %.6f, direct computation %.6f", c.name, c.got, c.want)
-				}
-				if c.want == 0 {
-					t.Errorf("%s is 0 in the direct computation: test would not catch errors", c.name)
-				}
-			}
+			compareLosses(t, got, want, func(w float64) float64 { return 1e-3 * math.Max(1, math.Abs(w)) }, true, "direct computation")
 		})
 	}
 }

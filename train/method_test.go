@@ -278,15 +278,7 @@ func TestLossHyperParametersDirect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range []struct {
-				name      string
-				got, want float64
-			}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred},
-				{"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
-				if c.want == 0 || math.Abs(c.got-c.want) > tol(c.want) {
-					t.Errorf("%s = %.9g, definition %.9g", c.name, c.got, c.want)
-				}
-			}
+			compareLosses(t, got, want, tol, true, "definition")
 		})
 	}
 }

@@ -338,15 +338,7 @@ func TestMomentumUpdateAndKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred},
-		{"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
-		if math.Abs(c.got-c.want) > 1e-3*math.Max(1, math.Abs(c.want)) {
-			t.Errorf("%s = %.6f, definition with momentum keys %.6f", c.name, c.got, c.want)
-		}
-	}
+	compareLosses(t, got, want, func(w float64) float64 { return 1e-3 * math.Max(1, math.Abs(w)) }, false, "definition with momentum keys")
 
 	// EMA of the weights after the step
 	for name, w := range m.mw {
@@ -646,5 +638,25 @@ func TestBiGRUEncoderDirect(t *testing.T) {
 			tg.vm.Reset()
 			nearDef(t, "training graph t", live, wantLive, tol)
 		})
+	}
+}
+
+// compareLosses fails t for every loss term of got farther than tol(want)
+// from want's, naming it and what want is; with nonzero, also for every
+// term that is 0 in want (a test whose reference term is 0 would not catch
+// errors in it).
+func compareLosses(t *testing.T, got, want Losses, tol func(want float64) float64, nonzero bool, what string) {
+	t.Helper()
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"Inst", got.Inst, want.Inst}, {"Concept", got.Concept, want.Concept}, {"Pred", got.Pred, want.Pred},
+		{"Swap", got.Swap, want.Swap}, {"Total", got.Total, want.Total}} {
+		if math.Abs(c.got-c.want) > tol(c.want) {
+			t.Errorf("%s = %.9g, %s %.9g", c.name, c.got, what, c.want)
+		}
+		if nonzero && c.want == 0 {
+			t.Errorf("%s is 0 in the %s: the test would not catch errors in it", c.name, what)
+		}
 	}
 }
