@@ -17,6 +17,10 @@ type GCStats struct {
 	// Deleted lists what was deleted (with DryRun: what would be), in
 	// directory order: artifacts first, then work directories.
 	Deleted []GCItem
+	// StatEntries counts the stat-cache entries of files that no longer
+	// exist, dropped (with DryRun: found) so that the cache does not grow
+	// with every file a workflow ever read.
+	StatEntries int
 	// Unreadable names run records that could not be decoded; every
 	// artifact key found in their text was kept.
 	Unreadable []string
@@ -113,6 +117,13 @@ func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
 					return st, err
 				}
 			}
+		}
+	}
+	dg := NewDigester(StatCachePath(workdir))
+	st.StatEntries = dg.dropMissing()
+	if !dryRun {
+		if err := dg.Save(); err != nil {
+			return st, err
 		}
 	}
 	kinds, _ = os.ReadDir(filepath.Join(workdir, tmpDirName))

@@ -300,6 +300,22 @@ func (d *Digester) fileDigest(ctx context.Context, p string, st fs.FileInfo) (st
 	return sum, nil
 }
 
+// dropMissing removes the entries of files that no longer exist (one stat
+// per entry: for gc, not for every run) and returns how many.
+func (d *Digester) dropMissing() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for p := range d.cache {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			delete(d.cache, p)
+			d.dirty = true
+			n++
+		}
+	}
+	return n
+}
+
 // Save persists the stat cache if it changed.
 func (d *Digester) Save() error {
 	d.mu.Lock()

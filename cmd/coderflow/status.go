@@ -304,6 +304,13 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s/%s (%.1f MB): %s\n", verb, what, it.Kind, pipeline.ShortKey(it.Key), float64(it.Bytes)/1e6, it.Dir)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %d artifacts and %d work directories (%.1f MB); kept %d\n", verb, st.Artifacts, st.WorkDirs, float64(st.Bytes)/1e6, st.Kept)
+			if st.StatEntries > 0 {
+				drop := "dropped"
+				if dry {
+					drop = "would drop"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %d stat-cache entries of files that no longer exist\n", drop, st.StatEntries)
+			}
 			return nil
 		},
 	}
