@@ -3,6 +3,7 @@ package datasets
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -198,8 +199,9 @@ type TSVLoc struct {
 
 // IndexTSV scans files once and maps image id to the record's location,
 // keeping the first of duplicate ids (their count is returned). Memory is
-// one entry per image, not per feature.
-func IndexTSV(files []string) (map[int64]TSVLoc, int, error) {
+// one entry per image, not per feature. It stops with ctx's cause when ctx
+// is done.
+func IndexTSV(ctx context.Context, files []string) (map[int64]TSVLoc, int, error) {
 	idx := map[int64]TSVLoc{}
 	dups := 0
 	for _, p := range files {
@@ -208,7 +210,11 @@ func IndexTSV(files []string) (map[int64]TSVLoc, int, error) {
 			return nil, 0, err
 		}
 		t := NewTSVReader(f, p, 1, 0)
-		for {
+		for n := 0; ; n++ {
+			if n%1024 == 0 && ctx.Err() != nil { // a BUTD TSV of COCO is tens of GB
+				f.Close()
+				return nil, 0, context.Cause(ctx)
+			}
 			id, off, line, err := t.NextID()
 			if err == io.EOF {
 				break

@@ -1,8 +1,12 @@
 package datasets
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +52,25 @@ func TestTSVReaderErrors(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want f.tsv:2 %q", tc.line, err, tc.want)
 		}
+	}
+}
+
+// TestIndexTSVCancelled: indexing stops with the context's error.
+func TestIndexTSVCancelled(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.tsv")
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "%d\t10\t10\t0\t\t\n", i)
+	}
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := IndexTSV(ctx, []string{p}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if idx, _, err := IndexTSV(t.Context(), []string{p}); err != nil || len(idx) != 3000 {
+		t.Fatalf("uncancelled: %d ids, %v; want 3000", len(idx), err)
 	}
 }

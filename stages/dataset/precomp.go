@@ -75,7 +75,7 @@ func runPrecomp(ctx context.Context, env *pipeline.Env) error {
 		if err != nil {
 			return err
 		}
-		idx, dups, err := datasets.IndexTSV(files)
+		idx, dups, err := datasets.IndexTSV(ctx, files)
 		if err != nil {
 			return err
 		}
