@@ -28,11 +28,11 @@ const (
 // ImageRow is one row of the images table.
 type ImageRow struct {
 	ImageID int64  `parquet:"image_id"`
-	Key     string `parquet:"key"`   // data set's own name for the image, e.g. "1000268201_693b08cb0e.jpg"
-	Split   string `parquet:"split"` // train, dev, test (COCO also restval, testall)
-	Path    string `parquet:"path"`  // absolute, or relative to the artifact directory
-	Width   int32  `parquet:"width"`
-	Height  int32  `parquet:"height"`
+	Key     string `parquet:"key"`    // data set's own name for the image, e.g. "1000268201_693b08cb0e.jpg"
+	Split   string `parquet:"split"`  // train, dev, test (COCO also restval, testall)
+	Path    string `parquet:"path"`   // absolute, or relative to the artifact directory
+	Width   int32  `parquet:"width"`  // size as displayed: EXIF orientation applied (dataset stages v3+)
+	Height  int32  `parquet:"height"` // 0 when the source does not give it (SCAN .npy features)
 }
 
 // CaptionRow is one row of the captions table.

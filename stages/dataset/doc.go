@@ -15,4 +15,13 @@
 // max_missing_fraction of the listed images are missing or unreadable (a
 // wrong image directory, a missing archive), naming the directory and the
 // first such files, and fail rather than write empty tables.
+//
+// The images table's width and height are the image as displayed: the
+// size in the file's header, swapped for a JPEG whose EXIF orientation (5 to
+// 8) turns it by 90 or 270 degrees, which is the image features.regions and
+// the evaluate report decode (imaging.AutoOrientation). Only the orientation
+// tag is read, within the first 64 KiB, with the rule imaging applies
+// (jpegOrientation); a missing or malformed EXIF block means the size as
+// stored, never a skipped image. dataset.precomp records the BUTD TSV's
+// image_w and image_h as they are; dataset.synth writes PNGs without EXIF.
 package dataset

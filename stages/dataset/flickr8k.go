@@ -18,8 +18,11 @@ const flickr8kKind = "dataset.flickr8k"
 
 // Flickr8kSpec is the dataset.flickr8k stage kind.
 var Flickr8kSpec = pipeline.Spec{
-	Kind:    flickr8kKind,
-	Version: "2",
+	Kind: flickr8kKind,
+	// 2: byte order marks and invalid UTF-8 handled.
+	// 3: width and height as displayed: a JPEG whose EXIF orientation
+	// turns it by 90 or 270 degrees has them swapped (imagesize.go).
+	Version: "3",
 	Doc: "Read Flickr8k (Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt and the image directory) " +
 		"from an unpacked copy or upstream download stages into the images and captions tables. " +
 		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues) unless strict; " +

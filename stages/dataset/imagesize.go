@@ -7,6 +7,7 @@ import (
 	_ "image/gif"  // decoders for image.DecodeConfig
 	_ "image/jpeg" // decoders for image.DecodeConfig
 	_ "image/png"  // decoders for image.DecodeConfig
+	"io"
 	"os"
 	"runtime"
 
@@ -16,13 +17,15 @@ import (
 	"coderflow/pipeline"
 )
 
-// dims is an image's size, or the reason it could not be read.
+// dims is an image's size as displayed (EXIF orientation applied), or the
+// reason it could not be read.
 type dims struct {
 	w, h int
 	err  error
 }
 
-// imageDims reads the headers of paths with a bounded worker pool. A
+// imageDims reads the headers of paths with a bounded worker pool (the
+// size from image.DecodeConfig, and for a JPEG its EXIF orientation tag). A
 // missing or undecodable file is reported in its dims.err (the caller
 // decides skip or fail); only ctx cancellation is returned as an error.
 func imageDims(ctx context.Context, paths []string, workers int, prog pipeline.Progress) ([]dims, error) {
@@ -68,11 +71,20 @@ func readDims(p string) dims {
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		return dims{err: fmt.Errorf("%s: zero-byte file", p)}
 	}
-	cfg, _, err := image.DecodeConfig(f)
+	cfg, format, err := image.DecodeConfig(f)
 	if err != nil {
 		return dims{err: fmt.Errorf("%s: %w", p, err)}
 	}
-	return dims{w: cfg.Width, h: cfg.Height}
+	w, h := cfg.Width, cfg.Height
+	// Record the image as displayed, the way features.regions and the
+	// report decode it (imaging.AutoOrientation): a JPEG whose EXIF
+	// orientation turns it by 90 or 270 degrees has its axes swapped.
+	// Only the tag is read, from the first 64 KiB; a bad EXIF block means
+	// orientation 1 (as stored), never a failed image.
+	if format == "jpeg" && swapsAxes(jpegOrientation(io.NewSectionReader(f, 0, exifScanLimit))) {
+		w, h = h, w
+	}
+	return dims{w: w, h: h}
 }
 
 // noteBadImage records an image whose header could not be read as a

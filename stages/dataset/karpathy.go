@@ -57,8 +57,10 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 
 // COCOSpec is the dataset.coco stage kind.
 var COCOSpec = pipeline.Spec{
-	Kind:    "dataset.coco",
-	Version: "2",
+	Kind: "dataset.coco",
+	// 2: byte order marks, empty captions and invalid UTF-8 handled.
+	// 3: width and height as displayed (EXIF orientation 5-8 swaps them).
+	Version: "3",
 	Doc: "Read COCO with the Karpathy split (dataset_coco.json; restval joins train: 113,287/5,000/5,000) " +
 		"and the train2014/val2014 image directories into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
@@ -69,8 +71,10 @@ var COCOSpec = pipeline.Spec{
 
 // F30KSpec is the dataset.f30k stage kind.
 var F30KSpec = pipeline.Spec{
-	Kind:    "dataset.f30k",
-	Version: "2",
+	Kind: "dataset.f30k",
+	// 2: byte order marks, empty captions and invalid UTF-8 handled.
+	// 3: width and height as displayed (EXIF orientation 5-8 swaps them).
+	Version: "3",
 	Doc: "Read Flickr30K with the Karpathy split (dataset_flickr30k.json: 29,000/1,014/1,000) " +
 		"and the flickr30k-images directory into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
