@@ -30,13 +30,24 @@
 //
 // key = sha256(EngineSalt, kind, Version, canonical JSON of the params that
 // affect output (NoCache params dropped; local Path params replaced by the
-// digest of their content), input artifact keys in `needs` order). External
-// file digests are remembered by path, size, mtime and (Linux) ctime, so an
-// unchanged file is never reread and one replaced with a copied mtime is.
-// A directory param marked [Param.SkipInputs] leaves the
-// stage's input artifacts out of its digest, and one marked
-// [Param.MissingIsEmpty] digests as an empty directory while it does not
-// exist (a report's runs_dir: ${workdir}/cache/evaluate).
+// digest of their content; a string that is not valid UTF-8 by its bytes,
+// which JSON would fold into U+FFFD), input artifact keys in `needs` order).
+//
+// External file digests are remembered by path, size, mtime and (Linux)
+// ctime, so an unchanged file is never reread and one replaced with a
+// copied mtime is. A digest is remembered only when the file's timestamp
+// (ctime on Linux, else mtime) is at least 3 s older than the start of the
+// read, as git treats "racily clean" entries: a file rewritten with the
+// same size within the timestamp tick of its read would keep the
+// remembered stat, so one changed in the 3 s before it was read is read
+// again at its next lookup (docs/pipeline-statcache.md).
+//
+// A directory param marked [Param.SkipInputs] leaves the stage's input
+// artifacts out of its digest, and one marked [Param.MissingIsEmpty]
+// digests as an empty directory while it does not exist (a report's
+// runs_dir: ${workdir}/cache/evaluate). A directory param whose tree holds
+// the workdir is digested without it, also when either is named through a
+// symlink.
 //
 // # Workflow references
 //

@@ -186,6 +186,7 @@ stages:
     uses: toy.source
     with: {file: data.txt}
 `)
+	pretendFilesOld(t)
 	data := filepath.Join(h.dir, "data.txt")
 	os.WriteFile(data, []byte("hello"), 0o644)
 	h.run(pipeline.RunOptions{})

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 )
 
 // EngineSalt is hashed into every cache key. Change it only when the engine's
@@ -58,9 +60,38 @@ func cacheParams(p Params, external map[string]string) map[string]any {
 				v = slices.Compact(l)
 			}
 		}
-		out[name] = v
+		out[name] = keyValue(v)
 	}
 	return out
+}
+
+// keyValue returns a param value as it enters the key's JSON. A string that
+// is not valid UTF-8 (a --set value, a Latin-1 directory name in a Located
+// param) becomes {"bytes_hex": ...}: encoding/json writes every invalid byte
+// as U+FFFD, so values that differ only there ("caf\xe9", "caf\xe8") would
+// share a key. No value of a param type marshals to an object, and valid
+// strings are unchanged, so no existing key moves.
+func keyValue(v any) any {
+	raw := func(s string) any { return map[string]string{"bytes_hex": hex.EncodeToString([]byte(s))} }
+	switch x := v.(type) {
+	case string:
+		if !utf8.ValidString(x) {
+			return raw(x)
+		}
+	case []string:
+		if !slices.ContainsFunc(x, func(s string) bool { return !utf8.ValidString(s) }) {
+			return v
+		}
+		l := make([]any, len(x))
+		for i, s := range x {
+			l[i] = s
+			if !utf8.ValidString(s) {
+				l[i] = raw(s)
+			}
+		}
+		return l
+	}
+	return v
 }
 
 // isDirValue reports whether a local Path value names a directory, which a
@@ -94,11 +125,21 @@ func ComputeKey(in KeyInput) string {
 // file replaced by one of the same size with a copied mtime (rsync -t,
 // cp -p, tar x, touch -r) would otherwise keep the old digest, and the
 // stage's old artifact would be taken for the new content.
+//
+// A digest is remembered only when the file's timestamp is safely older
+// than the moment its content was read (see [racyWindow]), as git does for
+// "racily clean" index entries: a file rewritten with the same size right
+// after it was read, within the same timestamp tick, keeps the size, mtime
+// and ctime that were remembered, and its old digest would be served for
+// the new content. Such a file is read again at its next lookup, and its
+// digest is remembered from the first read that is safely later than its
+// timestamp.
 type Digester struct {
 	mu    sync.Mutex
 	file  string // persisted stat cache, "" for memory only
 	cache map[string]statEntry
 	dirty bool
+	now   func() time.Time // the clock the racy check reads (digestClock)
 	// Reads counts files whose content was read (for tests and benchmarks).
 	Reads int
 }
@@ -108,6 +149,44 @@ type statEntry struct {
 	MTime  int64
 	CTime  int64 // 0 where not known (not Linux)
 	SHA256 string
+}
+
+// racyWindow is how much older than the moment a file's content is read
+// its timestamp must be for the digest to be remembered: the ctime where it
+// is known (Linux), else the mtime. A change after the read gets a
+// timestamp that can be earlier than the read by at most the filesystem's
+// granularity (truncation: 2 s on FAT, 1 s on ext3, HFS+ and ext4 with
+// small inodes, ns on ext4, xfs, btrfs and tmpfs) plus the lag of the
+// kernel's coarse clock, which stamps files, behind the fine clock that
+// time.Now reads (one scheduler tick: 1-10 ms; about 3 ms measured on
+// Linux 6.18, ext4, HZ=250). 3 s covers the coarsest common granularity
+// with a second of margin for the tick and a small clock difference with a
+// file server; a timestamp older than that cannot be repeated by a later
+// change. The cost: a file changed in the 3 s before it is read is read
+// once more at its next lookup (a data set written just before a run, at
+// the check after its stage or at the next run). The ctime decides where
+// it is known because every change of content or mtime moves it to the
+// present: a file whose mtime was set back (touch -d, cp -p) is as racy as
+// one just written, and one whose mtime lies in the future (a clock ahead
+// where it was written) does not stay racy until that moment. Clocks that disagree by more
+// than a second (a file server's) and attributes cached by an NFS client
+// are outside what a stat cache can see.
+const racyWindow = 3 * time.Second
+
+// digestClock is the clock new digesters read for the racy check (tests
+// move it).
+var digestClock = time.Now
+
+// racy reports whether a digest of a file with mtime and ctime (ns, ctime 0
+// where unknown) whose content was read from the moment readAt on may go
+// stale without its stat changing: its timestamp is not at least
+// racyWindow older than readAt.
+func racy(mtime, ctime int64, readAt time.Time) bool {
+	ts := ctime
+	if ts == 0 {
+		ts = mtime
+	}
+	return ts > readAt.UnixNano()-int64(racyWindow)
 }
 
 // StatCachePath is where a workdir keeps its digester's stat cache.
@@ -124,7 +203,7 @@ const statCacheHeader = "coderflow statcache 2\n"
 // none). A missing, foreign or damaged cache file only costs rereads: lines
 // that do not parse are ignored.
 func NewDigester(file string) *Digester {
-	d := &Digester{file: file, cache: map[string]statEntry{}}
+	d := &Digester{file: file, cache: map[string]statEntry{}, now: digestClock}
 	if file != "" {
 		if b, err := os.ReadFile(file); err == nil {
 			d.cache = parseStatCache(b)
@@ -176,6 +255,10 @@ func (d *Digester) digest(ctx context.Context, path string) (string, error) {
 type treeOpts struct {
 	// skip holds directories (cleaned absolute paths) left out.
 	skip map[string]bool
+	// skipSame holds the same directories as stat results: a directory
+	// reached by another spelling (a symlink on either side: the data
+	// directory or the workdir given through a link) is left out too.
+	skipSame []fs.FileInfo
 	// skipTrash leaves out the directories removeAll renames aside while it
 	// deletes an artifact (*.trash-*): a directory of artifacts (a
 	// [Param.SkipInputs] param) is read without them, and a run sweeps
@@ -243,7 +326,7 @@ func (d *Digester) digestExcept(ctx context.Context, path string, opt treeOpts) 
 				if slices.ContainsFunc(chain, func(a fs.FileInfo) bool { return os.SameFile(a, fi) }) {
 					continue // a symlink loop
 				}
-				if abs, _ := filepath.Abs(p); skip[abs] {
+				if abs, _ := filepath.Abs(p); skip[abs] || slices.ContainsFunc(opt.skipSame, func(a fs.FileInfo) bool { return os.SameFile(a, fi) }) {
 					continue
 				}
 				if opt.skipTrash && isTrash(de.Name()) {
@@ -288,14 +371,24 @@ func (d *Digester) fileDigest(ctx context.Context, p string, st fs.FileInfo) (st
 	if ok && e.Size == st.Size() && e.MTime == st.ModTime().UnixNano() && e.CTime == ct {
 		return e.SHA256, nil
 	}
+	readAt := d.now() // before the read: a change from here on must show in the stat
 	sum, _, err := hashFile(ctx, p, make([]byte, 256<<10))
 	if err != nil {
 		return "", err
 	}
+	mt := st.ModTime().UnixNano()
 	d.mu.Lock()
 	d.Reads++
-	d.cache[abs] = statEntry{Size: st.Size(), MTime: st.ModTime().UnixNano(), CTime: ct, SHA256: sum}
-	d.dirty = true
+	if racy(mt, ct, readAt) {
+		// not remembered: the next lookup reads the file again
+		if _, had := d.cache[abs]; had {
+			delete(d.cache, abs)
+			d.dirty = true
+		}
+	} else {
+		d.cache[abs] = statEntry{Size: st.Size(), MTime: mt, CTime: ct, SHA256: sum}
+		d.dirty = true
+	}
 	d.mu.Unlock()
 	return sum, nil
 }
@@ -402,18 +495,26 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 // wherever it lies inside the tree (a data directory holding the default
 // workdir, `--set data.source=dir:.`): its lock, stat cache, run records,
 // work directories and artifacts change with every run, so digesting them
-// would change the stage's key on every run.
+// would change the stage's key on every run. Directories are matched by
+// path and by identity (device and inode), so a tree that reaches the
+// workdir through a symlink, or a workdir named through one, is no
+// exception.
 func externalOpts(d Param, inputDirs []string, workdir string) treeOpts {
 	opt := treeOpts{skipTrash: d.SkipInputs, ignoreMissing: d.MissingIsEmpty, skip: map[string]bool{}}
+	add := func(dir string) {
+		abs, _ := filepath.Abs(dir)
+		opt.skip[abs] = true
+		if fi, err := os.Stat(abs); err == nil {
+			opt.skipSame = append(opt.skipSame, fi)
+		}
+	}
 	if d.SkipInputs {
 		for _, dir := range inputDirs {
-			abs, _ := filepath.Abs(dir)
-			opt.skip[abs] = true
+			add(dir)
 		}
 	}
 	if workdir != "" {
-		abs, _ := filepath.Abs(workdir)
-		opt.skip[abs] = true
+		add(workdir)
 	}
 	return opt
 }
