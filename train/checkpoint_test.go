@@ -3,9 +3,12 @@ package train
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -85,6 +88,27 @@ func TestLoadRejectsDamage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("future-version", func(t *testing.T) {
+		b := damage(func(b []byte) []byte {
+			i := bytes.Index(b, []byte(`"version":2`))
+			if i < 0 {
+				return nil
+			}
+			b[i+len(`"version":`)] = '3'
+			return b
+		})
+		if b == nil {
+			t.Fatal("Save did not write a version 2 header")
+		}
+		l, err := Load(bytes.NewReader(b), adj)
+		if err == nil {
+			l.Close()
+			t.Fatal("checkpoint of a future format version loaded")
+		}
+		if !strings.Contains(err.Error(), "version 3") {
+			t.Errorf("error %q does not name the version", err)
+		}
+	})
 	t.Run("header-config", func(t *testing.T) {
 		if header == nil {
 			t.Fatal(`no "Dim":8 in the header`)
@@ -144,5 +168,104 @@ func TestAcceptedConfigsSave(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStepsIndependentOfGOMAXPROCS: the row-parallel and chunked passes of
+// a step split their work over GOMAXPROCS goroutines without changing a bit
+// of the training state, so a run resumed on another core count (or with
+// another GOMAXPROCS) continues byte-identically.
+func TestStepsIndependentOfGOMAXPROCS(t *testing.T) {
+	for _, loss := range []string{LossDCL, LossVSEPP} {
+		t.Run(loss, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Loss, cfg.TextEncoder, cfg.Pooling = loss, TextBiGRU, PoolAttn
+			cfg.VocabSize, cfg.WordDim = 3000, 16 // 48k embedding values: Adam/EMA take the parallel path
+			state := func(procs int) []byte {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				m, err := NewModel(cfg, adjFor(cfg))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				s := makeSynth(cfg, 120, 9)
+				for k := range 4 {
+					if _, err := m.Step(s.batch(cfg, k*30, 30), 1e-3); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var b bytes.Buffer
+				if err := m.Save(&b); err != nil {
+					t.Fatal(err)
+				}
+				return b.Bytes()
+			}
+			one := state(1)
+			for _, p := range []int{2, 5} {
+				if !bytes.Equal(one, state(p)) {
+					t.Errorf("training state with GOMAXPROCS %d differs from GOMAXPROCS 1", p)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckpointLayout pins the byte layout of a checkpoint independently
+// of the reader: the magic line, the little-endian header length, the JSON
+// header and its CRC-32, then the first tensor's values as little-endian
+// float32 (whatever the machine's byte order), and the file's CRC-32 at the
+// end.
+func TestCheckpointLayout(t *testing.T) {
+	cfg := tinyConfig()
+	m, err := NewModel(cfg, adjFor(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if !bytes.HasPrefix(b, []byte("coderflow-train-checkpoint\n")) {
+		t.Fatalf("magic %q", b[:27])
+	}
+	off := len(ckptMagic)
+	n := int(binary.LittleEndian.Uint32(b[off:]))
+	off += 4
+	js := b[off : off+n]
+	off += n
+	var h struct {
+		Version int `json:"version"`
+		Tensors []struct {
+			Name string `json:"name"`
+			Len  int    `json:"len"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal(js, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 2 {
+		t.Errorf("version %d, want 2", h.Version)
+	}
+	if got := binary.LittleEndian.Uint32(b[off:]); got != crc32.ChecksumIEEE(js) {
+		t.Errorf("header CRC %08x, want %08x", got, crc32.ChecksumIEEE(js))
+	}
+	off += 4
+	if len(h.Tensors) == 0 || h.Tensors[0].Name != "w/img.W" {
+		t.Fatalf("first tensor %+v, want w/img.W", h.Tensors)
+	}
+	want := m.w["img.W"].Data().([]float32)
+	if h.Tensors[0].Len != len(want) {
+		t.Fatalf("w/img.W has %d values in the header, the model %d", h.Tensors[0].Len, len(want))
+	}
+	for i, v := range want {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(b[off+4*i:])); got != v {
+			t.Fatalf("w/img.W[%d] = %v in the file, %v in the model", i, got, v)
+		}
+	}
+	end := len(b) - 4
+	if got := binary.LittleEndian.Uint32(b[end:]); got != crc32.ChecksumIEEE(b[:end]) {
+		t.Errorf("file CRC %08x, want %08x", got, crc32.ChecksumIEEE(b[:end]))
 	}
 }

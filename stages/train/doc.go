@@ -14,9 +14,11 @@
 // streamed through a shuffle buffer of that size) — so a run killed after
 // epoch k and rerun into the same work directory resumes from the epoch-k
 // checkpoint and ends with byte-identical weights. A checkpoint or sidecar
-// that does not load (checksums, truncation) or holds another config is
-// skipped with a warning: resume falls back to the epoch before it, down to
-// a fresh start (info checkpoints_rejected).
+// that does not load (checksums, truncation), holds another config or
+// another run's step count or cache key is skipped with a warning: resume
+// falls back to the epoch before it, down to a fresh start (info
+// checkpoints_rejected). Checkpoints within an epoch (checkpoint_minutes)
+// resume at the batch; see docs/train-stage.md.
 //
 // With pooling=mean the loader averages each image's regions before the
 // model (the model sees one region per image); this is exactly the model's

@@ -84,6 +84,14 @@ type epochState struct {
 	// the last checkpoint) converts too few images to count them itself.
 	// Only in the sidecar, not in StateFile.
 	Features *featCounts `json:"features,omitempty"`
+	// Key is the cache key of the run that wrote the record and BLAS
+	// its build (coder.BLAS): a record of another key (a work directory
+	// reused with other params or data) is not resumed from, one of
+	// another build is resumed from with a warning (not byte-identical).
+	// Only in the sidecar, not in StateFile; empty in records written
+	// before they were added.
+	Key  string `json:"key,omitempty"`
+	BLAS string `json:"blas,omitempty"`
 }
 
 // trainState is written to StateFile at the end.
@@ -109,6 +117,8 @@ type partialState struct {
 	Sum     coder.Losses `json:"sum"`
 	Seconds float64      `json:"seconds"`
 	File    string       `json:"file"`
+	Key     string       `json:"key,omitempty"`  // as in epochState
+	BLAS    string       `json:"blas,omitempty"` // as in epochState
 }
 
 // partialSide is the sidecar of the latest checkpoint within an epoch.
@@ -289,6 +299,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 
 	// Resume.
+	nb := int64(pairs / batch) // an epoch's batches (exact in both modes)
 	var states []epochState
 	var rejected []int
 	last := 0
@@ -296,6 +307,13 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		st, err := readSide(env.Path(sideName(e)))
 		if err == nil && st.Row.Epoch != int32(e) {
 			err = fmt.Errorf("%s: holds epoch %d", sideName(e), st.Row.Epoch)
+		}
+		if err == nil {
+			err = otherRun(env, sideName(e), st.Key)
+		}
+		if want := int64(e) * nb; err == nil && st.Row.Step != want {
+			// every epoch is nb batches: another batch size or data
+			err = fmt.Errorf("%s: epoch %d ends at step %d, in this run at step %d (%d batches per epoch)", sideName(e), e, st.Row.Step, want, nb)
 		}
 		if err != nil {
 			env.Log.Warn("epoch record unusable, resuming before it", "epoch", e, "err", err)
@@ -322,6 +340,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		if err == nil && m.Config() != cfg {
 			m.Close()
 			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ckptName(last))
+		}
+		if want := states[last-1].Row.Step; err == nil && m.Steps() != want {
+			err = fmt.Errorf("%s: holds the model after step %d, its epoch record says %d", ckptName(last), m.Steps(), want)
+			m.Close()
+			m = nil
 		}
 		if err == nil {
 			break
@@ -351,9 +374,13 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	// A checkpoint within epoch last+1, if it loads and matches: its
 	// batches are skipped (the epoch's batches are built again in the same
 	// order, and only the rest are trained).
+	step := int64(0)
+	if len(states) > 0 {
+		step = states[len(states)-1].Row.Step
+	}
 	var part *partialState
 	if last < epochs {
-		if ps, pm := loadPartial(env, last+1, cfg, adj); pm != nil {
+		if ps, pm := loadPartial(env, last+1, step, nb, cfg, adj); pm != nil {
 			m.Close()
 			m, part = pm, ps
 			env.Log.Info("resuming within an epoch", "epoch", ps.Epoch, "after_batch", ps.Batches)
@@ -361,12 +388,23 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 	}
 
-	// Loop.
-	nb := int64(pairs / batch)
-	step := int64(last) * nb
-	if len(states) > 0 {
-		step = states[len(states)-1].Row.Step
+	// The training mixes BLAS builds (the checkpoints resumed from were
+	// written by another one, and this run trains on, or they mix builds
+	// themselves): it continues correctly, but the matrix products round
+	// differently, so the result is not byte-identical to an uninterrupted
+	// run of either build.
+	builds := recordBLAS(states, part)
+	if last < epochs && !slices.Contains(builds, coder.BLAS) {
+		builds = append(builds, coder.BLAS) // this run trains
 	}
+	if len(builds) > 1 {
+		blas := slices.DeleteFunc(slices.Clone(builds), func(b string) bool { return b == coder.BLAS })
+		env.Log.Warn("resuming training checkpointed by another BLAS build: the result is not byte-identical to an uninterrupted run",
+			"checkpointed_with", blas, "this_build", coder.BLAS)
+		info["resumed_from_blas"] = blas
+	}
+
+	// Loop.
 	if part != nil {
 		step = part.Step
 	}
@@ -403,11 +441,15 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	logTraining := func(e, n int, sum coder.Losses) {
 		lastLog = time.Now()
 		rate := float64(doneSteps) / time.Since(t0).Seconds()
-		left := float64(int64(epochs-e)*nb+max(nb-int64(n), 0)) / rate
+		eta := "unknown" // no step trained yet in this run (resumed)
+		if rate > 0 {
+			left := float64(int64(epochs-e)*nb+max(nb-int64(n), 0)) / rate
+			eta = (time.Duration(left) * time.Second).String()
+		}
 		env.Log.Info("training", "epoch", e, "step", step, "steps_per_s", round(rate, 3), "loss", round(sum.Total/float64(n), 4),
 			"inst", round(sum.Inst/float64(n), 4), "concept", round(sum.Concept/float64(n), 4),
 			"pred", round(sum.Pred/float64(n), 4), "swap", round(sum.Swap/float64(n), 4),
-			"eta", (time.Duration(left) * time.Second).String())
+			"eta", eta)
 	}
 	hint := "lower lr or enable clip"
 	if cfg.ClipNorm > 0 {
@@ -522,6 +564,9 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 	}
+	// a kill between the last epoch's checkpoint and the removal of its
+	// checkpoint within the epoch leaves that one: not for the artifact
+	removePartial(env)
 	info["features"] = fcounts
 	if last == epochs && states[last-1].Features != nil {
 		// this run trained no epoch: the counts of the run that did
@@ -561,6 +606,7 @@ func round(v float64, digits int) float64 {
 
 // checkpoint writes the sidecar, then the checkpoint, then commits the epoch.
 func checkpoint(env *pipeline.Env, m *coder.Model, e int, st epochState) error {
+	st.Key, st.BLAS = env.Key, coder.BLAS
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -619,6 +665,7 @@ func loadModel(path string, adj []float32) (*coder.Model, error) {
 // one usable.
 func checkpointPartial(env *pipeline.Env, m *coder.Model, ps partialState) error {
 	ps.File = partialName(ps.Epoch, ps.Batches)
+	ps.Key, ps.BLAS = env.Key, coder.BLAS
 	prev, _ := readPartial(env)
 	if err := saveModel(env.Path(ps.File), m); err != nil {
 		return fmt.Errorf("checkpoint in epoch %d: %w", ps.Epoch, err)
@@ -654,22 +701,42 @@ func readPartial(env *pipeline.Env) (*partialState, error) {
 }
 
 // loadPartial returns the checkpoint within epoch e and its sidecar, when
-// there is one that loads and holds this run's config; a damaged one is
-// logged and removed (the epoch then starts from its beginning).
-func loadPartial(env *pipeline.Env, e int, cfg coder.Config, adj []float32) (*partialState, *coder.Model) {
+// there is one that loads, holds this run's config and fits the epoch
+// (base: the step before epoch e, nb: batches per epoch); a damaged one is
+// logged and removed (the epoch then starts from its beginning). One of an
+// earlier, finished epoch (a kill between the epoch's checkpoint and its
+// removal) is removed quietly.
+func loadPartial(env *pipeline.Env, e int, base, nb int64, cfg coder.Config, adj []float32) (*partialState, *coder.Model) {
 	ps, err := readPartial(env)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if err == nil && ps.Epoch < e && otherRun(env, partialSide, ps.Key) == nil {
+		env.Log.Info("removing the checkpoint within a finished epoch", "epoch", ps.Epoch, "batches", ps.Batches)
+		removePartial(env)
+		return nil, nil
+	}
 	var m *coder.Model
+	if err == nil {
+		err = otherRun(env, partialSide, ps.Key)
+	}
 	if err == nil && ps.Epoch != e {
 		err = fmt.Errorf("%s: it is in epoch %d, the run resumes at epoch %d", partialSide, ps.Epoch, e)
+	}
+	if err == nil && (int64(ps.Batches) > nb || ps.Step != base+int64(ps.Batches)) {
+		err = fmt.Errorf("%s: %d batches of epoch %d ending at step %d do not fit this run (%d batches per epoch, epoch %d starts after step %d)",
+			partialSide, ps.Batches, e, ps.Step, nb, e, base)
 	}
 	if err == nil {
 		m, err = loadModel(env.Path(ps.File), adj)
 		if err == nil && m.Config() != cfg {
 			m.Close()
 			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ps.File)
+		}
+		if err == nil && m.Steps() != ps.Step {
+			err = fmt.Errorf("%s: holds the model after step %d, its sidecar says %d", ps.File, m.Steps(), ps.Step)
+			m.Close()
+			m = nil
 		}
 	}
 	if err != nil {
@@ -678,6 +745,36 @@ func loadPartial(env *pipeline.Env, e int, cfg coder.Config, adj []float32) (*pa
 		return nil, nil
 	}
 	return ps, m
+}
+
+// recordBLAS returns the BLAS builds named by the epoch records and the
+// checkpoint within an epoch, each once, in order.
+func recordBLAS(states []epochState, part *partialState) []string {
+	var out []string
+	add := func(b string) {
+		if b != "" && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	for _, st := range states {
+		add(st.BLAS)
+	}
+	if part != nil {
+		add(part.BLAS)
+	}
+	return out
+}
+
+// otherRun returns an error when key (of a record read from file) is not
+// this run's cache key. The engine names a work directory by its key, so
+// this only happens to a directory reused with other params or data
+// (pipeline.RunStandalone, tools); such records are not resumed from.
+// Records without a key (written before keys were recorded) pass.
+func otherRun(env *pipeline.Env, file, key string) error {
+	if key != "" && env.Key != "" && key != env.Key {
+		return fmt.Errorf("%s: written by a run with another cache key (%s, this run's is %s): other params or data", file, key, env.Key)
+	}
+	return nil
 }
 
 // removePartial removes the checkpoints within an epoch.
@@ -733,6 +830,7 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 	eps := make([]epochState, len(states))
 	for i, st := range states {
 		st.Features = nil // in info["features"]
+		st.Key, st.BLAS = "", ""
 		eps[i] = st
 	}
 	ts := trainState{Epochs: eps, BestEpoch: best, BestRSum: bestRSum, Data: info}
