@@ -207,7 +207,7 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(per(m.timing.prepare), "ms-prepare")
 			b.ReportMetric(per(m.timing.graph), "ms-graph")
 			b.ReportMetric(per(m.timing.update), "ms-update")
-			b.Logf("%s: dominant GEMM %s %dx%dx%d", bc.name, dom.what, dom.m, dom.k, dom.n)
+			b.Logf("%s: dominant GEMM %s %dx%dx%d; BLAS: %s", bc.name, dom.what, dom.m, dom.k, dom.n, blasBuild())
 		})
 	}
 }

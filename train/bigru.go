@@ -131,7 +131,9 @@ func (op *biGRUOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 // bothDirections runs pair(f) with single-threaded BLAS calls.
-func bothDirections(f func(d int)) { serialBLAS(func() { pair(f) }) }
+func bothDirections(f func(d int)) {
+	serialBLAS(func() { pair(func(d int) { serialThread(func() { f(d) }) }) })
+}
 
 // addInto sets dst = a + b.
 func addInto[T float](dst, a, b []T) {

@@ -362,3 +362,14 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenBLASBuild(t *testing.T) {
+	out := "BenchmarkStep/small-mean/openblas-2 \t 8\t 31498312 ns/op\n--- BENCH: BenchmarkStep/small-mean/openblas-2\n" +
+		"    bench_test.go:210: small-mean: dominant GEMM similarities vs keys (graph) 128x256x1152; BLAS: OpenBLAS OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH USE_OPENMP Cooperlake MAX_THREADS=64 (OpenMP, 2 threads)\n"
+	if got, want := openblasBuild(out), "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH USE_OPENMP Cooperlake MAX_THREADS=64 (OpenMP, 2 threads)"; got != want {
+		t.Errorf("openblasBuild = %q, want %q", got, want)
+	}
+	if got := openblasBuild("no log line"); got != "" {
+		t.Errorf("openblasBuild without a log line = %q, want empty", got)
+	}
+}
