@@ -66,10 +66,7 @@ func TestResumeWithinEpoch(t *testing.T) {
 			}
 			log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 			full := filepath.Join(t.TempDir(), "full")
-			a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := runStage(t, params, data, full, log)
 			killed := runKilledWithin(t, 2, tc.n, tc.final, params, data, log)
 			if _, err := os.Stat(filepath.Join(killed, partialSide)); err != nil {
 				t.Fatalf("no checkpoint within epoch 2: %v", err)
@@ -77,10 +74,7 @@ func TestResumeWithinEpoch(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(killed, ckptName(2))); !os.IsNotExist(err) {
 				t.Fatalf("epoch 2 finished although killed within it")
 			}
-			b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := runStage(t, params, data, killed, log)
 			got := fmt.Sprint(b.Manifest.Info["resumed_in_epoch"])
 			if !strings.HasPrefix(got, "map[batches:") || !strings.HasSuffix(got, " epoch:2]") ||
 				(!tc.final && got != fmt.Sprintf("map[batches:%d epoch:2]", tc.n)) {
@@ -107,20 +101,12 @@ func TestResumeWithinEpoch(t *testing.T) {
 func TestResumeWithinEpochDamaged(t *testing.T) {
 	data := fixture(t)
 	params := smallParams(map[string]any{"checkpoint_minutes": 0})
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs, log := capturedLog()
+	a := runStage(t, params, data, filepath.Join(t.TempDir(), "full"), log)
 	killed := runKilledWithin(t, 2, 2, false, params, data, log)
 	flipByte(t, filepath.Join(killed, partialName(2, 2)))
 	logs.Reset()
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, killed, log)
 	if !strings.Contains(logs.String(), "checkpoint within an epoch unusable, the epoch starts over") {
 		t.Errorf("no warning about the damaged checkpoint; log:\n%s", logs.String())
 	}

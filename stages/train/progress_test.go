@@ -213,10 +213,7 @@ func TestFeatureCountsOnce(t *testing.T) {
 	// no feature, and used to report zero counts.
 	for _, kill := range []int{2, 3} {
 		dir := killAfterEpoch(t, kill, params, data, log)
-		resumed, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resumed := runStage(t, params, data, dir, log)
 		if got := counts(resumed); got != want {
 			t.Errorf("streaming run resumed after epoch %d counts %s, cached run %s", kill, got, want)
 		}

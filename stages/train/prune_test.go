@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"coderflow/pipeline"
@@ -23,10 +22,7 @@ func TestCheckpointsPruned(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 
 	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runStage(t, params, data, full, log)
 
 	killed := killAfterEpoch(t, 4, params, data, log)
 	var states []epochState
@@ -51,10 +47,7 @@ func TestCheckpointsPruned(t *testing.T) {
 		t.Fatalf("checkpoints after epoch 4 = %v, want %v (last and best so far, best epoch %d)", got, want, best)
 	}
 
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, killed, log)
 	if got := fmt.Sprint(b.Manifest.Info["resumed_after_epoch"]); got != "4" {
 		t.Errorf("resumed_after_epoch = %v, want 4 (every finished epoch stays done)", got)
 	}
@@ -70,21 +63,12 @@ func TestCheckpointsPruned(t *testing.T) {
 func TestResumeFallsBackOverPruned(t *testing.T) {
 	data := fixture(t)
 	params := smallParams(map[string]any{"epochs": 4, "dev_every": 1})
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-
-	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs, log := capturedLog()
+	a := runStage(t, params, data, filepath.Join(t.TempDir(), "full"), log)
 	killed := killAfterEpoch(t, 3, params, data, log)
 	flipByte(t, filepath.Join(killed, ckptName(3))) // damage the last checkpoint
 	logs.Reset()
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, killed, log)
 	if got := fmt.Sprint(b.Manifest.Info["checkpoints_rejected"]); got != "[3]" {
 		t.Errorf("checkpoints_rejected = %s, want [3] (pruned epochs are not rejections)", got)
 	}

@@ -30,13 +30,8 @@ func TestStalePartialRemoved(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := smallParams(map[string]any{"concept": false, "keep_checkpoints": tc.keep})
-			var logs strings.Builder
-			log := slog.New(slog.NewTextHandler(&logs, nil))
-			full := filepath.Join(t.TempDir(), "full")
-			a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			logs, log := capturedLog()
+			a := runStage(t, params, data, filepath.Join(t.TempDir(), "full"), log)
 			killed := killAfterEpoch(t, tc.epoch, params, data, log)
 			st, err := readSide(filepath.Join(killed, sideName(tc.epoch)))
 			if err != nil {
@@ -56,10 +51,7 @@ func TestStalePartialRemoved(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs.Reset()
-			got, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := runStage(t, params, data, killed, log)
 			if strings.Contains(logs.String(), "unusable") {
 				t.Errorf("a finished epoch's checkpoint within it reported as unusable:\n%s", logs.String())
 			}
@@ -85,20 +77,12 @@ func TestStalePartialRemoved(t *testing.T) {
 func TestResumeOtherRun(t *testing.T) {
 	data := fixture(t)
 	params := smallParams(map[string]any{"concept": false, "checkpoint_minutes": 0, "batch": 8})
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs, log := capturedLog()
+	a := runStage(t, params, data, filepath.Join(t.TempDir(), "full"), log)
 	other := smallParams(map[string]any{"concept": false, "checkpoint_minutes": 0, "batch": 16})
 	dir := runKilledWithin(t, 2, 3, false, other, data, log)
 	logs.Reset()
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, dir, log)
 	for _, k := range []string{"resumed_after_epoch", "resumed_in_epoch"} {
 		if v, ok := b.Manifest.Info[k]; ok {
 			t.Errorf("%s = %v: resumed from another run's checkpoint", k, v)
@@ -128,8 +112,7 @@ func TestResumeOtherBLAS(t *testing.T) {
 		{"only finishes", 2, "<nil>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs strings.Builder
-			log := slog.New(slog.NewTextHandler(&logs, nil))
+			logs, log := capturedLog()
 			dir := killAfterEpoch(t, tc.killed, params, data, log)
 			for e := 1; e <= tc.killed; e++ {
 				side := filepath.Join(dir, sideName(e))
@@ -150,10 +133,7 @@ func TestResumeOtherBLAS(t *testing.T) {
 				}
 			}
 			logs.Reset()
-			a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := runStage(t, params, data, dir, log)
 			if got := fmt.Sprint(a.Manifest.Info["resumed_after_epoch"]); got != fmt.Sprint(tc.killed) {
 				t.Errorf("resumed_after_epoch = %s, want %d", got, tc.killed)
 			}
@@ -174,20 +154,12 @@ func TestResumeOtherBLAS(t *testing.T) {
 func TestResumedETA(t *testing.T) {
 	data := fixture(t)
 	params := smallParams(map[string]any{"concept": false, "checkpoint_minutes": 0, "workers": 1})
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs, log := capturedLog()
+	a := runStage(t, params, data, filepath.Join(t.TempDir(), "full"), log)
 	dir := runKilledWithin(t, 2, 0, true, params, data, log)
 	logs.Reset()
 	params["workers"] = 7
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, dir, log)
 	sameModel(t, a, b)
 	var line string
 	for _, l := range strings.Split(logs.String(), "\n") {
@@ -209,10 +181,7 @@ func TestResumeAfterFinal(t *testing.T) {
 	params := smallParams(map[string]any{"concept": false})
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runStage(t, params, data, full, log)
 	dir := filepath.Join(t.TempDir(), "killed")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -224,10 +193,7 @@ func TestResumeAfterFinal(t *testing.T) {
 	if !env.ShardDone(finalShard) {
 		t.Fatal("final shard not committed")
 	}
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, dir, log)
 	sameModel(t, a, b)
 	ra, rb := readCurve(t, a), readCurve(t, b)
 	for i := range ra {
@@ -275,10 +241,7 @@ func TestResumeOrphanPartial(t *testing.T) {
 	params := smallParams(map[string]any{"concept": false, "checkpoint_minutes": 0, "keep_checkpoints": true})
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runStage(t, params, data, full, log)
 	dir := runKilledWithin(t, 2, 2, false, params, data, log)
 	// the next checkpoint, written but not yet named by the sidecar (its
 	// content: any model; here the epoch-1 checkpoint)
@@ -286,10 +249,7 @@ func TestResumeOrphanPartial(t *testing.T) {
 	if err := copyFile(filepath.Join(dir, ckptName(1)), orphan); err != nil {
 		t.Fatal(err)
 	}
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, dir, log)
 	if got := fmt.Sprint(b.Manifest.Info["resumed_in_epoch"]); got != "map[batches:2 epoch:2]" {
 		t.Errorf("resumed_in_epoch = %s, want batch 2 of epoch 2", got)
 	}

@@ -27,10 +27,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 	params := smallParams(map[string]any{"keep_checkpoints": true, "concept": false})
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runStage(t, params, data, full, log)
 	killed := killAfterEpoch(t, 2, params, data, log)
 	truncate := func(t *testing.T, path string) {
 		b, err := os.ReadFile(path)

@@ -146,19 +146,13 @@ func TestResumeAfterKill(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 
 	full := filepath.Join(t.TempDir(), "full")
-	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, full, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runStage(t, params, data, full, log)
 
 	killed := killAfterEpoch(t, 1, params, data, log)
 	if _, err := os.Stat(filepath.Join(killed, ckptName(2))); !os.IsNotExist(err) {
 		t.Fatalf("epoch 2 checkpoint exists after a kill at epoch 1")
 	}
-	b, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, killed, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := runStage(t, params, data, killed, log)
 	if got := fmt.Sprint(b.Manifest.Info["resumed_after_epoch"]); got != "1" {
 		t.Errorf("resumed_after_epoch = %v, want 1", got)
 	}
@@ -397,4 +391,21 @@ func cancelAfterEpoch(parent context.Context, e int, run func(context.Context) e
 		}
 	}
 	return run(ctx)
+}
+
+// capturedLog returns a text logger and the builder its output lands in.
+func capturedLog() (*strings.Builder, *slog.Logger) {
+	logs := new(strings.Builder)
+	return logs, slog.New(slog.NewTextHandler(logs, nil))
+}
+
+// runStage runs the train stage with params on data in dir (a fresh one, or
+// the work directory of a killed run to resume) and fails the test on error.
+func runStage(t *testing.T, params map[string]any, data *pipeline.Artifact, dir string, log *slog.Logger) *pipeline.Artifact {
+	t.Helper()
+	a, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data}, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
