@@ -91,3 +91,24 @@ func TestGCListsWhatItDeletes(t *testing.T) {
 		t.Errorf("%s still there after gc (stat: %v)", listed, err)
 	}
 }
+
+// TestGCSaysWorkDirsAreResumeState: gc (and gc --dry-run) say that a work
+// directory it deletes is what an interrupted stage would resume from.
+func TestGCSaysWorkDirsAreResumeState(t *testing.T) {
+	wf, wdFlag, wd := runMini(t)
+	left := filepath.Join(wd, "tmp", "tokenize", strings.Repeat("ab", 32))
+	if err := os.MkdirAll(left, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(left, "part-00000.parquet"), []byte("shard"), 0o644)
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		code, out := cli(t, append([]string{"gc", wf, wdFlag}, args...)...)
+		if code != 0 || !strings.Contains(out, "work directory tokenize/abababababab") ||
+			!strings.Contains(out, "a work directory holds the finished shards of an interrupted stage: without it, rerunning that stage starts it over") {
+			t.Errorf("gc %v: exit %d\n%s", args, code, out)
+		}
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("gc left %s (stat: %v)", left, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -25,7 +26,7 @@ func newInspectCmd(g *globalFlags) *cobra.Command {
 	var sets []string
 	var run string
 	c := &cobra.Command{
-		Use:   "inspect FILE.parquet | inspect WORKFLOW.yaml STAGE",
+		Use:   "inspect FILE.parquet | inspect WORKFLOW.yaml STAGE | inspect ARTIFACT_DIR",
 		Short: "Describe a Parquet file, or a stage's artifact",
 		Long: `inspect FILE.parquet [--schema] [--meta] [--head N] [--json] shows the row
 count, row groups (per-column codec and sizes), key-value metadata, schema and
@@ -33,7 +34,10 @@ first rows of any Parquet file.
 
 inspect WORKFLOW.yaml STAGE [--path] [--json] [--run ID | --set S.P=V] shows the
 stage's artifact: path, manifest and files. Without --set it shows the artifact
-of the latest run; with --set it computes the key as run would.`,
+of the latest run; with --set it computes the key as run would.
+
+inspect ARTIFACT_DIR [--path] [--json] shows the same for an artifact
+directory found on disk (.coderflow/cache/KIND/KEY, with a manifest.json).`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
@@ -44,12 +48,31 @@ of the latest run; with --set it computes the key as run would.`,
 				}
 				return usageError{fmt.Errorf("inspect %s needs a STAGE: one of %s", args[0], strings.Join(w.StageIDs(), ", "))}
 			}
+			if len(args) == 1 && isArtifactDir(args[0]) {
+				// a cache directory found on disk (ls .coderflow/cache/tokenize/):
+				// its manifest, as for WORKFLOW.yaml STAGE
+				if fl := changedFlags(cmd, "head", "schema", "meta", "run", "set"); fl != "" {
+					return usageError{fmt.Errorf("%s: not for an artifact directory (it shows the manifest; --path and --json apply)", fl)}
+				}
+				dir, err := filepath.Abs(args[0])
+				if err != nil {
+					return err
+				}
+				a, err := pipeline.OpenArtifact(dir)
+				if err != nil {
+					return err
+				}
+				return showArtifact(out, a, pathOnly, asJSON)
+			}
 			if len(args) == 1 {
 				if fl := changedFlags(cmd, "path", "run", "set"); fl != "" {
 					return usageError{fmt.Errorf("%s: only for inspect WORKFLOW.yaml STAGE, not for a Parquet file", fl)}
 				}
 				if head < 0 {
 					return usageError{fmt.Errorf("--head %d: want a number of rows, 0 or more", head)}
+				}
+				if schema && meta { // the schema alone was printed
+					return usageError{errors.New("--schema and --meta exclude each other: each prints only its part (without either, inspect prints both)")}
 				}
 				return inspectParquet(out, args[0], schema, meta, head, asJSON)
 			}
@@ -68,20 +91,7 @@ of the latest run; with --set it computes the key as run would.`,
 				// they were silently ignored: name the files they work on
 				return usageError{fmt.Errorf("%s: only for inspect FILE.parquet; the Parquet files of stage %s are %s", fl, args[1], parquetFiles(a))}
 			}
-			if pathOnly {
-				fmt.Fprintln(out, a.Dir)
-				return nil
-			}
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					Path     string             `json:"path"`
-					Manifest *pipeline.Manifest `json:"manifest"`
-				}{a.Dir, a.Manifest})
-			}
-			printManifest(out, a)
-			return nil
+			return showArtifact(out, a, pathOnly, asJSON)
 		},
 	}
 	f := c.Flags()
@@ -92,7 +102,40 @@ of the latest run; with --set it computes the key as run would.`,
 	f.BoolVar(&pathOnly, "path", false, "print only the artifact directory (WORKFLOW.yaml STAGE)")
 	f.StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set")
 	f.StringVar(&run, "run", "latest", "run id (prefix) whose artifact to show, when no --set is given")
+	c.ValidArgsFunction = completeStageArg(false)
+	registerStageCompletion(c)
 	return c
+}
+
+// showArtifact prints an artifact: its directory (--path), its path and
+// manifest as JSON (--json; with --path, only the path), or its manifest.
+func showArtifact(out io.Writer, a *pipeline.Artifact, pathOnly, asJSON bool) error {
+	if pathOnly && asJSON { // valid JSON, as --json promises (it printed the bare path)
+		return json.NewEncoder(out).Encode(struct {
+			Path string `json:"path"`
+		}{a.Dir})
+	}
+	if pathOnly {
+		fmt.Fprintln(out, a.Dir)
+		return nil
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Path     string             `json:"path"`
+			Manifest *pipeline.Manifest `json:"manifest"`
+		}{a.Dir, a.Manifest})
+	}
+	printManifest(out, a)
+	return nil
+}
+
+// isArtifactDir reports whether p is a directory with a manifest.json: an
+// artifact of the cache (or a sealed work directory).
+func isArtifactDir(p string) bool {
+	st, err := os.Stat(filepath.Join(p, "manifest.json"))
+	return err == nil && st.Mode().IsRegular()
 }
 
 // changedFlags returns the flags among names given on the command line,
@@ -137,8 +180,12 @@ func runFlag(cmd *cobra.Command, run string) string {
 // id that names no run, or several, is a usage error.
 func stageArtifact(ctx context.Context, w *pipeline.Workflow, stage string, sets []string, run string) (*pipeline.Artifact, error) {
 	n, ok := w.Stage(stage)
+	if !ok && slices.Contains(w.Dropped, stage) {
+		// it is in the file: do not say it is not
+		return nil, usageError{fmt.Errorf("stage %s is not needed with these params (every stage that needs it reads a local source), so it has no artifact here", stage)}
+	}
 	if !ok {
-		return nil, usageError{fmt.Errorf("workflow %s has no stage %q (stages: %s)", w.File, stage, strings.Join(w.StageIDs(), ", "))}
+		return nil, usageError{fmt.Errorf("workflow %s has no stage %q%s (stages: %s)", w.File, stage, pipeline.DidYouMean(stage, w.StageIDs()), strings.Join(w.StageIDs(), ", "))}
 	}
 	if run != "" && len(sets) > 0 {
 		return nil, usageError{errors.New("--run and --set cannot be combined: with --set the artifact is the one at the key run would compute now")}
@@ -236,14 +283,11 @@ func printManifest(out io.Writer, a *pipeline.Artifact) {
 		fmt.Fprintf(out, "external: %s = %s (sha256 %s)\n", e.Param, e.Source, pipeline.ShortKey(e.Digest))
 	}
 	fmt.Fprintln(out, "params:")
-	keys := make([]string, 0, len(m.Params))
-	for k := range m.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(m.Params)
+	w := keyWidth(keys)
 	for _, k := range keys {
 		b, _ := json.Marshal(m.Params[k])
-		fmt.Fprintf(out, "  %-16s %s\n", k, b)
+		fmt.Fprintf(out, "  %-*s %s\n", w, k, b)
 	}
 	if len(m.Tables) > 0 {
 		fmt.Fprintln(out, "tables:")
@@ -257,13 +301,15 @@ func printManifest(out io.Writer, a *pipeline.Artifact) {
 	}
 	if len(m.Info) > 0 {
 		fmt.Fprintln(out, "info:")
-		for _, k := range sortedKeys(m.Info) {
+		keys := sortedKeys(m.Info)
+		w := keyWidth(keys)
+		for _, k := range keys {
 			b, _ := json.Marshal(m.Info[k])
 			s := string(b)
 			if len(s) > 200 {
 				s = s[:200] + "…"
 			}
-			fmt.Fprintf(out, "  %-16s %s\n", k, s)
+			fmt.Fprintf(out, "  %-*s %s\n", w, k, s)
 		}
 	}
 	var total int64
@@ -289,6 +335,17 @@ func sortedKeys(m map[string]any) []string {
 	return ks
 }
 
+// keyWidth is the width of a column of keys: the longest, at least 16 (a
+// fixed 16 let max_fail_fraction and extension_mismatch push their values
+// out of line).
+func keyWidth(keys []string) int {
+	w := 16
+	for _, k := range keys {
+		w = max(w, len(k))
+	}
+	return w
+}
+
 func abbreviate(xs []string, n int) string {
 	if len(xs) <= n {
 		return strings.Join(xs, ", ")
@@ -300,7 +357,7 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	if st, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return usageError{err} // a missing file on the command line, as for a workflow file
 	} else if err == nil && st.IsDir() {
-		return usageError{fmt.Errorf("%s is a directory: inspect takes one Parquet file (such as %s)", path, filepath.Join(path, "part-00000.parquet"))}
+		return usageError{fmt.Errorf("%s is a directory: inspect takes one Parquet file (such as %s) or an artifact directory (with a manifest.json)", path, filepath.Join(path, "part-00000.parquet"))}
 	}
 	info, err := pqinspect.Describe(path)
 	if err != nil {

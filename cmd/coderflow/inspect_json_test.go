@@ -121,3 +121,28 @@ func TestInspectDuplicateColumns(t *testing.T) {
 		t.Fatalf("json: exit %d, %v\n%s", code, err, out)
 	}
 }
+
+// TestInspectArtifactDir: inspect takes an artifact directory found on disk
+// (.coderflow/cache/KIND/KEY) and shows its manifest, as for WORKFLOW.yaml
+// STAGE (it said "is a directory: inspect takes one Parquet file").
+func TestInspectArtifactDir(t *testing.T) {
+	_, _, wd := runMini(t)
+	dirs, _ := filepath.Glob(filepath.Join(wd, "cache", "tokenize", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("want one tokenize artifact, found %v", dirs)
+	}
+	if code, out := cli(t, "inspect", dirs[0]); code != 0 || !strings.Contains(out, "stage:    tokens (tokenize, version") || !strings.Contains(out, "tokens/part-00000.parquet") {
+		t.Errorf("inspect DIR: exit %d\n%s", code, out)
+	}
+	code, out := cli(t, "inspect", dirs[0], "--json")
+	var got struct {
+		Path     string
+		Manifest struct{ Stage string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.Path != dirs[0] || got.Manifest.Stage != "tokens" {
+		t.Errorf("inspect DIR --json: exit %d, %v\n%s", code, err, out)
+	}
+	if code, out := cli(t, "inspect", dirs[0], "--head", "2"); code != exitUsage || !strings.Contains(out, "--head: not for an artifact directory") {
+		t.Errorf("inspect DIR --head: exit %d (want 2)\n%s", code, out)
+	}
+}

@@ -25,12 +25,7 @@ func newKGCmd(g *globalFlags) *cobra.Command {
 		Long: `kg opens the Cayley graph in the artifact of a kg.conceptnet stage and prints
 the neighbours of a concept (a word or a multi-word term such as "hot dog",
 quoted or not) with relation, direction and weight, heaviest first.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if err := cobra.MinimumNArgs(4)(c, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		},
+		Args: argsCheck(cobra.MinimumNArgs(4)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit %d: want 0 (all) or more", limit)}
@@ -87,6 +82,8 @@ quoted or not) with relation, direction and weight, heaviest first.`,
 	c.Flags().StringVar(&run, "run", "latest", "run id (prefix) whose artifact to query")
 	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many neighbours (0 = all)")
+	c.ValidArgsFunction = completeStageArg(true)
+	registerStageCompletion(c)
 	return c
 }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	_ "coderflow/stages/all"
 )
@@ -88,17 +89,50 @@ func noticesFrom(ctx context.Context) *noticeWriter {
 // SIGTERM. After that signal both get their default action back, so a second
 // Ctrl-C ends a run at once when a stage is slow to stop; that is as safe as
 // a kill (the kernel drops the workdir lock, committed shards stay).
+//
+// The notice is written before the context is canceled, so it comes before
+// every line the cancellation causes ("stage canceled", the run table);
+// signal.NotifyContext cancels first, and a notice printed by a goroutine
+// woken by that cancellation raced the stages' own lines. A notice that
+// cannot be written within noticeTimeout (stderr blocked) does not hold
+// the cancellation back any longer.
 func interruptContext(stderr io.Writer) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
-		if cause := context.Cause(ctx); cause != context.Canceled { // not stop()
-			fmt.Fprintf(stderr, "coderflow: %v: stopping the running stages (press Ctrl-C again to quit at once)\n", cause)
+		select {
+		case s := <-sigs:
+			signal.Stop(sigs) // the next Ctrl-C gets the default action: quit
+			// the cause signal.NotifyContext gives
+			cause := signalError(s.String() + " signal received")
+			written := make(chan struct{})
+			go func() {
+				fmt.Fprintf(stderr, "coderflow: %v: stopping the running stages (press Ctrl-C again to quit at once)\n", cause)
+				close(written)
+			}()
+			select {
+			case <-written:
+			case <-time.After(noticeTimeout): // a stderr that blocks (a paused pager) must not keep the stages running
+			}
+			cancel(cause)
+		case <-ctx.Done():
 		}
 	}()
-	return ctx, stop
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel(nil)
+	}
 }
+
+// noticeTimeout bounds how long the interrupt notice may take to write
+// before the stages are canceled anyway.
+const noticeTimeout = 2 * time.Second
+
+// signalError is the cause of a context canceled by a signal.
+type signalError string
+
+func (e signalError) Error() string { return string(e) }
 
 // runCLI runs one coderflow command and returns its exit code.
 func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {

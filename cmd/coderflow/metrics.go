@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,9 +63,9 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 					if sec, ok := runSeconds(r); ok {
 						dur = fmtDuration(sec)
 					}
-					rows = append(rows, []string{r.ID, r.Status, fmt.Sprint(r.Sets), dur})
+					rows = append(rows, []string{r.ID, r.Status, fmt.Sprint(r.Sets), selection(r), dur})
 				}
-				table(out, []string{"RUN", "STATUS", "SETS", "DURATION"}, rows)
+				table(out, []string{"RUN", "STATUS", "SETS", "SELECTION", "DURATION"}, rows)
 				return nil
 			}
 			if len(diff) > 0 {
@@ -129,6 +130,19 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 				}
 			}
 			table(out, []string{"STAGE", "METRIC", "VALUE"}, rows)
+			if !cmd.Flags().Changed("run") && rec.Status != "ok" {
+				// after a Ctrl-C the latest run shows little more than the
+				// cached stages: say where the last finished run's are
+				if okRec := latestOKRun(w); okRec != nil {
+					status := rec.Status
+					if status == pipeline.RunRunning {
+						// the next run marks a killed run's record killed
+						status = "running (or was killed)"
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: the latest run is %s; the latest that finished is %s: coderflow metrics %s --run %s\n",
+						status, okRec.ID, args[0], okRec.ID)
+				}
+			}
 			return nil
 		},
 	}
@@ -137,6 +151,7 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 	c.Flags().StringVar(&run, "run", "latest", "run id (prefix)")
 	c.Flags().BoolVar(&all, "runs", false, "list the runs of the workflow")
 	c.Flags().StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE`: show the metrics of the artifacts at the keys these overrides give, as run --set computes them")
+	registerStageCompletion(c)
 	return c
 }
 
@@ -166,6 +181,18 @@ func findRun(w *pipeline.Workflow, id string) (*pipeline.RunRecord, error) {
 	return nil, usageError{err}
 }
 
+// latestOKRun returns the newest run record of w whose run finished
+// ("ok"), or nil.
+func latestOKRun(w *pipeline.Workflow) *pipeline.RunRecord {
+	recs, _ := pipeline.ListRuns(w.Workdir, w.Name) // unreadable records: the others are returned
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Status == "ok" {
+			return recs[i]
+		}
+	}
+	return nil
+}
+
 // runSeconds returns how long a run took, and false when its record has no
 // end (a run going on or killed) or an end before its start.
 func runSeconds(r *pipeline.RunRecord) (float64, bool) {
@@ -175,11 +202,38 @@ func runSeconds(r *pipeline.RunRecord) (float64, bool) {
 	return r.End.Sub(r.Start).Seconds(), true
 }
 
+// selection is the stage selection a run was started with, as its flags
+// ("--only tokens --force features"), or "-" for the whole workflow: a run
+// of one stage is told apart from a run of all in metrics --runs.
+func selection(r *pipeline.RunRecord) string {
+	var f []string
+	for _, s := range r.Only {
+		f = append(f, "--only "+s)
+	}
+	if r.From != "" {
+		f = append(f, "--from "+r.From)
+	}
+	if r.Until != "" {
+		f = append(f, "--until "+r.Until)
+	}
+	for _, s := range r.Force {
+		f = append(f, "--force "+s)
+	}
+	if len(f) == 0 {
+		return "-"
+	}
+	return strings.Join(f, " ")
+}
+
 // runSummary is one run in metrics --runs --json.
 type runSummary struct {
 	ID      string     `json:"id"`
 	Status  string     `json:"status"`
 	Sets    []string   `json:"sets"`
+	Only    []string   `json:"only,omitempty"` // the stage selection, as in the run record
+	From    string     `json:"from,omitempty"`
+	Until   string     `json:"until,omitempty"`
+	Force   []string   `json:"force,omitempty"`
 	Start   time.Time  `json:"start"`
 	End     *time.Time `json:"end"`     // null while running or when killed
 	Seconds *float64   `json:"seconds"` // null when End is
@@ -189,7 +243,7 @@ type runSummary struct {
 func printRunsJSON(out io.Writer, recs []*pipeline.RunRecord, bad *pipeline.UnreadableRunsError) error {
 	runs := make([]runSummary, 0, len(recs))
 	for _, r := range recs {
-		s := runSummary{ID: r.ID, Status: r.Status, Sets: r.Sets, Start: r.Start, Error: r.Error}
+		s := runSummary{ID: r.ID, Status: r.Status, Sets: r.Sets, Only: r.Only, From: r.From, Until: r.Until, Force: r.Force, Start: r.Start, Error: r.Error}
 		if s.Sets == nil {
 			s.Sets = []string{}
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"coderflow/pipeline"
 )
@@ -23,6 +24,10 @@ func TestReadCommandsUseTheStatCache(t *testing.T) {
 	if err := os.WriteFile(data, []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The stat cache remembers a digest only for a file whose ctime is
+	// safely older than the read (pipeline's racy window, 3 s, as git's
+	// "racily clean" rule); the ctime cannot be set back, so let the file age.
+	time.Sleep(3500 * time.Millisecond)
 	wf := filepath.Join(dir, "ext.yaml")
 	os.WriteFile(wf, []byte("name: ext\nstages:\n  fetch:\n    uses: download\n    with: {url: "+data+"}\n"), 0o644)
 	wdDir := filepath.Join(dir, "wd")

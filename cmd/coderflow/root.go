@@ -58,20 +58,21 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// exactArgs is cobra.ExactArgs with exit code 2.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(c, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
+// exactArgs is cobra.ExactArgs with exit code 2 and the command's usage
+// line in the message.
+func exactArgs(n int) cobra.PositionalArgs { return argsCheck(cobra.ExactArgs(n)) }
 
-func rangeArgs(lo, hi int) cobra.PositionalArgs {
+// rangeArgs is cobra.RangeArgs with exit code 2 and the command's usage
+// line in the message.
+func rangeArgs(lo, hi int) cobra.PositionalArgs { return argsCheck(cobra.RangeArgs(lo, hi)) }
+
+// argsCheck wraps a cobra argument check: its error exits with code 2 and
+// says what the command takes ("accepts 1 arg(s), received 0" alone did not
+// say that the missing argument is the workflow file).
+func argsCheck(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
-		if err := cobra.RangeArgs(lo, hi)(c, args); err != nil {
-			return usageError{err}
+		if err := check(c, args); err != nil {
+			return usageError{fmt.Errorf("%w (usage: %s)", err, strings.TrimSuffix(c.UseLine(), " [flags]"))}
 		}
 		return nil
 	}
@@ -152,9 +153,15 @@ func table(w io.Writer, header []string, rows [][]string) {
 	}
 }
 
+// fmtDuration formats a duration in seconds for a table: "<1ms" for a
+// positive one under a millisecond (a stage that failed at once, a cached
+// run; "0s" read as not measured), ms under a second, tenths under a
+// minute, seconds above.
 func fmtDuration(sec float64) string {
 	d := time.Duration(sec * float64(time.Second))
 	switch {
+	case d > 0 && d < time.Millisecond:
+		return "<1ms"
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
 	case d < time.Minute:

@@ -96,6 +96,7 @@ not in the cache, in dependency order, independent stages in parallel.
 	f.BoolVar(&opt.DryRun, "dry-run", false, "show what would run, run nothing")
 	f.DurationVar(&opt.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for another run on the same workdir (0: fail at once, negative: wait forever)")
 	f.BoolVar(&noProgress, "no-progress", false, "plain log lines even on a terminal")
+	registerStageCompletion(c, "only", "from", "until", "force")
 	return c
 }
 
@@ -150,6 +151,8 @@ func printHighlights(out io.Writer, res *pipeline.Result) {
 	}
 }
 
+// printMetricsBlock prints metrics as the metrics command does (fmtMetric):
+// a count in full, not as 0.00, and the same digits as metrics shows.
 func printMetricsBlock(out io.Writer, m map[string]float64) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -158,7 +161,7 @@ func printMetricsBlock(out io.Writer, m map[string]float64) {
 	sort.Strings(keys)
 	var rows [][]string
 	for _, k := range keys {
-		rows = append(rows, []string{"  " + k, fmt.Sprintf("%.2f", m[k])})
+		rows = append(rows, []string{"  " + k, fmtMetric(m[k], false)})
 	}
 	table(out, []string{"  METRIC", "VALUE"}, rows)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,55 @@ func TestMetricsWholeNumbers(t *testing.T) {
 		if code != 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d, want %q in\n%s", tc.args[1:], code, tc.want, out)
 		}
+	}
+}
+
+// TestMetricsLatestNotFinished: when the latest run did not finish (Ctrl-C,
+// a failure, a kill), metrics shows it, and says which run last finished
+// and how to show it (the table of a canceled run holds little more than
+// its cached stages, and the finished run's metrics seemed gone).
+func TestMetricsLatestNotFinished(t *testing.T) {
+	wf, wd, dir := runMini(t)
+	okID := runIDs(t, dir)[0]
+	addUnfinishedRuns(t, dir)
+	code, out := cli(t, "metrics", wf, wd)
+	if want := "the latest that finished is " + okID + ": coderflow metrics " + wf + " --run " + okID; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want %q in\n%s", code, want, out)
+	}
+	// not when the run was chosen, nor when the latest run finished
+	if code, out := cli(t, "metrics", wf, wd, "--run", "latest"); code != 0 || strings.Contains(out, "note:") {
+		t.Errorf("--run latest: exit %d\n%s", code, out)
+	}
+	wf, wd, _ = runMini(t)
+	if code, out := cli(t, "metrics", wf, wd); code != 0 || strings.Contains(out, "note:") {
+		t.Errorf("finished latest run: exit %d\n%s", code, out)
+	}
+}
+
+// TestMetricsRunsSelection: metrics --runs shows the stage selection a run
+// was started with (a run of one stage looked like a run of all), in the
+// table and in --json.
+func TestMetricsRunsSelection(t *testing.T) {
+	wf, wd, dir := runMini(t, []string{"--only", "tokens", "--force", "tokens"})
+	ids := runIDs(t, dir)
+	code, out := cli(t, "metrics", wf, wd, "--runs")
+	lines := map[string]string{}
+	for l := range strings.Lines(out) {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	if code != 0 || !strings.Contains(lines[ids[1]], "--only tokens --force tokens") || !strings.Contains(lines[ids[0]], " - ") {
+		t.Errorf("metrics --runs: exit %d\n%s", code, out)
+	}
+	code, out = cli(t, "metrics", wf, wd, "--runs", "--json")
+	var got struct {
+		Runs []struct {
+			Only, Force []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got.Runs) != 2 ||
+		len(got.Runs[0].Only) != 0 || !slices.Equal(got.Runs[1].Only, []string{"tokens"}) || !slices.Equal(got.Runs[1].Force, []string{"tokens"}) {
+		t.Errorf("metrics --runs --json: exit %d, %v\n%s", code, err, out)
 	}
 }

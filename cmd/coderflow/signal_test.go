@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,5 +109,116 @@ func TestInterruptedWhileWaitingForTheLock(t *testing.T) {
 	cancel(errors.New("interrupt signal received"))
 	if code := <-done; code != exitFailed || !strings.Contains(out.String(), "coderflow: interrupted (interrupt signal received) before any stage ran") {
 		t.Errorf("exit %d (want 1), output:\n%s", code, out.String())
+	}
+}
+
+// slowWriter records what is written after a delay, like a terminal that
+// takes a moment to take a line.
+type slowWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(100 * time.Millisecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *slowWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestInterruptNoticeBeforeCancel: the Ctrl-C notice is written before the
+// run's context is canceled, so it comes before the "stage canceled" lines
+// the cancellation causes (it was written by a goroutine woken by the same
+// cancellation as the stages, and could come after them).
+func TestInterruptNoticeBeforeCancel(t *testing.T) {
+	var w slowWriter
+	ctx, stop := interruptContext(&w)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGINT did not cancel the context")
+	}
+	// what a stage's "stage canceled" line would follow
+	if got := w.String(); !strings.Contains(got, "coderflow: interrupt signal received: stopping the running stages") {
+		t.Errorf("when the context was canceled, the notice was not written yet (got %q)", got)
+	}
+	if got := context.Cause(ctx).Error(); got != "interrupt signal received" {
+		t.Errorf("cause %q, want %q", got, "interrupt signal received")
+	}
+}
+
+// blockedWriter never finishes a write, like a stderr pipe that nobody
+// drains.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// TestInterruptWithBlockedStderr: a notice that cannot be written does not
+// keep the run from being canceled.
+func TestInterruptWithBlockedStderr(t *testing.T) {
+	w := blockedWriter{release: make(chan struct{})}
+	defer close(w.release)
+	ctx, stop := interruptContext(w)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGINT did not cancel the context while the notice could not be written")
+	}
+}
+
+// TestInterruptNoticeFirst: in a run's log, the Ctrl-C notice comes before
+// the "stage canceled" line the cancellation causes (end to end; the
+// ordering itself is what TestInterruptNoticeBeforeCancel pins down).
+func TestInterruptNoticeFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess test")
+	}
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wait.yaml")
+	os.WriteFile(wf, []byte("name: wait\nstages:\n  hold:\n    uses: clitest.wait\n    with: {block: true}\n"), 0o644)
+	args, _ := json.Marshal([]string{"run", wf, "--workdir", filepath.Join(dir, "wd"), "--no-progress"})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CODERFLOW_MAIN_HELPER="+string(args))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stuck := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() }) // a run the signal did not stop
+	defer stuck.Stop()
+	var log strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "msg=running stage=hold") {
+			cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	cmd.Wait()
+	out := log.String()
+	notice := strings.Index(out, "coderflow: interrupt signal received: stopping the running stages")
+	canceled := strings.Index(out, `msg="stage canceled" stage=hold`)
+	if notice < 0 || canceled < 0 || notice > canceled {
+		t.Errorf("want the notice (at %d) before the stage canceled line (at %d):\n%s", notice, canceled, out)
 	}
 }

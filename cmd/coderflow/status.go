@@ -24,7 +24,21 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status WORKFLOW.yaml",
 		Short: "Show per stage: cached, stale (and why) or missing",
-		Args:  exactArgs(1),
+		Long: `status computes every stage's cache key as run would (with the --set
+overrides) and prints per stage:
+
+  cached   its artifact is in the cache, intact: run skips it (unless --force
+           or --from selects it)
+  stale    it is not, and the stage's latest run had another key: REASON says
+           which param, input, file or stage version changed (or what is
+           damaged in the artifact)
+  missing  it has not run with this key
+
+A stage that an interrupted run left finished shards of says so: the next
+run resumes from them. Download stages that a local source makes
+unnecessary are listed as not needed. status only reads: it takes no lock
+and writes nothing.`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := loadWorkflow(g, args[0], sets)
 			if err != nil {
@@ -51,6 +65,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&sets, "set", nil, "evaluate with a `STAGE.PARAM=VALUE` param override, as run --set would")
 	c.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	registerStageCompletion(c)
 	return c
 }
 
@@ -112,6 +127,8 @@ func newDagCmd(g *globalFlags) *cobra.Command {
 	}
 	c.Flags().StringVar(&format, "format", "text", "text, dot or mermaid")
 	c.Flags().StringArrayVar(&sets, "set", nil, "`STAGE.PARAM=VALUE` param override, as run --set (a local source drops the download stages it replaces)")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "dot", "mermaid"}, cobra.ShellCompDirectiveNoFileComp))
+	registerStageCompletion(c)
 	return c
 }
 
@@ -154,6 +171,12 @@ func newStagesCmd() *cobra.Command {
 		Use:   "stages [KIND]",
 		Short: "List registered stage kinds with their params and docs",
 		Args:  rangeArgs(0, 1),
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return pipeline.Default.Kinds(), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			kinds := pipeline.Default.Kinds()
@@ -177,6 +200,13 @@ func newStagesCmd() *cobra.Command {
 				}
 				params := append([]pipeline.Param(nil), s.Params...)
 				sort.SliceStable(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+				// columns as wide as this kind's longest name and type
+				// (max_missing_fraction, list of strings), at least 16 and 8
+				nameW, typeW := 16, 8
+				for _, p := range params {
+					nameW = max(nameW, len(p.Name))
+					typeW = max(typeW, len(p.Type.String()))
+				}
 				for _, p := range params {
 					def := "required"
 					switch {
@@ -192,7 +222,7 @@ func newStagesCmd() *cobra.Command {
 					if p.NoCache {
 						extra += " not in the cache key;"
 					}
-					fmt.Fprintf(out, "    %-16s %-8s %s;%s %s\n", p.Name, p.Type, def, extra, p.Doc)
+					fmt.Fprintf(out, "    %-*s %-*s %s;%s %s\n", nameW, p.Name, typeW, p.Type, def, extra, p.Doc)
 				}
 			}
 			return nil
@@ -304,6 +334,10 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s/%s (%.1f MB): %s\n", verb, what, it.Kind, pipeline.ShortKey(it.Key), float64(it.Bytes)/1e6, it.Dir)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %d artifacts and %d work directories (%.1f MB); kept %d\n", verb, st.Artifacts, st.WorkDirs, float64(st.Bytes)/1e6, st.Kept)
+			if st.WorkDirs > 0 {
+				// a user who pressed Ctrl-C to resume later should know
+				fmt.Fprintln(cmd.OutOrStdout(), "(a work directory holds the finished shards of an interrupted stage: without it, rerunning that stage starts it over)")
+			}
 			if st.StatEntries > 0 {
 				drop := "dropped"
 				if dry {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,9 @@ func TestUsageErrors(t *testing.T) {
 	os.WriteFile(kgwf, []byte("name: kgwf\nstages:\n  data:\n    uses: dataset.synth\n    with: {images: 8, min_size: 64, max_size: 64}\n  graph:\n    uses: kg.conceptnet\n"), 0o644)
 	mini := filepath.Join(dir, "mini.yaml")
 	os.WriteFile(mini, []byte(miniWF), 0o644)
+	// with a local source, the download stage is left out of the workflow
+	local := filepath.Join(dir, "local.yaml")
+	os.WriteFile(local, []byte("name: local\nstages:\n  fetch:\n    uses: download\n    with: {catalog: [flickr8k-text]}\n  data:\n    uses: dataset.flickr8k\n    needs: [fetch]\n    with: {source: \"dir:"+dir+"\"}\n"), 0o644)
 	wd := "--workdir=" + filepath.Join(dir, "wd")
 	if code, out := cli(t, "run", kgwf, wd, "--no-progress"); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, out)
@@ -41,6 +45,12 @@ func TestUsageErrors(t *testing.T) {
 		{"ParquetWithStage", []string{"inspect", pq, "extra"}, "inspect FILE.parquet takes no STAGE argument"},
 		{"ParquetMagicWithStage", []string{"inspect", noExt, "extra"}, "data.bin is a Parquet file"},
 		{"KGOnDataStage", []string{"kg", kgwf, "data", "neighbors", "dog", wd}, "stage data (kind dataset.synth) has no concept graph; kg commands take a kg.conceptnet stage such as graph"},
+		{"InspectDroppedStage", []string{"inspect", local, "fetch", wd}, "stage fetch is not needed with these params (every stage that needs it reads a local source), so it has no artifact here"},
+		{"InspectMisspelledStage", []string{"inspect", mini, "tokns", wd}, `has no stage "tokns" (did you mean "tokens"?) (stages: data, tokens)`},
+		{"SchemaAndMeta", []string{"inspect", pq, "--schema", "--meta"}, "--schema and --meta exclude each other"},
+		{"RunNoWorkflow", []string{"run"}, "accepts 1 arg(s), received 0 (usage: coderflow run WORKFLOW.yaml)"},
+		{"StatusTwoWorkflows", []string{"status", mini, mini}, "accepts 1 arg(s), received 2 (usage: coderflow status WORKFLOW.yaml)"},
+		{"KGNoTerm", []string{"kg", kgwf, "graph", "neighbors"}, "(usage: coderflow kg WORKFLOW.yaml STAGE neighbors TERM)"},
 		{"KGNoGraphStage", []string{"kg", mini, "tokens", "neighbors", "dog", wd}, "stage tokens (kind tokenize) has no concept graph; kg commands take a kg.conceptnet stage (this workflow has none)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +59,10 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("%v: exit %d (want 2), want %q in\n%s", tc.args, code, tc.want, out)
 			}
 		})
+	}
+	// --path --json: JSON, like every --json output
+	if code, out := cli(t, "inspect", kgwf, "graph", wd, "--path", "--json"); code != 0 || !json.Valid([]byte(out)) || !strings.Contains(out, `"path":`) {
+		t.Errorf("inspect --path --json: exit %d, want {\"path\": ...}:\n%s", code, out)
 	}
 	// The kg stage itself still answers.
 	if code, out := cli(t, "kg", kgwf, "graph", "neighbors", "dog", wd); code != 0 {
