@@ -121,6 +121,34 @@ func NormalizeRel(rel string) string {
 	return "/r/" + rel
 }
 
+// lookup returns term as the graph spells it and its node, or a nil node
+// when the graph has no such concept (spellings as Neighbors accepts them).
+func (s *Store) lookup(term string) (string, graph.Ref, error) {
+	if t, ok := NormalizeConcept(term); ok {
+		term = t
+	}
+	term = strings.Join(strings.Fields(strings.ToLower(term)), "_")
+	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	if err == nil && ref == nil && strings.Contains(term, "-") {
+		// ConceptNet writes "t-shirt" as /c/en/t_shirt.
+		term = HyphensToUnderscores(term)
+		ref, err = s.qs.ValueOf(quad.IRI(ConceptURI(term)))
+	}
+	return term, ref, err
+}
+
+// Lookup returns term as the graph spells it (a caption's "T-Shirt" is
+// t_shirt) and whether the graph has that concept, with the spellings
+// Neighbors accepts: it tells an unknown term from one without edges (of a
+// relation).
+func (s *Store) Lookup(term string) (concept string, ok bool, err error) {
+	concept, ref, err := s.lookup(term)
+	if err != nil {
+		return concept, false, fmt.Errorf("kg: %q: %w", term, err)
+	}
+	return concept, ref != nil, nil
+}
+
 // Neighbors returns the edges at term (a concept such as "dog" or
 // "hot_dog", or a URI "/c/en/dog/n"; case and spaces as a caption writes
 // it, "Hot Dog", and a hyphenated word, "t-shirt", are found too), both
@@ -130,23 +158,14 @@ func NormalizeRel(rel string) string {
 // weight (descending), then relation, direction and concept. An unknown term
 // has no neighbours (and no error).
 func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neighbor, error) {
-	if t, ok := NormalizeConcept(term); ok {
-		term = t
-	}
-	term = strings.Join(strings.Fields(strings.ToLower(term)), "_")
-	rel = NormalizeRel(rel)
-	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
-	if err == nil && ref == nil && strings.Contains(term, "-") {
-		// ConceptNet writes "t-shirt" as /c/en/t_shirt.
-		term = HyphensToUnderscores(term)
-		ref, err = s.qs.ValueOf(quad.IRI(ConceptURI(term)))
-	}
+	term, ref, err := s.lookup(term)
 	if err != nil {
 		return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
 	}
 	if ref == nil {
 		return nil, nil
 	}
+	rel = NormalizeRel(rel)
 	type key struct{ concept, rel, dir string }
 	best := map[key]Neighbor{}
 	for _, d := range []quad.Direction{quad.Subject, quad.Object} {

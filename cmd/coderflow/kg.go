@@ -66,7 +66,17 @@ quoted or not) with relation, direction and weight, heaviest first.`,
 				return json.NewEncoder(out).Encode(ns)
 			}
 			if len(ns) == 0 {
-				fmt.Fprintf(out, "no neighbours of %q in the graph\n", term)
+				concept, known, err := st.Lookup(term)
+				switch {
+				case err != nil:
+					return err
+				case !known:
+					fmt.Fprintf(out, "%q is not a concept of this graph (looked up as %s)\n", term, kg.ConceptURI(concept))
+				case rel != "":
+					fmt.Fprintf(out, "no %s edges at %s\n", kg.NormalizeRel(rel), kg.ConceptURI(concept))
+				default:
+					fmt.Fprintf(out, "%s is in the graph without edges\n", kg.ConceptURI(concept))
+				}
 				return nil
 			}
 			var rows [][]string

@@ -29,8 +29,27 @@ func TestKGNeighborsJSON(t *testing.T) {
 		}
 	}
 	code, out = cli(t, "kg", wf, "graph", "neighbors", "no_such_concept_xyz", wd)
-	if code != 0 || !strings.Contains(out, `no neighbours of "no_such_concept_xyz"`) {
+	if code != 0 || !strings.Contains(out, `"no_such_concept_xyz" is not a concept of this graph`) {
 		t.Errorf("unknown term, table: exit %d\n%s", code, out)
+	}
+}
+
+// TestKGNeighborsNoneSaysWhy: an empty answer says whether the term is not
+// in the graph or the relation filter left none of its edges.
+func TestKGNeighborsNoneSaysWhy(t *testing.T) {
+	wf, wd := runKG(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"No Such Concept"}, `"No Such Concept" is not a concept of this graph (looked up as /c/en/no_such_concept)`},
+		{[]string{"Crimson", "--rel", "NoSuchRelation"}, "no /r/NoSuchRelation edges at /c/en/crimson"},
+	} {
+		args := append([]string{"kg", wf, "graph", "neighbors"}, tc.args...)
+		code, out := cli(t, append(args, wd)...)
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d\n%s\nwant %q", tc.args, code, out, tc.want)
+		}
 	}
 }
 

@@ -934,7 +934,11 @@ func publish(env *pipeline.Env, ts *trainState) error {
 		"best_dev_r10_i2t": br.DevR10I2T, "best_dev_r1_t2i": br.DevR1T2I, "best_dev_r5_t2i": br.DevR5T2I, "best_dev_r10_t2i": br.DevR10T2I} {
 		env.SetMetric(name, v)
 	}
-	env.Summarize("%d epochs, best epoch %d (dev rSum %.1f), final loss %.4f", len(ts.Epochs), best, ts.BestRSum, lastRow.Loss)
+	epochs := "epochs"
+	if len(ts.Epochs) == 1 {
+		epochs = "epoch"
+	}
+	env.Summarize("%d %s, best epoch %d (dev rSum %.1f), final loss %.4f", len(ts.Epochs), epochs, best, ts.BestRSum, lastRow.Loss)
 	return nil
 }
 

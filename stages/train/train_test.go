@@ -409,3 +409,18 @@ func runStage(t *testing.T, params map[string]any, data *pipeline.Artifact, dir 
 	}
 	return a
 }
+
+// TestSummaryCountsEpochs: the run summary says "1 epoch", "2 epochs".
+func TestSummaryCountsEpochs(t *testing.T) {
+	data := fixture(t)
+	for _, tc := range []struct {
+		epochs int
+		want   string
+	}{{1, "1 epoch, "}, {2, "2 epochs, "}} {
+		_, log := capturedLog()
+		a := runStage(t, smallParams(map[string]any{"concept": false, "epochs": tc.epochs}), data, t.TempDir(), log)
+		if !strings.HasPrefix(a.Manifest.Summary, tc.want) {
+			t.Errorf("epochs %d: summary %q, want it to start with %q", tc.epochs, a.Manifest.Summary, tc.want)
+		}
+	}
+}
