@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,16 +139,7 @@ func (w *slowWriter) String() string {
 // cancellation as the stages, and could come after them).
 func TestInterruptNoticeBeforeCancel(t *testing.T) {
 	var w slowWriter
-	ctx, stop := interruptContext(&w)
-	defer stop()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("SIGINT did not cancel the context")
-	}
+	ctx := interruptedContext(t, &w)
 	// what a stage's "stage canceled" line would follow
 	if got := w.String(); !strings.Contains(got, "coderflow: interrupt signal received: stopping the running stages") {
 		t.Errorf("when the context was canceled, the notice was not written yet (got %q)", got)
@@ -171,16 +163,25 @@ func (w blockedWriter) Write(p []byte) (int, error) {
 func TestInterruptWithBlockedStderr(t *testing.T) {
 	w := blockedWriter{release: make(chan struct{})}
 	defer close(w.release)
+	interruptedContext(t, w)
+}
+
+// interruptedContext sends this process a SIGINT under interruptContext(w)
+// and returns the context once the signal canceled it (fails the test if it
+// does not within 20 s).
+func interruptedContext(t *testing.T, w io.Writer) context.Context {
+	t.Helper()
 	ctx, stop := interruptContext(w)
-	defer stop()
+	t.Cleanup(stop)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(20 * time.Second):
-		t.Fatal("SIGINT did not cancel the context while the notice could not be written")
+		t.Fatal("SIGINT did not cancel the context")
 	}
+	return ctx
 }
 
 // TestInterruptNoticeFirst: in a run's log, the Ctrl-C notice comes before
