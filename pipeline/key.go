@@ -448,6 +448,16 @@ func (d *Digester) Save() error {
 	return os.Rename(tmp, d.file)
 }
 
+// paramError is an error about the value of a stage's param Param, named
+// as validation names it: "with.NAME: ...".
+type paramError struct {
+	Param string
+	Err   error
+}
+
+func (e *paramError) Error() string { return "with." + e.Param + ": " + e.Err.Error() }
+func (e *paramError) Unwrap() error { return e.Err }
+
 // emptyTreeDigest is the digest of an empty directory (sha256 of nothing).
 const emptyTreeDigest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -482,7 +492,7 @@ func externalDigests(ctx context.Context, p Params, dg *Digester, inputDirs []st
 			return nil, nil, context.Cause(ctx)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("params.%s: %w", name, err)
+			return nil, nil, &paramError{Param: name, Err: err}
 		}
 		ext[name] = sum
 		refs = append(refs, ExternalRef{Param: name, Source: v, Digest: sum})
@@ -548,7 +558,7 @@ func externalChanged(ctx context.Context, p Params, dg *Digester, refs []Externa
 			if err != nil {
 				why = err.Error()
 			}
-			return fmt.Errorf("params.%s: %s changed while the workflow ran (%s); the output is not cached: run again", r.Param, local, why)
+			return &paramError{Param: r.Param, Err: fmt.Errorf("%s changed while the workflow ran (%s); the output is not cached: run again", local, why)}
 		}
 	}
 	return nil

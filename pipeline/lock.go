@@ -26,7 +26,9 @@ type Lock struct {
 
 // AcquireLock takes the workdir lock, waiting up to timeout (0: fail at
 // once; negative: wait forever) while another process holds it. onWait, if
-// not nil, is called once with the holder's description when waiting starts.
+// not nil, is called once with the holder's description when waiting starts;
+// with timeout 0 there is no wait, so it is not called. Either way the
+// error, which wraps [ErrLockTimeout], names the holder.
 func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onWait func(holder string)) (*Lock, error) {
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return nil, err
@@ -48,6 +50,10 @@ func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onW
 			return nil, fmt.Errorf("lock %s: %w", p, err)
 		}
 		holder := lockHolder(p)
+		if timeout == 0 {
+			f.Close()
+			return nil, fmt.Errorf("%w (%s); --lock-timeout 0 does not wait: --lock-timeout 10m waits up to 10 minutes for it (negative: as long as it takes)", ErrLockTimeout, holder)
+		}
 		if !waited && onWait != nil {
 			onWait(holder)
 		}

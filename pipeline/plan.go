@@ -21,8 +21,9 @@ type Workflow struct {
 	Stages  []*Node        // topological order (file order among independent stages)
 	// Dropped lists stages left out because every stage that needs them
 	// reads a local source instead (see [Spec.InputsUnused]).
-	Dropped []string
-	byID    map[string]*Node
+	Dropped     []string
+	droppedKind map[string]string // stage id -> kind, of Dropped
+	byID        map[string]*Node
 }
 
 // Node is one stage of a validated workflow.
@@ -34,6 +35,18 @@ type Node struct {
 	Inputs []*Node  // the nodes of Needs
 	Params Params
 	Pos    Pos
+	// withPos is where each param given under `with:` (or by --set) has
+	// its value, for errors about it found after validation.
+	withPos map[string]Pos
+}
+
+// paramPos returns the position of param name's value, or the stage's
+// position for a param left at its default.
+func (n *Node) paramPos(name string) Pos {
+	if p, ok := n.withPos[name]; ok {
+		return p
+	}
+	return n.Pos
 }
 
 // Stage returns the node with id.
@@ -168,6 +181,10 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 			if node.Line == 0 {
 				vpos = Pos{File: "--set " + s.ID + "." + k}
 			}
+			if n.withPos == nil {
+				n.withPos = map[string]Pos{}
+			}
+			n.withPos[k] = vpos
 			v, err := substitute(node, fs)
 			if err != nil {
 				errs = append(errs, &SpecError{Pos: vpos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w%s", err, setOrigin(node, fs))})
@@ -270,6 +287,10 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 		n := nodes[id]
 		if dropped[id] {
 			w.Dropped = append(w.Dropped, id)
+			if w.droppedKind == nil {
+				w.droppedKind = map[string]string{}
+			}
+			w.droppedKind[id] = n.Kind
 			continue
 		}
 		if !unused[id] {

@@ -49,6 +49,10 @@ func TestExternalFileChangedDuringRun(t *testing.T) {
 	if runErr == nil || !strings.Contains(runErr.Error(), "changed while") {
 		t.Errorf("run with its input edited under it: err = %v, want an error saying the file changed", runErr)
 	}
+	// the param is named as validation names it
+	if runErr != nil && !strings.Contains(runErr.Error(), `stage "a": with.file: `) {
+		t.Errorf("err = %v, want it to name the param as with.file", runErr)
+	}
 	// back to the content the key was computed from
 	if err := os.WriteFile(data, []byte("old content\n"), 0o644); err != nil {
 		t.Fatal(err)

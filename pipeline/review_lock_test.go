@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"coderflow/pipeline"
 )
@@ -25,13 +26,14 @@ func TestLockHolderOnAnotherHost(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wd, "lock"), []byte(other), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var holder string
-	_, err = pipeline.AcquireLock(t.Context(), wd, 0, func(h string) { holder = h })
+	// with timeout 0 there is no wait (onWait is not called): the error
+	// names the holder
+	_, err = pipeline.AcquireLock(t.Context(), wd, 0, nil)
 	if err == nil {
 		t.Fatal("a second lock was granted while the first is held")
 	}
-	if !strings.Contains(holder, "some-other-host") || strings.Contains(holder, "no longer running") {
-		t.Fatalf("holder = %q; want the other host's line without a local liveness verdict", holder)
+	if holder := err.Error(); !strings.Contains(holder, "some-other-host") || strings.Contains(holder, "no longer running") {
+		t.Fatalf("error = %q; want the other host's line without a local liveness verdict", holder)
 	}
 
 	// the same line naming this host and a dead pid is still reported so
@@ -40,7 +42,8 @@ func TestLockHolderOnAnotherHost(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wd, "lock"), []byte(local), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = pipeline.AcquireLock(t.Context(), wd, 0, func(h string) { holder = h })
+	var holder string
+	_, _ = pipeline.AcquireLock(t.Context(), wd, time.Millisecond, func(h string) { holder = h })
 	if !strings.Contains(holder, "no longer running") {
 		t.Fatalf("holder = %q; want a dead local pid reported as no longer running", holder)
 	}

@@ -66,18 +66,26 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	start := time.Now() // the run's start: its record's duration includes the lock wait and the key computation
 	if err := checkSelection(w, opt); err != nil {
 		return nil, err
 	}
+	locked, lockWait := start, time.Duration(0)
 	if !opt.DryRun {
 		t0 := time.Now()
+		waited := false
 		lock, err := AcquireLock(ctx, w.Workdir, opt.LockTimeout, func(holder string) {
+			waited = true
 			log.Info("waiting for the workdir lock", "workdir", w.Workdir, "holder", holder)
 		})
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Release()
+		locked = time.Now()
+		if waited {
+			lockWait = locked.Sub(t0)
+		}
 		log.Debug("workdir locked", "workdir", w.Workdir, "waited_seconds", round(time.Since(t0).Seconds()))
 		sweepTrash(w.Workdir, log)
 		if err := markKilledRuns(w.Workdir); err != nil {
@@ -124,9 +132,12 @@ func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	if opt.DryRun {
 		return res, nil
 	}
-	start := time.Now()
-	rec := &RunRecord{ID: newRunID(start), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning,
-		Only: opt.Only, From: opt.From, Until: opt.Until, Force: opt.Force}
+	// The id is from the time the lock was taken, not from start: run ids
+	// sort in the order the runs held the workdir lock, which readers of
+	// the newest records rely on (a run that waited for the lock started
+	// before the one it waited for finished).
+	rec := &RunRecord{ID: newRunID(locked), Workflow: w.Name, File: w.File, Sets: opt.Sets, Start: start, Params: w.Params, Status: RunRunning,
+		Only: opt.Only, From: opt.From, Until: opt.Until, Force: opt.Force, LockWaitMS: lockWait.Milliseconds()}
 	runErr := execute(ctx, w, byID, plan, forced, opt, log, res, rec, dg)
 	_ = dg.Save() // the digests of the checks after each stage
 	rec.End = time.Now()
@@ -521,9 +532,14 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	env := NewEnv(n.ID, n.Kind, n.Params, inputs, wd, slog)
 	env.Key = s.Key
 	env.progress = opt.Progress
-	if resumed {
-		slog.Info("resuming", "key", short(s.Key), "committed_shards", len(env.CommittedShards()))
-	} else {
+	switch shards := len(env.CommittedShards()); {
+	case resumed && shards > 0:
+		slog.Info("resuming", "key", short(s.Key), "committed_shards", shards)
+	case resumed:
+		// no committed shard, but the stage may resume from what it keeps
+		// in its work dir itself (a download's partial file)
+		slog.Info("resuming", "key", short(s.Key), "work_dir", "kept")
+	default:
 		slog.Info("running", "key", short(s.Key))
 	}
 	slog.Debug("stage params", "kind", n.Kind, "version", n.Spec.Version, "params", n.Params.Map(), "work_dir", wd)

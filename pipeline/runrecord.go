@@ -84,21 +84,29 @@ func markKilledRuns(workdir string) error {
 
 // RunRecord is written to <workdir>/runs/<workflow>/<id>.json after every run.
 type RunRecord struct {
+	// ID begins with the UTC time the run took the workdir lock (ids sort
+	// in lock order), then a random suffix.
 	ID       string   `json:"id"`
 	Workflow string   `json:"workflow"`
 	File     string   `json:"file"`
 	Sets     []string `json:"sets,omitempty"`
 	// the stage selection the run was started with (--only, --from, --until, --force)
-	Only   []string       `json:"only,omitempty"`
-	From   string         `json:"from,omitempty"`
-	Until  string         `json:"until,omitempty"`
-	Force  []string       `json:"force,omitempty"`
-	Start  time.Time      `json:"start"`
-	End    time.Time      `json:"end"`
-	Status string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)
-	Error  string         `json:"error,omitempty"`
-	Stages []StageRecord  `json:"stages"`
-	Params map[string]any `json:"params,omitempty"` // workflow params
+	Only  []string `json:"only,omitempty"`
+	From  string   `json:"from,omitempty"`
+	Until string   `json:"until,omitempty"`
+	Force []string `json:"force,omitempty"`
+	// Start is when the run began, before it waited for the workdir lock
+	// and computed the keys; End - Start is the run's whole duration.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// LockWaitMS is how long, in milliseconds, the run waited for another
+	// run to release the workdir lock (included in End - Start); absent
+	// (0) when the lock was free.
+	LockWaitMS int64          `json:"lock_wait_ms,omitempty"`
+	Status     string         `json:"status"` // ok | failed | canceled | running | killed (see RunRunning, RunKilled)
+	Error      string         `json:"error,omitempty"`
+	Stages     []StageRecord  `json:"stages"`
+	Params     map[string]any `json:"params,omitempty"` // workflow params
 }
 
 // StageRecord is one stage's line in a run record.
@@ -148,7 +156,8 @@ func (e *UnreadableRunsError) Error() string {
 }
 
 // runFiles returns the paths of a workflow's run record files, oldest
-// first: run ids start with their UTC start time, so names sort by age.
+// first: run ids start with the UTC time the run took the workdir lock, so
+// names sort in the order the runs held it.
 func runFiles(workdir, workflow string) ([]string, error) {
 	dir := runsDir(workdir, workflow)
 	ents, err := os.ReadDir(dir)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -11,12 +12,25 @@ import (
 	"strings"
 )
 
-// State is the cache state of one stage of a workflow.
+// State is the cache state of one stage of a workflow. Its JSON form is
+// what `coderflow status --json` prints, one object per stage:
+//
+//   - stage, kind, key, status, dir: always present.
+//   - reason: for stale, what changed; also notes shards an interrupted
+//     earlier attempt finished.
+//   - resume_shards: how many such shards there are (absent when none).
+//   - inputs: the input artifact keys in `needs` order; [] (never null)
+//     for a stage without inputs.
+//   - external: the digests of local Path params (absent when none).
+//   - not_needed: true for a stage a local source leaves out (see
+//     [Workflow.Dropped] and [Workflow.WithDropped]); its status is
+//     "not_needed" and its key and dir are "": it does not run, so it has
+//     no key. Absent for every other stage.
 type State struct {
 	Stage  string `json:"stage"`
 	Kind   string `json:"kind"`
 	Key    string `json:"key"`
-	Status string `json:"status"`           // cached | stale | missing
+	Status string `json:"status"`           // cached | stale | missing (not_needed: see NotNeeded)
 	Reason string `json:"reason,omitempty"` // for stale: what changed
 	// Resume counts the shards an interrupted earlier attempt with this
 	// key finished: the next run continues from them.
@@ -24,7 +38,22 @@ type State struct {
 	Dir       string        `json:"dir"` // where the artifact is (or will be)
 	InputKeys []string      `json:"inputs"`
 	External  []ExternalRef `json:"external,omitempty"`
-	Manifest  *Manifest     `json:"-"`
+	// NotNeeded marks a stage left out because every stage that needs it
+	// reads a local source instead; only [Workflow.WithDropped] makes such
+	// States.
+	NotNeeded bool      `json:"not_needed,omitempty"`
+	Manifest  *Manifest `json:"-"`
+}
+
+// MarshalJSON writes inputs as [] rather than null for a stage without
+// inputs.
+func (s State) MarshalJSON() ([]byte, error) {
+	type plain State // without this method
+	p := plain(s)
+	if p.InputKeys == nil {
+		p.InputKeys = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // Status values.
@@ -32,7 +61,21 @@ const (
 	StatusCached  = "cached"
 	StatusStale   = "stale"
 	StatusMissing = "missing"
+	// StatusNotNeeded is the status of a State with NotNeeded set.
+	StatusNotNeeded = "not_needed"
 )
+
+// WithDropped returns states (as [Workflow.States] returns them) followed
+// by a State with NotNeeded set for each stage of w.Dropped (in their
+// topological order): every stage of the workflow file, as `status --json`
+// lists them. states itself is not modified.
+func (w *Workflow) WithDropped(states []*State) []*State {
+	out := slices.Clip(states)
+	for _, id := range w.Dropped {
+		out = append(out, &State{Stage: id, Kind: w.droppedKind[id], Status: StatusNotNeeded, InputKeys: []string{}, NotNeeded: true})
+	}
+	return out
+}
 
 // States computes the key and cache state of every stage, in topological
 // order. It reads no artifact data: external files are digested through the
@@ -58,6 +101,9 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 			return nil, context.Cause(ctx)
 		}
 		if err != nil {
+			if pe := (*paramError)(nil); errors.As(err, &pe) {
+				return nil, &SpecError{Pos: n.paramPos(pe.Param), Stage: n.ID, Field: "with." + pe.Param, Err: pe.Err}
+			}
 			return nil, &SpecError{Pos: n.Pos, Stage: n.ID, Err: err}
 		}
 		key := ComputeKey(KeyInput{Kind: n.Kind, Version: n.Spec.Version, Params: n.Params, Inputs: inKeys, External: ext})
@@ -81,7 +127,7 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 		if st.Status != StatusCached {
 			st.Resume = len(committedShards(workDir(w.Workdir, n.Kind, key)))
 			if st.Resume > 0 {
-				note := fmt.Sprintf("interrupted earlier: the next run resumes from %d finished shards", st.Resume)
+				note := "interrupted earlier: the next run resumes from " + plural(st.Resume, "finished shard")
 				if st.Reason != "" {
 					note = st.Reason + "; " + note
 				}
@@ -228,6 +274,14 @@ func latestKeys(w *Workflow) map[string]string {
 
 // runsDir returns the run-record directory of a workflow.
 func runsDir(workdir, name string) string { return filepath.Join(workdir, runsDirName, name) }
+
+// plural returns "1 NOUN" or "N NOUNs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {
 	var ks []string

@@ -203,7 +203,7 @@ stages:
     uses: toy.source
     with: {file: "${workdir}/nonexistent.txt"}
 `)
-	if _, err := h2.load().States(pipeline.NewDigester("")); err == nil || !strings.Contains(err.Error(), "params.file") {
+	if _, err := h2.load().States(pipeline.NewDigester("")); err == nil || !strings.Contains(err.Error(), `stage "a": with.file: `) {
 		t.Errorf("missing file without MissingIsEmpty: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,32 @@ func TestDagSet(t *testing.T) {
 	code, out = cli(t, "dag", "../../workflows/flickr8k.yaml", "--format", "dot")
 	if code != 0 || !strings.Contains(out, `"fetch" -> "data"`) {
 		t.Fatalf("dag without --set: exit %d\n%s", code, out)
+	}
+}
+
+// TestStatusJSONNotNeeded: status --json lists a download stage that a local
+// source leaves out, as the table does, marked not needed.
+func TestStatusJSONNotNeeded(t *testing.T) {
+	dir := t.TempDir()
+	code, out := cli(t, "status", "../../workflows/flickr8k.yaml", "--json", "--workdir", filepath.Join(dir, "wd"), "--set", "data.source=dir:"+dir)
+	var states []struct {
+		Stage     string   `json:"stage"`
+		Status    string   `json:"status"`
+		NotNeeded bool     `json:"not_needed"`
+		Inputs    []string `json:"inputs"`
+	}
+	if err := json.Unmarshal([]byte(out), &states); code != 0 || err != nil {
+		t.Fatalf("status --json: exit %d, %v\n%s", code, err, out)
+	}
+	var fetch bool
+	for _, s := range states {
+		if s.Stage == "fetch" {
+			fetch = s.NotNeeded && s.Status == "not_needed"
+		} else if s.NotNeeded {
+			t.Errorf("stage %s marked not needed", s.Stage)
+		}
+	}
+	if !fetch {
+		t.Errorf("no not-needed fetch entry in\n%s", out)
 	}
 }

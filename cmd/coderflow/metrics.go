@@ -236,14 +236,16 @@ type runSummary struct {
 	Force   []string   `json:"force,omitempty"`
 	Start   time.Time  `json:"start"`
 	End     *time.Time `json:"end"`     // null while running or when killed
-	Seconds *float64   `json:"seconds"` // null when End is
-	Error   string     `json:"error,omitempty"`
+	Seconds *float64   `json:"seconds"` // null when End is; includes LockWaitMS
+	// LockWaitMS is how long the run waited for another run's workdir lock.
+	LockWaitMS int64  `json:"lock_wait_ms,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 func printRunsJSON(out io.Writer, recs []*pipeline.RunRecord, bad *pipeline.UnreadableRunsError) error {
 	runs := make([]runSummary, 0, len(recs))
 	for _, r := range recs {
-		s := runSummary{ID: r.ID, Status: r.Status, Sets: r.Sets, Only: r.Only, From: r.From, Until: r.Until, Force: r.Force, Start: r.Start, Error: r.Error}
+		s := runSummary{ID: r.ID, Status: r.Status, Sets: r.Sets, Only: r.Only, From: r.From, Until: r.Until, Force: r.Force, Start: r.Start, LockWaitMS: r.LockWaitMS, Error: r.Error}
 		if s.Sets == nil {
 			s.Sets = []string{}
 		}

@@ -52,7 +52,7 @@ and writes nothing.`,
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(states)
+				return enc.Encode(w.WithDropped(states)) // not-needed stages too, as the table lists them
 			}
 			var rows [][]string
 			for _, s := range states {
