@@ -458,6 +458,12 @@ type paramError struct {
 func (e *paramError) Error() string { return "with." + e.Param + ": " + e.Err.Error() }
 func (e *paramError) Unwrap() error { return e.Err }
 
+// ParamError returns an error about the value of the stage's param name, for
+// a Spec's Validate: the workflow check reports it at that param's value in
+// the file (or its --set) as `stage "S": with.NAME: ...`. Several are
+// joined with errors.Join.
+func ParamError(name string, err error) error { return &paramError{Param: name, Err: err} }
+
 // emptyTreeDigest is the digest of an empty directory (sha256 of nothing).
 const emptyTreeDigest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

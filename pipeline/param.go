@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"go.yaml.in/yaml/v3"
 	"math"
@@ -106,6 +107,9 @@ type Params struct {
 	values map[string]any
 }
 
+// errRequired is the error of a required param without a value.
+var errRequired = errors.New("required parameter is missing")
+
 // NewParams resolves raw values (as decoded from YAML or given in tests)
 // against the declared params. It applies defaults and checks types, ranges
 // and enums, and reports every problem joined in one error.
@@ -117,7 +121,7 @@ func NewParams(decl []Param, raw map[string]any) (Params, error) {
 	}
 	for k := range raw {
 		if _, ok := p.decl[k]; !ok {
-			errs = append(errs, fmt.Errorf("params.%s: unknown parameter%s", k, didYouMean(k, paramNames(decl))))
+			errs = append(errs, &paramError{Param: k, Err: fmt.Errorf("unknown parameter%s", didYouMean(k, paramNames(decl)))})
 		}
 	}
 	for _, d := range decl {
@@ -130,13 +134,13 @@ func NewParams(decl []Param, raw map[string]any) (Params, error) {
 				p.values[d.Name] = zeroOf(d.Type)
 				continue
 			default:
-				errs = append(errs, fmt.Errorf("params.%s: required parameter is missing", d.Name))
+				errs = append(errs, &paramError{Param: d.Name, Err: errRequired})
 				continue
 			}
 		}
 		cv, err := convertParam(d, v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("params.%s: %w", d.Name, err))
+			errs = append(errs, &paramError{Param: d.Name, Err: err})
 			continue
 		}
 		p.values[d.Name] = cv

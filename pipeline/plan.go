@@ -222,8 +222,8 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 			if err != nil {
 				// only problems not reported above remain: missing required params
 				for _, e := range unjoin(err) {
-					if strings.Contains(e.Error(), "required") {
-						errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: e})
+					if pe := (*paramError)(nil); errors.As(e, &pe) && errors.Is(pe.Err, errRequired) {
+						errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with." + pe.Param, Err: pe.Err})
 					}
 				}
 			} else if spec.Validate != nil {
@@ -238,7 +238,14 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 					if len(given) > 0 {
 						note = fmt.Sprintf(" (given with --set: %s)", strings.Join(given, ", "))
 					}
-					errs = append(errs, &SpecError{Pos: s.Pos, Stage: s.ID, Field: "with", Err: fmt.Errorf("%w: %v%s", ErrBadValue, verr, note)})
+					for _, e := range unjoin(verr) {
+						// a ParamError is reported at its param's value
+						pos, field := s.Pos, "with"
+						if pe := (*paramError)(nil); errors.As(e, &pe) {
+							pos, field, e = n.paramPos(pe.Param), "with."+pe.Param, pe.Err
+						}
+						errs = append(errs, &SpecError{Pos: pos, Stage: s.ID, Field: field, Err: fmt.Errorf("%w: %v%s", ErrBadValue, e, note)})
+					}
 				}
 			}
 			n.Params = p

@@ -37,7 +37,9 @@ type Spec struct {
 	// `needs` check: a stage's table lookups are resolved through its inputs).
 	Produces []string
 	// Validate, if set, checks cross-param constraints after types are
-	// checked; it runs at plan time, before anything executes.
+	// checked; it runs at plan time, before anything executes. Wrap an
+	// error about one param in [ParamError] (several joined with
+	// errors.Join) to have it reported at that param's value.
 	Validate func(Params) error
 	// InputsUnused, if set, reports whether with these params the stage
 	// reads nothing from its `needs` (a reader given a local `source`

@@ -81,7 +81,7 @@ func validateDownload(p pipeline.Params) error {
 	}
 	for _, n := range catalog {
 		if _, err := datasets.Lookup(n); err != nil {
-			errs = append(errs, fmt.Errorf("params.catalog: %w", err))
+			errs = append(errs, pipeline.ParamError("catalog", err))
 		}
 	}
 	dir := strings.HasPrefix(u, "dir:")
@@ -90,10 +90,10 @@ func validateDownload(p pipeline.Params) error {
 	}
 	sha, md := p.String("sha256"), p.String("md5")
 	if sha != "" && !isHex(sha, sha256.Size) {
-		errs = append(errs, fmt.Errorf("params.sha256: %q is not a SHA-256 digest (64 hex digits)", sha))
+		errs = append(errs, pipeline.ParamError("sha256", fmt.Errorf("%q is not a SHA-256 digest (64 hex digits)", sha)))
 	}
 	if md != "" && !isHex(md, md5.Size) && !strings.EqualFold(md, "none") {
-		errs = append(errs, fmt.Errorf("params.md5: %q is not an MD5 digest (32 hex digits) or none", md))
+		errs = append(errs, pipeline.ParamError("md5", fmt.Errorf("%q is not an MD5 digest (32 hex digits) or none", md)))
 	}
 	expect := []struct {
 		name  string
@@ -107,10 +107,10 @@ func validateDownload(p pipeline.Params) error {
 		switch {
 		case !e.given:
 		case dir:
-			errs = append(errs, fmt.Errorf("params.%s: a dir: url is used in place, nothing is fetched to verify", e.name))
+			errs = append(errs, pipeline.ParamError(e.name, errors.New("a dir: url is used in place, nothing is fetched to verify")))
 		case u == "" && len(catalog) > 1:
-			errs = append(errs, fmt.Errorf("params.%s: applies to one file, but %d catalog entries are listed and no url: "+
-				"use one download stage per entry to give each its own %s", e.name, len(catalog), e.name))
+			errs = append(errs, pipeline.ParamError(e.name, fmt.Errorf("applies to one file, but %d catalog entries are listed and no url: "+
+				"use one download stage per entry to give each its own %s", len(catalog), e.name)))
 		}
 	}
 	return errors.Join(errs...)

@@ -79,13 +79,13 @@ var Spec = pipeline.Spec{
 func validate(p pipeline.Params) error {
 	splits := p.Strings(ParamVocabSplits)
 	if len(splits) == 0 {
-		return fmt.Errorf("params.%s: at least one split is needed", ParamVocabSplits)
+		return pipeline.ParamError(ParamVocabSplits, errors.New("at least one split is needed"))
 	}
 	var errs []error
 	for _, s := range splits {
 		switch s {
 		case table.SplitDev, table.SplitTest, table.SplitTestAll:
-			errs = append(errs, fmt.Errorf("params.%s: %q is an evaluation split: a vocabulary built from it leaks test words into training", ParamVocabSplits, s))
+			errs = append(errs, pipeline.ParamError(ParamVocabSplits, fmt.Errorf("%q is an evaluation split: a vocabulary built from it leaks test words into training", s)))
 		}
 	}
 	return errors.Join(errs...)
