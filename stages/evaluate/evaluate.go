@@ -40,7 +40,7 @@ var Spec = pipeline.Spec{
 	},
 	Validate: func(p pipeline.Params) error {
 		if a := p.Float("alpha"); a != modelAlpha && a < 0 {
-			return fmt.Errorf("alpha: %v: -1 (the model's alpha) or a value in [0, 1]", a)
+			return pipeline.ParamError("alpha", fmt.Errorf("%v: -1 (the model's alpha) or a value in [0, 1]", a))
 		}
 		return nil
 	},

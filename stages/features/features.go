@@ -92,7 +92,7 @@ var Spec = pipeline.Spec{
 	},
 	Validate: func(p pipeline.Params) error {
 		if len(p.Strings("parts")) == 0 {
-			return fmt.Errorf("parts: give at least one descriptor part (the default is all: %s)", strings.Join(descriptor.Parts, ", "))
+			return pipeline.ParamError("parts", fmt.Errorf("give at least one descriptor part (the default is all: %s)", strings.Join(descriptor.Parts, ", ")))
 		}
 		return descriptor.Config{Parts: p.Strings("parts"), Regions: p.Int("regions")}.Validate()
 	},
