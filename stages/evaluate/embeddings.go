@@ -70,7 +70,20 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 		*cvec = append(*cvec, r.ConceptVec...)
 		return nil
 	}
+	// where each image id was first seen: a repeated image row would be
+	// ranked as another image (its captions, if repeated too, pass the
+	// layout check), silently lowering the numbers
+	type place struct {
+		file string
+		row  int64
+	}
+	seen := map[int64]place{}
 	err = scanSplit(ctx, imgFiles, split, func(f string, row int64, r *table.EmbeddingRow) error {
+		if p, dup := seen[r.ImageID]; dup {
+			return fmt.Errorf("%s: image row %d (id %d): image %d appears twice in split %q (first at %s row %d): "+
+				"the protocol ranks N distinct images", f, row, r.ID, r.ImageID, split, p.file, p.row)
+		}
+		seen[r.ImageID] = place{f, row}
 		if err := check("image", f, row, r, &ts.in.Images, &imgC); err != nil {
 			return err
 		}

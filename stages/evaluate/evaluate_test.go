@@ -24,7 +24,9 @@ import (
 // vec, "nocvec" drops the concept vectors of one test caption, "short"
 // drops the last test image's last caption, "nan" puts a NaN into one test
 // caption, "unnorm" doubles one test caption's vec, "nocaps" writes no
-// caption_embeddings table. dropped > 0 is recorded as the embed stage's
+// caption_embeddings table, "dup" gives test image 105 and its 5 captions
+// the image id 104 (image 104 repeated, consistently in both tables).
+// dropped > 0 is recorded as the embed stage's
 // images_without_features count.
 var fakeEmbeddings = pipeline.Spec{
 	Kind: "test.embeddings", Version: "1",
@@ -62,7 +64,11 @@ var fakeEmbeddings = pipeline.Spec{
 		var imgs, caps []table.EmbeddingRow
 		add := func(split string, id int64) {
 			iv, ic := unit(d, nil, 1), unit(cd, nil, 1)
-			imgs = append(imgs, table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: iv, ConceptVec: ic})
+			iid := id
+			if mode == "dup" && split == "test" && id == 105 {
+				iid = 104
+			}
+			imgs = append(imgs, table.EmbeddingRow{ID: iid, ImageID: iid, Split: split, Vec: iv, ConceptVec: ic})
 			nc := 5
 			if mode == "six" && id == 101 {
 				nc = 6
@@ -75,7 +81,7 @@ var fakeEmbeddings = pipeline.Spec{
 				if mode == "short" && split == "test" && id == int64(100+n-1) && k == nc-1 {
 					continue
 				}
-				c := table.EmbeddingRow{ID: id*10 + int64(k), ImageID: id, Ordinal: int32(k), Split: split,
+				c := table.EmbeddingRow{ID: id*10 + int64(k), ImageID: iid, Ordinal: int32(k), Split: split,
 					Vec: unit(d, iv, noise), ConceptVec: unit(cd, ic, noise)}
 				if split == "test" && id == 103 && k == 2 {
 					switch mode {
@@ -206,6 +212,9 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 		{map[string]any{"mode": "nocaps"}, nil, `table "caption_embeddings"`},
 		{map[string]any{"mode": "unnorm"}, nil, "cap-0.parquet: caption row 22 (id 1032): vec has L2 norm 2: the protocol ranks L2-normalised"},
 		{map[string]any{"n": 20}, map[string]any{"alpha": -0.5}, "alpha: -0.5: -1 (the model's alpha) or a value in [0, 1]"},
+		// a repeated image (with its captions repeated too) was ranked as a
+		// 21st image: its captions' t2i ranks lost a place to the copy
+		{map[string]any{"mode": "dup"}, nil, `img.parquet: image row 6 (id 104): image 104 appears twice in split "test" (first at `},
 	} {
 		emb := pipelinetest.RunStage(t, &fakeEmbeddings, tc.emb)
 		_, err := pipelinetest.RunStageErr(t, &Spec, tc.with, emb)

@@ -43,7 +43,10 @@ var ReportSpec = pipeline.Spec{
 	// 4: thumbnails of images whose header declares more than max_pixels
 	// pixels are refused before decoding (a placeholder, a page note and
 	// the thumbnails_too_large info).
-	Version: "4",
+	// 5: a run whose embed stage dropped test images says on the page that
+	// its numbers are not the protocol's full test set (and marks such rows
+	// in the run comparison).
+	Version: "5",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +
@@ -585,6 +588,10 @@ func buildRunTable(runs []runInfo, cur *eval.MetricsFile) *runTable {
 	for i, r := range runs {
 		row := runRow{Label: r.label, Note: r.note, Current: r.current, Best: i == best, N: r.mf.Images, Folds: r.mf.Folds,
 			Alpha: "—", Cells: cells(r.mf.Mean)}
+		if d := r.mf.DroppedUpstream; d > 0 {
+			// not the protocol's full test set: say so next to its numbers
+			row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + fmt.Sprintf("%d dropped upstream: not the full test set", d)
+		}
 		if r.mf.ConceptDim > 0 {
 			row.Alpha = fmt.Sprint(r.mf.Alpha)
 		}

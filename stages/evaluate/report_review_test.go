@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"coderflow/pipeline"
+	"coderflow/pipeline/pipelinetest"
 )
 
 // TestReportRunsDirDanglingLink: a dangling symlink in the workdir's
@@ -71,5 +72,33 @@ func TestReportRunsDirUnreadableFile(t *testing.T) {
 	}
 	if _, err := h.runErr("train.lr=0.002", "report.runs=["+filepath.Join(bad, "metrics.json")+"]"); err == nil {
 		t.Error("an unreadable file listed in runs: want the report to fail")
+	}
+}
+
+// TestReportDroppedUpstream: when the embedding stage left images of the
+// split out, the evaluation is not on the protocol's full test set; the
+// report's results table (and its run comparison) must say so next to the
+// numbers, as the evaluate stage's summary does. The page used to show
+// them as if they were protocol numbers.
+func TestReportDroppedUpstream(t *testing.T) {
+	for _, dropped := range []int{0, 3} {
+		emb := pipelinetest.RunStage(t, &fakeEmbeddings, map[string]any{"n": 10, "dropped": dropped})
+		ev := pipelinetest.RunStage(t, &Spec, map[string]any{"folds": 2}, emb)
+		ev5 := pipelinetest.RunStage(t, &Spec, nil, emb) // a second evaluation: the run comparison
+		rep := pipelinetest.RunStage(t, &ReportSpec, map[string]any{"examples": 0}, ev, ev5)
+		b, err := os.ReadFile(rep.Path(ReportFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html := string(b)
+		note := strings.Contains(html, `id="dropped"`) &&
+			strings.Contains(html, "3 image(s) of the split were left out upstream") &&
+			strings.Contains(html, "the folds hold other images than the protocol's")
+		if note != (dropped > 0) {
+			t.Errorf("dropped %d: note on the page %v", dropped, note)
+		}
+		if got := strings.Count(html, "3 dropped upstream: not the full test set"); got != map[bool]int{true: 2, false: 0}[dropped > 0] {
+			t.Errorf("dropped %d: %d run comparison rows marked, want every row", dropped, got)
+		}
 	}
 }
