@@ -27,7 +27,9 @@
 // one node whose bounds agree mod 256 are merged by common-subexpression
 // elimination (the code uses no Slice and no Concat); the backward pass of
 // Slice/ByIndices/Concat allocates or copies whole tensors; SoftMax and
-// LogSoftMax of one node collide.
+// LogSoftMax of one node collide; SoftMax shifts every row by a maximum
+// that starts at the first element of the whole matrix (rows far below it
+// give 0/0), so the package uses its own row softmax (softmaxOp).
 //
 // The formulas as implemented are in docs/train-model.md. Build with
 // `-tags openblas` (CGO_LDFLAGS=-lopenblas) to run the matrix products on

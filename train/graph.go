@@ -138,8 +138,12 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		m := G.Must(G.Mean(r3, 1))                        // (B, D) guide
 		m3 := G.Must(G.Reshape(m, tensor.Shape{B, D, 1}))
 		sc := G.Must(G.BatchedMatMul(r3, m3)) // (B, R, 1)
-		sc2 := b.scale(G.Must(G.Reshape(sc, tensor.Shape{B, R})), 1/math.Sqrt(float64(D)))
-		a := G.Must(G.SoftMax(sc2, 1))
+		// softmax_r(sc / sqrt(D)) per image, shifted by each row's own
+		// maximum (softmaxOp): gorgonia's SoftMax shifts every row by a
+		// maximum that starts at the first element of the whole matrix, so
+		// an image whose scores lie far from image 0's got 0/0 = NaN or
+		// Inf/Inf (TestAttnPoolingRowIndependent)
+		a := G.Must(G.ApplyOp(newSoftmax(1/math.Sqrt(float64(D))), G.Must(G.Reshape(sc, tensor.Shape{B, R}))))
 		a3 := G.Must(G.Reshape(a, tensor.Shape{B, 1, R}))
 		v3 := G.Must(G.BatchedMatMul(a3, r3)) // (B, 1, D)
 		out.v = l2(G.Must(G.Reshape(v3, tensor.Shape{B, D})))

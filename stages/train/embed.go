@@ -24,7 +24,9 @@ var EmbedSpec = pipeline.Spec{
 	// 6: with train.coder version 7: the bi-GRU's input projections of the
 	// three gates are one product, and its directions run single-threaded
 	// BLAS side by side (the encodings may differ in the last bits).
-	Version: "6",
+	// 7: with train.coder version 8: attention pooling per image (no NaN
+	// for images whose scores lie far from the batch's first image's).
+	Version: "7",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +

@@ -47,7 +47,11 @@ var TrainSpec = pipeline.Spec{
 	// 7: the bi-GRU runs its three gates' products as one and backpropagates
 	// in float32 (not float64) per element: bigru models differ in the last
 	// bits (mean models are unchanged).
-	Version: "7",
+	// 8: attention pooling (pooling=attn) normalises each image's region
+	// scores by that image's own maximum (gorgonia's SoftMax used one that
+	// started at image 0's, giving NaN for images far from it): attn
+	// models differ (mean-pooling models are unchanged).
+	Version: "8",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
