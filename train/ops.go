@@ -450,15 +450,24 @@ func (op *l2Op) Do(vs ...G.Value) (G.Value, error) {
 // interleaved partial sums).
 func rowNorm[T float](x []T) float64 { return math.Sqrt(sumSq(x)) }
 
+// l2Eps is the smallest norm the L2 normalisation divides by (as torch's
+// F.normalize): a row of zeros (an all-zero feature row through a
+// zero-initialised layer) comes out as zeros, not 0/0 = NaN. Rows with a
+// larger norm, i.e. every real one, are unchanged to the bit.
+const l2Eps = 1e-12
+
+// invNorm returns 1 / max(norm, l2Eps).
+func invNorm(norm float64) float64 { return 1 / math.Max(norm, l2Eps) }
+
 func l2Fwd[T float](out, x []T, n, D int) {
 	parallelRange(n, max(2, 1<<15/max(D, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			r, o := x[i*D:(i+1)*D], out[i*D:(i+1)*D]
 			if r32, ok := any(r).([]float32); ok {
-				scaleRow32(any(o).([]float32), r32, 1/math.Sqrt(sumSq32(r32)))
+				scaleRow32(any(o).([]float32), r32, invNorm(math.Sqrt(sumSq32(r32))))
 				continue
 			}
-			inv := 1 / rowNorm(r)
+			inv := invNorm(rowNorm(r))
 			for k, v := range r {
 				o[k] = T(float64(v) * inv)
 			}
@@ -503,11 +512,11 @@ func l2Bwd[T float](out, x, y, g []T, n, D int) {
 			ry, rg, o := y[i*D:(i+1)*D], g[i*D:(i+1)*D], out[i*D:(i+1)*D]
 			if y32, ok := any(ry).([]float32); ok {
 				g32 := any(rg).([]float32)
-				inv := 1 / math.Sqrt(sumSq32(any(x[i*D:(i+1)*D]).([]float32)))
+				inv := invNorm(math.Sqrt(sumSq32(any(x[i*D:(i+1)*D]).([]float32))))
 				l2BwdRow32(any(o).([]float32), y32, g32, dot32(y32, g32), inv)
 				continue
 			}
-			inv := 1 / rowNorm(x[i*D:(i+1)*D])
+			inv := invNorm(rowNorm(x[i*D:(i+1)*D]))
 			yg := dot4(ry, rg)
 			for k, v := range ry {
 				o[k] = T((float64(rg[k]) - float64(v)*yg) * inv)
