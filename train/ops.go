@@ -512,11 +512,11 @@ func l2Bwd[T float](out, x, y, g []T, n, D int) {
 			ry, rg, o := y[i*D:(i+1)*D], g[i*D:(i+1)*D], out[i*D:(i+1)*D]
 			if y32, ok := any(ry).([]float32); ok {
 				g32 := any(rg).([]float32)
-				inv := invNorm(math.Sqrt(sumSq32(any(x[i*D:(i+1)*D]).([]float32))))
+				inv := invNorm(math.Sqrt(sumSq32(any(x[i*D : (i+1)*D]).([]float32))))
 				l2BwdRow32(any(o).([]float32), y32, g32, dot32(y32, g32), inv)
 				continue
 			}
-			inv := invNorm(rowNorm(x[i*D:(i+1)*D]))
+			inv := invNorm(rowNorm(x[i*D : (i+1)*D]))
 			yg := dot4(ry, rg)
 			for k, v := range ry {
 				o[k] = T((float64(rg[k]) - float64(v)*yg) * inv)
