@@ -160,6 +160,14 @@ func (c Config) Validate() error {
 	if c.Beta < 0 {
 		errs = append(errs, fmt.Errorf("train: Beta must be >= 0, got %g", c.Beta))
 	}
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"LambdaC", c.LambdaC}, {"LambdaP", c.LambdaP}, {"LambdaS", c.LambdaS}} {
+		if w.v < 0 { // a negative loss weight maximises its term
+			errs = append(errs, fmt.Errorf("train: %s (a loss weight) must be >= 0, got %g", w.name, w.v))
+		}
+	}
 	if c.Momentum < 0 || c.Momentum > 1 {
 		errs = append(errs, fmt.Errorf("train: Momentum must be in [0,1], got %g", c.Momentum))
 	}

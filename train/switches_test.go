@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -284,5 +285,30 @@ func TestValidateAndBadInput(t *testing.T) {
 	}
 	if _, _, err := m.EncodeImages(s.regions[:5], 1); err == nil {
 		t.Error("short region buffer accepted")
+	}
+}
+
+// TestValidateLossWeights: a negative loss weight (which would maximise its
+// term) is refused, each named; zero (the term off) is fine.
+func TestValidateLossWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"LambdaC", func(c *Config) { c.LambdaC = -1 }, "LambdaC (a loss weight) must be >= 0"},
+		{"LambdaP", func(c *Config) { c.LambdaP = -0.5 }, "LambdaP (a loss weight) must be >= 0"},
+		{"LambdaS", func(c *Config) { c.LambdaS = -0.5 }, "LambdaS (a loss weight) must be >= 0"},
+		{"zero", func(c *Config) { c.LambdaC, c.LambdaP, c.LambdaS = 0, 0, 0 }, ""},
+	} {
+		c := tinyConfig()
+		tc.set(&c)
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
