@@ -10,12 +10,15 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
+	"unicode/utf8"
 )
 
 // File is a file being written atomically. Write to it, then Commit to
@@ -28,18 +31,43 @@ type File struct {
 	flushed int64 // bytes before this offset were handed to StartWriteback
 }
 
-// Create starts writing path atomically. The parent directory is created.
+// Create starts writing path atomically. The parent directory is created
+// (durably: the parents of new directories are synced).
 // The file gets the mode os.Create would give it (0666 less the umask), not
 // os.CreateTemp's 0600, so a cache shared between users stays readable.
-func Create(path string) (*File, error) {
+//
+// The temporary file is a hidden sibling of path whose name contains
+// ".tmp-" (the engine deletes such leftovers of a killed writer). If path
+// is a symbolic link, Commit replaces the link itself: it never writes
+// through the link into the file it points to.
+func Create(path string) (*File, error) { return create(path, 0o666) }
+
+// maxName is the longest file name most filesystems accept (NAME_MAX).
+const maxName = 255
+
+// tmpSuffix is ".tmp-" and a random base-36 uint64 (at most 13 digits).
+const tmpSuffix = len(".tmp-") + 13
+
+// create is Create with the mode the file is created with (less the umask).
+func create(path string, perm os.FileMode) (*File, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAll(dir); err != nil {
 		return nil, err
 	}
-	prefix := filepath.Join(dir, "."+filepath.Base(path)+".tmp-")
+	// "." + name + suffix must itself be a valid name: a target name near
+	// the limit would otherwise fail with ENAMETOOLONG although it is
+	// valid. The name is cut at a UTF-8 boundary.
+	base := filepath.Base(path)
+	if n := maxName - 1 - tmpSuffix; len(base) > n {
+		for n > 0 && !utf8.RuneStart(base[n]) {
+			n--
+		}
+		base = base[:n]
+	}
+	prefix := filepath.Join(dir, "."+base+".tmp-")
 	for range 100 {
 		name := prefix + strconv.FormatUint(rand.Uint64(), 36)
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -78,7 +106,11 @@ func StartWriteback(f *os.File, off, n int64) {
 	}
 }
 
-// Commit flushes, closes and renames the file to its target.
+// Commit flushes, closes and renames the file to its target, then syncs
+// the target's directory so that the rename itself survives a power loss
+// (a file system that cannot sync a directory is not an error). If only
+// that last sync fails, the new file is in place but Commit returns the
+// error: it may not be durable.
 func (f *File) Commit() error {
 	if f.done {
 		return nil
@@ -97,6 +129,45 @@ func (f *File) Commit() error {
 		os.Remove(f.File.Name())
 		return err
 	}
+	if err := syncErr(syncParent(filepath.Dir(f.target))); err != nil {
+		return fmt.Errorf("%s: syncing its directory after the rename: %w", f.target, err)
+	}
+	return nil
+}
+
+// syncParent is SyncDir; tests replace it to see that Commit calls it.
+var syncParent = SyncDir
+
+// syncErr is err unless it says the file system cannot sync a directory.
+func syncErr(err error) error {
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	return err
+}
+
+// mkdirAll is os.MkdirAll that also syncs the parent of every directory it
+// creates, so that a committed file is not lost with a new directory's
+// entry in a power loss (Commit syncs only the file's own directory).
+func mkdirAll(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := syncErr(syncParent(filepath.Dir(d))); err != nil {
+			return fmt.Errorf("%s: syncing its parent after creating it: %w", d, err)
+		}
+	}
 	return nil
 }
 
@@ -110,17 +181,15 @@ func (f *File) Abort() {
 	os.Remove(f.File.Name())
 }
 
-// WriteFile writes data to path atomically.
+// WriteFile writes data to path atomically. Like os.WriteFile's for a new
+// file, its mode is perm less the umask (a umask of 077 keeps it private).
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := Create(path)
+	f, err := create(path, perm)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
 		return err
 	}
 	return f.Commit()

@@ -198,9 +198,11 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 	}
 	defer f.Close()
 	done := 0
+	// parquet-go panics on some damaged pages (a length that runs past
+	// the page): say so, not only the runtime error.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: row %d: %v", path, done, r)
+			err = fmt.Errorf("%s: row %d: damaged or unreadable Parquet data (the reader failed: %v)", path, done, r)
 		}
 	}()
 	if err := checkCodecs(pf); err != nil {

@@ -457,10 +457,19 @@ func twosComplement(b []byte) *big.Int {
 	return x
 }
 
+// maxDecimalPad is how many zeros decimal writes beyond the digits before
+// it switches to exponent notation.
+const maxDecimalPad = 64
+
 // decimal formats an unscaled integer with scale digits after the point as
-// an exact JSON number.
+// an exact JSON number. A scale far beyond the digits (a damaged footer can
+// say 2^31-1, which written out would be gigabytes of zeros) gives the
+// exponent form, as exact: unscaled 5 with scale 1000 is 5E-1000.
 func decimal(x *big.Int, scale int32) json.Number {
 	s := new(big.Int).Abs(x).String()
+	if sc := int64(scale); sc > int64(len(s))+maxDecimalPad || sc < -maxDecimalPad {
+		return json.Number(x.String() + "E" + strconv.FormatInt(-sc, 10))
+	}
 	if scale > 0 {
 		if len(s) <= int(scale) {
 			s = strings.Repeat("0", int(scale)-len(s)+1) + s
