@@ -355,14 +355,7 @@ func TestDamagedFiles(t *testing.T) {
 		ID int64            `parquet:"id"`
 		M  map[string]int32 `parquet:"m"`
 	}
-	good := filepath.Join(dir, "good.parquet")
-	if err := pq.WriteFile(good, []kv{{1, map[string]int32{"a": 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := writeParquet(t, dir, "good.parquet", []kv{{1, map[string]int32{"a": 1}}})
 	badLen := bytes.Clone(data)
 	copy(badLen[len(badLen)-8:], []byte{0xff, 0xff, 0xff, 0x7f})
 	for name, b := range map[string][]byte{
@@ -500,16 +493,9 @@ func TestZeroRowsJSON(t *testing.T) {
 // short says it is truncated.
 func TestNotParquet(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "good.parquet")
-	if err := pq.WriteFile(good, []struct {
+	_, data := writeParquet(t, dir, "good.parquet", []struct {
 		ID int64 `parquet:"id"`
-	}{{1}, {2}}); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}{{1}, {2}})
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -602,4 +588,19 @@ func TestEmptyRowGroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeParquet writes rows to dir/name with parquet-go and returns the
+// file's path and bytes (to damage a copy of them).
+func writeParquet[T any](t *testing.T, dir, name string, rows []T) (string, []byte) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := pq.WriteFile(p, rows); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, data
 }

@@ -26,14 +26,7 @@ func TestDecimalScale(t *testing.T) {
 	type row struct {
 		ID int64 `parquet:"id"`
 	}
-	src := filepath.Join(t.TempDir(), "src.parquet")
-	if err := pq.WriteFile(src, []row{{12345}, {-5}}); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := writeParquet(t, t.TempDir(), "src.parquet", []row{{12345}, {-5}})
 	for _, tc := range []struct {
 		name  string
 		scale int32
