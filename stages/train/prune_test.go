@@ -101,3 +101,26 @@ func sameModel(t *testing.T, a, b *pipeline.Artifact) {
 		t.Errorf("model.bin differs between the uninterrupted and the resumed run")
 	}
 }
+
+// sameRun checks that a and b hold the same model and training curve.
+func sameRun(t *testing.T, a, b *pipeline.Artifact) {
+	t.Helper()
+	sameModel(t, a, b)
+	sameCurve(t, a, b)
+}
+
+// sameCurve checks that a and b hold the same training curve (but for its
+// wall-clock seconds).
+func sameCurve(t *testing.T, a, b *pipeline.Artifact) {
+	t.Helper()
+	ra, rb := readCurve(t, a), readCurve(t, b)
+	if len(ra) != len(rb) {
+		t.Fatalf("curves of %d and %d rows", len(ra), len(rb))
+	}
+	for i := range ra {
+		ra[i].Seconds, rb[i].Seconds = 0, 0
+		if ra[i] != rb[i] {
+			t.Errorf("curve row %d: %+v vs %+v", i, ra[i], rb[i])
+		}
+	}
+}

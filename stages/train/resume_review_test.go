@@ -194,14 +194,7 @@ func TestResumeAfterFinal(t *testing.T) {
 		t.Fatal("final shard not committed")
 	}
 	b := runStage(t, params, data, dir, log)
-	sameModel(t, a, b)
-	ra, rb := readCurve(t, a), readCurve(t, b)
-	for i := range ra {
-		ra[i].Seconds, rb[i].Seconds = 0, 0
-		if ra[i] != rb[i] {
-			t.Errorf("curve row %d: %+v vs %+v", i, ra[i], rb[i])
-		}
-	}
+	sameRun(t, a, b)
 	if fmt.Sprint(a.Manifest.Metrics) != fmt.Sprint(b.Manifest.Metrics) {
 		t.Errorf("metrics %v, uninterrupted %v", b.Manifest.Metrics, a.Manifest.Metrics)
 	}

@@ -166,13 +166,7 @@ func TestResumeAfterKill(t *testing.T) {
 			t.Errorf("%s differs between the uninterrupted and the resumed run (%d vs %d bytes)", f, len(x), len(y))
 		}
 	}
-	ra, rb := readCurve(t, a), readCurve(t, b)
-	for i := range ra {
-		ra[i].Seconds, rb[i].Seconds = 0, 0
-		if ra[i] != rb[i] {
-			t.Errorf("curve row %d: %+v vs %+v", i, ra[i], rb[i])
-		}
-	}
+	sameCurve(t, a, b)
 }
 
 type testLog struct{ t *testing.T }
