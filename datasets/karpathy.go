@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -28,10 +29,17 @@ type KarpathySentence struct {
 // calls fn for each image, in file order, without loading the whole file
 // (dataset_coco.json is large). A JSON syntax error or an image without a
 // filename, split or sentences array is a [*FormatError] with the byte
-// offset and the image's position.
+// offset and the image's position; so is a byte that is not valid UTF-8
+// (encoding/json would silently turn it into U+FFFD).
 func ReadKarpathy(r io.Reader, file string, fn func(KarpathyImage) error) error {
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(newUTF8Reader(r, file))
 	bad := func(format string, args ...any) error {
+		for _, a := range args {
+			// invalid UTF-8, reported at its own offset by the reader
+			if fe, ok := a.(*FormatError); ok {
+				return fe
+			}
+		}
 		return &FormatError{File: file, Offset: dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
 	}
 	tok, err := dec.Token()
@@ -92,6 +100,17 @@ func ReadKarpathy(r io.Reader, file string, fn func(KarpathyImage) error) error 
 	if !found {
 		return bad(`no "images" array`)
 	}
+	// The closing '}' and nothing after it: a file cut just after the
+	// images array, or followed by something else, is not the whole file.
+	if _, err := dec.Token(); err != nil {
+		return bad("after the images: %v", err)
+	}
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return bad("after the top-level object: %v", err)
+		}
+		return bad("data after the top-level object: %v", tok)
+	}
 	return nil
 }
 
@@ -111,11 +130,15 @@ type COCOCaptions struct {
 }
 
 // ReadCOCOCaptions decodes a captions_*.json file (tens of MB, read whole).
-// A syntax error is a [*FormatError] with the byte offset.
+// A syntax error or invalid UTF-8 is a [*FormatError] with the byte offset.
 func ReadCOCOCaptions(r io.Reader, file string) (*COCOCaptions, error) {
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(newUTF8Reader(r, file))
 	var c COCOCaptions
 	if err := dec.Decode(&c); err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return nil, fe // invalid UTF-8
+		}
 		return nil, &FormatError{File: file, Offset: dec.InputOffset(), Msg: err.Error()}
 	}
 	if c.Images == nil || c.Annotations == nil {

@@ -20,14 +20,19 @@
 //     that started DEST.part (a strong ETag, else Last-Modified) is kept in
 //     DEST.part.validator and sent as If-Range when resuming, so a file that
 //     changed on the server since is fetched whole (200) instead of being
-//     spliced onto the old bytes. Without a validator the server gave none,
+//     spliced onto the old bytes. A server that ignores If-Range but
+//     answers the range with another ETag or Last-Modified than the saved
+//     one is caught too: the part is emptied and the file fetched whole.
+//     Without a validator the server gave none,
 //     and only the size and digests, when known, catch such a change. A
 //     416 answer is taken as "the part is already whole" (and verified)
 //     unless its Content-Range names another size: then the part is not
 //     this file and it is fetched again from the start.
 //   - Retries: connection errors, timeouts, 408, 429 and 5xx are retried with
 //     exponential backoff and full jitter (Options.Retries attempts per
-//     mirror); other 4xx move to the next mirror at once.
+//     mirror); other 4xx move to the next mirror at once. A 429 or 503
+//     with Retry-After waits at least that long (at most 5 minutes), and
+//     every wait ends early when ctx is done.
 //   - Timeouts: Options.HeaderTimeout bounds connect + response headers,
 //     Options.IdleTimeout bounds any wait for the next body bytes (a stalled
 //     server), and ctx bounds everything. They time network waits only:
@@ -311,6 +316,27 @@ func rangeValidator(resp *http.Response) string {
 	return resp.Header.Get("Last-Modified")
 }
 
+// sameVersion reports whether a range response resp comes from the version
+// of the file that validator (a strong ETag or a Last-Modified date, as
+// saved by saveValidator) names. A response without the same kind of
+// validator says nothing, and is taken to match.
+func sameVersion(validator string, resp *http.Response) bool {
+	if strings.HasPrefix(validator, `"`) { // an ETag
+		et := strings.TrimPrefix(resp.Header.Get("ETag"), "W/") // weak comparison
+		return et == "" || et == validator
+	}
+	lm := resp.Header.Get("Last-Modified")
+	if lm == "" {
+		return true
+	}
+	a, aerr := http.ParseTime(lm)
+	b, berr := http.ParseTime(validator)
+	if aerr == nil && berr == nil {
+		return a.Equal(b)
+	}
+	return lm == validator
+}
+
 // saveValidator records the validator of the response that starts part
 // (or removes a stale one when the server gives none).
 func saveValidator(part string, resp *http.Response) error {
@@ -464,6 +490,12 @@ func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, re
 	for attempt := 0; attempt < opt.Retries; attempt++ {
 		if attempt > 0 && !errors.Is(last, errShortRange) && !errors.Is(last, errRestart) {
 			d := backoff(opt, attempt)
+			// A rate-limited or overloaded server says how long to wait:
+			// retrying sooner only spends the attempts.
+			var se *httpStatusError
+			if errors.As(last, &se) && se.retryAfter > d {
+				d = se.retryAfter
+			}
 			opt.Log.Warn("retrying download", "url", redact(u), "attempt", attempt+1, "in", d.Round(time.Millisecond), "error", last)
 			t := time.NewTimer(d)
 			select {
@@ -506,11 +538,40 @@ func backoff(opt Options, attempt int) time.Duration {
 
 // httpStatusError is a non-success HTTP status.
 type httpStatusError struct {
-	code   int
-	status string
+	code       int
+	status     string
+	retryAfter time.Duration // the server's Retry-After (429, 503), or 0
 }
 
 func (e *httpStatusError) Error() string { return "HTTP " + e.status }
+
+// maxRetryAfter caps the wait a server's Retry-After asks for.
+const maxRetryAfter = 5 * time.Minute
+
+// retryAfter is the wait the Retry-After header of a 429 or 503 asks for
+// (seconds or an HTTP date), capped at maxRetryAfter; 0 when there is none.
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = maxRetryAfter
+		if n < int64(maxRetryAfter/time.Second) {
+			d = time.Duration(n) * time.Second
+		}
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
 
 func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
@@ -565,10 +626,12 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	}
 	hreq.Header.Set("User-Agent", opt.UserAgent)
 	hreq.Header.Set("Accept-Encoding", "identity")
+	var validator string // of the response that started part, sent as If-Range
 	if have > 0 {
 		hreq.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
 		if v, err := os.ReadFile(validatorPath(part)); err == nil && len(v) > 0 {
-			hreq.Header.Set("If-Range", string(v))
+			validator = string(v)
+			hreq.Header.Set("If-Range", validator)
 		}
 	}
 	resp, err := opt.Client.Do(hreq)
@@ -589,6 +652,22 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		if !ok || start != have {
 			return false, false, fmt.Errorf("resume: asked for bytes %d-, server sent Content-Range %q", have, resp.Header.Get("Content-Range"))
 		}
+		if validator != "" && !sameVersion(validator, resp) {
+			// A server (or a cache in front of it) that ignores If-Range
+			// sends the rest of the file as it is now: spliced onto the
+			// old bytes, that would be neither version. Start over.
+			opt.Log.Warn("the file changed on the server since the partial download (If-Range ignored); restarting", "url", redact(u), "had", have,
+				"was", validator, "now", rangeValidator(resp))
+			if err := truncate(f); err != nil {
+				return false, false, err
+			}
+			if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, false, err
+			}
+			st.stale = false
+			res.Resumed = false
+			return false, true, fmt.Errorf("%w: validator %s, the server now sends %s", errRestart, validator, rangeValidator(resp))
+		}
 		res.Resumed = true
 		if total > 0 && opt.Progress != nil {
 			opt.Progress.SetTotal(total)
@@ -603,6 +682,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			}
 			have = 0
 			st.stale = false
+			res.Resumed = false // no earlier byte is kept
 		}
 		if err := saveValidator(part, resp); err != nil {
 			return false, false, err
@@ -626,12 +706,13 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 				return false, false, err
 			}
 			st.stale = false
+			res.Resumed = false
 			return false, true, fmt.Errorf("%w: part of %d bytes, the server's file has %d", errRestart, have, size)
 		}
 		return true, false, nil
 	default:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return false, retryableStatus(resp.StatusCode), &httpStatusError{resp.StatusCode, resp.Status}
+		return false, retryableStatus(resp.StatusCode), &httpStatusError{resp.StatusCode, resp.Status, retryAfter(resp, time.Now())}
 	}
 
 	// Already hashed before the request; this only resets the digests when

@@ -6,7 +6,9 @@
 //     Absolute names, names with a ".." element, and names with a
 //     backslash or a drive letter are rejected with [ErrUnsafePath]; so are
 //     symlinks and hardlinks whose target resolves outside the directory.
-//     Nothing is ever written through a symlink.
+//     Nothing is ever written through a symlink, nor onto the archive
+//     itself (an archive extracted into its own directory that holds an
+//     entry of its own name).
 //   - Links inside the directory: the artifacts coderflow writes hold only
 //     regular files, so a hardlink to an earlier entry is materialised as a
 //     copy (a hardlink to itself leaves the file as it is), and a symlink (even a safe one) is skipped and counted in
@@ -16,6 +18,14 @@
 //     (plus 1 MiB of slack), or the entry count (directories, links and
 //     skipped entries included) exceeds Limits.MaxFiles. The byte count is of
 //     bytes actually produced, so lying size headers do not help.
+//   - Duplicate names: two different files of one name in a zip are
+//     refused with [ErrDuplicate] before anything is written (an ambiguous
+//     archive; an exact repeat, same size and CRC-32, is extracted once); in
+//     a tar, where appending a newer version is how a file is updated, the
+//     last one wins, as with tar itself. A zip with more than
+//     Limits.MaxFiles entries is refused before anything is written
+//     (archive/zip holds its whole central directory in memory: about
+//     300 bytes per entry).
 //   - macOS archive metadata (entries under __MACOSX/, as in the Flickr8k
 //     zips) is skipped and counted in [Result.SkippedJunk].
 //   - tar.gz: the gzip trailer (CRC-32, size) of the stream is verified
@@ -50,6 +60,8 @@ var (
 	ErrUnsafePath = errors.New("unsafe path in archive")
 	// ErrBomb is returned when extraction exceeds the size, ratio or count caps.
 	ErrBomb = errors.New("archive expands beyond the limits (decompression bomb?)")
+	// ErrDuplicate is returned for a zip with two files of the same name.
+	ErrDuplicate = errors.New("duplicate entry name in zip")
 	// ErrFormat is returned for a file that is not a zip, tar or tar.gz.
 	ErrFormat = errors.New("not a zip, tar or tar.gz archive")
 )
@@ -148,6 +160,7 @@ func Archive(ctx context.Context, src, dir string, lim Limits) (Result, error) {
 	}
 	x := &extractor{ctx: ctx, src: src, dir: dir, lim: lim, budget: lim.MaxBytes,
 		res: Result{Format: format}, written: map[string]bool{}}
+	x.srcInfo = st
 	if r := int64(lim.MaxRatio*float64(st.Size())) + 1<<20; r < x.budget && r > 0 {
 		x.budget = r
 	}
@@ -181,6 +194,7 @@ func Archive(ctx context.Context, src, dir string, lim Limits) (Result, error) {
 type extractor struct {
 	ctx     context.Context
 	src     string
+	srcInfo os.FileInfo // the archive's, to never write onto it (a download's lies inside dir)
 	dir     string
 	lim     Limits
 	budget  int64 // bytes still allowed
@@ -295,8 +309,17 @@ func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
 	if err := x.ensureDir(abs); err != nil {
 		return err
 	}
-	if fi, err := os.Lstat(abs); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("extract %s: entry %q: existing non-regular file: %w", x.src, entry, ErrUnsafePath)
+	if fi, err := os.Lstat(abs); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("extract %s: entry %q: existing non-regular file: %w", x.src, entry, ErrUnsafePath)
+		}
+		if os.SameFile(fi, x.srcInfo) {
+			// Truncating the archive while it is read: a zip reads
+			// garbage, a small tar (already buffered) "succeeds" with the
+			// archive replaced by the entry, which the caller then
+			// deletes as the archive.
+			return fmt.Errorf("extract %s: entry %q would overwrite the archive itself: %w", x.src, entry, ErrUnsafePath)
+		}
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, 0o644)
 	if err != nil {
@@ -317,21 +340,38 @@ func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
 	}
 	x.budget -= n
 	x.res.Bytes += n
-	x.res.Files++
+	if !x.written[rel] { // a tar may hold newer versions of a file: the last wins
+		x.res.Files++
+	}
 	x.written[rel] = true
 	return nil
 }
 
 func (x *extractor) zip() error {
 	zr, err := zip.OpenReader(x.src)
+	if errors.Is(err, zip.ErrInsecurePath) {
+		// GODEBUG=zipinsecurepath=0 (a future Go default) makes archive/zip
+		// refuse names that are absolute or hold "..": the same refusal as
+		// ours, and it must read as one.
+		return fmt.Errorf("extract %s: %w: %w", x.src, err, ErrUnsafePath)
+	}
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", x.src, err)
 	}
 	defer zr.Close()
+	// Checked before anything is written: the whole central directory is
+	// in memory by now anyway (archive/zip reads it in OpenReader).
+	if len(zr.File) > x.lim.MaxFiles {
+		return fmt.Errorf("extract %s: %d entries, more than %d: %w", x.src, len(zr.File), x.lim.MaxFiles, ErrBomb)
+	}
+	dups, err := x.zipDuplicates(zr.File)
+	if err != nil {
+		return err
+	}
 	if p, ok := x.lim.Progress.(interface{ SetTotal(int64) }); ok {
 		var total uint64
 		for _, f := range zr.File {
-			if !junk(f.Name) && f.Mode().IsRegular() {
+			if !junk(f.Name) && f.Mode().IsRegular() && !dups[f] {
 				total += f.UncompressedSize64
 			}
 		}
@@ -348,6 +388,9 @@ func (x *extractor) zip() error {
 		if junk(rel) {
 			x.res.SkippedJunk++
 			continue
+		}
+		if dups[f] {
+			continue // the same file again
 		}
 		mode := f.Mode()
 		switch {
@@ -388,6 +431,41 @@ func (x *extractor) zip() error {
 		}
 	}
 	return nil
+}
+
+// zipDuplicates refuses a zip that holds two different files (or links)
+// of the same name. A zip's central directory is an index, not a sequence
+// of updates as a tar is: two entries of one name make an ambiguous
+// archive (unzip asks which to keep, other tools keep the first or the
+// last, so the data set would depend on the tool), never something a zip
+// writer makes on its own. A repeat with the same mode, size and CRC-32
+// as the first is the same file: it is returned in skip (extracted once).
+// Directory entries may repeat.
+func (x *extractor) zipDuplicates(files []*zip.File) (skip map[*zip.File]bool, err error) {
+	first := make(map[string]*zip.File, len(files))
+	for i, f := range files {
+		if f.Mode().IsDir() || strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		rel := path.Clean(f.Name)
+		if junk(rel) {
+			continue // never written
+		}
+		g, ok := first[rel]
+		if !ok {
+			first[rel] = f
+			continue
+		}
+		if g.Mode() == f.Mode() && g.UncompressedSize64 == f.UncompressedSize64 && g.CRC32 == f.CRC32 {
+			if skip == nil {
+				skip = map[*zip.File]bool{}
+			}
+			skip[f] = true
+			continue
+		}
+		return nil, fmt.Errorf("extract %s: entry %d, %q, is another file of the name of an earlier entry: %w", x.src, i+1, rel, ErrDuplicate)
+	}
+	return skip, nil
 }
 
 func (x *extractor) tar(r io.Reader) error {

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -65,6 +66,7 @@ var COCOSpec = pipeline.Spec{
 		"and the train2014/val2014 image directories into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
 	Params:       karpathyParams(cocoKind),
+	Validate:     validateCOCO,
 	InputsUnused: sourceGiven,
 	Stage:        pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return runKarpathy(ctx, env, cocoKind) }),
 }
@@ -102,6 +104,40 @@ func karpathySplit(s, restval string) (string, bool) {
 		return "", true
 	}
 	return "", false
+}
+
+// captionsJSONSplit parses one captions_json entry, "FILE" or
+// "FILE=SPLIT", into the file name and its Karpathy-style split name. A
+// split karpathySplit does not know is an error: every image of the file
+// would otherwise be skipped (counted as unknown_split_skipped), which for
+// a typo such as "=tset" silently drops a whole split.
+func captionsJSONSplit(spec string) (name, split string, err error) {
+	name, split, ok := strings.Cut(spec, "=")
+	name, split = strings.TrimSpace(name), strings.TrimSpace(split)
+	if !ok {
+		split = "val"
+		if strings.Contains(name, "train") {
+			split = "train"
+		}
+	}
+	if name == "" {
+		return "", "", fmt.Errorf("%q: no file name", spec)
+	}
+	if _, known := karpathySplit(split, "train"); !known {
+		return "", "", fmt.Errorf("%q: split %q is not train, val, test or restval", spec, split)
+	}
+	return name, split, nil
+}
+
+// validateCOCO checks the captions_json entries at plan time.
+func validateCOCO(p pipeline.Params) error {
+	var errs []error
+	for _, spec := range p.Strings("captions_json") {
+		if _, _, err := captionsJSONSplit(spec); err != nil {
+			errs = append(errs, pipeline.ParamError("captions_json", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // karpathyChunk is how many images are checked on disk at a time.
@@ -356,12 +392,9 @@ func captionText(s datasets.KarpathySentence) string {
 // list are counted in iss. The image directory is the middle part
 // of COCO file names (COCO_train2014_... -> train2014).
 func readCOCOCaptionsFile(roots []string, spec string, iss *issues, fn func(datasets.KarpathyImage) error) error {
-	name, split, ok := strings.Cut(spec, "=")
-	if !ok {
-		split = "val"
-		if strings.Contains(name, "train") {
-			split = "train"
-		}
+	name, split, err := captionsJSONSplit(spec)
+	if err != nil {
+		return fmt.Errorf("captions_json %w", err)
 	}
 	p, err := findFile(roots, name)
 	if err != nil {
