@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"golang.org/x/sync/errgroup"
@@ -50,7 +51,11 @@ var Spec = pipeline.Spec{
 	// gradient pointing left went to the last bin instead of bin 0); a GIF
 	// whose first frame is offset is described on its whole logical screen;
 	// a sequential JPEG missing only its end marker is decoded, not skipped.
-	Version: "3",
+	// 4: neither resized side goes below min(short_side, 24): a strip of
+	// aspect above 4*short_side/24 (43:1 by default) is stretched across
+	// instead of leaving lattice cells, regions and gradients empty; a
+	// resumed shard whose sidecar disagrees with its file is recomputed.
+	Version: "4",
 	// The working set is bounded (a few row groups and a pool of vectors),
 	// the garbage large and pointer-free (decoded images, pages): collecting
 	// at +25 % keeps peak memory flat in the number of images (with the
@@ -72,7 +77,7 @@ var Spec = pipeline.Spec{
 			Doc: "descriptor parts: color (34), hog (36), lbp (10), colorpos (16), geom (8); always written in this order, " +
 				"so the order and repeats of the list do not matter (nor change the cache key)"},
 		{Name: "short_side", Type: pipeline.Int, Default: 256, Min: pipeline.Bound(16), Max: pipeline.Bound(4096),
-			Doc: "resize so the short side has this many pixels (long side capped at 4x)"},
+			Doc: "resize so the short side has this many pixels (long side capped at 4x; neither side below min(short_side, 24), so a thin strip is stretched across)"},
 		{Name: "resample", Type: pipeline.String, Default: "approxbilinear", Enum: Resamplers,
 			Doc: "resampling filter (x/image/draw); approxbilinear is the fastest smooth one"},
 		{Name: "max_pixels", Type: pipeline.Int, Default: 50_000_000, Min: pipeline.Bound(1),
@@ -116,6 +121,52 @@ type shardStats struct {
 	Images      int64     `json:"images"`
 	Failures    []Failure `json:"failures,omitempty"`
 	ExtMismatch int64     `json:"extension_mismatch"`
+}
+
+// check reports whether the sidecar s describes the committed shard file
+// path of images images: its image count, its rows plus failures, and the
+// rows the file's footer declares must agree. Resuming from a sidecar that
+// disagrees with its file would declare a features table whose row count
+// is not what its files hold.
+func (s shardStats) check(images int64, path string) error {
+	if s.Images != images {
+		return fmt.Errorf("sidecar counts %d images, the shard has %d", s.Images, images)
+	}
+	if s.Rows < 0 || s.Rows+int64(len(s.Failures)) != s.Images {
+		return fmt.Errorf("sidecar counts %d rows and %d failures for %d images", s.Rows, len(s.Failures), s.Images)
+	}
+	n, err := fileRows(path)
+	if err != nil {
+		return err
+	}
+	if n != s.Rows {
+		return fmt.Errorf("sidecar counts %d rows, the file holds %d", s.Rows, n)
+	}
+	return nil
+}
+
+// fileRows returns the number of rows the footer of the Parquet file path
+// declares (a damaged footer is an error, not a panic).
+func fileRows(path string) (n int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("%s: corrupt Parquet footer: %v", path, p)
+		}
+	}()
+	pf, err := parquet.OpenFile(f, fi.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return pf.NumRows(), nil
 }
 
 type config struct {
@@ -313,14 +364,17 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 		if err == nil {
 			err = json.Unmarshal(b, &s)
 		}
-		if err == nil && s.Images == int64(len(imgs)) {
+		if err == nil {
+			err = s.check(int64(len(imgs)), st.env.Path(rel))
+		}
+		if err == nil {
 			st.account(s)
 			st.env.AddTable(table.Features, s.Rows, rel)
 			st.progress.Add(int64(len(imgs)))
 			st.env.Log.Info("shard already done, resumed", "shard", rel, "rows", s.Rows)
 			return nil
 		}
-		st.env.Log.Warn("shard marked done but its sidecar is unusable; recomputing", "shard", rel, "err", err)
+		st.env.Log.Warn("shard marked done but its sidecar is unusable or disagrees with it; recomputing", "shard", rel, "err", err)
 	}
 	st.env.SetMemoryBudget(st.cfg.memoryBudget(imgs))
 	w, err := table.Create[table.FeatureRow](st.env.Path(rel), st.env, table.Features, st.cfg.shardOptions(len(imgs)))

@@ -272,7 +272,9 @@ func TestLoadAppliesOrientationAndSizes(t *testing.T) {
 		{500, 375, 256, 341, 256},
 		{375, 500, 256, 256, 341},
 		{64, 64, 256, 256, 256},
-		{10000, 100, 256, 1024, 10},
+		{10000, 100, 256, 1024, 24}, // 1024 x 10 before features.regions v4
+		{1, 500, 256, 24, 1024},
+		{2000, 4, 16, 64, 16},
 	}
 	for _, tc := range tests {
 		if tw, th := targetSize(tc.w, tc.h, tc.side); tw != tc.tw || th != tc.th {

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/image/draw"
 	"golang.org/x/image/tiff"   // registers TIFF (imaging registers it too)
 	_ "golang.org/x/image/webp" // register WebP
+
+	"coderflow/stages/features/descriptor"
 )
 
 // Reasons an image is skipped, the keys of the manifest's failed_by_reason.
@@ -250,15 +252,21 @@ func unsupportedFeature(err error) bool {
 
 // targetSize returns the size of img resized to shortSide on its short
 // side, the long side capped at 4*shortSide (extreme panoramas are squeezed
-// rather than producing huge buffers).
+// rather than producing huge buffers). Neither side goes below
+// min(shortSide, descriptor.Grid): the cap used to shrink the short side of
+// a strip with it (a 1 x 500 image became 2 x 1024, a 2000 x 4 one
+// 1024 x 2), which left lattice cells, and so 11 of the 36 regions, without
+// a pixel, and the image without a gradient. Such a strip is stretched
+// across instead, so that every lattice cell holds at least one pixel.
 func targetSize(w, h, shortSide int) (int, int) {
 	s, l := min(w, h), max(w, h)
 	scale := float64(shortSide) / float64(s)
 	if float64(l)*scale > float64(4*shortSide) {
 		scale = float64(4*shortSide) / float64(l)
 	}
-	tw := max(1, int(float64(w)*scale+0.5))
-	th := max(1, int(float64(h)*scale+0.5))
+	floor := min(shortSide, descriptor.Grid)
+	tw := max(floor, int(float64(w)*scale+0.5))
+	th := max(floor, int(float64(h)*scale+0.5))
 	return tw, th
 }
 
