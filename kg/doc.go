@@ -39,7 +39,9 @@
 // # Linking
 //
 // [Lemmatizer] implements WordNet's morphy (exception lists, then detachment
-// rules) against the set of concepts present in a graph, and [Linker] links
+// rules, without the rule outputs that are lemmas of another part of speech
+// only: [Crossings]) against the set of concepts present in a graph, and
+// [Linker] links
 // token sequences to concepts, longest n-gram first (up to 3 words), never
 // linking a stop word alone or at either end of an n-gram ("cup_of_tea"
 // links).

@@ -1,6 +1,12 @@
 package kg
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
+
+// embeddedCrossings parses the compiled-in Crossings once.
+var embeddedCrossings = sync.OnceValue(EmbeddedCrossings)
 
 // MaxNGram is the longest n-gram linked to a concept.
 const MaxNGram = 3
@@ -29,9 +35,10 @@ type lemmaEntry struct {
 }
 
 // NewLinker returns a linker against the concepts for which has is true,
-// lemmatising with WordNet's exception lists ex.
+// lemmatising with WordNet's exception lists ex and WordNet 3.0's
+// part-of-speech [Crossings] (compiled in).
 func NewLinker(has func(string) bool, ex Exceptions) *Linker {
-	l := &Linker{has: has, lemma: &Lemmatizer{Exc: ex, Has: has}, cache: map[string]lemmaEntry{},
+	l := &Linker{has: has, lemma: &Lemmatizer{Exc: ex, Cross: embeddedCrossings(), Has: has}, cache: map[string]lemmaEntry{},
 		lastCands: map[string][][]string{}}
 	l.lastKnown = l.completesNGram
 	return l
@@ -151,6 +158,11 @@ func firstPart(w string) string {
 	return ""
 }
 
+// lastPart returns the part of c after its last underscore: the word of a
+// multi-word concept a candidate for an n-gram's last word ends it with
+// ("cream" of "ice_cream", for "chocolate ice-creams").
+func lastPart(c string) string { return c[strings.LastIndexByte(c, '_')+1:] }
+
 // lemmaLast lemmatises the last word of an n-gram against the n-gram's
 // concepts: morphy over last's candidates (see [Lemmatizer]), where a
 // candidate is known when prefix+candidate is a concept and the candidate
@@ -164,7 +176,7 @@ func (l *Linker) lemmaLast(prefix, last string) (string, bool) {
 		// most words cost one map lookup here.
 		for i, cs := range l.lemma.posCandidates(last) {
 			for _, c := range cs {
-				if c != last && c != "" && (l.ends == nil || l.ends[c]) && !IsStopWord(c) {
+				if c != last && c != "" && (l.ends == nil || l.ends[lastPart(c)]) && !IsStopWord(c) {
 					if cands == nil {
 						cands = make([][]string, len(posOrder))
 					}

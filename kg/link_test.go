@@ -31,6 +31,49 @@ func TestLemma(t *testing.T) {
 	}
 }
 
+// TestLemmaPOSCrossings: a noun rule's output that is a WordNet lemma of
+// another part of speech only is not a noun lemma (morphy, NLTK): with
+// the graph holding both forms, as ConceptNet and WordNet do, "clothes"
+// stays clothes (not the verb clothe), "news" news (not the adjective
+// new), "diagnoses" diagnosis (the exception base, not the verb
+// diagnose); true noun plurals still lose their "s". Also through the linker,
+// single words and an n-gram's last word.
+func TestLemmaPOSCrossings(t *testing.T) {
+	t.Parallel()
+	words := []string{"clothes", "clothe", "news", "new", "goggles", "goggle", "outdoors", "outdoor", "scissors",
+		"scissor", "athletics", "athletic", "glasses", "glass", "dogs", "dog", "buses", "bus", "children", "child",
+		"boxes", "box", "swimming_goggles", "swimming_goggle", "diagnosis", "diagnose", "calf", "calve"}
+	has := setOf(words...)
+	l := &Lemmatizer{Exc: EmbeddedExceptions(), Cross: EmbeddedCrossings(), Has: has}
+	cases := []struct{ in, want string }{
+		{"clothes", "clothes"}, {"news", "news"}, {"goggles", "goggles"}, {"outdoors", "outdoors"},
+		{"scissors", "scissors"}, {"athletics", "athletics"},
+		{"glasses", "glass"}, {"dogs", "dog"}, {"buses", "bus"}, {"children", "child"}, {"boxes", "box"},
+		{"clothe", "clothe"}, {"new", "new"},
+		// an exception-list noun: its base, not a verb of the same rule
+		{"diagnoses", "diagnosis"}, {"calves", "calf"},
+	}
+	for _, c := range cases {
+		if got, ok := l.Lemma(c.in); !ok || got != c.want {
+			t.Errorf("Lemma(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
+		if got, ok := pickLemma(l.posCandidates(c.in), has); !ok || got != c.want {
+			t.Errorf("pickLemma(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
+	}
+	for _, starts := range []bool{false, true} {
+		ln := NewLinker(has, EmbeddedExceptions())
+		if starts {
+			ln.SetStarts(words)
+		}
+		var got []string
+		ln.Link(strings.Fields("children in clothes and swimming goggles read the news outdoors"), func(c string, _, _ int) { got = append(got, c) })
+		if want := []string{"child", "clothes", "swimming_goggles", "news", "outdoors"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("starts %v: Link = %v, want %v", starts, got, want)
+		}
+	}
+}
+
 func TestLink(t *testing.T) {
 	has := setOf("hot_dog", "dog", "hot", "fire_hydrant", "fire", "hydrant", "man", "eat", "the", "in", "red", "over", "in_front")
 	l := NewLinker(has, EmbeddedExceptions())
@@ -59,15 +102,24 @@ func TestLink(t *testing.T) {
 }
 
 func TestStopWords(t *testing.T) {
-	for _, w := range []string{"the", "a", "of", "<unk>", ",", "123", "'s", ""} {
+	for _, w := range []string{"the", "a", "of", "<unk>", ",", "123", "'s", "", "—", "“", "…", "３", "½", "°",
+		"'m", "'ll", "'ve", "'d", "ca", "wo", "sha", "gon", "na", "'t"} {
 		if !IsStopWord(w) {
 			t.Errorf("%q should be a stop word", w)
 		}
 	}
-	for _, w := range []string{"dog", "over", "above", "red", "t-shirt", "2nd"} {
+	for _, w := range []string{"dog", "over", "above", "red", "t-shirt", "2nd", "café", "naïve", "日本"} {
 		if IsStopWord(w) {
 			t.Errorf("%q should not be a stop word", w)
 		}
+	}
+	// contraction pieces never link, although WordNet has ca (calcium),
+	// na (sodium), ta (tantalum)
+	l := NewLinker(setOf("ca", "na", "ta", "man", "—"), EmbeddedExceptions())
+	var got []string
+	l.Link(strings.Fields("a man ca n't go — gon na got ta go"), func(c string, _, _ int) { got = append(got, c) })
+	if want := []string{"man"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Link = %v, want %v", got, want)
 	}
 }
 
@@ -112,6 +164,29 @@ func TestLinkMultiWordLemma(t *testing.T) {
 	}
 }
 
+// TestLinkPunctuation: punctuation tokens are stop words, so no n-gram
+// starts or ends at one, and an n-gram never spans a comma or a sentence
+// end between its words ("hot , dog" is not hot_dog).
+func TestLinkPunctuation(t *testing.T) {
+	t.Parallel()
+	l := NewLinker(setOf("hot_dog", "hot", "dog", "hot_dog_stand", "stand"), EmbeddedExceptions())
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"a hot , dog", []string{"hot", "dog"}},
+		{"a hot dog .", []string{"hot_dog"}},
+		{"it was hot . dog stands", []string{"hot", "dog", "stand"}},
+		{"hot dog stands , hot dogs", []string{"hot_dog_stand", "hot_dog"}},
+	} {
+		var got []string
+		l.Link(strings.Fields(c.in), func(concept string, _, _ int) { got = append(got, concept) })
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Link(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
 // TestLinkHyphenated: a hyphenated word links to the concept ConceptNet
 // writes with an underscore ("t-shirt" -> t_shirt), plurals too, while a
 // graph that keeps the hyphen (WordNet's "t-shirt") links it as written.
@@ -131,6 +206,10 @@ func TestLinkHyphenated(t *testing.T) {
 		{[]string{"x_ray_machine", "x_ray"}, "two x-ray machines", []string{"x_ray_machine"}},
 		{[]string{"man_in_t_shirt"}, "a man in t-shirt", []string{"man_in_t_shirt"}},
 		{[]string{"x-ray_machine", "x_ray_machine"}, "an x-ray machine", []string{"x-ray_machine"}},
+		// a hyphenated last word lemmatised: its candidate "ice_cream"
+		// ends the concept with "cream"
+		{[]string{"chocolate_ice_cream", "ice_cream"}, "two chocolate ice-creams", []string{"chocolate_ice_cream"}},
+		{[]string{"chocolate_ice_cream_cone"}, "chocolate ice-cream cones", []string{"chocolate_ice_cream_cone"}},
 	} {
 		for _, starts := range []bool{false, true} {
 			l := NewLinker(setOf(c.has...), EmbeddedExceptions())
@@ -150,10 +229,11 @@ func TestLinkHyphenated(t *testing.T) {
 // n-gram's last word choose as Lemma does.
 func TestPickLemmaMatchesLemma(t *testing.T) {
 	t.Parallel()
-	has := setOf("dog", "dogs", "man", "box", "glass", "glasses", "child", "run", "running", "woman", "big", "mouse", "ride", "fly", "wear")
-	l := &Lemmatizer{Exc: EmbeddedExceptions(), Has: has}
+	has := setOf("dog", "dogs", "man", "box", "glass", "glasses", "child", "run", "running", "woman", "big", "mouse", "ride", "fly", "wear",
+		"clothes", "clothe", "news", "new")
+	l := &Lemmatizer{Exc: EmbeddedExceptions(), Cross: EmbeddedCrossings(), Has: has}
 	for _, w := range []string{"dogs", "men", "boxes", "glasses", "children", "women", "mice", "rides", "flies",
-		"running", "ran", "bigger", "wore", "dog", "zebras", "the"} {
+		"running", "ran", "bigger", "wore", "dog", "zebras", "the", "clothes", "news"} {
 		want, wok := l.Lemma(w)
 		if got, ok := pickLemma(l.posCandidates(w), has); got != want || ok != wok {
 			t.Errorf("%q: pickLemma = %q, %v; Lemma = %q, %v", w, got, ok, want, wok)

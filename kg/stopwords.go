@@ -1,9 +1,12 @@
 package kg
 
+import "unicode"
+
 // stopWords are never linked to concepts, alone or at either end of an
 // n-gram: NLTK's English stop-word list without the spatial prepositions
 // "above", "below", "over" and "under" (they describe image content: "a red
-// circle above a blue square"), plus contraction pieces.
+// circle above a blue square"), plus the tokenizer's clitics and
+// contraction pieces.
 var stopWords = map[string]bool{}
 
 func init() {
@@ -19,6 +22,11 @@ func init() {
 		"all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not",
 		"only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "should",
 		"now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "'s", "'re", "n't", "'", "``", "''",
+		// the other clitics and contraction pieces of the tokenizer (NLTK's
+		// treebank rules): "i'm" -> i 'm, "can't" -> ca n't, "won't" -> wo
+		// n't, "gonna" -> gon na, "'tis" -> 't is, ... ("ca", "na", "ta"
+		// are also WordNet's calcium, sodium, tantalum)
+		"'m", "'d", "'ll", "'ve", "'t", "'ye", "'n", "ca", "wo", "sha", "gon", "na", "gim", "lem", "ta",
 	} {
 		stopWords[w] = true
 	}
@@ -26,13 +34,14 @@ func init() {
 
 // IsStopWord reports whether w never becomes a concept: an English stop
 // word, a token without a letter (punctuation, numbers written as digits) or
-// a tokenizer special such as "<unk>".
+// a tokenizer special such as "<unk>". Letters are Unicode letters ("café",
+// "naïve" are words); other non-ASCII symbols ("—", "“", "…", "３") are not.
 func IsStopWord(w string) bool {
 	if stopWords[w] || w == "" || w[0] == '<' {
 		return true
 	}
 	for _, r := range w {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 {
+		if unicode.IsLetter(r) {
 			return false
 		}
 	}

@@ -23,8 +23,8 @@
 //
 // Inputs: the tokens and vocab tables (tokenize) and kg_nodes (a
 // kg.conceptnet stage, whose graph is read through Cayley). Every vocabulary
-// token is lemmatised (WordNet morphy with the exception lists, against the
-// graph's concepts); each caption is linked left to right, longest n-gram
+// token is lemmatised (WordNet morphy with the exception lists and
+// part-of-speech crossings, against the graph's concepts); each caption is linked left to right, longest n-gram
 // first (3, 2, 1 words), stop words never becoming concepts (see
 // [kg.Linker]). The concept vocabulary is the `concepts` most frequent
 // linked concepts on the train split (frequency = number of train captions

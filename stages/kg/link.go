@@ -41,7 +41,15 @@ var LinkSpec = pipeline.Spec{
 	// an n-gram's last word is lemmatised against the n-gram.
 	// 3: a hyphenated word also links as ConceptNet writes it (t_shirt).
 	// 4: inside n-grams too (x-ray machine -> x_ray_machine).
-	Version: "4",
+	// 5: the graph's multi-word concepts made of the pieces of hyphenated
+	// words are loaded (4 linked x-ray machines only through kg.Linker,
+	// the stage gave "machine"); morphy no longer crosses parts of speech
+	// (clothes -> clothes, not the verb clothe; news, goggles, outdoors);
+	// symbols without a letter ("—", "“") are not content words, nor
+	// contraction pieces ("ca" of "can't" linked calcium); adjacency.f32
+	// ignores NaN/Inf/negative weights (one NaN weight had made every
+	// graph edge vanish, an Inf one made A_hat NaN).
+	Version: "5",
 	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
 		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
 		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
@@ -136,8 +144,13 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 	// forms: what a content word may link as (itself or a morphy form);
 	// inner: what may stand inside a multi-word concept, which the linker
 	// takes as written, stop words included ("cup_of_tea").
+	// hyphenParts: the pieces of hyphenated forms ("x", "ray" of "x-ray";
+	// "ice", "cream" of "ice-creams"'s candidate "ice-cream"), which
+	// ConceptNet writes as words of multi-word concepts (x_ray_machine,
+	// chocolate_ice_cream): they may stand anywhere in one.
 	forms := map[string]bool{}
 	inner := map[string]bool{}
+	hyphenParts := map[string]bool{}
 	for _, w := range vocab {
 		if w == "" {
 			continue
@@ -150,6 +163,11 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 			forms[c] = true
 			if strings.Contains(c, "-") {
 				forms[kg.HyphensToUnderscores(c)] = true // what Linker.Lemma also tries
+				for _, p := range strings.Split(c, "-") {
+					if p != "" {
+						hyphenParts[p] = true
+					}
+				}
 			}
 		}
 	}
@@ -163,17 +181,20 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 				continue
 			}
 			parts := strings.Split(c, "_")
-			if len(parts) < 2 || len(parts) > kg.MaxNGram {
+			// A concept of up to MaxNGram words, or more when hyphenated
+			// words give some of them ("chocolate ice-cream cone").
+			if len(parts) < 2 || len(parts) > 2*kg.MaxNGram {
 				continue
 			}
-			ok := true
+			ok, fromHyphen := true, false
 			for i, p := range parts {
-				if !forms[p] && (i == 0 || i == len(parts)-1 || !inner[p]) {
+				fromHyphen = fromHyphen || hyphenParts[p]
+				if !forms[p] && !(i > 0 && i < len(parts)-1 && inner[p]) && !hyphenParts[p] {
 					ok = false
 					break
 				}
 			}
-			if ok {
+			if ok && (len(parts) <= kg.MaxNGram || fromHyphen) {
 				known[c] = true
 				multi = append(multi, c)
 			}
@@ -457,34 +478,39 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 // Adjacency returns A_hat = D^-1/2 (A + I) D^-1/2 for m concepts and edges
 // (row-major, m*m): A_ij = max over graph edges between i and j of
 // weight / (largest graph weight), plus the /r/CoOccurs weight; A is made
-// symmetric. Edges that are self loops or name an id outside [0, m) are
-// ignored. This is the concept branch's adjacency: kg.link writes it as
-// adjacency.f32 and train.coder computes it from concept_edges with this
-// function. Memory: one m*m float64 scratch matrix besides the result.
+// symmetric. Edges that are self loops, name an id outside [0, m) or have
+// a weight that is not finite and positive (NaN, Inf, negative) are
+// ignored, so every entry is finite and a concept without edges has 1 on
+// its diagonal and 0 elsewhere. This is the concept branch's adjacency:
+// kg.link writes it as adjacency.f32 and train.coder computes it from
+// concept_edges with this function. Memory: one m*m float64 scratch matrix besides the result.
 func Adjacency(m int, edges []table.ConceptEdgeRow) []float32 {
+	usable := func(e table.ConceptEdgeRow) bool {
+		i, j := int(e.Src), int(e.Dst)
+		return i != j && i >= 0 && j >= 0 && i < m && j < m &&
+			e.Weight > 0 && !math.IsInf(float64(e.Weight), 0) // false for NaN too
+	}
 	maxW := float32(0)
 	for _, e := range edges {
-		if e.Rel != RelCoOccurs {
+		if e.Rel != RelCoOccurs && usable(e) {
 			maxW = max(maxW, e.Weight)
 		}
 	}
 	a := make([]float64, m*m) // the graph part, then A + I
 	co := map[int]float64{}   // the /r/CoOccurs part, by i*m+j (sparse)
 	for _, e := range edges {
-		i, j := int(e.Src), int(e.Dst)
-		if i == j || i < 0 || j < 0 || i >= m || j >= m {
+		if !usable(e) {
 			continue
 		}
+		i, j := int(e.Src), int(e.Dst)
 		if e.Rel == RelCoOccurs {
 			w := max(co[i*m+j], float64(e.Weight))
 			co[i*m+j], co[j*m+i] = w, w
 			continue
 		}
-		if maxW > 0 {
-			w := float64(e.Weight / maxW)
-			a[i*m+j] = max(a[i*m+j], w)
-			a[j*m+i] = a[i*m+j]
-		}
+		w := float64(e.Weight / maxW) // maxW >= e.Weight > 0
+		a[i*m+j] = max(a[i*m+j], w)
+		a[j*m+i] = a[i*m+j]
 	}
 	for k, w := range co { // each pair once: the order does not matter
 		a[k] += w

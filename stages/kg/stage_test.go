@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func TestConceptNetBadInputs(t *testing.T) {
 		{"malformed below threshold", map[string]any{"source": write("bad2.csv", []byte(bad.String())), "max_bad_fraction": 0.05}, nil},
 		{"non-English only", map[string]any{"source": write("fr.csv", []byte(nonEN.String()))}, []string{"no English-to-English edges"}},
 		{"empty file", map[string]any{"source": write("empty.csv", nil)}, []string{"empty"}},
-		{"gzip cut in half", map[string]any{"source": write("cut.csv.gz", gz.Bytes()[:gz.Len()/2])}, []string{"cut.csv.gz", "unexpected EOF"}},
+		{"gzip cut in half", map[string]any{"source": write("cut.csv.gz", gz.Bytes()[:gz.Len()/2])}, []string{"cut.csv.gz", "after line", "unexpected EOF"}},
 		{"gzip whole", map[string]any{"source": write("whole.csv.gz", gz.Bytes()), "loader": "quadwriter"}, nil},
 		{"wordnet broken line", map[string]any{"source": wn, "max_bad_fraction": 0.0}, []string{"data.adj:3:", "malformed"}},
 		{"wordnet broken line tolerated", map[string]any{"source": wn, "max_bad_fraction": 0.2}, nil},
@@ -496,5 +497,120 @@ func TestConceptNetCancelBeforeStore(t *testing.T) {
 		if _, serr := os.Stat(filepath.Join(dir, "nodes.parquet")); serr == nil {
 			t.Errorf("%s: nodes.parquet written after the run was cancelled", l)
 		}
+	}
+}
+
+// TestLinkHyphenatedConcepts: multi-word concepts that ConceptNet writes
+// with the pieces of a hyphenated caption word as words of their own
+// (x_ray_machine for "x-ray machines", chocolate_ice_cream for "chocolate
+// ice-creams", four words from three: chocolate_ice_cream_cone) are loaded
+// from the graph and linked by the stage, not only by kg.Linker; and
+// symbols without a letter ("—", "“") are not content words.
+func TestLinkHyphenatedConcepts(t *testing.T) {
+	t.Parallel()
+	caps := []string{
+		"train|1|two x-ray machines",
+		"train|2|a man with chocolate ice-creams",
+		"train|3|chocolate ice-cream cones",
+		"train|4|a man — in a “ t-shirt",
+		"train|5|ice and cream", // ice and cream are vocabulary words too
+	}
+	want := [][]string{
+		{"x_ray_machine"},
+		{"man", "chocolate_ice_cream"},
+		{"chocolate_ice_cream_cone"},
+		{"man", "t_shirt"},
+		nil,
+	}
+	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
+	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": "testdata/hyphenated-concepts.csv"})
+	a := pipelinetest.RunStage(t, &LinkSpec, nil, tok, graph)
+	files, _ := a.Table(table.Concepts)
+	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ = a.Table(table.CaptionConcepts)
+	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cc) != len(want) {
+		t.Fatalf("%d caption_concepts rows, want %d", len(cc), len(want))
+	}
+	for i, r := range cc {
+		var got []string
+		for _, id := range r.ConceptIDs {
+			got = append(got, strings.TrimPrefix(concepts[id].URI, kg.ConceptPrefix))
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("%q: concepts %v, want %v", caps[i], got, want[i])
+		}
+	}
+	// content words: two x-ray machines | man chocolate ice-creams |
+	// chocolate ice-cream cones | man t-shirt (not "—", "“") | ice cream
+	if got, want := fmt.Sprint(a.Manifest.Info["content_tokens"]), "13"; got != want {
+		t.Errorf("info.content_tokens = %s, want %s", got, want)
+	}
+}
+
+// TestAdjacencyEdgeCases: A_hat stays finite and exactly symmetric, with
+// 1 on the diagonal of a concept without edges, whatever concept_edges
+// holds: self loops and ids outside [0, m) are ignored, a pair given in
+// both directions and by several relations counts once (the largest
+// weight), and weights that are not finite and positive (a NaN, an Inf, a
+// negative weight, as a label written into the store by hand would give)
+// are ignored instead of turning the matrix or the normalising maximum
+// into NaN.
+func TestAdjacencyEdgeCases(t *testing.T) {
+	t.Parallel()
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	// want: the A (before + I and normalisation) each case must give
+	for _, c := range []struct {
+		name  string
+		m     int
+		edges []table.ConceptEdgeRow
+		want  []float64 // A, m*m
+	}{
+		{"no edges", 2, nil, []float64{0, 0, 0, 0}},
+		{"self loop and out of range ids", 2, []table.ConceptEdgeRow{
+			{Src: 1, Dst: 1, Rel: "/r/IsA", Weight: 2}, {Src: 0, Dst: 2, Rel: "/r/IsA", Weight: 2}, {Src: -1, Dst: 0, Rel: "/r/IsA", Weight: 2},
+			{Src: 0, Dst: 1, Rel: "/r/IsA", Weight: 1}}, []float64{0, 1, 1, 0}},
+		{"duplicate pairs", 3, []table.ConceptEdgeRow{
+			{Src: 0, Dst: 1, Rel: "/r/IsA", Weight: 1}, {Src: 1, Dst: 0, Rel: "/r/IsA", Weight: 2}, {Src: 0, Dst: 1, Rel: "/r/Synonym", Weight: 1},
+			{Src: 1, Dst: 2, Rel: "/r/IsA", Weight: 4}, {Src: 1, Dst: 2, Rel: RelCoOccurs, Weight: 0.5}, {Src: 2, Dst: 1, Rel: RelCoOccurs, Weight: 0.25}},
+			[]float64{0, 0.5, 0, 0.5, 0, 1.5, 0, 1.5, 0}},
+		{"NaN, Inf and negative weights", 3, []table.ConceptEdgeRow{
+			{Src: 0, Dst: 1, Rel: "/r/IsA", Weight: 2}, {Src: 1, Dst: 2, Rel: "/r/IsA", Weight: nan}, {Src: 0, Dst: 2, Rel: "/r/IsA", Weight: inf},
+			{Src: 2, Dst: 0, Rel: "/r/Antonym", Weight: -3}, {Src: 0, Dst: 2, Rel: RelCoOccurs, Weight: nan}, {Src: 1, Dst: 2, Rel: RelCoOccurs, Weight: -1}},
+			[]float64{0, 1, 0, 1, 0, 0, 0, 0, 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := Adjacency(c.m, c.edges)
+			m := c.m
+			deg := make([]float64, m)
+			for i := range m {
+				for j := range m {
+					deg[i] += c.want[i*m+j]
+				}
+				deg[i]++
+			}
+			for i := range m {
+				for j := range m {
+					a := c.want[i*m+j]
+					if i == j {
+						a = 1
+					}
+					want := a / math.Sqrt(deg[i]*deg[j])
+					g := got[i*m+j]
+					if math.IsNaN(float64(g)) || math.Abs(float64(g)-want) > 1e-6 {
+						t.Errorf("A_hat[%d][%d] = %v, want %v (A_hat %v)", i, j, g, want, got)
+					}
+					if g != got[j*m+i] {
+						t.Errorf("A_hat[%d][%d] = %v != A_hat[%d][%d] = %v", i, j, g, j, i, got[j*m+i])
+					}
+				}
+			}
+		})
 	}
 }

@@ -13,7 +13,12 @@
 //
 // Usage (from kg/embedded, or via `go generate ./kg/embedded`):
 //
-//	go run ../cmd/gen-embedded -wordnet /usr/share/wordnet -words words.txt -out conceptnet-wordnet.csv
+//	go run ../cmd/gen-embedded -wordnet /usr/share/wordnet -words words.txt -out conceptnet-wordnet.csv -crossings wordnet/pos-crossings.txt
+//
+// With -crossings it also writes the detachment-rule outputs of each part
+// of speech that are lemmas of other parts of speech only (kg.Crossings),
+// from the dictionary's index.noun, index.verb, index.adj and index.adv and
+// its exception lists.
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -32,10 +38,17 @@ func main() {
 	wn := flag.String("wordnet", "/usr/share/wordnet", "WordNet 3.0 dictionary directory (data.noun, ...)")
 	words := flag.String("words", "words.txt", "word list")
 	out := flag.String("out", "conceptnet-wordnet.csv", "output file")
+	crossings := flag.String("crossings", "", "also write the part-of-speech crossings of morphy's rules (kg.Crossings) to this file")
 	flag.Parse()
 	if err := run(*wn, *words, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gen-embedded:", err)
 		os.Exit(1)
+	}
+	if *crossings != "" {
+		if err := writeCrossings(*wn, *crossings); err != nil {
+			fmt.Fprintln(os.Stderr, "gen-embedded:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -127,4 +140,46 @@ func readWords(path string) (map[string]bool, error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// writeCrossings writes kg.ComputeCrossings of the lemmas in wnDir's index
+// files to path.
+func writeCrossings(wnDir, path string) error {
+	lemmas := map[byte]map[string]bool{}
+	for _, p := range kg.WordNetPOS {
+		f, err := os.Open(filepath.Join(wnDir, "index."+p.File))
+		if err != nil {
+			return err
+		}
+		m := map[string]bool{}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			l := sc.Text()
+			if l == "" || l[0] == ' ' { // the licence header
+				continue
+			}
+			if i := strings.IndexByte(l, ' '); i > 0 {
+				m[l[:i]] = true
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		lemmas[p.Code[0]] = m
+	}
+	ex, err := kg.ReadExceptions(wnDir)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := kg.WriteCrossings(f, kg.ComputeCrossings(lemmas, ex)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
