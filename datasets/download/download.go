@@ -658,15 +658,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			// old bytes, that would be neither version. Start over.
 			opt.Log.Warn("the file changed on the server since the partial download (If-Range ignored); restarting", "url", redact(u), "had", have,
 				"was", validator, "now", rangeValidator(resp))
-			if err := truncate(f); err != nil {
-				return false, false, err
-			}
-			if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return false, false, err
-			}
-			st.stale = false
-			res.Resumed = false
-			return false, true, fmt.Errorf("%w: validator %s, the server now sends %s", errRestart, validator, rangeValidator(resp))
+			return restartPart(f, part, st, res, fmt.Errorf("%w: validator %s, the server now sends %s", errRestart, validator, rangeValidator(resp)))
 		}
 		res.Resumed = true
 		if total > 0 && opt.Progress != nil {
@@ -699,15 +691,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		if size, ok := unsatisfiedSize(resp.Header.Get("Content-Range")); ok && size != have {
 			opt.Log.Warn("partial file is longer than the file on the server; restarting", "url", redact(u), "had", have, "size", size)
-			if err := truncate(f); err != nil {
-				return false, false, err
-			}
-			if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return false, false, err
-			}
-			st.stale = false
-			res.Resumed = false
-			return false, true, fmt.Errorf("%w: part of %d bytes, the server's file has %d", errRestart, have, size)
+			return restartPart(f, part, st, res, fmt.Errorf("%w: part of %d bytes, the server's file has %d", errRestart, have, size))
 		}
 		return true, false, nil
 	default:
@@ -773,6 +757,21 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		return false, true, fmt.Errorf("empty range response at byte %d of %d", have, total)
 	}
 	return true, false, nil
+}
+
+// restartPart empties the part file f and forgets its validator: what it
+// holds is not a prefix of the server's file. It returns attemptHTTP's
+// results for a retry from the first byte, with why (an errRestart).
+func restartPart(f *os.File, part string, st *partState, res *Result, why error) (done, retry bool, err error) {
+	if err := truncate(f); err != nil {
+		return false, false, err
+	}
+	if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, false, err
+	}
+	st.stale = false
+	res.Resumed = false
+	return false, true, why
 }
 
 // errRestart marks a part that was found not to be a prefix of the file
