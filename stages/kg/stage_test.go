@@ -407,17 +407,7 @@ func TestLinkMultiWordConcepts(t *testing.T) {
 	}
 	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
 	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": src})
-	a := pipelinetest.RunStage(t, &LinkSpec, nil, tok, graph)
-	files, _ := a.Table(table.Concepts)
-	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ = a.Table(table.CaptionConcepts)
-	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, concepts, cc := linkedTables(t, tok, graph)
 	want := [][]string{
 		{"man", "cup_of_tea"},
 		{"bird_of_prey", "sea"},
@@ -524,17 +514,7 @@ func TestLinkHyphenatedConcepts(t *testing.T) {
 	}
 	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
 	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": "testdata/hyphenated-concepts.csv"})
-	a := pipelinetest.RunStage(t, &LinkSpec, nil, tok, graph)
-	files, _ := a.Table(table.Concepts)
-	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ = a.Table(table.CaptionConcepts)
-	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, concepts, cc := linkedTables(t, tok, graph)
 	if len(cc) != len(want) {
 		t.Fatalf("%d caption_concepts rows, want %d", len(cc), len(want))
 	}
@@ -613,4 +593,22 @@ func TestAdjacencyEdgeCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// linkedTables runs kg.link on tok and graph and returns its artifact, and
+// its concepts and caption_concepts tables.
+func linkedTables(t *testing.T, tok, graph *pipeline.Artifact) (*pipeline.Artifact, []table.ConceptRow, []table.CaptionConceptRow) {
+	t.Helper()
+	a := pipelinetest.RunStage(t, &LinkSpec, nil, tok, graph)
+	files, _ := a.Table(table.Concepts)
+	concepts, err := table.ReadAll[table.ConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ = a.Table(table.CaptionConcepts)
+	cc, err := table.ReadAll[table.CaptionConceptRow](t.Context(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, concepts, cc
 }
