@@ -20,6 +20,11 @@
 //     an interrupted run with the same key is kept, so a rerun skips shards
 //     already committed. Write a shard atomically, then commit it.
 //   - Env.Progress, Env.Log, Env.SetMetric, Env.SetInfo, Env.Summarize.
+//   - ctx: canceled on an interrupt or when another stage of the run
+//     fails. A stage must return soon after; [Run] waits for every
+//     stage it started, so one that ignores ctx holds the run until it
+//     ends. A panic fails the stage (the error names it) and keeps its
+//     work directory, so the rerun resumes from its committed shards.
 //   - Spec.GCPercent and Env.SetMemoryBudget: for stages that stream large
 //     buffers through a bounded working set, a garbage-collector target and
 //     a working-set budget the engine applies to the Go runtime while the

@@ -178,11 +178,15 @@ func (e *Env) Summarize(format string, args ...any) {
 // interrupted attempt of this same run (same key) and its file still exists.
 func (e *Env) ShardDone(name string) bool { return shardDone(e.Dir, name) }
 
-// CommitShard marks shard name finished. file is the shard's file relative to
+// CommitShard marks shard name (any non-empty string; slashes and leading
+// dots included) finished. file is the shard's file relative to
 // Dir (it must be complete: write it with [atomicfile] or rename it into
 // place first), or "" for a shard without its own file. A later attempt
 // with the same key sees [Env.ShardDone] true and skips the work.
 func (e *Env) CommitShard(name, file string) error {
+	if name == "" {
+		return fmt.Errorf("stage %q: CommitShard: empty shard name", e.StageID)
+	}
 	p := e.shardMarker(name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -211,6 +215,9 @@ func committedShards(dir string) []string {
 // shardDone reports whether shard name of the work directory dir is
 // committed and its file (if it has one) is there.
 func shardDone(dir, name string) bool {
+	if name == "" {
+		return false
+	}
 	b, err := os.ReadFile(shardMarker(dir, name))
 	if err != nil {
 		return false
@@ -229,8 +236,26 @@ func shardMarker(dir, name string) string {
 	return filepath.Join(dir, doneDir, escapeShard(name))
 }
 
-func escapeShard(s string) string   { return strings.ReplaceAll(s, "/", "%2F") }
-func unescapeShard(s string) string { return strings.ReplaceAll(s, "%2F", "/") }
+// escapeShard makes a shard name one file name: "%" and "/" are escaped
+// ("%25", "%2F"), and so is a leading "." ("%2E"), so that "." and ".."
+// are names like any other and no marker looks like the hidden temporary
+// file of an atomic write. Distinct names give distinct markers.
+func escapeShard(s string) string {
+	s = strings.ReplaceAll(s, "%", "%25")
+	s = strings.ReplaceAll(s, "/", "%2F")
+	if strings.HasPrefix(s, ".") {
+		s = "%2E" + s[1:]
+	}
+	return s
+}
+
+func unescapeShard(s string) string {
+	if rest, ok := strings.CutPrefix(s, "%2E"); ok {
+		s = "." + rest
+	}
+	s = strings.ReplaceAll(s, "%2F", "/")
+	return strings.ReplaceAll(s, "%25", "%")
+}
 
 // Progress starts a progress reporter for a unit of work of total items
 // (0 if unknown). Call Done when finished.

@@ -3,7 +3,7 @@ package pipeline
 import "time"
 
 // SetSealHook makes seal call f in the middle of sealing (after hashing,
-// before the shard markers go): tests of a kill or a cancellation there.
+// before the manifest is written and the shard markers go): tests of a kill or a cancellation there.
 // The returned function restores the old hook.
 func SetSealHook(f func(dir string)) (restore func()) {
 	old := sealHook

@@ -60,7 +60,12 @@ var ErrBadOptions = errors.New("conflicting options")
 // Run executes a workflow: it takes the workdir lock, computes every key,
 // runs the selected stages that are not cached (in parallel where the DAG
 // allows, at most Jobs at a time), and writes a run record. The first
-// failure cancels the other running stages with a cause.
+// failure cancels the other running stages with a cause, and no stage
+// starts after it. Run returns only once every started stage has returned:
+// a stage that ignores its ctx keeps the run, and the workdir lock, until
+// it ends (the CLI's second Ctrl-C quits at once). A stage that returns nil
+// after its ctx was canceled is recorded canceled, and its output is not
+// stored (its work directory is kept for the rerun).
 func Run(ctx context.Context, w *Workflow, opt RunOptions) (*Result, error) {
 	log := opt.Log
 	if log == nil {
@@ -263,14 +268,17 @@ func selectStages(w *Workflow, st map[string]*State, opt RunOptions) (map[string
 	}
 	// A cached stage that shares its key with a forced one would read the
 	// directory the forced run replaces: it runs too, which makes it wait
-	// for the forced run and take its artifact (one run per key).
+	// for the forced run and take its artifact (one run per key). It is
+	// forced as well: whichever of them runs first runs in the place of
+	// both, and must clear the work directory as --force says.
 	for _, x := range w.Stages {
 		if !forced[x.ID] || plan[x.ID] != PlanRun {
 			continue
 		}
 		for _, y := range w.Stages {
-			if y.ID != x.ID && plan[y.ID] == PlanCached && st[y.ID].Key == st[x.ID].Key {
+			if y.ID != x.ID && plan[y.ID] != PlanSkip && st[y.ID].Key == st[x.ID].Key {
 				plan[y.ID] = PlanRun
+				forced[y.ID] = true
 			}
 		}
 	}
@@ -520,11 +528,11 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 	}
 	if resumed {
 		// An earlier attempt killed between sealing its work directory
-		// (manifest written, shard markers removed) and renaming it into
-		// the cache left a complete artifact here: move it, rather than
-		// run the stage again from scratch.
+		// (manifest written) and renaming it into the cache left a
+		// complete artifact here: move it, rather than run the stage
+		// again from scratch.
 		if m, err := verifyArtifact(ctx, wd, s.Key, dg); err == nil {
-			_ = os.RemoveAll(filepath.Join(wd, doneDir)) // markers of a later attempt killed in turn
+			_ = os.RemoveAll(filepath.Join(wd, doneDir)) // markers a kill right after the manifest left (seal removes them next)
 			slog.Info("found the sealed work directory of an interrupted earlier run: moving it into the cache", "key", short(s.Key))
 			return publish(n, s, wd, m, inputs, rec, slog, start, fail)
 		}
@@ -549,6 +557,7 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 		}
 		return fail(err, start)
 	}
+	warnUndeclared(env, n.Spec, slog)
 	if err := externalChanged(ctx, n.Params, dg, s.External, w.Workdir); err != nil {
 		return fail(fmt.Errorf("stage %q: %w", n.ID, err), start)
 	}
@@ -586,6 +595,26 @@ func publish(n *Node, s *State, wd string, m *Manifest, inputs []*Artifact, rec 
 	slog.Debug("artifact sealed", "dir", final, "files", len(m.Files), "bytes", size)
 	slog.Info("stage done", "seconds", round(m.Seconds), "summary", m.Summary)
 	return stageDone{id: n.ID, rec: rec, art: &Artifact{Stage: n.ID, Dir: final, Manifest: m, Inputs: inputs}}
+}
+
+// warnUndeclared logs the tables of spec.Produces that the stage, which
+// returned nil, did not declare with [Env.AddTable]. It is a warning, not
+// a failure: a stage may legitimately write no file of a table for an
+// empty input. A stage reading such a table downstream fails with
+// [ErrNoInput]; the warning names the stage to look at.
+func warnUndeclared(env *Env, spec *Spec, log *slog.Logger) {
+	env.mu.Lock()
+	var missing []string
+	for _, t := range spec.Produces {
+		if _, ok := env.tables[t]; !ok && !slices.Contains(missing, t) {
+			missing = append(missing, t)
+		}
+	}
+	env.mu.Unlock()
+	if len(missing) > 0 {
+		log.Warn("the stage returned without declaring tables its kind produces (Env.AddTable); stages reading them will not find them",
+			"tables", missing)
+	}
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }

@@ -20,10 +20,12 @@ import (
 )
 
 // seal finishes a successful stage run: it digests every file under env.Dir,
-// checks that declared tables exist, makes the files durable, removes the
-// shard markers and writes the manifest last. Until the markers go, a kill
-// or a failure (also ctx's cancellation, honoured while hashing) leaves
-// the committed shards for the next run to resume from. base carries the
+// checks that declared tables exist, makes the files durable, writes the
+// manifest and then removes the shard markers. Until the manifest is
+// written, a kill or a failure (also ctx's cancellation, honoured while
+// hashing, or a failed manifest write) leaves the committed shards for the
+// next run to resume from; after it, the work directory is a complete
+// artifact that the next run moves into the cache. base carries the
 // identity fields (engine, stage, kind, version, key, params, inputs,
 // external).
 func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manifest, error) {
@@ -84,22 +86,27 @@ func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manif
 		sealHook(env.Dir)
 	}
 	// the last point where a cancellation stops the stage: after this the
-	// markers go and the artifact is complete
+	// manifest is written and the artifact is complete
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
-	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
+	// The manifest first, then the markers: a manifest write that fails
+	// (a full disk) or a kill before it leaves the markers, so the rerun
+	// resumes from every committed shard; a kill after it leaves a sealed
+	// work directory, which the rerun moves into the cache as it is
+	// (removing the markers then). The manifest does not list the markers.
+	if err := atomicfile.WriteFile(filepath.Join(env.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(env.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+	if err := os.RemoveAll(filepath.Join(env.Dir, doneDir)); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
 // sealHook, when set (by tests), is called in the middle of sealing, after
-// the files are hashed and synced and before the shard markers are removed,
-// with the work directory.
+// the files are hashed and synced and before the manifest is written, with
+// the work directory.
 var sealHook func(dir string)
 
 // digestTree lists every regular file under dir except the manifest, with
