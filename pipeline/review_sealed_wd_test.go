@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"coderflow/pipeline"
@@ -25,6 +26,15 @@ func TestSealedWorkDirIsMovedNotRerun(t *testing.T) {
 	}
 	if err := os.Rename(art.Dir, wd); err != nil {
 		t.Fatal(err)
+	}
+	// status says what the next run will do with it (it said nothing, or
+	// "resumes from N finished shards" when markers were left too)
+	before, err := h.load().States(pipeline.NewDigester(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "finished earlier but not moved into the cache"; !strings.Contains(before[0].Reason, want) {
+		t.Errorf("status reason %q, want it to say %q", before[0].Reason, want)
 	}
 	res = h.run(pipeline.RunOptions{})
 	if n := execCount("a"); n != 1 {

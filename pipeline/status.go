@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -125,9 +126,17 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 			}
 		}
 		if st.Status != StatusCached {
-			st.Resume = len(committedShards(workDir(w.Workdir, n.Kind, key)))
-			if st.Resume > 0 {
-				note := "interrupted earlier: the next run resumes from " + plural(st.Resume, "finished shard")
+			wd := workDir(w.Workdir, n.Kind, key)
+			st.Resume = len(committedShards(wd))
+			note := ""
+			if _, err := os.Stat(filepath.Join(wd, ManifestName)); err == nil {
+				// sealed, then killed before the move into the cache (the
+				// run verifies it and moves it rather than rerun)
+				note = "finished earlier but not moved into the cache: the next run checks it and moves it in"
+			} else if st.Resume > 0 {
+				note = "interrupted earlier: the next run resumes from " + plural(st.Resume, "finished shard")
+			}
+			if note != "" {
 				if st.Reason != "" {
 					note = st.Reason + "; " + note
 				}
