@@ -49,8 +49,9 @@ func TestTrainBadInput(t *testing.T) {
 	}
 }
 
-// TestEmbedBadInput: no upstream model, an empty split and features whose
-// dim differs from the model's are clear errors.
+// TestEmbedBadInput: no upstream model, an empty split, a split none of
+// whose images has features and features whose dim differs from the
+// model's are clear errors.
 func TestEmbedBadInput(t *testing.T) {
 	data := fixture(t)
 	tr := pipelinetest.RunStage(t, &TrainSpec, smallParams(map[string]any{"epochs": 1, "concept": false}), data)
@@ -60,6 +61,12 @@ func TestEmbedBadInput(t *testing.T) {
 	if _, err := pipelinetest.RunStageErr(t, &EmbedSpec, map[string]any{"split": "restval"}, tr, data); err == nil ||
 		!strings.Contains(err.Error(), `split "restval": no images with captions to embed`) {
 		t.Errorf("empty split: error %v", err)
+	}
+	// test images are 96..107: none has a feature row
+	noFeat := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"no_features_first": 96, "no_features": 12})
+	if _, err := pipelinetest.RunStageErr(t, &EmbedSpec, nil, tr, noFeat); err == nil ||
+		!strings.Contains(err.Error(), `split "test": none of the 11 images to embed has a feature row`) {
+		t.Errorf("no test image with features: error %v", err)
 	}
 	wide := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"dim": fxDim + 2})
 	if _, err := pipelinetest.RunStageErr(t, &EmbedSpec, nil, tr, wide); err == nil ||

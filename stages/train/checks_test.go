@@ -125,22 +125,23 @@ func TestVocabBound(t *testing.T) {
 }
 
 // TestBadTokenNamesCaption: a token id outside the vocabulary names the
-// caption and the tokens file, in train.coder and in embed.
+// caption, the tokens file and the row in it, in train.coder and in embed.
 func TestBadTokenNamesCaption(t *testing.T) {
 	// caption 10 (a train caption) has id 500000 - 10*7
 	data := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"bad_token": 10})
 	_, err := pipelinetest.RunStageErr(t, &TrainSpec, smallParams(map[string]any{"epochs": 1, "concept": false}), data)
-	if err == nil || !strings.Contains(err.Error(), "caption 499930") || !strings.Contains(err.Error(), "tokens.parquet") ||
+	// the fixture writes the 540 token rows in reverse: caption 10 is row 529
+	if err == nil || !strings.Contains(err.Error(), "caption 499930") || !strings.Contains(err.Error(), "tokens.parquet, row 529") ||
 		!strings.Contains(err.Error(), "token id 9999 outside the vocabulary") {
-		t.Errorf("train: error %v, want one naming caption 499930 and tokens.parquet", err)
+		t.Errorf("train: error %v, want one naming caption 499930 and tokens.parquet, row 529", err)
 	}
 	// caption 481 is a test caption (after 64*5 train and 32*5 dev ones)
 	tr := pipelinetest.RunStage(t, &TrainSpec, smallParams(map[string]any{"epochs": 1, "concept": false}), fixture(t))
 	bad := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"bad_token": 481})
 	_, err = pipelinetest.RunStageErr(t, &EmbedSpec, nil, tr, bad)
-	if err == nil || !strings.Contains(err.Error(), "caption 496633") || !strings.Contains(err.Error(), "tokens.parquet") ||
+	if err == nil || !strings.Contains(err.Error(), "caption 496633") || !strings.Contains(err.Error(), "tokens.parquet, row 58") ||
 		!strings.Contains(err.Error(), "token id 9999 outside the model's vocabulary") {
-		t.Errorf("embed: error %v, want one naming caption 496633 and tokens.parquet", err)
+		t.Errorf("embed: error %v, want one naming caption 496633 and tokens.parquet, row 58", err)
 	}
 }
 

@@ -1,11 +1,13 @@
 package train
 
 import (
+	"cmp"
 	kgstage "coderflow/stages/kg"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"coderflow/datasets/table"
@@ -35,6 +37,7 @@ type captionCounts struct {
 	Empty     int64 `json:"empty"`
 	Truncated int64 `json:"truncated"`
 	NoOrdinal int64 `json:"no_ordinal"`
+	Duplicate int64 `json:"duplicate"` // repeated caption ids: later rows skipped
 }
 
 // vocabRange is the token ids loadCaptions accepts, [0, size) (size 0:
@@ -64,6 +67,9 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, vocab voca
 			return nil, cnt, err
 		}
 	}
+	if cs.dropDuplicates(&cnt); cnt.Duplicate > 0 {
+		env.Log.Warn("caption ids repeated in the tokens table: the later rows are skipped", "rows", cnt.Duplicate)
+	}
 	if err := cs.setOrdinals(ctx, env, &cnt); err != nil {
 		return nil, cnt, err
 	}
@@ -87,8 +93,10 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, vocab voca
 // scanTokens adds the captions of one tokens file (the splits in want).
 func (cs *captionSet) scanTokens(ctx context.Context, file string, maxLen int, vocab vocabRange, want map[string]uint8, cnt *captionCounts) error {
 	var bad error
+	row := int64(-1) // of r in file
 	err := table.Scan(ctx, []string{file}, 4096, func(rows []table.TokenRow) error {
 		for _, r := range rows {
+			row++
 			si, ok := want[r.Split]
 			if !ok {
 				continue
@@ -108,8 +116,8 @@ func (cs *captionSet) scanTokens(ctx context.Context, file string, maxLen int, v
 			if vocab.size > 0 {
 				for _, id := range r.IDs[:n] {
 					if id < 0 || int(id) >= vocab.size {
-						bad = fmt.Errorf("tokens: caption %d (image %d, split %s) in %s: token id %d outside %s",
-							r.CaptionID, r.ImageID, r.Split, file, id, vocab.what)
+						bad = fmt.Errorf("tokens: caption %d (image %d, split %s) in %s, row %d: token id %d outside %s",
+							r.CaptionID, r.ImageID, r.Split, file, row, id, vocab.what)
 						return bad
 					}
 				}
@@ -126,6 +134,23 @@ func (cs *captionSet) scanTokens(ctx context.Context, file string, maxLen int, v
 		return fmt.Errorf("tokens: %w", err)
 	}
 	return nil
+}
+
+// dropDuplicates keeps the first row (in file order) of a caption id that
+// the tokens table repeats and counts the others: a repeated row would be
+// trained on twice per epoch and could fill two of an evaluation image's 5
+// captions. (Repeated feature rows of an image are treated alike.)
+func (cs *captionSet) dropDuplicates(cnt *captionCounts) {
+	// start grows with the scan, so (id, start) puts an id's first row first
+	slices.SortFunc(cs.caps, func(a, b caption) int {
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.start, b.start)
+	})
+	n := len(cs.caps)
+	cs.caps = slices.CompactFunc(cs.caps, func(a, b caption) bool { return a.id == b.id })
+	cnt.Duplicate = int64(n - len(cs.caps))
 }
 
 // setOrdinals fills each caption's ordinal from the captions table when an

@@ -26,7 +26,10 @@ var EmbedSpec = pipeline.Spec{
 	// BLAS side by side (the encodings may differ in the last bits).
 	// 7: with train.coder version 8: attention pooling per image (no NaN
 	// for images whose scores lie far from the batch's first image's).
-	Version: "7",
+	// 8: with train.coder version 9; a caption id repeated in the tokens
+	// table is embedded once (its first row), never twice among an image's
+	// 5 captions.
+	Version: "8",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +
@@ -155,6 +158,9 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	env.SetInfo("images_regions_adjusted", counts)
+	if len(missing) == len(images) {
+		return fmt.Errorf("split %q: none of the %d images to embed has a feature row (e.g. image %d)", split, len(images), missing[0])
+	}
 	if len(missing) > 0 {
 		env.SetInfo("images_without_features", len(missing))
 		env.Log.Warn("images without features dropped", "n", len(missing), "example", missing[0])

@@ -35,6 +35,7 @@ type featRow struct {
 	n     int
 	dim   int
 	feats []float32
+	at    int64 // row in the pass over the files
 }
 
 // readerOptions bound the Arrow reader's memory.
@@ -163,7 +164,7 @@ func eachRow(rec arrow.Record, base int64, fn func(featRow) error) error {
 	all := vals.Float32Values()
 	for i := range int(rec.NumRows()) {
 		s, e := feats.ValueOffsets(i)
-		row := featRow{id: ids.Value(i), n: int(ns.Value(i)), dim: int(dims.Value(i)), feats: all[s:e]}
+		row := featRow{id: ids.Value(i), n: int(ns.Value(i)), dim: int(dims.Value(i)), feats: all[s:e], at: base + int64(i)}
 		if row.n <= 0 || row.dim <= 0 || len(row.feats) != row.n*row.dim {
 			fe := badFeatures("image %d: n_regions %d x dim %d does not match %d values", row.id, row.n, row.dim, len(row.feats))
 			fe.at = base + int64(i)

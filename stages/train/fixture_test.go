@@ -47,6 +47,7 @@ var fixtureSpec = pipeline.Spec{
 		{Name: "bad_token", Type: pipeline.Int, Default: -1, Doc: "index of a caption (in generation order) whose first token id becomes 9999 (-1: none)"},
 		{Name: "concept_id", Type: pipeline.Int, Default: -1, Doc: "id of an extra concept row (-1: none)"},
 		{Name: "vocab_id", Type: pipeline.Int, Default: -1, Doc: "id of an extra vocab row (-1: none)"},
+		{Name: "dup_caption", Type: pipeline.Int, Default: -1, Doc: "index of a caption (in generation order) whose tokens row is written twice (-1: none)"},
 	},
 	Stage: pipeline.StageFunc(runFixture),
 }
@@ -129,6 +130,9 @@ func runFixture(ctx context.Context, env *pipeline.Env) error {
 					ids[0] = 9999
 				}
 				toks = append(toks, table.TokenRow{CaptionID: cid, ImageID: id, Split: s.name, IDs: ids, Length: int32(n)})
+				if int(captionN-1) == p.Int("dup_caption") {
+					toks = append(toks, toks[len(toks)-1])
+				}
 				capRows = append(capRows, table.CaptionRow{CaptionID: cid, ImageID: id, Split: s.name, Ordinal: int32(k), Text: fmt.Sprint(ids)})
 				ccRows = append(ccRows, table.CaptionConceptRow{CaptionID: cid, ConceptIDs: []int32{int32(cls), int32(fxClasses + rng.IntN(2))}})
 			}

@@ -38,6 +38,14 @@ type loader struct {
 	seed   int64
 	cd     *conceptData // nil when the concept branch is off
 	counts *featCounts
+	// streaming mode, from index: the rows of each file, and for a
+	// training image with rows in more than one file the file (index into
+	// files) of its first row, the one used as in cached mode
+	indexed  bool
+	rows     []int64
+	dupFirst map[int64]int
+	nPairs   int // training pairs with a feature row
+	nImages  int // training images with a feature row
 }
 
 func newLoader(files []string, shape featShape, caps *captionSet, batch, maxLen int, seed, budget int64, cd *conceptData, counts *featCounts) *loader {
@@ -80,23 +88,49 @@ func (l *loader) fill(r featRow) error {
 // mode's exact pair count before its first epoch (cached mode counts its
 // cache, cachedPairs).
 func (l *loader) featurePairs(ctx context.Context) (int, error) {
-	seen := make(map[int64]struct{}, len(l.byImg))
-	n := 0
-	err := arrowfeat.ImageIDs(ctx, l.files, func(id int64) error {
-		caps, ok := l.byImg[id]
-		if !ok {
-			return nil
-		}
-		if _, dup := seen[id]; !dup {
-			seen[id] = struct{}{}
-			n += len(caps)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("features: %w", err)
+	if err := l.index(ctx); err != nil {
+		return 0, err
 	}
-	return n, nil
+	return l.nPairs, nil
+}
+
+// index reads the shards' image_id columns once (streaming mode): the
+// rows of each file, the training pairs with a feature row and, for a
+// training image with rows in several files, the file of its first row.
+// Streaming epochs read the files in another order each epoch; they use
+// that row of such an image, as cached mode, dev evaluation and embed do
+// (the first row in file order), not whichever comes first in the epoch.
+func (l *loader) index(ctx context.Context) error {
+	if l.indexed {
+		return nil
+	}
+	first := make(map[int64]int, len(l.byImg))
+	rows := make([]int64, len(l.files))
+	dup := map[int64]int{}
+	n := 0
+	for k, f := range l.files {
+		err := arrowfeat.ImageIDs(ctx, []string{f}, func(id int64) error {
+			rows[k]++
+			caps, ok := l.byImg[id]
+			if !ok {
+				return nil
+			}
+			if fk, seen := first[id]; seen {
+				if fk != k {
+					dup[id] = fk
+				}
+				return nil
+			}
+			first[id] = k
+			n += len(caps)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+	}
+	l.rows, l.dupFirst, l.nPairs, l.nImages, l.indexed = rows, dup, n, len(first), true
+	return nil
 }
 
 // cachedPairs returns the canonical pair list of cached mode (captions whose
@@ -179,8 +213,27 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 		p := l.cachedPairs()
 		return l.flush(ctx, rng, &p, l.cache, bb, step, true)
 	}
-	files := slices.Clone(l.files)
-	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
+	if err := l.index(ctx); err != nil {
+		return err
+	}
+	order := make([]int, len(l.files)) // the epoch's files, as indexes into l.files
+	for k := range order {
+		order[k] = k
+	}
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	files := make([]string, len(order))
+	end := make([]int64, len(order)) // rows in the pass up to the end of files[k]
+	var at int64
+	for k, o := range order {
+		files[k] = l.files[o]
+		at += l.rows[o]
+		end[k] = at
+	}
+	// fileOf returns the index into l.files of the file of pass row at.
+	fileOf := func(at int64) int {
+		k, _ := slices.BinarySearch(end, at+1)
+		return order[min(k, len(order)-1)]
+	}
 	buf := map[int64][]float32{}
 	// An image's pairs are taken once per epoch, at its first row (a
 	// repeated row after its pairs were flushed would emit them again).
@@ -194,6 +247,9 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 		}
 		if _, dup := seen[r.id]; dup {
 			return nil
+		}
+		if fk, ok := l.dupFirst[r.id]; ok && fileOf(r.at) != fk {
+			return nil // the image's first row in file order is in file fk
 		}
 		seen[r.id] = struct{}{}
 		dst := make([]float32, l.shape.floats())

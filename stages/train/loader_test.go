@@ -11,6 +11,7 @@ import (
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
+	"coderflow/pipeline/pipelinetest"
 	coder "coderflow/train"
 )
 
@@ -238,5 +239,80 @@ func TestPrefetchKeepsStepError(t *testing.T) {
 	}
 	if lost > 0 {
 		t.Errorf("%d of %d epochs returned %v instead of the step's error", lost, n, last)
+	}
+}
+
+// TestDuplicateCaptionRows: a caption id whose tokens row appears twice is
+// kept once (its first row) and counted, in training (the pair is not
+// trained twice per epoch) and in the 5-captions layout of an evaluation
+// split (no caption repeated among an image's 5), with or without the
+// captions table that gives the ordinals.
+func TestDuplicateCaptionRows(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dup  int // caption index in generation order: 3 train, 484 test image 0 (its smallest caption id)
+		omit []string
+	}{
+		{"train", 3, nil},
+		{"test", 484, nil},
+		{"test/no-captions-table", 484, []string{table.Captions}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"dup_caption": tc.dup, "omit": tc.omit})
+			env := pipeline.NewEnv("t", KindTrain, pipeline.MustParams(TrainSpec.Params, nil), []*pipeline.Artifact{data}, t.TempDir(), nil)
+			caps, cnt, err := loadCaptions(t.Context(), env, 8, vocabRange{}, table.SplitTrain, table.SplitTest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cnt.Duplicate != 1 {
+				t.Errorf("%d duplicate captions counted, want 1", cnt.Duplicate)
+			}
+			if n := len(caps.bySplit[table.SplitTrain]); n != 64*5 {
+				t.Errorf("%d train captions, want %d", n, 64*5)
+			}
+			es := caps.evalLayout(table.SplitTest, nil, 0)
+			if len(es.images) != 11 || es.CaptionsDropped != 2 {
+				t.Errorf("test layout: %d images, %d captions beyond 5; want 11 and 2", len(es.images), es.CaptionsDropped)
+			}
+			seen := map[int64]bool{}
+			for _, i := range es.captions {
+				if id := caps.caps[i].id; seen[id] {
+					t.Errorf("caption %d twice in the test layout", id)
+				}
+				seen[caps.caps[i].id] = true
+			}
+		})
+	}
+}
+
+// TestLoaderStreamingConflictingDuplicate: an image with rows in two
+// shards whose features differ is trained on with its first row in file
+// order in both modes, every epoch, whatever the epoch's shard order (the
+// row dev evaluation and embed use too). Streaming mode used the first row
+// in the epoch's permuted shard order, so the image's features changed
+// from epoch to epoch and differed from cached mode's.
+func TestLoaderStreamingConflictingDuplicate(t *testing.T) {
+	data, _, caps := loaderFixture(t, table.SplitTrain)
+	files, _ := data.Table(table.Features)
+	// same image ids, other features
+	other := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"seed": 4})
+	ofiles, _ := other.Table(table.Features)
+	files = append(slices.Clone(files), ofiles[0])
+	shape := featShape{Regions: 1, Dim: fxDim}
+	ref := newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
+	ref.cache = map[int64][]float32{}
+	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(files, shape, caps, 16, 8, 7, 10*int64(shape.floats())*4, nil, &featCounts{})
+	if n, err := l.featurePairs(t.Context()); err != nil || n != 64*5 {
+		t.Fatalf("featurePairs: %d, %v; want %d", n, err, 64*5)
+	}
+	for e := 1; e <= 6; e++ {
+		for _, ll := range []*loader{ref, l} {
+			if tr := traceEpoch(t, ll, e, ref.cache); tr.batches != 64*5/16 {
+				t.Errorf("epoch %d: %d batches, want %d", e, tr.batches, 64*5/16)
+			}
+		}
 	}
 }

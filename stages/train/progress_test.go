@@ -121,7 +121,9 @@ func TestProgressTotals(t *testing.T) {
 // TestPairCountWithoutFeatures: with 40 of 360 train captions lacking
 // image features, streaming and cached runs both count 320 training pairs
 // before training, and cap a queue larger than that at 320 (streaming mode
-// counted 360 before it read the shards' ids).
+// counted 360 before it read the shards' ids); the loader's train_images
+// are the 64 with features, the 8 others counted apart (all 72 were
+// reported as train images).
 func TestPairCountWithoutFeatures(t *testing.T) {
 	data := fixture(t)
 	extra := pipelinetest.RunStage(t, &extraCaptionsSpec, nil, data)
@@ -144,6 +146,13 @@ func TestPairCountWithoutFeatures(t *testing.T) {
 			}
 			if got := fmt.Sprint(info["train_captions_without_features"]); got != "40" {
 				t.Errorf("train_captions_without_features %s, want 40", got)
+			}
+			// the loader's train_images are those trained on (with features)
+			if got := fmt.Sprint(info["loader"]); !strings.Contains(got, "train_images:64 ") {
+				t.Errorf("loader %s, want 64 train images (the 8 without features not counted)", got)
+			}
+			if got := fmt.Sprint(info["train_images_without_features"]); got != "8" {
+				t.Errorf("train_images_without_features %s, want 8", got)
 			}
 			if got := fmt.Sprint(info["queue_capped"]); !strings.Contains(got, "used:320") {
 				t.Errorf("queue_capped %s, want used 320", got)

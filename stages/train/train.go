@@ -51,7 +51,15 @@ var TrainSpec = pipeline.Spec{
 	// scores by that image's own maximum (gorgonia's SoftMax used one that
 	// started at image 0's, giving NaN for images far from it): attn
 	// models differ (mean-pooling models are unchanged).
-	Version: "8",
+	// 9: a caption id repeated in the tokens table is trained on once (its
+	// first row; later rows skipped, counted in info captions.duplicate),
+	// not once per row, and fills one dev caption slot, not two. An image
+	// with feature rows in several shards is streamed with its first row
+	// in file order (as cached mode), not the first of the epoch's shard
+	// order. Data without repeated ids trains as in version 8. The loader
+	// info's train_images counts the images with features (new:
+	// train_images_without_features).
+	Version: "9",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
@@ -247,13 +255,16 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		env.Log.Info("features loaded", "train_images", len(ld.cache), "dev_images", len(devCache),
 			"seconds", time.Since(start).Seconds())
 	}
-	var pairs int
+	var pairs, images int // those with a feature row
 	if cached {
-		pairs = len(ld.cachedPairs())
+		pairs, images = len(ld.cachedPairs()), len(ld.cache)
 	} else if pairs, err = ld.featurePairs(ctx); err != nil {
 		return err
+	} else {
+		images = ld.nImages
 	}
 	info["train_captions_without_features"] = ld.pairs() - pairs
+	info["train_images_without_features"] = len(ld.byImg) - images
 	if pairs < batch {
 		if n := ld.pairs(); n > pairs {
 			return fmt.Errorf("only %d of the %d training captions have image features, fewer than one batch of %d", pairs, n, batch)
@@ -264,7 +275,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	if cached {
 		mode = "cached"
 	}
-	info["loader"] = map[string]any{"mode": mode, "train_pairs": pairs, "train_images": len(ld.byImg),
+	info["loader"] = map[string]any{"mode": mode, "train_pairs": pairs, "train_images": images,
 		"image_floats": shape.floats(), "data_regions": nReg, "feature_dim": fdim, "batches_per_epoch": pairs / batch}
 
 	info["dev"] = map[string]any{"images": len(dev.images), "images_fewer_than_5_captions": dev.ImagesDropped,
