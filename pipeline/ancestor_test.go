@@ -34,19 +34,7 @@ func deepReaderRegistry() *pipeline.Registry {
 		Kind: "toy.reader", Version: "1", Doc: "Copies the nearest upstream root table.", Produces: []string{"copy"},
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 			countExec(env.StageID)
-			files, _, err := env.InputTable("root")
-			if err != nil {
-				return err
-			}
-			b, err := os.ReadFile(files[0])
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(env.Path("copy.txt"), b, 0o644); err != nil {
-				return err
-			}
-			env.AddTable("copy", 1, "copy.txt")
-			return nil
+			return copyTable(env, "root")
 		}),
 	})
 	return r

@@ -63,26 +63,7 @@ func reviewRegistry() *pipeline.Registry {
 	r.MustRegister(pipeline.Spec{Kind: "toy.panicshard", Version: "1",
 		Params: []pipeline.Param{{Name: "panic_at", Type: pipeline.Int, Default: -1, NoCache: true}},
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
-			var files []string
-			for i := range 3 {
-				name := fmt.Sprintf("part-%d.txt", i)
-				files = append(files, name)
-				if env.ShardDone(name) {
-					continue
-				}
-				if i == env.Params.Int("panic_at") {
-					panic("shard " + name)
-				}
-				countExec(env.StageID + "/" + name)
-				if err := atomicfile.WriteFile(env.Path(name), []byte(name), 0o644); err != nil {
-					return err
-				}
-				if err := env.CommitShard(name, name); err != nil {
-					return err
-				}
-			}
-			env.AddTable("parts", 3, files...)
-			return nil
+			return writeParts(env, env.Params.Int("panic_at"))
 		})})
 	r.MustRegister(pipeline.Spec{Kind: "toy.parshards", Version: "1",
 		Params: []pipeline.Param{{Name: "shards", Type: pipeline.Int, Default: 32}},
@@ -114,22 +95,52 @@ func reviewRegistry() *pipeline.Registry {
 			return nil
 		})})
 	r.MustRegister(pipeline.Spec{Kind: "toy.readt", Version: "1", Produces: []string{"copy"},
-		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
-			files, _, err := env.InputTable("t")
-			if err != nil {
-				return err
-			}
-			b, err := os.ReadFile(files[0])
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(env.Path("copy.txt"), b, 0o644); err != nil {
-				return err
-			}
-			env.AddTable("copy", 1, "copy.txt")
-			return nil
-		})})
+		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error { return copyTable(env, "t") })})
 	return r
+}
+
+// writeParts writes and commits the shards part-0.txt .. part-2.txt that
+// are not done yet (counting each write; panicking at shard panicAt, if it
+// is one of them) and declares them as the table "parts".
+func writeParts(env *pipeline.Env, panicAt int) error {
+	var files []string
+	for i := range 3 {
+		name := fmt.Sprintf("part-%d.txt", i)
+		files = append(files, name)
+		if env.ShardDone(name) {
+			continue
+		}
+		if i == panicAt {
+			panic("shard " + name)
+		}
+		countExec(env.StageID + "/" + name)
+		if err := atomicfile.WriteFile(env.Path(name), []byte(name), 0o644); err != nil {
+			return err
+		}
+		if err := env.CommitShard(name, name); err != nil {
+			return err
+		}
+	}
+	env.AddTable("parts", 3, files...)
+	return nil
+}
+
+// copyTable copies the first file of the nearest upstream table to
+// copy.txt and declares it as the table "copy" (toy reader stages).
+func copyTable(env *pipeline.Env, table string) error {
+	files, _, err := env.InputTable(table)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(env.Path("copy.txt"), b, 0o644); err != nil {
+		return err
+	}
+	env.AddTable("copy", 1, "copy.txt")
+	return nil
 }
 
 // TestPanicKeepsCommittedShards: a stage that panics fails with an error
@@ -202,22 +213,9 @@ func TestManifestWriteFailureKeepsShards(t *testing.T) {
 	r.MustRegister(pipeline.Spec{Kind: "toy.nomanifest", Version: "1",
 		Params: []pipeline.Param{{Name: "block", Type: pipeline.Bool, Default: false, NoCache: true}},
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
-			var files []string
-			for i := range 3 {
-				name := fmt.Sprintf("part-%d.txt", i)
-				files = append(files, name)
-				if env.ShardDone(name) {
-					continue
-				}
-				countExec(env.StageID + "/" + name)
-				if err := atomicfile.WriteFile(env.Path(name), []byte(name), 0o644); err != nil {
-					return err
-				}
-				if err := env.CommitShard(name, name); err != nil {
-					return err
-				}
+			if err := writeParts(env, -1); err != nil {
+				return err
 			}
-			env.AddTable("parts", 3, files...)
 			block := filepath.Join(env.Dir, pipeline.ManifestName)
 			if env.Params.Bool("block") {
 				return os.Mkdir(block, 0o755)

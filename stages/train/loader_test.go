@@ -191,12 +191,7 @@ func TestLoaderStreamingDuplicateImage(t *testing.T) {
 	files, _ := data.Table(table.Features)
 	files = append(slices.Clone(files), files[0])
 	shape := featShape{Regions: 1, Dim: fxDim}
-	ref := newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
-	ref.cache = map[int64][]float32{}
-	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
-		t.Fatal(err)
-	}
-	l := newLoader(files, shape, caps, 16, 8, 7, 10*int64(shape.floats())*4, nil, &featCounts{})
+	ref, l := cachedAndStreaming(t, files, shape, caps)
 	for e := 1; e <= 4; e++ {
 		tr := traceEpoch(t, l, e, ref.cache)
 		if tr.batches != 64*5/16 {
@@ -299,12 +294,7 @@ func TestLoaderStreamingConflictingDuplicate(t *testing.T) {
 	ofiles, _ := other.Table(table.Features)
 	files = append(slices.Clone(files), ofiles[0])
 	shape := featShape{Regions: 1, Dim: fxDim}
-	ref := newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
-	ref.cache = map[int64][]float32{}
-	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
-		t.Fatal(err)
-	}
-	l := newLoader(files, shape, caps, 16, 8, 7, 10*int64(shape.floats())*4, nil, &featCounts{})
+	ref, l := cachedAndStreaming(t, files, shape, caps)
 	if n, err := l.featurePairs(t.Context()); err != nil || n != 64*5 {
 		t.Fatalf("featurePairs: %d, %v; want %d", n, err, 64*5)
 	}
@@ -315,4 +305,18 @@ func TestLoaderStreamingConflictingDuplicate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// cachedAndStreaming returns two loaders of files (batch 16, max_len 8,
+// seed 7): ref with every image's features cached, l streaming with a
+// budget of 10 images.
+func cachedAndStreaming(t *testing.T, files []string, shape featShape, caps *captionSet) (ref, l *loader) {
+	t.Helper()
+	ref = newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
+	ref.cache = map[int64][]float32{}
+	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
+		t.Fatal(err)
+	}
+	l = newLoader(files, shape, caps, 16, 8, 7, 10*int64(shape.floats())*4, nil, &featCounts{})
+	return ref, l
 }
