@@ -177,24 +177,23 @@ func openShard(path string) (*file.Reader, error) {
 	return pr, nil
 }
 
-// leaves returns the leaf column indices of the feature columns.
+// leaves returns the leaf column indices of the feature columns, in the
+// order of [Columns] whatever their order in the file (pqarrow makes the
+// batch's fields in the order of the indices; a shard written with the
+// columns in another order, or with extra columns, is a features table all
+// the same, as table.Scan reads it).
 func leaves(pr *file.Reader, path string) ([]int, error) {
 	sc := pr.MetaData().Schema
-	want := map[string]bool{}
-	for _, c := range Columns {
-		want[c] = true
-	}
-	found := map[string]bool{}
 	var idx []int
-	for i := 0; i < sc.NumColumns(); i++ {
-		p := sc.Column(i).ColumnPath()
-		if len(p) > 0 && want[p[0]] {
-			idx = append(idx, i)
-			found[p[0]] = true
-		}
-	}
 	for _, c := range Columns {
-		if !found[c] {
+		found := false
+		for i := 0; i < sc.NumColumns(); i++ {
+			if p := sc.Column(i).ColumnPath(); len(p) > 0 && p[0] == c {
+				idx = append(idx, i)
+				found = true
+			}
+		}
+		if !found {
 			return nil, fmt.Errorf("arrowfeat: %s: no column %q: not a features table", path, c)
 		}
 	}

@@ -66,6 +66,9 @@ func TestReaderStreamsAllRows(t *testing.T) {
 		{"one worker", []int{10, 7}, 4, arrowfeat.Options{Workers: 1}, 256, 17},
 		{"more workers than row groups", []int{9, 1, 30}, 2, arrowfeat.Options{Workers: 5, BatchRows: 3}, 3, 40},
 		{"small batches", []int{10, 0, 7}, 3, arrowfeat.Options{BatchRows: 4}, 4, 17},
+		// Row groups of 5, 5 and 4, 3 rows: batches of 3, 2, 3, 2, 3, 1, 3.
+		{"batches not dividing row groups", []int{10, 7}, 5, arrowfeat.Options{BatchRows: 3, Workers: 2}, 3, 17},
+		{"empty first shard", []int{0, 7}, 5, arrowfeat.Options{BatchRows: 3}, 3, 7},
 		// Each row decodes to ≈ (8+4+4+12*4+15*4)+slack bytes; a 1 KiB budget
 		// over the batches in flight allows only a few rows per batch.
 		{"tight budget", []int{20}, 8, arrowfeat.Options{BatchRows: 256, MemoryBudget: 1 << 10}, 8, 20},

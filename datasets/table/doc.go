@@ -8,7 +8,8 @@
 //
 // Writers are atomic: rows go to a temporary file that is renamed over the
 // target by [Writer.Close], so a crash never leaves a file that looks
-// complete. Readers stream in batches: memory depends on the batch size, not
+// complete; after a failed Write, Close discards the file (it may lack rows)
+// and returns the error. Readers stream in batches: memory depends on the batch size, not
 // on the file size.
 //
 // Readers check each file's schema against the row type before the first

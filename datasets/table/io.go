@@ -97,6 +97,11 @@ type Writer[T any] struct {
 	path     string
 	ended    bool  // Close or Abort was called
 	closeErr error // what Close returned
+	// writeErr is the first error a Write returned: the file may lack
+	// rows the caller wrote (a row group that failed to encode or splice,
+	// rows after the failure), so Close discards it instead of committing
+	// it, and later Writes fail too.
+	writeErr error
 }
 
 // Create starts a table file at path (created atomically on Close) with
@@ -154,10 +159,14 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 
 // Write appends rows. The slice may be reused once Write returns; with
 // Options.Workers >= 1 the memory the rows reference may not, until
-// [Writer.OnRelease]'s function hands it back.
+// [Writer.OnRelease]'s function hands it back. After an error the writer
+// takes no more rows, and Close discards the file.
 func (w *Writer[T]) Write(rows []T) error {
 	if w.ended {
 		return fmt.Errorf("%s: write after Close or Abort", w.path)
+	}
+	if w.writeErr != nil {
+		return fmt.Errorf("%s: write after a failed write: %w", w.path, w.writeErr)
 	}
 	var n int
 	var err error
@@ -171,6 +180,7 @@ func (w *Writer[T]) Write(rows []T) error {
 	}
 	w.rows += int64(n)
 	if err != nil {
+		w.writeErr = err
 		return fmt.Errorf("%s: %w", w.path, err)
 	}
 	return nil
@@ -216,9 +226,11 @@ func (w *Writer[T]) writeStream(rows []T) (int, error) {
 // Rows returns the number of rows written so far.
 func (w *Writer[T]) Rows() int64 { return w.rows }
 
-// Close flushes the footer and renames the file into place. Calling it
-// again returns the first call's result (the Workers >= 1 writer waited
-// forever for encoders it had already handed back).
+// Close flushes the footer and renames the file into place. After a
+// failed Write it discards the file instead (it may lack rows) and returns
+// that error. Calling it again returns the first call's result (the
+// Workers >= 1 writer waited forever for encoders it had already handed
+// back).
 func (w *Writer[T]) Close() error {
 	if w.ended {
 		return w.closeErr
@@ -229,6 +241,10 @@ func (w *Writer[T]) Close() error {
 }
 
 func (w *Writer[T]) close() error {
+	if w.writeErr != nil {
+		w.Abort()
+		return fmt.Errorf("%s: not written: an earlier write failed: %w", w.path, w.writeErr)
+	}
 	if w.g != nil {
 		if err := w.g.flush(); err != nil {
 			w.Abort()
