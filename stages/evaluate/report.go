@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
 	"io/fs"
@@ -46,7 +47,11 @@ var ReportSpec = pipeline.Spec{
 	// 5: a run whose embed stage dropped test images says on the page that
 	// its numbers are not the protocol's full test set (and marks such rows
 	// in the run comparison).
-	Version: "5",
+	// 6: non-finite curve values (a diverged loss) are left out of the
+	// charts with a note (they made every coordinate NaN); invalid UTF-8
+	// from upstream tables becomes U+FFFD; transparent thumbnail pixels
+	// are laid over white (they were black); long words wrap.
+	Version: "6",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +
@@ -233,10 +238,14 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 	if err := reportTmpl.Execute(&buf, page); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := atomicfile.WriteFile(env.Path(ReportFileName), buf.Bytes(), 0o644); err != nil {
+	// the page declares UTF-8: invalid bytes in captions, keys, labels or
+	// params (from any upstream table) become U+FFFD instead of making the
+	// whole document invalid
+	out := bytes.ToValidUTF8(buf.Bytes(), []byte("\uFFFD"))
+	if err := atomicfile.WriteFile(env.Path(ReportFileName), out, 0o644); err != nil {
 		return err
 	}
-	sum := fmt.Sprintf("%s (%d KiB)", ReportFileName, buf.Len()/1024)
+	sum := fmt.Sprintf("%s (%d KiB)", ReportFileName, len(out)/1024)
 	if mf != nil {
 		sum += fmt.Sprintf(": rsum %.1f", mf.Mean.RSum)
 	}
@@ -1043,6 +1052,10 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 		return t
 	}
 	img = imaging.Fit(img, size, size, imaging.Box)
+	// JPEG has no alpha: transparent pixels (a paletted PNG's transparent
+	// index, an RGBA PNG's background) are laid over white, not turned black
+	b := img.Bounds()
+	img = imaging.Overlay(imaging.New(b.Dx(), b.Dy(), color.White), img, image.Point{}, 1)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 82}); err != nil {
 		t.Missing = "cannot encode the thumbnail"

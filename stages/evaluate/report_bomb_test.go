@@ -96,7 +96,8 @@ func TestReportRefusesHugeImages(t *testing.T) {
 }
 
 // TestReportEscapesMarkup: captions, image keys (thumbnail labels and
-// placeholders), run labels and model param names holding markup are
+// placeholders), run labels, model param names, concept labels and URIs
+// and relation names holding markup are
 // escaped: no script, link or image reaches the page.
 func TestReportEscapesMarkup(t *testing.T) {
 	world := pipelinetest.RunStage(t, &fakeWorld, map[string]any{"n": 4, "hostile": true})
@@ -125,7 +126,8 @@ func TestReportEscapesMarkup(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`&lt;script&gt;alert(&#34;caption 1000&#34;)&lt;/script&gt;`, `&lt;script&gt;alert(&#34;stage&#34;)`,
-		`&lt;script&gt;alert(&#34;param&#34;)`, `&lt;script&gt;alert(103)&lt;/script&gt;`} {
+		`&lt;script&gt;alert(&#34;param&#34;)`, `&lt;script&gt;alert(103)&lt;/script&gt;`,
+		`&lt;script&gt;alert(&#34;concept&#34;)`, `&lt;script&gt;alert(&#34;uri&#34;)`, `&lt;script&gt;alert(&#34;rel&#34;)`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

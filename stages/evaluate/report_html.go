@@ -10,7 +10,7 @@ const reportHTML = `<!DOCTYPE html>
 <title>{{.Title}}</title>
 <style>
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
-main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; overflow-wrap: anywhere; }
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 19px; margin: 32px 0 10px; border-bottom: 2px solid #d9dde5; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 18px 0 8px; }

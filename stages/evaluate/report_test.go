@@ -41,6 +41,11 @@ var fakeWorld = pipeline.Spec{
 		{Name: "huge", Type: pipeline.Int, Default: -1},           // this image's file is a PNG header declaring 100000x100000 pixels
 		{Name: "hostile", Type: pipeline.Bool, Default: false},    // captions and image keys hold markup that must not inject
 		{Name: "fifo", Type: pipeline.String, Default: ""},        // image 103's path (absolute, outside the artifact)
+		// odd: image 100's key and captions hold non-UTF-8 bytes and very
+		// long words, image 102 is
+		// a grayscale PNG, image 103 a paletted PNG whose pixels are all
+		// transparent, and the curve has a NaN loss and an infinite lr
+		{Name: "odd", Type: pipeline.Bool, Default: false},
 	},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		n, noise := env.Params.Int("n"), env.Params.Float("noise")
@@ -74,6 +79,24 @@ var fakeWorld = pipeline.Spec{
 				if err := os.WriteFile(env.Path(rel), hugePNG(100000, 100000), 0o644); err != nil {
 					return err
 				}
+			} else if odd := env.Params.Bool("odd"); odd && (id == 102 || id == 103) {
+				var m image.Image
+				if id == 102 {
+					g := image.NewGray(image.Rect(0, 0, 64, 48))
+					for i := range g.Pix {
+						g.Pix[i] = uint8(i)
+					}
+					m = g
+				} else {
+					m = image.NewPaletted(image.Rect(0, 0, 64, 48), color.Palette{color.NRGBA{}, color.NRGBA{R: 255, A: 255}})
+				}
+				var b bytes.Buffer
+				if err := png.Encode(&b, m); err != nil {
+					return err
+				}
+				if err := os.WriteFile(env.Path(rel), b.Bytes(), 0o644); err != nil {
+					return err
+				}
 			} else {
 				m := image.NewRGBA(image.Rect(0, 0, 64, 48))
 				for y := range 48 {
@@ -96,6 +119,10 @@ var fakeWorld = pipeline.Spec{
 			if env.Params.Bool("hostile") {
 				key = fmt.Sprintf(`"><script>alert(%d)</script><img src="x.png`, id)
 			}
+			odd := env.Params.Bool("odd") && id == 100
+			if odd {
+				key = "photo_\xff\xfe_" + strings.Repeat("long", 200) + "_100.png"
+			}
 			imgs = append(imgs, table.ImageRow{ImageID: id, Key: key, Split: split, Path: rel, Width: 64, Height: 48})
 			iv := unit(nil, 1)
 			ie = append(ie, table.EmbeddingRow{ID: id, ImageID: id, Split: split, Vec: iv})
@@ -107,6 +134,9 @@ var fakeWorld = pipeline.Spec{
 				}
 				if env.Params.Bool("hostile") {
 					text = fmt.Sprintf(`</div></li><script>alert("caption %d")</script><a href="https://evil.example/">%d`, cid, cid)
+				}
+				if odd {
+					text = fmt.Sprintf("caf\xe9 photo \xff%d %s", k, strings.Repeat("unbroken", 300))
 				}
 				caps = append(caps, table.CaptionRow{CaptionID: cid, ImageID: id, Split: split, Ordinal: int32(k), Text: text})
 				ce = append(ce, table.EmbeddingRow{ID: cid, ImageID: id, Ordinal: int32(k), Split: split, Vec: unit(iv, noise)})
@@ -130,6 +160,12 @@ var fakeWorld = pipeline.Spec{
 				Loss: 5 - float64(e)*0.5, LossInst: 4 - float64(e)*0.4, LossSwap: 1 - float64(e)*0.1,
 				DevR1I2T: 10 + float64(e)*5, DevR10I2T: 40 + float64(e)*5, DevR1T2I: 8 + float64(e)*4, DevR10T2I: 30 + float64(e)*6,
 				DevRSum: 150 + float64(e)*30, Seconds: 12})
+			if env.Params.Bool("odd") && e == 2 {
+				curve[e].Loss = math.NaN()
+			}
+			if env.Params.Bool("odd") && e == 1 {
+				curve[e].LR = math.Inf(1)
+			}
 		}
 		var concepts []table.ConceptRow
 		for i, w := range []string{"dog", "cat", "ball", "rare"} {
@@ -137,6 +173,10 @@ var fakeWorld = pipeline.Spec{
 		}
 		edges := []table.ConceptEdgeRow{{Src: 0, Dst: 1, Rel: "/r/RelatedTo", Weight: 1}, {Src: 0, Dst: 2, Rel: "/r/RelatedTo", Weight: 0.5},
 			{Src: 1, Dst: 2, Rel: "/r/AtLocation", Weight: 0.3}}
+		if env.Params.Bool("hostile") {
+			concepts[0].Label, concepts[0].URI = `<script>alert("concept")</script>`, `"><script>alert("uri")</script>`
+			edges[2].Rel = `<script>alert("rel")</script>`
+		}
 		for _, w := range []struct {
 			name string
 			err  error
@@ -301,8 +341,9 @@ var _ = jpeg.Decode // register the JPEG decoder for image.Decode
 
 // checkChromium renders the report in headless Chromium: a screenshot that
 // must not be blank, and a DOM dump of a copy with a small script that
-// records every image's naturalWidth after load.
-func checkChromium(t *testing.T, report string) {
+// records every image's naturalWidth after load. It returns how many CSS
+// pixels the page is wider than a 1200 px window (-1 without Chromium).
+func checkChromium(t *testing.T, report string) int {
 	t.Helper()
 	bin := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -313,7 +354,7 @@ func checkChromium(t *testing.T, report string) {
 	}
 	if bin == "" {
 		t.Log("chromium not found: headless rendering check skipped")
-		return
+		return -1
 	}
 	dir := t.TempDir()
 	page, err := os.ReadFile(report)
@@ -323,7 +364,8 @@ func checkChromium(t *testing.T, report string) {
 	probe := `<script>window.addEventListener("load", function () {
   var imgs = document.images, bad = 0;
   for (var i = 0; i < imgs.length; i++) { if (!imgs[i].complete || imgs[i].naturalWidth === 0) bad++; }
-  var p = document.createElement("pre"); p.id = "probe"; p.textContent = "images=" + imgs.length + " broken=" + bad;
+  var p = document.createElement("pre"); p.id = "probe"; p.textContent = "images=" + imgs.length + " broken=" + bad +
+    " overflow=" + (document.documentElement.scrollWidth - document.documentElement.clientWidth);
   document.body.appendChild(p);
 });</script></body>`
 	probed := filepath.Join(dir, "probed.html")
@@ -334,11 +376,11 @@ func checkChromium(t *testing.T, report string) {
 		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
 			"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}, extra...)
 	}
-	out, err := exec.CommandContext(t.Context(), bin, args("--dump-dom", "file://"+probed)...).Output()
+	out, err := exec.CommandContext(t.Context(), bin, args("--dump-dom", "--window-size=1200,2000", "file://"+probed)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	m := regexp.MustCompile(`images=(\d+) broken=(\d+)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`images=(\d+) broken=(\d+) overflow=(-?\d+)`).FindStringSubmatch(string(out))
 	if m == nil {
 		t.Fatalf("probe result not in the DOM dump (%d bytes)", len(out))
 	}
@@ -375,7 +417,10 @@ func checkChromium(t *testing.T, report string) {
 	if len(colours) < 50 {
 		t.Errorf("screenshot looks blank: %d distinct colours", len(colours))
 	}
-	t.Logf("chromium: %d images, none broken; screenshot %dx%d with %d colours", nImg, b.Dx(), b.Dy(), len(colours))
+	overflow, _ := strconv.Atoi(m[3])
+	t.Logf("chromium: %d images, none broken; screenshot %dx%d with %d colours; %d px wider than the window",
+		nImg, b.Dx(), b.Dy(), len(colours), overflow)
+	return overflow
 }
 
 func sharedData(t *testing.T) string { return testenv.SharedData(t) }

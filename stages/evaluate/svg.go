@@ -21,19 +21,32 @@ func lineChart(title, xLabel, yLabel string, ss []series) string {
 	const w, h = 520.0, 270.0
 	const left, right, top, bottom = 62.0, 16.0, 30.0, 44.0
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	points, skipped := 0, 0
 	for _, s := range ss {
 		for i := range s.X {
+			points++
+			if !finite(s.X[i], s.Y[i]) {
+				skipped++ // a diverged loss (NaN, ±Inf) is left out, not drawn at NaN
+				continue
+			}
 			xmin, xmax = math.Min(xmin, s.X[i]), math.Max(xmax, s.X[i])
 			ymin, ymax = math.Min(ymin, s.Y[i]), math.Max(ymax, s.Y[i])
 		}
 	}
-	if math.IsInf(xmin, 0) {
+	if points == 0 {
 		return ""
+	}
+	if skipped == points {
+		xmin, xmax, ymin, ymax = 0, 1, 0, 1 // an empty frame with the note below
 	}
 	// a span within rounding of zero (two epochs whose rSum differ in the
 	// last bits) is a constant series: no ticks can be placed inside it
 	if nearlyEqual(xmin, xmax) {
-		xmin, xmax = xmin-1, xmax+1
+		d := 1.0
+		if xmin-d == xmin || xmax+d == xmax {
+			d = math.Abs(xmin) * 0.5 // ±1 does not move a value this large
+		}
+		xmin, xmax = xmin-d, xmax+d
 	}
 	if nearlyEqual(ymin, ymax) {
 		d := math.Abs(ymin) * 0.5
@@ -42,10 +55,11 @@ func lineChart(title, xLabel, yLabel string, ss []series) string {
 		}
 		ymin, ymax = ymin-d, ymax+d
 	}
-	pad := (ymax - ymin) * 0.05
-	ymin, ymax = ymin-pad, ymax+pad
-	px := func(x float64) float64 { return left + (x-xmin)/(xmax-xmin)*(w-left-right) }
-	py := func(y float64) float64 { return h - bottom - (y-ymin)/(ymax-ymin)*(h-top-bottom) }
+	// halves: a span of finite values may itself overflow (-1e308..1e308)
+	pad := (ymax/2 - ymin/2) * 0.1
+	ymin, ymax = math.Max(ymin-pad, -math.MaxFloat64), math.Min(ymax+pad, math.MaxFloat64)
+	px := func(x float64) float64 { return left + (x/2-xmin/2)/(xmax/2-xmin/2)*(w-left-right) }
+	py := func(y float64) float64 { return h - bottom - (y/2-ymin/2)/(ymax/2-ymin/2)*(h-top-bottom) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="%s">`,
 		w, h, w, h, html.EscapeString(title))
@@ -67,22 +81,49 @@ func lineChart(title, xLabel, yLabel string, ss []series) string {
 		(top+h-bottom)/2, (top+h-bottom)/2, html.EscapeString(yLabel))
 	for k, s := range ss {
 		col := palette[k%len(palette)]
+		// runs of consecutive finite points: a polyline each, a dot for a
+		// lone point
 		var pts []string
+		flush := func() {
+			switch len(pts) {
+			case 0:
+			case 1:
+				xy := strings.SplitN(pts[0], ",", 2)
+				fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`, xy[0], xy[1], col)
+			default:
+				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, col, strings.Join(pts, " "))
+			}
+			pts = pts[:0]
+		}
 		for i := range s.X {
+			if !finite(s.X[i], s.Y[i]) {
+				flush()
+				continue
+			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(s.X[i]), py(s.Y[i])))
 		}
-		if len(pts) == 1 {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, px(s.X[0]), py(s.Y[0]), col)
-		} else {
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, col, strings.Join(pts, " "))
-		}
+		flush()
 		// legend, top right inside the plot
 		ly := top + 14 + float64(k)*15
 		fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="3"/>`, w-right-130, ly-4, w-right-112, ly-4, col)
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11">%s</text>`, w-right-106, ly, html.EscapeString(s.Name))
 	}
+	if skipped > 0 {
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11" fill="#b00020">%d non-finite %s not drawn</text>`,
+			left+6, top+14, skipped, plural(skipped, "value", "values"))
+	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// finite reports whether every v is a finite number.
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // nearlyEqual reports whether a and b are equal up to a relative 1e-9.
