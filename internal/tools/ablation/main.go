@@ -85,11 +85,9 @@ func main() {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	var seedList []string
-	for _, s := range strings.Split(*seeds, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seedList = append(seedList, s)
-		}
+	seedList, err := parseSeeds(*seeds)
+	if err != nil {
+		fail(err)
 	}
 	var b strings.Builder
 	host, _ := os.Hostname()
@@ -135,12 +133,12 @@ func main() {
 				if err != nil {
 					fail(err)
 				}
-				ev, ok := res.Record.Stage("evaluate")
-				if !ok || len(ev.Metrics) == 0 {
-					fail(fmt.Errorf("%s: no evaluate metrics in run %s", wa.File, res.Record.ID))
+				got, err := evalMetrics(res.Record)
+				if err != nil {
+					fail(fmt.Errorf("%s: %w", wa.File, err))
 				}
 				for _, m := range metricNames {
-					vals[m] = append(vals[m], ev.Metrics[m])
+					vals[m] = append(vals[m], got[m])
 				}
 				if tr, ok := res.Record.Stage("train"); ok {
 					secs = append(secs, trainSeconds(w, tr))
@@ -149,7 +147,7 @@ func main() {
 						trainCached++
 					}
 				}
-				fmt.Fprintf(os.Stderr, "ablation:   rsum %.1f (run %s)\n", ev.Metrics["rsum"], res.Record.ID)
+				fmt.Fprintf(os.Stderr, "ablation:   rsum %.1f (run %s)\n", got["rsum"], res.Record.ID)
 			}
 			row := "| " + c.Name + " |"
 			for _, m := range metricNames {
@@ -177,6 +175,63 @@ func main() {
 		fail(err)
 	}
 	fmt.Fprintf(os.Stderr, "ablation: wrote %s\n", *out)
+}
+
+// parseSeeds splits the -seeds list. A repeated seed is an error: its
+// second run would be the first one's cached result, counted twice in the
+// mean and the spread.
+func parseSeeds(list string) ([]string, error) {
+	var seeds []string
+	seen := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if _, err := strconv.Atoi(s); err != nil {
+			return nil, fmt.Errorf("-seeds %q: %q is not an integer", list, s)
+		}
+		if seen[s] {
+			return nil, fmt.Errorf("-seeds %q: seed %s repeated (its second run would count the first one's result twice)", list, s)
+		}
+		seen[s] = true
+		seeds = append(seeds, s)
+	}
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("-seeds %q: no seed", list)
+	}
+	return seeds, nil
+}
+
+// evalMetrics returns the test-split Recall@K metrics (metricNames) of the
+// evaluate stage of run rec, or an error when the stage did not run or come
+// from the cache, evaluated another split, or lacks one of them (a renamed
+// metric must not enter the means as 0).
+func evalMetrics(rec *pipeline.RunRecord) (map[string]float64, error) {
+	ev, ok := rec.Stage("evaluate")
+	if !ok {
+		return nil, fmt.Errorf("run %s has no evaluate stage", rec.ID)
+	}
+	if ev.Status != pipeline.RunRan && ev.Status != pipeline.RunCached {
+		return nil, fmt.Errorf("run %s: evaluate %s, not ran or cached", rec.ID, ev.Status)
+	}
+	if split, ok := ev.Params["split"]; ok && fmt.Sprint(split) != "test" {
+		return nil, fmt.Errorf("run %s: evaluate split %v, but the table reports the test split", rec.ID, split)
+	}
+	got := map[string]float64{}
+	var missing []string
+	for _, m := range metricNames {
+		v, ok := ev.Metrics[m]
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			missing = append(missing, m)
+			continue
+		}
+		got[m] = v
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("run %s: evaluate metrics lack %s (have %d metrics)", rec.ID, strings.Join(missing, ", "), len(ev.Metrics))
+	}
+	return got, nil
 }
 
 // trainSeconds returns how long the train stage took to compute, from its

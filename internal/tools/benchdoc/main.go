@@ -186,7 +186,7 @@ var rows = []row{
 		Ours: metric{Unit: "arrow_read_MB/s", Label: "MB/s"}, Anchor: duckBest("DuckDB read", "read"),
 		Ratio: metric{Unit: "x_read_vs_best_duck"}, Goal: ">= 1x", Met: []cond{{"ratio", ">=", 1}}},
 	{Op: "features.regions peak RSS, 8,750 vs 875 images", Run: "features", Line: "PeakRSS",
-		Ours: metric{Unit: "rss8750_MiB", Label: "MiB (8,750 images)"}, Anchor: metric{Unit: "rss875_MiB", Label: "MiB (875 images)"},
+		Ours: metric{Unit: "rss8750_MiB", Label: "MiB (8,750 images)", NonZero: true}, Anchor: metric{Unit: "rss875_MiB", Label: "MiB (875 images)", NonZero: true},
 		Ratio: metric{Unit: "rss_ratio"}, Goal: "<= 1.10x", Met: []cond{{"ratio", "<=", 1.10}}},
 	{Op: "ConceptNet-form CSV -> Cayley bolt store, {edges} generated English edges (BenchmarkLoad -kg.edges; the issue's size is 3.4M, English ConceptNet 5.7)", Run: "kgload",
 		Vars: map[string]string{"edges": `(?m)^\s+\S+\.go:\d+: (\d+) edges \(`},
@@ -297,7 +297,8 @@ func (rw row) read(lines []benchLine, m metric) (figure, bool) {
 		pat = "."
 	}
 	v, name, ok := find(lines, pat, m.Unit)
-	if !ok || (m.NonZero && v == 0) {
+	// NaN or Inf (a ratio over a 0 that was not measured) is no figure
+	if !ok || (m.NonZero && v == 0) || math.IsNaN(v) || math.IsInf(v, 0) {
 		return figure{}, false
 	}
 	if m.Scale != 0 {
@@ -321,9 +322,16 @@ func (rw row) measure(lines []benchLine) map[string]figure {
 	if f, ok := rw.read(lines, rw.Anchor); ok {
 		got["anchor"] = f
 	}
+	_, okO := got["ours"]
+	_, okA := got["anchor"]
+	hasO := rw.Ours.Unit != "" || len(rw.Ours.Best) > 0
+	hasA := rw.Anchor.Unit != "" || len(rw.Anchor.Best) > 0
 	switch {
 	case rw.Ratio.Unit != "":
-		if f, ok := rw.read(lines, rw.Ratio); ok {
+		// the ratio relates the two figures shown: a ratio read beside a
+		// figure that is not measured (a peak RSS read as 0, no VmHWM line,
+		// gives rss_ratio 0) is not a measurement either
+		if f, ok := rw.read(lines, rw.Ratio); ok && (okO || !hasO) && (okA || !hasA) {
 			got["ratio"] = f
 		}
 	case rw.RatioFn != nil:
@@ -411,38 +419,138 @@ func tableRow(rw row, lines []benchLine, raw, skipped string) string {
 		return fmt.Sprintf("| %s | %s | | | %s | not measured |\n", op, rw.NotRun, rw.Goal)
 	}
 	if skipped != "" {
-		return fmt.Sprintf("| %s | skipped: %s | | | %s | |\n", op, skipped, rw.Goal)
+		met := ""
+		if len(rw.Met) > 0 {
+			met = "not measured"
+		}
+		return fmt.Sprintf("| %s | skipped: %s | | | %s | %s |\n", op, skipped, rw.Goal, met)
 	}
 	got := rw.measure(lines)
+	// A figure missing from a failed run's output says the run failed: the
+	// reader must not take it for a benchmark that does not report it.
+	fail := runFailure(raw)
+	notMeasured := "(not measured)"
+	if fail != "" {
+		notMeasured = "(not measured: " + fail + ")"
+	}
 	cell := func(name string, m metric) string {
 		if m.Unit == "" && len(m.Best) == 0 {
 			return "–"
 		}
 		f, ok := got[name]
 		if !ok {
-			return "(not measured)"
+			return notMeasured
 		}
-		return fmtNum(f.V) + " " + f.Label
+		return fmtCmp(f.V, name, rw.Met) + " " + f.Label
 	}
 	ours := cell("ours", rw.Ours)
+	if rw.Ours.Unit == "" && len(rw.Ours.Best) == 0 && !rw.anyLine(lines) {
+		// a context row reads no figure: say when its benchmark left no line
+		pat := rw.Line
+		if pat == "" {
+			pat = "."
+		}
+		ours = "(no benchmark line matching `" + strings.ReplaceAll(pat, "|", `\|`) + "` in the output"
+		if fail != "" {
+			ours += ": " + fail
+		}
+		ours += ")"
+	}
 	for _, m := range rw.Extra {
 		if f, ok := got[m.Unit]; ok {
-			v := fmtNum(f.V)
+			v := fmtCmp(f.V, m.Unit, rw.Met)
 			if f.V == math.Trunc(f.V) { // a count: 0 content reads, not 0.00
 				v = strconv.FormatFloat(f.V, 'f', 0, 64)
 			}
 			ours += ", " + v + " " + f.Label
+		} else if fail != "" {
+			ours += ", (" + m.Label + " not measured: " + fail + ")"
 		} else {
 			ours += ", (" + m.Label + " not measured)"
 		}
 	}
 	ratio := "–"
 	if f, ok := got["ratio"]; ok {
-		ratio = fmtNum(f.V)
+		ratio = fmtCmp(f.V, "ratio", rw.Met)
 	} else if rw.Ratio.Unit != "" || rw.RatioFn != nil {
-		ratio = "(not measured)"
+		ratio = notMeasured
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", op, ours, cell("anchor", rw.Anchor), ratio, rw.Goal, verdict(rw.Met, got))
+	met := verdict(rw.Met, got)
+	if met == "not measured" && fail != "" {
+		met = "not measured (" + fail + ")"
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", op, ours, cell("anchor", rw.Anchor), ratio, rw.Goal, met)
+}
+
+// anyLine reports whether a benchmark line of lines matches the row's line
+// pattern (any line when it has none).
+func (rw row) anyLine(lines []benchLine) bool {
+	pat := rw.Line
+	if pat == "" {
+		pat = "."
+	}
+	re := regexp.MustCompile(pat)
+	for _, l := range lines {
+		if re.MatchString(l.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	exitRe = regexp.MustCompile(`(?m)^\(exit: (.*)\)$`)
+	failRe = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+)
+
+// runFailure says how the run whose raw output is raw failed ("" if it did
+// not): the failed benchmarks, and the exit status main appends to the
+// output of a `go test` that exits non-zero.
+func runFailure(raw string) string {
+	var failed []string
+	for _, m := range failRe.FindAllStringSubmatch(raw, -1) {
+		failed = append(failed, m[1])
+	}
+	m := exitRe.FindStringSubmatch(raw)
+	if m == nil && len(failed) == 0 {
+		return ""
+	}
+	s := "the run failed"
+	if len(failed) > 0 {
+		s += " (" + strings.Join(failed, ", ") + ")"
+	}
+	if m != nil {
+		s += ": " + m[1]
+	}
+	return s + ", see the raw output"
+}
+
+// fmtCmp prints v, the figure named of, as fmtNum does, but with more
+// decimals when the rounded value would compare differently from v with a
+// condition of the goal (59.96 printed "60.0" beside "no" for >= 60, or
+// 2.996 printed "3.00" beside "yes" for < 3).
+func fmtCmp(v float64, of string, conds []cond) string {
+	dec := 0
+	if i := strings.IndexByte(fmtNum(v), '.'); i >= 0 {
+		dec = len(fmtNum(v)) - i - 1
+	}
+	for ; dec <= 12; dec++ {
+		s := strconv.FormatFloat(v, 'f', dec, 64)
+		shown, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			break
+		}
+		same := true
+		for _, c := range conds {
+			if c.Of == of && c.holds(shown) != c.holds(v) {
+				same = false
+			}
+		}
+		if same {
+			return s
+		}
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // untabled lists the benchmark lines of run id's output that no row of the
@@ -620,12 +728,9 @@ func cachedRun() string {
 		tVer += time.Since(t1)
 	}
 	r := float64(tRun) / float64(tVer)
-	met := "yes"
-	if r > 2 {
-		met = "**no**"
-	}
+	goal := []cond{{"ratio", "<=", 2}}
 	return fmt.Sprintf("| fully cached `coderflow run workflows/demo.yaml` (mean of %d, interleaved) | %s | %s (`coderflow version`) | %s | <= 2x | %s |\n",
-		reps, (tRun / reps).Round(100*time.Microsecond), (tVer / reps).Round(100*time.Microsecond), fmtNum(r), met)
+		reps, (tRun / reps).Round(100*time.Microsecond), (tVer / reps).Round(100*time.Microsecond), fmtCmp(r, "ratio", goal), verdict(goal, map[string]figure{"ratio": {V: r}}))
 }
 
 // openblasBuild returns the OpenBLAS build the train benchmark logged in

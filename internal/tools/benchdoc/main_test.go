@@ -373,3 +373,137 @@ func TestOpenBLASBuild(t *testing.T) {
 		t.Errorf("openblasBuild without a log line = %q, want empty", got)
 	}
 }
+
+// TestFailedRunSaysSo: a row whose figures are missing because its run
+// failed says the run failed (in its cells and met column), and a context
+// row without figures says when no line of its benchmark is in the output,
+// instead of looking like a row that ran.
+func TestFailedRunSaysSo(t *testing.T) {
+	failed := "--- FAIL: BenchmarkRecallK5K-2\n    bench_test.go:40: out of memory\nFAIL\nexit status 1\nFAIL\tcoderflow/train/eval\t3.1s\nFAIL\n\n(exit: exit status 1)\n"
+	rw := rowsOf(t, "eval")[0]
+	line := tableRow(rw, parse(failed), failed, "")
+	for _, want := range []string{"(not measured: the run failed (BenchmarkRecallK5K-2): exit status 1", "not measured (the run failed"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("failed eval run: row lacks %q:\n%s", want, line)
+		}
+	}
+	if m := metCell(line); !strings.HasPrefix(m, "not measured") {
+		t.Errorf("failed eval run: met %q", m)
+	}
+	// the run ran fine but one figure is not reported: no failure claimed
+	ok := "BenchmarkRecallK5K-2  1  21895063153 ns/op  1.145 eval/gemm  11.67 eval_s  10.20 gemm_s\nPASS\n"
+	if line := tableRow(rw, parse(ok), ok, ""); strings.Contains(line, "failed") || metCell(line) != "not measured" {
+		t.Errorf("passing run without peak RSS:\n%s", line)
+	}
+
+	tok := rowsOf(t, "tokenize")[0]
+	for _, tc := range []struct {
+		out, want string
+	}{
+		{"BenchmarkTokenize/tokenize-2  3  2471044 anchor-captions/s  1264337 captions/s\nPASS\n", "| – |"},
+		{"--- FAIL: BenchmarkTokenize/tokenize-2\nFAIL\n\n(exit: exit status 1)\n", "no benchmark line matching `^BenchmarkTokenize/` in the output: the run failed"},
+		{"PASS\n", "no benchmark line matching `^BenchmarkTokenize/` in the output)"},
+	} {
+		if line := tableRow(tok, parse(tc.out), tc.out, ""); !strings.Contains(line, tc.want) {
+			t.Errorf("tokenize row on %q lacks %q:\n%s", tc.out, tc.want, line)
+		}
+	}
+}
+
+// TestShownRatioAgreesWithMet: the printed figure never rounds across the
+// goal's threshold, so the table cannot show "60.0" beside "no" for >= 60
+// or "3.00" beside "yes" for < 3.
+func TestShownRatioAgreesWithMet(t *testing.T) {
+	for _, tc := range []struct {
+		v     float64
+		conds []cond
+		want  string
+	}{
+		{59.96, []cond{{"ratio", ">=", 60}}, "59.96"},
+		{2.996, []cond{{"ratio", "<", 3}}, "2.996"},
+		{1.2004, []cond{{"ratio", "<=", 1.2}}, "1.2004"},
+		{43.18, []cond{{"ratio", ">=", 60}}, "43.2"},
+		{2.44, []cond{{"ratio", "<", 3}}, "2.44"},
+		{59.96, []cond{{"ours", ">=", 60}}, "60.0"}, // a condition on another figure
+		{3, []cond{{"ratio", "<", 3}}, "3.00"},
+	} {
+		got := fmtCmp(tc.v, "ratio", tc.conds)
+		if got != tc.want {
+			t.Errorf("fmtCmp(%v, %v) = %q, want %q", tc.v, tc.conds, got, tc.want)
+		}
+	}
+	// through a whole row: the train step goal is >= 60 % of SGEMM
+	rw := rowsOf(t, "train")[0]
+	out := "BenchmarkStep/small-mean/gonum-2  5  94405925 ns/op  59.96 %-of-sgemm  22.47 GFLOP/s-best  29.37 sgemm-GFLOP/s-best\n"
+	line := tableRow(rw, parse(out), out, "")
+	if metCell(line) != "**no**" || !strings.Contains(line, "| 59.96 |") {
+		t.Errorf("59.96 %% of SGEMM:\n%s", line)
+	}
+}
+
+// TestSkippedRowWithGoal: a skipped run's row with a goal says not measured
+// in its met column, not an empty cell.
+func TestSkippedRowWithGoal(t *testing.T) {
+	rw := rowsOf(t, "eval-openblas")[0]
+	line := tableRow(rw, nil, "", "OpenBLAS not installed")
+	if !strings.Contains(line, "skipped: OpenBLAS not installed") || metCell(line) != "not measured" {
+		t.Errorf("skipped row:\n%s", line)
+	}
+}
+
+// TestGoalConditionsNameFigures: every condition of a goal names a figure
+// its row reads; a typo would leave the row "not measured" forever.
+func TestGoalConditionsNameFigures(t *testing.T) {
+	for _, rw := range rows {
+		for _, c := range rw.Met {
+			ok := false
+			switch c.Of {
+			case "ours":
+				ok = rw.Ours.Unit != "" || len(rw.Ours.Best) > 0
+			case "anchor":
+				ok = rw.Anchor.Unit != "" || len(rw.Anchor.Best) > 0
+			case "ratio":
+				ok = rw.Ratio.Unit != "" || rw.RatioFn != nil
+			default:
+				for _, m := range rw.Extra {
+					ok = ok || m.Unit == c.Of
+				}
+			}
+			if !ok && rw.NotRun == "" {
+				t.Errorf("row %q: condition on %q, a figure the row does not read", rw.Op, c.Of)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("row %q: %v", rw.Op, r)
+					}
+				}()
+				c.holds(0)
+			}()
+		}
+	}
+}
+
+// TestUnmeasuredRSSNeverMet: the child's peak RSS reads 0 when it cannot be
+// measured; the ratio over it (0, NaN or Inf) is no measurement either.
+func TestUnmeasuredRSSNeverMet(t *testing.T) {
+	rw := rowsOf(t, "features")[1]
+	if rw.Line != "PeakRSS" {
+		t.Fatalf("second features row is %q", rw.Op)
+	}
+	for _, tc := range []struct {
+		metrics, want string
+	}{
+		{"577.8 img/s_8750  76.80 rss8750_MiB  73.24 rss875_MiB  1.049 rss_ratio", "yes"},
+		{"577.8 img/s_8750  90.00 rss8750_MiB  73.24 rss875_MiB  1.229 rss_ratio", "**no**"},
+		{"577.8 img/s_8750  0 rss8750_MiB  73.24 rss875_MiB  0 rss_ratio", "not measured"},
+		{"577.8 img/s_8750  76.80 rss8750_MiB  0 rss875_MiB  +Inf rss_ratio", "not measured"},
+		{"577.8 img/s_8750  0 rss8750_MiB  0 rss875_MiB  NaN rss_ratio", "not measured"},
+	} {
+		out := "BenchmarkPeakRSS-2  1  16771303445 ns/op  " + tc.metrics + "\n"
+		line := tableRow(rw, parse(out), out, "")
+		if got := metCell(line); got != tc.want {
+			t.Errorf("%q: met %q, want %q\n%s", tc.metrics, got, tc.want, line)
+		}
+	}
+}
