@@ -61,12 +61,7 @@ func TestFetchIgnoredIfRange(t *testing.T) {
 				http.ServeContent(w, r, "blob", tc.lm2, bytes.NewReader(tc.want))
 			}))
 			defer srv.Close()
-			dest := filepath.Join(t.TempDir(), "blob")
-			once := fast
-			once.Retries = 1
-			if _, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest}, once); err == nil {
-				t.Fatal("first run: no error from a cut body")
-			}
+			dest := fetchCut(t, srv.URL)
 			res, err := Fetch(t.Context(), Request{URLs: []string{srv.URL}, Dest: dest}, fast)
 			if err != nil {
 				t.Fatal(err)
@@ -231,4 +226,18 @@ func TestRetryAfter(t *testing.T) {
 			t.Errorf("%d Retry-After %q: %v, want %v", tc.code, tc.value, got, tc.want)
 		}
 	}
+}
+
+// fetchCut fetches url, whose server cuts the first response's body, once
+// without retrying into a fresh blob path, which it returns: the partial
+// file is left for the next Fetch to resume.
+func fetchCut(t *testing.T, url string) string {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), "blob")
+	once := fast
+	once.Retries = 1
+	if _, err := Fetch(t.Context(), Request{URLs: []string{url}, Dest: dest}, once); err == nil {
+		t.Fatal("first run: no error from a cut body")
+	}
+	return dest
 }
