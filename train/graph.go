@@ -19,6 +19,8 @@ const bigNeg = -1e9
 type encInputs struct {
 	B       int
 	regions *tensor.Dense // mean pooling: (B, d_in) pre-pooled; attn: (B*R, d_in)
+	rlog    *tensor.Dense // attn: (B, R) 0 for an image's real regions, bigNeg for its padding
+	rguide  *tensor.Dense // attn: (B, 1, R) 1/n for an image's n real regions, 0 for its padding
 	tokens  *tensor.Dense // Int (B*T): batch-major for mean, time-major (T*B) for bigru
 	avg     *tensor.Dense // mean text: (B, 1, T) = mask_t / len
 	mask    *tensor.Dense // bigru: (T*B) token mask, time-major
@@ -32,6 +34,8 @@ func newEncInputs(cfg Config, dt tensor.Dtype, B int) *encInputs {
 	in := &encInputs{B: B}
 	if cfg.Pooling == PoolAttn {
 		in.regions = tensor.New(tensor.Of(dt), tensor.WithShape(B*cfg.Regions, cfg.ImageDim))
+		in.rlog = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.Regions))
+		in.rguide = tensor.New(tensor.Of(dt), tensor.WithShape(B, 1, cfg.Regions))
 	} else {
 		in.regions = tensor.New(tensor.Of(dt), tensor.WithShape(B, cfg.ImageDim))
 	}
@@ -135,15 +139,20 @@ func (b *builder) encoders(in *encInputs, w map[string]*G.Node, ahat *G.Node, pa
 		R := cfg.Regions
 		r := affine(x, w["img.W"], w["img.b"])            // (B*R, D)
 		r3 := G.Must(G.Reshape(r, tensor.Shape{B, R, D})) // (B, R, D)
-		m := G.Must(G.Mean(r3, 1))                        // (B, D) guide
+		// the guide: the mean of each image's real regions (rguide holds
+		// 1/n for them, 0 for the padding of an image with n < R)
+		m := G.Must(G.BatchedMatMul(b.input(in.rguide, "rguide"), r3)) // (B, 1, D)
 		m3 := G.Must(G.Reshape(m, tensor.Shape{B, D, 1}))
 		sc := G.Must(G.BatchedMatMul(r3, m3)) // (B, R, 1)
-		// softmax_r(sc / sqrt(D)) per image, shifted by each row's own
-		// maximum (softmaxOp): gorgonia's SoftMax shifts every row by a
-		// maximum that starts at the first element of the whole matrix, so
-		// an image whose scores lie far from image 0's got 0/0 = NaN or
+		// softmax_r(sc / sqrt(D)) per image over its real regions (rlog
+		// adds bigNeg to the scores of padding regions: weight exactly 0,
+		// so no gradient either), shifted by each row's own maximum
+		// (softmaxOp): gorgonia's SoftMax shifts every row by a maximum
+		// that starts at the first element of the whole matrix, so an
+		// image whose scores lie far from image 0's got 0/0 = NaN or
 		// Inf/Inf (TestAttnPoolingRowIndependent)
-		a := G.Must(G.ApplyOp(newSoftmax(1/math.Sqrt(float64(D))), G.Must(G.Reshape(sc, tensor.Shape{B, R}))))
+		sc2 := G.Must(G.Add(G.Must(G.Reshape(sc, tensor.Shape{B, R})), b.input(in.rlog, "rlog")))
+		a := G.Must(G.ApplyOp(newSoftmax(1/math.Sqrt(float64(D))), sc2))
 		a3 := G.Must(G.Reshape(a, tensor.Shape{B, 1, R}))
 		v3 := G.Must(G.BatchedMatMul(a3, r3)) // (B, 1, D)
 		out.v = l2(G.Must(G.Reshape(v3, tensor.Shape{B, D})))

@@ -145,7 +145,7 @@ func adjFor(cfg Config) []float32 {
 func recallAt1(t *testing.T, m *Model, s *synth) float64 {
 	t.Helper()
 	cfg := m.Config()
-	v, _, err := m.EncodeImages(s.regions, s.n)
+	v, _, err := m.EncodeImages(s.regions, nil, s.n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,4 +190,23 @@ func runTrainGraph(t *testing.T, m *Model, b *Batch) *trainGraph {
 		t.Fatal(err)
 	}
 	return tg
+}
+
+// padBatch returns a copy of b whose images have 1..Regions real regions
+// (image i: 1 + i*step mod Regions, so a batch has full and padded images)
+// and whose padding regions hold large garbage values: a model that let
+// padding reach its output would be far off.
+func padBatch(cfg Config, b *Batch, step int) *Batch {
+	R, d := cfg.Regions, cfg.ImageDim
+	p := *b
+	p.Regions = append([]float32(nil), b.Regions...)
+	p.RegionCounts = make([]int32, b.Size)
+	for i := range b.Size {
+		c := 1 + (i*step)%R
+		p.RegionCounts[i] = int32(c)
+		for k := (i*R + c) * d; k < (i+1)*R*d; k++ {
+			p.Regions[k] = float32(1e3 * math.Sin(float64(k)))
+		}
+	}
+	return &p
 }

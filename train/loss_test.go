@@ -515,13 +515,15 @@ func TestGradientCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		mutate func(*Config)
+		padded bool // images with fewer real regions than Regions (padBatch)
 	}{
-		{"all-mean", func(*Config) {}},
-		{"all-bigru-attn", func(c *Config) { c.TextEncoder, c.Pooling = TextBiGRU, PoolAttn }},
-		{"vsepp", func(c *Config) { c.Loss, c.Concept, c.Clustering = LossVSEPP, false, false }},
-		{"vsepp-inbatch", func(c *Config) { c.Loss, c.Queue, c.Concept, c.Clustering = LossVSEPP, 0, false, false }},
-		{"vsepp-all-bigru-attn", func(c *Config) { c.Loss, c.TextEncoder, c.Pooling = LossVSEPP, TextBiGRU, PoolAttn }},
-		{"inbatch", func(c *Config) { c.Queue = 0 }}, // the DCL head without a queue part
+		{"all-mean", func(*Config) {}, false},
+		{"all-bigru-attn", func(c *Config) { c.TextEncoder, c.Pooling = TextBiGRU, PoolAttn }, false},
+		{"all-attn-padded", func(c *Config) { c.Pooling = PoolAttn }, true},
+		{"vsepp", func(c *Config) { c.Loss, c.Concept, c.Clustering = LossVSEPP, false, false }, false},
+		{"vsepp-inbatch", func(c *Config) { c.Loss, c.Queue, c.Concept, c.Clustering = LossVSEPP, 0, false, false }, false},
+		{"vsepp-all-bigru-attn", func(c *Config) { c.Loss, c.TextEncoder, c.Pooling = LossVSEPP, TextBiGRU, PoolAttn }, false},
+		{"inbatch", func(c *Config) { c.Queue = 0 }, false}, // the DCL head without a queue part
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig()
@@ -533,8 +535,14 @@ func TestGradientCheck(t *testing.T) {
 			defer m.Close()
 			const B = 5
 			s := makeSynth(cfg, 3*B, 8)
+			batch := func(from int) *Batch {
+				if tc.padded {
+					return padBatch(cfg, s.batch(cfg, from, B), 2)
+				}
+				return s.batch(cfg, from, B)
+			}
 			for k := range 2 { // fill the queues and move momentum weights away from live ones
-				if _, err := m.Step(s.batch(cfg, k*B, B), 1e-2); err != nil {
+				if _, err := m.Step(batch(k*B), 1e-2); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -545,7 +553,7 @@ func TestGradientCheck(t *testing.T) {
 			if vsepp := cfg.Loss == LossVSEPP; (tg.li.i2t.keys == nil) != vsepp || (tg.li.t2i.keys == nil) != vsepp {
 				t.Fatalf("loss %s: momentum batch-key inputs present = %v, want %v", cfg.Loss, tg.li.i2t.keys != nil, !vsepp)
 			}
-			if _, err := m.prepare(tg, s.batch(cfg, 2*B, B)); err != nil {
+			if _, err := m.prepare(tg, batch(2*B)); err != nil {
 				t.Fatal(err)
 			}
 			loss := func() float64 {

@@ -430,7 +430,7 @@ func TestConceptGCNAsymmetricAdjacency(t *testing.T) {
 	}
 
 	// the embed stage's encoders
-	v, cv, err := m.EncodeImages(b.Regions, B)
+	v, cv, err := m.EncodeImages(b.Regions, nil, B)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,14 @@ import (
 
 // Batch is one training batch of B image-caption pairs (row-major float32 buffers).
 type Batch struct {
-	Size          int
-	Regions       []float32 // Size*Regions*ImageDim
+	Size    int
+	Regions []float32 // Size*Regions*ImageDim
+	// RegionCounts (Size, or nil: every image has Regions regions) is the
+	// number of real regions of each image, 1..Regions: its first
+	// RegionCounts[i] regions are real, the rest padding that pooling
+	// leaves out (attention pooling gives it weight 0, mean pooling averages
+	// the real ones only).
+	RegionCounts  []int32
 	Tokens        []int32   // Size*MaxLen, padded with 0 (<pad>)
 	Lengths       []int32   // Size (each >= 1)
 	ImageIDs      []int64   // Size: queue entries of the same image are never negatives
@@ -277,28 +283,76 @@ func (m *Model) encodeGraph(part int) (*fwdGraph, error) {
 
 // fillImages writes n images (n*Regions*ImageDim) into rows [0, n) of in
 // (mean pooling averages the regions here: identical to pooling after the
-// linear layer, 36x cheaper); rows [n, B) are zero.
-func (m *Model) fillImages(in *encInputs, regions []float32, n int) error {
+// linear layer, 36x cheaper); rows [n, B) are zero. counts (n, or nil for
+// all Regions) are the images' real regions (Batch.RegionCounts).
+func (m *Model) fillImages(in *encInputs, regions []float32, counts []int32, n int) error {
 	cfg := m.cfg
 	R, d := cfg.Regions, cfg.ImageDim
 	if len(regions) != n*R*d {
 		return fmt.Errorf("train: %d region values for %d images, want %d", len(regions), n, n*R*d)
 	}
+	if counts != nil && len(counts) != n {
+		return fmt.Errorf("train: %d region counts for %d images", len(counts), n)
+	}
+	count := func(i int) int {
+		if counts == nil || i >= n {
+			return R
+		}
+		return int(counts[i])
+	}
+	for i := range counts {
+		if c := counts[i]; c < 1 || int(c) > R {
+			return fmt.Errorf("train: image %d (of the batch) has %d real regions, want 1..%d", i, c, R)
+		}
+	}
 	if cfg.Pooling == PoolAttn {
 		buf := make([]float32, in.B*R*d)
 		copy(buf, regions)
 		fill(in.regions, buf)
+		setRows(in.rlog, in.B, R, func(i, r int) float64 {
+			if r < count(i) {
+				return 0
+			}
+			return bigNeg
+		})
+		setRows(in.rguide, in.B, R, func(i, r int) float64 {
+			if c := count(i); r < c {
+				return 1 / float64(c)
+			}
+			return 0
+		})
 		return nil
 	}
 	buf := make([]float32, in.B*d)
-	inv := 1 / float32(R)
 	parallelRows(n, func(lo, hi int) { // rows are independent
 		for i := lo; i < hi; i++ {
-			poolImage32(buf[i*d:(i+1)*d], regions[i*R*d:(i+1)*R*d], R, d, inv)
+			c := count(i)
+			poolImage32(buf[i*d:(i+1)*d], regions[i*R*d:(i*R+c)*d], c, d, 1/float32(c))
 		}
 	})
 	fill(in.regions, buf)
 	return nil
+}
+
+// setRows sets element (i, j) of t, a (rows, cols) matrix in any shape of
+// that size, to f(i, j) in t's dtype.
+func setRows(t *tensor.Dense, rows, cols int, f func(i, j int) float64) {
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range rows {
+			for j := range cols {
+				d[i*cols+j] = float32(f(i, j))
+			}
+		}
+	case []float64:
+		for i := range rows {
+			for j := range cols {
+				d[i*cols+j] = f(i, j)
+			}
+		}
+	default:
+		panic("train: setRows: unsupported dtype")
+	}
 }
 
 // fillCaptions writes n captions into rows [0, n) of in; rows [n, B) get a
@@ -406,14 +460,19 @@ func (m *Model) mixRows(y, keep, labels []float32, n, lo, hi int) {
 	}
 }
 
-// EncodeImages returns n L2-normalised instance vectors (n*Dim) and concept vectors (n*Dim, nil when Concept is off).
-func (m *Model) EncodeImages(regions []float32, n int) (inst, concept []float32, err error) {
+// EncodeImages returns n L2-normalised instance vectors (n*Dim) and concept
+// vectors (n*Dim, nil when Concept is off). counts (n, or nil) are the
+// images' real regions, as Batch.RegionCounts.
+func (m *Model) EncodeImages(regions []float32, counts []int32, n int) (inst, concept []float32, err error) {
 	if n < 0 {
 		return nil, nil, fmt.Errorf("train: EncodeImages: n = %d", n)
 	}
 	D, per := m.cfg.Dim, m.cfg.Regions*m.cfg.ImageDim
 	if len(regions) != n*per {
 		return nil, nil, fmt.Errorf("train: EncodeImages: %d values for %d images, want %d", len(regions), n, n*per)
+	}
+	if counts != nil && len(counts) != n {
+		return nil, nil, fmt.Errorf("train: EncodeImages: %d region counts for %d images", len(counts), n)
 	}
 	f, err := m.encodeGraph(partImage)
 	if err != nil {
@@ -425,7 +484,11 @@ func (m *Model) EncodeImages(regions []float32, n int) (inst, concept []float32,
 	}
 	for s := 0; s < n; s += encodeChunk {
 		k := min(encodeChunk, n-s)
-		if err := m.fillImages(f.in, regions[s*per:(s+k)*per], k); err != nil {
+		var cs []int32
+		if counts != nil {
+			cs = counts[s : s+k]
+		}
+		if err := m.fillImages(f.in, regions[s*per:(s+k)*per], cs, k); err != nil {
 			return nil, nil, err
 		}
 		if err := f.run(); err != nil {

@@ -130,8 +130,12 @@ func nearDef(t *testing.T, what string, got []float32, want []float64, tol float
 // (rho = 0 for a caption without linked concepts). It also pins the
 // attention pooling of the image encoder (CVSE-style, guided by the mean).
 func TestConceptBranchDirect(t *testing.T) {
-	for _, pool := range []string{PoolMean, PoolAttn} {
-		t.Run(pool, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, pool string
+		padded     bool // images with fewer real regions than Regions, garbage padding
+	}{{"mean", PoolMean, false}, {"attn", PoolAttn, false}, {"attn-padded", PoolAttn, true}} {
+		pool := tc.pool
+		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig()
 			cfg.Pooling = pool
 			cfg.Rho, cfg.Lambda = 0.3, 4 // not the defaults: the test must see them used
@@ -148,11 +152,14 @@ func TestConceptBranchDirect(t *testing.T) {
 				}
 			}
 			b := s.batch(cfg, 2*n, n)
+			if tc.padded {
+				b = padBatch(cfg, b, 5)
+			}
 			labels := append([]float32(nil), b.ConceptLabels...)
 			M, D := cfg.Concepts, cfg.Dim
 			clear(labels[3*M : 4*M]) // caption 3: no linked concept
 			labels[5*M+(M-1)] = 1    // caption 5: two linked concepts
-			v, cv, err := m.EncodeImages(b.Regions, n)
+			v, cv, err := m.EncodeImages(b.Regions, b.RegionCounts, n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +177,11 @@ func TestConceptBranchDirect(t *testing.T) {
 				bias := denseF32(m.w["img.b"])
 				var want []float64
 				for i := range n {
-					r := refFrom(b.Regions[i*R*d:(i+1)*R*d], R, d).mul(W)
+					R := R // the image's real regions: the model must ignore the rest
+					if b.RegionCounts != nil {
+						R = int(b.RegionCounts[i])
+					}
+					r := refFrom(b.Regions[i*cfg.Regions*d:(i*cfg.Regions+R)*d], R, d).mul(W)
 					for k := range R {
 						for j := range D {
 							r.v[k*D+j] += float64(bias[j])
@@ -265,7 +276,7 @@ func momentumClone(t *testing.T, m *Model) *Model {
 // (instance and concept vectors).
 func encodeBatch(t *testing.T, m *Model, b *Batch) (v, cv, tt, ct []float32) {
 	t.Helper()
-	v, cv, err := m.EncodeImages(b.Regions, b.Size)
+	v, cv, err := m.EncodeImages(b.Regions, nil, b.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

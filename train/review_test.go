@@ -42,7 +42,7 @@ func TestAttnPoolingRowIndependent(t *testing.T) {
 			D := cfg.Dim
 			var alone []float32
 			for i := range n {
-				v, _, err := m.EncodeImages(big[i*per:(i+1)*per], 1)
+				v, _, err := m.EncodeImages(big[i*per:(i+1)*per], nil, 1)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -54,7 +54,7 @@ func TestAttnPoolingRowIndependent(t *testing.T) {
 				regions []float32
 				order   []int // batch position -> image
 			}{{"first", big, []int{0, 1, 2}}, {"last", last, []int{1, 2, 0}}} {
-				mixed, _, err := m.EncodeImages(c.regions, n)
+				mixed, _, err := m.EncodeImages(c.regions, nil, n)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -30,6 +30,9 @@ func (m *Model) checkBatch(b *Batch) error {
 	if B < 2 {
 		return fmt.Errorf("train: batch size %d, want >= 2", B)
 	}
+	if b.RegionCounts != nil && len(b.RegionCounts) != B {
+		return fmt.Errorf("train: batch has %d region counts for %d pairs", len(b.RegionCounts), B)
+	}
 	if len(b.ImageIDs) != B {
 		return fmt.Errorf("train: batch has %d image ids for %d pairs", len(b.ImageIDs), B)
 	}
@@ -45,7 +48,7 @@ func (m *Model) checkBatch(b *Batch) error {
 func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 	cfg := m.cfg
 	B, D := b.Size, cfg.Dim
-	if err := m.fillImages(tg.in, b.Regions, B); err != nil {
+	if err := m.fillImages(tg.in, b.Regions, b.RegionCounts, B); err != nil {
 		return nil, err
 	}
 	labels := b.ConceptLabels

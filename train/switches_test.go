@@ -175,8 +175,8 @@ func TestSaveLoad(t *testing.T) {
 			}
 			sameWeights(t, m, l)
 			for _, pair := range [][2]*Model{{m, l}} {
-				v1, c1, _ := pair[0].EncodeImages(s.regions, s.n)
-				v2, c2, _ := pair[1].EncodeImages(s.regions, s.n)
+				v1, c1, _ := pair[0].EncodeImages(s.regions, nil, s.n)
+				v2, c2, _ := pair[1].EncodeImages(s.regions, nil, s.n)
 				t1, d1, _ := pair[0].EncodeCaptions(s.tokens, s.lengths, s.labels, s.n)
 				t2, d2, _ := pair[1].EncodeCaptions(s.tokens, s.lengths, s.labels, s.n)
 				for _, xy := range [][2][]float32{{v1, v2}, {c1, c2}, {t1, t2}, {d1, d2}} {
@@ -227,7 +227,7 @@ func TestMeanPoolingEncoder(t *testing.T) {
 	}
 	defer m.Close()
 	s := makeSynth(cfg, 3, 1)
-	v, _, err := m.EncodeImages(s.regions, 3)
+	v, _, err := m.EncodeImages(s.regions, nil, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestValidateAndBadInput(t *testing.T) {
 	if _, err := m.Step(b, 1e-3); err == nil {
 		t.Error("out-of-vocabulary token accepted")
 	}
-	if _, _, err := m.EncodeImages(s.regions[:5], 1); err == nil {
+	if _, _, err := m.EncodeImages(s.regions[:5], nil, 1); err == nil {
 		t.Error("short region buffer accepted")
 	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func BenchmarkLoaderVsStep(b *testing.B) {
 			shape := featShape{Regions: mode.regions, Dim: 512, Data: 36}
 			l := newLoader(files, shape, caps, 128, 16, 1, mode.budget, nil, &featCounts{})
 			if l.fits() {
-				l.cache = map[int64][]float32{}
+				l.cache = map[int64]imgFeats{}
 				if err := eachFeature(b.Context(), files, readerOptions(mode.budget), l.fill); err != nil {
 					b.Fatal(err)
 				}
@@ -65,7 +66,7 @@ func BenchmarkLoaderVsStep(b *testing.B) {
 					if first == nil {
 						first = &coder.Batch{Size: bt.Size, Regions: append([]float32(nil), bt.Regions...),
 							Tokens: append([]int32(nil), bt.Tokens...), Lengths: append([]int32(nil), bt.Lengths...),
-							ImageIDs: append([]int64(nil), bt.ImageIDs...)}
+							ImageIDs: append([]int64(nil), bt.ImageIDs...), RegionCounts: slices.Clone(bt.RegionCounts)}
 					}
 					return nil
 				})

@@ -29,7 +29,9 @@ var EmbedSpec = pipeline.Spec{
 	// 8: with train.coder version 9; a caption id repeated in the tokens
 	// table is embedded once (its first row), never twice among an image's
 	// 5 captions.
-	Version: "8",
+	// 9: with train.coder version 10: attention pooling leaves region
+	// padding out (coder.Batch.RegionCounts).
+	Version: "9",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +

@@ -75,7 +75,7 @@ func TestEmbedVectorsMatchIDs(t *testing.T) {
 			t.Fatalf("%s: %d images, %d captions; want %d and %d", tc.split, len(imgs), len(caps), tc.images, tc.caps)
 		}
 		for _, im := range imgs {
-			inst, conc, err := m.EncodeImages(feat[im.ID], 1)
+			inst, conc, err := m.EncodeImages(feat[im.ID], nil, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,7 +19,7 @@ type encoded struct {
 // encodeImages encodes the images ids (any order) with features from cache
 // (if not nil) or by streaming files, in chunks of batch. The result is in
 // the order of ids; missing reports the ids without features.
-func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []int64, cache map[int64][]float32,
+func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []int64, cache map[int64]imgFeats,
 	files []string, opt arrowfeat.Options, batch int, counts *featCounts) (enc *encoded, missing []int64, err error) {
 	D := m.Config().Dim
 	pos := make(map[int64]int, len(ids))
@@ -30,6 +30,10 @@ func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []in
 	F := shape.floats()
 	chunk := make([]float32, 0, batch*F)
 	var chunkPos []int
+	var chunkN []int32 // real regions per image (nil: pre-pooled rows)
+	if shape.regionCounts(1) != nil {
+		chunkN = make([]int32, 0, batch)
+	}
 	done := make([]bool, len(ids))
 	flush := func() error {
 		if len(chunkPos) == 0 {
@@ -38,7 +42,7 @@ func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []in
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		inst, conc, err := m.EncodeImages(chunk, len(chunkPos))
+		inst, conc, err := m.EncodeImages(chunk, chunkN, len(chunkPos))
 		if err != nil {
 			return fmt.Errorf("encode images: %w", err)
 		}
@@ -52,13 +56,16 @@ func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []in
 				copy(enc.concept[p*enc.cdim:(p+1)*enc.cdim], conc[k*enc.cdim:(k+1)*enc.cdim])
 			}
 		}
-		chunk, chunkPos = chunk[:0], chunkPos[:0]
+		chunk, chunkPos, chunkN = chunk[:0], chunkPos[:0], chunkN[:0]
 		return nil
 	}
-	add := func(p int, feats []float32) error {
+	add := func(p int, f imgFeats) error {
 		done[p] = true
-		chunk = append(chunk, feats...)
+		chunk = append(chunk, f.x...)
 		chunkPos = append(chunkPos, p)
+		if chunkN != nil {
+			chunkN = append(chunkN, f.n)
+		}
 		if len(chunkPos) == batch {
 			return flush()
 		}
@@ -79,10 +86,11 @@ func encodeImages(ctx context.Context, m *coder.Model, shape featShape, ids []in
 			if !ok || done[p] {
 				return nil
 			}
-			if err := shape.convert(r, tmp, counts); err != nil {
+			f, err := shape.convert(r, tmp, counts)
+			if err != nil {
 				return err
 			}
-			return add(p, tmp)
+			return add(p, f)
 		})
 		if err != nil {
 			return nil, nil, err
@@ -147,7 +155,7 @@ func encodeCaptions(ctx context.Context, m *coder.Model, cs *captionSet, idx []i
 
 // evaluate encodes an evaluation split and returns its Recall@K.
 func evaluate(ctx context.Context, m *coder.Model, shape featShape, es *evalSet, cs *captionSet, cd *conceptData,
-	cache map[int64][]float32, files []string, opt arrowfeat.Options, batch, maxLen int, counts *featCounts) (*eval.Result, error) {
+	cache map[int64]imgFeats, files []string, opt arrowfeat.Options, batch, maxLen int, counts *featCounts) (*eval.Result, error) {
 	imgs, missing, err := encodeImages(ctx, m, shape, es.images, cache, files, opt, batch, counts)
 	if err != nil {
 		return nil, err

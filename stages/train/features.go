@@ -23,6 +23,23 @@ type featShape struct {
 
 func (s featShape) floats() int { return s.Regions * s.Dim }
 
+// imgFeats are one image's converted features: x (featShape.floats()
+// values) and the number of its real regions among x's Regions (the rest
+// is zero padding, which the model leaves out: coder.Batch.RegionCounts).
+type imgFeats struct {
+	x []float32
+	n int32
+}
+
+// regionCounts returns the batch's RegionCounts buffer for B images: nil
+// when the model's images are single pre-pooled rows (always real).
+func (s featShape) regionCounts(B int) []int32 {
+	if s.Regions == 1 {
+		return nil
+	}
+	return make([]int32, B)
+}
+
 // featCounts are the adjustments made while converting features.
 type featCounts struct {
 	RegionsPadded    int64 `json:"images_regions_padded"`
@@ -197,15 +214,17 @@ func probeFeatures(ctx context.Context, files []string) (n, dim int, id int64, e
 	return 0, 0, 0, err
 }
 
-// convert writes the model input of row into dst (len s.floats()): the mean
-// of its regions when s.Regions == 1, otherwise its first s.Regions regions,
-// repeated cyclically when the image has fewer. A NaN or infinite value
+// convert writes the model input of row into dst (len s.floats()) and
+// returns it with its count of real regions: the mean of its regions when
+// s.Regions == 1 (count 1), otherwise its first s.Regions regions; an image
+// with fewer gets zero padding after them, which the model leaves out of
+// its pooling (coder.Batch.RegionCounts). A NaN or infinite value
 // among those it uses is an error naming the image and the value (checked
 // on dst, which a NaN or infinity reaches, so valid rows cost one pass over
 // dst).
-func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
+func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) (imgFeats, error) {
 	if r.dim != s.Dim {
-		return badFeatures("image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
+		return imgFeats{}, badFeatures("image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
 	}
 	d := s.Dim
 	if s.Regions == 1 {
@@ -221,9 +240,9 @@ func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
 			dst[j] *= inv
 		}
 		if !allFinite(dst) {
-			return nonFinite(r)
+			return imgFeats{}, nonFinite(r)
 		}
-		return nil
+		return imgFeats{dst, 1}, nil
 	}
 	switch {
 	case r.n > s.Regions:
@@ -231,14 +250,13 @@ func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) error {
 	case r.n < s.Regions:
 		cnt.RegionsPadded++
 	}
-	for k := range s.Regions {
-		src := k % r.n
-		copy(dst[k*d:(k+1)*d], r.feats[src*d:(src+1)*d])
-	}
+	n := min(r.n, s.Regions)
+	copy(dst, r.feats[:n*d])
+	clear(dst[n*d:])
 	if !allFinite(dst) {
-		return nonFinite(r)
+		return imgFeats{}, nonFinite(r)
 	}
-	return nil
+	return imgFeats{dst, int32(n)}, nil
 }
 
 // allFinite reports whether no value of v is NaN or infinite (x*0 is 0

@@ -29,9 +29,9 @@ type loader struct {
 	files  []string
 	shape  featShape
 	caps   *captionSet
-	train  []int               // caption indexes of the train split
-	byImg  map[int64][]int     // image id -> train caption indexes
-	cache  map[int64][]float32 // cached mode: image id -> converted features
+	train  []int              // caption indexes of the train split
+	byImg  map[int64][]int    // image id -> train caption indexes
+	cache  map[int64]imgFeats // cached mode: image id -> converted features
 	budget int64
 	batch  int
 	maxLen int
@@ -75,11 +75,11 @@ func (l *loader) fill(r featRow) error {
 	if _, dup := l.cache[r.id]; dup {
 		return nil
 	}
-	dst := make([]float32, l.shape.floats())
-	if err := l.shape.convert(r, dst, l.counts); err != nil {
+	f, err := l.shape.convert(r, make([]float32, l.shape.floats()), l.counts)
+	if err != nil {
 		return err
 	}
-	l.cache[r.id] = dst
+	l.cache[r.id] = f
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 		k, _ := slices.BinarySearch(end, at+1)
 		return order[min(k, len(order)-1)]
 	}
-	buf := map[int64][]float32{}
+	buf := map[int64]imgFeats{}
 	// An image's pairs are taken once per epoch, at its first row (a
 	// repeated row after its pairs were flushed would emit them again).
 	seen := make(map[int64]struct{}, len(l.byImg))
@@ -252,11 +252,11 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 			return nil // the image's first row in file order is in file fk
 		}
 		seen[r.id] = struct{}{}
-		dst := make([]float32, l.shape.floats())
-		if err := l.shape.convert(r, dst, l.counts); err != nil {
+		f, err := l.shape.convert(r, make([]float32, l.shape.floats()), l.counts)
+		if err != nil {
 			return err
 		}
-		buf[r.id] = dst
+		buf[r.id] = f
 		used += l.imageBytes()
 		pending = append(pending, caps...)
 		if used+l.imageBytes() > l.budget {
@@ -284,7 +284,7 @@ func (l *loader) epochWith(ctx context.Context, e int, bb *batchBuilder, step fu
 
 // flush shuffles the pending pairs (in canonical order first) and emits the
 // full batches; the remainder stays in pending.
-func (l *loader) flush(ctx context.Context, rng *rand.Rand, pending *[]int, feats map[int64][]float32, bb *batchBuilder, step func(*coder.Batch) error, last bool) error {
+func (l *loader) flush(ctx context.Context, rng *rand.Rand, pending *[]int, feats map[int64]imgFeats, bb *batchBuilder, step func(*coder.Batch) error, last bool) error {
 	p := *pending
 	slices.Sort(p)
 	rng.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
@@ -321,10 +321,11 @@ func newBatchBuilder(l *loader) *batchBuilder {
 func (l *loader) newBatch() *coder.Batch {
 	B := l.batch
 	b := &coder.Batch{
-		Regions:  make([]float32, B*l.shape.floats()),
-		Tokens:   make([]int32, B*l.maxLen),
-		Lengths:  make([]int32, B),
-		ImageIDs: make([]int64, B),
+		Regions:      make([]float32, B*l.shape.floats()),
+		RegionCounts: l.shape.regionCounts(B),
+		Tokens:       make([]int32, B*l.maxLen),
+		Lengths:      make([]int32, B),
+		ImageIDs:     make([]int64, B),
 	}
 	if l.cd != nil {
 		b.ConceptLabels = make([]float32, B*l.cd.M)
@@ -333,7 +334,7 @@ func (l *loader) newBatch() *coder.Batch {
 }
 
 // build fills the batch with the given caption indexes.
-func (bb *batchBuilder) build(idx []int, feats map[int64][]float32) *coder.Batch {
+func (bb *batchBuilder) build(idx []int, feats map[int64]imgFeats) *coder.Batch {
 	l := bb.l
 	b := bb.b
 	if bb.get != nil {
@@ -347,7 +348,11 @@ func (bb *batchBuilder) build(idx []int, feats map[int64][]float32) *coder.Batch
 	clear(b.Tokens)
 	for k, i := range idx {
 		c := l.caps.caps[i]
-		copy(b.Regions[k*F:(k+1)*F], feats[c.image])
+		f := feats[c.image]
+		copy(b.Regions[k*F:(k+1)*F], f.x)
+		if b.RegionCounts != nil {
+			b.RegionCounts[k] = f.n
+		}
 		copy(b.Tokens[k*l.maxLen:(k+1)*l.maxLen], l.caps.tokens(i))
 		b.Lengths[k] = c.n
 		b.ImageIDs[k] = c.image

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"testing"
@@ -21,11 +22,11 @@ type epochTrace struct {
 	order   []string // "image:tokens" per pair, in emission order
 }
 
-func traceEpoch(t *testing.T, l *loader, e int, ref map[int64][]float32) epochTrace {
+func traceEpoch(t *testing.T, l *loader, e int, ref map[int64]imgFeats) epochTrace {
 	return traceEpochAhead(t, l, e, 0, ref)
 }
 
-func traceEpochAhead(t *testing.T, l *loader, e, ahead int, ref map[int64][]float32) epochTrace {
+func traceEpochAhead(t *testing.T, l *loader, e, ahead int, ref map[int64]imgFeats) epochTrace {
 	t.Helper()
 	var tr epochTrace
 	err := l.epochPrefetch(t.Context(), e, ahead, func(b *coder.Batch) error {
@@ -36,8 +37,11 @@ func traceEpochAhead(t *testing.T, l *loader, e, ahead int, ref map[int64][]floa
 		F := l.shape.floats()
 		for k := range b.Size {
 			id := b.ImageIDs[k]
-			if !slices.Equal(b.Regions[k*F:(k+1)*F], ref[id]) {
+			if !slices.Equal(b.Regions[k*F:(k+1)*F], ref[id].x) {
 				t.Fatalf("batch row %d: regions are not image %d's", k, id)
+			}
+			if (b.RegionCounts == nil) != (l.shape.Regions == 1) || b.RegionCounts != nil && b.RegionCounts[k] != ref[id].n {
+				t.Fatalf("batch row %d: region counts %v, want image %d's %d (nil with pre-pooled rows)", k, b.RegionCounts, id, ref[id].n)
 			}
 			n := int(b.Lengths[k])
 			toks := b.Tokens[k*l.maxLen : (k+1)*l.maxLen]
@@ -72,7 +76,9 @@ func loaderFixture(t *testing.T, split string) (*pipeline.Artifact, *pipeline.En
 
 func TestLoaderModes(t *testing.T) {
 	data, env, caps := loaderFixture(t, table.SplitTrain)
-	files, _ := data.Table(table.Features)
+	// some images with fewer regions: their batches' RegionCounts must
+	// follow them through every mode
+	files, _ := pipelinetest.RunStage(t, &fewerRegionsSpec, nil, data).Table(table.Features)
 	cd, err := loadConcepts(t.Context(), envFinder(env), envFinder(env), func(int64) bool { return true })
 	if err != nil {
 		t.Fatal(err)
@@ -88,11 +94,14 @@ func TestLoaderModes(t *testing.T) {
 		if !cachedL.fits() {
 			t.Fatal("fixture should fit 1 MiB")
 		}
-		cachedL.cache = map[int64][]float32{}
+		cachedL.cache = map[int64]imgFeats{}
 		if err := eachFeature(t.Context(), files, readerOptions(1<<20), cachedL.fill); err != nil {
 			t.Fatal(err)
 		}
 		ref := cachedL.cache
+		if short := slices.ContainsFunc(slices.Collect(maps.Values(ref)), func(f imgFeats) bool { return int(f.n) < shape.Regions }); short == pooled {
+			t.Fatalf("pooled %v: an image with fewer real regions: %v", pooled, short)
+		}
 		// 10 images' worth of features: the stream is flushed many times.
 		streamL := mk(10 * int64(shape.floats()) * 4)
 		if streamL.fits() {
@@ -213,7 +222,7 @@ func TestPrefetchKeepsStepError(t *testing.T) {
 	files, _ := data.Table(table.Features)
 	shape := featShape{Regions: 1, Dim: fxDim}
 	l := newLoader(files, shape, caps, 8, 8, 7, 1<<20, nil, &featCounts{})
-	l.cache = map[int64][]float32{}
+	l.cache = map[int64]imgFeats{}
 	if err := eachFeature(t.Context(), files, readerOptions(1<<20), l.fill); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +322,7 @@ func TestLoaderStreamingConflictingDuplicate(t *testing.T) {
 func cachedAndStreaming(t *testing.T, files []string, shape featShape, caps *captionSet) (ref, l *loader) {
 	t.Helper()
 	ref = newLoader(files, shape, caps, 16, 8, 7, 1<<20, nil, &featCounts{})
-	ref.cache = map[int64][]float32{}
+	ref.cache = map[int64]imgFeats{}
 	if err := eachFeature(t.Context(), files, readerOptions(1<<20), ref.fill); err != nil {
 		t.Fatal(err)
 	}

@@ -187,19 +187,19 @@ func TestEncodeImagesCancelled(t *testing.T) {
 	defer m.Close()
 	shape := featShape{Regions: 1, Dim: fxDim, Data: fxRegions}
 	l := newLoader(files, shape, &captionSet{}, 4, 4, 1, 1<<20, nil, &featCounts{})
-	l.cache = map[int64][]float32{}
+	l.cache = map[int64]imgFeats{}
 	var ids []int64
 	if err := eachFeature(t.Context(), files, readerOptions(1<<20), func(r featRow) error {
 		ids = append(ids, r.id)
-		dst := make([]float32, shape.floats())
-		l.cache[r.id] = dst
-		return shape.convert(r, dst, &featCounts{})
+		f, err := shape.convert(r, make([]float32, shape.floats()), &featCounts{})
+		l.cache[r.id] = f
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	for name, cache := range map[string]map[int64][]float32{"cached": l.cache, "streamed": nil} {
+	for name, cache := range map[string]map[int64]imgFeats{"cached": l.cache, "streamed": nil} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := encodeImages(ctx, m, shape, ids, cache, files, readerOptions(1<<20), 4, &featCounts{})
 			if !errors.Is(err, context.Canceled) {

@@ -59,7 +59,13 @@ var TrainSpec = pipeline.Spec{
 	// order. Data without repeated ids trains as in version 8. The loader
 	// info's train_images counts the images with features (new:
 	// train_images_without_features).
-	Version: "9",
+	// 10: attention pooling leaves the padding of an image with fewer
+	// regions than the first feature row out (zero padding, weight 0 in
+	// the softmax, guide = mean of the real regions), where it repeated
+	// the image's regions cyclically, which weighted some of them twice;
+	// the guide is a product with 1/n weights (attn models differ in the
+	// last bits even without padding; mean-pooling models are unchanged).
+	Version: "10",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
@@ -218,9 +224,9 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	dev := caps.evalLayout(table.SplitDev, func(id int64) bool { return devFeat[id] }, p.Int("dev_images"))
 	devImgs := int64(len(dev.images))
-	var devCache map[int64][]float32
+	var devCache map[int64]imgFeats
 	if devImgs > 0 && devImgs*ld.imageBytes() <= budget/4 {
-		devCache = map[int64][]float32{}
+		devCache = map[int64]imgFeats{}
 	}
 	devSet := make(map[int64]bool, len(dev.images))
 	for _, id := range dev.images {
@@ -228,7 +234,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	cached := ld.fits()
 	if cached {
-		ld.cache = map[int64][]float32{}
+		ld.cache = map[int64]imgFeats{}
 	}
 	if cached || devCache != nil {
 		start := time.Now()
@@ -240,11 +246,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			}
 			if devCache != nil && devSet[r.id] {
 				if _, ok := devCache[r.id]; !ok {
-					dst := make([]float32, shape.floats())
-					if err := shape.convert(r, dst, fcounts); err != nil {
+					f, err := shape.convert(r, make([]float32, shape.floats()), fcounts)
+					if err != nil {
 						return err
 					}
-					devCache[r.id] = dst
+					devCache[r.id] = f
 				}
 			}
 			return nil
