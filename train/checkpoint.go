@@ -61,6 +61,26 @@ func (m *Model) tensors() ([]string, []*tensor.Dense) {
 	return names, ts
 }
 
+// ckptLayout is what tensors and queues list for a model of cfg, from the
+// config alone (nothing allocated): tensor names and lengths, queue names.
+func ckptLayout(cfg Config) (names []string, lens []int, queues []string) {
+	for _, ps := range paramSpecs(cfg) {
+		n := ps.shape.TotalSize()
+		names, lens = append(names, "w/"+ps.name), append(lens, n)
+		if ps.name != "proto" { // as newModel: no momentum copy of the prototypes
+			names, lens = append(names, "momentum/"+ps.name), append(lens, n)
+		}
+		names, lens = append(names, "adam.m/"+ps.name, "adam.v/"+ps.name), append(lens, n, n)
+	}
+	if cfg.Queue > 0 {
+		queues = []string{"inst.text", "inst.image"}
+		if cfg.Concept {
+			queues = append(queues, "concept.text", "concept.image")
+		}
+	}
+	return names, lens, queues
+}
+
 func (m *Model) queues() ([]string, []*queue) {
 	var names []string
 	var qs []*queue
@@ -175,36 +195,51 @@ func Load(r io.Reader, adj []float32) (*Model, error) {
 	} else if h.DType != tensor.Float32.String() {
 		return nil, fmt.Errorf("train: checkpoint dtype %q", h.DType)
 	}
-	m, err := newModel(h.Config, adj, dt)
-	if err != nil {
+	// The header's tensors and queues must be those of its config, checked
+	// before the model is built: a version 1 header has no checksum, and
+	// its config decides how much memory newModel takes (a damaged digit
+	// could ask for terabytes).
+	if err := h.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("train: checkpoint config: %w", err)
 	}
-	names, ts := m.tensors()
+	names, lens, qnames := ckptLayout(h.Config)
 	if len(names) != len(h.Tensors) {
 		return nil, fmt.Errorf("train: checkpoint has %d tensors, the model %d", len(h.Tensors), len(names))
 	}
 	for i, e := range h.Tensors {
-		if e.Name != names[i] || e.Len != ts[i].Shape().TotalSize() {
-			return nil, fmt.Errorf("train: checkpoint tensor %d is %s[%d], want %s[%d]", i, e.Name, e.Len, names[i], ts[i].Shape().TotalSize())
-		}
-		if err := binary.Read(br, binary.LittleEndian, ts[i].Data()); err != nil {
-			return nil, fmt.Errorf("train: reading checkpoint tensor %s: %w", e.Name, err)
+		if e.Name != names[i] || e.Len != lens[i] {
+			return nil, fmt.Errorf("train: checkpoint tensor %d is %s[%d], want %s[%d]", i, e.Name, e.Len, names[i], lens[i])
 		}
 	}
-	qnames, qs := m.queues()
 	if len(qnames) != len(h.Queues) {
 		return nil, fmt.Errorf("train: checkpoint has %d queues, the model %d", len(h.Queues), len(qnames))
 	}
 	for i, e := range h.Queues {
-		q := qs[i]
-		if e.Name != qnames[i] || e.K != q.K || e.D != q.D || e.Head < 0 || e.Head >= max(q.K, 1) || e.Count < 0 || e.Count > q.K {
+		if e.Name != qnames[i] || e.K != h.Config.Queue || e.D != h.Config.Dim || e.Head < 0 || e.Head >= max(e.K, 1) || e.Count < 0 || e.Count > e.K {
 			return nil, fmt.Errorf("train: checkpoint queue %d (%s) does not match the model", i, e.Name)
 		}
+	}
+	m, err := newModel(h.Config, adj, dt)
+	if err != nil {
+		return nil, fmt.Errorf("train: checkpoint config: %w", err)
+	}
+	_, ts := m.tensors()
+	for i, e := range h.Tensors {
+		if err := binary.Read(br, binary.LittleEndian, ts[i].Data()); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("train: reading checkpoint tensor %s: %w", e.Name, err)
+		}
+	}
+	_, qs := m.queues()
+	for i, e := range h.Queues {
+		q := qs[i]
 		q.head, q.count = e.Head, e.Count
 		if err := binary.Read(br, binary.LittleEndian, q.t.Data()); err != nil {
+			m.Close()
 			return nil, fmt.Errorf("train: reading checkpoint queue %s: %w", e.Name, err)
 		}
 		if err := binary.Read(br, binary.LittleEndian, q.ids); err != nil {
+			m.Close()
 			return nil, fmt.Errorf("train: reading checkpoint queue %s: %w", e.Name, err)
 		}
 	}
