@@ -10,7 +10,10 @@
 // while every image kept has five captions: a training image may keep fewer
 // or more); the data set's own image name is the images table's key.
 // Counts of skipped or suspicious input (missing images, duplicate ids,
-// images with other than five captions) go to the manifest's info. The
+// images with other than five captions) go to the manifest's info, and the
+// listed images left out of the tables are counted per split
+// (images_skipped_per_split: the evaluate stage reads it to tell whether a
+// test split is complete). The
 // readers of image files (flickr8k, coco, f30k) fail instead when more than
 // max_missing_fraction of the listed images are missing or unreadable (a
 // wrong image directory, a missing archive), naming the directory and the

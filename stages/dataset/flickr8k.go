@@ -22,10 +22,15 @@ var Flickr8kSpec = pipeline.Spec{
 	// 2: byte order marks and invalid UTF-8 handled.
 	// 3: width and height as displayed: a JPEG whose EXIF orientation
 	// turns it by 90 or 270 degrees has them swapped (imagesize.go).
-	Version: "3",
+	// 4: info images_skipped_per_split: the listed images of each split
+	// left out of the tables (missing or unreadable, caption counts,
+	// listed in an earlier split too), so that evaluate can say a test
+	// split is not the full one; the tables are unchanged.
+	Version: "4",
 	Doc: "Read Flickr8k (Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt and the image directory) " +
 		"from an unpacked copy or upstream download stages into the images and captions tables. " +
-		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues) unless strict; " +
+		"Image paths are absolute. Anomalies are skipped and counted in the manifest (info.issues, and the skipped images " +
+		"per split in info.images_skipped_per_split) unless strict; " +
 		"the stage fails when more than max_missing_fraction of the listed images are missing or unreadable, or none is left.",
 	Produces: []string{table.Images, table.Captions},
 	Params: []pipeline.Param{
@@ -93,7 +98,13 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 				return fmt.Errorf("%s: image %d of the list, %q: not a file name inside the image directory", p, i+1, n)
 			}
 			if prev, dup := splitOf[n]; dup {
-				if err := iss.note("duplicate_listed_images", fmt.Sprintf("%s in %s and %s", n, prev, l.split)); err != nil {
+				// listed in another split too: an image of l.split left
+				// out; listed twice in the same list: no image lost
+				note := iss.note
+				if prev != l.split {
+					note = func(kind, ex string) error { return iss.skipImage(l.split, kind, ex) }
+				}
+				if err := note("duplicate_listed_images", fmt.Sprintf("%s in %s and %s", n, prev, l.split)); err != nil {
 					return err
 				}
 				continue
@@ -168,7 +179,7 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 			return err
 		}
 		c := caps[l.name]
-		if bad, err := noteBadImage(iss, dm[i], l.name); bad || err != nil {
+		if bad, err := noteBadImage(iss, dm[i], l.split, l.name); bad || err != nil {
 			if err != nil {
 				return err
 			}
@@ -176,12 +187,12 @@ func runFlickr8k(ctx context.Context, env *pipeline.Env) error {
 		}
 		switch {
 		case len(c) == 0:
-			if err := iss.note("images_without_captions", l.name); err != nil {
+			if err := iss.skipImage(l.split, "images_without_captions", l.name); err != nil {
 				return err
 			}
 			continue
 		case len(c) != evalCaptions && l.split != table.SplitTrain:
-			if err := iss.note("eval_images_not_5_captions_skipped", fmt.Sprintf("%s (%s, %d captions)", l.name, l.split, len(c))); err != nil {
+			if err := iss.skipImage(l.split, "eval_images_not_5_captions_skipped", fmt.Sprintf("%s (%s, %d captions)", l.name, l.split, len(c))); err != nil {
 				return err
 			}
 			continue

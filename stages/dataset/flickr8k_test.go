@@ -53,6 +53,9 @@ func TestFlickr8kRealSubset(t *testing.T) {
 	if iss, _ := diskInfo(t, a)["issues"].(map[string]any); len(iss) != 0 {
 		t.Errorf("issues on the clean subset: %v", iss)
 	}
+	if sk, ok := diskInfo(t, a)["images_skipped_per_split"].(map[string]any); !ok || len(sk) != 0 {
+		t.Errorf("images_skipped_per_split on the clean subset: %v, want {}", diskInfo(t, a)["images_skipped_per_split"])
+	}
 }
 
 // writeJPEG writes a small JPEG of w x h.

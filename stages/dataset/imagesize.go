@@ -87,16 +87,16 @@ func readDims(p string) dims {
 	return dims{w: w, h: h}
 }
 
-// noteBadImage records an image whose header could not be read as a
-// missing or unreadable image; it reports whether the image is bad (and so
-// skipped).
-func noteBadImage(iss *issues, d dims, name string) (bool, error) {
+// noteBadImage records an image of split whose header could not be read
+// as a missing or unreadable image skipped from split; it reports whether
+// the image is bad (and so skipped).
+func noteBadImage(iss *issues, d dims, split, name string) (bool, error) {
 	switch {
 	case d.err == nil:
 		return false, nil
 	case os.IsNotExist(d.err):
-		return true, iss.note("missing_images", name)
+		return true, iss.skipImage(split, "missing_images", name)
 	default:
-		return true, iss.note("unreadable_images", d.err.Error())
+		return true, iss.skipImage(split, "unreadable_images", d.err.Error())
 	}
 }

@@ -61,7 +61,9 @@ var COCOSpec = pipeline.Spec{
 	Kind: "dataset.coco",
 	// 2: byte order marks, empty captions and invalid UTF-8 handled.
 	// 3: width and height as displayed (EXIF orientation 5-8 swaps them).
-	Version: "3",
+	// 4: info images_skipped_per_split (the images of each split left out
+	// of the tables), for evaluate; the tables are unchanged.
+	Version: "4",
 	Doc: "Read COCO with the Karpathy split (dataset_coco.json; restval joins train: 113,287/5,000/5,000) " +
 		"and the train2014/val2014 image directories into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
@@ -76,7 +78,9 @@ var F30KSpec = pipeline.Spec{
 	Kind: "dataset.f30k",
 	// 2: byte order marks, empty captions and invalid UTF-8 handled.
 	// 3: width and height as displayed (EXIF orientation 5-8 swaps them).
-	Version: "3",
+	// 4: info images_skipped_per_split (the images of each split left out
+	// of the tables), for evaluate; the tables are unchanged.
+	Version: "4",
 	Doc: "Read Flickr30K with the Karpathy split (dataset_flickr30k.json: 29,000/1,014/1,000) " +
 		"and the flickr30k-images directory into the images and captions tables.",
 	Produces:     []string{table.Images, table.Captions},
@@ -202,7 +206,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 		path  string
 	}
 	var chunk []pending
-	seenFile := map[string]bool{}
+	seenFile := map[string]string{} // filepath/filename -> its split
 	var imageID, captionID int64
 	var listed int64 // images queued for the tables (after split and duplicate checks)
 	chk := newImageCheck()
@@ -227,7 +231,7 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			var w, h int
 			if check {
 				chk.add(c.path, dm[i])
-				if bad, err := noteBadImage(iss, dm[i], c.path); bad || err != nil {
+				if bad, err := noteBadImage(iss, dm[i], c.split, c.path); bad || err != nil {
 					if err != nil {
 						return err
 					}
@@ -253,12 +257,12 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			eval := c.split == table.SplitDev || c.split == table.SplitTest
 			switch {
 			case eval && len(sents) < evalCaptions:
-				if err := iss.note("eval_images_under_5_captions_skipped", fmt.Sprintf("%s (%d)", c.im.Filename, len(sents))); err != nil {
+				if err := iss.skipImage(c.split, "eval_images_under_5_captions_skipped", fmt.Sprintf("%s (%d)", c.im.Filename, len(sents))); err != nil {
 					return err
 				}
 				continue
 			case len(sents) == 0:
-				if err := iss.note("images_without_captions", c.im.Filename); err != nil {
+				if err := iss.skipImage(c.split, "images_without_captions", c.im.Filename); err != nil {
 					return err
 				}
 				continue
@@ -310,10 +314,14 @@ func runKarpathy(ctx context.Context, env *pipeline.Env, k karpathyKind) error {
 			return nil // restval: drop
 		}
 		id := im.Filepath + "/" + im.Filename
-		if seenFile[id] {
+		if prev, dup := seenFile[id]; dup {
+			if prev != split {
+				// an image of split left out (it stays in prev)
+				return iss.skipImage(split, "duplicate_images", fmt.Sprintf("%s (%s and %s)", id, prev, split))
+			}
 			return iss.note("duplicate_images", id)
 		}
-		seenFile[id] = true
+		seenFile[id] = split
 		var path string
 		if check {
 			dir, err := imageDir(im.Filepath)

@@ -23,8 +23,11 @@ func init() { pipeline.Default.MustRegister(PrecompSpec) }
 
 // PrecompSpec is the dataset.precomp stage kind.
 var PrecompSpec = pipeline.Spec{
-	Kind:    "dataset.precomp",
-	Version: "2",
+	Kind: "dataset.precomp",
+	// 3: info images_skipped_per_split (butd: the images of each split
+	// without a TSV record, left out of the tables), for evaluate; the
+	// tables are unchanged.
+	Version: "3",
 	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
 		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
 		"(image_id, image_w, image_h, num_boxes, boxes, features; base64 float32) matched to {split}_ids.txt. " +
@@ -336,7 +339,7 @@ func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, id
 		}
 		loc, ok := pc.tsv[id]
 		if !ok {
-			if err := pc.iss.note("missing_features", split+": "+sid); err != nil {
+			if err := pc.iss.skipImage(split, "missing_features", split+": "+sid); err != nil {
 				return err
 			}
 			if err := pc.writeImage(split, sid, 0, 0, caps, false); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
@@ -96,7 +97,9 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 	if len(ts.imageIDs) == 0 {
 		return nil, fmt.Errorf("image_embeddings: no rows of split %q", split)
 	}
+	lastFile, lastRow := "", int64(-1) // where the split's last caption row is, for the count error
 	err = scanSplit(ctx, capFiles, split, func(f string, row int64, r *table.EmbeddingRow) error {
+		lastFile, lastRow = f, row
 		q := len(ts.captionIDs)
 		img := q / eval.CaptionsPerImage
 		if img >= len(ts.imageIDs) {
@@ -120,8 +123,12 @@ func loadTestSet(ctx context.Context, env *pipeline.Env, split string) (*testSet
 	n := len(ts.imageIDs)
 	if len(ts.captionIDs) != eval.CaptionsPerImage*n {
 		last := len(ts.captionIDs) / eval.CaptionsPerImage
-		return nil, fmt.Errorf("caption_embeddings: %d captions of split %q for %d images, want exactly %d per image (image %d has %d)",
-			len(ts.captionIDs), split, n, eval.CaptionsPerImage, ts.imageIDs[last], len(ts.captionIDs)%eval.CaptionsPerImage)
+		where := "caption_embeddings (" + strings.Join(capFiles, ", ") + "): no rows of the split"
+		if lastRow >= 0 {
+			where = fmt.Sprintf("%s: after caption row %d, the split's last", lastFile, lastRow)
+		}
+		return nil, fmt.Errorf("%s: %d captions of split %q for %d images, want exactly %d per image (image %d has %d)",
+			where, len(ts.captionIDs), split, n, eval.CaptionsPerImage, ts.imageIDs[last], len(ts.captionIDs)%eval.CaptionsPerImage)
 	}
 	ts.in.N, ts.in.Dim = n, dim
 	if cdim > 0 {

@@ -2,7 +2,12 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"coderflow/datasets/table"
@@ -23,7 +28,10 @@ var Spec = pipeline.Spec{
 	// embeddings (its params), not the embedding stage; alpha defaults to
 	// the model's.
 	// 3: metrics.json's data: the identity of the evaluated test data.
-	Version: "3",
+	// 4: images_dropped_upstream also counts the images of the split that
+	// the data set stage skipped (its images_skipped_per_split), not only
+	// those the embed stage dropped; info images_dropped_upstream_by_stage.
+	Version: "4",
 	Doc: "Recall@K image-text retrieval (VSE++/SCAN protocol) on the image_embeddings and caption_embeddings " +
 		"of one split: 5 captions per image, i2t and t2i R@1/5/10, medr, meanr, rsum, optional K folds " +
 		"(folds: 5 is COCO 1K). Writes metrics.json and the metrics table.",
@@ -59,6 +67,16 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	if alpha == modelAlpha {
 		alpha = trainedAlpha(model)
 	}
+	drop := upstreamDropped(ts.source, split)
+	if nf := max(folds, 1); ts.in.N%nf != 0 {
+		// eval.Evaluate refuses it too, without saying which split or why
+		msg := fmt.Sprintf("split %q: %d images cannot be split into %d equal folds", split, ts.in.N, nf)
+		if drop.total > 0 {
+			msg += fmt.Sprintf(": %d image(s) of the split were left out upstream (%s), so this is not the protocol's "+
+				"full test set; fix or restore them, or evaluate without folds", drop.total, drop.describe())
+		}
+		return errors.New(msg)
+	}
 	env.Log.Info("evaluating", "split", split, "images", ts.in.N, "dim", ts.in.Dim,
 		"concept_dim", ts.in.ConceptDim, "alpha", alpha, "folds", folds, "blas", blasimpl.Name)
 	start := time.Now()
@@ -76,10 +94,19 @@ func runEvaluate(ctx context.Context, env *pipeline.Env) error {
 	if a := model; a != nil {
 		mf.Model = &eval.ModelRef{Stage: a.Stage, Kind: a.Kind(), Key: a.Key(), Params: a.Manifest.Params}
 	}
-	if mf.DroppedUpstream = upstreamDropped(ts.source); mf.DroppedUpstream > 0 {
-		env.SetInfo("images_dropped_upstream", mf.DroppedUpstream)
-		env.Log.Warn("the stage that wrote the embeddings left images of the split out (no features, or fewer than 5 captions): "+
-			"the numbers are not those of the protocol's full test set", "split", split, "dropped", mf.DroppedUpstream, "folds", nf)
+	if mf.DroppedUpstream = drop.total; drop.total > 0 {
+		env.SetInfo("images_dropped_upstream", drop.total)
+		env.SetInfo("images_dropped_upstream_by_stage", drop.byStage)
+		env.Log.Warn("images of the split were left out upstream (skipped by the data set stage: missing or unreadable files, "+
+			"too few captions; or dropped by the stage that wrote the embeddings: no features, fewer than 5 captions): "+
+			"the numbers are not those of the protocol's full test set", "split", split, "dropped", drop.total,
+			"by_stage", drop.byStage, "folds", nf)
+	}
+	if len(drop.unknown) > 0 {
+		env.SetInfo("upstream_skips_not_per_split", drop.unknown)
+		env.Log.Warn("a data set artifact upstream predates per-split skip counts (images_skipped_per_split) and reports "+
+			"skipped input: images of this split it may have left out are not counted in images_dropped_upstream "+
+			"(rerun it with the current data set stage to count them)", "stages", drop.unknown)
 	}
 	mf.Data = dataIdentity(ts)
 	if mf.Data == nil {
@@ -137,27 +164,136 @@ func trainedAlpha(model *pipeline.Artifact) float64 {
 	return eval.DefaultAlpha
 }
 
-// upstreamDropped is the number of images of the evaluated split that the
-// artifact which wrote the embeddings left out, from the counts it records
-// (the embed stage's images_without_features and
-// images_fewer_than_5_captions). Such a test set is not the protocol's: with
-// folds, every fold after the first dropped image is shifted.
-func upstreamDropped(a *pipeline.Artifact) int {
-	if a == nil || a.Manifest == nil {
-		return 0
+// skippedPerSplitKey is the manifest info key under which a data set
+// reader records, per split, the listed images it left out of the images
+// and captions tables (dataset.flickr8k 4, dataset.coco and dataset.f30k 4,
+// dataset.precomp 3 and later): {"test": 2, "train": 1}.
+const skippedPerSplitKey = "images_skipped_per_split"
+
+// embedDropKeys are the embed stage's counts of images of its (one) split
+// that it left out.
+var embedDropKeys = []string{"images_without_features", "images_fewer_than_5_captions"}
+
+// dropped is what upstreamDropped found.
+type dropped struct {
+	total   int
+	byStage map[string]int // stage id -> images of the split it left out (nonzero only)
+	// stage ids of data artifacts that report skipped input without
+	// per-split counts (written before images_skipped_per_split): their
+	// skips cannot be attributed to a split and are not counted
+	unknown []string
+}
+
+// describe lists the counts by stage, e.g. "data: 1, embed: 2".
+func (d dropped) describe() string {
+	var parts []string
+	for _, st := range slices.Sorted(maps.Keys(d.byStage)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", st, d.byStage[st]))
 	}
-	n := 0
-	for _, k := range []string{"images_without_features", "images_fewer_than_5_captions"} {
-		switch v := a.Manifest.Info[k].(type) {
-		case float64:
-			n += int(v)
-		case int:
-			n += v
-		case int64:
-			n += int(v)
+	return strings.Join(parts, ", ")
+}
+
+// upstreamDropped counts the images of split that were left out before
+// the evaluation, from the counts the artifacts record:
+//
+//   - the artifact emb that wrote the embeddings: its images_skipped_per_split
+//     entry for split when it records one, else the embed stage's
+//     images_without_features and images_fewer_than_5_captions (which are
+//     about the one split it embedded);
+//   - the data set artifacts the evaluated images and captions came from
+//     (the nearest artifacts upstream of emb with the images and the
+//     captions tables, as in metrics.json's data identity): their
+//     images_skipped_per_split entry for split. Images of other splits
+//     are not counted.
+//
+// Each distinct artifact (by cache key) is counted once, so the usual
+// single data set stage that wrote both tables, or an artifact reached by
+// two paths, is not counted twice. The counts never overlap: an image the
+// data set stage skipped is in neither of its tables, so the embed stage
+// never sees it. Such a test set is not the protocol's: with folds, every
+// fold after the first missing image is shifted.
+func upstreamDropped(emb *pipeline.Artifact, split string) dropped {
+	d := dropped{byStage: map[string]int{}}
+	if emb == nil || emb.Manifest == nil {
+		return d
+	}
+	add := func(a *pipeline.Artifact, n int) {
+		if n > 0 {
+			d.total += n
+			d.byStage[a.Stage] += n
 		}
 	}
-	return n
+	if n, ok := splitCount(emb.Manifest.Info[skippedPerSplitKey], split); ok {
+		add(emb, n)
+	} else {
+		n := 0
+		for _, k := range embedDropKeys {
+			v, _ := infoInt(emb.Manifest.Info[k])
+			n += v
+		}
+		add(emb, n)
+	}
+	seen := map[string]bool{emb.Key(): true}
+	imgs, caps := dataSources(emb)
+	for _, a := range []*pipeline.Artifact{imgs, caps} {
+		if a == nil || a.Manifest == nil || seen[a.Key()] {
+			continue
+		}
+		seen[a.Key()] = true
+		if n, ok := splitCount(a.Manifest.Info[skippedPerSplitKey], split); ok {
+			add(a, n)
+		} else if reportsSkips(a.Manifest.Info["issues"]) {
+			d.unknown = append(d.unknown, a.Stage)
+		}
+	}
+	return d
+}
+
+// splitCount returns the count of split in a per-split info map (as
+// written by the stage, or decoded from JSON) and whether v is such a map;
+// a map without split means 0.
+func splitCount(v any, split string) (int, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		n, _ := infoInt(m[split])
+		return n, true
+	case map[string]int64:
+		n, _ := infoInt(m[split])
+		return n, true
+	case map[string]int:
+		n, _ := infoInt(m[split])
+		return n, true
+	case map[string]float64:
+		n, _ := infoInt(m[split])
+		return n, true
+	}
+	return 0, false
+}
+
+// infoInt returns a manifest info count (an int as written, a float64
+// once decoded from JSON) and whether v is one; negative, non-finite or
+// non-numeric values are 0.
+func infoInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case float64:
+		if !(x >= 0 && x <= 1<<53) { // NaN too
+			return 0, false
+		}
+		return int(x), true
+	case int:
+		return max(x, 0), true
+	case int64:
+		return int(max(x, 0)), true
+	}
+	return 0, false
+}
+
+// reportsSkips reports whether a data set reader's "issues" info counts
+// any anomaly (some of which may be skipped images): a non-empty map, in
+// whichever form (decoded JSON, or the reader's own type in memory).
+func reportsSkips(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Map && r.Len() > 0
 }
 
 // modelSource returns the artifact whose params describe the evaluated

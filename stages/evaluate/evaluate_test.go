@@ -207,7 +207,8 @@ func TestEvaluateStageBadLayout(t *testing.T) {
 		{map[string]any{"n": 20}, map[string]any{"folds": 3}, "3 equal folds"},
 		{map[string]any{"mode": "capdim"}, nil, "vec/concept_vec lengths 15/0, want 16/0"},
 		{map[string]any{"mode": "nocvec", "concept_dim": 4}, nil, "vec/concept_vec lengths 16/0, want 16/4"},
-		{map[string]any{"mode": "short"}, nil, "99 captions of split \"test\" for 20 images, want exactly 5 per image (image 119 has 4)"},
+		{map[string]any{"mode": "short"}, nil, "cap-1.parquet: after caption row 49, the split's last: " +
+			"99 captions of split \"test\" for 20 images, want exactly 5 per image (image 119 has 4)"},
 		{map[string]any{"mode": "nan"}, nil, "cap-0.parquet: caption row 22 (id 1032): value 1 is NaN"},
 		{map[string]any{"mode": "nocaps"}, nil, `table "caption_embeddings"`},
 		{map[string]any{"mode": "unnorm"}, nil, "cap-0.parquet: caption row 22 (id 1032): vec has L2 norm 2: the protocol ranks L2-normalised"},

@@ -51,7 +51,9 @@ var ReportSpec = pipeline.Spec{
 	// charts with a note (they made every coordinate NaN); invalid UTF-8
 	// from upstream tables becomes U+FFFD; transparent thumbnail pixels
 	// are laid over white (they were black); long words wrap.
-	Version: "6",
+	// 7: the dropped-upstream note names the data set stage's skips too
+	// (evaluate 4 counts them).
+	Version: "7",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +

@@ -49,7 +49,7 @@ code { font-size: 12px; }
 <h2>Retrieval results</h2>
 <p class="sub">Split <b>{{.Split}}</b>: {{.Images}} images, {{.Captions}} captions{{if gt .Folds 1}}, {{.Folds}} folds of {{.FoldImages}} images (metrics are fold means, rSum the sum of mean recalls){{end}}.
 Embedding size {{.Dim}}{{if gt .ConceptDim 0}}, concept size {{.ConceptDim}}, similarity = {{.Alpha}}·instance + (1−{{.Alpha}})·concept{{end}}.</p>
-{{if gt .DroppedUpstream 0}}<p class="note" id="dropped"><b>Not the protocol's full test set:</b> {{.DroppedUpstream}} image(s) of the split were left out upstream (no features, or fewer than 5 captions){{if gt .Folds 1}}, so the folds hold other images than the protocol's{{end}}. These numbers are not comparable with published ones.</p>{{end}}
+{{if gt .DroppedUpstream 0}}<p class="note" id="dropped"><b>Not the protocol's full test set:</b> {{.DroppedUpstream}} image(s) of the split were left out upstream (skipped by the data set stage: missing or unreadable image files, too few captions; or dropped by the embedding stage: no features, fewer than 5 captions){{if gt .Folds 1}}, so the folds hold other images than the protocol's{{end}}. These numbers are not comparable with published ones.</p>{{end}}
 {{end}}
 {{if .Main}}
 <table class="big" id="rk">

@@ -48,9 +48,11 @@ type MetricsFile struct {
 	// Model is the upstream artifact that produced the embeddings, with its
 	// params: the report's ablation table shows the params that differ.
 	Model *ModelRef `json:"model,omitempty"`
-	// DroppedUpstream counts images of the split that the stage which wrote
-	// the embeddings left out (no features, fewer than 5 captions): when
-	// nonzero, the numbers are not those of the protocol's full test set.
+	// DroppedUpstream counts images of the split left out upstream: skipped
+	// by the data set stage (missing or unreadable files, too few captions)
+	// or dropped by the stage that wrote the embeddings (no features, fewer
+	// than 5 captions). When nonzero, the numbers are not those of the
+	// protocol's full test set.
 	DroppedUpstream int `json:"images_dropped_upstream,omitempty"`
 	// Data identifies the evaluated test data (evaluate version 3 and
 	// later; nil in older files and when no images or captions table is
