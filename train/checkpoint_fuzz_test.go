@@ -13,6 +13,19 @@ import (
 // version 1 (no checksums), whose header nothing guards.
 func v1Checkpoint(t testing.TB, cfg Config) []byte {
 	t.Helper()
+	b := freshCheckpoint(t, cfg)
+	i := bytes.Index(b, []byte(`"version":2`))
+	if i < 0 {
+		t.Fatal("Save did not write a version 2 header")
+	}
+	b[i+len(`"version":`)] = '1'
+	end := len(ckptMagic) + 4 + int(binary.LittleEndian.Uint32(b[len(ckptMagic):]))
+	return append(b[:end:end], b[end+4:len(b)-4]...)
+}
+
+// freshCheckpoint is the checkpoint of a new model of cfg.
+func freshCheckpoint(t testing.TB, cfg Config) []byte {
+	t.Helper()
 	m, err := NewModel(cfg, adjFor(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -22,14 +35,7 @@ func v1Checkpoint(t testing.TB, cfg Config) []byte {
 	if err := m.Save(&buf); err != nil {
 		t.Fatal(err)
 	}
-	b := buf.Bytes()
-	i := bytes.Index(b, []byte(`"version":2`))
-	if i < 0 {
-		t.Fatal("Save did not write a version 2 header")
-	}
-	b[i+len(`"version":`)] = '1'
-	end := len(ckptMagic) + 4 + int(binary.LittleEndian.Uint32(b[len(ckptMagic):]))
-	return append(b[:end:end], b[end+4:len(b)-4]...)
+	return buf.Bytes()
 }
 
 // TestCkptLayoutMatchesModel: the layout Load checks a header against
@@ -101,16 +107,7 @@ func TestLoadV1HugeConfig(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	cfg := tinyConfig()
 	cfg.Queue, cfg.Prototypes, cfg.Concepts, cfg.VocabSize = 4, 2, 3, 8
-	m, err := NewModel(cfg, adjFor(cfg))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		f.Fatal(err)
-	}
-	m.Close()
-	f.Add(buf.Bytes())
+	f.Add(freshCheckpoint(f, cfg))
 	f.Add(v1Checkpoint(f, cfg))
 	f.Add([]byte(ckptMagic))
 	adj := adjFor(cfg)
