@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -50,21 +49,7 @@ var embedData = pipeline.Spec{
 			return err
 		}
 		r := rand.New(rand.NewPCG(3, 4))
-		unit := func(base []float32, noise float64) []float32 {
-			v := make([]float32, 8)
-			var s float64
-			for k := range v {
-				x := r.NormFloat64() * noise
-				if base != nil {
-					x += float64(base[k])
-				}
-				v[k], s = float32(x), s+x*x
-			}
-			for k := range v {
-				v[k] /= float32(math.Sqrt(s))
-			}
-			return v
-		}
+		unit := func(base []float32, sd float64) []float32 { return noisyUnit(r, 8, base, sd) }
 		vec := map[int64][]float32{}
 		var irows, crows []table.EmbeddingRow
 		for _, im := range imgs {

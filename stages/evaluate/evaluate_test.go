@@ -42,25 +42,7 @@ var fakeEmbeddings = pipeline.Spec{
 		p := env.Params
 		n, d, cd, mode := p.Int("n"), p.Int("dim"), p.Int("concept_dim"), p.String("mode")
 		r := rand.New(rand.NewPCG(uint64(p.Int("seed")), 9))
-		unit := func(dim int, base []float32, noise float64) []float32 {
-			if dim == 0 {
-				return nil
-			}
-			v := make([]float32, dim)
-			var s float64
-			for k := range v {
-				x := r.NormFloat64() * noise
-				if base != nil {
-					x += float64(base[k])
-				}
-				v[k] = float32(x)
-				s += x * x
-			}
-			for k := range v {
-				v[k] /= float32(math.Sqrt(s))
-			}
-			return v
-		}
+		unit := func(dim int, base []float32, noise float64) []float32 { return noisyUnit(r, dim, base, noise) }
 		var imgs, caps []table.EmbeddingRow
 		add := func(split string, id int64) {
 			iv, ic := unit(d, nil, 1), unit(cd, nil, 1)

@@ -113,21 +113,7 @@ var fakeModel = pipeline.Spec{
 		lr, noise := env.Params.Float("lr"), env.Params.Float("noise")
 		r := rand.New(rand.NewPCG(math.Float64bits(lr), math.Float64bits(noise)))
 		const d = 8
-		unit := func(base []float32, sd float64) []float32 {
-			v := make([]float32, d)
-			var s float64
-			for k := range v {
-				x := r.NormFloat64() * sd
-				if base != nil {
-					x += float64(base[k])
-				}
-				v[k], s = float32(x), s+x*x
-			}
-			for k := range v {
-				v[k] /= float32(math.Sqrt(s))
-			}
-			return v
-		}
+		unit := func(base []float32, sd float64) []float32 { return noisyUnit(r, d, base, sd) }
 		byImage := map[int64][]float32{}
 		var ie, ce []table.EmbeddingRow
 		for _, im := range imgs {

@@ -51,21 +51,7 @@ var fakeWorld = pipeline.Spec{
 		n, noise := env.Params.Int("n"), env.Params.Float("noise")
 		r := rand.New(rand.NewPCG(3, 3))
 		const d = 8
-		unit := func(base []float32, sd float64) []float32 {
-			v := make([]float32, d)
-			var s float64
-			for k := range v {
-				x := r.NormFloat64() * sd
-				if base != nil {
-					x += float64(base[k])
-				}
-				v[k], s = float32(x), s+x*x
-			}
-			for k := range v {
-				v[k] /= float32(math.Sqrt(s))
-			}
-			return v
-		}
+		unit := func(base []float32, sd float64) []float32 { return noisyUnit(r, d, base, sd) }
 		var imgs []table.ImageRow
 		var caps []table.CaptionRow
 		var ie, ce []table.EmbeddingRow
