@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Flickr8k file names, as in Flickr8k_text.zip.
@@ -27,8 +28,10 @@ const maxLine = 1 << 20
 // ReadFlickr8kTokens streams Flickr8k.token.txt lines of the form
 // "NAME.jpg#K<TAB>caption" and calls fn for each. Blank lines and a
 // leading byte order mark are ignored. A line without the tab, without
-// "#K", with a non-numeric K, an empty caption or invalid UTF-8 is a
-// [*FormatError] naming file (used in messages only) and the line.
+// "#K", with a non-numeric K, an empty caption, invalid UTF-8 or a control
+// character in the name or caption (a second tab; a carriage return, as
+// old Mac line ends leave, which would make one caption of many lines) is
+// a [*FormatError] naming file (used in messages only), line and column.
 func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string, k int, text string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxLine)
@@ -42,12 +45,18 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		if err := CheckUTF8(file, n, line); err != nil {
 			return err
 		}
-		id, text, ok := strings.Cut(line, "\t")
+		rawID, rawText, ok := strings.Cut(line, "\t")
 		if !ok {
 			return lineErr(file, n, "want NAME#K<TAB>caption, found no tab")
 		}
+		id, text := strings.TrimSpace(rawID), strings.TrimSpace(rawText)
+		if err := checkControl(file, n, id, leadingSpace(rawID)); err != nil {
+			return err
+		}
+		if err := checkControl(file, n, text, len(rawID)+1+leadingSpace(rawText)); err != nil {
+			return err
+		}
 		// the caption number follows the last '#' (a name may hold one)
-		id = strings.TrimSpace(id)
 		i := strings.LastIndexByte(id, '#')
 		name, ks, ok := strings.TrimSpace(id[:max(i, 0)]), id[i+1:], i >= 0
 		if !ok || name == "" {
@@ -57,7 +66,6 @@ func ReadFlickr8kTokens(r io.Reader, file string, fn func(line int, image string
 		if err != nil || k < 0 {
 			return lineErr(file, n, "caption number %q after # is not a non-negative integer", ks)
 		}
-		text = strings.TrimSpace(text)
 		if text == "" {
 			return lineErr(file, n, "empty caption")
 		}
@@ -84,7 +92,7 @@ func ReadImageList(r io.Reader, file string) ([]string, error) {
 		if s == "" {
 			return nil
 		}
-		if strings.ContainsAny(s, " \t") {
+		if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			return lineErr(file, line, "want one image name per line, got %q", s)
 		}
 		if err := CheckUTF8(file, line, s); err != nil {
@@ -98,14 +106,20 @@ func ReadImageList(r io.Reader, file string) ([]string, error) {
 
 // ReadLines calls fn for every line of r (without the line ending), with
 // its 1-based number. A UTF-8 byte order mark starting the first line is
-// dropped. Lines longer than 1 MiB are a [*FormatError].
+// dropped. Lines longer than 1 MiB, and a carriage return inside a line
+// (old Mac line ends: the file would read as one line), are a
+// [*FormatError].
 func ReadLines(r io.Reader, file string, fn func(line int, s string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxLine)
 	n := 0
 	for sc.Scan() {
 		n++
-		if err := fn(n, trimBOM(n, strings.TrimRight(sc.Text(), "\r"))); err != nil {
+		s := trimBOM(n, strings.TrimRight(sc.Text(), "\r"))
+		if i := strings.IndexByte(s, '\r'); i >= 0 {
+			return lineErr(file, n, "carriage return at column %d inside the line (old Mac line ends? convert them to \\n)", i+1)
+		}
+		if err := fn(n, s); err != nil {
 			return err
 		}
 	}
@@ -125,4 +139,28 @@ func trimBOM(line int, s string) string {
 		return strings.TrimPrefix(s, "\ufeff")
 	}
 	return s
+}
+
+// checkControl returns a [*FormatError] for the first control character
+// of s, a part of line that starts at byte col0 of the line (0-based).
+func checkControl(file string, line int, s string, col0 int) error {
+	for i, r := range s {
+		if !unicode.IsControl(r) {
+			continue
+		}
+		hint := ""
+		switch r {
+		case '\r':
+			hint = " (old Mac line ends? convert them to \\n)"
+		case '\t':
+			hint = " (a second tab)"
+		}
+		return lineErr(file, line, "control character %U at column %d%s", r, col0+i+1, hint)
+	}
+	return nil
+}
+
+// leadingSpace is the number of bytes of white space starting s.
+func leadingSpace(s string) int {
+	return len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
 }

@@ -30,10 +30,17 @@ type KarpathySentence struct {
 // (dataset_coco.json is large). A JSON syntax error or an image without a
 // filename, split or sentences array is a [*FormatError] with the byte
 // offset and the image's position; so is a byte that is not valid UTF-8
-// (encoding/json would silently turn it into U+FFFD).
+// (encoding/json would silently turn it into U+FFFD), anything after the
+// top-level object, and a second "images" key (other readers keep the
+// last one; this one streams the first). A read error names the file and
+// wraps the cause.
 func ReadKarpathy(r io.Reader, file string, fn func(KarpathyImage) error) error {
-	dec := json.NewDecoder(newUTF8Reader(r, file))
+	u := newUTF8Reader(r, file)
+	dec := json.NewDecoder(u)
 	bad := func(format string, args ...any) error {
+		if err := u.readErr(); err != nil {
+			return err // not the file's fault
+		}
 		for _, a := range args {
 			// invalid UTF-8, reported at its own offset by the reader
 			if fe, ok := a.(*FormatError); ok {
@@ -62,6 +69,11 @@ func ReadKarpathy(r io.Reader, file string, fn func(KarpathyImage) error) error 
 				return bad("value of %q: %v", key, err)
 			}
 			continue
+		}
+		if found {
+			// encoding/json and Python's json keep the last of duplicate
+			// keys; streaming, this reader has used the first already.
+			return bad(`a second "images" key: which array holds the data set is ambiguous`)
 		}
 		found = true
 		tok, err = dec.Token()
@@ -130,19 +142,36 @@ type COCOCaptions struct {
 }
 
 // ReadCOCOCaptions decodes a captions_*.json file (tens of MB, read whole).
-// A syntax error or invalid UTF-8 is a [*FormatError] with the byte offset.
+// A syntax error, invalid UTF-8 or anything but white space after the
+// top-level object is a [*FormatError] with the byte offset. A read error
+// names the file and wraps the cause.
 func ReadCOCOCaptions(r io.Reader, file string) (*COCOCaptions, error) {
-	dec := json.NewDecoder(newUTF8Reader(r, file))
-	var c COCOCaptions
-	if err := dec.Decode(&c); err != nil {
+	u := newUTF8Reader(r, file)
+	dec := json.NewDecoder(u)
+	bad := func(err error) error {
+		if rerr := u.readErr(); rerr != nil {
+			return rerr
+		}
 		var fe *FormatError
 		if errors.As(err, &fe) {
-			return nil, fe // invalid UTF-8
+			return fe // invalid UTF-8
 		}
-		return nil, &FormatError{File: file, Offset: dec.InputOffset(), Msg: err.Error()}
+		return &FormatError{File: file, Offset: dec.InputOffset(), Msg: err.Error()}
+	}
+	var c COCOCaptions
+	if err := dec.Decode(&c); err != nil {
+		return nil, bad(err)
 	}
 	if c.Images == nil || c.Annotations == nil {
-		return nil, &FormatError{File: file, Offset: dec.InputOffset(), Msg: `want "images" and "annotations" arrays`}
+		return nil, bad(errors.New(`want "images" and "annotations" arrays`))
+	}
+	// Only white space may follow: two files concatenated, or a damaged
+	// tail, are not one captions file.
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return nil, bad(fmt.Errorf("after the top-level object: %w", err))
+		}
+		return nil, bad(fmt.Errorf("data after the top-level object: %v", tok))
 	}
 	return &c, nil
 }

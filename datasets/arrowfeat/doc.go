@@ -39,6 +39,11 @@
 // are whatever the buffer holds), checked per batch with the arrays' null
 // counts.
 //
+// Damage. A column chunk the footer places outside the file, or a row
+// group that decodes to fewer rows than the footer gives it (arrow-go ends
+// a row group quietly when a chunk's bytes run out), is an error naming
+// the file and row group, never a silently shorter read.
+//
 // [NewView] wraps a batch for zero-copy typed access: IDs, NRegions, Dim
 // as slices and Boxes(i), Feats(i) as float32 slices aliasing the batch. It
 // first checks that every row has n_regions*4 box and n_regions*dim feature

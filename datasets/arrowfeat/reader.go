@@ -170,10 +170,24 @@ func openShard(path string) (*file.Reader, error) {
 	props := parquet.NewReaderProperties(memory.NewGoAllocator())
 	props.BufferedStreamEnabled = true
 	props.BufferSize = 1 << 20
-	pr, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
+	// Not file.OpenParquetFile: it leaves the file open when the footer
+	// does not parse (or makes it panic), until the garbage collector
+	// gets to it; many damaged files ran out of file descriptors.
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("arrowfeat: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close() // on an error or a panic (recovered by the callers)
+		}
+	}()
+	pr, err := file.NewParquetReader(f, file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("arrowfeat: %s: %w", path, err)
 	}
+	ok = true
 	return pr, nil
 }
 
@@ -254,7 +268,9 @@ func checkChunks(pr *file.Reader, cols []int, size int64, path string) error {
 			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
 				start = min(start, cc.DictionaryPageOffset())
 			}
-			if start < 0 || n < 0 || start+n > size {
+			// Not start+n > size: that sum wraps around for a start
+			// near the largest int64.
+			if start < 0 || n < 0 || start > size || n > size-start {
 				return fmt.Errorf("arrowfeat: %s: row group %d: column chunk %d at offset %d, %d bytes, outside the %d-byte file: corrupt Parquet file", path, g, c, start, n, size)
 			}
 		}
@@ -569,6 +585,8 @@ func (r *Reader) decode(ctx context.Context, fr *pqarrow.FileReader, cols []int,
 	for g := 0; g < j.rg; g++ {
 		row += md.RowGroup(g).NumRows()
 	}
+	first := row
+	want := md.RowGroup(j.rg).NumRows()
 	var nullErr error
 	for rr.Next() {
 		if ctx.Err() != nil || nullErr != nil {
@@ -595,7 +613,16 @@ func (r *Reader) decode(ctx context.Context, fr *pqarrow.FileReader, cols []int,
 	if nullErr != nil {
 		return nullErr
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// arrow-go ends a row group quietly (io.EOF) when a column chunk's
+	// bytes run out early: the rows the footer promises must all be there,
+	// or rows would go missing without a word.
+	if got := row - first; got != want {
+		return fmt.Errorf("arrowfeat: %s: row group %d: %d rows decoded, the footer says %d: corrupt Parquet data", j.path, j.rg, got, want)
+	}
+	return nil
 }
 
 // checkNulls returns an error naming the column and row of the first NULL

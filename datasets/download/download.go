@@ -27,7 +27,10 @@
 //     and only the size and digests, when known, catch such a change. A
 //     416 answer is taken as "the part is already whole" (and verified)
 //     unless its Content-Range names another size: then the part is not
-//     this file and it is fetched again from the start.
+//     this file and it is fetched again from the start. A 206 to a request
+//     without Range (a misbehaving server or proxy) is taken for the part
+//     its Content-Range names, not for the whole file: one that does not
+//     start at byte 0 is an error, a short one is continued.
 //   - Retries: connection errors, timeouts, 408, 429 and 5xx are retried with
 //     exponential backoff and full jitter (Options.Retries attempts per
 //     mirror); other 4xx move to the next mirror at once. A 429 or 503
@@ -38,7 +41,9 @@
 //     server), and ctx bounds everything. They time network waits only:
 //     the existing part is hashed before the request is sent.
 //   - Verification: SHA-256 (and MD5 if given, for catalogs that publish
-//     only MD5) and the size, when known. A mismatch deletes the partial file
+//     only MD5) and the size, when known. A server that sends more than
+//     the known size (or than its Content-Range total) is cut off there,
+//     as a mismatch, instead of filling the disk. A mismatch deletes the partial file
 //     and tries the next mirror; when none is left the error wraps
 //     [ErrChecksum] and nothing is left behind. A part that still holds
 //     bytes the mirror did not send (an earlier run's, another mirror's)
@@ -665,6 +670,18 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			opt.Progress.SetTotal(total)
 		}
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent:
+		if resp.StatusCode == http.StatusPartialContent {
+			// A 206 to a request without Range (have is 0): its
+			// Content-Range says which part it is. Taken for the whole
+			// file, a short one would become DEST when no size or
+			// digest is known.
+			var start int64
+			var ok bool
+			start, total, ok = parseContentRange(resp.Header.Get("Content-Range"))
+			if !ok || start != 0 {
+				return false, false, fmt.Errorf("asked for the whole file, server sent 206 Partial Content with Content-Range %q", resp.Header.Get("Content-Range"))
+			}
+		}
 		if have > 0 {
 			// Range ignored, or the file changed since the partial
 			// download (If-Range did not match): start over.
@@ -679,7 +696,9 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		if err := saveValidator(part, resp); err != nil {
 			return false, false, err
 		}
-		if resp.ContentLength > 0 && opt.Progress != nil {
+		if total > 0 && opt.Progress != nil {
+			opt.Progress.SetTotal(total)
+		} else if resp.ContentLength > 0 && opt.Progress != nil {
 			opt.Progress.SetTotal(resp.ContentLength)
 		}
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
@@ -710,6 +729,16 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 	h := st.async(opt.BufferSize)
 	defer h.wait()
 	var n, flushed int64 // flushed: bytes of this response handed to writeback
+	// The most the file can have: a server that sends more (a wrong file,
+	// an endless stream that never trips the idle timeout) is cut off one
+	// buffer past it instead of filling the disk.
+	limit := int64(-1)
+	if req.Size > 0 {
+		limit = req.Size
+	}
+	if total > 0 && (limit < 0 || total < limit) {
+		limit = total
+	}
 	for {
 		// The watchdog times only the read: waiting for the hasher to free
 		// a buffer and writing to disk are local work.
@@ -723,6 +752,14 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 				return false, false, werr
 			}
 			n += int64(m)
+			if limit >= 0 && have+n > limit {
+				h.give(buf[:m])
+				what := "the expected size"
+				if limit != req.Size {
+					what = "the size in Content-Range"
+				}
+				return false, false, fmt.Errorf("%w: server sent more than %s, %d bytes", ErrChecksum, what, limit)
+			}
 			if n-flushed >= writebackChunk {
 				// start the disk writes now, so that the fsync before
 				// the rename waits for the tail only
@@ -893,6 +930,7 @@ func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st
 		return Result{}, err
 	}
 	buf := make([]byte, opt.BufferSize)
+	var copied int64
 	for err == nil {
 		if err = ctx.Err(); err != nil {
 			break
@@ -905,6 +943,11 @@ func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st
 				break
 			}
 			st.write(buf[:n])
+			copied += int64(n)
+			if req.Size > 0 && copied > req.Size {
+				// a device or FIFO (file:///dev/zero) never ends
+				err = fmt.Errorf("%w: %s holds more than the expected %d bytes", ErrChecksum, path, req.Size)
+			}
 		}
 	}
 	if err == io.EOF {

@@ -32,7 +32,8 @@
 //     even though the tar end marker comes before it; a damaged or cut
 //     archive is an error, never a silent partial extraction. A tar (plain
 //     or in the gzip stream) must end with its end-of-archive zero blocks
-//     (one is enough): a tar cut at an entry boundary is an error too.
+//     (one is enough): a tar cut at an entry boundary is an error too,
+//     also when the last entry's data ends in zero bytes.
 //   - Formats are recognised by content (zip "PK", gzip 1f 8b, "ustar" at
 //     offset 257), not by file name.
 //   - Errors name the archive and the entry.
@@ -260,10 +261,10 @@ func (x *extractor) linkTarget(entry, rel, target string, hard bool) (string, er
 // time and checks each with Lstat before creating the next, so nothing is
 // created through a symlink (os.MkdirAll would follow one, and a check
 // afterwards would come too late).
-func (x *extractor) ensureDir(abs string) error {
+func (x *extractor) ensureDir(entry, abs string) error {
 	rel, err := filepath.Rel(x.dir, filepath.Dir(abs))
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("extract %s: %s is outside the target directory: %w", x.src, abs, ErrUnsafePath)
+		return fmt.Errorf("extract %s: entry %q: %s is outside the target directory: %w", x.src, entry, abs, ErrUnsafePath)
 	}
 	if rel == "." {
 		return nil
@@ -274,19 +275,19 @@ func (x *extractor) ensureDir(abs string) error {
 		fi, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("extract %s: %w", x.src, err)
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, entry, err)
 			}
 			if fi, err = os.Lstat(p); err != nil { // created, or raced into existence
-				return fmt.Errorf("extract %s: %w", x.src, err)
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, entry, err)
 			}
 		} else if err != nil {
-			return fmt.Errorf("extract %s: %w", x.src, err)
+			return fmt.Errorf("extract %s: entry %q: %w", x.src, entry, err)
 		}
 		switch {
 		case fi.Mode()&os.ModeSymlink != 0:
-			return fmt.Errorf("extract %s: %s is a symlink: %w", x.src, p, ErrUnsafePath)
+			return fmt.Errorf("extract %s: entry %q: %s is a symlink: %w", x.src, entry, p, ErrUnsafePath)
 		case !fi.IsDir():
-			return fmt.Errorf("extract %s: %s exists and is not a directory", x.src, p)
+			return fmt.Errorf("extract %s: entry %q: %s exists and is not a directory", x.src, entry, p)
 		}
 	}
 	return nil
@@ -306,7 +307,7 @@ func (x *extractor) countEntry() error {
 
 // writeFile copies r into the entry's file, charging the byte budget.
 func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
-	if err := x.ensureDir(abs); err != nil {
+	if err := x.ensureDir(entry, abs); err != nil {
 		return err
 	}
 	if fi, err := os.Lstat(abs); err == nil {
@@ -323,7 +324,7 @@ func (x *extractor) writeFile(entry, rel, abs string, r io.Reader) error {
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("extract %s: entry %q: %w", x.src, entry, err)
 	}
 	// Read at most budget+1 bytes: one byte over proves the bomb.
 	n, err := io.Copy(f, &ctxReader{ctx: x.ctx, r: io.LimitReader(r, x.budget+1), progress: x.lim.Progress})
@@ -395,7 +396,7 @@ func (x *extractor) zip() error {
 		mode := f.Mode()
 		switch {
 		case mode.IsDir() || strings.HasSuffix(f.Name, "/"):
-			if err := x.ensureDir(filepath.Join(abs, "x")); err != nil {
+			if err := x.ensureDir(f.Name, filepath.Join(abs, "x")); err != nil {
 				return err
 			}
 		case mode&os.ModeSymlink != 0:
@@ -471,9 +472,21 @@ func (x *extractor) zipDuplicates(files []*zip.File) (skip map[*zip.File]bool, e
 func (x *extractor) tar(r io.Reader) error {
 	z := &zeroTail{r: r}
 	tr := tar.NewReader(z)
+	var cur *tar.Header // the entry last read
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
+		}
+		if cur != nil {
+			// Read what is left of the entry's data (all of it for a
+			// skipped entry) before Next, and count trailing zeros
+			// afresh: zeros ending the data are not the end-of-archive
+			// blocks (an entry of zeros, then a cut, looked whole).
+			// Next reads the padding and the next header.
+			if _, err := io.Copy(io.Discard, &ctxReader{ctx: x.ctx, r: tr}); err != nil {
+				return fmt.Errorf("extract %s: entry %q: %w", x.src, cur.Name, err)
+			}
+			z.zeros = 0
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -491,6 +504,7 @@ func (x *extractor) tar(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("extract %s: %w", x.src, err)
 		}
+		cur = h
 		if err := x.countEntry(); err != nil {
 			return err
 		}
@@ -504,7 +518,7 @@ func (x *extractor) tar(r io.Reader) error {
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := x.ensureDir(filepath.Join(abs, "x")); err != nil {
+			if err := x.ensureDir(h.Name, filepath.Join(abs, "x")); err != nil {
 				return err
 			}
 		case tar.TypeReg, tar.TypeRegA:
@@ -532,7 +546,7 @@ func (x *extractor) tar(r io.Reader) error {
 			}
 			src, err := os.Open(filepath.Join(x.dir, filepath.FromSlash(tgt)))
 			if err != nil {
-				return err
+				return fmt.Errorf("extract %s: hardlink %q -> %q: %w", x.src, h.Name, h.Linkname, err)
 			}
 			err = x.writeFile(h.Name, rel, abs, src)
 			src.Close()

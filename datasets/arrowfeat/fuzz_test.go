@@ -1,0 +1,88 @@
+package arrowfeat_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"coderflow/datasets/arrowfeat"
+)
+
+// FuzzReader reads arbitrary bytes as a feature shard, with the Reader
+// and with ImageIDs. Whatever the bytes:
+//   - every read ends in io.EOF or an error naming the file (arrow-go
+//     panics on some damaged files; a panic on one of its goroutines would
+//     end the process);
+//   - every batch handed out is released and Close leaves nothing
+//     allocated (a checked allocator);
+//   - memory stays bounded for a small file (footer and page headers can
+//     claim any sizes);
+//   - when both succeed, the Reader's image ids are those ImageIDs reads.
+//
+// Seed: testdata/small.parquet (6 rows in 2 row groups, written by
+// table.WriteFile).
+func FuzzReader(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "small.parquet"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		var ids []int64
+		var rerr error
+		r, err := arrowfeat.NewReader(mem, []string{p}, arrowfeat.Options{Workers: 1, BatchRows: 4})
+		if err != nil {
+			rerr = err
+		} else {
+			for {
+				rec, err := r.Next(t.Context())
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						rerr = err
+					}
+					break
+				}
+				if v, err := arrowfeat.NewView(rec); err == nil {
+					ids = append(ids, v.IDs...)
+				} else {
+					ids = append(ids, rec.Column(0).(interface{ Int64Values() []int64 }).Int64Values()...)
+				}
+				rec.Release()
+			}
+			r.Close()
+		}
+		if rerr != nil && !strings.Contains(rerr.Error(), p) {
+			t.Fatalf("reader error does not name the file: %v", rerr)
+		}
+		mem.AssertSize(t, 0)
+
+		var ids2 []int64
+		ierr := arrowfeat.ImageIDs(t.Context(), []string{p}, func(id int64) error { ids2 = append(ids2, id); return nil })
+		if ierr != nil && !strings.Contains(ierr.Error(), p) {
+			t.Fatalf("ImageIDs error does not name the file: %v", ierr)
+		}
+		if rerr == nil && ierr == nil && !slices.Equal(ids, ids2) {
+			t.Fatalf("the reader reads ids %v, ImageIDs %v", ids, ids2)
+		}
+		runtime.ReadMemStats(&ms)
+		if alloc := ms.TotalAlloc - before; alloc > 64<<20 {
+			t.Fatalf("a %d-byte file made the readers allocate %d MiB", len(data), alloc>>20)
+		}
+	})
+}
