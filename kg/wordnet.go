@@ -204,11 +204,11 @@ func parseSynset(s string) (string, *synset, error) {
 		i += 2
 	}
 	pcnt, err := strconv.Atoi(f[i])
-	if err != nil {
+	if err != nil || pcnt < 0 {
 		return "", nil, fmt.Errorf("bad pointer count %q", f[i])
 	}
 	i++
-	if len(f) < i+4*pcnt {
+	if pcnt > (len(f)-i)/4 { // (4*pcnt could overflow)
 		return "", nil, fmt.Errorf("line ends inside its %d pointers", pcnt)
 	}
 	for k := 0; k < pcnt; k++ {
