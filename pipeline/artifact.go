@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,20 +108,81 @@ func (a *Artifact) TableRows(name string) int64 {
 // Path returns the absolute path of a file inside the artifact.
 func (a *Artifact) Path(rel string) string { return filepath.Join(a.Dir, filepath.FromSlash(rel)) }
 
+// errNotRegular is readStateFile's error for a path that is not a
+// regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// readStateFile reads a file of the workdir's state (a manifest, a run
+// record, the stat cache, a shard marker). A FIFO, device or directory
+// there (a user's mistake) is an error wrapping errNotRegular that names
+// it: reading a FIFO would block until something writes to it, so that
+// status, run or gc would hang.
+func readStateFile(p string) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%v)", p, errNotRegular, st.Mode().Type())
+	}
+	return os.ReadFile(p)
+}
+
 // ReadManifest reads dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	b, err := readStateFile(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, err
 	}
 	var m Manifest
 	// segmentio's decoder is encoding/json's behaviour at about 3x the
 	// speed: a data set's manifest lists every image, and a fully cached
-	// run reads each manifest.
+	// run reads each manifest. It has no nesting limit, though: it
+	// recurses once per level, so a damaged manifest of a few million
+	// '[' overflowed the goroutine stack (a fatal error no recover
+	// catches), and it rescans a nested value once per level, so 10,000
+	// levels took a second. jsonDepth refuses more than maxJSONDepth
+	// levels before decoding (the engine writes about four).
+	if err := jsonDepth(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
+	}
 	if err := sjson.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
 	}
 	return &m, nil
+}
+
+// maxJSONDepth bounds the nesting of a manifest (encoding/json allows
+// 10,000 levels, where segmentio's decoder takes seconds per value).
+const maxJSONDepth = 128
+
+// jsonDepth returns an error, at the offset where it happens, if JSON
+// text b nests arrays and objects more than maxJSONDepth deep. Anything
+// else wrong with b is left to the decoder.
+func jsonDepth(b []byte) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxJSONDepth {
+				return fmt.Errorf("offset %d: nested more than %d deep", i, maxJSONDepth)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 // OpenArtifact opens a finished artifact directory (no inputs attached).

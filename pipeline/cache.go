@@ -58,6 +58,11 @@ func verifyArtifact(ctx context.Context, dir, key string, dg *Digester) (*Manife
 	// hand-edited manifest may not)
 	listed := make(map[string]bool, len(m.Files))
 	for _, f := range m.Files {
+		// seal lists paths inside the artifact only; a damaged or
+		// hand-edited "../x" would make the artifact's tables other files
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
+			return nil, fmt.Errorf("%s: file %q is not a path inside the artifact", filepath.Join(dir, ManifestName), f.Path)
+		}
 		listed[f.Path] = true
 	}
 	for _, t := range m.Tables {

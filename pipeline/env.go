@@ -213,12 +213,13 @@ func committedShards(dir string) []string {
 }
 
 // shardDone reports whether shard name of the work directory dir is
-// committed and its file (if it has one) is there.
+// committed and its file (if it has one) is there, a regular file inside
+// dir.
 func shardDone(dir, name string) bool {
 	if name == "" {
 		return false
 	}
-	b, err := os.ReadFile(shardMarker(dir, name))
+	b, err := readStateFile(shardMarker(dir, name))
 	if err != nil {
 		return false
 	}
@@ -226,8 +227,15 @@ func shardDone(dir, name string) bool {
 	if rel == "" {
 		return true
 	}
-	_, err = os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
-	return err == nil
+	if !filepath.IsLocal(filepath.FromSlash(rel)) {
+		// CommitShard records a file inside the work directory; a damaged
+		// or edited marker naming "../x" is not a committed shard
+		return false
+	}
+	// a file: a marker cut short to "." or to the shard's directory
+	// ("tokens" of "tokens/part-00003.parquet") names no shard's file
+	st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+	return err == nil && st.Mode().IsRegular()
 }
 
 func (e *Env) shardMarker(name string) string { return shardMarker(e.Dir, name) }
@@ -236,13 +244,15 @@ func shardMarker(dir, name string) string {
 	return filepath.Join(dir, doneDir, escapeShard(name))
 }
 
-// escapeShard makes a shard name one file name: "%" and "/" are escaped
-// ("%25", "%2F"), and so is a leading "." ("%2E"), so that "." and ".."
-// are names like any other and no marker looks like the hidden temporary
-// file of an atomic write. Distinct names give distinct markers.
+// escapeShard makes a shard name one file name: "%", "/" and NUL are
+// escaped ("%25", "%2F", "%00"; no file name holds a NUL, so such a name
+// failed CommitShard), and so is a leading "." ("%2E"), so that "." and
+// ".." are names like any other and no marker looks like the hidden
+// temporary file of an atomic write. Distinct names give distinct markers.
 func escapeShard(s string) string {
 	s = strings.ReplaceAll(s, "%", "%25")
 	s = strings.ReplaceAll(s, "/", "%2F")
+	s = strings.ReplaceAll(s, "\x00", "%00")
 	if strings.HasPrefix(s, ".") {
 		s = "%2E" + s[1:]
 	}
@@ -254,6 +264,7 @@ func unescapeShard(s string) string {
 		s = "." + rest
 	}
 	s = strings.ReplaceAll(s, "%2F", "/")
+	s = strings.ReplaceAll(s, "%00", "\x00")
 	return strings.ReplaceAll(s, "%25", "%")
 }
 

@@ -77,7 +77,10 @@ func GC(workdir string, current []*State, opt GCOptions) (GCStats, error) {
 		if errors.As(err, &bad) {
 			st.Unreadable = append(st.Unreadable, bad.Files...)
 			for _, f := range bad.Files {
-				b, err := os.ReadFile(f)
+				b, err := readStateFile(f)
+				if errors.Is(err, errNotRegular) {
+					continue // a directory or FIFO: no record, and no key to keep
+				}
 				if err != nil {
 					return st, fmt.Errorf("gc: run record %s: %w", f, err)
 				}

@@ -205,7 +205,7 @@ const statCacheHeader = "coderflow statcache 2\n"
 func NewDigester(file string) *Digester {
 	d := &Digester{file: file, cache: map[string]statEntry{}, now: digestClock}
 	if file != "" {
-		if b, err := os.ReadFile(file); err == nil {
+		if b, err := readStateFile(file); err == nil {
 			d.cache = parseStatCache(b)
 		}
 	}
@@ -219,13 +219,18 @@ func parseStatCache(b []byte) map[string]statEntry {
 	}
 	m := make(map[string]statEntry, bytes.Count(rest, []byte{'\n'}))
 	for len(rest) > 0 {
-		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
+		line, tail, complete := bytes.Cut(rest, []byte{'\n'})
 		rest = tail
+		if !complete {
+			// Save ends every line with a newline: this one was cut
+			// short (a crash, a full disk), its path maybe a shorter one
+			break
+		}
 		sum, line, ok1 := bytes.Cut(line, []byte{'\t'})
 		size, line, ok2 := bytes.Cut(line, []byte{'\t'})
 		mtime, line, ok3 := bytes.Cut(line, []byte{'\t'})
 		ctime, path, ok4 := bytes.Cut(line, []byte{'\t'})
-		if !ok1 || !ok2 || !ok3 || !ok4 || len(sum) != 2*sha256.Size || len(path) == 0 {
+		if !ok1 || !ok2 || !ok3 || !ok4 || !isDigestHex(sum) || len(path) == 0 {
 			continue
 		}
 		sz, err1 := strconv.ParseInt(string(size), 10, 64)
@@ -237,6 +242,20 @@ func parseStatCache(b []byte) map[string]statEntry {
 		m[string(path)] = statEntry{Size: sz, MTime: mt, CTime: ct, SHA256: string(sum)}
 	}
 	return m
+}
+
+// isDigestHex reports whether b is a sha256 as digests are written: 64
+// lowercase hex digits. A damaged one would be served as a file's digest.
+func isDigestHex(b []byte) bool {
+	if len(b) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Digest returns the digest of a file (sha256 of its bytes) or a directory

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,7 +50,7 @@ func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onW
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", p, err)
 		}
-		holder := lockHolder(p)
+		holder := lockHolder(f)
 		if timeout == 0 {
 			f.Close()
 			return nil, fmt.Errorf("%w (%s); --lock-timeout 0 does not wait: --lock-timeout 10m waits up to 10 minutes for it (negative: as long as it takes)", ErrLockTimeout, holder)
@@ -75,9 +76,19 @@ func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onW
 	return &Lock{f: f}, nil
 }
 
-func lockHolder(p string) string {
-	b, _ := os.ReadFile(p)
-	s := strings.TrimSpace(string(b))
+// maxHolderLine bounds what lockHolder reads of the lock file: the holder
+// writes one short line, and a damaged or replaced file (a large file
+// copied over it) must not be read whole into an error message.
+const maxHolderLine = 256
+
+// lockHolder describes the holder of the lock from the first line of the
+// lock file f (read through the descriptor AcquireLock holds, not by
+// reopening its path).
+func lockHolder(f io.ReaderAt) string {
+	b := make([]byte, maxHolderLine)
+	n, _ := f.ReadAt(b, 0)
+	line, _, _ := strings.Cut(string(b[:n]), "\n")
+	s := strings.TrimSpace(strings.ToValidUTF8(line, "\uFFFD"))
 	if s == "" {
 		return "holder unknown"
 	}
@@ -86,7 +97,7 @@ func lockHolder(p string) string {
 	// process, which no local pid says anything about)
 	if f := strings.Fields(s); len(f) > 3 && f[2] == "on" {
 		host, _ := os.Hostname()
-		if pid, err := strconv.Atoi(f[1]); err == nil && f[3] == host && syscall.Kill(pid, 0) == syscall.ESRCH {
+		if pid, err := strconv.Atoi(f[1]); err == nil && pid > 0 && f[3] == host && syscall.Kill(pid, 0) == syscall.ESRCH {
 			return s + " (no longer running)"
 		}
 	}

@@ -59,7 +59,10 @@ func markKilledRuns(workdir string) error {
 		if !e.IsDir() {
 			continue
 		}
-		eachRunNewestFirst(workdir, e.Name(), func(r *RunRecord) bool {
+		// The record is rewritten in the file it was read from: its id and
+		// workflow fields, which a damaged or hand-edited record may have
+		// wrong ("../../x"), must not choose where it goes.
+		eachRunFileNewestFirst(workdir, e.Name(), func(p string, r *RunRecord) bool {
 			if r.Status != RunRunning {
 				return false
 			}
@@ -68,11 +71,11 @@ func markKilledRuns(workdir string) error {
 				r.Error = "the run ended without finishing its record (SIGKILL, the OOM killer, a crash or power loss)"
 			}
 			if r.End.IsZero() {
-				if st, serr := os.Stat(filepath.Join(runsDir(workdir, r.Workflow), r.ID+".json")); serr == nil {
+				if st, serr := os.Stat(p); serr == nil {
 					r.End = st.ModTime().UTC()
 				}
 			}
-			_, err = writeRun(workdir, r)
+			err = writeRunFile(p, r)
 			return err == nil
 		})
 		if err != nil {
@@ -139,12 +142,17 @@ func newRunID(t time.Time) string {
 }
 
 func writeRun(workdir string, r *RunRecord) (string, error) {
+	p := filepath.Join(runsDir(workdir, r.Workflow), r.ID+".json")
+	return p, writeRunFile(p, r)
+}
+
+// writeRunFile writes run record r to the file p.
+func writeRunFile(p string, r *RunRecord) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return "", err
+		return err
 	}
-	p := filepath.Join(runsDir(workdir, r.Workflow), r.ID+".json")
-	return p, atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
 }
 
 // UnreadableRunsError lists run record files that could not be read or
@@ -178,7 +186,7 @@ func runFiles(workdir, workflow string) ([]string, error) {
 
 // readRun reads one run record file.
 func readRun(p string) (*RunRecord, error) {
-	b, err := os.ReadFile(p)
+	b, err := readStateFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -217,9 +225,15 @@ func ListRuns(workdir, workflow string) ([]*RunRecord, error) {
 // eachRunNewestFirst calls fn with the readable run records of a workflow,
 // newest first, until fn returns false.
 func eachRunNewestFirst(workdir, workflow string, fn func(*RunRecord) bool) {
+	eachRunFileNewestFirst(workdir, workflow, func(_ string, r *RunRecord) bool { return fn(r) })
+}
+
+// eachRunFileNewestFirst is eachRunNewestFirst that also passes the file
+// each record was read from.
+func eachRunFileNewestFirst(workdir, workflow string, fn func(string, *RunRecord) bool) {
 	files, _ := runFiles(workdir, workflow)
 	for i := len(files) - 1; i >= 0; i-- {
-		if r, err := readRun(files[i]); err == nil && !fn(r) {
+		if r, err := readRun(files[i]); err == nil && !fn(files[i], r) {
 			return
 		}
 	}

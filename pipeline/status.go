@@ -269,7 +269,9 @@ func latestKeys(w *Workflow) map[string]string {
 	found := 0
 	eachRunNewestFirst(w.Workdir, w.Name, func(r *RunRecord) bool {
 		for _, s := range r.Stages {
-			if _, seen := out[s.Stage]; !seen && s.Key != "" && (s.Status == RunRan || s.Status == RunCached) {
+			// a key is a path component of the artifact staleReason reads:
+			// a damaged record's "../x" must not lead it out of the cache
+			if _, seen := out[s.Stage]; !seen && isDigestHex([]byte(s.Key)) && (s.Status == RunRan || s.Status == RunCached) {
 				out[s.Stage] = s.Key
 				if want[s.Stage] {
 					found++

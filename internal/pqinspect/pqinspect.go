@@ -4,7 +4,9 @@
 // any writer (DuckDB, Arrow, Spark, parquet-go): rows are decoded from the
 // schema's repetition and definition levels into JSON-safe values (see
 // Rows), one row at a time. A damaged file is an error naming the file,
-// never a panic.
+// never a panic, and never an allocation out of proportion to the file:
+// the footer's and the page headers' sizes and counts, which parquet-go
+// allocates before it reads, are checked first (thriftcheck.go).
 package pqinspect
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -61,6 +64,10 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := checkMetadata(f, st.Size()); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
 	// parquet-go panics on some malformed footers (a MAP group without
 	// key_value, a DECIMAL without a length): report those as errors too.
 	defer func() {
@@ -69,7 +76,9 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 			pf, f, err = nil, nil, fmt.Errorf("%s: not a readable Parquet file: %v", path, r)
 		}
 	}()
-	pf, err = parquet.OpenFile(f, st.Size())
+	// inspect reads pages in order: the page index and bloom filters,
+	// which parquet-go would read and decode too, are not needed
+	pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
@@ -186,7 +195,9 @@ func Head(path string, n, maxList int) ([]map[string]any, error) {
 // (non-string keys in their JSON form), NaN and ±Inf are the strings "NaN",
 // "+Inf", "-Inf", binary that is not UTF-8 text (STRING, ENUM and JSON
 // values included) is "0x…" hex, timestamps (also INT96), dates and times
-// are ISO 8601 strings (a time adjusted to UTC ends in Z), INTERVALs ISO
+// are ISO 8601 strings (a time adjusted to UTC ends in Z; a TIME outside
+// the day or an INT96 whose nanoseconds run past its day is "invalid …"
+// with its raw value), INTERVALs ISO
 // 8601 durations ("P1Y2M3DT4H5M6.007S"), FLOAT16 values numbers, decimals
 // exact numbers, UUIDs canonical strings. Lists, top-level repeated columns
 // included, longer than maxList items are cut to their first maxList items
@@ -223,6 +234,9 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 			// parquet-go fails to read rows from one with a nested column
 			// ("Seek: invalid offset"): there is nothing to read.
 			continue
+		}
+		if err := checkPages(f, pf.Size(), &pf.Metadata().RowGroups[gi]); err != nil {
+			return fmt.Errorf("%s: row group %d: %w", path, gi, err)
 		}
 		rows := rg.Rows()
 		for done < n {
@@ -268,6 +282,12 @@ func Keys(columns []string) []string {
 		taken[c] = true
 	}
 	seen := make(map[string]bool, len(columns))
+	// next[c] is where the search for c's next free number starts: every
+	// number below it was free no longer when it was given out, and keys
+	// are only ever taken, so starting at 2 each time would find the same
+	// number after retrying every one given out before (quadratic: 30,000
+	// columns of one name, which a small footer can hold, took minutes)
+	next := map[string]int{}
 	keys := make([]string, len(columns))
 	for i, c := range columns {
 		if !seen[c] {
@@ -275,12 +295,13 @@ func Keys(columns []string) []string {
 			keys[i] = c
 			continue
 		}
-		k := 2
-		for taken[fmt.Sprintf("%s#%d", c, k)] {
+		k := max(next[c], 2)
+		for taken[c+"#"+strconv.Itoa(k)] {
 			k++
 		}
-		keys[i] = fmt.Sprintf("%s#%d", c, k)
+		keys[i] = c + "#" + strconv.Itoa(k)
 		taken[keys[i]] = true
+		next[c] = k + 1
 	}
 	return keys
 }

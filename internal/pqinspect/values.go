@@ -312,6 +312,10 @@ func leafValue(t parquet.Type, raw *format.SchemaElement, v parquet.Value, cut b
 		// INT96 holds a legacy timestamp: nanoseconds of the day, then the Julian day.
 		i := v.Int96()
 		nanos := int64(uint64(i[1])<<32 | uint64(i[0]))
+		if nanos < 0 || nanos >= 86400e9 {
+			// time.Unix would carry it into another day: a wrong date
+			return fmt.Sprintf("invalid INT96 timestamp (Julian day %d, %d ns into the day)", i[2], nanos)
+		}
 		days := int64(i[2]) - 2440588
 		return time.Unix(days*86400, nanos).UTC().Format(time.RFC3339Nano)
 	case parquet.Float:
@@ -376,6 +380,11 @@ func timestamp(x int64, u format.TimeUnit, utc bool) string {
 
 // timeOfDay formats a TIME value; one adjusted to UTC ends in Z.
 func timeOfDay(x int64, u format.TimeUnit, utc bool) string {
+	if x < 0 || x >= 86400e9/unitNanos(u) {
+		// formatting would wrap it into the day (or overflow): 25 hours
+		// would show as 01:00
+		return fmt.Sprintf("invalid TIME %d (%s since midnight)", x, map[int64]string{1e6: "ms", 1e3: "µs", 1: "ns"}[unitNanos(u)])
+	}
 	d := time.Duration(x * unitNanos(u))
 	s := time.Unix(0, int64(d)).UTC().Format("15:04:05.999999999")
 	if utc {
