@@ -7,14 +7,17 @@
 // parallelism inside an image):
 //
 //  1. image.DecodeConfig reads the header; images whose width*height
-//     exceeds max_pixels are refused before any pixel is decoded.
+//     exceeds max_pixels are refused before any pixel is decoded, and so
+//     are PNG, JPEG and BMP files too short to hold the image their header
+//     declares (see minFileSize), which the decoders would allocate first.
 //  2. imaging.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content, whatever
 //     the extension; a mismatching extension is counted) with EXIF
 //     orientation applied; a GIF's first frame is placed on its logical
 //     screen (transparent where the frame does not reach); a sequential
 //     JPEG whose data is complete but whose end-of-image marker is missing
-//     is decoded as libjpeg would (a file cut inside its data, or a
-//     progressive one cut between scans, stays corrupt).
+//     is decoded as libjpeg would (a file cut inside its data, a
+//     progressive one cut between scans, or one cut before the scan of one
+//     of its components, stays corrupt).
 //  3. The image is resized so its short side is short_side (long side
 //     capped at 4x) into a per-worker buffer: JPEG's YCbCr is resized by a
 //     bilinear fast path that converts each output pixel to RGB once;

@@ -55,7 +55,15 @@ var Spec = pipeline.Spec{
 	// aspect above 4*short_side/24 (43:1 by default) is stretched across
 	// instead of leaving lattice cells, regions and gradients empty; a
 	// resumed shard whose sidecar disagrees with its file is recomputed.
-	Version: "4",
+	// 5: the end-marker repair no longer decodes a sequential JPEG whose
+	// components are coded in separate scans and which is cut between two
+	// of them (image/jpeg left the missing planes zero: wrong colours); it
+	// is skipped as corrupt. A PNG, JPEG or BMP too short for the image its
+	// header declares is refused as truncated before decoding (it failed
+	// as corrupt after allocating the image; only the message changes). A
+	// 32-bit BMP whose alpha bytes are all zero is opaque, as browsers show
+	// it (it was described as a black image).
+	Version: "5",
 	// The working set is bounded (a few row groups and a pool of vectors),
 	// the garbage large and pointer-free (decoded images, pages): collecting
 	// at +25 % keeps peak memory flat in the number of images (with the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // register GIF
 	"image/jpeg"
 	"image/png"
@@ -123,6 +124,10 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
 		return nil, skip(ReasonTooLarge, "%s: %dx%d = %d pixels exceeds max_pixels %d", path, cfg.Width, cfg.Height, px, maxPixels)
 	}
+	if least := minFileSize(format, cfg); st.Size() < least {
+		return nil, skip(ReasonCorrupt, "%s: truncated: %d bytes cannot hold the %dx%d %s image its header declares (at least %d bytes)",
+			path, st.Size(), cfg.Width, cfg.Height, format, least)
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, skip(ReasonUnreadable, "%v", err)
 	}
@@ -133,11 +138,13 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		// end-of-image marker is missing: libjpeg (PIL, OpenCV, browsers)
 		// shows it, image/jpeg stops at EOF. Decode it again with the
 		// marker appended: a sequential file cut inside its pixel data
-		// still fails. (A progressive file cut between two scans would
-		// decode, blurred, so it stays corrupt.)
+		// still fails. A file cut between two scans would decode with
+		// the later scans missing (blurred if progressive, planes of
+		// zeros if its components are in separate scans), so it stays
+		// corrupt.
 		if _, serr := f.Seek(0, io.SeekStart); serr == nil {
 			br.Reset(f)
-			if jpegSequential(br) {
+			if jpegRepairable(br) {
 				if _, serr := f.Seek(0, io.SeekStart); serr == nil {
 					br.Reset(f)
 					if im, rerr := imaging.Decode(io.MultiReader(br, bytes.NewReader(jpegEOI)), imaging.AutoOrientation(true)); rerr == nil {
@@ -159,6 +166,9 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	if p, ok := img.(*image.Paletted); ok && format == "gif" {
 		img = onScreen(p, cfg.Width, cfg.Height)
 	}
+	if m, ok := img.(*image.NRGBA); ok && format == "bmp" {
+		opaqueIfNoAlpha(m)
+	}
 	d := &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height}
 	ext := strings.ToLower(filepath.Ext(path))
 	d.extMismatch = true
@@ -170,18 +180,85 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	return d, nil
 }
 
-// jpegSequential reports whether the JPEG read from r declares a
-// sequential (baseline or extended Huffman, SOF0 or SOF1) frame: it walks
-// the marker segments up to the first start-of-frame.
-func jpegSequential(r *bufio.Reader) bool {
+// minFileSize is a lower bound on the size of any complete PNG, JPEG or BMP
+// file whose header declares cfg, and 0 for the other formats. The decoders
+// allocate the whole image (a progressive JPEG its coefficients too, up to
+// 20 bytes a pixel in all) as soon as the pixel data begins, so a file cut
+// after its header (a download cut short) or a crafted one made a worker
+// allocate hundreds of MB within max_pixels before it failed: a 48-byte
+// PNG declaring 7000x7000 at 16 bits cost 392 MB. A file below the bound
+// cannot be complete, and is refused as truncated before decoding.
+//
+//   - PNG: deflate compresses at most 1032:1, and the rows hold at least the
+//     fewest bits per pixel of the header's colour model (1 for grey or a
+//     palette, which may be 1-bit).
+//   - JPEG: each 8x8 block of a full-resolution component codes its DC
+//     coefficient in a scan, in at least one bit (a Huffman code).
+//   - BMP: the rows are stored uncompressed (x/image/bmp reads no RLE), each
+//     padded to 4 bytes, at least 1 bit per pixel for a palette, 24 otherwise.
+func minFileSize(format string, cfg image.Config) int64 {
+	w, h := int64(cfg.Width), int64(cfg.Height)
+	switch format {
+	case "png":
+		var bits int64
+		switch cfg.ColorModel {
+		case color.RGBAModel: // RGB, 8 bits a sample
+			bits = 24
+		case color.NRGBAModel, color.Gray16Model: // grey+alpha or RGBA at 8 bits, grey at 16
+			bits = 16
+		case color.NRGBA64Model: // grey+alpha or RGBA at 16 bits
+			bits = 32
+		case color.RGBA64Model: // RGB at 16 bits
+			bits = 48
+		default: // grey or palette, 1 to 8 bits
+			bits = 1
+		}
+		return w * h * bits / 8 / 1032
+	case "jpeg":
+		return (w + 7) / 8 * ((h + 7) / 8) / 8
+	case "bmp":
+		bits := int64(24)
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			bits = 1
+		}
+		return h * ((w*bits + 31) / 32 * 4)
+	}
+	return 0
+}
+
+// jpegRepairable reports whether the JPEG read from r, whose decode
+// stopped at EOF, is one the end-marker repair may decode: a sequential
+// (baseline or extended Huffman, SOF0 or SOF1) frame whose scans, as far as
+// the file goes, name every component of the frame. It walks the marker
+// segments and skips each scan's entropy-coded data. A sequential JPEG may
+// code its components in separate scans (Y, then Cb, then Cr); cut between
+// two of them, image/jpeg decodes the marker-terminated file without error
+// and leaves the planes of the missing scans zero (a yellow picture came
+// out green). A scan cut inside its data fails to decode anyway.
+func jpegRepairable(r *bufio.Reader) bool {
 	var hdr [2]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil || hdr != [2]byte{0xFF, 0xD8} {
 		return false
 	}
+	var comps []byte         // the frame's component identifiers
+	var scanned [256]bool    // components named by a scan header
+	covered := func() bool { // every component of the frame is in a scan
+		for _, c := range comps {
+			if !scanned[c] {
+				return false
+			}
+		}
+		return len(comps) > 0
+	}
 	for {
+		// Outside a segment: entropy-coded data, or extraneous bytes
+		// (which image/jpeg skips too), up to the next marker.
 		b, err := r.ReadByte()
-		if err != nil || b != 0xFF {
-			return false
+		if err != nil {
+			return covered() // the end of the file
+		}
+		if b != 0xFF {
+			continue
 		}
 		m, err := r.ReadByte()
 		for err == nil && m == 0xFF { // fill bytes
@@ -189,23 +266,48 @@ func jpegSequential(r *bufio.Reader) bool {
 		}
 		switch {
 		case err != nil:
-			return false
-		case m == 0xC0 || m == 0xC1:
-			return true
-		case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC, m == 0xDA, m == 0xD9:
-			return false // another frame type, or a scan or the end before any frame
-		case m == 0x01 || m >= 0xD0 && m <= 0xD7:
-			continue // markers without a segment
+			return covered()
+		case m == 0x00, m == 0x01, m >= 0xD0 && m <= 0xD7:
+			continue // a stuffed 0xFF in a scan, or a marker without a segment
+		case m == 0xD9:
+			return covered()
 		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return covered()
+		}
+		n := (int(hdr[0])<<8 | int(hdr[1])) - 2 // the segment's body
+		if n < 0 {
 			return false
 		}
-		n := int(hdr[0])<<8 | int(hdr[1])
-		if n < 2 {
-			return false
-		}
-		if _, err := r.Discard(n - 2); err != nil {
-			return false
+		switch {
+		case m == 0xC0 || m == 0xC1, m == 0xDA:
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return covered()
+			}
+			if m == 0xDA { // Ns, then Ns (Cs, Td/Ta) pairs
+				if comps == nil || n < 1 || n < 1+2*int(body[0]) {
+					return false
+				}
+				for j := range int(body[0]) {
+					scanned[body[1+2*j]] = true
+				}
+				continue
+			}
+			// P, Y, X, Nf, then Nf (C, H/V, Tq) triples
+			if comps != nil || n < 6 || n < 6+3*int(body[5]) {
+				return false
+			}
+			comps = make([]byte, body[5])
+			for j := range comps {
+				comps[j] = body[6+3*j]
+			}
+		case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
+			return false // a progressive, lossless or arithmetic frame
+		default:
+			if _, err := r.Discard(n); err != nil {
+				return covered()
+			}
 		}
 	}
 }
@@ -234,6 +336,30 @@ func onScreen(frame *image.Paletted, w, h int) image.Image {
 	r := frame.Rect.Intersect(screen)
 	draw.Draw(canvas, r, frame, r.Min, draw.Src)
 	return canvas
+}
+
+// opaqueIfNoAlpha makes a 32-bit BMP whose alpha bytes are all zero opaque.
+// x/image/bmp reads the fourth byte as alpha whenever the header is a V4 or
+// V5 one, but many writers leave it zero (the 40-byte header's "unused"
+// byte): the picture came out fully transparent, composited to black.
+// Browsers (Chromium's and Firefox's BMP readers) show such a file opaque,
+// and so does the stage; a BMP with any non-zero alpha keeps its alpha.
+func opaqueIfNoAlpha(m *image.NRGBA) {
+	b := m.Rect
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		row := m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]
+		for i := 3; i < len(row); i += 4 {
+			if row[i] != 0 {
+				return
+			}
+		}
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		row := m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]
+		for i := 3; i < len(row); i += 4 {
+			row[i] = 0xFF
+		}
+	}
 }
 
 // unsupportedFeature reports whether err is a decoder's "valid but

@@ -124,7 +124,7 @@ func TestOddPixelFormats(t *testing.T) {
 		bin  int // the colour-histogram bin holding the whole image
 	}{
 		{"red16.png", 12},         // saturated red: hue bin 0 at the high saturation level
-		{"cmyk-red.jpg", 12},      // Adobe (inverted) CMYK red stays red, not cyan
+		{"cmyk-red.jpg", 12},      // Adobe YCCK (transform 2, as ImageMagick writes CMYK) red stays red, not cyan
 		{"palette-alpha.png", 20}, // blue at half alpha on black: still saturated blue (hue 240°)
 		{"gray-alpha.png", 25},    // grey 200 at half alpha on black: value 100, grey bin 1
 	}

@@ -130,14 +130,20 @@ func (e *Extractor) Dim() int { return e.cfg.Dim() }
 // Regions is the number of regions per image.
 func (e *Extractor) Regions() int { return e.regions }
 
-// Image computes the descriptors of img; see [Extractor.Pixels]. *image.RGBA
-// and *image.NRGBA are read in place; other types are converted first.
+// Image computes the descriptors of img; see [Extractor.Pixels]. An
+// *image.RGBA (premultiplied: composited on black) and an opaque
+// *image.NRGBA are read in place; other images are drawn onto an RGBA
+// first, which composites any alpha on black. (A translucent NRGBA used to
+// be read in place, its colours not composited, so the same picture gave
+// other descriptors as an NRGBA than as an NRGBA64 or a paletted image.)
 func (e *Extractor) Image(img image.Image, boxes, feats []float32) ([]float32, []float32) {
 	switch m := img.(type) {
 	case *image.RGBA:
 		return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
 	case *image.NRGBA:
-		return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
+		if m.Opaque() {
+			return e.Pixels(m.Pix, m.Stride, m.Rect.Dx(), m.Rect.Dy(), boxes, feats)
+		}
 	}
 	b := img.Bounds()
 	m := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
