@@ -33,7 +33,14 @@ type nullable struct {
 // 1.5 as the integer 150 and a TIMESTAMP as its raw microseconds. Extra
 // columns in the file are fine (T may read a subset). It returns the
 // columns the file lets be NULL where T does not, for [checkNulls].
-func checkSchema[T any](pf *parquet.File) ([]nullable, error) {
+// A damaged footer can hold a schema parquet-go panics on (a leaf column
+// annotated MAP): that is an error too.
+func checkSchema[T any](pf *parquet.File) (_ []nullable, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed Parquet schema: %v", p)
+		}
+	}()
 	want := parquet.SchemaOf(new(T))
 	have := pf.Schema()
 	var out []nullable

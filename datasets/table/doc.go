@@ -26,6 +26,17 @@
 // null_count, which parquet-go reads as a count of 0) have their definition
 // levels read first.
 //
+// A damaged file (a crash, a full disk, bit rot, an edited cache) is an
+// error naming the file and what is wrong where, never a panic, a fatal
+// out-of-memory crash or rows other than the file's: parquet-go allocates
+// the lengths and counts of the footer and of page headers before it reads
+// them, and reads the values and rows page headers count, so readers check
+// the footer when they open a file and the page headers of every row group
+// (sizes, and counts against the footer's) before reading rows (see
+// coderflow/internal/pqcheck). They read neither the page index nor bloom
+// filters, which they do not need. The checks read the footer and page
+// headers only.
+//
 // Paths in the images table are either absolute or relative to the directory
 // of the artifact that holds the table (see [ResolvePath]).
 package table

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"coderflow/internal/atomicfile"
+	"coderflow/internal/pqcheck"
 	"coderflow/pipeline"
 )
 
@@ -321,10 +322,16 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := checkPages(ctx, f, pf); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	if err := checkNulls(ctx, pf, nullable); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	r := parquet.NewGenericReader[T](pf)
+	r, err := newReader[T](pf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	defer r.Close()
 	for {
 		if err := ctx.Err(); err != nil {
@@ -346,15 +353,52 @@ func scanFile[T any](ctx context.Context, path string, buf []T, fn func([]T) err
 	}
 }
 
-// openFile is parquet.OpenFile, with a panic on a damaged footer returned
-// as an error.
-func openFile(f *os.File, size int64, opts ...parquet.FileOption) (pf *parquet.File, err error) {
+// openFile is parquet.OpenFile of a file whose footer [pqcheck.Footer]
+// accepts (parquet-go allocates the footer's lengths and counts before it
+// reads them: a damaged footer cost gigabytes, or a fatal out-of-memory
+// crash), with a panic on a damaged footer returned as an error. The page
+// index and bloom filters, which table's readers do not use, are not read:
+// parquet-go allocates their lengths from the footer and decodes them
+// unchecked too.
+func openFile(f *os.File, size int64) (pf *parquet.File, err error) {
+	if err := pqcheck.Footer(f, size); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			pf, err = nil, fmt.Errorf("corrupt Parquet file: %v", p)
 		}
 	}()
-	return parquet.OpenFile(f, size, opts...)
+	return parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+}
+
+// checkPages checks the page headers of every row group of pf (see
+// [pqcheck.PagesAndCounts]) before any of its pages is read: parquet-go
+// allocates a page's sizes and value counts before it reads the page, and
+// reads the rows its headers count, one more or one less than the
+// footer's included.
+func checkPages(ctx context.Context, f io.ReaderAt, pf *parquet.File) error {
+	md := pf.Metadata()
+	for g := range md.RowGroups {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := pqcheck.PagesAndCounts(f, pf.Size(), &md.RowGroups[g]); err != nil {
+			return fmt.Errorf("row group %d: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// newReader is parquet.NewGenericReader, with its panics (it panics on
+// errors) returned as an error.
+func newReader[T any](pf *parquet.File) (r *parquet.GenericReader[T], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("corrupt Parquet file: %v", p)
+		}
+	}()
+	return parquet.NewGenericReader[T](pf), nil
 }
 
 // read is r.Read, with a panic of parquet-go on damaged pages (it has
@@ -387,7 +431,7 @@ func ReadMeta(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	pf, err := openFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := openFile(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -39,7 +39,7 @@ func optCaptions(n int) []optCaption {
 // writeTokens writes a tokens table with Arrow (every column nullable, as
 // Arrow and DuckDB write them); ids[i] nil is a NULL list, valid[i][k]
 // false a NULL element.
-func writeTokens(t *testing.T, path string, ids [][]int32, valid [][]bool) {
+func writeTokens(t testing.TB, path string, ids [][]int32, valid [][]bool) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

@@ -6,11 +6,10 @@
 // Rows), one row at a time. A damaged file is an error naming the file,
 // never a panic, and never an allocation out of proportion to the file:
 // the footer's and the page headers' sizes and counts, which parquet-go
-// allocates before it reads, are checked first (thriftcheck.go).
+// allocates before it reads, are checked first (internal/pqcheck).
 package pqinspect
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"coderflow/internal/pqcheck"
 )
 
 // Column is one column chunk of a row group.
@@ -60,11 +61,7 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 		f.Close()
 		return nil, nil, err
 	}
-	if err := checkFooter(f, st.Size()); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := checkMetadata(f, st.Size()); err != nil {
+	if err := pqcheck.Footer(f, st.Size()); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -84,44 +81,6 @@ func open(path string) (pf *parquet.File, f *os.File, err error) {
 		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
 	return pf, f, nil
-}
-
-// checkFooter says what is wrong with a file that is not Parquet (no PAR1
-// magic at its start or end) or was cut short, and rejects a footer length
-// that does not fit in the file before parquet-go allocates a buffer of
-// that length (up to 4 GB for a damaged file).
-func checkFooter(f *os.File, size int64) error {
-	var head [4]byte
-	if size >= 4 {
-		if _, err := f.ReadAt(head[:], 0); err != nil {
-			return fmt.Errorf("not a readable Parquet file: %w", err)
-		}
-	}
-	if size < 12 {
-		if size >= 4 && string(head[:]) != "PAR1" {
-			return errors.New("not a Parquet file (it does not start with the PAR1 magic)")
-		}
-		return fmt.Errorf("not a readable Parquet file: %d bytes is too short for one", size)
-	}
-	var tail [8]byte
-	if _, err := f.ReadAt(tail[:], size-8); err != nil {
-		return fmt.Errorf("not a readable Parquet file: %w", err)
-	}
-	okHead, okTail := string(head[:]) == "PAR1", string(tail[4:]) == "PAR1"
-	switch {
-	case string(head[:]) == "PARE" || string(tail[4:]) == "PARE":
-		return errors.New("an encrypted Parquet file (PARE magic), which inspect cannot read")
-	case !okHead && !okTail:
-		return errors.New("not a Parquet file (it neither starts nor ends with the PAR1 magic)")
-	case !okHead:
-		return errors.New("not a Parquet file, or a corrupted one: it does not start with the PAR1 magic")
-	case !okTail:
-		return errors.New("a truncated or corrupted Parquet file: it starts with the PAR1 magic but does not end with it (an interrupted write or copy?)")
-	}
-	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
-		return fmt.Errorf("not a readable Parquet file: footer length %d does not fit in the file (%d bytes): truncated or corrupted", n, size)
-	}
-	return nil
 }
 
 // checkCodecs refuses LZ4_RAW column chunks: parquet-go v0.32.0 keeps the
@@ -235,7 +194,7 @@ func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error
 			// ("Seek: invalid offset"): there is nothing to read.
 			continue
 		}
-		if err := checkPages(f, pf.Size(), &pf.Metadata().RowGroups[gi]); err != nil {
+		if err := pqcheck.Pages(f, pf.Size(), &pf.Metadata().RowGroups[gi]); err != nil {
 			return fmt.Errorf("%s: row group %d: %w", path, gi, err)
 		}
 		rows := rg.Rows()

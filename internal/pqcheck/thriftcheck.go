@@ -1,4 +1,4 @@
-package pqinspect
+package pqcheck
 
 import (
 	"bufio"
@@ -231,7 +231,7 @@ func checkThrift(r io.Reader, limit int64) (int64, error) {
 }
 
 // checkMetadata checks the footer's thrift (see checkThrift) before
-// parquet-go decodes it. checkFooter has checked that its length fits.
+// parquet-go decodes it. checkMagic has checked that its length fits.
 func checkMetadata(f io.ReaderAt, size int64) error {
 	var tail [4]byte
 	if _, err := f.ReadAt(tail[:], size-8); err != nil {
@@ -308,14 +308,30 @@ const (
 // its size.
 const maxPageValues = 1 << 24
 
-// checkPages checks the page headers of the column chunks of row group rg
+// Pages checks the page headers of the column chunks of row group rg of
+// the Parquet file f of size bytes (whose footer [Footer] has checked)
 // before parquet-go reads them: each header's thrift (see checkThrift),
 // and a compressed size that fits in its column chunk and an uncompressed
 // size within the bounds above (parquet-go allocates both before it reads
 // a byte of the page). It checks every page up to the chunk's end:
 // parquet-go reads pages until it has the rows it wants, which value
 // counts a damaged file misstates cannot say in advance.
-func checkPages(f io.ReaderAt, size int64, rg *format.RowGroup) error {
+func Pages(f io.ReaderAt, size int64, rg *format.RowGroup) error {
+	return pages(f, size, rg, false)
+}
+
+// PagesAndCounts checks what [Pages] does, and that the page headers'
+// counts agree with the footer's: the data pages of each column chunk hold
+// the chunk's number of values (num_values, nulls included), which is at
+// least the row group's number of rows (every row has a value or a NULL in
+// every column), and a chunk of v2 data pages holds the row group's number
+// of rows. parquet-go reads the values and rows the page headers say: a
+// damaged count made up a row or dropped one without an error.
+func PagesAndCounts(f io.ReaderAt, size int64, rg *format.RowGroup) error {
+	return pages(f, size, rg, true)
+}
+
+func pages(f io.ReaderAt, size int64, rg *format.RowGroup, counts bool) error {
 	for _, c := range rg.Columns {
 		md := &c.MetaData
 		col := strings.Join(md.PathInSchema, ".")
@@ -330,6 +346,8 @@ func checkPages(f io.ReaderAt, size int64, rg *format.RowGroup) error {
 		if md.TotalCompressedSize <= size-base {
 			end = base + md.TotalCompressedSize
 		}
+		var values, rows int64 // in the chunk's data pages
+		v1 := false            // a v1 data page, whose rows are not counted
 		for pos := base; pos < end; {
 			hl, err := checkThrift(io.NewSectionReader(f, pos, end-pos), end-pos)
 			if err != nil {
@@ -359,13 +377,28 @@ func checkPages(f io.ReaderAt, size int64, rg *format.RowGroup) error {
 				}
 			case h.DataPageHeader.Valid:
 				nv = int64(h.DataPageHeader.V.NumValues)
+				values += nv
+				v1 = true
 			case h.DataPageHeaderV2.Valid:
 				nv = max(int64(h.DataPageHeaderV2.V.NumValues), int64(h.DataPageHeaderV2.V.NumRows))
+				values += int64(h.DataPageHeaderV2.V.NumValues)
+				rows += int64(h.DataPageHeaderV2.V.NumRows)
 			}
 			if nv > max(maxPageValues, 8*us) {
-				return fmt.Errorf("column %s: page at offset %d: %d values in %d bytes, more than inspect reads from one page (a damaged header?)", col, pos-hl, nv, us)
+				return fmt.Errorf("column %s: page at offset %d: %d values in %d bytes, more than a page of a well-formed file holds (a damaged header?)", col, pos-hl, nv, us)
 			}
 			pos += cs
+		}
+		if !counts {
+			continue
+		}
+		switch {
+		case values != md.NumValues:
+			return fmt.Errorf("column %s: the pages of the column chunk at offset %d hold %d values, the footer says %d", col, base, values, md.NumValues)
+		case values < rg.NumRows:
+			return fmt.Errorf("column %s: the column chunk at offset %d holds %d values, fewer than the row group's %d rows", col, base, values, rg.NumRows)
+		case !v1 && rows != rg.NumRows:
+			return fmt.Errorf("column %s: the pages of the column chunk at offset %d hold %d rows, the footer says the row group has %d", col, base, rows, rg.NumRows)
 		}
 	}
 	return nil
