@@ -21,6 +21,7 @@ import (
 
 	"coderflow/datasets/table"
 	"coderflow/internal/atomicfile"
+	"coderflow/internal/pqcheck"
 	"coderflow/pipeline"
 	"coderflow/stages/features/descriptor"
 )
@@ -170,6 +171,11 @@ func fileRows(path string) (n int64, err error) {
 			n, err = 0, fmt.Errorf("%s: corrupt Parquet footer: %v", path, p)
 		}
 	}()
+	// a damaged footer can make parquet-go allocate gigabytes (a fatal
+	// out of memory no recover catches): checked first
+	if err := pqcheck.Footer(f, fi.Size()); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
 	pf, err := parquet.OpenFile(f, fi.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)

@@ -581,3 +581,27 @@ func TestAnimatedGIFFirstFrame(t *testing.T) {
 		t.Fatalf("pixel %v, want the first frame's red", d.img.At(15, 10))
 	}
 }
+
+// TestFileRowsDamagedFooter: fileRows (the resume check of a shard) reads a
+// shard's footer; a damaged footer length made parquet-go allocate it (up
+// to 4 GB; list counts in the footer up to 2^31-1 elements, a fatal out of
+// memory) before failing. The footer is checked first now.
+func TestFileRowsDamagedFooter(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "part-00000.parquet")
+	b := append([]byte("PAR1"), make([]byte, 64)...)
+	b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFF0) // footer length: about 4 GB
+	b = append(b, "PAR1"...)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := fileRows(p)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("err = %v, want an error naming %s", err, p)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Errorf("fileRows allocated %d MB for a %d-byte file", d>>20, len(b))
+	}
+}
