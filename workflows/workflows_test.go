@@ -34,7 +34,14 @@ func TestShippedWorkflowsValidate(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
-			w := load(t, f, t.TempDir())
+			var sets []string
+			if _, err := os.Stat("/usr/share/wordnet"); f == "flickr8k.yaml" && err != nil {
+				// its graph needs Debian's wordnet-base, whose directory
+				// loading stats: validate the rest on a machine without it
+				t.Log("no /usr/share/wordnet (apt-get install wordnet-base): kg.source=embedded")
+				sets = append(sets, "kg.source=embedded")
+			}
+			w := load(t, f, t.TempDir(), sets...)
 			res, err := pipeline.Run(t.Context(), w, pipeline.RunOptions{DryRun: true})
 			if err != nil {
 				t.Fatal(err)

@@ -83,6 +83,13 @@ not in the cache, in dependency order, independent stages in parallel.
 				// and what the next run does
 				return fmt.Errorf("interrupted (%v): finished stages and committed shards are kept; run the same command again to resume", context.Cause(cmd.Context()))
 			}
+			if err != nil {
+				// a failed download (offline machine, dead link): say how
+				// to run from a local copy instead
+				if hint := offlineHint(w, sets, res.Record); hint != "" {
+					return fmt.Errorf("%w\n%s", err, hint)
+				}
+			}
 			return err
 		},
 	}

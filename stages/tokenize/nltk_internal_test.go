@@ -46,7 +46,7 @@ func startOracle(t *testing.T, script string) (func(string) []string, func()) {
 	if err := exec.Command(py, "-c", "import nltk.tokenize.destructive").Run(); err != nil {
 		t.Skipf("NLTK not importable by %s (apt-get install python3-nltk, or set CODERFLOW_NLTK_PYTHON): differential test skipped", py)
 	}
-	cmd := exec.Command(py, script)
+	cmd := exec.Command(py, "-u", script) // -u: unbuffered, each answer as soon as it is printed (the test waits for it line by line)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
