@@ -76,6 +76,28 @@ func AcquireLock(ctx context.Context, workdir string, timeout time.Duration, onW
 	return &Lock{f: f}, nil
 }
 
+// LockedBy reports whether a process holds the workdir lock now and, if
+// so, who (as in AcquireLock's messages). It takes the lock only for the
+// instant of the test and creates nothing: a missing workdir or lock file
+// is not locked. For read-only commands (gc --dry-run, status) that must
+// say that a run is going on next to them.
+func LockedBy(workdir string) (holder string, locked bool) {
+	f, err := os.Open(filepath.Join(workdir, "lock"))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); {
+	case err == nil:
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return "", false
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return lockHolder(f), true
+	default:
+		return "", false
+	}
+}
+
 // maxHolderLine bounds what lockHolder reads of the lock file: the holder
 // writes one short line, and a damaged or replaced file (a large file
 // copied over it) must not be read whole into an error message.

@@ -317,6 +317,12 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if holder, locked := pipeline.LockedBy(w.Workdir); dry && locked {
+				// the running job's work directories and the artifacts it
+				// has not recorded yet look unused to a dry run
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: a run holds the workdir lock (%s): its work directories and the artifacts it "+
+					"has not recorded yet are listed below as if unused; gc without --dry-run waits for it to finish\n", holder)
+			}
 			if len(st.Unreadable) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: run records that cannot be read (every artifact key in their text was kept): %s\n", strings.Join(st.Unreadable, ", "))
 			}
