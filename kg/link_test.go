@@ -240,3 +240,38 @@ func TestPickLemmaMatchesLemma(t *testing.T) {
 		}
 	}
 }
+
+// TestLemmaExceptionWords: morphy applies no detachment rule to a word of
+// a part of speech's exception list (WordNet's `wn gas -over` gives the noun
+// gas only; NLTK's _morphy returns the exception bases and the word). The
+// lemmatiser used to try the rules too and take the shortest known form,
+// so with the graph holding the other forms (as ConceptNet does: "ga" is
+// gallium, "genu" the knee) "gas" became ga, "genus" genu, "oases" oas,
+// "ellipses" ellipse, "synapses" synapse.
+func TestLemmaExceptionWords(t *testing.T) {
+	t.Parallel()
+	words := []string{"gas", "ga", "genus", "genu", "oasis", "oas", "ellipsis", "ellipse", "synapsis", "synapse",
+		"station", "mouse", "dog", "tooth", "teeth"}
+	has := setOf(words...)
+	cases := []struct{ in, want string }{
+		{"gas", "gas"}, {"genus", "genus"}, {"oases", "oasis"}, {"ellipses", "ellipsis"}, {"synapses", "synapsis"},
+		// still: exception bases, and the rules for other words
+		{"mice", "mouse"}, {"dogs", "dog"}, {"teeth", "tooth"},
+	}
+	for _, cross := range []Crossings{nil, EmbeddedCrossings()} {
+		l := &Lemmatizer{Exc: EmbeddedExceptions(), Cross: cross, Has: has}
+		for _, c := range cases {
+			if got, ok := l.Lemma(c.in); !ok || got != c.want {
+				t.Errorf("Lemma(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+			}
+			if got, ok := pickLemma(l.posCandidates(c.in), has); !ok || got != c.want {
+				t.Errorf("pickLemma(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+			}
+		}
+	}
+	var got []string
+	NewLinker(has, EmbeddedExceptions()).Link(strings.Fields("a gas station"), func(c string, _, _ int) { got = append(got, c) })
+	if want := []string{"gas", "station"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Link = %v, want %v", got, want)
+	}
+}

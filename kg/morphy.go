@@ -149,10 +149,12 @@ func (cr Crossings) rule(p byte, word, c string) bool {
 // Lemmatizer is WordNet's morphy against a set of known lemmas (the
 // concepts of a graph): for each part of speech in the order noun, verb,
 // adjective, adverb, the candidates are the exception-list bases, the word
-// itself and the detachment-rule outputs; the first part of speech with a
-// known candidate wins, and among its candidates the shortest (as NLTK's
-// WordNet lemmatiser does): "dogs" -> "dog", "men" -> "man",
-// "boxes" -> "box", "glasses" -> "glass".
+// itself and the detachment-rule outputs (none for a word in that part of
+// speech's exception list, as in morphy and NLTK: "gas", listed as
+// "gas gas", stays gas, not gallium's "ga"; "oases" is oasis only); the
+// first part of speech with a known candidate wins, and among its
+// candidates the shortest (as NLTK's WordNet lemmatiser does): "dogs" ->
+// "dog", "men" -> "man", "boxes" -> "box", "glasses" -> "glass".
 //
 // Cross, when set, removes the rule outputs of another part of speech only
 // ([Crossings]): with it "clothes" -> "clothes", "news" -> "news",
@@ -188,11 +190,15 @@ func (l *Lemmatizer) Lemma(word string) (string, bool) {
 				best = c
 			}
 		}
-		for _, c := range l.Exc[p][word] {
+		bases, exc := l.Exc[p][word]
+		for _, c := range bases {
 			try(c)
 		}
 		try(word)
 		for _, r := range detach[p] {
+			if exc {
+				break // morphy applies no rule to an exception-list word
+			}
 			if strings.HasSuffix(word, r[0]) && len(word) > len(r[0]) {
 				if c := word[:len(word)-len(r[0])] + r[1]; l.Cross.rule(p, word, c) {
 					try(c)
@@ -214,9 +220,13 @@ func (l *Lemmatizer) Lemma(word string) (string, bool) {
 func (l *Lemmatizer) posCandidates(word string) [][]string {
 	out := make([][]string, len(posOrder))
 	for i, p := range posOrder {
-		out[i] = append(out[i], l.Exc[p][word]...)
+		bases, exc := l.Exc[p][word]
+		out[i] = append(out[i], bases...)
 		out[i] = append(out[i], word)
 		for _, r := range detach[p] {
+			if exc {
+				break // as in Lemma
+			}
 			if strings.HasSuffix(word, r[0]) && len(word) > len(r[0]) {
 				if c := word[:len(word)-len(r[0])] + r[1]; l.Cross.rule(p, word, c) {
 					out[i] = append(out[i], c)

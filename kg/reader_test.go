@@ -3,7 +3,9 @@ package kg
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -357,5 +359,82 @@ func TestReadHugeBatch(t *testing.T) {
 	calls, n := 0, 0
 	if _, err := ReadWordNet(t.Context(), "testdata/wordnet-mini", opt, func(b []Edge) error { calls++; n += len(b); return nil }); err != nil || calls != 1 || n == 0 {
 		t.Errorf("ReadWordNet: %d calls, %d edges, %v", calls, n, err)
+	}
+}
+
+// TestReadConceptNetDamagedJSON: a kept line's JSON column is parsed as
+// JSON. The reader used to pick the weight and dataset out by their bytes,
+// so damage passed as data: "weight": 0x10 was weight 0, 12abc was 12, a
+// missing comma or a trailing one passed, a dataset with an escaped quote
+// was cut before it, one that is a number became "", a nested object's
+// "weight" (a source's) counted as the edge's, and concepts with a
+// space or a NUL byte (which no lookup or caption link can reach) were
+// stored.
+func TestReadConceptNetDamagedJSON(t *testing.T) {
+	line := func(end, js string) string { return "/a/x\t/r/IsA\t/c/en/dog\t/c/en/" + end + "\t" + js + "\n" }
+	for _, c := range []struct {
+		in, reason string // reason "": kept
+		weight     float32
+		dataset    string
+	}{
+		{line("animal", `{"dataset": "/d/x", "weight": 0x10}`), "not valid JSON", 0, ""},
+		{line("animal", `{"dataset": "/d/x", "weight": 12abc}`), "not valid JSON", 0, ""},
+		{line("animal", `{"dataset": "/d/x", "weight": 1_000}`), "not valid JSON", 0, ""},
+		{line("animal", `{"dataset": "/d/x", "weight": 1.0 "license": "x"}`), "not valid JSON", 0, ""},
+		{line("animal", `{"weight": 1, "dataset": "/d/x", }`), "not valid JSON", 0, ""},
+		{line("animal", `{"dataset": 5, "weight": 1}`), `"dataset"`, 0, ""},
+		{line("a b", `{"dataset": "/d/x", "weight": 1}`), "space or control", 0, ""},
+		{line("a\x00b", `{"dataset": "/d/x", "weight": 1}`), "space or control", 0, ""},
+		{line("animal", `{"dataset": "/d/a\"b\\c\u00e9", "weight": 1.5}`), "", 1.5, "/d/a\"b\\cé"},
+		{line("animal", `{"dataset":"/d/x","weight":2}`), "", 2, "/d/x"},
+		{line("animal", `{"weight": 3}`), "", 3, ""},
+		// the object's own keys, not a nested object's; spaces around ':'
+		{line("animal", `{"sources": [{"weight": 5, "dataset": "/d/s"}], "dataset" : "/d/x", "weight" :1}`), "", 1, "/d/x"},
+		{line("animal", `{"surfaceText": "\"weight\": 7", "weight": 0.5}`), "", 0.5, ""},
+		{line("animal", `{"sources": {"weight": 5}}`), `"weight"`, 0, ""},
+	} {
+		edges, st, err := readAll(t, []byte(c.in), ReadOptions{})
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if c.reason != "" {
+			if len(edges) != 0 || st.Bad != 1 || len(st.Samples) != 1 || !strings.Contains(st.Samples[0].Reason, c.reason) {
+				t.Errorf("%q: edges %+v, stats %+v; want one malformed line (%s)", c.in, edges, st, c.reason)
+			}
+			continue
+		}
+		if len(edges) != 1 || st.Bad != 0 || edges[0].Weight != c.weight || edges[0].Dataset != c.dataset {
+			t.Errorf("%q: edges %+v, stats %+v; want weight %g, dataset %q", c.in, edges, st, c.weight, c.dataset)
+		}
+	}
+}
+
+// xReader yields n bytes of 'x' (no newline), counting what was read.
+type xReader struct{ n, read int64 }
+
+func (r *xReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	r.n -= k
+	r.read += k
+	return int(k), nil
+}
+
+// TestReadConceptNetCancelInLongLine: cancelling stops the reader inside a
+// line without newlines too (a non-CSV file). It checked ctx only every
+// 65,536 lines, so it read such a file to its end (here 512 MiB; a
+// never-ending stream, never) before noticing.
+func TestReadConceptNetCancelInLongLine(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r := &xReader{n: 512 << 20}
+	_, err := ReadConceptNet(ctx, r, "in.csv", ReadOptions{}, func([]Edge) error { return nil })
+	if !errors.Is(err, context.Canceled) || r.read > 64<<20 {
+		t.Errorf("err = %v after %d bytes read, want context.Canceled within 64 MiB", err, r.read)
 	}
 }

@@ -5,8 +5,12 @@ import "unicode"
 // stopWords are never linked to concepts, alone or at either end of an
 // n-gram: NLTK's English stop-word list without the spatial prepositions
 // "above", "below", "over" and "under" (they describe image content: "a red
-// circle above a blue square"), plus the tokenizer's clitics and
-// contraction pieces.
+// circle above a blue square"), without the contraction stems it lists
+// after "ain" ("aren", "couldn", "didn", ..., "haven", "won", "wouldn")
+// and "ma", and without its forms with an apostrophe ("don't", "it's",
+// "you're"; the tokenizer splits those: "won't" is "wo n't", so a
+// caption's "won" is the verb, "ribbons won by their dogs"), plus the
+// tokenizer's clitics and contraction pieces.
 var stopWords = map[string]bool{}
 
 func init() {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cayleygraph/cayley/graph"
@@ -53,6 +54,33 @@ type Neighbor struct {
 type Store struct {
 	qs  graph.QuadStore
 	dir string
+	// broken is set when bolt panicked on a damaged page: the read
+	// transaction the panic left open would make closing the file wait
+	// forever, so Close leaves it open and the methods refuse to run.
+	broken atomic.Bool
+}
+
+// damaged wraps what a panic of bolt (or Cayley) on a damaged store
+// file said.
+func damaged(file string, r any) error {
+	return fmt.Errorf("kg: %s is damaged (bolt: %v); rebuild it (rerun the kg.conceptnet stage)", file, r)
+}
+
+// guard turns a panic of bolt on a damaged page into *err and marks the
+// store broken; deferred by every method that reads the store.
+func (s *Store) guard(err *error) {
+	if r := recover(); r != nil {
+		s.broken.Store(true)
+		*err = damaged(filepath.Join(s.dir, BoltFile), r)
+	}
+}
+
+// usable returns the error of a store an earlier call found damaged.
+func (s *Store) usable() error {
+	if s.broken.Load() {
+		return fmt.Errorf("kg: %s is damaged (an earlier read failed); rebuild it", filepath.Join(s.dir, BoltFile))
+	}
+	return nil
 }
 
 // ResolveStoreDir returns the store directory for dir: dir itself if it holds
@@ -75,7 +103,10 @@ var openTimeout = 10 * time.Second
 // open the same store at once (bolt's shared file lock). A process holding
 // the file read-write (Cayley's own bbolt backend: cayley.NewGraph, the
 // cayley CLI) holds it exclusively; OpenStore then fails after 10 s with an
-// error that wraps bolt.ErrTimeout.
+// error that wraps bolt.ErrTimeout. A file shorter than its header says
+// is refused, and a bolt panic on a damaged page (here or in the Store's
+// methods, not in queries run on [Store.QuadStore]) is returned as an error
+// naming the file.
 func OpenStore(artifactDir string) (*Store, error) {
 	dir, err := ResolveStoreDir(artifactDir)
 	if err != nil {
@@ -91,9 +122,36 @@ func OpenStore(artifactDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kg: open %s: %w", file, err)
 	}
+	// A file shorter than its meta page says (a copy or download cut
+	// short, a full disk) would be read past its end through bolt's
+	// mmap: a SIGBUS, which kills the process (no recover catches it).
+	if err := db.View(func(tx *bolt.Tx) error {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return err
+		}
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("the file has %d bytes, its header says %d: it was cut short; rebuild it (rerun the kg.conceptnet stage)", fi.Size(), tx.Size())
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("kg: open %s: %w", file, err)
+	}
 	// no_bloom: the existence bloom filter only speeds up writes, and
 	// building it would scan the whole store.
-	qs, err := kv.New(hbbolt.New(db), graph.Options{kv.OptNoBloom: true})
+	panicked := false
+	qs, err := func() (qs graph.QuadStore, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				panicked, err = true, damaged(file, r)
+			}
+		}()
+		return kv.New(hbbolt.New(db), graph.Options{kv.OptNoBloom: true})
+	}()
+	if panicked {
+		return nil, err // db stays open: see Store.broken
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("kg: open %s: %w", dir, err)
@@ -104,11 +162,25 @@ func OpenStore(artifactDir string) (*Store, error) {
 // QuadStore returns the underlying Cayley quad store (for Cayley queries).
 func (s *Store) QuadStore() graph.QuadStore { return s.qs }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.qs.Close() }
+// Close closes the store. A store found damaged (a method returned its
+// damage error) is not closed, since bolt would wait forever for the read
+// transaction its panic left open: its file stays open until the process
+// exits, and Close returns the damage error.
+func (s *Store) Close() error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	return s.qs.Close()
+}
 
-// Has reports whether term is a concept of the graph.
-func (s *Store) Has(term string) bool {
+// Has reports whether term is a concept of the graph (false on a damaged
+// store).
+func (s *Store) Has(term string) (ok bool) {
+	if s.usable() != nil {
+		return false
+	}
+	var err error
+	defer s.guard(&err)
 	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
 	return err == nil && ref != nil
 }
@@ -123,7 +195,12 @@ func NormalizeRel(rel string) string {
 
 // lookup returns term as the graph spells it and its node, or a nil node
 // when the graph has no such concept (spellings as Neighbors accepts them).
-func (s *Store) lookup(term string) (string, graph.Ref, error) {
+func (s *Store) lookup(term string) (spelled string, _ graph.Ref, err error) {
+	if err := s.usable(); err != nil {
+		return term, nil, err
+	}
+	spelled = term // what a panic returns
+	defer s.guard(&err)
 	if t, ok := NormalizeConcept(term); ok {
 		term = t
 	}
@@ -157,7 +234,8 @@ func (s *Store) Lookup(term string) (concept string, ok bool, err error) {
 // datasets are merged, keeping the largest weight. The result is sorted by
 // weight (descending), then relation, direction and concept. An unknown term
 // has no neighbours (and no error).
-func (s *Store) Neighbors(ctx context.Context, term string, rel string) ([]Neighbor, error) {
+func (s *Store) Neighbors(ctx context.Context, term string, rel string) (_ []Neighbor, err error) {
+	defer s.guard(&err)
 	term, ref, err := s.lookup(term)
 	if err != nil {
 		return nil, fmt.Errorf("kg: neighbors of %q: %w", term, err)
@@ -247,7 +325,11 @@ var ErrEmptyGraph = errors.New("kg: no edges to store")
 // largest weight. It walks each term's outgoing quads in Cayley's
 // subject index and decodes only the quads that end in the set, so it is
 // cheap even for hub concepts.
-func (s *Store) EdgesAmong(ctx context.Context, terms []string) ([]IndexedEdge, error) {
+func (s *Store) EdgesAmong(ctx context.Context, terms []string) (_ []IndexedEdge, err error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	defer s.guard(&err)
 	refs := make([]graph.Ref, len(terms))
 	idx := map[any]int32{}
 	for i, t := range terms {

@@ -2,9 +2,11 @@ package kg
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -466,4 +468,64 @@ func TestNeighborsTermSpelling(t *testing.T) {
 			t.Errorf("Neighbors(%q) = %v, %v; want %s", term, ns, err, want)
 		}
 	}
+}
+
+// TestOpenStoreDamagedFile: a damaged store file gives errors naming it,
+// never a crash or a hang. A file cut short (a copy or download stopped
+// midway) was read past its end through bolt's mmap, a SIGBUS that killed
+// the process; a zeroed page made bolt panic inside OpenStore or a query,
+// and the panic left a read transaction open, so the Close deferred by the
+// caller (kg.link; the engine turns a stage's panic into an error) waited
+// forever.
+func TestOpenStoreDamagedFile(t *testing.T) {
+	src := t.TempDir()
+	buildStore(t, src, LoaderBulk, readSample(t), 100)
+	orig, err := os.ReadFile(filepath.Join(src, BoltFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := func(dir string) error {
+		s, err := OpenStore(dir)
+		if err != nil {
+			return err
+		}
+		_, err1 := s.Neighbors(t.Context(), "test", "")
+		_, err2 := s.EdgesAmong(t.Context(), []string{"test", "breeze", "recess", "hard_questions"})
+		s.Has("test")
+		err3 := s.Close() // must return
+		return cmp.Or(err1, err2, err3)
+	}
+	t.Run("cut short", func(t *testing.T) {
+		for _, n := range []int{len(orig) / 2, len(orig) - 4096, 4 * 4096} {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, BoltFile), orig[:n], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := query(dir)
+			if err == nil || !strings.Contains(err.Error(), BoltFile) || !strings.Contains(err.Error(), "cut short") {
+				t.Errorf("%d of %d bytes: err = %v, want an error saying the file is cut short", n, len(orig), err)
+			}
+		}
+	})
+	t.Run("zeroed page", func(t *testing.T) {
+		const page = 4096
+		damaged := 0
+		for off := 2 * page; off < len(orig); off += page { // pages 0 and 1 are bolt's checksummed meta pages
+			b := slices.Clone(orig)
+			clear(b[off : off+page])
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, BoltFile), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := query(dir); err != nil {
+				if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), dir) {
+					t.Errorf("page at %d zeroed: err = %v, want one saying %s is damaged", off, err, dir)
+				}
+				damaged++
+			}
+		}
+		if damaged == 0 {
+			t.Error("no zeroed page was noticed")
+		}
+	})
 }

@@ -53,7 +53,11 @@ var ConceptNetSpec = pipeline.Spec{
 	// 2: the quadwriter loader stores and counts a repeated edge once, as
 	// bulk does (its kg_nodes degrees and quads no longer count copies); a
 	// weight beyond float32's range is a malformed line (it was +Inf).
-	Version: "2-" + embeddedDigest(),
+	// 3: a kept line's JSON column must be valid JSON (damage such as
+	// "weight": 0x10 was read as weight 0, a missing comma passed), an
+	// escaped quote in the dataset no longer cuts it, and a concept or
+	// relation with a space or control character is a malformed line.
+	Version: "3-" + embeddedDigest(),
 	Doc: "Builds the knowledge graph: reads ConceptNet 5 assertions (CSV or CSV.gz), a WordNet 3.0 dictionary " +
 		"directory, or the embedded WordNet-derived edge file; keeps English-to-English edges with normalised concepts, " +
 		"relation, weight and dataset; loads them into a Cayley quad store in bolt (graph/indexes.bolt) and writes the " +

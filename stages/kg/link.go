@@ -49,7 +49,11 @@ var LinkSpec = pipeline.Spec{
 	// contraction pieces ("ca" of "can't" linked calcium); adjacency.f32
 	// ignores NaN/Inf/negative weights (one NaN weight had made every
 	// graph edge vanish, an Inf one made A_hat NaN).
-	Version: "5",
+	// 6: a token id outside the vocab, and a vocab with a repeated id, are
+	// errors (the id was read as <unk>, the missing token as "");
+	// morphy applies no detachment rule to an exception-list word ("gas"
+	// had linked gallium's "ga" when the graph has it, "oases" "oas").
+	Version: "6",
 	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
 		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
 		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
@@ -128,12 +132,15 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 	}
 	// Ids are 0..n-1 (as tokenize.NewVocab requires): a negative id would
 	// index out of range, and a huge one size the slice.
+	// A repeated id leaves another without a token (tokenize.NewVocab
+	// refuses both too).
 	vocab := make([]string, len(vrows))
+	seen := make([]bool, len(vrows))
 	for _, r := range vrows {
-		if r.ID < 0 || int(r.ID) >= len(vrows) {
-			return nil, nil, fmt.Errorf("kg.link: vocab %s: id %d (token %q) is outside 0..%d", strings.Join(vfiles, ", "), r.ID, r.Token, len(vrows)-1)
+		if r.ID < 0 || int(r.ID) >= len(vrows) || seen[r.ID] {
+			return nil, nil, fmt.Errorf("kg.link: vocab %s: id %d (token %q) is duplicated or outside 0..%d", strings.Join(vfiles, ", "), r.ID, r.Token, len(vrows)-1)
 		}
-		vocab[r.ID] = r.Token
+		vocab[r.ID], seen[r.ID] = r.Token, true
 	}
 	nfiles, kgArt, err := env.InputTable(TableNodes)
 	if err != nil {
@@ -241,46 +248,62 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 	var rec []byte
 	var capIdx []int32
 	prog := env.Progress("captions", 0)
-	err = table.Scan(ctx, tfiles, 4096, func(rows []table.TokenRow) error {
-		for _, r := range rows {
-			train := r.Split == table.SplitTrain
-			ss := &st
-			if train {
-				ss = &trainSt
-			}
-			capIdx = capIdx[:0]
-			cl.link(r.IDs, ss, func(c string) {
-				i, ok := intern[c]
-				if !ok {
-					i = int32(len(internNames))
-					intern[c] = i
-					internNames = append(internNames, c)
-				}
-				if !slices.Contains(capIdx, i) {
-					capIdx = append(capIdx, i)
-					if train {
-						freq[c]++
+	err = nil
+	for _, tfile := range tfiles {
+		row := int64(-1) // of r in tfile
+		err = table.Scan(ctx, []string{tfile}, 4096, func(rows []table.TokenRow) error {
+			for _, r := range rows {
+				row++
+				// An id outside the vocab is damage, not <unk> (train.coder
+				// refuses it too).
+				for _, id := range r.IDs {
+					if id < 0 || int(id) >= len(cl.vocab) {
+						return fmt.Errorf("tokens %s, row %d: caption %d (image %d): token id %d is outside the vocab (0..%d)",
+							tfile, row, r.CaptionID, r.ImageID, id, len(cl.vocab)-1)
 					}
 				}
-			})
-			rec = binary.AppendVarint(rec[:0], r.CaptionID)
-			rec = binary.AppendVarint(rec, r.ImageID)
-			flag := byte(0)
-			if train {
-				flag = 1
+				train := r.Split == table.SplitTrain
+				ss := &st
+				if train {
+					ss = &trainSt
+				}
+				capIdx = capIdx[:0]
+				cl.link(r.IDs, ss, func(c string) {
+					i, ok := intern[c]
+					if !ok {
+						i = int32(len(internNames))
+						intern[c] = i
+						internNames = append(internNames, c)
+					}
+					if !slices.Contains(capIdx, i) {
+						capIdx = append(capIdx, i)
+						if train {
+							freq[c]++
+						}
+					}
+				})
+				rec = binary.AppendVarint(rec[:0], r.CaptionID)
+				rec = binary.AppendVarint(rec, r.ImageID)
+				flag := byte(0)
+				if train {
+					flag = 1
+				}
+				rec = append(rec, flag)
+				rec = binary.AppendUvarint(rec, uint64(len(capIdx)))
+				for _, i := range capIdx {
+					rec = binary.AppendUvarint(rec, uint64(i))
+				}
+				if _, err := spill.Write(rec); err != nil {
+					return err
+				}
 			}
-			rec = append(rec, flag)
-			rec = binary.AppendUvarint(rec, uint64(len(capIdx)))
-			for _, i := range capIdx {
-				rec = binary.AppendUvarint(rec, uint64(i))
-			}
-			if _, err := spill.Write(rec); err != nil {
-				return err
-			}
+			prog.Add(int64(len(rows)))
+			return nil
+		})
+		if err != nil {
+			break
 		}
-		prog.Add(int64(len(rows)))
-		return nil
-	})
+	}
 	prog.Done()
 	if err == nil {
 		err = spill.Flush()
@@ -546,8 +569,11 @@ func ReadAdjacency(path string, m int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) != 4*m*m {
-		return nil, fmt.Errorf("kg.link: %s has %d bytes, want %d for %d x %d float32", path, len(b), 4*m*m, m, m)
+	// m comes from a manifest's info: bound it before squaring (4*m*m
+	// overflowed to 0 for m = 2^31, and an empty file then asked for a
+	// 2^62-element slice).
+	if m < 0 || m > 1<<24 || len(b) != 4*m*m {
+		return nil, fmt.Errorf("kg.link: %s has %d bytes, not the 4*m*m of a %d x %d float32 matrix", path, len(b), m, m)
 	}
 	out := make([]float32, m*m)
 	for i := range out {
