@@ -90,7 +90,20 @@ var ConceptNetSpec = pipeline.Spec{
 	// Without upstream the stage reads nothing from its needs, so the engine
 	// leaves an unused download stage out (an offline run never downloads).
 	InputsUnused: func(p pipeline.Params) bool { return !p.Bool(ParamUpstream) },
+	Validate:     validateConceptNet,
 	Stage:        pipeline.StageFunc(runConceptNet),
+}
+
+// validateConceptNet refuses a source next to upstream: true, which reads
+// the files of the stages in needs instead: the source was never read
+// (though digested into the key), and the download it was meant to
+// replace still ran.
+func validateConceptNet(p pipeline.Params) error {
+	if src := p.Path(ParamSource); p.Bool(ParamUpstream) && src != SourceEmbedded {
+		return pipeline.ParamError(ParamSource, fmt.Errorf("%q is not read with upstream: true (the stage reads the knowledge files "+
+			"of the stages in needs): set upstream: false to read it (e.g. --set kg.upstream=false), or drop source", src))
+	}
+	return nil
 }
 
 func init() { pipeline.Default.MustRegister(ConceptNetSpec) }

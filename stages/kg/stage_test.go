@@ -305,6 +305,13 @@ func TestConceptNetUpstream(t *testing.T) {
 	if _, err := pipelinetest.RunStageErr(t, &ConceptNetSpec, map[string]any{"upstream": true}, empty); err == nil || !strings.Contains(err.Error(), "no .csv") {
 		t.Errorf("upstream without files: %v", err)
 	}
+	// a source next to upstream: true was never read, silently (and the
+	// download it was meant to replace still ran)
+	src := "../../kg/testdata/conceptnet-sample.csv"
+	if _, err := pipelinetest.RunStageErr(t, &ConceptNetSpec, map[string]any{"upstream": true, "source": src}, in); err == nil ||
+		!strings.Contains(err.Error(), "is not read with upstream: true") {
+		t.Errorf("upstream with a source: %v", err)
+	}
 }
 
 // TestConceptNetLoaderKey checks the cache contract of the loader param:
