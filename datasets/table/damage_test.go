@@ -3,6 +3,7 @@ package table_test
 import (
 	"bufio"
 	"bytes"
+	"coderflow/internal/pqcheck/pqchecktest"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -147,84 +148,14 @@ func readInChild(t *testing.T, path, rows string) (childResult, bool) {
 	return res, true
 }
 
-// rawFooterFile returns a file of the PAR1 magic, footer and the footer's
-// length and magic: a footer made by hand, as damage can leave it.
-func rawFooterFile(footer []byte) []byte {
-	b := append([]byte("PAR1"), footer...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
-	return append(b, "PAR1"...)
-}
+// the shared damage helpers (internal/pqcheck/pqchecktest)
+var (
+	rawFooterFile = pqchecktest.RawFooterFile
+	editFooter    = pqchecktest.EditFooter
+	editFirstPage = pqchecktest.EditFirstPage
+)
 
-// footerOf decodes the footer of a Parquet file.
-func footerOf(t *testing.T, data []byte) format.FileMetaData {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	var md format.FileMetaData
-	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
-		t.Fatal(err)
-	}
-	return md
-}
-
-// editFooter returns data with its footer changed by edit.
-func editFooter(t *testing.T, data []byte, edit func(*format.FileMetaData)) []byte {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	md := footerOf(t, data)
-	edit(&md)
-	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := append(bytes.Clone(data[:len(data)-8-n]), footer...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
-	return append(out, "PAR1"...)
-}
-
-// editFirstPage returns data with the header of the first page of column
-// col of the first row group changed by edit, and the footer's offsets and
-// sizes moved by the change of the header's length.
-func editFirstPage(t *testing.T, data []byte, col int, edit func(*format.PageHeader)) []byte {
-	t.Helper()
-	md := footerOf(t, data)
-	c0 := md.RowGroups[0].Columns[col].MetaData
-	base := c0.DataPageOffset
-	if c0.DictionaryPageOffset != 0 {
-		base = c0.DictionaryPageOffset
-	}
-	r := new(thrift.CompactProtocol).NewReaderFromBytes(data[base:])
-	var h format.PageHeader
-	if err := thrift.NewDecoder(r).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	old := int64(r.BytesRead())
-	edit(&h)
-	nh, err := thrift.Marshal(new(thrift.CompactProtocol), &h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	delta := int64(len(nh)) - old
-	out := append(append(bytes.Clone(data[:base]), nh...), data[base+old:]...)
-	return editFooter(t, out, func(md *format.FileMetaData) {
-		move := func(off *int64) {
-			if *off > base {
-				*off += delta
-			}
-		}
-		for i := range md.RowGroups {
-			for j := range md.RowGroups[i].Columns {
-				c := &md.RowGroups[i].Columns[j]
-				move(&c.MetaData.DataPageOffset)
-				move(&c.MetaData.DictionaryPageOffset)
-				move(&c.ColumnIndexOffset)
-				move(&c.OffsetIndexOffset)
-				if i == 0 && j == col {
-					c.MetaData.TotalCompressedSize += delta
-				}
-			}
-		}
-	})
-}
+func footerOf(t *testing.T, data []byte) format.FileMetaData { return pqchecktest.FooterOf(t, data) }
 
 // pageValues returns an edit of a data page header that adds d to its
 // value count (and row count, in a v2 header).

@@ -2,6 +2,7 @@ package pqcheck_test
 
 import (
 	"bytes"
+	"coderflow/internal/pqcheck/pqchecktest"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -15,35 +16,17 @@ import (
 	apq "github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	pq "github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"coderflow/internal/pqcheck"
 	"coderflow/internal/testenv"
 )
 
-// footerOf decodes the footer of a Parquet file.
-func footerOf(t *testing.T, data []byte) format.FileMetaData {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	var md format.FileMetaData
-	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
-		t.Fatal(err)
-	}
-	return md
-}
+// the shared damage helpers (internal/pqcheck/pqchecktest)
+func footerOf(t *testing.T, data []byte) format.FileMetaData { return pqchecktest.FooterOf(t, data) }
 
-// withFooter returns data with its footer replaced by md.
 func withFooter(t *testing.T, data []byte, md *format.FileMetaData) []byte {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	footer, err := thrift.Marshal(new(thrift.CompactProtocol), md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := append(bytes.Clone(data[:len(data)-8-n]), footer...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
-	return append(out, "PAR1"...)
+	return pqchecktest.WithFooter(t, data, md)
 }
 
 // checkAll runs Footer and PagesAndCounts on every row group of data.

@@ -2,7 +2,7 @@ package pqinspect_test
 
 import (
 	"bytes"
-	"encoding/binary"
+	"coderflow/internal/pqcheck/pqchecktest"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -303,25 +303,6 @@ func rewriteFooter(t *testing.T, data []byte, col string, noIndex bool, edit fun
 	})
 }
 
-// editFooter returns data with its footer decoded, changed by edit and
-// encoded again.
-func editFooter(t *testing.T, data []byte, edit func(*format.FileMetaData)) []byte {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	var md format.FileMetaData
-	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
-		t.Fatal(err)
-	}
-	edit(&md)
-	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := append(bytes.Clone(data[:len(data)-8-n]), footer...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
-	return append(out, "PAR1"...)
-}
-
 // TestMalformedMapGroup: a MAP group whose child is not named key_value
 // (parquet-go's row reconstruction panicked on it) still shows its rows.
 func TestMalformedMapGroup(t *testing.T) {
@@ -604,3 +585,6 @@ func writeParquet[T any](t *testing.T, dir, name string, rows []T) (string, []by
 	}
 	return p, data
 }
+
+// editFooter: see internal/pqcheck/pqchecktest.
+var editFooter = pqchecktest.EditFooter

@@ -2,6 +2,7 @@ package pqinspect_test
 
 import (
 	"bytes"
+	"coderflow/internal/pqcheck/pqchecktest"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -20,15 +21,15 @@ import (
 	"coderflow/internal/pqinspect"
 )
 
-// rawFooterFile returns a file of the PAR1 magic, footer and the footer's
-// length and magic: a footer made by hand, as damage can leave it.
-func rawFooterFile(footer []byte) []byte {
-	b := append([]byte("PAR1"), footer...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
-	return append(b, "PAR1"...)
+// allocated returns the bytes fn allocated.
+// the shared damage helpers (internal/pqcheck/pqchecktest)
+var rawFooterFile = pqchecktest.RawFooterFile
+
+// editFirstPage edits the header of the first page of the first column chunk.
+func editFirstPage(t *testing.T, data []byte, edit func(*format.PageHeader)) []byte {
+	return pqchecktest.EditFirstPage(t, data, 0, edit)
 }
 
-// allocated returns the bytes fn allocated.
 func allocated(fn func()) uint64 {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -82,55 +83,6 @@ func TestHugeThriftCounts(t *testing.T) {
 			}
 		})
 	}
-}
-
-// editFirstPage returns data with the header of the first page of the
-// first column chunk changed by edit, and the footer's offsets and sizes
-// moved by the change of the header's length.
-func editFirstPage(t *testing.T, data []byte, edit func(*format.PageHeader)) []byte {
-	t.Helper()
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	var md format.FileMetaData
-	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], &md); err != nil {
-		t.Fatal(err)
-	}
-	c0 := md.RowGroups[0].Columns[0].MetaData
-	base := c0.DataPageOffset
-	if c0.DictionaryPageOffset != 0 {
-		base = c0.DictionaryPageOffset
-	}
-	r := new(thrift.CompactProtocol).NewReaderFromBytes(data[base:])
-	var h format.PageHeader
-	if err := thrift.NewDecoder(r).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	old := int64(r.BytesRead())
-	edit(&h)
-	nh, err := thrift.Marshal(new(thrift.CompactProtocol), &h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	delta := int64(len(nh)) - old
-	out := append(append(bytes.Clone(data[:base]), nh...), data[base+old:]...)
-	return editFooter(t, out, func(md *format.FileMetaData) {
-		move := func(off *int64) {
-			if *off > base {
-				*off += delta
-			}
-		}
-		for i := range md.RowGroups {
-			for j := range md.RowGroups[i].Columns {
-				c := &md.RowGroups[i].Columns[j]
-				move(&c.MetaData.DataPageOffset)
-				move(&c.MetaData.DictionaryPageOffset)
-				move(&c.ColumnIndexOffset)
-				move(&c.OffsetIndexOffset)
-				if i == 0 && j == 0 {
-					c.MetaData.TotalCompressedSize += delta
-				}
-			}
-		}
-	})
 }
 
 // TestHugePageSizes: a page header whose compressed size runs past its
