@@ -1,6 +1,7 @@
 package table_test
 
 import (
+	"coderflow/internal/pqcheck/pqchecktest"
 	"context"
 	"os"
 	"path/filepath"
@@ -20,19 +21,8 @@ import (
 // written by Arrow (nullable columns, v1 pages, read through checkNulls)
 // and captions with nullable columns written by parquet-go (v1 pages).
 func fuzzTables(t testing.TB) map[string][]byte {
-	dir := t.TempDir()
-	out := map[string][]byte{}
-	write := func(name string, fn func(string) error) {
-		p := filepath.Join(dir, name)
-		if err := fn(p); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = data
-	}
+	files := pqchecktest.NewFiles(t)
+	write := files.Write
 	write("captions.parquet", func(p string) error {
 		return table.WriteFile(p, nil, table.Captions, table.Options{RowGroupRows: 16}, captionRows(40))
 	})
@@ -54,7 +44,7 @@ func fuzzTables(t testing.TB) map[string][]byte {
 	write("captions-nullable.parquet", func(p string) error {
 		return parquet.WriteFile(p, optCaptions(6), parquet.DataPageVersion(1))
 	})
-	return out
+	return files.Data
 }
 
 // readAs reads path as rows of T with Scan in batches of 3, returning the

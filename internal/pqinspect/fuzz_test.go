@@ -1,6 +1,7 @@
 package pqinspect_test
 
 import (
+	"coderflow/internal/pqcheck/pqchecktest"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -48,19 +49,8 @@ func fuzzFixtures(t testing.TB) map[string][]byte {
 	s := func(v string) *string { return &v }
 	i := func(v int64) *int64 { return &v }
 	b := func(v bool) *bool { return &v }
-	dir := t.TempDir()
-	out := map[string][]byte{}
-	write := func(name string, fn func(string) error) {
-		p := filepath.Join(dir, name)
-		if err := fn(p); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = data
-	}
+	files := pqchecktest.NewFiles(t)
+	write := files.Write
 	write("nested.parquet", func(p string) error {
 		return pq.WriteFile(p, []nested{
 			{ID: 1, Items: []inner{{1, s("x")}, {2, nil}}, Tags: map[string]int32{"k": 7}, Raw: []byte{0xff, 0}},
@@ -78,7 +68,7 @@ func fuzzFixtures(t testing.TB) map[string][]byte {
 		return pq.WriteFile(p, []nulls{{A: i(1), B: s("one"), C: []string{"x", "y"}}, {D: b(true)}, {A: i(-1), C: []string{}}},
 			pq.Compression(&zstd.Codec{}))
 	})
-	return out
+	return files.Data
 }
 
 // FuzzInspect: Describe and Head on any bytes (mutations of small valid

@@ -32,19 +32,7 @@ var embedData = pipeline.Spec{
 	},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 		split := env.Params.String("split")
-		imgFiles, _, err := env.InputTable(table.Images)
-		if err != nil {
-			return err
-		}
-		capFiles, _, err := env.InputTable(table.Captions)
-		if err != nil {
-			return err
-		}
-		imgs, err := table.ReadAll[table.ImageRow](ctx, imgFiles...)
-		if err != nil {
-			return err
-		}
-		caps, err := table.ReadAll[table.CaptionRow](ctx, capFiles...)
+		imgs, caps, err := inputImagesCaptions(ctx, env)
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,12 @@
 package evaluate
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+
+	"coderflow/datasets/table"
+	"coderflow/pipeline"
 )
 
 // noisyUnit returns base (nil: zero) plus Gaussian noise of standard
@@ -26,4 +30,23 @@ func noisyUnit(r *rand.Rand, dim int, base []float32, sd float64) []float32 {
 		v[k] /= float32(math.Sqrt(s))
 	}
 	return v
+}
+
+// inputImagesCaptions reads the images and captions tables upstream of a
+// test-only stage.
+func inputImagesCaptions(ctx context.Context, env *pipeline.Env) ([]table.ImageRow, []table.CaptionRow, error) {
+	imgFiles, _, err := env.InputTable(table.Images)
+	if err != nil {
+		return nil, nil, err
+	}
+	capFiles, _, err := env.InputTable(table.Captions)
+	if err != nil {
+		return nil, nil, err
+	}
+	imgs, err := table.ReadAll[table.ImageRow](ctx, imgFiles...)
+	if err != nil {
+		return nil, nil, err
+	}
+	caps, err := table.ReadAll[table.CaptionRow](ctx, capFiles...)
+	return imgs, caps, err
 }

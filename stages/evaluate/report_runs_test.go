@@ -94,19 +94,7 @@ var fakeModel = pipeline.Spec{
 	},
 	Produces: []string{table.TrainCurve, table.ImageEmbeddings, table.CaptionEmbeddings},
 	Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
-		imgFiles, _, err := env.InputTable(table.Images)
-		if err != nil {
-			return err
-		}
-		capFiles, _, err := env.InputTable(table.Captions)
-		if err != nil {
-			return err
-		}
-		imgs, err := table.ReadAll[table.ImageRow](ctx, imgFiles...)
-		if err != nil {
-			return err
-		}
-		caps, err := table.ReadAll[table.CaptionRow](ctx, capFiles...)
+		imgs, caps, err := inputImagesCaptions(ctx, env)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ package pqchecktest
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -97,4 +99,31 @@ func EditFirstPage(t testing.TB, data []byte, col int, edit func(*format.PageHea
 			}
 		}
 	})
+}
+
+// Files writes test files into a temporary directory and keeps their
+// bytes (the seed corpora of the Parquet fuzz targets).
+type Files struct {
+	t    testing.TB
+	dir  string
+	Data map[string][]byte // file name -> content
+}
+
+// NewFiles returns an empty Files in a new temporary directory of t.
+func NewFiles(t testing.TB) *Files {
+	return &Files{t: t, dir: t.TempDir(), Data: map[string][]byte{}}
+}
+
+// Write has fn write the file name (fn gets its path) and keeps its bytes.
+func (f *Files) Write(name string, fn func(path string) error) {
+	f.t.Helper()
+	p := filepath.Join(f.dir, name)
+	if err := fn(p); err != nil {
+		f.t.Fatalf("%s: %v", name, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.Data[name] = data
 }
