@@ -27,6 +27,7 @@ import (
 
 	"coderflow/datasets/table"
 	"coderflow/internal/atomicfile"
+	"coderflow/internal/imgalpha"
 	"coderflow/pipeline"
 	"coderflow/train/eval"
 )
@@ -53,7 +54,9 @@ var ReportSpec = pipeline.Spec{
 	// are laid over white (they were black); long words wrap.
 	// 7: the dropped-upstream note names the data set stage's skips too
 	// (evaluate 4 counts them).
-	Version: "7",
+	// 8: a BMP whose alpha bytes are all zero is shown opaque, as the
+	// features stage reads it (its thumbnail was blank white).
+	Version: "8",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +
@@ -1032,7 +1035,7 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
-	cfg, _, err := image.DecodeConfig(br)
+	cfg, format, err := image.DecodeConfig(br)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		t.Missing = "cannot decode the image"
 		return t
@@ -1053,6 +1056,9 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 		t.Missing = "cannot decode the image"
 		return t
 	}
+	// a BMP whose alpha bytes are all zero is opaque, as the features
+	// stage reads it (it showed as a blank white thumbnail)
+	imgalpha.OpaqueIfNoAlpha(img, format)
 	img = imaging.Fit(img, size, size, imaging.Box)
 	// JPEG has no alpha: transparent pixels (a paletted PNG's transparent
 	// index, an RGBA PNG's background) are laid over white, not turned black
