@@ -123,3 +123,31 @@ func TestStatusHelpExplainsStatuses(t *testing.T) {
 		}
 	}
 }
+
+// TestTableScreenColumns: table lines its columns up on the screen, not in
+// bytes, whatever the names hold (accents, CJK, combining marks), and shows
+// a control character or a byte that is not UTF-8 escaped, so a metric or
+// concept name cannot move the cursor or redraw the line.
+func TestTableScreenColumns(t *testing.T) {
+	var out bytes.Buffer
+	table(&out, []string{"NAME", "VALUE", "NOTE"}, [][]string{
+		{"plain", "1", "a"},
+		{"café", "2", "b"},
+		{"cafe\u0301", "3", "c"}, // e + combining acute
+		{"狗", "4", "d"},
+		{"esc\x1b[2Jx", "5", "e"},
+		{"cr\rx", "6", "f"},
+		{"bad\xffbyte", "7", "g"},
+	})
+	want := "NAME         VALUE  NOTE\n" +
+		"plain        1      a\n" +
+		"café         2      b\n" +
+		"cafe\u0301         3      c\n" +
+		"狗           4      d\n" +
+		`esc\x1b[2Jx  5      e` + "\n" +
+		`cr\rx        6      f` + "\n" +
+		`bad\xffbyte  7      g` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s\n(got %q)", got, want, got)
+	}
+}

@@ -394,7 +394,7 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	fmt.Fprintf(out, "created by: %s\n", info.CreatedBy)
 	fmt.Fprintln(out, "metadata:")
 	for _, k := range sortedKeysS(info.Meta) {
-		fmt.Fprintf(out, "  %s = %s\n", k, cutMeta(info.Meta[k]))
+		fmt.Fprintf(out, "  %s = %s\n", cellText(k), cellText(cutMeta(info.Meta[k])))
 	}
 	fmt.Fprintf(out, "row groups: %d\n", len(info.RowGroups))
 	for i, rg := range info.RowGroups {
@@ -404,7 +404,8 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 		}
 		fmt.Fprintf(out, "  #%d: %d rows, %.2f MB compressed / %.2f MB raw\n", i, rg.Rows, float64(rg.Compressed)/1e6, float64(rg.Uncompressed)/1e6)
 		for _, c := range rg.Columns {
-			fmt.Fprintf(out, "      %-24s %-6s %10d / %10d bytes\n", c.Path, c.Codec, c.Compressed, c.Uncompressed)
+			path := cellText(c.Path) // a column name holding control characters or other bytes than UTF-8
+			fmt.Fprintf(out, "      %s%s %-6s %10d / %10d bytes\n", path, strings.Repeat(" ", max(0, 24-cellWidth(path))), c.Codec, c.Compressed, c.Uncompressed)
 		}
 	}
 	fmt.Fprintln(out, "schema:")
@@ -418,7 +419,7 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 	return pqinspect.Rows(path, head, 8, func(r map[string]any) error {
 		var parts []string
 		for _, k := range keys {
-			parts = append(parts, k+"="+plainJSON(r[k]))
+			parts = append(parts, cellText(k)+"="+plainJSON(r[k]))
 		}
 		_, err := fmt.Fprintf(out, "  %s\n", strings.Join(parts, " "))
 		return err

@@ -4,8 +4,8 @@
 //	coderflow run workflows/demo.yaml
 //	coderflow status workflows/demo.yaml --set train.epochs=1
 //
-// Exit codes: 0 success, 1 a stage failed (or the run was interrupted),
-// 2 bad usage or a bad workflow file.
+// Exit codes: 0 success, 1 a stage failed (or the run was interrupted, or
+// stdout could not be written), 2 bad usage or a bad workflow file.
 package main
 
 import (
@@ -135,14 +135,29 @@ type signalError string
 func (e signalError) Error() string { return string(e) }
 
 // runCLI runs one coderflow command and returns its exit code.
+//
+// A failed write to stdout fails the command: "status > /dev/full" (a full
+// disk) exited 0 with its table lost, while "metrics --json" failed on the
+// same error; now every command says "coderflow: writing output: ..." and
+// exits 1. A reader that went away (status | head -1) ends the command
+// quietly with exit 1: a Go program writing to a closed pipe on stdout is
+// killed by SIGPIPE, as the shell's tools are, unless SIGPIPE is ignored
+// (then the write fails with EPIPE, and no error message follows).
 func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := &outWriter{w: stdout}
 	root := newRootCmd()
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if err == nil && out.err != nil {
+		err = fmt.Errorf("writing output: %w", out.err)
+	}
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, syscall.EPIPE) || errors.Is(out.err, syscall.EPIPE) {
+		return exitFailed
 	}
 	fmt.Fprintln(stderr, "coderflow:", err)
 	var ue usageError
@@ -150,4 +165,18 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFailed
+}
+
+// outWriter is stdout, keeping its first write error.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
 }

@@ -6,11 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"golang.org/x/text/width"
 
 	"coderflow/pipeline"
 )
@@ -123,26 +127,34 @@ func newLogger(g *globalFlags, w io.Writer) *slog.Logger {
 	}}))
 }
 
-// table prints rows as aligned columns.
+// table prints rows as aligned columns. Columns are as wide as their
+// widest cell on the screen (cellWidth: a CJK character takes two columns,
+// a combining accent none), not in bytes: "café" in a column padded by
+// bytes pushed the rest of its row one column left. Cells are printed with
+// cellText, so a name holding a control character (an escape sequence, a
+// carriage return) or bytes that are not UTF-8 cannot redraw the terminal.
 func table(w io.Writer, header []string, rows [][]string) {
 	width := make([]int, len(header))
 	for i, h := range header {
-		width[i] = len(h)
+		width[i] = cellWidth(cellText(h))
 	}
 	for _, r := range rows {
 		for i, c := range r {
-			if i < len(width) && len(c) > width[i] {
-				width[i] = len(c)
+			if i < len(width) {
+				width[i] = max(width[i], cellWidth(cellText(c)))
 			}
 		}
 	}
 	line := func(cells []string) {
 		var b strings.Builder
 		for i, c := range cells {
-			if i == len(cells)-1 {
-				b.WriteString(c)
-			} else {
-				fmt.Fprintf(&b, "%-*s  ", width[i], c)
+			c = cellText(c)
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				if i < len(width) {
+					b.WriteString(strings.Repeat(" ", max(0, width[i]-cellWidth(c))))
+				}
+				b.WriteString("  ")
 			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
@@ -151,6 +163,54 @@ func table(w io.Writer, header []string, rows [][]string) {
 	for _, r := range rows {
 		line(r)
 	}
+}
+
+// cellText is s as a table shows it: a control character (C0, DEL, C1:
+// ESC, \r, \t, \n...) as its Go escape (\x1b, \r), a byte that is not
+// UTF-8 as \xNN; the rest as it is.
+func cellText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r) // '\x1b', '\r', '\u0085'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// cellWidth is how many terminal columns s takes: two for a wide (CJK,
+// fullwidth) character, none for a combining mark or a zero-width format
+// character, one for the rest.
+func cellWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case width.LookupRune(r).Kind() == width.EastAsianWide || width.LookupRune(r).Kind() == width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // fmtDuration formats a duration in seconds for a table: "<1ms" for a

@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -176,10 +178,14 @@ func TestInterruptNoticeOnBars(t *testing.T) {
 	}
 }
 
+// csi matches a terminal control sequence (cursor up, erase below).
+var csi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
 // TestUnsizedTerminalLogsProgress: on a terminal that has no size (a
 // pseudo-terminal nobody sized: mpb draws nothing there), run logs plain
 // progress lines instead of showing no progress at all; so it does with
-// TERM=dumb (an editor's shell, where cursor controls show as junk).
+// TERM=dumb (an editor's shell, where cursor controls show as junk). A
+// 20-column terminal shows the count too, and no line wider than itself.
 func TestUnsizedTerminalLogsProgress(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -189,6 +195,9 @@ func TestUnsizedTerminalLogsProgress(t *testing.T) {
 	}{
 		{"Unsized", 0, 0, "xterm", "msg=finished"},
 		{"Sized", 100, 30, "xterm", "10/10"},
+		// 20 columns: the count stays on the screen (the padded stage
+		// and label columns pushed it past the edge, where mpb cut it)
+		{"Narrow", 20, 30, "xterm", "10/10"},
 		{"Dumb", 100, 30, "dumb", "msg=finished"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,6 +213,15 @@ func TestUnsizedTerminalLogsProgress(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // let the reader drain the terminal
 			if out := term.text(); !strings.Contains(out, tc.want) {
 				t.Errorf("%dx%d terminal: no %q in\n%q", tc.cols, tc.rows, tc.want, out)
+			}
+			if tc.cols > 0 && tc.term != "dumb" {
+				// every frame's bar line, not only the last screen
+				for _, l := range strings.Split(term.text(), "\n") {
+					l = csi.ReplaceAllString(strings.TrimRight(l, "\r"), "")
+					if n := utf8.RuneCountInString(l); n > int(tc.cols) && strings.Contains(l, "hold") && !strings.Contains(l, "msg=") {
+						t.Errorf("%d-column terminal: bar line of %d columns: %q", tc.cols, n, l)
+					}
+				}
 			}
 		})
 	}

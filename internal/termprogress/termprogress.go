@@ -1,6 +1,9 @@
 // Package termprogress renders stage progress as live bars (count, rate,
 // ETA) on a terminal, using mpb. Log lines written through [Bars.Writer]
-// appear above the bars instead of tearing them.
+// appear above the bars instead of tearing them. A line never runs past
+// the terminal's width, read at every frame (a resize takes effect at the
+// next one): on a narrow terminal the bar, then the rate, then the ETA
+// give way, and the names are cut with "…", so the count stays in view.
 //
 // Every method is safe for concurrent use. [Bars.Wait] ends the display:
 // it draws a last frame (so that the lines written just before it are
@@ -15,9 +18,11 @@ package termprogress
 import (
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -120,15 +125,11 @@ func (b *Bars) Start(stage, label string, total int64) pipeline.Progress {
 	// than mpb's WCSyncWidth, whose cross-bar width exchange can hang the
 	// renderer when bars are added and removed while a frame is drawn
 	// (seen in TestDoneWhileDrawing).
-	bar, err := b.p.Add(0, mpb.BarStyle().Build(),
-		mpb.PrependDecorators(
-			decor.Name(stage+" ", decor.WC{W: 10, C: decor.DindentRight}),
-			decor.Name(label+" ", decor.WC{W: 12, C: decor.DindentRight}),
-			decor.Any(bp.counters, decor.WC{W: 9}),
-		),
+	bar, err := b.p.Add(0, narrowFiller(mpb.BarStyle().Build()),
+		mpb.PrependDecorators(decor.Any(func(s decor.Statistics) string { return bp.head(stage, label, s) })),
 		mpb.AppendDecorators(
-			decor.AverageSpeed(0, " %.1f/s", decor.WC{W: 10}),
-			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WC{W: 8}), " done"),
+			fit{decor.AverageSpeed(0, " %.1f/s", decor.WC{W: 10}), etaWidth},
+			fit{decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WC{W: 8}), " done"), 0},
 		),
 		mpb.BarRemoveOnComplete(),
 	)
@@ -198,6 +199,85 @@ func (p *barProgress) Done() {
 		return
 	}
 	p.bar.SetTotal(-1, true)
+}
+
+// Column widths of a bar's line on a terminal wide enough for all of it.
+const (
+	stageWidth  = 10 // stage id, left-aligned
+	labelWidth  = 12 // what is counted, left-aligned
+	countWidth  = 9  // done/total, right-aligned
+	rateWidth   = 10 // " 12.3/s"
+	etaWidth    = 8  // ETA, or " done"
+	minBarWidth = 10 // the bar itself, with its two spaces
+	fullLineMin = stageWidth + labelWidth + countWidth + rateWidth + etaWidth + minBarWidth
+)
+
+// head renders the start of a bar's line: stage, label and count in
+// fixed columns when the terminal is wide enough for the whole line
+// (stat.AvailableWidth is the terminal's width here). On a narrower one it
+// is "stage label count" with single spaces, the names cut with "…" so
+// that the count stays on the screen: mpb cuts a line that is too long at
+// the terminal's edge, and at 20 columns the padded stage and label
+// columns alone (22) pushed the count, rate and ETA off it, so a narrow
+// terminal showed no progress at all.
+func (p *barProgress) head(stage, label string, s decor.Statistics) string {
+	count := p.counters(s)
+	if s.AvailableWidth <= 0 || s.AvailableWidth >= fullLineMin {
+		return padRight(stage, stageWidth-1) + " " + padRight(label, labelWidth-1) + " " +
+			strings.Repeat(" ", max(0, countWidth-utf8.RuneCountInString(count))) + count
+	}
+	room := s.AvailableWidth - utf8.RuneCountInString(count) - 1 // the space before the count
+	name := stage + " " + label
+	if room < 2 { // a lone "…" says nothing
+		return count
+	}
+	return cut(name, room) + " " + count
+}
+
+// padRight pads s with spaces to n runes.
+func padRight(s string, n int) string {
+	return s + strings.Repeat(" ", max(0, n-utf8.RuneCountInString(s)))
+}
+
+// cut shortens s to n runes, the last one "…" when it cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// fit is a decorator shown only when it and keep more columns fit on the
+// line; otherwise it takes no room (mpb would cut it to a lone "…"), and
+// the count before it stays readable. The wrapped decorator is still
+// called every frame: the rate and ETA keep their state.
+type fit struct {
+	decor.Decorator
+	keep int
+}
+
+func (f fit) Decor(s decor.Statistics) (string, int) {
+	str, w := f.Decorator.Decor(s)
+	if w+f.keep > s.AvailableWidth {
+		return "", 0
+	}
+	return str, w
+}
+
+// Unwrap lets mpb find the wrapped decorator's optional interfaces
+// (decor.AverageDecorator, decor.ShutdownListener).
+func (f fit) Unwrap() decor.Decorator { return f.Decorator }
+
+// narrowFiller draws the bar only where it has room for a few cells: in
+// the columns a narrow terminal leaves after the count it was a bare "[]".
+func narrowFiller(f mpb.BarFiller) mpb.BarFiller {
+	return mpb.BarFillerFunc(func(w io.Writer, s decor.Statistics) error {
+		if s.AvailableWidth < minBarWidth-2 { // the two spaces around it are taken
+			return nil
+		}
+		return f.Fill(w, s)
+	})
 }
 
 // nopProgress is the reporter of a bar started after Wait.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbauerster/mpb/v8/decor"
+
 	"coderflow/pipeline"
 )
 
@@ -223,5 +225,34 @@ func TestTotalChanges(t *testing.T) {
 func (b *Bars) drawn() {
 	for range 3 {
 		b.refresh <- time.Now()
+	}
+}
+
+// TestHeadFitsWidth: the start of a bar's line keeps the count on the
+// screen however narrow the terminal: fixed columns when the whole line
+// fits, "stage label count" with the names cut otherwise (the fixed
+// columns alone were 31 wide, so 20 columns cut the count off).
+func TestHeadFitsWidth(t *testing.T) {
+	for _, tc := range []struct {
+		width int
+		want  string
+	}{
+		{200, "features  images           3/10"},
+		{40, "features images 3/10"},
+		{20, "features images 3/10"},
+		{16, "features i… 3/10"},
+		{7, "f… 3/10"},
+		{6, "3/10"},
+		{3, "3/10"},
+	} {
+		p := &barProgress{}
+		p.total.Store(10)
+		got := p.head("features", "images", decor.Statistics{AvailableWidth: tc.width, Current: 3, Total: 10})
+		if got != tc.want {
+			t.Errorf("width %d: head %q, want %q", tc.width, got, tc.want)
+		}
+		if tc.width >= 5 && len([]rune(got)) > tc.width {
+			t.Errorf("width %d: head %q is wider", tc.width, got)
+		}
 	}
 }
