@@ -10,6 +10,12 @@
 //     exceeds max_pixels are refused before any pixel is decoded, and so
 //     are PNG, JPEG and BMP files too short to hold the image their header
 //     declares (see minFileSize), which the decoders would allocate first.
+//     The worker then takes the decode's estimated bytes (decodeBytes, from
+//     the header) from the decode_memory budget, a weighted semaphore shared
+//     by the workers, waiting while other decodes hold it (an image above
+//     the whole budget decodes alone), and gives them back once the image
+//     is resized: the decodes in flight never hold more than decode_memory
+//     together, whatever the number of workers.
 //  2. imaging.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content, whatever
 //     the extension; a mismatching extension is counted) with EXIF
 //     orientation applied; a GIF's first frame is placed on its logical

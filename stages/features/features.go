@@ -101,6 +101,9 @@ var Spec = pipeline.Spec{
 			Doc: "Parquet compression codec"},
 		{Name: "zstd_level", Type: pipeline.String, Default: "fastest", Enum: []string{"fastest", "default", "better", "best"},
 			Doc: "zstd level when compression is zstd: fastest writes about 2x faster than default for a file about 1% larger"},
+		{Name: "decode_memory", Type: pipeline.Int, Default: 1024, Min: pipeline.Bound(1), Max: pipeline.Bound(1 << 30), NoCache: true,
+			Doc: "MB the decodes in flight may hold together, estimated from each header (1 to about 40 bytes a pixel by format, colour model and layout, see docs/features.md): " +
+				"a worker waits for its share before decoding; an image estimated above the whole budget decodes alone. Does not change outputs"},
 		{Name: "workers", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), Max: pipeline.Bound(1024), NoCache: true,
 			Doc: "images decoded in parallel, one per worker (0 = number of CPUs; at most 1024: each worker's scratch is allocated up front)"},
 	},
@@ -195,8 +198,9 @@ type config struct {
 	codec       compress.Codec // nil: table's codec for compression
 	reuse       *table.Reuse   // row-group encoders and buffers, from one shard to the next
 	workers     int
-	regions     int // boxes per image, from the descriptor config
-	dim         int // values per region
+	decodeMem   int64 // decode_memory in bytes
+	regions     int   // boxes per image, from the descriptor config
+	dim         int   // values per region
 	meta        map[string]string
 }
 
@@ -213,6 +217,7 @@ func readConfig(env *pipeline.Env) config {
 		rowGroup:    p.Int("row_group_rows"),
 		compression: p.String("compression"),
 		workers:     p.Int("workers"),
+		decodeMem:   int64(p.Int("decode_memory")) << 20,
 	}
 	if c.workers <= 0 {
 		c.workers = runtime.GOMAXPROCS(0)
@@ -252,7 +257,8 @@ type runState struct {
 	cfg      config
 	art      *pipeline.Artifact
 	pool     chan *worker
-	bufs     floatPool // feature vectors, recycled once their row group is written
+	budget   *decodeBudget // decode_memory, shared by the workers
+	bufs     floatPool     // feature vectors, recycled once their row group is written
 	total    int64
 	images   int64
 	rows     int64
@@ -273,7 +279,8 @@ func run(ctx context.Context, env *pipeline.Env) error {
 		return err
 	}
 	st := &runState{env: env, cfg: cfg, art: art, total: art.TableRows(table.Images),
-		byReason: map[string]int64{}, pool: make(chan *worker, cfg.workers)}
+		byReason: map[string]int64{}, pool: make(chan *worker, cfg.workers),
+		budget: newDecodeBudget(cfg.decodeMem)}
 	// The shard writer holds at most workers+1 row groups, the stage one
 	// chunk of images: that many vectors are in use at once.
 	st.bufs = newFloatPool(cfg.regions*cfg.dim, (cfg.workers+1)*int(cfg.groupRows(st.total))+chunkRows)
@@ -342,9 +349,10 @@ func (c *config) groupRows(total int64) int64 {
 // memoryBudget estimates the stage's working set while it computes and
 // writes the shard imgs (see "Memory" in docs/features.md): the feature
 // vectors in flight, the row groups being filled, encoded and spliced, the
-// row-group encoders' column buffers, and per worker the decode of the
+// row-group encoders' column buffers, per worker the decode of the
 // shard's largest image (4 bytes a pixel covers a YCbCr decode and an RGBA
-// conversion) and its resized copy.
+// conversion), all of them capped by decode_memory (or one such decode
+// when it is larger), and per worker a resized copy.
 func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
 	regions, dim := int64(c.regions), int64(c.dim)
 	rowBytes := 16 + 4*(4*regions+regions*dim)
@@ -360,7 +368,9 @@ func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
 		maxPixels = max(maxPixels, px)
 	}
 	resized := int64(4*c.shortSide*c.shortSide) * 4 // up to 4:1 aspect
-	decode := int64(c.workers) * (4*maxPixels + resized)
+	// the decodes in flight hold at most decode_memory together, or one
+	// image alone when it needs more
+	decode := min(int64(c.workers)*4*maxPixels, max(c.decodeMem, 4*maxPixels)) + int64(c.workers)*resized
 	return vectors + groups + decode
 }
 
@@ -519,15 +529,17 @@ func (st *runState) compute(ctx context.Context, chunk []table.ImageRow, results
 			}
 			w := <-st.pool
 			defer func() { st.pool <- w }()
-			st.one(w, chunk[j], &results[j])
-			return nil
+			return st.one(gctx, w, chunk[j], &results[j])
 		})
 	}
 	return g.Wait()
 }
 
 // one computes the features of one image into res, reusing res's slices.
-func (st *runState) one(w *worker, img table.ImageRow, res *result) {
+// Its decode takes its memory from st.budget and gives it back once the
+// image is resized; the only error is ctx's, when it is cancelled while
+// waiting for the budget.
+func (st *runState) one(ctx context.Context, w *worker, img table.ImageRow, res *result) error {
 	path := table.ResolvePath(st.art.Dir, img.Path)
 	res.fail, res.extMismatch = nil, false
 	defer func() {
@@ -537,24 +549,33 @@ func (st *runState) one(w *worker, img table.ImageRow, res *result) {
 				Error: fmt.Sprintf("%s: decoder panicked: %v", path, r)}
 		}
 	}()
-	d, err := load(path, st.cfg.maxPixels, w.br)
+	d, err := loadBudget(ctx, path, st.cfg.maxPixels, w.br, st.budget)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return err
+		}
 		var le *loadError
 		if !errors.As(err, &le) {
 			le = &loadError{reason: ReasonCorrupt, msg: err.Error()}
 		}
 		res.fail = &Failure{ImageID: img.ImageID, Key: img.Key, Path: img.Path, Reason: le.reason, Error: le.msg}
-		return
+		return nil
 	}
+	defer d.release() // also when the resize or descriptors panic
 	res.extMismatch = d.extMismatch
 	b := d.img.Bounds()
 	tw, th := targetSize(b.Dx(), b.Dy(), st.cfg.shortSide)
 	small := w.rs.resize(d.img, tw, th)
+	// The decoded image is no longer needed: drop it and give its memory
+	// back to the budget before the descriptors (small is w's buffer).
+	d.img = nil
+	d.release()
 	// The shard writer keeps written rows until their row group is
 	// encoded (table.Options.Workers), then hands the vector back to bufs.
 	boxes, feats := w.ex.Image(small, make([]float32, 0, 4*w.ex.Regions()), st.bufs.get())
 	res.row = table.FeatureRow{ImageID: img.ImageID, NRegions: int32(w.ex.Regions()), Dim: int32(w.ex.Dim()),
 		Boxes: boxes, Feats: feats}
+	return nil
 }
 
 // floatPool recycles float32 buffers of one capacity, keeping at most keep

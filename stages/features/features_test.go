@@ -449,13 +449,16 @@ func TestRelativeImagePaths(t *testing.T) {
 }
 
 // TestShardsIndependentOfWorkers runs the stage with 1 and 3 workers (small
-// shards and row groups, so chunks, row groups and shards all interleave)
-// and requires byte-identical shard files: workers is not in the cache key.
+// shards and row groups, so chunks, row groups and shards all interleave),
+// and with 3 workers under a 1 MB decode_memory (decodes one at a time or
+// nearly), and requires byte-identical shard files: neither workers nor
+// decode_memory is in the cache key.
 func TestShardsIndependentOfWorkers(t *testing.T) {
 	in := imagesArtifact(t, fixturePaths(t)[:7], 3)
 	var first [][]byte
-	for _, workers := range []int{1, 3} {
-		a := pipelinetest.RunStage(t, &Spec, map[string]any{"workers": workers, "shard_rows": 8, "row_group_rows": 3}, in)
+	for _, run := range []struct{ workers, decodeMB int }{{1, 1024}, {3, 1024}, {3, 1}} {
+		workers := run.workers
+		a := pipelinetest.RunStage(t, &Spec, map[string]any{"workers": workers, "decode_memory": run.decodeMB, "shard_rows": 8, "row_group_rows": 3}, in)
 		files, _ := a.Table(table.Features)
 		if len(files) != 3 {
 			t.Fatalf("workers %d: shards %v", workers, files)
@@ -468,7 +471,7 @@ func TestShardsIndependentOfWorkers(t *testing.T) {
 			if first == nil || i >= len(first) {
 				first = append(first, b)
 			} else if !slices.Equal(b, first[i]) {
-				t.Errorf("%s differs between 1 and %d workers", filepath.Base(f), workers)
+				t.Errorf("%s differs between 1 and %d workers (decode_memory %d MB)", filepath.Base(f), workers, run.decodeMB)
 			}
 		}
 	}

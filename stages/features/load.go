@@ -3,6 +3,7 @@ package features
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -69,12 +70,24 @@ type decoded struct {
 	format       string
 	extMismatch  bool // decoded by content, but the extension names another format
 	origW, origH int
+	release      func() // gives the decode's memory back to the budget (loadBudget)
+	est          int64  // the decode's estimated bytes (decodeBytes)
 }
 
 // load checks the header with DecodeConfig, refuses images above maxPixels,
 // then decodes with EXIF orientation applied. Every failure is a *loadError.
 // br, if not nil, is a reusable read buffer (reset here).
 func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
+	return loadBudget(context.Background(), path, maxPixels, br, nil)
+}
+
+// loadBudget is load with the decode's memory taken from budget (if not
+// nil): once the header has passed the checks, it acquires the estimate of
+// decodeBytes, waiting while ctx allows (a cancelled wait returns ctx's
+// error, not a *loadError), and decodes. The returned image's release
+// gives the estimate back: call it once the image is no longer used. On
+// failure nothing stays acquired.
+func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Reader, budget *decodeBudget) (d *decoded, err error) {
 	// Stat before opening: opening a named pipe blocks until a writer
 	// appears, which would hang the worker for good.
 	st, err := os.Stat(path)
@@ -132,6 +145,20 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 		return nil, skip(ReasonUnreadable, "%v", err)
 	}
 	br.Reset(f)
+	est := decodeBytes(format, cfg, st.Size(), br)
+	release, err := budget.acquire(ctx, est)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if d == nil {
+			release()
+		}
+	}()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, skip(ReasonUnreadable, "%v", err)
+	}
+	br.Reset(f)
 	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
 	if err != nil && format == "jpeg" && errors.Is(err, io.ErrUnexpectedEOF) {
 		// A sequential JPEG whose pixel data is complete but whose
@@ -169,7 +196,7 @@ func load(path string, maxPixels int64, br *bufio.Reader) (*decoded, error) {
 	if m, ok := img.(*image.NRGBA); ok && format == "bmp" {
 		opaqueIfNoAlpha(m)
 	}
-	d := &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height}
+	d = &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height, release: release, est: est}
 	ext := strings.ToLower(filepath.Ext(path))
 	d.extMismatch = true
 	for _, e := range formatExt[format] {
