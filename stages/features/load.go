@@ -23,6 +23,7 @@ import (
 	"golang.org/x/image/tiff"   // registers TIFF (imaging registers it too)
 	_ "golang.org/x/image/webp" // register WebP
 
+	"coderflow/internal/imgalpha"
 	"coderflow/stages/features/descriptor"
 )
 
@@ -193,9 +194,7 @@ func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Rea
 	if p, ok := img.(*image.Paletted); ok && format == "gif" {
 		img = onScreen(p, cfg.Width, cfg.Height)
 	}
-	if m, ok := img.(*image.NRGBA); ok && format == "bmp" {
-		opaqueIfNoAlpha(m)
-	}
+	imgalpha.OpaqueIfNoAlpha(img, format) // a BMP with all-zero alpha bytes is opaque
 	d = &decoded{img: img, format: format, origW: cfg.Width, origH: cfg.Height, release: release, est: est}
 	ext := strings.ToLower(filepath.Ext(path))
 	d.extMismatch = true
@@ -363,30 +362,6 @@ func onScreen(frame *image.Paletted, w, h int) image.Image {
 	r := frame.Rect.Intersect(screen)
 	draw.Draw(canvas, r, frame, r.Min, draw.Src)
 	return canvas
-}
-
-// opaqueIfNoAlpha makes a 32-bit BMP whose alpha bytes are all zero opaque.
-// x/image/bmp reads the fourth byte as alpha whenever the header is a V4 or
-// V5 one, but many writers leave it zero (the 40-byte header's "unused"
-// byte): the picture came out fully transparent, composited to black.
-// Browsers (Chromium's and Firefox's BMP readers) show such a file opaque,
-// and so does the stage; a BMP with any non-zero alpha keeps its alpha.
-func opaqueIfNoAlpha(m *image.NRGBA) {
-	b := m.Rect
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]
-		for i := 3; i < len(row); i += 4 {
-			if row[i] != 0 {
-				return
-			}
-		}
-	}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]
-		for i := 3; i < len(row); i += 4 {
-			row[i] = 0xFF
-		}
-	}
 }
 
 // unsupportedFeature reports whether err is a decoder's "valid but
