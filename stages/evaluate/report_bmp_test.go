@@ -3,12 +3,13 @@ package evaluate
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/binary"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"coderflow/internal/imgalpha"
 )
 
 // TestThumbnailZeroAlphaBMP: a 32-bit BMP with a V5 header whose alpha
@@ -16,19 +17,8 @@ import (
 // as fully transparent and showed as a blank white thumbnail; the features
 // stage reads it opaque (internal/imgalpha), and so does the report now.
 func TestThumbnailZeroAlphaBMP(t *testing.T) {
-	const w, h, infoLen = 8, 6, 124
-	b := make([]byte, 14+infoLen)
-	copy(b, "BM")
-	binary.LittleEndian.PutUint32(b[2:], uint32(len(b))+4*w*h)
-	binary.LittleEndian.PutUint32(b[10:], 14+infoLen)
-	binary.LittleEndian.PutUint32(b[14:], infoLen)
-	binary.LittleEndian.PutUint32(b[18:], w)
-	binary.LittleEndian.PutUint32(b[22:], h)
-	binary.LittleEndian.PutUint16(b[26:], 1)
-	binary.LittleEndian.PutUint16(b[28:], 32)
-	for range w * h {
-		b = append(b, 40, 30, 220, 0) // B, G, R, A: red, alpha byte zero
-	}
+	// V5 header, no compression: B, G, R, A = red with the alpha byte zero
+	b := imgalpha.BMP32(8, 6, 124, 0, [4]byte{40, 30, 220, 0})
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "red.bmp"), b, 0o644); err != nil {
 		t.Fatal(err)

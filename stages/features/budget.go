@@ -130,20 +130,7 @@ func decodeBytes(format string, cfg image.Config, size int64, r io.Reader) int64
 		}
 		return 8*px + size
 	case "tiff":
-		var bpp int64 = 4
-		switch cfg.ColorModel {
-		case color.GrayModel:
-			bpp = 1
-		case color.Gray16Model:
-			bpp = 2
-		case color.RGBA64Model, color.NRGBA64Model:
-			bpp = 8
-		default:
-			if _, ok := cfg.ColorModel.(color.Palette); ok {
-				bpp = 1
-			}
-		}
-		return 5*bpp*px + 4*size
+		return 5*modelBytes(cfg.ColorModel)*px + 4*size
 	case "bmp":
 		if _, ok := cfg.ColorModel.(color.Palette); ok {
 			return px
@@ -266,19 +253,10 @@ func pngLayout(r *bufio.Reader, cm color.Model) (bpp int64, interlaced, trns boo
 			return 8, true, false
 		}
 	}
-	switch cm {
-	case color.GrayModel:
-		bpp = 1
-	case color.Gray16Model:
-		bpp = 2
-	case color.RGBA64Model, color.NRGBA64Model:
-		bpp = 8
-	default:
-		bpp = 4
-		if _, ok := cm.(color.Palette); ok {
-			return 1, interlaced, trns // a palette's transparency stays in the palette
-		}
+	if _, ok := cm.(color.Palette); ok {
+		return 1, interlaced, trns // a palette's transparency stays in the palette
 	}
+	bpp = modelBytes(cm)
 	if trns {
 		bpp = max(bpp, 4)
 		if cm == color.Gray16Model {
@@ -286,4 +264,22 @@ func pngLayout(r *bufio.Reader, cm color.Model) (bpp int64, interlaced, trns boo
 		}
 	}
 	return bpp, interlaced, trns
+}
+
+// modelBytes is the bytes per pixel of the image type a decoder returns
+// for colour model cm: 1 for grey and paletted, 2 for 16-bit grey, 8 for
+// 16-bit colour, 4 otherwise.
+func modelBytes(cm color.Model) int64 {
+	switch cm {
+	case color.GrayModel:
+		return 1
+	case color.Gray16Model:
+		return 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := cm.(color.Palette); ok {
+		return 1
+	}
+	return 4
 }

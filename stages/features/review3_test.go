@@ -24,6 +24,7 @@ import (
 	"golang.org/x/image/bmp"
 
 	"coderflow/datasets/table"
+	"coderflow/internal/imgalpha"
 	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 	"coderflow/stages/features/descriptor"
@@ -356,24 +357,7 @@ func TestPathsThatAreNotImageFiles(t *testing.T) {
 func TestBMPWithZeroAlphaIsOpaque(t *testing.T) {
 	const w, h = 8, 6
 	bmp32 := func(infoLen, compression uint32, alpha byte) []byte {
-		b := make([]byte, 14+infoLen)
-		copy(b, "BM")
-		binary.LittleEndian.PutUint32(b[2:], uint32(len(b))+4*w*h)
-		binary.LittleEndian.PutUint32(b[10:], 14+infoLen)
-		binary.LittleEndian.PutUint32(b[14:], infoLen)
-		binary.LittleEndian.PutUint32(b[18:], w)
-		binary.LittleEndian.PutUint32(b[22:], h)
-		binary.LittleEndian.PutUint16(b[26:], 1)
-		binary.LittleEndian.PutUint16(b[28:], 32)
-		binary.LittleEndian.PutUint32(b[30:], compression)
-		binary.LittleEndian.PutUint32(b[54:], 0xff0000) // masks (V4/V5): R, G, B, A
-		binary.LittleEndian.PutUint32(b[58:], 0xff00)
-		binary.LittleEndian.PutUint32(b[62:], 0xff)
-		binary.LittleEndian.PutUint32(b[66:], 0xff000000)
-		for range w * h {
-			b = append(b, 40, 30, 220, alpha) // B, G, R, A: red
-		}
-		return b
+		return imgalpha.BMP32(w, h, infoLen, compression, [4]byte{40, 30, 220, alpha}) // B, G, R, A: red
 	}
 	dir := t.TempDir()
 	for _, tc := range []struct {
