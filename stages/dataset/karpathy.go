@@ -422,7 +422,15 @@ func readCOCOCaptionsFile(roots []string, spec string, iss *issues, fn func(data
 		byImage[a.ImageID] = append(byImage[a.ImageID], i)
 	}
 	listed := make(map[int64]bool, len(c.Images))
+	names := make(map[int64]string, len(c.Images))
 	for _, im := range c.Images {
+		if prev, dup := names[im.ID]; dup && prev != im.FileName {
+			// Captions are matched by image_id: both files would get the
+			// same captions, one of them another image's. (The same entry
+			// twice is a counted duplicate_images.)
+			return fmt.Errorf("%s: image id %d is listed for two files, %s and %s: its captions cannot be attributed", p, im.ID, prev, im.FileName)
+		}
+		names[im.ID] = im.FileName
 		listed[im.ID] = true
 	}
 	for _, a := range c.Annotations {

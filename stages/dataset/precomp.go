@@ -9,9 +9,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unsafe"
 
 	"coderflow/datasets"
 	"coderflow/datasets/npy"
@@ -27,7 +30,13 @@ var PrecompSpec = pipeline.Spec{
 	// 3: info images_skipped_per_split (butd: the images of each split
 	// without a TSV record, left out of the tables), for evaluate; the
 	// tables are unchanged.
-	Version: "3",
+	// 4: {split}_ids.txt may hold one id per caption (5 equal lines per
+	// image) for either .npy layout; such a file no longer counts its
+	// repeats as duplicate_ids (info changes). Errors now: id groups that
+	// disagree, per-caption .npy rows of one image that differ (one
+	// caption per image read as 5 per image), .npy shapes of another rank
+	// than 2 or 3. Blank lines after the last caption are ignored.
+	Version: "4",
 	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
 		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
 		"(image_id, image_w, image_h, num_boxes, boxes, features; base64 float32) matched to {split}_ids.txt. " +
@@ -156,24 +165,88 @@ func (c *captionReader) next() (string, error) {
 	return s, nil
 }
 
+// countLines counts the captions of a captions file: its lines up to the
+// last one that is not blank (blank lines after the last caption are an
+// editor's extra newline, never read). A blank line before a caption is an
+// empty caption, named by its line here, before the count is judged.
 func countLines(p string) (int, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	n := 0
-	err = datasets.ReadLines(f, p, func(int, string) error { n++; return nil })
+	n, blank := 0, 0 // blank: first blank line since the last caption
+	err = datasets.ReadLines(f, p, func(line int, s string) error {
+		if strings.TrimSpace(s) == "" {
+			if blank == 0 {
+				blank = line
+			}
+			return nil
+		}
+		if blank != 0 {
+			return &datasets.FormatError{File: p, Line: blank, Msg: "empty caption"}
+		}
+		n = line
+		return nil
+	})
 	return n, err
 }
 
-func readIDs(p string) ([]string, error) {
+// readIDs reads an ids file (one id per line; blank lines ignored, as
+// datasets.ReadImageList does) with the 1-based line number of each id, so
+// errors about an id name the line it is on.
+func readIDs(p string) (ids []string, lines []int, err error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	return datasets.ReadImageList(f, p)
+	err = datasets.ReadLines(f, p, func(line int, s string) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+		if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			return &datasets.FormatError{File: p, Line: line, Msg: fmt.Sprintf("want one image id per line, got %q", s)}
+		}
+		if err := datasets.CheckUTF8(p, line, s); err != nil {
+			return err
+		}
+		ids = append(ids, s)
+		lines = append(lines, line)
+		return nil
+	})
+	return ids, lines, err
+}
+
+// imageIDs turns the ids of an ids file into one id per image: the file
+// has one id per image, or one per caption (5 equal lines per image, as
+// some SCAN/VSE++ files have), whose groups must agree: a group with two
+// ids means ids and captions are not aligned, and a pick would attach
+// captions to the wrong image. lines are the ids' line numbers in; the
+// result's lines are those of each image's first id.
+func imageIDs(idsPath, capsPath string, ids []string, lines []int, nImages int) ([]string, []int, error) {
+	switch len(ids) {
+	case nImages:
+		return ids, lines, nil
+	case nImages * evalCaptions:
+		out := make([]string, nImages)
+		outLines := make([]int, nImages)
+		for i := range out {
+			first := ids[i*evalCaptions]
+			for k := 1; k < evalCaptions; k++ {
+				if j := i*evalCaptions + k; ids[j] != first {
+					return nil, nil, &datasets.FormatError{File: idsPath, Line: lines[j], Msg: fmt.Sprintf(
+						"id %q differs from %q on line %d: with one id per caption (%d ids for %d captions), the 5 captions of an image share one id",
+						ids[j], first, lines[i*evalCaptions], len(ids), nImages*evalCaptions)}
+				}
+			}
+			out[i], outLines[i] = first, lines[i*evalCaptions]
+		}
+		return out, outLines, nil
+	}
+	return nil, nil, fmt.Errorf("%s has %d ids but %s has %d captions: want one id per image (%d) or per caption",
+		idsPath, len(ids), capsPath, nImages*evalCaptions, nImages)
 }
 
 func (pc *precomp) split(ctx context.Context, split string) error {
@@ -190,10 +263,15 @@ func (pc *precomp) split(ctx context.Context, split string) error {
 	}
 	nImages := nCaps / evalCaptions
 	var ids []string
+	var idLines []int
 	idsPath, err := findFile(pc.roots, split+"_ids.txt")
 	switch {
 	case err == nil:
-		if ids, err = readIDs(idsPath); err != nil {
+		all, lines, err := readIDs(idsPath)
+		if err != nil {
+			return err
+		}
+		if ids, idLines, err = imageIDs(idsPath, capsPath, all, lines, nImages); err != nil {
 			return err
 		}
 	case errors.Is(err, datasets.ErrNotFound) && pc.tsv == nil:
@@ -218,9 +296,9 @@ func (pc *precomp) split(ctx context.Context, split string) error {
 	prog := pc.env.Progress(split+" images", int64(nImages))
 	defer prog.Done()
 	if pc.tsv != nil {
-		return pc.butdSplit(ctx, split, ids, idsPath, nImages, caps, prog)
+		return pc.butdSplit(ctx, split, ids, idLines, idsPath, nImages, caps, prog)
 	}
-	return pc.scanSplit(ctx, split, ids, idsPath, nImages, caps, prog)
+	return pc.scanSplit(ctx, split, ids, nImages, caps, prog)
 }
 
 func (pc *precomp) writeImage(split, key string, w, h int, caps *captionReader, keep bool) error {
@@ -248,7 +326,7 @@ func (pc *precomp) writeImage(split, key string, w, h int, caps *captionReader, 
 	return nil
 }
 
-func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, idsPath string, nImages int, caps *captionReader, prog pipeline.Progress) error {
+func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, nImages int, caps *captionReader, prog pipeline.Progress) error {
 	imsPath, err := findFile(pc.roots, split+"_ims.npy")
 	if err != nil {
 		return err
@@ -270,18 +348,27 @@ func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, id
 		return fmt.Errorf("%s has %d rows but %s has %d captions: want one row per image (%d) or per caption",
 			imsPath, h.Rows(), caps.file, nImages*evalCaptions, nImages)
 	}
-	if ids != nil && len(ids) != nImages && len(ids) != nImages*div {
-		return fmt.Errorf("%s has %d ids, want %d (one per image)", idsPath, len(ids), nImages)
-	}
 	if nImages == 0 {
 		return nil // nothing to read; the row buffer below is sized from the header alone
 	}
-	regions, dim := 1, h.RowLen()
-	if len(h.Shape) == 3 {
+	regions, dim := 0, 0
+	switch len(h.Shape) {
+	case 2:
+		regions, dim = 1, h.Shape[1]
+	case 3:
 		regions, dim = h.Shape[1], h.Shape[2]
+	}
+	if regions < 1 || dim < 1 {
+		// Another rank would give feature rows whose regions x dim is not
+		// their length (N x 6 x 6 x 2048 read as 6 regions of 6 values).
+		return fmt.Errorf("%s: shape %v: want N x regions x dim (SCAN: N x 36 x 2048) or N x dim, with regions and dim at least 1", imsPath, h.Shape)
 	}
 	feats := make([]float32, h.RowLen())
 	boxes := make([]float32, 4*regions) // unknown for SCAN: zeros
+	var same []float32                  // per-caption layout: the rows that must repeat feats
+	if div > 1 {
+		same = make([]float32, h.RowLen())
+	}
 	for i := 0; i < nImages; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -300,15 +387,27 @@ func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, id
 			if err := pc.sh.write(table.FeatureRow{ImageID: pc.imageID, NRegions: int32(regions), Dim: int32(dim), Boxes: boxes, Feats: feats}); err != nil {
 				return err
 			}
-			if err := r.Skip(div - 1); err != nil {
-				return err
+			// The per-caption layout repeats an image's row for each of its
+			// captions. Rows that differ mean another layout (one caption
+			// and one row per image, whose line count is also a multiple
+			// of 5): reading every fifth row would attach five images'
+			// captions to one image's features.
+			for k := 1; k < div; k++ {
+				if _, err := r.Read(same); err != nil {
+					return err
+				}
+				if !slices.Equal(math32Bits(same), math32Bits(feats)) {
+					return fmt.Errorf("%s: row %d differs from row %d: %d rows for %d caption lines read as one row per caption, "+
+						"whose 5 rows per image are equal; one caption per image is not a supported layout (want 5 caption lines per image)",
+						imsPath, i*div+k, i*div, h.Rows(), nImages*evalCaptions)
+				}
 			}
 		} else if err := r.Skip(div); err != nil {
 			return err
 		}
 		key := split + "/" + strconv.Itoa(i)
 		if ids != nil {
-			key = ids[i*len(ids)/nImages]
+			key = ids[i]
 		}
 		if err := pc.writeImage(split, key, 0, 0, caps, true); err != nil {
 			return err
@@ -321,12 +420,9 @@ func (pc *precomp) scanSplit(ctx context.Context, split string, ids []string, id
 	return nil
 }
 
-func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, idsPath string, nImages int, caps *captionReader, prog pipeline.Progress) error {
+func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, idLines []int, idsPath string, nImages int, caps *captionReader, prog pipeline.Progress) error {
 	if ids == nil {
 		return fmt.Errorf("butd: %s_ids.txt is required to match TSV records to captions", split)
-	}
-	if len(ids) != nImages {
-		return fmt.Errorf("%s has %d ids but %s has %d captions (5 per image)", idsPath, len(ids), caps.file, nImages*evalCaptions)
 	}
 	for i, sid := range ids {
 		if err := ctx.Err(); err != nil {
@@ -335,7 +431,7 @@ func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, id
 		prog.Add(1)
 		id, err := strconv.ParseInt(sid, 10, 64)
 		if err != nil {
-			return &datasets.FormatError{File: idsPath, Line: i + 1, Msg: fmt.Sprintf("image id %q is not an integer", sid)}
+			return &datasets.FormatError{File: idsPath, Line: idLines[i], Msg: fmt.Sprintf("image id %q is not an integer", sid)}
 		}
 		loc, ok := pc.tsv[id]
 		if !ok {
@@ -379,6 +475,16 @@ func (pc *precomp) butdSplit(ctx context.Context, split string, ids []string, id
 		}
 	}
 	return nil
+}
+
+// math32Bits views v's values as their bit patterns, so rows compare
+// equal exactly when their bytes do (NaN included, which checkFinite then
+// reports).
+func math32Bits(v []float32) []uint32 {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&v[0])), len(v))
 }
 
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }

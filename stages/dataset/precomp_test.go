@@ -57,7 +57,8 @@ func fakeSCAN(t *testing.T) string {
 	os.MkdirAll(d, 0o755)
 	writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{3, 4, 6}, func(i int) float32 { return float32(i) })
 	writeCaps(t, filepath.Join(d, "train_caps.txt"), 3, "")
-	writeNpy(t, filepath.Join(d, "dev_ims.npy"), []int{10, 4, 6}, func(i int) float32 { return float32(i / 24) })
+	// per-caption rows repeat their image's row: rows 0-4 hold 0, rows 5-9 hold 1
+	writeNpy(t, filepath.Join(d, "dev_ims.npy"), []int{10, 4, 6}, func(i int) float32 { return float32(i / (5 * 24)) })
 	writeCaps(t, filepath.Join(d, "dev_caps.txt"), 2, "")
 	writeNpy(t, filepath.Join(d, "test_ims.npy"), []int{2, 4, 6}, func(i int) float32 { return -1 })
 	writeCaps(t, filepath.Join(d, "test_caps.txt"), 2, "")
@@ -88,8 +89,8 @@ func TestPrecompSCAN(t *testing.T) {
 	if feats[1].Feats[0] != 24 || feats[1].Feats[23] != 47 {
 		t.Errorf("train row 1 values %v", feats[1].Feats)
 	}
-	// dev: per-caption rows, every 5th used: image 1 is row 5, whose values are 5.
-	if feats[3].Feats[0] != 0 || feats[4].Feats[0] != 5 {
+	// dev: per-caption rows, every 5th used: image 1 is row 5, whose values are 1.
+	if feats[3].Feats[0] != 0 || feats[4].Feats[0] != 1 {
 		t.Errorf("dev rows %v %v", feats[3].Feats[0], feats[4].Feats[0])
 	}
 	imf, _ := a.Table(table.Images)
