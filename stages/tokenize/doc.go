@@ -39,7 +39,9 @@
 // [UnkID]), then tokens by count descending, ties by token ascending (byte
 // order), so the vocabulary is deterministic. [Vocab.Lookup] maps an unknown
 // token to [UnkID]. [LoadVocab] reads the vocab table of a tokenize
-// artifact back.
+// artifact back, rows in any order; a damaged table (ids not exactly
+// 0..N-1, a duplicated or empty token, a negative count, the specials not
+// at ids 0-3) is an error naming the file and the row.
 //
 // # The tokenize stage
 //
@@ -58,5 +60,6 @@
 // rows are written (never when the run stops in its middle), so a rerun
 // after a crash or a cancellation skips the shards already written; a
 // committed shard whose row count is not the one the captions table gives
-// it is written again.
+// it, or whose file (read back on resume) is not a tokens table of that
+// many rows, is written again.
 package tokenize

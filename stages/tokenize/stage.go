@@ -336,6 +336,11 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 		d := false
 		if env.ShardDone(ShardFile(int(k))) {
 			st, rows, err := readShardStats(env, int(k))
+			var fileRows int64
+			var ferr error
+			if err == nil {
+				fileRows, ferr = countShardRows(ctx, env.Path(ShardFile(int(k))))
+			}
 			switch want := opt.wantRows(k); {
 			case err != nil:
 			case want >= 0 && rows != want:
@@ -343,6 +348,12 @@ func encodeAll(ctx context.Context, env *pipeline.Env, files []string, vocab *Vo
 				// committed the shard in progress when a run was
 				// cancelled): write it again.
 				env.Log.Warn("committed shard lacks rows: writing it again", "shard", ShardFile(int(k)), "rows", rows, "want", want)
+			case ferr != nil || fileRows != rows:
+				// The file is not the one the stats describe (damaged or
+				// replaced after its commit): write it again rather than
+				// seal an artifact whose tokens table is unreadable or
+				// holds other captions' ids.
+				env.Log.Warn("committed shard file disagrees with its stats: writing it again", "shard", ShardFile(int(k)), "file_rows", fileRows, "rows", rows, "err", ferr)
 			default:
 				d = true
 				resumed[k] = st
@@ -579,6 +590,17 @@ func writeShardStats(env *pipeline.Env, k int, st *stats, rows int64) error {
 		return err
 	}
 	return atomicfile.WriteFile(p, b, 0o644)
+}
+
+// countShardRows reads the tokens shard at path through and returns its
+// row count, or an error if it is not a readable tokens table.
+func countShardRows(ctx context.Context, path string) (int64, error) {
+	var n int64
+	err := table.Scan(ctx, []string{path}, scanBatch, func(rows []table.TokenRow) error {
+		n += int64(len(rows))
+		return nil
+	})
+	return n, err
 }
 
 func readShardStats(env *pipeline.Env, k int) (*stats, int64, error) {

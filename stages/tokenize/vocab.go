@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"coderflow/datasets/table"
 )
@@ -138,17 +139,25 @@ func (v *Vocab) add(tok string, n int64) {
 }
 
 // NewVocab builds a Vocab from the rows of a vocab table. Rows may come in
-// any order; ids must be exactly 0..len(rows)-1, tokens unique, and ids 0-3
-// the specials.
+// any order; ids must be exactly 0..len(rows)-1, tokens unique and not
+// empty, counts not negative, and ids 0-3 the specials. An error names the
+// first offending row (its index in rows).
 func NewVocab(rows []table.VocabRow) (*Vocab, error) {
 	v := &Vocab{tokens: make([]string, len(rows)), counts: make([]int64, len(rows)), index: make(map[string]int32, len(rows))}
 	seen := make([]bool, len(rows))
-	for _, r := range rows {
-		if r.ID < 0 || int(r.ID) >= len(rows) || seen[r.ID] {
-			return nil, fmt.Errorf("tokenize: vocab: id %d (token %q) is duplicated or outside 0..%d", r.ID, r.Token, len(rows)-1)
+	for i, r := range rows {
+		switch {
+		case r.ID < 0 || int(r.ID) >= len(rows):
+			return nil, fmt.Errorf("tokenize: vocab: row %d: id %d (token %q) is outside 0..%d", i, r.ID, r.Token, len(rows)-1)
+		case seen[r.ID]:
+			return nil, fmt.Errorf("tokenize: vocab: row %d: id %d (token %q) is duplicated (also token %q)", i, r.ID, r.Token, v.tokens[r.ID])
+		case r.Token == "":
+			return nil, fmt.Errorf("tokenize: vocab: row %d: empty token (id %d)", i, r.ID)
+		case r.Count < 0:
+			return nil, fmt.Errorf("tokenize: vocab: row %d: token %q has count %d", i, r.Token, r.Count)
 		}
-		if _, dup := v.index[r.Token]; dup {
-			return nil, fmt.Errorf("tokenize: vocab: token %q appears twice", r.Token)
+		if prev, dup := v.index[r.Token]; dup {
+			return nil, fmt.Errorf("tokenize: vocab: row %d: token %q (id %d) appears twice (also id %d)", i, r.Token, r.ID, prev)
 		}
 		seen[r.ID] = true
 		v.tokens[r.ID], v.counts[r.ID], v.index[r.Token] = r.Token, r.Count, r.ID
@@ -162,12 +171,17 @@ func NewVocab(rows []table.VocabRow) (*Vocab, error) {
 }
 
 // LoadVocab reads a vocab table (the vocab.parquet of a tokenize artifact).
+// Errors name the files.
 func LoadVocab(ctx context.Context, files ...string) (*Vocab, error) {
 	rows, err := table.ReadAll[table.VocabRow](ctx, files...)
 	if err != nil {
 		return nil, fmt.Errorf("tokenize: reading vocab: %w", err)
 	}
-	return NewVocab(rows)
+	v, err := NewVocab(rows)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(files, ", "), err)
+	}
+	return v, nil
 }
 
 // Len returns the number of ids, specials included.
