@@ -55,7 +55,31 @@
 // (degenerate data where most similarities are equal), the text-to-image
 // counts are redone in a second pass with the exact positive scores. Either
 // way, the result is exact with respect to the similarities the GEMM
-// computed, and does not depend on the block size.
+// computed, and the counting does not depend on the block size (the GEMM
+// values can, on small data with OpenBLAS: see below).
+//
+// The blocks of a fold are made equal (at most BlockRows rows each), and
+// every GEMM of a fold has the same shape (block rows x 5N x Dim): a shorter
+// last block is computed as the block rows ending at the last image and the
+// rows already counted (at most one per block) are skipped. BLAS kernels may round differently
+// for other shapes (OpenBLAS 0.3.21 does on small matrices, e.g. one row
+// against 250 or 650 captions), and two identical image vectors, one in the
+// last block, then no longer tied.
+//
+// What is exact is the ranking of the GEMM values. Where similarities are
+// equal or nearly equal, rounding can move an entry by one place in three
+// cases (none changes a rank on random unit vectors; the tests check
+// that): the pure-Go and OpenBLAS builds sum in different orders; OpenBLAS
+// rounds small GEMMs (one to a few rows against a few hundred captions)
+// differently from larger ones, so on such small data BlockRows or
+// MemBudget can change a near-tie, and in such a GEMM two identical caption
+// vectors may get different values (measured with OpenBLAS 0.3.21: no GEMM
+// value changed with the block size for 300 or 1,000 images of 1,024
+// dimensions); the pure-Go kernel, for a Dim that is not a multiple of 4,
+// can round two identical caption vectors differently (it aligns its loads
+// to each caption row's address). Exact ties of identical image vectors are
+// broken by index with either BLAS and any block size (the tests check
+// this with both builds).
 //
 // The BLAS behind blas32 is chosen program-wide by importing
 // coderflow/internal/blasimpl (pure Go by default, OpenBLAS with -tags

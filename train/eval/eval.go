@@ -52,7 +52,7 @@ type Inputs struct {
 	Dim        int
 	Images     []float32 // N*Dim
 	Captions   []float32 // 5N*Dim
-	ConceptDim int       // 0 if no concept vectors
+	ConceptDim int       // 0 if no concept vectors (then ImageC and CaptionC must be empty)
 	ImageC     []float32 // N*ConceptDim or nil
 	CaptionC   []float32 // 5N*ConceptDim or nil
 }
@@ -67,8 +67,10 @@ type Options struct {
 	// is taken literally (0 means concept similarity only), so pass
 	// [DefaultAlpha] explicitly. It is ignored without concept vectors.
 	Alpha float64
-	// BlockRows is the number of image rows per similarity block (0 = as many
-	// as fit in MemBudget). It changes speed and memory, never the result.
+	// BlockRows is the largest number of image rows per similarity block (0
+	// = as many as fit in MemBudget); the blocks of a fold are made equal.
+	// It changes speed and memory, not the result, except for the BLAS
+	// rounding caveats of the package documentation.
 	BlockRows int
 	// MemBudget is the byte budget of one similarity block (0 = 256 MiB).
 	MemBudget int64
@@ -127,6 +129,10 @@ func Evaluate(ctx context.Context, in Inputs, opt Options) (*Result, error) {
 		}
 	}
 	rows = min(rows, n)
+	// equal blocks: the last one, computed with the same shape as the
+	// others (see shiftedBlock), then recomputes at most blocks-1 rows
+	blocks := (n + rows - 1) / rows
+	rows = (n + blocks - 1) / blocks
 
 	var terms []term
 	var maxes [][2]float64 // per term: max |image value|, max |caption value|
@@ -205,6 +211,9 @@ func (in *Inputs) checkShape() error {
 	}
 	if in.ConceptDim < 0 {
 		return fmt.Errorf("eval: ConceptDim = %d", in.ConceptDim)
+	}
+	if in.ConceptDim == 0 && (len(in.ImageC) > 0 || len(in.CaptionC) > 0) {
+		return fmt.Errorf("eval: %d image and %d caption concept values with ConceptDim = 0", len(in.ImageC), len(in.CaptionC))
 	}
 	if in.ConceptDim > 0 {
 		if len(in.ImageC) != in.N*in.ConceptDim || len(in.CaptionC) != nc*in.ConceptDim {
@@ -319,6 +328,19 @@ func (ev *evaluator) block(terms []term, i0, rb int) []float32 {
 	return out
 }
 
+// shiftedBlock returns the sims of image rows [i0, i0+rb) (rb x c), always
+// computed by a GEMM of ev.rows rows: a shorter last block is computed as
+// the ev.rows rows ending at i0+rb (overlapping the previous block) and the
+// rows before i0 are skipped. BLAS kernels may round differently for other
+// shapes (OpenBLAS does): with a shorter last block, two identical image
+// vectors in the last and an earlier block got different similarities and
+// their tie was decided by rounding instead of by index.
+func (ev *evaluator) shiftedBlock(terms []term, i0, rb int) []float32 {
+	start := min(i0, ev.n-ev.rows)
+	s := ev.block(terms, start, ev.rows)
+	return s[(i0-start)*ev.c : (i0-start+rb)*ev.c]
+}
+
 type ambiguous struct {
 	q, j int32
 	s    float32
@@ -349,7 +371,7 @@ func (ev *evaluator) run(ctx context.Context, terms []term) (i2t, t2i []int32, e
 			return nil, nil, err
 		}
 		rb := min(ev.rows, n-i0)
-		s := ev.block(terms, i0, rb)
+		s := ev.shiftedBlock(terms, i0, rb)
 		var wg sync.WaitGroup
 		for _, w := range ws {
 			wg.Go(func() {
@@ -446,7 +468,7 @@ func (ev *evaluator) recount(ctx context.Context, terms []term, ws []*worker, g 
 			return err
 		}
 		rb := min(ev.rows, n-i0)
-		s := ev.block(terms, i0, rb)
+		s := ev.shiftedBlock(terms, i0, rb)
 		var wg sync.WaitGroup
 		for _, w := range ws {
 			wg.Go(func() {
