@@ -38,7 +38,7 @@ func BenchmarkLoaderVsStep(b *testing.B) {
 		{"streaming-attn", coder.PoolAttn, 36, 64 * 36 * 512 * 4},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			shape := featShape{Regions: mode.regions, Dim: 512, Data: 36}
+			shape := featShape{Regions: mode.regions, Dim: 512, Data: 36, Mean: mode.pooling == coder.PoolMean}
 			l := newLoader(files, shape, caps, 128, 16, 1, mode.budget, nil, &featCounts{})
 			if l.fits() {
 				l.cache = map[int64]imgFeats{}

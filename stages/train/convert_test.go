@@ -9,7 +9,7 @@ import (
 // image's first Regions regions, zero padding after an image's last region
 // when it has fewer (not its regions repeated: the model leaves the padding
 // out by the returned count), the count of real regions, and the padded or
-// truncated image counted; with Regions == 1 the mean of all regions and
+// truncated image counted; with Mean the mean of all regions and
 // count 1.
 func TestConvertPadsWithCount(t *testing.T) {
 	row := func(n int) featRow {
@@ -30,7 +30,7 @@ func TestConvertPadsWithCount(t *testing.T) {
 		{"fewer", featShape{Regions: 4, Dim: 2}, row(2), []float32{1, 2, 3, 4, 0, 0, 0, 0}, 2, 1, 0},
 		{"exact", featShape{Regions: 2, Dim: 2}, row(2), []float32{1, 2, 3, 4}, 2, 0, 0},
 		{"more", featShape{Regions: 2, Dim: 2}, row(3), []float32{1, 2, 3, 4}, 2, 0, 1},
-		{"mean", featShape{Regions: 1, Dim: 2}, row(3), []float32{3, 4}, 1, 0, 0},
+		{"mean", featShape{Regions: 1, Dim: 2, Mean: true}, row(3), []float32{3, 4}, 1, 0, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var cnt featCounts

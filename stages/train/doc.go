@@ -24,10 +24,11 @@
 // model (the model sees one region per image); this is exactly the model's
 // mean pooling (mean then linear = linear then mean) and 36 times smaller
 // in memory. With pooling=attn every image keeps Regions regions (the count
-// of the first feature row): images with more are truncated, images with
-// fewer get zero padding that the model leaves out of the pooling (weight
-// 0 in the attention, not part of the guide mean; coder.Batch.RegionCounts);
-// both counted.
+// of the first feature row, also when that is 1; the first row should be a
+// typical image): images with more are truncated to their first Regions
+// (the rest is never read), images with fewer get zero padding that the
+// model leaves out of the pooling (weight 0 in the attention, not part of
+// the guide mean; coder.Batch.RegionCounts); both counted.
 //
 // After each epoch: dev Recall@K (images with at least 5 dev captions, the
 // first 5 by ordinal; dev_every, dev_images), a train_curve row, and a

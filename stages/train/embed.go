@@ -8,6 +8,7 @@ import (
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
+	coder "coderflow/train"
 )
 
 // EmbedSpec is the embed stage kind.
@@ -31,7 +32,9 @@ var EmbedSpec = pipeline.Spec{
 	// 5 captions.
 	// 9: with train.coder version 10: attention pooling leaves region
 	// padding out (coder.Batch.RegionCounts).
-	Version: "9",
+	// 10: with train.coder version 11: an attn model of 1 region gets
+	// each image's first region (truncated, counted), not their mean.
+	Version: "10",
 	Doc: "Encodes the images and captions of one split with the model of the nearest upstream train.coder artifact " +
 		"(its model.bin) and writes the image_embeddings and caption_embeddings tables, ordered by (image_id, ordinal). " +
 		"For evaluation splits (dev, test, testall) every kept image has exactly 5 captions: images with fewer are dropped, " +
@@ -132,7 +135,7 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 		shard, row := shardOfRow(ffiles, 0)
 		return fmt.Errorf("features have dim %d (image %d, shard %s, row %d), the model was trained on dim %d", fdim, id, shard, row, cfg.ImageDim)
 	}
-	shape := featShape{Regions: cfg.Regions, Dim: cfg.ImageDim}
+	shape := featShape{Regions: cfg.Regions, Dim: cfg.ImageDim, Mean: cfg.Pooling == coder.PoolMean}
 
 	// Image list: images of the split with captions; evaluation splits keep
 	// those with >= 5 captions.

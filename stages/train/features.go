@@ -19,6 +19,10 @@ type featShape struct {
 	Regions int // model regions per image (1 when regions are mean-pooled by the loader)
 	Dim     int // region feature dimension
 	Data    int // regions per image in the data (of the first row)
+	// Mean: the loader averages each image's regions (pooling=mean;
+	// Regions is 1). Otherwise (pooling=attn) an image keeps its first
+	// Regions regions, also when Regions is 1 (a first row of 1 region).
+	Mean bool
 }
 
 func (s featShape) floats() int { return s.Regions * s.Dim }
@@ -216,7 +220,7 @@ func probeFeatures(ctx context.Context, files []string) (n, dim int, id int64, e
 
 // convert writes the model input of row into dst (len s.floats()) and
 // returns it with its count of real regions: the mean of its regions when
-// s.Regions == 1 (count 1), otherwise its first s.Regions regions; an image
+// s.Mean (count 1), otherwise its first s.Regions regions; an image
 // with fewer gets zero padding after them, which the model leaves out of
 // its pooling (coder.Batch.RegionCounts). A NaN or infinite value
 // among those it uses is an error naming the image and the value (checked
@@ -227,7 +231,7 @@ func (s featShape) convert(r featRow, dst []float32, cnt *featCounts) (imgFeats,
 		return imgFeats{}, badFeatures("image %d has dim %d, the first image has %d", r.id, r.dim, s.Dim)
 	}
 	d := s.Dim
-	if s.Regions == 1 {
+	if s.Mean {
 		clear(dst)
 		for k := range r.n {
 			row := r.feats[k*d : (k+1)*d]

@@ -86,7 +86,7 @@ func TestLoaderModes(t *testing.T) {
 	for _, pooled := range []bool{true, false} {
 		shape := featShape{Regions: fxRegions, Dim: fxDim}
 		if pooled {
-			shape.Regions = 1
+			shape.Regions, shape.Mean = 1, true
 		}
 		counts := &featCounts{}
 		mk := func(budget int64) *loader { return newLoader(files, shape, caps, 16, 8, 7, budget, cd, counts) }
@@ -164,7 +164,7 @@ func TestEvalLayout(t *testing.T) {
 func TestLoaderCancelWithinBatch(t *testing.T) {
 	data, _, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
-	shape := featShape{Regions: 1, Dim: fxDim}
+	shape := featShape{Regions: 1, Dim: fxDim, Mean: true}
 	for _, ahead := range []int{0, 1, 3} {
 		t.Run(fmt.Sprint("ahead=", ahead), func(t *testing.T) {
 			l := newLoader(files, shape, caps, 8, 8, 7, 1<<20, nil, &featCounts{})
@@ -199,7 +199,7 @@ func TestLoaderStreamingDuplicateImage(t *testing.T) {
 	data, _, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
 	files = append(slices.Clone(files), files[0])
-	shape := featShape{Regions: 1, Dim: fxDim}
+	shape := featShape{Regions: 1, Dim: fxDim, Mean: true}
 	ref, l := cachedAndStreaming(t, files, shape, caps)
 	for e := 1; e <= 4; e++ {
 		tr := traceEpoch(t, l, e, ref.cache)
@@ -220,7 +220,7 @@ func TestLoaderStreamingDuplicateImage(t *testing.T) {
 func TestPrefetchKeepsStepError(t *testing.T) {
 	data, _, caps := loaderFixture(t, table.SplitTrain)
 	files, _ := data.Table(table.Features)
-	shape := featShape{Regions: 1, Dim: fxDim}
+	shape := featShape{Regions: 1, Dim: fxDim, Mean: true}
 	l := newLoader(files, shape, caps, 8, 8, 7, 1<<20, nil, &featCounts{})
 	l.cache = map[int64]imgFeats{}
 	if err := eachFeature(t.Context(), files, readerOptions(1<<20), l.fill); err != nil {
@@ -302,7 +302,7 @@ func TestLoaderStreamingConflictingDuplicate(t *testing.T) {
 	other := pipelinetest.RunStage(t, &fixtureSpec, map[string]any{"seed": 4})
 	ofiles, _ := other.Table(table.Features)
 	files = append(slices.Clone(files), ofiles[0])
-	shape := featShape{Regions: 1, Dim: fxDim}
+	shape := featShape{Regions: 1, Dim: fxDim, Mean: true}
 	ref, l := cachedAndStreaming(t, files, shape, caps)
 	if n, err := l.featurePairs(t.Context()); err != nil || n != 64*5 {
 		t.Fatalf("featurePairs: %d, %v; want %d", n, err, 64*5)

@@ -185,7 +185,7 @@ func TestEncodeImagesCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	shape := featShape{Regions: 1, Dim: fxDim, Data: fxRegions}
+	shape := featShape{Regions: 1, Dim: fxDim, Data: fxRegions, Mean: true}
 	l := newLoader(files, shape, &captionSet{}, 4, 4, 1, 1<<20, nil, &featCounts{})
 	l.cache = map[int64]imgFeats{}
 	var ids []int64

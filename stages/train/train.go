@@ -65,7 +65,11 @@ var TrainSpec = pipeline.Spec{
 	// the image's regions cyclically, which weighted some of them twice;
 	// the guide is a product with 1/n weights (attn models differ in the
 	// last bits even without padding; mean-pooling models are unchanged).
-	Version: "10",
+	// 11: pooling=attn with a first feature row of 1 region keeps each
+	// image's first region (later images truncated and counted, as the
+	// doc says), where it averaged all of an image's regions as
+	// pooling=mean does (uncounted). Other data trains as in version 10.
+	Version: "11",
 	Doc: "Trains the CODER model (instance branch with momentum queues and the diversity-sensitive contrastive loss, " +
 		"online clustering, concept branch) on (train caption, image) pairs from the features, tokens and vocab tables " +
 		"(plus concepts, concept_edges and caption_concepts when concept=true). Evaluates dev Recall@K after epochs, " +
@@ -211,7 +215,7 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 	}
 	shape := featShape{Regions: nReg, Dim: fdim, Data: nReg}
 	if p.String("pooling") == coder.PoolMean {
-		shape.Regions = 1
+		shape.Regions, shape.Mean = 1, true
 	}
 	fcounts := &featCounts{}
 	ld := newLoader(ffiles, shape, caps, batch, maxLen, int64(p.Int("seed")), budget, cd, fcounts)
