@@ -23,11 +23,7 @@ import (
 // wrong layout or captions attached to the wrong image key.
 func TestPrecompReview3Errors(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		break_ func(d string)
-		want   string
-	}{
+	checkBrokenSCAN(t, []brokenSCAN{
 		// N x 6 x 6 x 8: regions x dim would be 6 x 6 for rows of 288 values.
 		{"4-d npy", func(d string) {
 			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{3, 6, 6, 8}, func(int) float32 { return 1 })
@@ -52,17 +48,7 @@ func TestPrecompReview3Errors(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(d, "train_caps.txt"))
 			os.WriteFile(filepath.Join(d, "train_caps.txt"), append([]byte("\n"), b[:len(b)-1]...), 0o644)
 		}, "train_caps.txt:1: empty caption"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			root := fakeSCAN(t)
-			tc.break_(filepath.Join(root, "data", "f30k_precomp"))
-			_, err := pipelinetest.RunStageErr(t, &PrecompSpec, map[string]any{"source": root, "dataset": "f30k"})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestPrecompPerCaptionIDs: SCAN's COCO layout with one id per caption

@@ -100,13 +100,33 @@ func TestPrecompSCAN(t *testing.T) {
 	}
 }
 
+// brokenSCAN is a SCAN precomp directory damaged by break_ (given the
+// f30k_precomp directory of fakeSCAN) and the error the stage must give.
+type brokenSCAN struct {
+	name   string
+	break_ func(d string)
+	want   string
+}
+
+// checkBrokenSCAN runs dataset.precomp on each damaged copy of fakeSCAN and
+// wants an error containing the case's text.
+func checkBrokenSCAN(t *testing.T, cases []brokenSCAN) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := fakeSCAN(t)
+			tc.break_(filepath.Join(root, "data", "f30k_precomp"))
+			_, err := pipelinetest.RunStageErr(t, &PrecompSpec, map[string]any{"source": root, "dataset": "f30k"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestPrecompSCANErrors(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		break_ func(d string)
-		want   string
-	}{
+	checkBrokenSCAN(t, []brokenSCAN{
 		{"empty caption", func(d string) {
 			os.WriteFile(filepath.Join(d, "train_caps.txt"), []byte("a\nb\n\nd\ne\n"), 0o644)
 			writeNpy(t, filepath.Join(d, "train_ims.npy"), []int{1, 4, 6}, func(int) float32 { return 0 })
@@ -137,17 +157,7 @@ func TestPrecompSCANErrors(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(d, "train_ims.npy"))
 			os.WriteFile(filepath.Join(d, "train_ims.npy"), b[:len(b)-4], 0o644)
 		}, "train_ims.npy: at byte"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			root := fakeSCAN(t)
-			tc.break_(filepath.Join(root, "data", "f30k_precomp"))
-			_, err := pipelinetest.RunStageErr(t, &PrecompSpec, map[string]any{"source": root, "dataset": "f30k"})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestPrecompEmptySplit: a split without captions reads nothing from its
