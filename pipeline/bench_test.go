@@ -67,18 +67,7 @@ func BenchmarkCacheCheckUnchanged(b *testing.B) {
 	// One untimed check (the stat cache the run left, saved again), which
 	// must already find every stage cached.
 	warm := pipeline.NewDigester(statcache)
-	states, err := w.States(warm)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(states) != stages {
-		b.Fatalf("%d states, want %d", len(states), stages)
-	}
-	for _, st := range states {
-		if st.Status != pipeline.StatusCached {
-			b.Fatalf("after the run: stage %s is %s (%s), want cached", st.Stage, st.Status, st.Reason)
-		}
-	}
+	checkAllCached(b, w, warm, stages, "after the run: ")
 	if err := warm.Save(); err != nil {
 		b.Fatal(err)
 	}
@@ -96,20 +85,27 @@ func BenchmarkCacheCheckUnchanged(b *testing.B) {
 		reads := 0
 		for b.Loop() {
 			dg := pipeline.NewDigester(statcache) // as a fresh process would
-			states, err := w.States(dg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(states) != stages {
-				b.Fatalf("%d states, want %d", len(states), stages)
-			}
-			for _, st := range states {
-				if st.Status != pipeline.StatusCached {
-					b.Fatalf("stage %s is %s (%s), want cached", st.Stage, st.Status, st.Reason)
-				}
-			}
+			checkAllCached(b, w, dg, stages, "")
 			reads += dg.Reads
 		}
 		b.ReportMetric(float64(reads), "content_reads")
 	})
+}
+
+// checkAllCached fails b unless all stages stages of w are cached by dg
+// (prefix starts the failure message).
+func checkAllCached(b *testing.B, w *pipeline.Workflow, dg *pipeline.Digester, stages int, prefix string) {
+	b.Helper()
+	states, err := w.States(dg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(states) != stages {
+		b.Fatalf("%d states, want %d", len(states), stages)
+	}
+	for _, st := range states {
+		if st.Status != pipeline.StatusCached {
+			b.Fatalf("%sstage %s is %s (%s), want cached", prefix, st.Stage, st.Status, st.Reason)
+		}
+	}
 }
