@@ -650,11 +650,13 @@ func scaleSum(row, f []float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// normRows returns a copy of x (n x d) with unit rows.
+// normRows returns a copy of x (n x d) with unit rows, dividing by
+// max(norm, l2Eps) as the graph's l2Op does (a row of zeros stays zeros,
+// not NaN; every other row as 1/norm to the bit).
 func normRows(x []float32, n, d int) []float32 {
 	out := make([]float32, len(x))
 	for i := range n {
-		inv := 1 / math.Sqrt(sumSq(x[i*d:(i+1)*d]))
+		inv := invNorm(math.Sqrt(sumSq(x[i*d : (i+1)*d])))
 		for k := range d {
 			out[i*d+k] = float32(float64(x[i*d+k]) * inv)
 		}
