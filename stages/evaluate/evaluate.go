@@ -44,7 +44,8 @@ var Spec = pipeline.Spec{
 			Doc: "similarity = alpha*instance + (1-alpha)*concept (when concept vectors exist); -1: the alpha the model " +
 				"was trained and selected with (the training stage's alpha param, found upstream; 0.9 without one)"},
 		{Name: "mem_budget", Type: pipeline.Int, Default: 0, Min: pipeline.Bound(0), NoCache: true,
-			Doc: "bytes for one similarity block (0 = 256 MiB); changes speed, never the numbers"},
+			Doc: "bytes for one similarity block (0 = 256 MiB); changes speed and memory, not the numbers (except, " +
+				"with OpenBLAS on small data, a near-tie moved by one place: see docs/evaluate.md)"},
 	},
 	Validate: func(p pipeline.Params) error {
 		if a := p.Float("alpha"); a != modelAlpha && a < 0 {

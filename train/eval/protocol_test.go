@@ -50,7 +50,7 @@ func TestFoldMeanRSum(t *testing.T) {
 
 // TestDuplicateImageVectors: two images with the same vector (the same
 // photo under two ids) and captions all equal to it tie everywhere. The
-// protocol breaks ties by index (stable sort), never in the query's favour:
+// protocol breaks ties by index (stable sort), not in the positive's favour:
 // image 1's captions 5..9 come after captions 0..4 (rank 5), and image 0
 // comes before image 1 in every column (captions 5..9 rank 1). Hand
 // computed: i2t ranks [0 5], t2i ranks [0 0 0 0 0 1 1 1 1 1].
