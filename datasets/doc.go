@@ -10,7 +10,8 @@
 //     ([ReadCOCOCaptions]), SCAN caption and id lists ([ReadLines]) and
 //     bottom-up-attention TSV features ([TSVReader]).
 //   - [FindFile] and [FindDir] locate files in an unpacked copy whatever the
-//     archive's top directory is called.
+//     archive's top directory is called; [FindAll] lists every file of a
+//     kind (BUTD's *.tsv) by the same rules.
 //
 // Downloads live in [coderflow/datasets/download], archive extraction in
 // [coderflow/datasets/extract], the .npy reader in [coderflow/datasets/npy]

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -43,9 +44,111 @@ func FindDir(root string, names ...string) (string, error) {
 	return find(root, true, names)
 }
 
-// find reads the tree breadth first, one depth at a time, so the first
-// depth with a match is the shallowest, and a directory reachable through
-// several paths (symlinks) is entered through the shallowest one.
+// FindAll returns every regular file under root, at most as deep as
+// [FindFile] looks, whose base name match accepts, sorted by path. The tree
+// is read by the rules of [FindFile]: symlinks are followed, each real
+// directory is read once, __MACOSX directories are skipped, and a file
+// reached through several paths (a link beside its target) is listed once,
+// by its shallowest path. No match is an error wrapping [ErrNotFound].
+func FindAll(root string, match func(name string) bool) ([]string, error) {
+	var out []string
+	var seen []fs.FileInfo
+	err := walk(root, func(ents []entry) bool {
+	ents:
+		for _, e := range ents {
+			if !e.mode.IsRegular() || !match(e.name) {
+				continue
+			}
+			fi, err := os.Stat(e.path)
+			if err != nil {
+				continue
+			}
+			for _, s := range seen {
+				if os.SameFile(s, fi) {
+					continue ents
+				}
+			}
+			seen = append(seen, fi)
+			out = append(out, e.path)
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no matching file under %s: %w", root, ErrNotFound)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// entry is one directory entry met by walk: its path, base name and type
+// (for a symlink, its target's type).
+type entry struct {
+	path, name string
+	mode       fs.FileMode
+}
+
+// walk reads the tree under root breadth first, one depth at a time, and
+// calls level with the entries of each depth, root's own first, until it
+// returns true. Symlinks are resolved (a dangling one is left out);
+// __MACOSX directories and directories deeper than findDepth are left out
+// and not entered; a directory reachable through several paths is entered
+// once, through the shallowest (so a symlink loop ends). An unreadable root
+// is an error; an unreadable directory below it is passed over.
+func walk(root string, level func(ents []entry) (stop bool)) error {
+	// visited holds the real paths of directories already queued.
+	visited := map[string]bool{}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		visited[real] = true
+	}
+	dirs := []string{root} // directories whose entries are at depth
+	for depth := 1; depth <= findDepth+1 && len(dirs) > 0; depth++ {
+		var next []string
+		var ents []entry
+		for _, d := range dirs {
+			des, err := os.ReadDir(d)
+			if err != nil {
+				if d == root {
+					return err
+				}
+				continue // unreadable subdirectory: ignore
+			}
+			for _, de := range des {
+				p := filepath.Join(d, de.Name())
+				mode := de.Type()
+				if mode&fs.ModeSymlink != 0 {
+					fi, err := os.Stat(p)
+					if err != nil {
+						continue // dangling link: nothing there
+					}
+					mode = fi.Mode().Type()
+				}
+				if mode.IsDir() && (depth > findDepth || strings.HasPrefix(de.Name(), "__MACOSX")) {
+					continue
+				}
+				ents = append(ents, entry{path: p, name: de.Name(), mode: mode})
+				if mode.IsDir() {
+					real, err := filepath.EvalSymlinks(p)
+					if err != nil || visited[real] {
+						continue // unresolvable, or already read (a link to it, or a loop)
+					}
+					visited[real] = true
+					next = append(next, p)
+				}
+			}
+		}
+		if level(ents) {
+			return nil
+		}
+		dirs = next
+	}
+	return nil
+}
+
+// find returns the shallowest file (or directory, if dir) under root
+// named one of names; see [FindFile].
 func find(root string, dir bool, names []string) (string, error) {
 	want := map[string]bool{}
 	for _, n := range names {
@@ -55,56 +158,21 @@ func find(root string, dir bool, names []string) (string, error) {
 	if dir {
 		kind = "directory"
 	}
-	// visited holds the real paths of directories already queued.
-	visited := map[string]bool{}
-	if real, err := filepath.EvalSymlinks(root); err == nil {
-		visited[real] = true
-	}
 	type hit struct {
 		path string
 		fi   fs.FileInfo
 	}
-	level := []string{root} // directories whose entries are at depth
-	for depth := 1; depth <= findDepth+1 && len(level) > 0; depth++ {
-		var next []string
+	var found string
+	var ambiguous error
+	err := walk(root, func(ents []entry) bool {
 		var hits []hit
-		for _, d := range level {
-			ents, err := os.ReadDir(d)
-			if err != nil {
-				if d == root {
-					return "", err
-				}
-				continue // unreadable subdirectory: ignore
-			}
-			for _, e := range ents {
-				p := filepath.Join(d, e.Name())
-				mode := e.Type()
-				if mode&fs.ModeSymlink != 0 {
-					fi, err := os.Stat(p)
-					if err != nil {
-						continue // dangling link: nothing there
-					}
-					mode = fi.Mode().Type()
-				}
-				isDir := mode.IsDir()
-				if isDir && (depth > findDepth || strings.HasPrefix(e.Name(), "__MACOSX")) {
+		for _, e := range ents {
+			if want[e.name] && e.mode.IsDir() == dir && (dir || e.mode.IsRegular()) {
+				fi, err := os.Stat(e.path)
+				if err != nil {
 					continue
 				}
-				if want[e.Name()] && isDir == dir && (dir || mode.IsRegular()) {
-					fi, err := os.Stat(p)
-					if err != nil {
-						continue
-					}
-					hits = append(hits, hit{p, fi})
-				}
-				if isDir {
-					real, err := filepath.EvalSymlinks(p)
-					if err != nil || visited[real] {
-						continue // unresolvable, or already read (a link to it, or a loop)
-					}
-					visited[real] = true
-					next = append(next, p)
-				}
+				hits = append(hits, hit{e.path, fi})
 			}
 		}
 		// One file reached through two paths (a link beside its target) is
@@ -123,12 +191,22 @@ func find(root string, dir bool, names []string) (string, error) {
 		}
 		switch {
 		case len(uniq) == 1:
-			return uniq[0].path, nil
+			found = uniq[0].path
+			return true
 		case len(uniq) > 1:
-			return "", fmt.Errorf("%d different %ss named %s, equally deep under %s: %s (point the source at the one to use): %w",
+			ambiguous = fmt.Errorf("%d different %ss named %s, equally deep under %s: %s (point the source at the one to use): %w",
 				len(uniq), kind, strings.Join(names, " or "), root, strings.Join(paths, ", "), ErrAmbiguous)
+			return true
 		}
-		level = next
+		return false
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case ambiguous != nil:
+		return "", ambiguous
+	case found != "":
+		return found, nil
 	}
 	return "", fmt.Errorf("no %s named %s under %s: %w", kind, strings.Join(names, " or "), root, ErrNotFound)
 }

@@ -8,18 +8,29 @@ import (
 	"testing"
 )
 
+// writeTree writes a one-byte file at each slash-separated path rel
+// under root, making its directories.
+func writeTree(t *testing.T, root string, rels ...string) {
+	t.Helper()
+	for _, rel := range rels {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestFindFile(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	mk := func(rel string) {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("x"), 0o644)
-	}
-	mk("__MACOSX/Flickr8k_text/Flickr8k.token.txt")
-	mk("files/Flickr8k_text/Flickr8k.token.txt")
-	mk("a/b/c/d/e/deep.txt") // five levels: too deep
-	mk("x/Flickr8k.token.txt")
+	writeTree(t, root,
+		"__MACOSX/Flickr8k_text/Flickr8k.token.txt",
+		"files/Flickr8k_text/Flickr8k.token.txt",
+		"a/b/c/d/e/deep.txt", // five levels: too deep
+		"x/Flickr8k.token.txt")
 	got, err := FindFile(root, "Flickr8k.token.txt")
 	if err != nil || got != filepath.Join(root, "x", "Flickr8k.token.txt") {
 		t.Fatalf("got %q %v, want the shallowest non-__MACOSX copy", got, err)
@@ -92,23 +103,12 @@ func TestFindFollowsSymlinks(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	data := filepath.Join(base, "data", "flickr8k")
-	mk := func(rel string) {
-		p := filepath.Join(data, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	link := func(target, name string) {
 		if err := os.Symlink(target, name); err != nil {
 			t.Skipf("symlinks unsupported: %v", err)
 		}
 	}
-	mk("Flickr8k_text/Flickr8k.token.txt")
-	mk("Flickr8k_text/Flickr_8k.trainImages.txt")
-	mk("images/a.jpg")
+	writeTree(t, data, "Flickr8k_text/Flickr8k.token.txt", "Flickr8k_text/Flickr_8k.trainImages.txt", "images/a.jpg")
 	work := filepath.Join(base, "work")
 	os.MkdirAll(work, 0o755)
 	link(data, filepath.Join(work, "f8k"))                                        // symlinked root
@@ -173,5 +173,26 @@ func TestFindAmbiguous(t *testing.T) {
 	}
 	if got, err := FindFile(root, "dev_caps.txt"); err != nil || got != filepath.Join(root, "data", "dev_caps.txt") {
 		t.Errorf("shallower match: got %q %v", got, err)
+	}
+}
+
+func TestFindAll(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeTree(t, root, "b.tsv", "x/a.tsv", "x/notes.txt", "a/b/c/d/four.tsv",
+		"a/b/c/d/e/five.tsv", // five levels: too deep, as for FindFile
+		"__MACOSX/._b.tsv")
+	os.Mkdir(filepath.Join(root, "dir.tsv"), 0o755) // a directory is not a file
+	tsv := func(name string) bool { return strings.HasSuffix(name, ".tsv") }
+	got, err := FindAll(root, tsv)
+	want := []string{filepath.Join(root, "a/b/c/d/four.tsv"), filepath.Join(root, "b.tsv"), filepath.Join(root, "x/a.tsv")}
+	if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("FindAll = %q, %v; want %q", got, err, want)
+	}
+	if _, err := FindAll(root, func(string) bool { return false }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no match: err %v, want ErrNotFound", err)
+	}
+	if _, err := FindAll(filepath.Join(root, "nope"), tsv); err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing root: err %v, want the read error", err)
 	}
 }

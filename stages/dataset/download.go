@@ -71,8 +71,9 @@ var DownloadSpec = pipeline.Spec{
 // file: the url's, or else the single catalog entry's. With several catalog
 // entries and no url, or with a dir: url (nothing is fetched), they would
 // be ignored, so they are refused; md5: none (skip catalog MD5s) applies to
-// every file. Digests are checked for form here so that a typo fails at
-// plan time rather than after a full download.
+// every file. mirrors and name apply to the url only, and are refused
+// without one or with a dir: url. Digests are checked for form here so
+// that a typo fails at plan time rather than after a full download.
 func validateDownload(p pipeline.Params) error {
 	var errs []error
 	catalog, u := p.Strings("catalog"), p.Path("url")
@@ -111,6 +112,23 @@ func validateDownload(p pipeline.Params) error {
 		case u == "" && len(catalog) > 1:
 			errs = append(errs, pipeline.ParamError(e.name, fmt.Errorf("applies to one file, but %d catalog entries are listed and no url: "+
 				"use one download stage per entry to give each its own %s", len(catalog), e.name)))
+		}
+	}
+	// mirrors and name describe the url: without one, or with a dir: url,
+	// they would be ignored.
+	for _, e := range []struct {
+		name  string
+		given bool
+	}{
+		{"mirrors", len(p.Strings("mirrors")) > 0},
+		{"name", p.String("name") != ""},
+	} {
+		switch {
+		case !e.given:
+		case dir:
+			errs = append(errs, pipeline.ParamError(e.name, errors.New("a dir: url is used in place, nothing is fetched")))
+		case u == "":
+			errs = append(errs, pipeline.ParamError(e.name, errors.New("applies to the url only, and no url is given")))
 		}
 	}
 	return errors.Join(errs...)

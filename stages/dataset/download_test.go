@@ -187,11 +187,7 @@ func TestDownloadValidateChecksums(t *testing.T) {
 	sha := strings.Repeat("ab", 32)
 	md := strings.Repeat("cd", 16)
 	two := []string{"flickr8k-images", "flickr8k-text"}
-	for _, c := range []struct {
-		name string
-		raw  map[string]any
-		want []string // substrings of the error; nil = valid
-	}{
+	checkValidateDownload(t, []validateCase{
 		{"one catalog entry and sha256", map[string]any{"catalog": []string{"flickr8k-text"}, "sha256": sha}, nil},
 		{"one catalog entry and md5", map[string]any{"catalog": []string{"flickr8k-text"}, "md5": strings.ToUpper(md)}, nil},
 		{"md5 none with several entries", map[string]any{"catalog": two, "md5": "None"}, nil},
@@ -205,25 +201,7 @@ func TestDownloadValidateChecksums(t *testing.T) {
 		{"sha256 not hex", map[string]any{"url": "https://example.com/x.zip", "sha256": "z" + sha[1:]}, []string{"with.sha256"}},
 		{"md5 not hex", map[string]any{"catalog": []string{"flickr8k-text"}, "md5": "g" + md[1:]}, []string{"with.md5", "32 hex", "none"}},
 		{"both malformed: both reported", map[string]any{"url": "https://example.com/x.zip", "sha256": "x", "md5": "y"}, []string{"with.sha256", "with.md5"}},
-	} {
-		p, err := pipeline.NewParams(DownloadSpec.Params, c.raw)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		err = DownloadSpec.Validate(p)
-		switch {
-		case c.want == nil && err != nil:
-			t.Errorf("%s: unexpected error %v", c.name, err)
-		case c.want != nil && err == nil:
-			t.Errorf("%s: no error, want one with %q", c.name, c.want)
-		case err != nil:
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("%s: error %q lacks %q", c.name, err, w)
-				}
-			}
-		}
-	}
+	})
 }
 
 // TestDownloadCatalogChecksum: a sha256 or md5 given with one catalog entry

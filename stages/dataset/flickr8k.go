@@ -47,7 +47,7 @@ var (
 	strictParam = pipeline.Param{Name: "strict", Type: pipeline.Bool, Default: false,
 		Doc: "fail on the first anomaly (missing image, duplicate, caption count) instead of skipping and counting it"}
 	workersParam = pipeline.Param{Name: "workers", Type: pipeline.Int, Default: 0, NoCache: true,
-		Doc: "goroutines reading image headers; 0 = number of CPUs", Min: pipeline.Bound(0)}
+		Doc: "image headers are read by twice this many goroutines (the reads wait on I/O); 0 = number of CPUs", Min: pipeline.Bound(0)}
 )
 
 // evalCaptions is the number of captions an image in an evaluation split

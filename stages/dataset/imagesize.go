@@ -11,6 +11,12 @@ import (
 	"os"
 	"runtime"
 
+	// BMP and TIFF, which features.regions decodes too: registered here so
+	// that the readers' headers do not depend on what else is linked in
+	// (imaging registers them, but a binary without features.regions
+	// would count such images as unreadable).
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp" // decoders for image.DecodeConfig
 	"golang.org/x/sync/errgroup"
 

@@ -39,7 +39,7 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 		sourceParam,
 		{Name: "json", Type: pipeline.String, Default: k.jsonFile, Doc: "Karpathy split file name, searched under the source"},
 		{Name: "captions_per_image", Type: pipeline.Int, Default: 5, Min: pipeline.Bound(0),
-			Doc: "captions kept per image (first N); dev/test images with fewer are skipped and counted; 0 = keep all (train only; eval splits keep 5)"},
+			Doc: "captions kept per training image (the first N; 0 = all); dev and test images always keep their first 5, and those with fewer than 5 are skipped and counted"},
 		{Name: "check_images", Type: pipeline.Bool, Default: true,
 			Doc: "require each image file and read its size; false = trust the JSON (width/height 0, for precomputed features)"},
 		strictParam,
@@ -48,7 +48,7 @@ func karpathyParams(k karpathyKind) []pipeline.Param {
 	}
 	if k.name == "coco" {
 		ps = append(ps, pipeline.Param{Name: "captions_json", Type: pipeline.StringList, Default: []string{},
-			Doc: "read COCO's own captions files instead of the Karpathy JSON: FILE or FILE=SPLIT (train, val, test), " +
+			Doc: "read COCO's own captions files instead of the Karpathy JSON: FILE or FILE=SPLIT (train, val or dev, test, restval), " +
 				"e.g. [captions_train2014.json=train, captions_val2014.json=val]; the split defaults to train for names containing \"train\", else val"})
 		ps = append(ps, pipeline.Param{Name: "restval", Type: pipeline.String, Default: "train", Enum: []string{"train", "restval", "drop"},
 			Doc: "where COCO's restval images go: train (the standard 113,287-image training set), keep as restval, or drop"})

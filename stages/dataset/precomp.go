@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -36,7 +34,12 @@ var PrecompSpec = pipeline.Spec{
 	// disagree, per-caption .npy rows of one image that differ (one
 	// caption per image read as 5 per image), .npy shapes of another rank
 	// than 2 or 3. Blank lines after the last caption are ignored.
-	Version: "4",
+	// 5: butd without tsv finds the *.tsv files by the rules of every
+	// other file (datasets.FindAll): through symlinks (a linked source
+	// read nothing), __MACOSX skipped, a file linked beside itself read
+	// once (its records counted as duplicate_tsv_ids), at most four
+	// directories deep.
+	Version: "5",
 	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
 		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
 		"(image_id, image_w, image_h, num_boxes, boxes, features; base64 float32) matched to {split}_ids.txt. " +
@@ -55,9 +58,6 @@ var PrecompSpec = pipeline.Spec{
 	InputsUnused: sourceGiven,
 	Stage:        pipeline.StageFunc(runPrecomp),
 }
-
-// evalSplit reports whether split is one evaluated with 5 captions per image.
-func evalSplit(s string) bool { return s != table.SplitTrain && s != table.SplitRestval }
 
 func runPrecomp(ctx context.Context, env *pipeline.Env) error {
 	p := env.Params
@@ -489,7 +489,9 @@ func math32Bits(v []float32) []uint32 {
 
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 
-// tsvFiles returns the named TSV files (or every *.tsv) under roots, sorted.
+// tsvFiles returns the named TSV files, or else every *.tsv under roots,
+// found by the rules of datasets.FindFile (symlinks followed, __MACOSX
+// skipped, a file linked beside itself listed once), sorted.
 func tsvFiles(roots, names []string) ([]string, error) {
 	if len(names) > 0 {
 		var out []string
@@ -504,12 +506,11 @@ func tsvFiles(roots, names []string) ([]string, error) {
 	}
 	var out []string
 	for _, r := range roots {
-		filepath.WalkDir(r, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".tsv") {
-				out = append(out, p)
-			}
-			return nil
-		})
+		ps, err := datasets.FindAll(r, func(name string) bool { return strings.HasSuffix(name, ".tsv") })
+		if err != nil && !errors.Is(err, datasets.ErrNotFound) {
+			return nil, err
+		}
+		out = append(out, ps...)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("butd: no *.tsv file under %s", strings.Join(roots, ", "))

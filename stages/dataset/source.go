@@ -73,34 +73,29 @@ func downloadRoot(a *pipeline.Artifact) string {
 	return a.Path(DownloadFilesDir)
 }
 
-// findFile looks for one of names in roots, in order.
+// findFile looks for a regular file named one of names in roots, in order.
 func findFile(roots []string, names ...string) (string, error) {
-	var firstErr error
-	for _, r := range roots {
-		p, err := datasets.FindFile(r, names...)
-		if err == nil {
-			return p, nil
-		}
-		if errors.Is(err, datasets.ErrAmbiguous) {
-			return "", err // a later root must not hide the choice this one needs
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return "", firstErr
+	return findIn(roots, datasets.FindFile, names)
 }
 
 // findDir looks for a directory named one of names in roots, in order.
 func findDir(roots []string, names ...string) (string, error) {
+	return findIn(roots, datasets.FindDir, names)
+}
+
+// findIn calls find on each root in order and returns the first match. An
+// ambiguous match ends the search (a later root must not hide the choice
+// this one needs); when no root matches, the first root's error is
+// returned.
+func findIn(roots []string, find func(root string, names ...string) (string, error), names []string) (string, error) {
 	var firstErr error
 	for _, r := range roots {
-		p, err := datasets.FindDir(r, names...)
+		p, err := find(r, names...)
 		if err == nil {
 			return p, nil
 		}
 		if errors.Is(err, datasets.ErrAmbiguous) {
-			return "", err // a later root must not hide the choice this one needs
+			return "", err
 		}
 		if firstErr == nil {
 			firstErr = err

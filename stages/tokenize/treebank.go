@@ -276,6 +276,19 @@ func (w *work) run(pass func(dst, src []byte) []byte) {
 func padQuoteRune(r rune) bool { return r == '«' || r == '“' || r == '‘' || r == '„' }
 func endQuoteRune(r rune) bool { return r == '»' || r == '”' || r == '’' }
 
+// padRuneIf appends the rune that starts at src[i], padded by a space on
+// each side when pad reports true for it, and returns dst and the index of
+// the next rune.
+func padRuneIf(dst, src []byte, i int, pad func(rune) bool) ([]byte, int) {
+	r, sz := utf8.DecodeRune(src[i:])
+	if !pad(r) {
+		return append(dst, src[i:i+sz]...), i + sz
+	}
+	dst = append(dst, ' ')
+	dst = append(dst, src[i:i+sz]...)
+	return append(dst, ' '), i + sz
+}
+
 // padStartQuotes: ([«“‘„]|[`]+) -> " \1 "
 func padStartQuotes(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
@@ -291,15 +304,7 @@ func padStartQuotes(dst, src []byte) []byte {
 			dst = append(dst, ' ')
 			i = j
 		case c >= utf8.RuneSelf:
-			r, sz := utf8.DecodeRune(src[i:])
-			if padQuoteRune(r) {
-				dst = append(dst, ' ')
-				dst = append(dst, src[i:i+sz]...)
-				dst = append(dst, ' ')
-			} else {
-				dst = append(dst, src[i:i+sz]...)
-			}
-			i += sz
+			dst, i = padRuneIf(dst, src, i, padQuoteRune)
 		default:
 			dst = append(dst, c)
 			i++
@@ -527,15 +532,7 @@ func padEndQuotes(dst, src []byte) []byte {
 			i++
 			continue
 		}
-		r, sz := utf8.DecodeRune(src[i:])
-		if endQuoteRune(r) {
-			dst = append(dst, ' ')
-			dst = append(dst, src[i:i+sz]...)
-			dst = append(dst, ' ')
-		} else {
-			dst = append(dst, src[i:i+sz]...)
-		}
-		i += sz
+		dst, i = padRuneIf(dst, src, i, endQuoteRune)
 	}
 	return dst
 }
