@@ -38,7 +38,7 @@ var PrecompSpec = pipeline.Spec{
 	// other file (datasets.FindAll): through symlinks (a linked source
 	// read nothing), __MACOSX skipped, a file linked beside itself read
 	// once (its records counted as duplicate_tsv_ids), at most four
-	// directories deep.
+	// directories deep; parts named *.tsv.N are TSV files too.
 	Version: "5",
 	Doc: "Read precomputed region features with their captions: SCAN's {split}_ims.npy (float32 N x 36 x 2048), " +
 		"{split}_caps.txt (5 lines per image) and {split}_ids.txt, or bottom-up-attention TSV files " +
@@ -489,6 +489,26 @@ func math32Bits(v []float32) []uint32 {
 
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 
+// isTSVName reports whether a file name is a BUTD TSV: *.tsv, or a part
+// *.tsv.N (N digits), as bottom-up-attention's adaptive-box download splits
+// its Karpathy train file (karpathy_train_resnet101_faster_rcnn_genome.tsv.0
+// and .tsv.1).
+func isTSVName(name string) bool {
+	if strings.HasSuffix(name, ".tsv") {
+		return true
+	}
+	i := strings.LastIndex(name, ".tsv.")
+	if i < 0 || i+len(".tsv.") == len(name) {
+		return false
+	}
+	for _, c := range name[i+len(".tsv."):] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // tsvFiles returns the named TSV files, or else every *.tsv under roots,
 // found by the rules of datasets.FindFile (symlinks followed, __MACOSX
 // skipped, a file linked beside itself listed once), sorted.
@@ -506,14 +526,14 @@ func tsvFiles(roots, names []string) ([]string, error) {
 	}
 	var out []string
 	for _, r := range roots {
-		ps, err := datasets.FindAll(r, func(name string) bool { return strings.HasSuffix(name, ".tsv") })
+		ps, err := datasets.FindAll(r, isTSVName)
 		if err != nil && !errors.Is(err, datasets.ErrNotFound) {
 			return nil, err
 		}
 		out = append(out, ps...)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("butd: no *.tsv file under %s", strings.Join(roots, ", "))
+		return nil, fmt.Errorf("butd: no *.tsv (or *.tsv.N) file under %s", strings.Join(roots, ", "))
 	}
 	sort.Strings(out)
 	return out, nil
