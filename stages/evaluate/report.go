@@ -257,8 +257,17 @@ func runReport(ctx context.Context, env *pipeline.Env) error {
 	if len(runs) > 1 {
 		sum += fmt.Sprintf(", %d runs compared", len(runs))
 	}
-	if d := comp.dir; d != nil && d.otherData+d.noData > 0 {
-		sum += fmt.Sprintf(" (%d of other or unknown test data left out)", d.otherData+d.noData)
+	if d := comp.dir; d != nil {
+		var out []string
+		if n := d.otherData + d.noData; n > 0 {
+			out = append(out, fmt.Sprintf("%d of other or unknown test data", n))
+		}
+		if d.unreadable > 0 {
+			out = append(out, fmt.Sprintf("%d unreadable", d.unreadable))
+		}
+		if len(out) > 0 {
+			sum += " (" + strings.Join(out, ", ") + " left out)"
+		}
 	}
 	env.Summarize("%s", sum)
 	return nil

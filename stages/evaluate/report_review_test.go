@@ -70,6 +70,9 @@ func TestReportRunsDirUnreadableFile(t *testing.T) {
 	if !strings.Contains(page, "1 unreadable metrics.json file left out (runs_dir/foreign/metrics.json:") {
 		t.Errorf("the page does not name the unreadable file")
 	}
+	if sum := res.Record.Stages[len(res.Record.Stages)-1].Summary; !strings.Contains(sum, "(1 unreadable left out)") {
+		t.Errorf("summary %q does not count the unreadable file", sum)
+	}
 	if _, err := h.runErr("train.lr=0.002", "report.runs=["+filepath.Join(bad, "metrics.json")+"]"); err == nil {
 		t.Error("an unreadable file listed in runs: want the report to fail")
 	}
