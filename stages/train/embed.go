@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
 	coder "coderflow/train"
@@ -64,6 +65,14 @@ func findTrain(env *pipeline.Env) (*pipeline.Artifact, error) {
 		return nil, fmt.Errorf("stage %q: no upstream %s artifact (add the training stage to `needs`)", env.StageID, KindTrain)
 	}
 	return found, nil
+}
+
+// embedReaderOptions are the Arrow reader's options for embed's
+// feature_memory param: all of it (MiB) for the batches in flight (embed
+// holds no feature buffer beside them, unlike train.coder's loader, whose
+// reader gets readerOptions' share of its budget).
+func embedReaderOptions(mib int) arrowfeat.Options {
+	return arrowfeat.Options{BatchRows: 256, MemoryBudget: int64(mib) << 20}
 }
 
 // evalSplit reports whether split uses the 5-captions-per-image layout.
@@ -158,7 +167,7 @@ func runEmbed(ctx context.Context, env *pipeline.Env) error {
 		return fmt.Errorf("split %q: no images with captions to embed", split)
 	}
 	counts := &featCounts{}
-	imgs, missing, err := encodeImages(ctx, m, shape, images, nil, ffiles, readerOptions(int64(p.Int("feature_memory"))<<20), batch, counts)
+	imgs, missing, err := encodeImages(ctx, m, shape, images, nil, ffiles, embedReaderOptions(p.Int("feature_memory")), batch, counts)
 	if err != nil {
 		return err
 	}

@@ -114,3 +114,14 @@ func maxAbsDiff(a, b []float32) float64 {
 	}
 	return d
 }
+
+// TestEmbedReaderBudget: embed's feature_memory is the Arrow reader's
+// budget for batches in flight, as its doc says (all of it, not the
+// quarter that train.coder gives the reader beside its feature buffer).
+func TestEmbedReaderBudget(t *testing.T) {
+	for _, mib := range []int{16, 256, 2048} {
+		if got := embedReaderOptions(mib).MemoryBudget; got != int64(mib)<<20 {
+			t.Errorf("feature_memory %d: reader budget %d bytes, want %d", mib, got, int64(mib)<<20)
+		}
+	}
+}

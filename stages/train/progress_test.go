@@ -242,3 +242,37 @@ func TestStreamingFewerPairsThanBatch(t *testing.T) {
 		t.Errorf("err = %v, want the captions without features named", err)
 	}
 }
+
+// TestProgressResumedWithinEpoch: a run resumed within an epoch counts
+// only the batches it trains in its progress (not the ones the checkpoint
+// within the epoch already holds, which it skips at once): its rate and
+// ETA are its own, and it ends "finished" with done = total.
+func TestProgressResumedWithinEpoch(t *testing.T) {
+	data := fixture(t)
+	params := smallParams(map[string]any{"concept": false, "checkpoint_minutes": 0})
+	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
+	dir := runKilledWithin(t, 2, 4, false, params, data, log)
+	// The log reporter writes its last line only for work that took over a
+	// second: the last epoch waits that long.
+	afterEpoch = func(e int) {
+		if e == 3 {
+			time.Sleep(1100 * time.Millisecond)
+		}
+	}
+	defer func() { afterEpoch = nil }()
+	var buf bytes.Buffer
+	if _, err := pipeline.RunStandalone(t.Context(), &TrainSpec, "train", params, []*pipeline.Artifact{data},
+		dir, slog.New(slog.NewTextHandler(&buf, nil))); err != nil {
+		t.Fatal(err)
+	}
+	// 20 batches per epoch: 16 left of epoch 2, then epoch 3
+	const want = 16 + 20
+	ms := finishedRE.FindAllStringSubmatch(buf.String(), -1)
+	if len(ms) == 0 {
+		t.Fatalf("no batches progress line in\n%s", buf.String())
+	}
+	m := ms[len(ms)-1]
+	if m[1] != "finished" || m[2] != strconv.Itoa(want) || m[3] != strconv.Itoa(want) {
+		t.Errorf("last progress line %q, want finished with done = total = %d", m[0], want)
+	}
+}

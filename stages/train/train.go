@@ -441,11 +441,16 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		}
 		return every > 0 && time.Since(lastCkpt) >= every
 	}
-	// Progress counts this run's batches only (a resumed run's rate and ETA
-	// are not inflated by the epochs it skipped). nb is exact in both
+	// Progress counts the batches this run trains only (a resumed run's
+	// rate and ETA are not inflated by the epochs, nor by the batches of a
+	// checkpoint within an epoch, that it skips). nb is exact in both
 	// modes (an epoch yields floor(pairs/batch) batches); the total is
 	// still corrected should an epoch yield another count.
-	prog := env.Progress("batches", int64(epochs-last)*nb)
+	total := int64(epochs-last) * nb
+	if part != nil {
+		total -= int64(part.Batches)
+	}
+	prog := env.Progress("batches", total)
 	defer prog.Done()
 	ropt := readerOptions(budget)
 	lrs := lrStep(p)
@@ -493,7 +498,6 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 		err := ld.epochPrefetch(ctx, e, ahead, func(b *coder.Batch) error {
 			if skip > 0 { // trained before the partial checkpoint
 				skip--
-				prog.Add(1)
 				return nil
 			}
 			ls, err := m.Step(b, lr)
