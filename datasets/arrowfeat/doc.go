@@ -1,7 +1,15 @@
 // Package arrowfeat streams region-feature shards (the features table of
 // coderflow, written by the features.regions stage or imported by
 // dataset.precomp; schema table.FeatureRow) as Apache Arrow record batches,
-// for the training data loader.
+// for the training data loader; [NewTableReader] with the [Tokens] layout
+// streams the token shards (table.TokenRow) the same way, read through
+// [NewTokensView].
+//
+// Before arrow-go decodes a file, its footer and every page header are
+// checked against the file, the column chunks and the footer's counts
+// (internal/pqcheck, as the table readers do for parquet-go): arrow-go
+// trusts them, and a damaged page header of a tokens shard made its page
+// reader allocate without end (FuzzTokensReader).
 //
 // A [Reader] decodes the shards with arrow-go's pqarrow record reader
 // (github.com/apache/arrow/go/v15 parquet/pqarrow), one row group per

@@ -86,3 +86,58 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTokensReader reads arbitrary bytes as a tokens shard with a Tokens
+// reader (the train stage's caption loader). Whatever the bytes, every read
+// ends in io.EOF or an error naming the file, every batch that comes out
+// has the tokens columns (NewTokensView accepts it), and memory stays
+// bounded for a small file.
+//
+// Seed: testdata/tokens.parquet (6 rows in 2 row groups, written by
+// table.WriteFile). No checked allocator: arrow-go v15's delta bit-pack
+// decoder, which the split strings' lengths use, never returns a 64-byte
+// buffer per row group (TestTokensReader).
+func FuzzTokensReader(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "tokens.parquet"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+		r, err := arrowfeat.NewTableReader(nil, arrowfeat.Tokens, []string{p}, arrowfeat.Options{Workers: 1, BatchRows: 4})
+		if err == nil {
+			for {
+				rec, rerr := r.Next(t.Context())
+				if rerr != nil {
+					if !errors.Is(rerr, io.EOF) {
+						err = rerr
+					}
+					break
+				}
+				v, verr := arrowfeat.NewTokensView(rec)
+				if verr != nil {
+					t.Fatalf("a batch the reader handed out is not a tokens batch: %v", verr)
+				}
+				for i := range v.Len() {
+					_, _ = v.Split(i), v.IDs(i)
+				}
+				rec.Release()
+			}
+			r.Close()
+		}
+		if err != nil && !strings.Contains(err.Error(), p) {
+			t.Fatalf("reader error does not name the file: %v", err)
+		}
+		runtime.ReadMemStats(&ms)
+		if alloc := ms.TotalAlloc - before; alloc > 64<<20 {
+			t.Fatalf("a %d-byte file made the reader allocate %d MiB", len(data), alloc>>20)
+		}
+	})
+}

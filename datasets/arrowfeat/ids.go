@@ -36,12 +36,15 @@ func imageIDs(ctx context.Context, path string, ids []int64, def []int16, fn fun
 			err = corrupt(path, rg, p)
 		}
 	}()
+	if err := checkFile(path); err != nil {
+		return err
+	}
 	pr, err := openShard(path)
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
-	if _, err := leaves(pr, path); err != nil { // a features table
+	if _, err := leaves(pr, Features, path); err != nil { // a features table
 		return err
 	}
 	sc := pr.MetaData().Schema

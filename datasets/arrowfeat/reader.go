@@ -15,10 +15,50 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+
+	"coderflow/internal/pqcheck"
 )
 
 // Columns are the feature-table columns every batch carries, in order.
-var Columns = []string{"image_id", "n_regions", "dim", "boxes", "feats"}
+var Columns = Features.Columns()
+
+// Layout is a table a [Reader] streams: the columns every batch carries, in
+// this order, with their types (list element names and nullability are not
+// compared). A file with the columns in another order, or with extra
+// columns, is read all the same, as table.Scan reads it.
+type Layout struct {
+	Table  string        // the table's name, for errors ("not a features table")
+	Schema *arrow.Schema // the batches' schema (also when there are no files)
+}
+
+// Columns returns the layout's column names in order.
+func (l Layout) Columns() []string {
+	var c []string
+	for _, f := range l.Schema.Fields() {
+		c = append(c, f.Name)
+	}
+	return c
+}
+
+// Features is the features table (table.FeatureRow): image_id int64,
+// n_regions int32, dim int32, boxes list<float32>, feats list<float32>.
+var Features = Layout{Table: "features", Schema: arrow.NewSchema([]arrow.Field{
+	{Name: "image_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "n_regions", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "dim", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "boxes", Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Float32)},
+	{Name: "feats", Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Float32)},
+}, nil)}
+
+// Tokens is the tokens table (table.TokenRow): caption_id int64, image_id
+// int64, split string, ids list<int32>, length int32.
+var Tokens = Layout{Table: "tokens", Schema: arrow.NewSchema([]arrow.Field{
+	{Name: "caption_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "image_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "split", Type: arrow.BinaryTypes.String},
+	{Name: "ids", Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Int32)},
+	{Name: "length", Type: arrow.PrimitiveTypes.Int32},
+}, nil)}
 
 // Defaults of [Options].
 const (
@@ -44,10 +84,11 @@ type Options struct {
 	Workers int
 }
 
-// Reader streams feature shards as Arrow record batches. It is not safe for
-// concurrent use by several goroutines.
+// Reader streams the shards of one table (a [Layout]) as Arrow record
+// batches. It is not safe for concurrent use by several goroutines.
 type Reader struct {
 	mem    memory.Allocator
+	layout Layout
 	schema *arrow.Schema
 	ch     chan result
 	cancel context.CancelFunc
@@ -67,6 +108,14 @@ type result struct {
 // is opened here, so a missing or malformed first shard is reported at once;
 // later files are checked as they are reached and must have the same schema.
 func NewReader(mem memory.Allocator, files []string, opt Options) (*Reader, error) {
+	return NewTableReader(mem, Features, files, opt)
+}
+
+// NewTableReader streams the shards of the table layout describes in file
+// order as Arrow record batches with the layout's columns, as [NewReader]
+// does for the features table (NewReader is NewTableReader with
+// [Features]). [NewView] is for features batches only.
+func NewTableReader(mem memory.Allocator, layout Layout, files []string, opt Options) (*Reader, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -79,9 +128,9 @@ func NewReader(mem memory.Allocator, files []string, opt Options) (*Reader, erro
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	r := &Reader{mem: mem, ch: make(chan result, 1)}
+	r := &Reader{mem: mem, layout: layout, ch: make(chan result, 1)}
 	if len(files) == 0 {
-		r.schema = canonicalSchema()
+		r.schema = layout.Schema
 	} else {
 		s, _, err := r.probe(files[0])
 		if err != nil {
@@ -94,17 +143,6 @@ func NewReader(mem memory.Allocator, files []string, opt Options) (*Reader, erro
 	r.wg.Add(1)
 	go r.produce(ctx, files, opt)
 	return r, nil
-}
-
-// canonicalSchema is the schema reported when there are no files.
-func canonicalSchema() *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "image_id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "n_regions", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "dim", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "boxes", Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Float32)},
-		{Name: "feats", Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Float32)},
-	}, nil)
 }
 
 // Schema returns the schema of the batches.
@@ -159,6 +197,28 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// checkFile checks the structure of the file at path that arrow-go trusts
+// before it decodes: the footer, and every page header against its column
+// chunk and the footer's counts (internal/pqcheck, which the table readers
+// use for parquet-go). arrow-go's page reader allocated gigabytes without
+// end on a damaged page header of a tokens shard (FuzzTokensReader), where
+// no recover helps.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("arrowfeat: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("arrowfeat: %w", err)
+	}
+	if err := pqcheck.File(f, st.Size()); err != nil {
+		return fmt.Errorf("arrowfeat: %s: %w", path, err)
+	}
+	return nil
+}
+
 // openShard opens one shard for reading with buffered column streams.
 func openShard(path string) (*file.Reader, error) {
 	// Page buffers come from Go's garbage-collected allocator, not r.mem:
@@ -191,15 +251,15 @@ func openShard(path string) (*file.Reader, error) {
 	return pr, nil
 }
 
-// leaves returns the leaf column indices of the feature columns, in the
-// order of [Columns] whatever their order in the file (pqarrow makes the
+// leaves returns the leaf column indices of the layout's columns, in the
+// layout's order whatever their order in the file (pqarrow makes the
 // batch's fields in the order of the indices; a shard written with the
-// columns in another order, or with extra columns, is a features table all
-// the same, as table.Scan reads it).
-func leaves(pr *file.Reader, path string) ([]int, error) {
+// columns in another order, or with extra columns, is that table all the
+// same, as table.Scan reads it).
+func leaves(pr *file.Reader, l Layout, path string) ([]int, error) {
 	sc := pr.MetaData().Schema
 	var idx []int
-	for _, c := range Columns {
+	for _, c := range l.Columns() {
 		found := false
 		for i := 0; i < sc.NumColumns(); i++ {
 			if p := sc.Column(i).ColumnPath(); len(p) > 0 && p[0] == c {
@@ -208,7 +268,7 @@ func leaves(pr *file.Reader, path string) ([]int, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("arrowfeat: %s: no column %q: not a features table", path, c)
+			return nil, fmt.Errorf("arrowfeat: %s: no column %q: not a %s table", path, c, l.Table)
 		}
 	}
 	return idx, nil
@@ -223,12 +283,15 @@ func (r *Reader) probe(path string) (_ *arrow.Schema, _ int, err error) {
 			err = corrupt(path, -1, p)
 		}
 	}()
+	if err := checkFile(path); err != nil {
+		return nil, 0, err
+	}
 	pr, err := openShard(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer pr.Close()
-	cols, err := leaves(pr, path)
+	cols, err := leaves(pr, r.layout, path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -247,7 +310,7 @@ func (r *Reader) probe(path string) (_ *arrow.Schema, _ int, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("arrowfeat: %s: %w", path, err)
 	}
-	s, err := checkSchema(fs, path)
+	s, err := checkSchema(fs, r.layout, path)
 	return s, pr.NumRowGroups(), err
 }
 
@@ -288,10 +351,10 @@ func corrupt(path string, rg int, p any) error {
 }
 
 // checkSchema verifies column names and types and strips field metadata.
-func checkSchema(s *arrow.Schema, path string) (*arrow.Schema, error) {
-	want := canonicalSchema()
-	if s.NumFields() != len(Columns) {
-		return nil, fmt.Errorf("arrowfeat: %s: %d columns selected, want %v", path, s.NumFields(), Columns)
+func checkSchema(s *arrow.Schema, l Layout, path string) (*arrow.Schema, error) {
+	want := l.Schema
+	if s.NumFields() != want.NumFields() {
+		return nil, fmt.Errorf("arrowfeat: %s: %d columns selected, want %v", path, s.NumFields(), l.Columns())
 	}
 	fields := make([]arrow.Field, s.NumFields())
 	for i, f := range s.Fields() {
@@ -547,7 +610,7 @@ func (r *Reader) work(ctx context.Context, jobs <-chan job, opt Options) {
 					return err
 				}
 				cur = j.path
-				if cols, err = leaves(pr, j.path); err != nil {
+				if cols, err = leaves(pr, r.layout, j.path); err != nil {
 					return err
 				}
 				// Row groups are the unit of parallelism. Not Parallel:

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // Footer checks the Parquet file f of size bytes before parquet.OpenFile
@@ -54,6 +57,37 @@ func checkMagic(f io.ReaderAt, size int64) error {
 	}
 	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
 		return fmt.Errorf("not a readable Parquet file: footer length %d does not fit in the file (%d bytes): truncated or corrupted", n, size)
+	}
+	return nil
+}
+
+// File checks the whole structure of the Parquet file f of size bytes
+// that a reader trusts before it decodes pages: the footer ([Footer]), and
+// the page headers of every row group against their column chunks and the
+// footer's counts ([PagesAndCounts]). For readers that get no row-group
+// hook, such as arrow-go's pqarrow (whose page reader allocates without
+// end on some damaged page headers: datasets/arrowfeat's FuzzTokensReader).
+func File(f io.ReaderAt, size int64) error {
+	if err := Footer(f, size); err != nil {
+		return err
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4])) // Footer checked that it fits
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, size-8-n); err != nil {
+		return fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), b, &md); err != nil {
+		return fmt.Errorf("corrupt Parquet footer: %w", err)
+	}
+	for g := range md.RowGroups {
+		if err := PagesAndCounts(f, size, &md.RowGroups[g]); err != nil {
+			return fmt.Errorf("row group %d: %w", g, err)
+		}
 	}
 	return nil
 }

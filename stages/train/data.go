@@ -2,16 +2,21 @@ package train
 
 import (
 	"cmp"
-	kgstage "coderflow/stages/kg"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
 
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"coderflow/datasets/arrowfeat"
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
+	kgstage "coderflow/stages/kg"
 )
 
 // caption is one tokenised caption held by the loader.
@@ -90,48 +95,72 @@ func loadCaptions(ctx context.Context, env *pipeline.Env, maxLen int, vocab voca
 	return cs, cnt, nil
 }
 
-// scanTokens adds the captions of one tokens file (the splits in want).
+// scanTokens adds the captions of one tokens file (the splits in want),
+// streamed as Arrow record batches by the features' reader
+// (arrowfeat.NewTableReader with the Tokens layout): the ids are copied
+// into the flat id buffer batch by batch, so memory beyond the kept ids is
+// one batch in flight per decoder.
 func (cs *captionSet) scanTokens(ctx context.Context, file string, maxLen int, vocab vocabRange, want map[string]uint8, cnt *captionCounts) error {
-	var bad error
-	row := int64(-1) // of r in file
-	err := table.Scan(ctx, []string{file}, 4096, func(rows []table.TokenRow) error {
-		for _, r := range rows {
-			row++
-			si, ok := want[r.Split]
-			if !ok {
-				continue
-			}
-			n := int(r.Length)
-			if n > len(r.IDs) || n <= 0 {
-				n = len(r.IDs)
-			}
-			if n == 0 {
-				cnt.Empty++
-				continue
-			}
-			if n > maxLen {
-				n = maxLen
-				cnt.Truncated++
-			}
-			if vocab.size > 0 {
-				for _, id := range r.IDs[:n] {
-					if id < 0 || int(id) >= vocab.size {
-						bad = fmt.Errorf("tokens: caption %d (image %d, split %s) in %s, row %d: token id %d outside %s",
-							r.CaptionID, r.ImageID, r.Split, file, row, id, vocab.what)
-						return bad
-					}
-				}
-			}
-			cs.caps = append(cs.caps, caption{id: r.CaptionID, image: r.ImageID, ordinal: -1, start: int64(len(cs.ids)), n: int32(n), split: si})
-			cs.ids = append(cs.ids, r.IDs[:n]...)
-		}
-		return nil
-	})
-	if bad != nil {
-		return bad
-	}
+	r, err := arrowfeat.NewTableReader(memory.DefaultAllocator, arrowfeat.Tokens, []string{file},
+		arrowfeat.Options{BatchRows: 4096, MemoryBudget: 64 << 20})
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
+	}
+	defer r.Close()
+	row := int64(-1) // of the row in file
+	for {
+		rec, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tokens: %w", err)
+		}
+		err = cs.addTokens(rec, &row, file, maxLen, vocab, want, cnt)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// addTokens adds the captions of one tokens batch; row is the file row of
+// the batch's last row, advanced as the batch is read.
+func (cs *captionSet) addTokens(rec arrow.Record, row *int64, file string, maxLen int, vocab vocabRange, want map[string]uint8, cnt *captionCounts) error {
+	v, err := arrowfeat.NewTokensView(rec)
+	if err != nil {
+		return fmt.Errorf("tokens: %s: %w", file, err)
+	}
+	for i := range v.Len() {
+		*row++
+		split := v.Split(i)
+		si, ok := want[split]
+		if !ok {
+			continue
+		}
+		ids := v.IDs(i)
+		n := int(v.Lengths[i])
+		if n > len(ids) || n <= 0 {
+			n = len(ids)
+		}
+		if n == 0 {
+			cnt.Empty++
+			continue
+		}
+		if n > maxLen {
+			n = maxLen
+			cnt.Truncated++
+		}
+		if vocab.size > 0 {
+			for _, id := range ids[:n] {
+				if id < 0 || int(id) >= vocab.size {
+					return fmt.Errorf("tokens: caption %d (image %d, split %s) in %s, row %d: token id %d outside %s",
+						v.CaptionIDs[i], v.ImageIDs[i], split, file, *row, id, vocab.what)
+				}
+			}
+		}
+		cs.caps = append(cs.caps, caption{id: v.CaptionIDs[i], image: v.ImageIDs[i], ordinal: -1, start: int64(len(cs.ids)), n: int32(n), split: si})
+		cs.ids = append(cs.ids, ids[:n]...)
 	}
 	return nil
 }
