@@ -110,7 +110,7 @@ func seal(ctx context.Context, env *Env, base Manifest, start time.Time) (*Manif
 var sealHook func(dir string)
 
 // digestTree lists every regular file under dir except the manifest, with
-// size and sha256. Temporary files of atomic writes (".tmp-" in the name)
+// size and sha256. Temporary files of atomic writes (see [atomicfile.IsTemp])
 // are deleted: the stage has returned, so any left are partial files of a
 // killed earlier attempt, which would otherwise stay in the artifact.
 func digestTree(ctx context.Context, dir string) ([]FileEntry, error) {
@@ -131,7 +131,7 @@ func digestTree(ctx context.Context, dir string) ([]FileEntry, error) {
 		if rel == ManifestName {
 			return nil
 		}
-		if strings.Contains(filepath.Base(p), ".tmp-") {
+		if atomicfile.IsTemp(filepath.Base(p)) {
 			return os.Remove(p)
 		}
 		if !d.Type().IsRegular() {

@@ -193,6 +193,13 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 	}
 	if fs.Name == "" && !seenTop["name"] {
 		fs.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		if fs.Name == "" || fs.Name == "." || fs.Name == ".." {
+			// runs/<name>/ would be runs/ itself (where gc and the
+			// killed-run check look for workflows' directories, not
+			// records) or the workdir
+			errs = append(errs, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1}, Field: "name",
+				Err: fmt.Errorf("the file name %q gives the workflow no name (its run records go to runs/NAME/): add `name: NAME`", filepath.Base(file))})
+		}
 	}
 	if stagesNode == nil {
 		errs = append(errs, &SpecError{Pos: posOf(file, root), Field: "stages", Err: errors.New("missing: a workflow needs at least one stage")})
@@ -213,6 +220,8 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		seen[id] = true
 		if !validID(id) {
 			bad(k, id, "", errors.New("stage ids are letters, digits, '-' and '_' (no '.': --set STAGE.PARAM=V splits at the first dot)"))
+		} else if id == "params" {
+			bad(k, id, "", errors.New(`the stage id "params" is reserved: --set params.NAME=V sets workflow param NAME`))
 		}
 		st := &stageSpec{ID: id, Pos: posOf(file, k), With: map[string]*yaml.Node{}, WithPos: map[string]Pos{}}
 		if v.Kind != yaml.MappingNode {

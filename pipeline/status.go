@@ -17,8 +17,9 @@ import (
 // what `coderflow status --json` prints, one object per stage:
 //
 //   - stage, kind, key, status, dir: always present.
-//   - reason: for stale, what changed; also notes shards an interrupted
-//     earlier attempt finished.
+//   - reason: for stale, what changed; for missing, that the artifact
+//     the last run made under this key is gone; also notes shards an
+//     interrupted earlier attempt finished.
 //   - resume_shards: how many such shards there are (absent when none).
 //   - inputs: the input artifact keys in `needs` order; [] (never null)
 //     for a stage without inputs.
@@ -32,7 +33,7 @@ type State struct {
 	Kind   string `json:"kind"`
 	Key    string `json:"key"`
 	Status string `json:"status"`           // cached | stale | missing (not_needed: see NotNeeded)
-	Reason string `json:"reason,omitempty"` // for stale: what changed
+	Reason string `json:"reason,omitempty"` // for stale: what changed; for missing: an artifact deleted since the last run
 	// Resume counts the shards an interrupted earlier attempt with this
 	// key finished: the next run continues from them.
 	Resume    int           `json:"resume_shards,omitempty"`
@@ -88,7 +89,7 @@ func (w *Workflow) States(dg *Digester) ([]*State, error) {
 // StatesContext is [Workflow.States] that stops with ctx's cause when ctx
 // is done: the first digest of a large external directory can take minutes.
 func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, error) {
-	prev := latestKeys(w)
+	prev, prevKind := latestKeysKinds(w)
 	states := map[string]*State{}
 	var out []*State
 	for _, n := range w.Stages {
@@ -120,9 +121,17 @@ func (w *Workflow) StatesContext(ctx context.Context, dg *Digester) ([]*State, e
 			st.Status, st.Reason = StatusStale, verr.Error()
 		default:
 			st.Status = StatusMissing
-			if pk, ok := prev[n.ID]; ok && pk != key {
+			switch pk, ok := prev[n.ID]; {
+			case ok && prevKind[n.ID] != "" && prevKind[n.ID] != n.Kind:
+				// the last run's artifact is under the old kind
+				st.Status = StatusStale
+				st.Reason = fmt.Sprintf("uses: %s -> %s", prevKind[n.ID], n.Kind)
+			case ok && pk != key:
 				st.Status = StatusStale
 				st.Reason = staleReason(w, n, st, pk, states)
+			case ok:
+				// the last run made or found this very artifact
+				st.Reason = "the last run's artifact of this key is gone (deleted since)"
 			}
 		}
 		if st.Status != StatusCached {
@@ -172,7 +181,12 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 			}
 			continue
 		}
-		if !sameJSON(m.Params[name], cur[name]) {
+		oldV, newV := m.Params[name], cur[name]
+		if d.Type == StringList && d.Set {
+			// keyed as a set: another order or a repeat is no change
+			oldV, newV = asSet(oldV), asSet(newV)
+		}
+		if !sameJSON(oldV, newV) {
 			why = append(why, fmt.Sprintf("param %s: %s -> %s", name, jsonText(m.Params[name]), jsonText(cur[name])))
 		}
 	}
@@ -183,10 +197,21 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 		oldIDs = append(oldIDs, in.Stage)
 		oldKey[in.Stage] = in.Key
 	}
+	// A stage whose params say it reads a local source ([Spec.InputsUnused])
+	// keeps its needs but reads (and keys) no input: its needs did not
+	// change, what it reads did.
+	oldUnused := false
+	if len(m.Inputs) == 0 && n.Spec.InputsUnused != nil {
+		if op, err := NewParams(n.Spec.Params, m.Params); err == nil {
+			oldUnused = n.Spec.InputsUnused(op)
+		}
+	}
 	for i, in := range n.Inputs {
 		newIDs = append(newIDs, in.ID)
 		k, ok := oldKey[in.ID]
 		switch {
+		case !ok && oldUnused:
+			why = append(why, fmt.Sprintf("input %s read again (the last run read a local source instead)", in.ID))
 		case !ok:
 			why = append(why, fmt.Sprintf("input %s added to needs", in.ID))
 		case k != st.InputKeys[i]:
@@ -198,7 +223,11 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 		}
 	}
 	for _, id := range oldIDs {
-		if !slices.Contains(newIDs, id) {
+		switch {
+		case slices.Contains(newIDs, id):
+		case slices.Contains(n.Needs, id):
+			why = append(why, fmt.Sprintf("input %s not read with these params (a local source instead)", id))
+		default:
 			why = append(why, fmt.Sprintf("input %s removed from needs", id))
 		}
 	}
@@ -209,6 +238,30 @@ func staleReason(w *Workflow, n *Node, st *State, prevKey string, states map[str
 		return "key changed since the last run"
 	}
 	return strings.Join(why, "; ")
+}
+
+// asSet returns a list value (a []string, or the []any of a decoded
+// manifest) as the sorted, deduplicated strings a Set param is keyed by;
+// anything else as it is.
+func asSet(v any) any {
+	l := []string{} // empty lists are null in a manifest, and nil in Params
+	switch x := v.(type) {
+	case nil:
+	case []string:
+		l = append(l, x...)
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return v
+			}
+			l = append(l, s)
+		}
+	default:
+		return v
+	}
+	slices.Sort(l)
+	return slices.Compact(l)
 }
 
 // externalRef returns the digest record of param name, or nil.
@@ -261,7 +314,14 @@ func jsonText(v any) string {
 // every stage of w has a key, so a long run history costs nothing (usually
 // one record is read).
 func latestKeys(w *Workflow) map[string]string {
-	out := map[string]string{}
+	keys, _ := latestKeysKinds(w)
+	return keys
+}
+
+// latestKeysKinds is [latestKeys] that also returns stage -> the kind the
+// stage had in that run (its `uses:` may have changed since).
+func latestKeysKinds(w *Workflow) (map[string]string, map[string]string) {
+	out, kinds := map[string]string{}, map[string]string{}
 	want := map[string]bool{}
 	for _, n := range w.Stages {
 		want[n.ID] = true
@@ -272,7 +332,7 @@ func latestKeys(w *Workflow) map[string]string {
 			// a key is a path component of the artifact staleReason reads:
 			// a damaged record's "../x" must not lead it out of the cache
 			if _, seen := out[s.Stage]; !seen && isDigestHex([]byte(s.Key)) && (s.Status == RunRan || s.Status == RunCached) {
-				out[s.Stage] = s.Key
+				out[s.Stage], kinds[s.Stage] = s.Key, s.Kind
 				if want[s.Stage] {
 					found++
 				}
@@ -280,7 +340,7 @@ func latestKeys(w *Workflow) map[string]string {
 		}
 		return found < len(want)
 	})
-	return out
+	return out, kinds
 }
 
 // runsDir returns the run-record directory of a workflow.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -353,11 +354,45 @@ func abbreviate(xs []string, n int) string {
 	return strings.Join(xs[:n], ", ") + fmt.Sprintf(", … (%d more)", len(xs)-n)
 }
 
+// dirHint says what inspect takes, for a directory that is not an
+// artifact, with an example from the directory itself: an artifact
+// directory under it (a kind's cache directory), else its first Parquet
+// file in path order (a work directory, a table's shard directory).
+func dirHint(dir string) string {
+	const takes = "inspect takes one Parquet file or an artifact directory (with a manifest.json)"
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if p := filepath.Join(dir, e.Name()); e.IsDir() && isArtifactDir(p) {
+				return takes + "; it holds artifact directories such as " + p
+			}
+		}
+	}
+	found, seen, gaveUp := "", 0, false
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if seen++; err != nil || seen > 10000 { // unreadable, or a huge tree: say nothing of it
+			gaveUp = true
+			return filepath.SkipAll
+		}
+		if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".parquet") {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	switch {
+	case found == "" && gaveUp:
+		return takes
+	case found == "":
+		return takes + ", and it holds no Parquet file"
+	}
+	return "inspect takes one Parquet file (such as " + found + ") or an artifact directory (with a manifest.json)"
+}
+
 func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head int, asJSON bool) error {
 	if st, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return usageError{err} // a missing file on the command line, as for a workflow file
 	} else if err == nil && st.IsDir() {
-		return usageError{fmt.Errorf("%s is a directory: inspect takes one Parquet file (such as %s) or an artifact directory (with a manifest.json)", path, filepath.Join(path, "part-00000.parquet"))}
+		return usageError{fmt.Errorf("%s is a directory: %s", path, dirHint(path))}
 	}
 	info, err := pqinspect.Describe(path)
 	if err != nil {

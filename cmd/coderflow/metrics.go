@@ -44,6 +44,10 @@ prefixes, "latest" or "latest~N" (N runs before the latest); --runs lists them.`
 			}
 			out := cmd.OutOrStdout()
 			if len(sets) > 0 {
+				// the metrics at the keys the overrides give: not a run's
+				if fl := changedFlags(cmd, "run", "runs", "diff"); fl != "" {
+					return usageError{fmt.Errorf("--set and %s cannot be combined: with --set the metrics are those of the artifacts at the keys run would compute now, not a recorded run's", fl)}
+				}
 				return metricsForKeys(cmd, w, asJSON)
 			}
 			if all {

@@ -32,7 +32,8 @@ overrides) and prints per stage:
   stale    it is not, and the stage's latest run had another key: REASON says
            which param, input, file or stage version changed (or what is
            damaged in the artifact)
-  missing  it has not run with this key
+  missing  it has not run with this key, or its artifact was deleted since
+           (REASON says so)
 
 A stage that an interrupted run left finished shards of says so: the next
 run resumes from them. Download stages that a local source makes

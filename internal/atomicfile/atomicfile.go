@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 )
@@ -47,6 +48,28 @@ const maxName = 255
 
 // tmpSuffix is ".tmp-" and a random base-36 uint64 (at most 13 digits).
 const tmpSuffix = len(".tmp-") + 13
+
+// IsTemp reports whether a file name is that of a temporary file Create
+// makes: "." + the target's name (possibly cut) + ".tmp-" + 1 to 13
+// base-36 digits. The engine deletes such leftovers of a killed writer
+// when it seals an artifact; a stage's own file with ".tmp-" elsewhere in
+// its name (an extracted "notes.tmp-2019.csv") is not one.
+func IsTemp(name string) bool {
+	i := strings.LastIndex(name, ".tmp-")
+	if i < 2 || name[0] != '.' {
+		return false
+	}
+	rnd := name[i+len(".tmp-"):]
+	if len(rnd) == 0 || len(rnd) > tmpSuffix-len(".tmp-") {
+		return false
+	}
+	for _, c := range []byte(rnd) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
 
 // create is Create with the mode the file is created with (less the umask).
 func create(path string, perm os.FileMode) (*File, error) {

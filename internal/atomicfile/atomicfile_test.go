@@ -247,3 +247,24 @@ func TestNewDirectoriesSynced(t *testing.T) {
 		})
 	}
 }
+
+// TestIsTemp: the names Create gives its temporary files are temps, for
+// short and cut target names; other names with ".tmp-" in them are not.
+func TestIsTemp(t *testing.T) {
+	dir := t.TempDir()
+	for _, target := range []string{"x", "part-00000.parquet", strings.Repeat("é", 120) + ".bin"} {
+		f, err := Create(filepath.Join(dir, target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name := filepath.Base(f.Name()); !IsTemp(name) {
+			t.Errorf("IsTemp(%q) = false for a temporary file of Create", name)
+		}
+		f.Abort()
+	}
+	for _, name := range []string{"notes.tmp-2019.csv", ".notes.tmp-2019.csv", "x.tmp-abc", ".x.tmp-", ".x.tmp-ABC", ".x.tmp-12345678901234", ".tmp-abc"} {
+		if IsTemp(name) {
+			t.Errorf("IsTemp(%q) = true", name)
+		}
+	}
+}
