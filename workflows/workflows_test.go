@@ -250,11 +250,13 @@ func TestPaperSettings(t *testing.T) {
 				}
 				return n
 			}
-			// the pinned values are in the file itself, not stage defaults
+			// the pinned values are in the file itself, under train's with:,
+			// not stage defaults
 			raw, err := os.ReadFile(c.file)
 			if err != nil {
 				t.Fatal(err)
 			}
+			trainBlock := stageBlock(t, string(raw), "train")
 			tr := node("train")
 			for name, want := range methodTrain {
 				var got any
@@ -271,11 +273,11 @@ func TestPaperSettings(t *testing.T) {
 				if got != want {
 					t.Errorf("train.%s = %v, want %v", name, got, want)
 				}
-				if name != "seed" && !strings.Contains(string(raw), "\n      "+name+": ") {
-					t.Errorf("train.%s is not written in %s (a stage default could move it)", name, c.file)
+				if name != "seed" && !strings.Contains(trainBlock, "\n      "+name+": ") {
+					t.Errorf("train.%s is not written in %s's train stage (a stage default could move it)", name, c.file)
 				}
 			}
-			if got := tr.Params.Map()["seed"]; fmt.Sprint(got) != "1" || !strings.Contains(string(raw), "seed: ${params.seed}") {
+			if got := tr.Params.Map()["seed"]; fmt.Sprint(got) != "1" || !strings.Contains(trainBlock, "\n      seed: ${params.seed}") {
 				t.Errorf("train.seed = %v, want ${params.seed} (1)", got)
 			}
 			d := node("data")
@@ -308,6 +310,26 @@ func TestPaperSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stageBlock returns the lines of stage id in a workflow file: from its
+// "  id:" line up to the next stage (or the end).
+func stageBlock(t *testing.T, raw, id string) string {
+	t.Helper()
+	i := strings.Index(raw, "\n  "+id+":\n")
+	if i < 0 {
+		t.Fatalf("no stage %q line", id)
+	}
+	rest := raw[i+1:]
+	lines := strings.SplitAfter(rest, "\n")
+	n := len(lines[0])
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") && strings.TrimSpace(l) != "" && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			break // the next stage id at two spaces
+		}
+		n += len(l)
+	}
+	return "\n" + rest[:n]
 }
 
 // TestFlickr8kOffline runs flickr8k.yaml as the README's offline command

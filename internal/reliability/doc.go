@@ -22,8 +22,9 @@
 //     bookkeeping. Each must give a clear error naming the file or position
 //     (or a counted skip in the manifest), never a panic, and must not
 //     damage artifacts already in the cache.
-//   - TestCachedStageWithMissingAncestor and
-//     TestGCKeepsCurrentArtifactsAfterKill pin bugs the suite found.
+//   - TestCachedStageWithMissingAncestor, TestGCKeepsCurrentArtifactsAfterKill,
+//     TestRunSweepsTrash and TestPanicStackInDebugLog (in-process: no stage
+//     of the binary panics on purpose) pin bugs the suite found.
 //
 // docs/RELIABILITY.md lists the catalogue and the findings. Environment:
 // RELIABILITY_SEED replays a kill schedule (the seed is logged),

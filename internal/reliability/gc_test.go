@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,4 +37,32 @@ func TestGCKeepsCurrentArtifactsAfterKill(t *testing.T) {
 			t.Errorf("gc deleted stage %s's current artifact (gc: %s)", s.Stage, strings.TrimSpace(r.stdout))
 		}
 	}
+}
+
+// TestRunSweepsTrash: a process killed while it replaced or deleted an
+// artifact leaves it renamed to KEY.trash-PID-RANDOM (finding 5). The next
+// `coderflow run` removes such leftovers once it holds the workdir lock;
+// they used to stay until `coderflow gc`.
+func TestRunSweepsTrash(t *testing.T) {
+	dir := t.TempDir()
+	wf := write(t, filepath.Join(dir, "guard.yaml"), []byte(guardWF))
+	wd := filepath.Join(dir, "wd")
+	mustRun(t, "run", wf, "--workdir", wd, "--no-progress")
+	var trash string
+	for _, s := range states(t, wf, wd) {
+		if s.Stage == "tokens" {
+			trash = s.Dir + ".trash-12345-0badc0de"
+		}
+	}
+	write(t, filepath.Join(trash, "vocab.parquet"), []byte("half deleted"))
+	mustRun(t, "run", wf, "--workdir", wd, "--no-progress")
+	if _, err := os.Stat(trash); !os.IsNotExist(err) {
+		t.Errorf("%s left by an interrupted deletion is still there after a run (stat: %v)", trash, err)
+	}
+	for _, s := range states(t, wf, wd) {
+		if s.Status != pipeline.StatusCached {
+			t.Errorf("stage %s is %s after the sweep", s.Stage, s.Status)
+		}
+	}
+	verifyCache(t, wd)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,6 +41,10 @@ func startRun(t *testing.T, args []string) (*exec.Cmd, *strings.Builder, chan st
 	return cmd, &log, done
 }
 
+// lockTimeoutRE is the documented message of a run that gave up waiting
+// for the workdir lock: it names the holder and how long it waited.
+var lockTimeoutRE = regexp.MustCompile(`workdir is locked by another run \(pid [0-9]+ on \S+ since \S+\); waited 100ms`)
+
 // TestLockTimeout: a second run that cannot get the workdir lock within
 // --lock-timeout fails with exit 1 and names the holder; the first run is
 // not disturbed.
@@ -49,8 +54,8 @@ func TestLockTimeout(t *testing.T) {
 	args := []string{"run", ref.wf, "--workdir", wd, "--no-progress"}
 	cmd, log, done := startRun(t, args)
 	r := cf(t, context.Background(), "", append(args, "--lock-timeout", "100ms")...)
-	if r.code != 1 || !strings.Contains(r.stderr, "workdir is locked by another run (pid ") {
-		t.Errorf("second run: exit %d, want 1 with \"workdir is locked by another run (pid …)\":\n%s", r.code, r.all())
+	if r.code != 1 || !lockTimeoutRE.MatchString(r.stderr) {
+		t.Errorf("second run: exit %d, want 1 with %q:\n%s", r.code, lockTimeoutRE, r.all())
 	}
 	err := cmd.Wait()
 	<-done

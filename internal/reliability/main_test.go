@@ -160,7 +160,7 @@ func verifyCache(t testing.TB, workdir string) map[string]*pipeline.Manifest {
 				// delete leaves it half-deleted under a name that is not
 				// a key (so never a cache hit) until `coderflow gc`.
 				if _, seen := leftovers.LoadOrStore(dir, true); !seen {
-					t.Logf("%s: leftover of an interrupted replacement (not a key; removed by gc)", rel)
+					t.Logf("%s: leftover of an interrupted replacement (not a key; removed by the next run or gc)", rel)
 				}
 				continue
 			}

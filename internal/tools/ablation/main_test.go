@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,5 +76,100 @@ func TestParseSeeds(t *testing.T) {
 		if s := strings.Join(got, " "); (err != nil) != (tc.want == "error") || (err == nil && s != tc.want) {
 			t.Errorf("parseSeeds(%q) = %q, %v; want %s", tc.in, s, err, tc.want)
 		}
+	}
+}
+
+// TestConfigsSetTheSwitches loads the workflows the ablation runs
+// (Taskfile: demo.yaml, and flickr8k.yaml with data.source) with every
+// row's overrides and checks that the train stage gets the switches the
+// row's name describes, each row differing from the one above in the
+// component its name adds.
+func TestConfigsSetTheSwitches(t *testing.T) {
+	type sw struct {
+		loss                string
+		beta                float64 // only meaningful for dcl
+		queue               int
+		clustering, concept bool
+	}
+	want := map[string]sw{
+		"VSE++ (hinge, hardest negative)": {loss: "vsepp", beta: 1, queue: 0},
+		"InfoNCE, in-batch negatives":     {loss: "dcl", beta: 0, queue: 0},
+		"+ momentum queues":               {loss: "dcl", beta: 0, queue: 1024},
+		"+ DCL adaptive weights":          {loss: "dcl", beta: 1, queue: 1024},
+		"+ online clustering":             {loss: "dcl", beta: 1, queue: 1024, clustering: true},
+		"+ concept branch (full CODER)":   {loss: "dcl", beta: 1, queue: 1024, clustering: true, concept: true},
+	}
+	src := "data.source=dir:" + t.TempDir()
+	for _, wf := range []struct {
+		file string
+		sets []string
+	}{{"../../../workflows/demo.yaml", nil}, {"../../../workflows/flickr8k.yaml", []string{src}}} {
+		cs := configs(1024)
+		if len(cs) != len(want) {
+			t.Fatalf("%d configurations, want %d", len(cs), len(want))
+		}
+		// every stage but train keeps the same params in every row (so
+		// the stages before train are shared through the cache)
+		others := map[string]string{}
+		wd := t.TempDir() // one workdir, as the ablation's -workdir
+		for _, c := range cs {
+			w, err := pipeline.Load(wf.file, pipeline.LoadOptions{Sets: append(append([]string{}, wf.sets...), append(c.Sets, "train.seed=2")...), Workdir: wd})
+			if err != nil {
+				t.Fatalf("%s / %s: %v", wf.file, c.Name, err)
+			}
+			n, ok := w.Stage("train")
+			if !ok {
+				t.Fatalf("%s: no train stage", wf.file)
+			}
+			p := n.Params
+			got := sw{p.String("loss"), p.Float("beta"), p.Int("queue"), p.Bool("clustering"), p.Bool("concept")}
+			for _, o := range w.Stages {
+				if o.ID == "train" {
+					continue
+				}
+				got := fmt.Sprint(o.Params.Map())
+				if prev, ok := others[o.ID]; ok && prev != got {
+					t.Errorf("%s / %q: stage %s has params %s, another row %s", wf.file, c.Name, o.ID, got, prev)
+				}
+				others[o.ID] = got
+			}
+			ws, known := want[c.Name]
+			if !known || got != ws || p.Int("seed") != 2 {
+				t.Errorf("%s / %q: train gets %+v seed %d, want %+v seed 2", wf.file, c.Name, got, p.Int("seed"), ws)
+			}
+		}
+	}
+}
+
+// TestUpstreamNote: the closing line says the stages before train were
+// computed once only when this ablation computed them; artifacts found in
+// the workdir's cache from an earlier run are counted and said to be
+// outside the wall time.
+func TestUpstreamNote(t *testing.T) {
+	for _, tc := range []struct {
+		computed, total int
+		want, notWant   string
+	}{
+		{5, 5, "stages before `train` computed once per data set, then cached", ""},
+		{0, 5, "all 5 artifacts of the stages before `train` were already in the workdir's cache", "computed once"},
+		{3, 5, "2 of the 5 artifacts of the stages before `train` were already in the workdir's cache", "computed once per data set"},
+	} {
+		got := upstreamNote(tc.computed, tc.total)
+		if !strings.Contains(got, tc.want) || (tc.notWant != "" && strings.Contains(got, tc.notWant)) {
+			t.Errorf("upstreamNote(%d, %d) = %q, want %q", tc.computed, tc.total, got, tc.want)
+		}
+	}
+	u := upstream{}
+	rec := func(st ...pipeline.StageRecord) *pipeline.RunRecord { return &pipeline.RunRecord{Stages: st} }
+	anc := map[string]bool{"data": true, "features": true, "fetch": true, "train": true}
+	u.add(anc, rec(pipeline.StageRecord{Stage: "fetch", Key: "f", Status: pipeline.RunSkipped},
+		pipeline.StageRecord{Stage: "data", Key: "d", Status: pipeline.RunCached},
+		pipeline.StageRecord{Stage: "features", Key: "x", Status: pipeline.RunRan},
+		pipeline.StageRecord{Stage: "train", Key: "t", Status: pipeline.RunRan},
+		pipeline.StageRecord{Stage: "evaluate", Key: "e", Status: pipeline.RunRan}))
+	u.add(anc, rec(pipeline.StageRecord{Stage: "data", Key: "d", Status: pipeline.RunCached},
+		pipeline.StageRecord{Stage: "features", Key: "x", Status: pipeline.RunCached}))
+	if c, n := u.counts(); c != 1 || n != 2 {
+		t.Errorf("upstream counts %d computed of %d, want 1 of 2 (data cached before, features computed here; fetch skipped, train not upstream)", c, n)
 	}
 }
