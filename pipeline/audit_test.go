@@ -305,3 +305,30 @@ func TestStaleReasonKindChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondYAMLDocument: a workflow file with a second YAML document
+// (after ---) is an error at that document, not a workflow whose second
+// part is silently left out; a trailing empty document is fine.
+func TestSecondYAMLDocument(t *testing.T) {
+	dir := t.TempDir()
+	one := "name: w\nstages:\n  a:\n    uses: toy.source\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"second", one + "---\nstages:\n  b:\n    uses: toy.source\n", "w.yaml:5:1: a second YAML document"},
+		{"trailing", one + "---\n", ""},
+		{"end marker", one + "...\n", ""},
+	} {
+		p := filepath.Join(dir, "w.yaml")
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := pipeline.Load(p, pipeline.LoadOptions{Registry: toyRegistry(), Workdir: filepath.Join(dir, "wd")})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,6 +111,16 @@ func (fs *fileSpec) paramScope() *fileSpec {
 
 func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }
 
+// emptyDocument reports whether a YAML document holds nothing (a trailing
+// "---" or "..." left by an editor or a generator).
+func emptyDocument(d *yaml.Node) bool {
+	if len(d.Content) == 0 {
+		return true
+	}
+	n := d.Content[0]
+	return len(d.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
+}
+
 // parseFile parses workflow YAML, keeping positions. It reports every
 // structural problem it can find in one pass.
 func parseFile(file string, data []byte) (*fileSpec, error) {
@@ -119,8 +130,19 @@ func parseFile(file string, data []byte) (*fileSpec, error) {
 		return nil, &SpecError{Pos: Pos{File: file, Line: 1, Column: 1},
 			Err: errors.New(`the file uses "$(", "$<", "$^" and "$~" all as text: coderflow needs one of them to read ${...} references`)}
 	}
-	if err := yaml.Unmarshal(mark.protect(data), &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(mark.protect(data)))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlSyntaxError(file, mark.protect(data), err)
+	}
+	// yaml.Unmarshal reads the first document only: the stages of a
+	// second one (after "---") would be silently left out
+	var more yaml.Node
+	switch err := dec.Decode(&more); {
+	case errors.Is(err, io.EOF), err == nil && emptyDocument(&more):
+	case err != nil:
+		return nil, yamlSyntaxError(file, mark.protect(data), err)
+	default:
+		return nil, &SpecError{Pos: posOf(file, &more), Err: errors.New("a second YAML document (after ---): a workflow file holds one; merge them or use two files")}
 	}
 	fs := &fileSpec{File: file, Params: map[string]*yaml.Node{}, ParamPos: map[string]Pos{}, mark: mark}
 	budget := maxExpandedNodes
