@@ -206,9 +206,10 @@ func (s *Store) lookup(term string) (spelled string, _ graph.Ref, err error) {
 	}
 	term = strings.Join(strings.Fields(strings.ToLower(term)), "_")
 	ref, err := s.qs.ValueOf(quad.IRI(ConceptURI(term)))
-	if err == nil && ref == nil && strings.Contains(term, "-") {
-		// ConceptNet writes "t-shirt" as /c/en/t_shirt.
-		term = HyphensToUnderscores(term)
+	if err == nil && ref == nil && strings.ContainsAny(term, "-/") {
+		// ConceptNet writes "t-shirt" as /c/en/t_shirt, and
+		// "read/write head" as /c/en/read_write_head.
+		term = strings.ReplaceAll(HyphensToUnderscores(term), "/", "_")
 		ref, err = s.qs.ValueOf(quad.IRI(ConceptURI(term)))
 	}
 	return term, ref, err
@@ -228,7 +229,8 @@ func (s *Store) Lookup(term string) (concept string, ok bool, err error) {
 
 // Neighbors returns the edges at term (a concept such as "dog" or
 // "hot_dog", or a URI "/c/en/dog/n"; case and spaces as a caption writes
-// it, "Hot Dog", and a hyphenated word, "t-shirt", are found too), both
+// it, "Hot Dog", and a hyphenated word, "t-shirt", or one with a slash,
+// "read/write head", are found too), both
 // directions, optionally only
 // relation rel ("IsA" or "/r/IsA"). Assertions of the same edge from several
 // datasets are merged, keeping the largest weight. The result is sorted by

@@ -60,8 +60,9 @@ var wnRelations = map[string]string{
 // other (one edge per pair); hypernyms give /r/IsA, holonyms /r/PartOf,
 // meronyms /r/HasA, antonyms /r/Antonym (word to word), similar-to
 // /r/SimilarTo. Word forms are lower-cased, adjective markers such as "(a)"
-// dropped. Malformed lines are counted in the stats (with file and line);
-// a missing data file is an error. Stats.Lines counts synset lines.
+// dropped and slashes written '_' (read/write_head -> read_write_head).
+// Malformed lines are counted in the stats (with file and line); a
+// missing data file is an error. Stats.Lines counts synset lines.
 func ReadWordNet(ctx context.Context, dir string, opt ReadOptions, fn func([]Edge) error) (ReadStats, error) {
 	var st ReadStats
 	synsets := map[byte]map[string]*synset{}
@@ -232,10 +233,13 @@ func parseSynset(s string) (string, *synset, error) {
 }
 
 // wordForm lower-cases a WordNet word and drops an adjective marker:
-// "Big_Dipper" -> "big_dipper", "galore(ip)" -> "galore".
+// "Big_Dipper" -> "big_dipper", "galore(ip)" -> "galore". A slash
+// becomes '_', as in ConceptNet's URIs ("read/write_head" is
+// /c/en/read_write_head): a concept term cannot hold one, since
+// [NormalizeConcept] ends the term at the URI's next '/'.
 func wordForm(w string) string {
 	if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {
 		w = w[:i]
 	}
-	return strings.ToLower(w)
+	return strings.ToLower(strings.ReplaceAll(w, "/", "_"))
 }

@@ -57,7 +57,10 @@ var ConceptNetSpec = pipeline.Spec{
 	// "weight": 0x10 was read as weight 0, a missing comma passed), an
 	// escaped quote in the dataset no longer cuts it, and a concept or
 	// relation with a space or control character is a malformed line.
-	Version: "3-" + embeddedDigest(),
+	// 4: a WordNet word with a slash ("read/write_head") is the concept
+	// read_write_head, as ConceptNet spells it (its URI /c/en/read/write_head
+	// was read back as the concept "read").
+	Version: "4-" + embeddedDigest(),
 	Doc: "Builds the knowledge graph: reads ConceptNet 5 assertions (CSV or CSV.gz), a WordNet 3.0 dictionary " +
 		"directory, or the embedded WordNet-derived edge file; keeps English-to-English edges with normalised concepts, " +
 		"relation, weight and dataset; loads them into a Cayley quad store in bolt (graph/indexes.bolt) and writes the " +

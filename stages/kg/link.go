@@ -53,7 +53,11 @@ var LinkSpec = pipeline.Spec{
 	// errors (the id was read as <unk>, the missing token as "");
 	// morphy applies no detachment rule to an exception-list word ("gas"
 	// had linked gallium's "ga" when the graph has it, "oases" "oas").
-	Version: "6",
+	// 7: a multi-word concept that is also the ConceptNet spelling of a
+	// hyphenated vocabulary word (ice_cream of ice-cream) links from its
+	// words written apart ("ice cream", "ice creams") even when no other
+	// multi-word concept starts or ends with them (they linked ice, cream).
+	Version: "7",
 	Doc: "Links caption tokens to graph concepts (WordNet morphy lemmas, longest n-gram first up to 3 words, stop " +
 		"words never linked), selects the `concepts` most frequent linked concepts of the train split, and writes " +
 		"concepts, concept_edges (graph relations with weights from Cayley, plus /r/CoOccurs caption co-occurrence), " +
@@ -185,6 +189,12 @@ func newCaptionLinker(ctx context.Context, env *pipeline.Env) (*captionLinker, *
 			c := r.Concept
 			if forms[c] {
 				known[c] = true
+				if strings.Contains(c, "_") {
+					// also the spelling of a hyphenated word ("ice_cream"
+					// of "ice-cream"): its words written apart ("ice
+					// cream") must start and end an n-gram too
+					multi = append(multi, c)
+				}
 				continue
 			}
 			parts := strings.Split(c, "_")
@@ -400,6 +410,9 @@ func runLink(ctx context.Context, env *pipeline.Env) error {
 			}
 		}
 		if len(out) == cap(out) {
+			if err := ctx.Err(); err != nil { // the spill holds every caption
+				return err
+			}
 			if err := flush(); err != nil {
 				return err
 			}
