@@ -4,7 +4,8 @@
 // image.
 //
 // Per image (one image per worker, a bounded pool of `workers`, no
-// parallelism inside an image):
+// parallelism inside an image but imaging's orientation transforms, which
+// spread the rows of an EXIF-rotated JPEG over GOMAXPROCS goroutines):
 //
 //  1. image.DecodeConfig reads the header; images whose width*height
 //     exceeds max_pixels are refused before any pixel is decoded, and so
@@ -16,14 +17,17 @@
 //     the whole budget decodes alone), and gives them back once the image
 //     is resized: the decodes in flight never hold more than decode_memory
 //     together, whatever the number of workers.
-//  2. imaging.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content, whatever
-//     the extension; a mismatching extension is counted) with EXIF
-//     orientation applied; a GIF's first frame is placed on its logical
-//     screen (transparent where the frame does not reach); a sequential
-//     JPEG whose data is complete but whose end-of-image marker is missing
-//     is decoded as libjpeg would (a file cut inside its data, a
-//     progressive one cut between scans, or one cut before the scan of one
-//     of its components, stays corrupt).
+//  2. image.Decode decodes JPEG, PNG, GIF, WebP, BMP or TIFF (by content,
+//     whatever the extension; a mismatching extension is counted), and the
+//     EXIF orientation, read by imaging's rule in a pass of its own, is
+//     applied with imaging's transforms (decodeOriented: the image
+//     imaging.Decode with AutoOrientation gives, without its pipe-fed
+//     goroutine, which a panicking decoder left blocked for good); a GIF's
+//     first frame is placed on its logical screen (transparent where the
+//     frame does not reach); a sequential JPEG whose data is complete but
+//     whose end-of-image marker is missing is decoded as libjpeg would (a
+//     file cut inside its data, a progressive one cut between scans, or
+//     one cut before the scan of one of its components, stays corrupt).
 //  3. The image is resized so its short side is short_side (long side
 //     capped at 4x) into a per-worker buffer: JPEG's YCbCr is resized by a
 //     bilinear fast path that converts each output pixel to RGB once;
@@ -36,9 +40,10 @@
 // (parquet-go via table.Create: atomic rename, zstd at zstd_level,
 // row_group_rows rows per row group, key-value metadata coderflow.stage,
 // .kind, .key, .version, .table plus [MetaDim], [MetaRegions], [MetaParts],
-// [MetaShortSide]). Images are computed in chunks of one row group, written,
-// and the buffers reused, so memory depends on row_group_rows and workers,
-// not on the number of images. After a shard's file is in place, a sidecar
+// [MetaShortSide]). Images are computed in chunks of 64 (or workers, when
+// there are more workers, so that none idles), written, and the buffers
+// reused, so memory depends on row_group_rows and workers, not on the
+// number of images. After a shard's file is in place, a sidecar
 // features/part-%05d.json records its row count and failures, and the shard
 // is committed with Env.CommitShard; a rerun of the same key skips committed
 // shards and re-declares them from their sidecars.

@@ -37,7 +37,8 @@ const (
 	MetaShortSide = "coderflow.short_side" // resize target of the short side
 )
 
-// chunkRows is the number of images computed between two writes.
+// chunkRows is the number of images computed between two writes (more
+// when there are more workers, see config.chunk).
 const chunkRows = 64
 
 // maxListedFailures caps the failures listed by name in the manifest; the
@@ -283,7 +284,7 @@ func run(ctx context.Context, env *pipeline.Env) error {
 		budget: newDecodeBudget(cfg.decodeMem)}
 	// The shard writer holds at most workers+1 row groups, the stage one
 	// chunk of images: that many vectors are in use at once.
-	st.bufs = newFloatPool(cfg.regions*cfg.dim, (cfg.workers+1)*int(cfg.groupRows(st.total))+chunkRows)
+	st.bufs = newFloatPool(cfg.regions*cfg.dim, int(cfg.vectorsInFlight(st.total)))
 	for range cfg.workers {
 		ex, err := descriptor.NewExtractor(cfg.desc)
 		if err != nil {
@@ -338,6 +339,20 @@ func (c *config) shardOptions(images int) table.Options {
 		Workers: c.workers, NoBounds: []string{"boxes", "feats"}, ExpectedRows: int64(images), Reuse: c.reuse}
 }
 
+// vectorsInFlight is the most feature vectors in use at once while a table
+// of total images is computed: the row groups the shard writer holds
+// (workers+1 of them) and one chunk, but never more than the rows of one
+// shard, which are all handed back by the time the shard is closed. (Not
+// capped, one row group per shard and 1,024 workers on 100,000 images
+// counted 102 million vectors: the pool's channel alone took 2.5 GB.)
+func (c *config) vectorsInFlight(total int64) int64 {
+	return min(int64(c.workers+1)*c.groupRows(total)+int64(c.chunk()), int64(c.shardRows), max(total, 1))
+}
+
+// chunk is the number of images computed between two writes: chunkRows,
+// or workers when there are more, so that every worker has an image.
+func (c *config) chunk() int { return max(chunkRows, c.workers) }
+
 // groupRows is the most rows a row group of a table of total images can
 // hold: a row_group_rows or shard_rows far above the table's size (asked
 // for to get one row group or one shard) must not size buffers for rows
@@ -357,7 +372,7 @@ func (c *config) memoryBudget(imgs []table.ImageRow) int64 {
 	regions, dim := int64(c.regions), int64(c.dim)
 	rowBytes := 16 + 4*(4*regions+regions*dim)
 	rg := c.groupRows(int64(len(imgs)))
-	vectors := (int64(c.workers+1)*rg + chunkRows) * 4 * regions * dim
+	vectors := c.vectorsInFlight(int64(len(imgs))) * 4 * regions * dim
 	groups := int64(2*c.workers+1) * rg * rowBytes
 	var maxPixels int64
 	for _, im := range imgs {
@@ -413,10 +428,12 @@ func (st *runState) shard(ctx context.Context, i int, imgs []table.ImageRow) err
 	})
 	var s shardStats
 	s.Images = int64(len(imgs))
-	// Images are computed and handed to the writer in chunks of at most
-	// chunkRows (the writer still cuts row_group_rows row groups): a small
-	// chunk keeps the live feature buffers small.
-	results := make([]result, min(st.cfg.rowGroup, chunkRows, len(imgs)))
+	// Images are computed and handed to the writer in chunks (the writer
+	// still cuts row_group_rows row groups): a small chunk keeps the live
+	// feature buffers small, and one of at least workers images keeps
+	// every worker busy (a chunk of one row group made row_group_rows 1
+	// decode one image at a time).
+	results := make([]result, min(st.cfg.chunk(), len(imgs)))
 	out := make([]table.FeatureRow, 0, len(results))
 	for start := 0; start < len(imgs); start += len(results) {
 		chunk := imgs[start:min(start+len(results), len(imgs))]

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/image/tiff"   // registers TIFF (imaging registers it too)
 	_ "golang.org/x/image/webp" // register WebP
 
+	"coderflow/internal/exiforient"
 	"coderflow/internal/imgalpha"
 	"coderflow/stages/features/descriptor"
 )
@@ -156,11 +157,7 @@ func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Rea
 			release()
 		}
 	}()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, skip(ReasonUnreadable, "%v", err)
-	}
-	br.Reset(f)
-	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
+	img, err := decodeOriented(f, br, nil)
 	if err != nil && format == "jpeg" && errors.Is(err, io.ErrUnexpectedEOF) {
 		// A sequential JPEG whose pixel data is complete but whose
 		// end-of-image marker is missing: libjpeg (PIL, OpenCV, browsers)
@@ -173,14 +170,15 @@ func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Rea
 		if _, serr := f.Seek(0, io.SeekStart); serr == nil {
 			br.Reset(f)
 			if jpegRepairable(br) {
-				if _, serr := f.Seek(0, io.SeekStart); serr == nil {
-					br.Reset(f)
-					if im, rerr := imaging.Decode(io.MultiReader(br, bytes.NewReader(jpegEOI)), imaging.AutoOrientation(true)); rerr == nil {
-						img, err = im, nil
-					}
+				if im, rerr := decodeOriented(f, br, jpegEOI); rerr == nil {
+					img, err = im, nil
 				}
 			}
 		}
+	}
+	var le *loadError
+	if errors.As(err, &le) {
+		return nil, le
 	}
 	if err != nil {
 		if unsupportedFeature(err) {
@@ -204,6 +202,59 @@ func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Rea
 		}
 	}
 	return d, nil
+}
+
+// decodeOriented decodes the image in f (from its start, followed by tail)
+// and applies its EXIF orientation, as imaging.Decode with
+// imaging.AutoOrientation(true) does, with the same result: the
+// orientation by imaging's rule (internal/exiforient), the pixels by
+// image.Decode, the transform by imaging's FlipH, Rotate90, ... imaging.Decode
+// reads the orientation on a goroutine of its own, fed through an io.Pipe
+// that only a returning decode closes: a decoder that panicked (which the
+// stage recovers as a corrupt image) left that goroutine blocked for good.
+// Here the orientation is read in a pass of its own, on the caller's
+// goroutine. br is the read buffer (reset here). A seek error is a
+// *loadError.
+func decodeOriented(f *os.File, br *bufio.Reader, tail []byte) (image.Image, error) {
+	rewind := func() (io.Reader, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, skip(ReasonUnreadable, "%v", err)
+		}
+		br.Reset(f)
+		if tail == nil {
+			return br, nil
+		}
+		return io.MultiReader(br, bytes.NewReader(tail)), nil
+	}
+	r, err := rewind()
+	if err != nil {
+		return nil, err
+	}
+	o := exiforient.Read(r, 0)
+	if r, err = rewind(); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	switch o { // imaging's fixOrientation
+	case 2:
+		img = imaging.FlipH(img)
+	case 3:
+		img = imaging.Rotate180(img)
+	case 4:
+		img = imaging.FlipV(img)
+	case 5:
+		img = imaging.Transpose(img)
+	case 6:
+		img = imaging.Rotate270(img)
+	case 7:
+		img = imaging.Transverse(img)
+	case 8:
+		img = imaging.Rotate90(img)
+	}
+	return img, nil
 }
 
 // minFileSize is a lower bound on the size of any complete PNG, JPEG or BMP

@@ -155,9 +155,10 @@ func (e *Extractor) Image(img image.Image, boxes, feats []float32) ([]float32, [
 // A quadruples (the Pix layout of image.RGBA and image.NRGBA; alpha is
 // ignored) and appends Regions*4 box coordinates to boxes and Regions*Dim
 // values to feats. A region without pixels (an image narrower or shorter
-// than [Grid] pixels leaves lattice cells empty; the stage never gives one)
-// or without gradient (a flat region) gets zeros in the parts concerned,
-// never NaN.
+// than [Grid] pixels leaves lattice cells empty; the stage gives one only
+// with short_side below Grid, and then still at least 16 pixels a side,
+// which leaves no box and no HOG sub-cell without pixels) or without
+// gradient (a flat region) gets zeros in the parts concerned, never NaN.
 func (e *Extractor) Pixels(pix []uint8, stride, w, h int, boxes, feats []float32) ([]float32, []float32) {
 	e.gather(pix, stride, w, h)
 	for bi := 0; bi < e.regions; bi++ {
