@@ -8,12 +8,16 @@
 // nltk.word_tokenize(caption.lower()) with NLTK 3.8:
 //
 //  1. Invalid UTF-8 bytes become U+FFFD (counted: [Tokenizer.Invalid]),
-//     the text is put in Unicode NFC and lower-cased ([Normalize]).
-//  2. The text is split into sentences (an approximation of NLTK's Punkt
-//     model, see sentence.go: a word ending in ".", "?" or "!" ends a
-//     sentence unless it is an abbreviation, an initial or a number). As
-//     in Punkt, the next sentence starts at its first token, without the
-//     whitespace before it.
+//     the text is put in Unicode NFC, lower-cased and put in NFC again
+//     (lower-casing can leave NFC: "J\u030c" gives "j\u030c", composed
+//     to U+01F0 as a small "ǰ" is) ([Normalize]).
+//  2. The text is split into sentences where NLTK's Punkt looks for and
+//     cuts them (exactly: a mark followed by whitespace or some
+//     punctuation, closing quotes and brackets moved back), with Punkt's
+//     model approximated (see sentence.go: a word ending in ".", "?" or "!"
+//     ends a sentence unless it is an abbreviation, an initial or a
+//     number). As in Punkt, the next sentence starts at its first token,
+//     without the whitespace before it.
 //  3. Each sentence goes through NLTKWordTokenizer's rewrite cascade,
 //     reimplemented without regular expressions and with Python's Unicode
 //     \w \d \s: an opening double quote becomes two backticks and a

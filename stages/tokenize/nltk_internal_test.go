@@ -167,9 +167,10 @@ func TestFlickr8kAgainstNLTK(t *testing.T) {
 // English model is data that Debian does not ship; both break after "dog."
 // followed by whitespace. The inputs are two random strings joined by
 // " dog." and random whitespace, lower-cased by Normalize before being sent.
-// Excluded, as known differences of the sentence approximation: a second
-// sentence that starts with closing quotes or brackets that Punkt moves to
-// the first one, and trailing whitespace, which Punkt strips from the text.
+// Between "dog." and the whitespace there may be closing quotes or
+// brackets, which Punkt moves to the first sentence, or a curly quote,
+// after which Punkt sees no sentence end. Neither random string has a
+// ". ? !" of its own: Punkt's decision about those is approximated.
 func TestSentenceStartsAgainstNLTK(t *testing.T) {
 	ask, done := startOracle(t, "testdata/nltk_punkt_oracle.py")
 	defer done()
@@ -181,25 +182,19 @@ func TestSentenceStartsAgainstNLTK(t *testing.T) {
 			}
 		}
 	}
-	ws := []string{" ", "\n", "\t", "  \n ", "\u00a0", "\x1c", "\r\n"}
+	ws := []string{" ", "\n", "\t", "  \n ", "\u00a0", "\x1c", "\r\n", "\u3000", "\u2028", "\u0085"}
+	closers := []string{"", "", "", ")", "\"", "'", "\")", "'\"", "]", "}", "”", "’", "»", "”)"}
 	n := 5000
 	if testing.Short() {
 		n = 1000
 	}
 	fails, tried := 0, 0
 	for range n {
-		second := strings.TrimRightFunc(noEnd(), isSpace)
-		trimmed := strings.TrimLeftFunc(second, isSpace)
-		if trimmed == "" {
+		second := noEnd()
+		if strings.TrimSpace(second) == "" {
 			continue
 		}
-		// Punkt's boundary realignment: closers followed by whitespace,
-		// "--" or the end go to the previous sentence.
-		rest := strings.TrimLeft(trimmed, "\"')]}")
-		if len(rest) < len(trimmed) && (rest == "" || strings.HasPrefix(rest, "--") || strings.TrimLeftFunc(rest, isSpace) != rest) {
-			continue
-		}
-		s := noEnd() + " dog." + ws[r.IntN(len(ws))] + second
+		s := noEnd() + " dog." + closers[r.IntN(len(closers))] + ws[r.IntN(len(ws))] + second
 		if r.IntN(3) == 0 {
 			s = ws[r.IntN(len(ws))] + s // the text's own leading whitespace stays
 		}

@@ -52,7 +52,13 @@ var Spec = pipeline.Spec{
 	Kind: "tokenize",
 	// 2: a sentence after the first starts at its first token, as in
 	// Punkt: a '"' opening it after a newline or tab becomes `` (it was '').
-	Version: "2",
+	// 3: the text is put in NFC again after lower-casing, which can leave
+	// NFC ("J\u030c" gives "j\u030c", now U+01F0 as for a small "ǰ");
+	// sentences are cut where Punkt cuts them (no end after "dog.”", an
+	// end in "dog.(the", closing brackets after the space moved back), and
+	// the decision is about Punkt's token before the mark ("'a." is no
+	// initial).
+	Version: "3",
 	Doc: "Tokenizes the nearest upstream captions table like SCAN (NLTK word_tokenize of the " +
 		"lower-cased, NFC-normalised caption), builds the vocabulary from the training captions only " +
 		"(<pad>=0 <start>=1 <end>=2 <unk>=3, then count desc, token asc) and writes the vocab table " +

@@ -126,6 +126,12 @@ func (t *Tokenizer) normalize(s string) []byte {
 		s = norm.NFC.String(s)
 	}
 	s = strings.ToLower(s)
+	// Lower-casing can leave NFC: J + caron has no precomposed capital but
+	// its small letter is U+01F0, and U+0130 + acute becomes i + acute.
+	// NFC again, so that capitals and small letters give one token.
+	if !norm.NFC.IsNormalString(s) {
+		s = norm.NFC.String(s)
+	}
 	t.norm = append(t.norm[:0], s...)
 	return t.norm
 }
@@ -139,15 +145,15 @@ func (t *Tokenizer) tokenize(s string) {
 	b = b[:trimSpaceEnd(b)]
 	t.out = t.out[:0]
 	t.spans = t.spans[:0]
-	for len(b) > 0 {
-		end := sentenceEnd(b)
-		t.w.x = append(t.w.x[:0], b[:end]...)
+	sp := newPunkt(b)
+	for pos := 0; pos < len(b); {
+		end := sp.next()
+		t.w.x = append(t.w.x[:0], b[pos:end]...)
 		// Punkt starts the next sentence at its first token: its leading
 		// whitespace is dropped, so that rules anchored at the start of
 		// the text (a starting '"' becomes ``) apply to it. The text's own
 		// leading whitespace stays with the first sentence, as in Punkt.
-		b = b[end:]
-		b = b[skipSpace(b):]
+		pos = end + skipSpace(b[end:])
 		t.w.treebank()
 		t.collect(t.w.x)
 	}
