@@ -215,12 +215,8 @@ func TestSealKeepsFilesNamedLikeTemps(t *testing.T) {
 	}
 }
 
-// TestStaleReasonSetParamOrder: a Set param ([Param.Set]) enters the key
-// as a set, so reordering it changes nothing; status still named it among
-// the reasons of a stage made stale by another param ("param parts:
-// ["a","b"] -> ["b","a"]; param n: 1 -> 2").
-func TestStaleReasonSetParamOrder(t *testing.T) {
-	h := newHarness(t, "name: set\nstages:\n  s:\n    uses: toy.set\n    with: {parts: [a, b], n: 1}\n")
+// registerToySet registers toy.set: a Set param parts and an Int n.
+func registerToySet(h *harness) {
 	h.reg.MustRegister(pipeline.Spec{Kind: "toy.set", Version: "1", Doc: "a Set param",
 		Params: []pipeline.Param{
 			{Name: "parts", Type: pipeline.StringList, Default: []string{}, Set: true, Doc: "order does not matter"},
@@ -229,6 +225,15 @@ func TestStaleReasonSetParamOrder(t *testing.T) {
 		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
 			return os.WriteFile(env.Path("out.txt"), []byte("x"), 0o644)
 		})})
+}
+
+// TestStaleReasonSetParamOrder: a Set param ([Param.Set]) enters the key
+// as a set, so reordering it changes nothing; status still named it among
+// the reasons of a stage made stale by another param ("param parts:
+// ["a","b"] -> ["b","a"]; param n: 1 -> 2").
+func TestStaleReasonSetParamOrder(t *testing.T) {
+	h := newHarness(t, "name: set\nstages:\n  s:\n    uses: toy.set\n    with: {parts: [a, b], n: 1}\n")
+	registerToySet(h)
 	h.run(pipeline.RunOptions{})
 	check := func(sets []string, status, want, not string) {
 		t.Helper()
@@ -249,14 +254,7 @@ func TestStaleReasonSetParamOrder(t *testing.T) {
 // is no change either.
 func TestStaleReasonSetParamEmpty(t *testing.T) {
 	h := newHarness(t, "name: set\nstages:\n  s:\n    uses: toy.set\n    with: {parts: [], n: 1}\n")
-	h.reg.MustRegister(pipeline.Spec{Kind: "toy.set", Version: "1", Doc: "a Set param",
-		Params: []pipeline.Param{
-			{Name: "parts", Type: pipeline.StringList, Default: []string{}, Set: true, Doc: "order does not matter"},
-			{Name: "n", Type: pipeline.Int, Default: 1, Doc: "a number"},
-		},
-		Stage: pipeline.StageFunc(func(ctx context.Context, env *pipeline.Env) error {
-			return os.WriteFile(env.Path("out.txt"), []byte("x"), 0o644)
-		})})
+	registerToySet(h)
 	h.run(pipeline.RunOptions{})
 	st, err := h.load("s.n=2").States(pipeline.NewDigester(""))
 	if err != nil {

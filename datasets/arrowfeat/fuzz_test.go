@@ -29,19 +29,9 @@ import (
 // Seed: testdata/small.parquet (6 rows in 2 row groups, written by
 // table.WriteFile).
 func FuzzReader(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "small.parquet"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
+	addSeed(f, "small.parquet")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "f.parquet")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		before := ms.TotalAlloc
+		p, before := fuzzFile(t, data)
 
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		var ids []int64
@@ -80,10 +70,7 @@ func FuzzReader(f *testing.F) {
 		if rerr == nil && ierr == nil && !slices.Equal(ids, ids2) {
 			t.Fatalf("the reader reads ids %v, ImageIDs %v", ids, ids2)
 		}
-		runtime.ReadMemStats(&ms)
-		if alloc := ms.TotalAlloc - before; alloc > 64<<20 {
-			t.Fatalf("a %d-byte file made the readers allocate %d MiB", len(data), alloc>>20)
-		}
+		checkAlloc(t, before, len(data))
 	})
 }
 
@@ -98,19 +85,9 @@ func FuzzReader(f *testing.F) {
 // decoder, which the split strings' lengths use, never returns a 64-byte
 // buffer per row group (TestTokensReader).
 func FuzzTokensReader(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "tokens.parquet"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
+	addSeed(f, "tokens.parquet")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "f.parquet")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		before := ms.TotalAlloc
+		p, before := fuzzFile(t, data)
 		r, err := arrowfeat.NewTableReader(nil, arrowfeat.Tokens, []string{p}, arrowfeat.Options{Workers: 1, BatchRows: 4})
 		if err == nil {
 			for {
@@ -135,9 +112,38 @@ func FuzzTokensReader(f *testing.F) {
 		if err != nil && !strings.Contains(err.Error(), p) {
 			t.Fatalf("reader error does not name the file: %v", err)
 		}
-		runtime.ReadMemStats(&ms)
-		if alloc := ms.TotalAlloc - before; alloc > 64<<20 {
-			t.Fatalf("a %d-byte file made the reader allocate %d MiB", len(data), alloc>>20)
-		}
+		checkAlloc(t, before, len(data))
 	})
+}
+
+// addSeed adds testdata/name to f's seed corpus.
+func addSeed(f *testing.F, name string) {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+}
+
+// fuzzFile writes data to a file of its own and returns its path and the
+// bytes allocated so far (runtime.MemStats.TotalAlloc), against which the
+// target bounds what reading it allocates.
+func fuzzFile(t *testing.T, data []byte) (string, uint64) {
+	p := filepath.Join(t.TempDir(), "f.parquet")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return p, ms.TotalAlloc
+}
+
+// checkAlloc fails t when reading a file of size bytes allocated more than
+// 64 MiB since before (fuzzFile).
+func checkAlloc(t *testing.T, before uint64, size int) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if alloc := ms.TotalAlloc - before; alloc > 64<<20 {
+		t.Fatalf("a %d-byte file made the readers allocate %d MiB", size, alloc>>20)
+	}
 }

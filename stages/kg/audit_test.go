@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"coderflow/kg"
 	"coderflow/pipeline/pipelinetest"
 )
 
@@ -47,18 +45,7 @@ func TestLinkMultiWordConceptOfHyphenatedVocabWord(t *testing.T) {
 	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
 	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": src})
 	_, concepts, cc := linkedTables(t, tok, graph)
-	if len(cc) != len(want) {
-		t.Fatalf("%d caption_concepts rows, want %d", len(cc), len(want))
-	}
-	for i, r := range cc {
-		var got []string
-		for _, id := range r.ConceptIDs {
-			got = append(got, strings.TrimPrefix(concepts[id].URI, kg.ConceptPrefix))
-		}
-		if !slices.Equal(got, want[i]) {
-			t.Errorf("%q: concepts %v, want %v", caps[i], got, want[i])
-		}
-	}
+	checkLinked(t, caps, want, concepts, cc)
 }
 
 // TestLinkNoEvalLeakage: dev and test captions never influence the concept

@@ -522,6 +522,18 @@ func TestLinkHyphenatedConcepts(t *testing.T) {
 	tok := pipelinetest.RunStage(t, tokensSpec(caps), nil)
 	graph := pipelinetest.RunStage(t, &ConceptNetSpec, map[string]any{"source": "testdata/hyphenated-concepts.csv"})
 	a, concepts, cc := linkedTables(t, tok, graph)
+	checkLinked(t, caps, want, concepts, cc)
+	// content words: two x-ray machines | man chocolate ice-creams |
+	// chocolate ice-cream cones | man t-shirt (not "—", "“") | ice cream
+	if got, want := fmt.Sprint(a.Manifest.Info["content_tokens"]), "13"; got != want {
+		t.Errorf("info.content_tokens = %s, want %s", got, want)
+	}
+}
+
+// checkLinked checks the concepts linked from each caption of caps (the
+// caption_concepts rows cc, in order) against want.
+func checkLinked(t *testing.T, caps []string, want [][]string, concepts []table.ConceptRow, cc []table.CaptionConceptRow) {
+	t.Helper()
 	if len(cc) != len(want) {
 		t.Fatalf("%d caption_concepts rows, want %d", len(cc), len(want))
 	}
@@ -533,11 +545,6 @@ func TestLinkHyphenatedConcepts(t *testing.T) {
 		if !slices.Equal(got, want[i]) {
 			t.Errorf("%q: concepts %v, want %v", caps[i], got, want[i])
 		}
-	}
-	// content words: two x-ray machines | man chocolate ice-creams |
-	// chocolate ice-cream cones | man t-shirt (not "—", "“") | ice cream
-	if got, want := fmt.Sprint(a.Manifest.Info["content_tokens"]), "13"; got != want {
-		t.Errorf("info.content_tokens = %s, want %s", got, want)
 	}
 }
 
