@@ -1,7 +1,6 @@
 package kg
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -12,19 +11,9 @@ import (
 // /c/en/read/write_head, the term would be read back by NormalizeConcept
 // (Neighbors, EdgesAmong's callers) as "read".
 func TestReadWordNetSlashInWord(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"data.noun", "data.verb", "data.adj", "data.adv"} {
-		b, err := os.ReadFile(filepath.Join("testdata/wordnet-mini", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f == "data.noun" {
-			b = append(b, "03000000 06 n 02 read/write_head 0 Lo/Ovral 0 000 | test synset\n"...)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := wordnetMiniWithNoun(t, func(b []byte) []byte {
+		return append(b, "03000000 06 n 02 read/write_head 0 Lo/Ovral 0 000 | test synset\n"...)
+	})
 	var edges []Edge
 	if _, err := ReadWordNet(t.Context(), dir, ReadOptions{}, func(b []Edge) error {
 		edges = append(edges, b...)

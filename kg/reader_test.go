@@ -217,7 +217,10 @@ func TestReadWordNet(t *testing.T) {
 	}
 }
 
-func TestReadWordNetBrokenLine(t *testing.T) {
+// wordnetMiniWithNoun copies testdata/wordnet-mini's data files into a
+// temporary directory, data.noun edited by noun, and returns the directory.
+func wordnetMiniWithNoun(t *testing.T, noun func([]byte) []byte) string {
+	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"data.noun", "data.verb", "data.adj", "data.adv"} {
 		b, err := os.ReadFile(filepath.Join("testdata/wordnet-mini", f))
@@ -225,14 +228,21 @@ func TestReadWordNetBrokenLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f == "data.noun" {
-			ls := strings.SplitAfter(string(b), "\n")
-			ls[1] = ls[1][:60] + "\n" // cut inside the pointer list
-			b = []byte("  1 This is a licence header line\n" + strings.Join(ls, "") + "02084071 05 n zz dog 0 000 | bad word count\n")
+			b = noun(b)
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return dir
+}
+
+func TestReadWordNetBrokenLine(t *testing.T) {
+	dir := wordnetMiniWithNoun(t, func(b []byte) []byte {
+		ls := strings.SplitAfter(string(b), "\n")
+		ls[1] = ls[1][:60] + "\n" // cut inside the pointer list
+		return []byte("  1 This is a licence header line\n" + strings.Join(ls, "") + "02084071 05 n zz dog 0 000 | bad word count\n")
+	})
 	var n int
 	st, err := ReadWordNet(t.Context(), dir, ReadOptions{}, func(b []Edge) error { n += len(b); return nil })
 	if err != nil {
