@@ -18,8 +18,11 @@ package exiforient
 import (
 	"bufio"
 	"encoding/binary"
+	"image"
 	"io"
 	"sync"
+
+	"github.com/disintegration/imaging"
 )
 
 // readers holds the read buffers of Read: 4 KiB covers the segments up to
@@ -121,4 +124,27 @@ func Read(r io.Reader, limit int64) int {
 		return int(v)
 	}
 	return 1
+}
+
+// Apply returns img turned as EXIF orientation o (1..8) says, with the
+// transforms imaging.Decode with AutoOrientation(true) applies (imaging's
+// fixOrientation); o outside 2..8 returns img itself.
+func Apply(img image.Image, o int) image.Image {
+	switch o {
+	case 2:
+		return imaging.FlipH(img)
+	case 3:
+		return imaging.Rotate180(img)
+	case 4:
+		return imaging.FlipV(img)
+	case 5:
+		return imaging.Transpose(img)
+	case 6:
+		return imaging.Rotate270(img)
+	case 7:
+		return imaging.Transverse(img)
+	case 8:
+		return imaging.Rotate90(img)
+	}
+	return img
 }

@@ -27,6 +27,7 @@ import (
 
 	"coderflow/datasets/table"
 	"coderflow/internal/atomicfile"
+	"coderflow/internal/exiforient"
 	"coderflow/internal/imgalpha"
 	"coderflow/pipeline"
 	"coderflow/train/eval"
@@ -56,7 +57,15 @@ var ReportSpec = pipeline.Spec{
 	// (evaluate 4 counts them).
 	// 8: a BMP whose alpha bytes are all zero is shown opaque, as the
 	// features stage reads it (its thumbnail was blank white).
-	Version: "8",
+	// 9: the bold best rSum of the run comparison is the best of the runs
+	// on this run's test data (a listed or upstream run of other test
+	// data was marked best), none with fewer than two of them; an
+	// unreadable runs_dir file is named without where runs_dir is (an os
+	// error carried the absolute path; a JSON one repeated the file name);
+	// the edges-per-relation table lists at most maxRelations relations;
+	// chart axis labels are round (a zero tick read "-0", and ticks summed
+	// from the step drifted: "-5.551e-17" for 0).
+	Version: "9",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
 		"same test data, e.g. the workflow's earlier runs with other params), training " +
@@ -457,7 +466,7 @@ func collectRuns(cur *eval.MetricsFile, files []string, dir string, inputDirs []
 				c.dir.found++
 				c.dir.unreadable++
 				if c.dir.firstBad == "" {
-					c.dir.firstBad = "runs_dir/" + rel + ": " + strings.TrimPrefix(err.Error(), local+string(filepath.Separator))
+					c.dir.firstBad = runsDirError(err, local, rel)
 				}
 				continue
 			}
@@ -486,6 +495,19 @@ func collectRuns(cur *eval.MetricsFile, files []string, dir string, inputDirs []
 		sort.SliceStable(c.runs[1:], func(i, j int) bool { return c.runs[1+i].label < c.runs[1+j].label })
 	}
 	return c, nil
+}
+
+// runsDirError describes err, from reading runs_dir's file rel, for the
+// page: named by its place in runs_dir, never by where runs_dir is (local),
+// which is not part of the cache key.
+func runsDirError(err error, local, rel string) string {
+	name := "runs_dir/" + rel
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return name + ": " + pe.Op + ": " + pe.Err.Error()
+	}
+	msg := strings.TrimPrefix(err.Error(), filepath.Join(local, filepath.FromSlash(rel))+": ")
+	return name + ": " + strings.ReplaceAll(msg, local+string(filepath.Separator), "runs_dir/")
 }
 
 // findMetricsFiles returns the metrics.json files under dir (slash-separated
@@ -602,11 +624,22 @@ func buildRunTable(runs []runInfo, cur *eval.MetricsFile) *runTable {
 	}
 	sort.Strings(names)
 	t := &runTable{Params: names}
-	best := 0
+	// the best rSum among the runs of this run's test data (those without
+	// a data note): a run of other test data (COCO 1K next to 5K) is shown
+	// but its number is not comparable; with fewer than two such runs none
+	// is marked
+	best, comparable := -1, 0
 	for i, r := range runs {
-		if r.mf.Mean.RSum > runs[best].mf.Mean.RSum {
+		if r.note != "" {
+			continue
+		}
+		comparable++
+		if best < 0 || r.mf.Mean.RSum > runs[best].mf.Mean.RSum {
 			best = i
 		}
+	}
+	if comparable < 2 {
+		best = -1
 	}
 	for i, r := range runs {
 		row := runRow{Label: r.label, Note: r.note, Current: r.current, Best: i == best, N: r.mf.Images, Folds: r.mf.Folds,
@@ -822,6 +855,10 @@ type conceptStats struct {
 	Top             []table.ConceptRow
 }
 
+// maxRelations is the most relations the edges-per-relation table lists
+// (ConceptNet has about 50); the others are summed up in one row.
+const maxRelations = 60
+
 type relCount struct {
 	Rel   string
 	Count int64
@@ -877,6 +914,15 @@ func addConceptStats(ctx context.Context, env *pipeline.Env, page *reportPage) e
 			}
 			return st.Relations[i].Rel < st.Relations[j].Rel
 		})
+		if k := len(st.Relations) - maxRelations; k > 0 {
+			// a custom graph with a relation per edge put every edge on the page
+			var rest int64
+			for _, r := range st.Relations[maxRelations:] {
+				rest += r.Count
+			}
+			st.Relations = append(st.Relations[:maxRelations:maxRelations],
+				relCount{fmt.Sprintf("(%d other relations)", k), rest})
+		}
 		for id := range ids {
 			if !touched[id] {
 				st.Isolated++
@@ -1016,13 +1062,20 @@ func (ex *examples) render(ctx context.Context, page *reportPage, size int, maxP
 // data URI, or a reason why it is missing. The header is read first: an
 // image that declares more than maxPixels pixels is not decoded (a
 // decompression bomb would otherwise allocate width*height pixels), and a
-// message naming its file is added to ex.tooLarge.
-func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
+// message naming its file is added to ex.tooLarge. A panic in a decoder
+// (its header reader included) on a hostile file costs that thumbnail
+// only: "cannot decode the image".
+func (ex *examples) thumbnail(id int64, size int, maxPixels int64) (t thumb) {
 	ref := ex.images[id]
-	t := thumb{Label: fmt.Sprintf("image %d", id), W: size, H: size * 3 / 4}
+	t = thumb{Label: fmt.Sprintf("image %d", id), W: size, H: size * 3 / 4}
 	if ref.key != "" {
 		t.Label = ref.key
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			t = thumb{Label: t.Label, W: t.W, H: t.H, Missing: "cannot decode the image"}
+		}
+	}()
 	if !ref.known || ref.path == "" {
 		t.Missing = "no image file"
 		return t
@@ -1055,12 +1108,11 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 			t.Label, ref.path, cfg.Width, cfg.Height, px, maxPixels))
 		return t
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	img, err := decodeOriented(f, br)
+	if errors.Is(err, errSeek) {
 		t.Missing = "cannot read the image file"
 		return t
 	}
-	br.Reset(f)
-	img, err := imaging.Decode(br, imaging.AutoOrientation(true))
 	if err != nil {
 		t.Missing = "cannot decode the image"
 		return t
@@ -1080,6 +1132,47 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) thumb {
 	}
 	t.Src = template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
 	return t
+}
+
+// errSeek is decodeOriented's error when the file cannot be rewound.
+var errSeek = errors.New("cannot rewind the image file")
+
+// decodeOriented decodes the image in f (from its start) and applies its
+// EXIF orientation, as imaging.Decode with imaging.AutoOrientation(true)
+// does, with the same pixels: the orientation by imaging's rule
+// (internal/exiforient, as features.regions' decodeOriented), the pixels by
+// image.Decode, the transform by imaging's FlipH, Rotate90, ...
+// imaging.Decode reads the orientation on a goroutine of its own, fed
+// through an io.Pipe that only a returning decode closes: a decoder that
+// panicked failed the whole report and left that goroutine blocked for
+// good. Here the orientation is read in a pass of its own on the caller's
+// goroutine, and a decoder panic is an error (that image's placeholder).
+// br is the read buffer (reset here).
+func decodeOriented(f *os.File, br *bufio.Reader) (img image.Image, err error) {
+	rewind := func() error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("%w: %v", errSeek, err)
+		}
+		br.Reset(f)
+		return nil
+	}
+	if err := rewind(); err != nil {
+		return nil, err
+	}
+	o := exiforient.Read(br, 0)
+	if err := rewind(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("image decoder panicked: %v", p)
+		}
+	}()
+	img, _, err = image.Decode(br)
+	if err != nil {
+		return nil, err
+	}
+	return exiforient.Apply(img, o), nil
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).Parse(reportHTML))

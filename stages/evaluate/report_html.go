@@ -69,7 +69,7 @@ Embedding size {{.Dim}}{{if gt .ConceptDim 0}}, concept size {{.ConceptDim}}, si
 
 {{with .Runs}}
 <h2>Run comparison</h2>
-<p class="sub">{{len .Rows}} evaluations; the highlighted row is this run, the bold rSum the best. Columns between “run” and “N” are the model-stage params that differ between runs.</p>
+<p class="sub">{{len .Rows}} evaluations; the highlighted row is this run, the bold rSum the best of the runs on its test data. Columns between “run” and “N” are the model-stage params that differ between runs.</p>
 {{if $.RunsNote}}<p class="note" id="runs-found">{{$.RunsNote}}</p>{{end}}
 <table id="runs">
 <tr><th class="l">run</th>{{range .Params}}<th>{{.}}</th>{{end}}<th>N</th><th>folds</th><th>alpha</th><th>i2t R@1</th><th>R@5</th><th>R@10</th><th>medr</th><th>meanr</th><th>t2i R@1</th><th>R@5</th><th>R@10</th><th>medr</th><th>meanr</th><th>rSum</th></tr>

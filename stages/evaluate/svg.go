@@ -145,8 +145,20 @@ func ticks(lo, hi float64, n int) []float64 {
 			break
 		}
 	}
+	// the k-th tick is (k0+k)*step, not a sum of steps (which drifted: 0
+	// came out as 2.8e-17); lo/step within rounding of an integer is that
+	// integer (Ceil(-0.3/0.1) is -2), and zero is +0 (Ceil(-0.5) is -0,
+	// labelled "-0")
+	k0 := math.Ceil(lo/step - 1e-9)
 	var out []float64
-	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9 && len(out) <= 4*n; t += step {
+	for k := 0.0; len(out) <= 4*n; k++ {
+		t := (k0 + k) * step
+		if t > hi+step*1e-9 {
+			break
+		}
+		if t == 0 {
+			t = 0 // not -0
+		}
 		if len(out) > 0 && t == out[len(out)-1] {
 			break // the step is below the values' precision
 		}

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/disintegration/imaging"
 	"golang.org/x/image/bmp" // registers BMP (imaging registers it too)
 	"golang.org/x/image/draw"
 	"golang.org/x/image/tiff"   // registers TIFF (imaging registers it too)
@@ -238,23 +237,7 @@ func decodeOriented(f *os.File, br *bufio.Reader, tail []byte) (image.Image, err
 	if err != nil {
 		return nil, err
 	}
-	switch o { // imaging's fixOrientation
-	case 2:
-		img = imaging.FlipH(img)
-	case 3:
-		img = imaging.Rotate180(img)
-	case 4:
-		img = imaging.FlipV(img)
-	case 5:
-		img = imaging.Transpose(img)
-	case 6:
-		img = imaging.Rotate270(img)
-	case 7:
-		img = imaging.Transverse(img)
-	case 8:
-		img = imaging.Rotate90(img)
-	}
-	return img, nil
+	return exiforient.Apply(img, o), nil
 }
 
 // minFileSize is a lower bound on the size of any complete PNG, JPEG or BMP
