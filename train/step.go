@@ -105,6 +105,9 @@ func (m *Model) prepare(tg *trainGraph, b *Batch) (*momentumKeys, error) {
 }
 
 // Step runs one training step (momentum forward, Sinkhorn/weights, forward+backward, clip, Adam with lr, EMA, enqueue).
+// A NaN or infinite loss or gradient norm is an error before the update: the
+// model (weights, momentum weights, Adam state, queues, step counts) keeps its
+// state from before the step.
 func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 	if err := m.checkBatch(b); err != nil {
 		return Losses{}, err
@@ -136,13 +139,11 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 		grads[i] = g.Value().(tensor.Tensor)
 	}
 	t2 := time.Now()
-	// clipping, Adam and EMA in one pass per parameter tensor
-	_, clip := clipScale(grads, m.cfg.ClipNorm)
-	m.adamT++
-	for i, name := range m.names {
-		fusedUpdate(m.w[name], grads[i], m.am[name], m.av[name], m.mw[name], clip, lr, m.adamT, m.cfg.Momentum)
-	}
+	err = m.update(grads, lr)
 	tg.vm.Reset()
+	if err != nil {
+		return l, err
+	}
 	B := b.Size
 	m.qTxt.push(mk.t, b.ImageIDs, B)
 	m.qImg.push(mk.v, b.ImageIDs, B)
@@ -156,6 +157,23 @@ func (m *Model) Step(b *Batch, lr float64) (Losses, error) {
 	m.timing.graph += t2.Sub(t1)
 	m.timing.update += t3.Sub(t2)
 	return l, nil
+}
+
+// update is the clipping, Adam and EMA of one step, in one pass per
+// parameter tensor. Gradients with a NaN or infinite global norm are
+// refused before anything changes (clipping cannot rescue them: the factor
+// would be NaN, or 0 and Inf*0 = NaN, and unclipped Adam divides Inf by
+// Inf), so the model keeps its last finite state.
+func (m *Model) update(grads []tensor.Tensor, lr float64) error {
+	norm, clip := clipScale(grads, m.cfg.ClipNorm)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return fmt.Errorf("train: gradient norm is %g at step %d (1-based; the loss is finite)", norm, m.steps+1)
+	}
+	m.adamT++
+	for i, name := range m.names {
+		fusedUpdate(m.w[name], grads[i], m.am[name], m.av[name], m.mw[name], clip, lr, m.adamT, m.cfg.Momentum)
+	}
+	return nil
 }
 
 func (tg *trainGraph) losses() Losses {

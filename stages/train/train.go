@@ -11,7 +11,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"coderflow/datasets/arrowfeat"
@@ -362,9 +364,11 @@ func runTrain(ctx context.Context, env *pipeline.Env) error {
 			continue
 		}
 		m, err = loadModel(env.Path(ckptName(last)), adj)
-		if err == nil && m.Config() != cfg {
-			m.Close()
-			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ckptName(last))
+		if err == nil {
+			if err = configMismatch(ckptName(last), m.Config(), cfg); err != nil {
+				m.Close()
+				m = nil
+			}
 		}
 		if want := states[last-1].Row.Step; err == nil && m.Steps() != want {
 			err = fmt.Errorf("%s: holds the model after step %d, its epoch record says %d", ckptName(last), m.Steps(), want)
@@ -758,9 +762,11 @@ func loadPartial(env *pipeline.Env, e int, base, nb int64, cfg coder.Config, adj
 	}
 	if err == nil {
 		m, err = loadModel(env.Path(ps.File), adj)
-		if err == nil && m.Config() != cfg {
-			m.Close()
-			m, err = nil, fmt.Errorf("%s: its model config differs from this run's", ps.File)
+		if err == nil {
+			if err = configMismatch(ps.File, m.Config(), cfg); err != nil {
+				m.Close()
+				m = nil
+			}
 		}
 		if err == nil && m.Steps() != ps.Step {
 			err = fmt.Errorf("%s: holds the model after step %d, its sidecar says %d", ps.File, m.Steps(), ps.Step)
@@ -774,6 +780,36 @@ func loadPartial(env *pipeline.Env, e int, base, nb int64, cfg coder.Config, adj
 		return nil, nil
 	}
 	return ps, m
+}
+
+// configMismatch returns nil when a checkpoint's config (file: its name
+// for the message) is this run's, else an error naming the file and every
+// differing field ([configDiff]).
+func configMismatch(file string, ck, run coder.Config) error {
+	if ck == run {
+		return nil
+	}
+	return fmt.Errorf("%s: its model config differs from this run's: %s", file, configDiff(ck, run))
+}
+
+// configDiff lists the fields in which a checkpoint's config ck differs
+// from this run's, "Dim 64 (this run 128), Queue ...", in field order; ""
+// when they are equal.
+func configDiff(ck, run coder.Config) string {
+	a, b := reflect.ValueOf(ck), reflect.ValueOf(run)
+	var out []string
+	for i := range a.NumField() {
+		x, y := a.Field(i).Interface(), b.Field(i).Interface()
+		if x == y {
+			continue
+		}
+		f := "%v (this run %v)"
+		if a.Field(i).Kind() == reflect.String {
+			f = "%q (this run %q)"
+		}
+		out = append(out, a.Type().Field(i).Name+" "+fmt.Sprintf(f, x, y))
+	}
+	return strings.Join(out, ", ")
 }
 
 // recordBLAS returns the BLAS builds named by the epoch records and the
@@ -827,8 +863,8 @@ func finish(env *pipeline.Env, cfg coder.Config, adj []float32, states []epochSt
 	// longer done, so the rerun retrains from the epoch before it, with the
 	// same result) rather than published as model.bin.
 	bm, err := loadModel(env.Path(ckptName(best)), adj)
-	if err == nil && bm.Config() != cfg {
-		err = fmt.Errorf("%s: its model config differs from this run's", ckptName(best))
+	if err == nil {
+		err = configMismatch(ckptName(best), bm.Config(), cfg)
 	}
 	if bm != nil {
 		bm.Close()
