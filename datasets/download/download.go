@@ -15,9 +15,10 @@
 //     range request (a short range is progress, not a failed attempt). A
 //     connection cut in the middle of the body is retried from the bytes
 //     already on disk, not from zero. A server that ignores Range (200
-//     instead of 206) restarts the file; a 206 whose Content-Range does not
-//     start where the file ends is an error. The validator of the response
-//     that started DEST.part (a strong ETag, else Last-Modified) is kept in
+//     instead of 206) restarts the file, and so does a 206 whose
+//     Content-Range does not start where the file ends (the part is
+//     emptied and the file requested without Range). The validator of the
+//     response that started DEST.part (a strong ETag, else Last-Modified) is kept in
 //     DEST.part.validator and sent as If-Range when resuming, so a file that
 //     changed on the server since is fetched whole (200) instead of being
 //     spliced onto the old bytes. A server that ignores If-Range but
@@ -35,7 +36,12 @@
 //     exponential backoff and full jitter (Options.Retries attempts per
 //     mirror); other 4xx move to the next mirror at once. A 429 or 503
 //     with Retry-After waits at least that long (at most 5 minutes), and
-//     every wait ends early when ctx is done.
+//     every wait ends early when ctx is done. Only attempts without
+//     progress count: one cut after taking the part at least 8 KiB
+//     further than ever before starts a fresh budget (a flaky link or a
+//     proxy that ends every connection after so many bytes must not fail
+//     a large file; a server trickling a few bytes per connection still
+//     runs out of attempts).
 //   - Timeouts: Options.HeaderTimeout bounds connect + response headers,
 //     Options.IdleTimeout bounds any wait for the next body bytes (a stalled
 //     server), and ctx bounds everything. They time network waits only:
@@ -43,7 +49,11 @@
 //   - Verification: SHA-256 (and MD5 if given, for catalogs that publish
 //     only MD5) and the size, when known. A server that sends more than
 //     the known size (or than its Content-Range total) is cut off there,
-//     as a mismatch, instead of filling the disk. A mismatch deletes the partial file
+//     as a mismatch, instead of filling the disk; one that announces
+//     another size than the known one (Content-Length of a 200,
+//     Content-Range total) fails as a mismatch before its body is read. A
+//     body without Content-Length that ends short of the known size is a
+//     cut (resumed), not a mismatch. A mismatch deletes the partial file
 //     and tries the next mirror; when none is left the error wraps
 //     [ErrChecksum] and nothing is left behind. A part that still holds
 //     bytes the mirror did not send (an earlier run's, another mirror's)
@@ -52,6 +62,8 @@
 //     request ([ValidChecksum]).
 //   - An existing DEST that verifies (against whatever is known: digests,
 //     size) is kept without any request.
+//   - A failure to write the part (a full disk) stops Fetch at once, with
+//     the part kept for a rerun: no mirror would do better.
 //   - Progress: bytes are reported to Options.Progress as they arrive (the
 //     pipeline's progress reporter turns them into bytes/s and an ETA).
 package download
@@ -242,6 +254,11 @@ func Fetch(ctx context.Context, req Request, opt Options) (Result, error) {
 		if ctx.Err() != nil {
 			return Result{}, fmt.Errorf("download %s: %w", redact(u), context.Cause(ctx))
 		}
+		if le := (localError{}); errors.As(err, &le) {
+			// Writing here failed (a full disk): every mirror would fail
+			// the same way. The part stays for a rerun.
+			return Result{}, fmt.Errorf("download %s: %w", filepath.Base(req.Dest), le.err)
+		}
 		errs = append(errs, fmt.Errorf("%s: %w", redact(u), err))
 		if errors.Is(err, ErrChecksum) {
 			removePart(part) // never resume from bytes that failed verification
@@ -355,10 +372,21 @@ func saveValidator(part string, resp *http.Response) error {
 	return os.WriteFile(validatorPath(part), []byte(v), 0o644)
 }
 
+// redactError drops user info and query from the URL an HTTP client error
+// quotes (`Get "https://host/f?X-Amz-Signature=…": …`): a signed URL's
+// query is a credential, and the error is logged and returned.
+func redactError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact(ue.URL)
+	}
+	return err
+}
+
 func scheme(u string) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil || p.Scheme == "" {
-		return "", fmt.Errorf("download %q: %w", u, ErrScheme)
+		return "", fmt.Errorf("download %q: %w", redact(u), ErrScheme)
 	}
 	switch s := strings.ToLower(p.Scheme); s {
 	case "http", "https", "file":
@@ -492,6 +520,13 @@ func fetchOne(ctx context.Context, u, part string, req Request, opt Options, res
 func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, res *Result, st *partState) (Result, error) {
 	var last error
 	restarted := false
+	// best is the longest the part has been: an attempt that failed after
+	// taking it further (a cut mid-body) made progress, and a flaky link
+	// or a proxy that ends every connection after so many bytes must not
+	// run out of attempts on a file that needs more connections than
+	// Options.Retries. Only attempts without progress (at least
+	// minProgress bytes beyond best) count.
+	best := partSize(part)
 	for attempt := 0; attempt < opt.Retries; attempt++ {
 		if attempt > 0 && !errors.Is(last, errShortRange) && !errors.Is(last, errRestart) {
 			d := backoff(opt, attempt)
@@ -528,8 +563,28 @@ func fetchHTTP(ctx context.Context, u, part string, req Request, opt Options, re
 		if !retry {
 			return Result{}, err
 		}
+		if n := partSize(part); n >= best+minProgress {
+			best = n
+			attempt = 0 // a fresh budget, from the first backoff
+		}
 	}
 	return Result{}, fmt.Errorf("giving up after %d attempts: %w", opt.Retries, last)
+}
+
+// minProgress is the least an attempt must add to the part file, beyond
+// the longest it has been, to start a fresh budget of attempts: a server
+// that sends a few bytes per connection and then stalls or cuts still
+// runs out of attempts, instead of being retried for as long as it
+// trickles.
+const minProgress = 8 << 10
+
+// partSize is the size of the part file, 0 if there is none.
+func partSize(part string) int64 {
+	fi, err := os.Stat(part)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // backoff is exponential with full jitter in [d/2, d].
@@ -587,19 +642,19 @@ func retryableStatus(code int) bool {
 func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, res *Result, st *partState) (done, retry bool, err error) {
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return false, false, err
+		return false, false, localError{err}
 	}
 	defer f.Close()
 	have, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return false, false, err
+		return false, false, localError{err}
 	}
 	if req.Size > 0 && have == req.Size {
 		return true, false, nil // complete from an earlier run; verify
 	}
 	if req.Size > 0 && have > req.Size {
 		if err := truncate(f); err != nil {
-			return false, false, err
+			return false, false, localError{err}
 		}
 		have = 0
 		st.stale = false
@@ -627,7 +682,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 
 	hreq, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
-		return false, false, err
+		return false, false, redactError(err)
 	}
 	hreq.Header.Set("User-Agent", opt.UserAgent)
 	hreq.Header.Set("Accept-Encoding", "identity")
@@ -644,7 +699,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		if c := context.Cause(actx); c != nil && ctx.Err() == nil {
 			err = c
 		}
-		return false, ctx.Err() == nil, err
+		return false, ctx.Err() == nil, redactError(err)
 	}
 	defer resp.Body.Close()
 
@@ -655,7 +710,13 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		var ok bool
 		start, total, ok = parseContentRange(resp.Header.Get("Content-Range"))
 		if !ok || start != have {
-			return false, false, fmt.Errorf("resume: asked for bytes %d-, server sent Content-Range %q", have, resp.Header.Get("Content-Range"))
+			// Not the rest of the file (a cache that ignores the range
+			// and still says 206): failing here kept the part, so every
+			// rerun resumed it and failed the same way. Start over
+			// without Range.
+			opt.Log.Warn("server answered the range request with another range; restarting", "url", redact(u), "had", have,
+				"content_range", resp.Header.Get("Content-Range"))
+			return restartPart(f, part, st, res, fmt.Errorf("%w: asked for bytes %d-, server sent Content-Range %q", errRestart, have, resp.Header.Get("Content-Range")))
 		}
 		if validator != "" && !sameVersion(validator, resp) {
 			// A server (or a cache in front of it) that ignores If-Range
@@ -687,14 +748,14 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			// download (If-Range did not match): start over.
 			opt.Log.Warn("server sent the whole file, not the rest (no Range support, or the file changed); restarting", "url", redact(u), "had", have)
 			if err := truncate(f); err != nil {
-				return false, false, err
+				return false, false, localError{err}
 			}
 			have = 0
 			st.stale = false
 			res.Resumed = false // no earlier byte is kept
 		}
 		if err := saveValidator(part, resp); err != nil {
-			return false, false, err
+			return false, false, localError{err}
 		}
 		if total > 0 && opt.Progress != nil {
 			opt.Progress.SetTotal(total)
@@ -718,6 +779,18 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		return false, retryableStatus(resp.StatusCode), &httpStatusError{resp.StatusCode, resp.Status, retryAfter(resp, time.Now())}
 	}
 
+	// The size the server announces (Content-Range total, else the
+	// Content-Length of a 200) is not the expected one: the wrong file,
+	// known before its body is downloaded.
+	announced := int64(-1)
+	if total > 0 {
+		announced = total
+	} else if resp.StatusCode == http.StatusOK {
+		announced = resp.ContentLength // -1 when unknown
+	}
+	if req.Size > 0 && announced >= 0 && announced != req.Size {
+		return false, false, fmt.Errorf("%w: size %d announced by the server, want %d", ErrChecksum, announced, req.Size)
+	}
 	// Already hashed before the request; this only resets the digests when
 	// the server sent the whole file and the part was truncated.
 	if err := st.catchUp(ctx, f, have); err != nil {
@@ -749,7 +822,7 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 		if m > 0 {
 			if _, werr := f.Write(buf[:m]); werr != nil {
 				h.give(buf[:0])
-				return false, false, werr
+				return false, false, localError{werr}
 			}
 			n += int64(m)
 			if limit >= 0 && have+n > limit {
@@ -778,12 +851,21 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 			if c := context.Cause(actx); c != nil && ctx.Err() == nil {
 				rerr = c
 			}
-			return false, ctx.Err() == nil, fmt.Errorf("after %d bytes: %w", have+n, rerr)
+			return false, ctx.Err() == nil, fmt.Errorf("after %d bytes: %w", have+n, redactError(rerr))
 		}
 	}
 	h.wait()
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return false, true, fmt.Errorf("body ended after %d of %d bytes", n, resp.ContentLength)
+	}
+	if total == 0 && req.Size > 0 && have+n < req.Size {
+		// A body without Content-Length ends when the connection closes:
+		// a cut looks like the end. Short of the known size, it is a cut
+		// (resumed from here), not a wrong file to delete.
+		if n > 0 || have > 0 {
+			res.Resumed = true
+		}
+		return false, true, fmt.Errorf("body ended after %d of %d bytes", have+n, req.Size)
 	}
 	if total > 0 && have+n < total {
 		// The server sent less than the rest of the file: ask for more.
@@ -801,15 +883,23 @@ func attemptHTTP(ctx context.Context, u, part string, req Request, opt Options, 
 // results for a retry from the first byte, with why (an errRestart).
 func restartPart(f *os.File, part string, st *partState, res *Result, why error) (done, retry bool, err error) {
 	if err := truncate(f); err != nil {
-		return false, false, err
+		return false, false, localError{err}
 	}
 	if err := os.Remove(validatorPath(part)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, false, err
+		return false, false, localError{err}
 	}
 	st.stale = false
 	res.Resumed = false
 	return false, true, why
 }
+
+// localError is a failure on this machine while keeping the part file (a
+// full disk, a read-only or vanished directory): no mirror would do better,
+// so Fetch stops at once and keeps the part for a rerun.
+type localError struct{ err error }
+
+func (e localError) Error() string { return e.err.Error() }
+func (e localError) Unwrap() error { return e.err }
 
 // errRestart marks a part that was found not to be a prefix of the file
 // and emptied: the next request, from byte 0, follows at once.
@@ -927,7 +1017,7 @@ func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st
 	}
 	dst, err := os.Create(part)
 	if err != nil {
-		return Result{}, err
+		return Result{}, localError{err}
 	}
 	buf := make([]byte, opt.BufferSize)
 	var copied int64
@@ -939,7 +1029,7 @@ func copyLocal(ctx context.Context, u, part string, req Request, opt Options, st
 		n, err = src.Read(buf)
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				err = werr
+				err = localError{werr}
 				break
 			}
 			st.write(buf[:n])

@@ -57,7 +57,7 @@ var DownloadSpec = pipeline.Spec{
 		{Name: "keep_archives", Type: pipeline.Bool, Default: false, Doc: "keep archives after extracting them"},
 		{Name: "max_bytes", Type: pipeline.Int, Default: 0, Doc: "cap on bytes one archive may expand to; 0 = 256 GiB", Min: pipeline.Bound(0)},
 		{Name: "max_ratio", Type: pipeline.Float, Default: 1000.0, Doc: "cap on expanded/archive size", Min: pipeline.Bound(1)},
-		{Name: "retries", Type: pipeline.Int, Default: 5, NoCache: true, Doc: "attempts per mirror for transient failures", Min: pipeline.Bound(1)},
+		{Name: "retries", Type: pipeline.Int, Default: 5, NoCache: true, Doc: "attempts per mirror for transient failures (an attempt that took the partial file at least 8 KiB further starts a fresh count)", Min: pipeline.Bound(1)},
 		{Name: "idle_timeout", Type: pipeline.Float, Default: 60.0, NoCache: true, Doc: "seconds without data before an attempt is abandoned", Min: pipeline.Bound(0.001)},
 		{Name: "header_timeout", Type: pipeline.Float, Default: 60.0, NoCache: true, Doc: "seconds to connect and get response headers", Min: pipeline.Bound(0.001)},
 		{Name: "backoff", Type: pipeline.Float, Default: 0.5, NoCache: true, Doc: "first retry delay in seconds (doubles, with jitter, up to 30s)", Min: pipeline.Bound(0)},
@@ -219,6 +219,17 @@ func runDownload(ctx context.Context, env *pipeline.Env) error {
 		}
 		items = append(items, fetchItem{name: name, req: download.Request{URLs: append([]string{u}, p.Strings("mirrors")...),
 			SHA256: p.String("sha256"), MD5: p.String("md5"), Size: int64(p.Int("size"))}})
+	}
+	// One name, one file under files/ and one shard: a second file of the
+	// same name (a url whose base name is a catalog entry's file) would be
+	// skipped as done, or overwrite the first.
+	seen := map[string]bool{}
+	for _, it := range items {
+		if seen[it.name] {
+			return fmt.Errorf("two files would be saved as files/%s (listed twice, or the url's name is a catalog entry's file): "+
+				"list it once, or set the url's name param", it.name)
+		}
+		seen[it.name] = true
 	}
 	if m := p.String("md5"); strings.EqualFold(m, "none") {
 		for i := range items {
