@@ -29,6 +29,7 @@ import (
 	"coderflow/internal/atomicfile"
 	"coderflow/internal/exiforient"
 	"coderflow/internal/imgalpha"
+	"coderflow/internal/imgsize"
 	"coderflow/pipeline"
 	"coderflow/train/eval"
 )
@@ -64,7 +65,8 @@ var ReportSpec = pipeline.Spec{
 	// error carried the absolute path; a JSON one repeated the file name);
 	// the edges-per-relation table lists at most maxRelations relations;
 	// chart axis labels are round (a zero tick read "-0", and ticks summed
-	// from the step drifted: "-5.551e-17" for 0).
+	// from the step drifted: "-5.551e-17" for 0); a truncated image file
+	// gets a placeholder before decoding (internal/imgsize).
 	Version: "9",
 	Doc: "A self-contained HTML report (report.html: inline CSS, SVG charts, data-URI thumbnails, no network): " +
 		"the R@K table of the upstream evaluate stage, a comparison with other runs (runs; runs_dir: the runs of the " +
@@ -1106,6 +1108,12 @@ func (ex *examples) thumbnail(id int64, size int, maxPixels int64) (t thumb) {
 		t.Missing = fmt.Sprintf("image too large: %dx%d pixels", cfg.Width, cfg.Height)
 		ex.tooLarge = append(ex.tooLarge, fmt.Sprintf("%s (%s): header declares %dx%d = %d pixels, above max_pixels %d: not decoded",
 			t.Label, ref.path, cfg.Width, cfg.Height, px, maxPixels))
+		return t
+	}
+	// a file shorter than any complete one of that header (cut short, or
+	// crafted) is refused before the decoder allocates the whole image
+	if st, err := f.Stat(); err != nil || st.Size() < imgsize.MinFileSize(format, cfg) {
+		t.Missing = "truncated image file"
 		return t
 	}
 	img, err := decodeOriented(f, br)

@@ -9,6 +9,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,5 +157,39 @@ func TestReportSkipsNonRegularFiles(t *testing.T) {
 	// 101 has no file, 103 is the FIFO
 	if got := fmt.Sprint(rep.Manifest.Info["thumbnails_missing"]); got != "2" {
 		t.Errorf("thumbnails_missing = %s, want 2", got)
+	}
+}
+
+// TestReportRefusesTruncatedImage: a PNG whose header declares 7000x7000
+// at 16 bits, cut right after the header (48 bytes), gets a placeholder
+// before decoding: image/png allocated the whole image (about 390 MB)
+// before it failed on the missing data.
+func TestReportRefusesTruncatedImage(t *testing.T) {
+	var png bytes.Buffer
+	png.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := []byte{0, 0, 0x1b, 0x58, 0, 0, 0x1b, 0x58, 16, 6, 0, 0, 0} // 7000x7000, 16-bit RGBA
+	binary.Write(&png, binary.BigEndian, uint32(len(ihdr)))
+	chunk := append([]byte("IHDR"), ihdr...)
+	png.Write(chunk)
+	binary.Write(&png, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	bad := filepath.Join(t.TempDir(), "103.png")
+	if err := os.WriteFile(bad, png.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	world := pipelinetest.RunStage(t, &fakeWorld, map[string]any{"n": 4, "fifo": bad})
+	ev := pipelinetest.RunStage(t, &Spec, nil, world)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rep := pipelinetest.RunStage(t, &ReportSpec, map[string]any{"examples": 4, "top_k": 4, "max_pixels": 100_000_000}, ev)
+	runtime.ReadMemStats(&after)
+	b, err := os.ReadFile(rep.Path(ReportFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "truncated image file") {
+		t.Error("no placeholder for the truncated image")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 100<<20 {
+		t.Errorf("the report allocated %d MiB for a 48-byte image", alloc>>20)
 	}
 }
