@@ -35,17 +35,22 @@ type logProgress struct {
 	n     atomic.Int64
 	start time.Time
 	stop  chan struct{}
-	once  sync.Once
+	// exited is closed when loop has returned: Done waits for it, so no
+	// "progress" line follows the end line, and no reporter goroutine
+	// outlives the stage (nor logs into a logger its caller has closed)
+	exited chan struct{}
+	once   sync.Once
 }
 
 func newLogProgress(log *slog.Logger, label string, total int64) Progress {
-	p := &logProgress{log: log, label: label, start: time.Now(), stop: make(chan struct{})}
+	p := &logProgress{log: log, label: label, start: time.Now(), stop: make(chan struct{}), exited: make(chan struct{})}
 	p.total.Store(total)
 	go p.loop()
 	return p
 }
 
 func (p *logProgress) loop() {
+	defer close(p.exited)
 	t := time.NewTicker(logProgressInterval)
 	defer t.Stop()
 	for {
@@ -83,6 +88,7 @@ func (p *logProgress) SetTotal(total int64) { p.total.Store(total) }
 func (p *logProgress) Done() {
 	p.once.Do(func() {
 		close(p.stop)
+		<-p.exited
 		if time.Since(p.start) > time.Second {
 			p.emit("finished")
 		}

@@ -442,9 +442,7 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 				runningKeys[keyOf(n.ID)] = true
 				running++
 				ins := inputsOf(n)
-				go func() {
-					results <- runStage(ctx, w, n, st[n.ID], ins, forced[n.ID], opt, log, dg)
-				}()
+				go runStageTo(ctx, results, w, n, st[n.ID], ins, forced[n.ID], opt, log, dg)
 			}
 		}
 		if running == 0 {
@@ -456,6 +454,11 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 		done[r.id] = true
 		records[r.id] = r.rec
 		if r.err != nil {
+			// on disk before the others are canceled: one that ignores
+			// its ctx may keep the run going until the process is killed
+			// (the second Ctrl-C), and the record must still name this
+			// failure then
+			saveProgress()
 			if firstErr == nil {
 				firstErr = r.err
 				cancel(fmt.Errorf("stage %s failed", r.id))
@@ -495,6 +498,38 @@ func execute(ctx context.Context, w *Workflow, st map[string]*State, plan map[st
 	return ctx.Err()
 }
 
+// runStageTo runs runStage and sends its result to results. It also sends
+// one when the stage ends its goroutine with runtime.Goexit (t.FailNow in a
+// test's stage), which no recover stops and after which runStage never
+// returns: the stage is then failed (its work directory kept), where the
+// scheduler would otherwise wait for its result forever, holding the
+// workdir lock.
+func runStageTo(ctx context.Context, results chan<- stageDone, w *Workflow, n *Node, s *State, inputs []*Artifact, force bool,
+	opt RunOptions, log *slog.Logger, dg *Digester) {
+	start := time.Now()
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		if r := recover(); r != nil {
+			panic(r) // a panic outside the stage's own code: it ends the process, as before
+		}
+		// runtime.Goexit
+		err := fmt.Errorf("stage %q: its goroutine ended with runtime.Goexit (t.FailNow or t.Fatal in a stage?) instead of returning", n.ID)
+		rec := StageRecord{Stage: n.ID, Kind: n.Kind, Key: s.Key, Status: RunFailed, Params: n.Params.Map(),
+			Seconds: time.Since(start).Seconds(), Error: err.Error()}
+		if ctx.Err() != nil {
+			rec.Status = RunCanceled
+		}
+		log.Error("stage failed", "stage", n.ID, "err", err)
+		results <- stageDone{id: n.ID, rec: rec, err: err}
+	}()
+	d := runStage(ctx, w, n, s, inputs, force, opt, log, dg)
+	returned = true
+	results <- d
+}
+
 // runStage runs one stage into its work directory and moves the sealed
 // result into the cache. dg digests the stage's external files again once
 // it has run (see [externalChanged]).
@@ -531,10 +566,17 @@ func runStage(ctx context.Context, w *Workflow, n *Node, s *State, inputs []*Art
 		// (manifest written) and renaming it into the cache left a
 		// complete artifact here: move it, rather than run the stage
 		// again from scratch.
-		if m, err := verifyArtifact(ctx, wd, s.Key, dg); err == nil {
+		m, err := verifyArtifact(ctx, wd, s.Key, dg)
+		if err == nil {
 			_ = os.RemoveAll(filepath.Join(wd, doneDir)) // markers a kill right after the manifest left (seal removes them next)
 			slog.Info("found the sealed work directory of an interrupted earlier run: moving it into the cache", "key", short(s.Key))
 			return publish(n, s, wd, m, inputs, rec, slog, start, fail)
+		}
+		if ctx.Err() != nil {
+			// the check was cut short, not failed: the directory may
+			// hold a complete result, which the stage must not start
+			// writing over with a canceled context
+			return fail(context.Cause(ctx), start)
 		}
 	}
 	env := NewEnv(n.ID, n.Kind, n.Params, inputs, wd, slog)
