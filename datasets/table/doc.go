@@ -9,7 +9,9 @@
 // Writers are atomic: rows go to a temporary file that is renamed over the
 // target by [Writer.Close], so a crash never leaves a file that looks
 // complete; after a failed Write, Close discards the file (it may lack rows)
-// and returns the error. Readers stream in batches: memory depends on the batch size, not
+// and returns the error. Text (string fields) must be UTF-8, as the Parquet
+// format requires and DuckDB enforces: a Write with other bytes fails,
+// naming the row and column. Readers stream in batches: memory depends on the batch size, not
 // on the file size.
 //
 // Readers check each file's schema against the row type before the first

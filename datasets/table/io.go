@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 
 	"github.com/parquet-go/parquet-go"
@@ -63,7 +64,7 @@ type Options struct {
 	// straggler, and row groups compressed in parallel (Workers) finish
 	// together.
 	ExpectedRows int64
-	Meta         map[string]string // extra key-value metadata
+	Meta         map[string]string // extra key-value metadata (not the Meta* keys)
 	// Codec, when set, overrides Compression (e.g. zstd at a chosen level:
 	// &zstd.Codec{Level: zstd.SpeedFastest}).
 	Codec compress.Codec
@@ -79,6 +80,11 @@ type Options struct {
 	// statistics are not computed, for values no reader filters on (feature
 	// vectors): computing them is a tenth of a feature shard's write time.
 	NoBounds []string
+	// AllowInvalidText writes string values that are not UTF-8 as they
+	// are instead of refusing them (see [Writer.Write]): only for tests
+	// that fake a foreign table, whose readers must cope with such text.
+	// DuckDB refuses the files.
+	AllowInvalidText bool
 	// Reuse, when set, keeps the row-group encoders and buffers of
 	// Workers >= 1 from one file to the next (see [Reuse]): set one Reuse
 	// in the options a stage writes all its shards with.
@@ -96,8 +102,9 @@ type Writer[T any] struct {
 	release  func([]T)
 	rows     int64
 	path     string
-	ended    bool  // Close or Abort was called
-	closeErr error // what Close returned
+	text     textCheck // nil, or the check that text values are UTF-8
+	ended    bool      // Close or Abort was called
+	closeErr error     // what Close returned
 	// writeErr is the first error a Write returned: the file may lack
 	// rows the caller wrote (a row group that failed to encode or splice,
 	// rows after the failure), so Close discards it instead of committing
@@ -117,6 +124,11 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range []string{MetaTable, MetaStage, MetaKind, MetaKey, MetaVersion} {
+		if _, ok := opt.Meta[k]; ok {
+			return nil, fmt.Errorf("%s: Options.Meta sets %s, which the writer sets itself (the file's provenance)", path, k)
+		}
 	}
 	rg := opt.RowGroupRows
 	if rg <= 0 {
@@ -150,6 +162,9 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 		wopts = append(wopts, parquet.KeyValueMetadata(k, v))
 	}
 	w := &Writer[T]{f: f, w: parquet.NewGenericWriter[T](f, wopts...), path: path, plan: groupPlan{rg: rg, n: opt.ExpectedRows}}
+	if !opt.AllowInvalidText {
+		w.text = newTextCheck(reflect.TypeFor[T](), "")
+	}
 	if opt.Workers >= 1 {
 		key := fmt.Sprintf("%T|%s|%p|%d|%q", *new(T), codec.CompressionCodec(), codec, rg, opt.NoBounds)
 		w.g = newGroupWriter(w.w, enc, w.plan, opt.Workers, opt.Reuse, key)
@@ -161,13 +176,25 @@ func Create[T any](path string, env *pipeline.Env, name string, opt Options) (*W
 // Write appends rows. The slice may be reused once Write returns; with
 // Options.Workers >= 1 the memory the rows reference may not, until
 // [Writer.OnRelease]'s function hands it back. After an error the writer
-// takes no more rows, and Close discards the file.
+// takes no more rows, and Close discards the file. A text value (a string
+// field) that is not UTF-8 is an error naming its row and column, and no
+// row of the call is written: Parquet text must be UTF-8, and DuckDB
+// refuses a file with one such value.
 func (w *Writer[T]) Write(rows []T) error {
 	if w.ended {
 		return fmt.Errorf("%s: write after Close or Abort", w.path)
 	}
 	if w.writeErr != nil {
 		return fmt.Errorf("%s: write after a failed write: %w", w.path, w.writeErr)
+	}
+	if w.text != nil {
+		for i := range rows {
+			if col, off, bad := w.text(reflect.ValueOf(&rows[i]).Elem()); bad {
+				w.writeErr = fmt.Errorf("row %d: column %q: invalid UTF-8 at byte %d (Parquet text must be UTF-8: DuckDB and Arrow readers refuse the file)",
+					w.rows+int64(i), col, off)
+				return fmt.Errorf("%s: %w", w.path, w.writeErr)
+			}
+		}
 	}
 	var n int
 	var err error

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -115,7 +117,7 @@ func Describe(path string) (_ *Info, err error) {
 	}()
 	md := pf.Metadata()
 	info := &Info{Path: path, Size: pf.Size(), Rows: pf.NumRows(), CreatedBy: md.CreatedBy,
-		Schema: strings.TrimSpace(pf.Schema().String()), Meta: map[string]string{},
+		Schema: schemaText(pf.Schema()), Meta: map[string]string{},
 		Columns: []string{}, RowGroups: []RowGroup{}} // [] rather than null in JSON for a file without rows
 	for _, fld := range pf.Schema().Fields() {
 		info.Columns = append(info.Columns, fld.Name())
@@ -134,6 +136,56 @@ func Describe(path string) (_ *Info, err error) {
 		info.RowGroups = append(info.RowGroups, g)
 	}
 	return info, nil
+}
+
+// schemaText prints s as parquet-go does, with names escaped (see
+// escapeName): a name could otherwise send escape sequences to the terminal
+// or break the schema's lines with a newline.
+func schemaText(s *parquet.Schema) string {
+	var b strings.Builder
+	if err := parquet.PrintSchema(&b, escapeName(s.Name()), escNode{s}); err != nil {
+		return strings.TrimSpace(s.String())
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// escNode and escField show a schema with escaped field names to
+// parquet.PrintSchema.
+type (
+	escNode  struct{ parquet.Node }
+	escField struct{ parquet.Field }
+)
+
+func (n escNode) Fields() []parquet.Field  { return escFields(n.Node.Fields()) }
+func (f escField) Fields() []parquet.Field { return escFields(f.Field.Fields()) }
+func (f escField) Name() string            { return escapeName(f.Field.Name()) }
+
+func escFields(fs []parquet.Field) []parquet.Field {
+	out := make([]parquet.Field, len(fs))
+	for i, f := range fs {
+		out[i] = escField{f}
+	}
+	return out
+}
+
+// escapeName returns s with control characters and bytes that are not
+// UTF-8 escaped as in Go strings ("\x1b", "\n", "\xff").
+func escapeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // Head returns the first n rows as maps from column name to value (see
@@ -160,7 +212,9 @@ func Head(path string, n, maxList int) ([]map[string]any, error) {
 // 8601 durations ("P1Y2M3DT4H5M6.007S"), FLOAT16 values numbers, decimals
 // exact numbers, UUIDs canonical strings. Lists, top-level repeated columns
 // included, longer than maxList items are cut to their first maxList items
-// followed by a "… (N items)" marker (maxList <= 0 keeps them whole).
+// followed by a "… (N items)" marker, MAPs of more entries to their first
+// maxList entries and a "…" key whose value is "(N entries)" (maxList <= 0
+// keeps both whole).
 func Rows(path string, n, maxList int, fn func(map[string]any) error) (err error) {
 	pf, f, err := open(path)
 	if err != nil {

@@ -164,7 +164,7 @@ func (d *decoder) value(n parquet.Node, def, rep int, cols [][]parquet.Value) (a
 		items := v.([]any)
 		inner := fields[0]
 		if isMap && !inner.Leaf() && len(inner.Fields()) == 2 {
-			return mapValue(items, inner.Fields()[0].Name(), inner.Fields()[1].Name()), nil
+			return d.mapValue(items, inner.Fields()[0].Name(), inner.Fields()[1].Name()), nil
 		}
 		if !inner.Leaf() && len(inner.Fields()) == 1 && !legacyElement(n, inner) {
 			name := inner.Fields()[0].Name()
@@ -214,22 +214,31 @@ func (d *decoder) cut(l []any) []any {
 
 // mapValue renders MAP entries as a JSON object; keys that are not strings
 // are written in their JSON form ("7", "true"), and a key that is itself a
-// group keeps the entries as a list of {key, value} objects.
-func mapValue(items []any, kname, vname string) any {
-	out := make(map[string]any, len(items))
-	for _, it := range items {
+// group keeps the entries as a list of {key, value} objects. Like lists,
+// maps of more than maxList entries are cut: their first maxList entries
+// and a "…" key whose value is "(N entries)".
+func (d *decoder) mapValue(items []any, kname, vname string) any {
+	n := len(items)
+	if d.maxList > 0 && n > d.maxList {
+		n = d.maxList
+	}
+	out := make(map[string]any, n+1)
+	for _, it := range items[:n] {
 		kv := it.(map[string]any)
 		var key string
 		switch k := kv[kname].(type) {
 		case string:
 			key = k
 		case map[string]any, []any:
-			return items
+			return d.cut(items)
 		default:
 			b, _ := json.Marshal(k)
 			key = string(b)
 		}
 		out[key] = kv[vname]
+	}
+	if n < len(items) {
+		out["…"] = fmt.Sprintf("(%d entries)", len(items))
 	}
 	return out
 }

@@ -168,8 +168,8 @@ var fakeWorld = pipeline.Spec{
 			err  error
 			rows int
 		}{
-			{table.Images, table.WriteFile(env.Path("images.parquet"), env, table.Images, table.Options{}, imgs), len(imgs)},
-			{table.Captions, table.WriteFile(env.Path("captions.parquet"), env, table.Captions, table.Options{}, caps), len(caps)},
+			{table.Images, table.WriteFile(env.Path("images.parquet"), env, table.Images, table.Options{AllowInvalidText: true}, imgs), len(imgs)}, // invalid UTF-8 on purpose
+			{table.Captions, table.WriteFile(env.Path("captions.parquet"), env, table.Captions, table.Options{AllowInvalidText: true}, caps), len(caps)},
 			{table.ImageEmbeddings, table.WriteFile(env.Path("image_embeddings.parquet"), env, table.ImageEmbeddings, table.Options{}, ie), len(ie)},
 			{table.CaptionEmbeddings, table.WriteFile(env.Path("caption_embeddings.parquet"), env, table.CaptionEmbeddings, table.Options{}, ce), len(ce)},
 			{table.TrainCurve, table.WriteFile(env.Path("train_curve.parquet"), env, table.TrainCurve, table.Options{}, curve), len(curve)},

@@ -24,7 +24,7 @@ func captionsSpec(rows []table.CaptionRow, perFile int) *pipeline.Spec {
 			for i := 0; i < len(rows) || i == 0; i += perFile {
 				part := rows[i:min(i+perFile, len(rows))]
 				name := fmt.Sprintf("captions-%03d.parquet", i/perFile)
-				if err := table.WriteFile(env.Path(name), env, table.Captions, table.Options{}, part); err != nil {
+				if err := table.WriteFile(env.Path(name), env, table.Captions, table.Options{AllowInvalidText: true}, part); err != nil {
 					return err
 				}
 				env.AddTable(table.Captions, int64(len(part)), name)
