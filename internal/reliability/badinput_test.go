@@ -273,7 +273,7 @@ func badCases(t *testing.T, srv *httptest.Server) []badCase {
 		httpGet("HTTPWrongSHA256", "file differs from sha256", "/file", fmt.Sprintf("name: f.bin, sha256: %q", strings.Repeat("ab", 32)),
 			"/file: checksum mismatch: sha256 bf1b47", ", want abab"),
 		httpGet("HTTPWrongSize", "file differs from size", "/file", "name: f.bin, size: 999",
-			"/file: checksum mismatch: server sent more than the expected size, 999 bytes"),
+			"/file: checksum mismatch: size 2000 announced by the server, want 999"),
 		httpGet("HTTPShortBody", "body shorter than Content-Length", "/short", "name: f.bin",
 			"download f.bin: ", "/short: giving up after 2 attempts: after 100 bytes: unexpected EOF",
 			"server sent the whole file, not the rest (no Range support, or the file changed); restarting"),
