@@ -419,7 +419,10 @@ func inspectParquet(out io.Writer, path string, schemaOnly, metaOnly bool, head 
 		return nil
 	case metaOnly:
 		for _, k := range sortedKeysS(info.Meta) {
-			fmt.Fprintf(out, "%s = %s\n", k, info.Meta[k])
+			// whole, but escaped as everywhere in inspect: a file's
+			// metadata must not send escape sequences to the terminal or
+			// break the key = value lines (--json gives the raw values)
+			fmt.Fprintf(out, "%s = %s\n", cellText(k), cellText(info.Meta[k]))
 		}
 		return nil
 	}

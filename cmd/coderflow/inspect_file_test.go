@@ -168,3 +168,23 @@ func TestInspectLongMetadata(t *testing.T) {
 		t.Errorf("--meta: exit %d\n%.300s", code, out)
 	}
 }
+
+// TestInspectMetaEscaped: --meta prints each value whole but escaped, as
+// the rest of inspect does: an escape sequence or a newline in a file's
+// metadata reached the terminal raw (and a newline broke the key = value
+// lines).
+func TestInspectMetaEscaped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.parquet")
+	long := strings.Repeat("v", 500)
+	meta := map[string]string{"evil": "\x1b]0;pwned\x07red\nfake = line", "long": long}
+	if err := cftable.WriteFile(p, nil, cftable.Vocab, cftable.Options{Meta: meta}, []cftable.VocabRow{{ID: 1, Token: "a", Count: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := cli(t, "inspect", p, "--meta")
+	if code != 0 || strings.ContainsAny(out, "\x1b\x07") || strings.Contains(out, "\nfake = line") {
+		t.Fatalf("--meta: exit %d, raw control bytes or a broken line:\n%q", code, out)
+	}
+	if !strings.Contains(out, `evil = \x1b]0;pwned\ared\nfake = line`) || !strings.Contains(out, "long = "+long+"\n") {
+		t.Errorf("--meta: want the values whole and escaped:\n%s", out)
+	}
+}
