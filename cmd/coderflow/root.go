@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/term"
 	"golang.org/x/text/width"
 
+	"coderflow/internal/pqinspect"
 	"coderflow/pipeline"
 )
 
@@ -169,31 +169,12 @@ func table(w io.Writer, header []string, rows [][]string) {
 // ESC, \r, \t, \n...) as its Go escape (\x1b, \r), a byte that is not
 // UTF-8 as \xNN; the rest as it is.
 func cellText(s string) string {
-	clean := true
 	for _, r := range s {
 		if r == utf8.RuneError || unicode.IsControl(r) {
-			clean = false
-			break
+			return pqinspect.Escape(s)
 		}
 	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r):
-			q := strconv.QuoteRune(r) // '\x1b', '\r', '\u0085'
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
+	return s
 }
 
 // cellWidth is how many terminal columns s takes: two for a wide (CJK,

@@ -148,3 +148,28 @@ func Apply(img image.Image, o int) image.Image {
 	}
 	return img
 }
+
+// Decode decodes an image and applies its EXIF orientation: the pixels
+// imaging.Decode with imaging.AutoOrientation(true) gives, without its
+// goroutine. rewind returns the file from its start; Decode calls it twice,
+// once to read the orientation (Read, unbounded, as imaging reads it) and
+// once for image.Decode, and returns rewind's errors as they are.
+// imaging.Decode reads the orientation on a goroutine of its own, fed
+// through an io.Pipe that only a returning decode closes: a decoder that
+// panicked left that goroutine blocked for good. Here everything runs on
+// the caller's goroutine, which can recover a decoder's panic.
+func Decode(rewind func() (io.Reader, error)) (image.Image, error) {
+	r, err := rewind()
+	if err != nil {
+		return nil, err
+	}
+	o := Read(r, 0)
+	if r, err = rewind(); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	return Apply(img, o), nil
+}

@@ -139,11 +139,11 @@ func Describe(path string) (_ *Info, err error) {
 }
 
 // schemaText prints s as parquet-go does, with names escaped (see
-// escapeName): a name could otherwise send escape sequences to the terminal
+// Escape): a name could otherwise send escape sequences to the terminal
 // or break the schema's lines with a newline.
 func schemaText(s *parquet.Schema) string {
 	var b strings.Builder
-	if err := parquet.PrintSchema(&b, escapeName(s.Name()), escNode{s}); err != nil {
+	if err := parquet.PrintSchema(&b, Escape(s.Name()), escNode{s}); err != nil {
 		return strings.TrimSpace(s.String())
 	}
 	return strings.TrimSpace(b.String())
@@ -158,7 +158,7 @@ type (
 
 func (n escNode) Fields() []parquet.Field  { return escFields(n.Node.Fields()) }
 func (f escField) Fields() []parquet.Field { return escFields(f.Field.Fields()) }
-func (f escField) Name() string            { return escapeName(f.Field.Name()) }
+func (f escField) Name() string            { return Escape(f.Field.Name()) }
 
 func escFields(fs []parquet.Field) []parquet.Field {
 	out := make([]parquet.Field, len(fs))
@@ -168,9 +168,11 @@ func escFields(fs []parquet.Field) []parquet.Field {
 	return out
 }
 
-// escapeName returns s with control characters and bytes that are not
-// UTF-8 escaped as in Go strings ("\x1b", "\n", "\xff").
-func escapeName(s string) string {
+// Escape returns s with control characters (C0, DEL, C1) and bytes that
+// are not UTF-8 escaped as in Go strings ("\x1b", "\n", "\xff"): how
+// inspect, and the CLI's tables, show text from a file without sending
+// escape sequences to the terminal.
+func Escape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])

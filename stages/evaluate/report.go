@@ -1154,33 +1154,21 @@ var errSeek = errors.New("cannot rewind the image file")
 // through an io.Pipe that only a returning decode closes: a decoder that
 // panicked failed the whole report and left that goroutine blocked for
 // good. Here the orientation is read in a pass of its own on the caller's
-// goroutine, and a decoder panic is an error (that image's placeholder).
-// br is the read buffer (reset here).
+// goroutine (exiforient.Decode), and a decoder panic is an error (that
+// image's placeholder). br is the read buffer (reset here).
 func decodeOriented(f *os.File, br *bufio.Reader) (img image.Image, err error) {
-	rewind := func() error {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("%w: %v", errSeek, err)
-		}
-		br.Reset(f)
-		return nil
-	}
-	if err := rewind(); err != nil {
-		return nil, err
-	}
-	o := exiforient.Read(br, 0)
-	if err := rewind(); err != nil {
-		return nil, err
-	}
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("image decoder panicked: %v", p)
 		}
 	}()
-	img, _, err = image.Decode(br)
-	if err != nil {
-		return nil, err
-	}
-	return exiforient.Apply(img, o), nil
+	return exiforient.Decode(func() (io.Reader, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("%w: %v", errSeek, err)
+		}
+		br.Reset(f)
+		return br, nil
+	})
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).Parse(reportHTML))

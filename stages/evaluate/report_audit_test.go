@@ -1,26 +1,18 @@
 package evaluate
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/disintegration/imaging"
 
 	"coderflow/datasets/table"
 	"coderflow/pipeline"
@@ -85,83 +77,6 @@ func testDecoderPanic(t *testing.T, magic string) {
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		if bytes.Contains(g, []byte("imaging.Decode")) || bytes.Contains(g, []byte("imaging.readOrientation")) {
 			t.Errorf("goroutine left behind by a panicking decode:\n%s", g)
-		}
-	}
-}
-
-// exifJPEG returns jpg with an APP1 EXIF segment after its SOI whose IFD0
-// holds one orientation tag (a SHORT) in byte order bo ("II" or "MM").
-func exifJPEG(jpg []byte, bo string, o uint16) []byte {
-	var order binary.AppendByteOrder = binary.LittleEndian
-	if bo == "MM" {
-		order = binary.BigEndian
-	}
-	t := order.AppendUint32(order.AppendUint16([]byte(bo), 42), 8)
-	t = order.AppendUint16(t, 1)
-	t = order.AppendUint32(order.AppendUint16(order.AppendUint16(t, 0x0112), 3), 1)
-	t = append(order.AppendUint16(t, o), 0, 0, 0, 0, 0, 0)
-	body := append([]byte("Exif\x00\x00"), t...)
-	seg := binary.BigEndian.AppendUint16([]byte{0xFF, 0xE1}, uint16(len(body)+2))
-	return slices.Concat(jpg[:2], seg, body, jpg[2:])
-}
-
-// TestDecodeOrientedMatchesImaging: the thumbnails' decode (decodeOriented,
-// which replaced imaging.Decode for TestReportDecoderPanicCostsOneThumbnail)
-// gives the image imaging.Decode with AutoOrientation gives, pixel for
-// pixel and of the same type, for every orientation value, both byte
-// orders, no EXIF block, a file cut inside it and a PNG: the thumbnails of
-// existing inputs do not change.
-func TestDecodeOrientedMatchesImaging(t *testing.T) {
-	src := image.NewNRGBA(image.Rect(0, 0, 13, 7))
-	for i := range src.Pix {
-		src.Pix[i] = uint8(i * 29)
-	}
-	var jb bytes.Buffer
-	if err := jpeg.Encode(&jb, src, &jpeg.Options{Quality: 95}); err != nil {
-		t.Fatal(err)
-	}
-	cases := map[string][]byte{"no exif": jb.Bytes()}
-	for o := uint16(0); o <= 9; o++ {
-		cases[fmt.Sprintf("II %d", o)] = exifJPEG(jb.Bytes(), "II", o)
-		cases[fmt.Sprintf("MM %d", o)] = exifJPEG(jb.Bytes(), "MM", o)
-	}
-	cases["cut inside EXIF"] = exifJPEG(jb.Bytes(), "II", 6)[:30]
-	var pb bytes.Buffer
-	if err := png.Encode(&pb, src); err != nil {
-		t.Fatal(err)
-	}
-	cases["png"] = pb.Bytes()
-	dir := t.TempDir()
-	br := bufio.NewReader(nil)
-	for name, data := range cases {
-		p := filepath.Join(dir, "x")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		want, werr := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, gerr := decodeOriented(f, br)
-		f.Close()
-		if (werr == nil) != (gerr == nil) {
-			t.Errorf("%s: error %v, imaging %v", name, gerr, werr)
-			continue
-		}
-		if werr != nil {
-			continue
-		}
-		if reflect.TypeOf(got) != reflect.TypeOf(want) || got.Bounds() != want.Bounds() {
-			t.Errorf("%s: %T %v, imaging %T %v", name, got, got.Bounds(), want, want.Bounds())
-			continue
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: pixels differ from imaging's", name)
-		}
-		if rotated := got.Bounds().Dx() == 7; rotated != (name == "II 6" || name == "MM 8" || name == "II 5" || name == "MM 7" ||
-			name == "MM 6" || name == "II 8" || name == "MM 5" || name == "II 7") {
-			t.Errorf("%s: %v: orientation not applied as imaging does", name, got.Bounds())
 		}
 	}
 }

@@ -215,7 +215,7 @@ func loadBudget(ctx context.Context, path string, maxPixels int64, br *bufio.Rea
 // goroutine. br is the read buffer (reset here). A seek error is a
 // *loadError.
 func decodeOriented(f *os.File, br *bufio.Reader, tail []byte) (image.Image, error) {
-	rewind := func() (io.Reader, error) {
+	return exiforient.Decode(func() (io.Reader, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, skip(ReasonUnreadable, "%v", err)
 		}
@@ -224,20 +224,7 @@ func decodeOriented(f *os.File, br *bufio.Reader, tail []byte) (image.Image, err
 			return br, nil
 		}
 		return io.MultiReader(br, bytes.NewReader(tail)), nil
-	}
-	r, err := rewind()
-	if err != nil {
-		return nil, err
-	}
-	o := exiforient.Read(r, 0)
-	if r, err = rewind(); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(r)
-	if err != nil {
-		return nil, err
-	}
-	return exiforient.Apply(img, o), nil
+	})
 }
 
 // jpegRepairable reports whether the JPEG read from r, whose decode
