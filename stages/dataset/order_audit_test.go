@@ -11,6 +11,7 @@ import (
 
 	"coderflow/datasets"
 	"coderflow/datasets/table"
+	"coderflow/pipeline"
 	"coderflow/pipeline/pipelinetest"
 )
 
@@ -36,16 +37,7 @@ func TestKarpathyEvalOrderAcrossChunks(t *testing.T) {
 	b, _ := json.Marshal(map[string]any{"images": ims})
 	os.WriteFile(filepath.Join(root, "dataset_coco.json"), b, 0o644)
 	a := pipelinetest.RunStage(t, &COCOSpec, map[string]any{"source": root, "check_images": false})
-	imf, _ := a.Table(table.Images)
-	imgs, err := table.ReadAll[table.ImageRow](t.Context(), imf...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := a.Table(table.Captions)
-	caps, err := table.ReadAll[table.CaptionRow](t.Context(), cf...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	imgs, caps := imagesAndCaptions(t, a)
 	byImage := map[int64][]table.CaptionRow{}
 	for _, c := range caps {
 		byImage[c.ImageID] = append(byImage[c.ImageID], c)
@@ -107,16 +99,7 @@ func TestFlickr8kRealTestOrder(t *testing.T) {
 		want = append(want, capsOf[n]...)
 	}
 	a := pipelinetest.RunStage(t, &Flickr8kSpec, map[string]any{"source": "dir:" + root})
-	imf, _ := a.Table(table.Images)
-	imgs, err := table.ReadAll[table.ImageRow](t.Context(), imf...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := a.Table(table.Captions)
-	caps, err := table.ReadAll[table.CaptionRow](t.Context(), cf...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	imgs, caps := imagesAndCaptions(t, a)
 	testIdx := map[int64]int{}
 	var gotKeys []string
 	for _, im := range imgs {
@@ -141,4 +124,20 @@ func TestFlickr8kRealTestOrder(t *testing.T) {
 	if j != len(want) {
 		t.Errorf("%d test captions, want %d", j, len(want))
 	}
+}
+
+// imagesAndCaptions reads the images and captions tables of a.
+func imagesAndCaptions(t *testing.T, a *pipeline.Artifact) ([]table.ImageRow, []table.CaptionRow) {
+	t.Helper()
+	imf, _ := a.Table(table.Images)
+	imgs, err := table.ReadAll[table.ImageRow](t.Context(), imf...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := a.Table(table.Captions)
+	caps, err := table.ReadAll[table.CaptionRow](t.Context(), cf...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imgs, caps
 }
