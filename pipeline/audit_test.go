@@ -330,3 +330,38 @@ func TestSecondYAMLDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeInPaths: a leading ~ in a path param (plain, dir: or file://)
+// and in the workdir is the home directory, as a shell would expand it; a
+// workflow file is YAML, which expands nothing, so "dir:~/data" named a
+// directory "~" under the launch directory.
+func TestHomeInPaths(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "w.yaml")
+	for _, tc := range []struct{ value, want string }{
+		{"~/data/x.txt", filepath.Join(home, "data/x.txt")},
+		{"dir:~/data", "dir:" + filepath.Join(home, "data")},
+		{"file://~/x.txt", "file://" + filepath.Join(home, "x.txt")},
+		{"~", home},
+		{"~user/x", filepath.Join(dir, "~user/x")},
+		{"data/~/x", filepath.Join(dir, "data/~/x")},
+	} {
+		text := "name: w\nworkdir: ~/wd\nstages:\n  a:\n    uses: toy.source\n    with: {file: \"" + tc.value + "\"}\n"
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w, err := pipeline.Load(p, pipeline.LoadOptions{Registry: toyRegistry(), BaseDir: dir})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.value, err)
+		}
+		n, _ := w.Stage("a")
+		if got := n.Params.Path("file"); got != tc.want {
+			t.Errorf("file %q: resolved %q, want %q", tc.value, got, tc.want)
+		}
+		if w.Workdir != filepath.Join(home, "wd") {
+			t.Errorf("workdir ~/wd: resolved %q", w.Workdir)
+		}
+	}
+}

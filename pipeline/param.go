@@ -3,13 +3,15 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"go.yaml.in/yaml/v3"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // ParamType is the type of a stage parameter as declared in its [Spec].
@@ -410,13 +412,18 @@ func IsLocalSource(v string) (string, bool) {
 // digits, "+", "-" or ".") and "://".
 var urlRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
-// absSource makes a local Path value absolute against base, keeping its prefix.
+// absSource makes a local Path value absolute against base, keeping its
+// prefix. A leading "~" or "~/" is the user's home directory, as a shell
+// would expand it (YAML and a quoted --set value are not expanded by one).
 func absSource(v, base string) string {
 	p, ok := IsLocalSource(v)
 	if !ok || filepath.IsAbs(p) {
 		return v
 	}
 	abs := filepath.Join(base, p)
+	if h, ok := expandHome(p); ok {
+		abs = h
+	}
 	switch {
 	case strings.HasPrefix(v, "dir:"):
 		return "dir:" + abs
@@ -424,6 +431,20 @@ func absSource(v, base string) string {
 		return "file://" + abs
 	}
 	return abs
+}
+
+// expandHome returns p with a leading "~" or "~/" replaced by the user's
+// home directory, and whether it had one (and the home directory is known).
+// "~user/..." is not expanded.
+func expandHome(p string) (string, bool) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, false
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return p, false
+	}
+	return filepath.Join(home, p[1:]), true
 }
 
 // parseIntLikeYAML parses a --set value as the YAML parser reads the same

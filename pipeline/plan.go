@@ -122,7 +122,9 @@ func LoadBytes(path string, data []byte, opt LoadOptions) (*Workflow, error) {
 	if wd == "" {
 		wd = ".coderflow"
 	}
-	if !filepath.IsAbs(wd) {
+	if h, ok := expandHome(wd); ok {
+		wd = h
+	} else if !filepath.IsAbs(wd) {
 		wd = filepath.Join(base, wd)
 	}
 	// Clean: ${workdir} is spliced into longer paths, where a trailing
